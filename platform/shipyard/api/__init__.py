@@ -1,0 +1,19 @@
+"""The control plane's HTTP API: blueprints that parse, call one domain method, serialize."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shipyard.api.catalog import catalog
+from shipyard.api.errors import register_error_handlers
+from shipyard.api.health import health
+from shipyard.api.services import services
+
+__all__ = ["register_api"]
+
+
+def register_api(app: Flask) -> None:
+    register_error_handlers(app)
+    app.register_blueprint(health)
+    app.register_blueprint(catalog, url_prefix="/api/v1")
+    app.register_blueprint(services, url_prefix="/api/v1/services")

@@ -1,0 +1,26 @@
+"""Access to the process's control plane from inside a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from shipyard.control_plane import ControlPlane
+from shipyard.errors import InvalidInput
+
+__all__ = ["control_plane", "json_body"]
+
+
+def control_plane() -> ControlPlane:
+    return current_app.extensions["shipyard"]
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what is wrong with it."""
+    if not request.is_json:
+        raise InvalidInput("the request body must be JSON (Content-Type: application/json)")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return data

@@ -1,0 +1,28 @@
+"""The control plane's Flask application factory."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from shipyard.api import register_api
+from shipyard.control_plane import ControlPlane
+from shipyard.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the control-plane app: defaults, then ``settings``, then registrations."""
+    settings = settings or Settings.from_env(os.environ)
+    app = Flask("shipyard")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    # A doubled slash in a file path is an error to report, not a redirect to follow.
+    app.url_map.merge_slashes = False
+    app.extensions["shipyard"] = ControlPlane.build(settings)
+    register_api(app)
+    return app

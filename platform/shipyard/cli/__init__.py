@@ -1,0 +1,45 @@
+"""The ``shipyard`` command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from shipyard.cli.local import new, push
+from shipyard.cli.server import up
+from shipyard.cli.services import disable, enable, services
+from shipyard.errors import ShipyardError
+
+__all__ = ["cli", "main"]
+
+
+class ShipyardGroup(click.Group):
+    """Known errors become ``Error: <message>`` on stderr and exit status 1; unknown ones
+    keep their traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShipyardError as exc:
+            raise click.ClickException(exc.message) from exc
+
+
+@click.group(cls=ShipyardGroup)
+@click.option(
+    "--url",
+    envvar="SHIPYARD_URL",
+    help="The control plane's URL (default: the one `shipyard up` runs, else :8080).",
+)
+@click.pass_context
+def cli(ctx: click.Context, url: str | None) -> None:
+    """Shipyard: Python code in, running, documented HTTP services out."""
+    ctx.obj = {"url": url}
+
+
+for command in (up, new, push, services, enable, disable):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="shipyard")

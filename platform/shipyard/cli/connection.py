@@ -1,0 +1,31 @@
+"""How the CLI finds and talks to the control plane."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from shipyard.runfile import read_run_file
+from shipyard_sdk.client import Client
+
+__all__ = ["client_from", "server_url"]
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def server_url(ctx: click.Context) -> str:
+    """``--url``, else ``SHIPYARD_URL``, else the running control plane's, else :8080."""
+    url = (ctx.find_root().obj or {}).get("url")
+    if url:
+        return str(url)
+    home = Path(os.environ.get("SHIPYARD_HOME") or "~/.shipyard").expanduser()
+    running = read_run_file(home)
+    if running and running.get("url"):
+        return str(running["url"])
+    return DEFAULT_URL
+
+
+def client_from(ctx: click.Context) -> Client:
+    return Client(server_url(ctx))

@@ -1,0 +1,36 @@
+"""``shipyard up``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from shipyard.settings import Settings
+
+__all__ = ["up"]
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on; 0 picks a free one (default 8080).")
+@click.option("--home", type=click.Path(path_type=Path), help="Data directory (~/.shipyard).")
+@click.option("--config", type=click.Path(path_type=Path), help="A YAML settings file.")
+def up(host: str | None, port: int | None, home: Path | None, config: Path | None) -> None:
+    """Start Shipyard and keep it running until Ctrl-C or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from shipyard.process_tree import ProcessTree  # the server stack, only when serving
+
+    flags = {"host": host, "port": port, "home": home, "config": config}
+    settings = Settings.resolve(flags, os.environ)
+    tree = ProcessTree(settings)
+    tree.install_signal_handlers()
+    url = tree.start()
+    click.echo(f"Shipyard is running at {url} (data in {settings.home})")
+    status = tree.wait()
+    tree.stop()
+    if status:
+        raise SystemExit(status)

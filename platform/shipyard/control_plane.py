@@ -1,0 +1,39 @@
+"""The domain objects one control-plane process works with, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shipyard.environments import EnvironmentCatalog
+from shipyard.resources import environments_file
+from shipyard.services import ServiceRegistry
+from shipyard.settings import Settings
+from shipyard.store import Store
+
+__all__ = ["ControlPlane"]
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    settings: Settings
+    store: Store
+    environments: EnvironmentCatalog
+    services: ServiceRegistry
+
+    @classmethod
+    def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.effective_database_url)
+        if migrate:
+            store.migrate(lock_dir=settings.home)
+        environments = EnvironmentCatalog.load(settings.environments_file or environments_file())
+        services = ServiceRegistry(
+            store,
+            environments,
+            extra_templates=settings.templates_dir,
+            max_files_bytes=settings.max_upload_bytes,
+        )
+        return cls(settings=settings, store=store, environments=environments, services=services)
+
+    def close(self) -> None:
+        self.store.dispose()

@@ -1,0 +1,69 @@
+"""``shipyard.yaml``: the manifest at the root of a service folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from shipyard.errors import InvalidInput
+from shipyard.validation import validate_package_list, validate_service_name
+
+__all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]
+
+MANIFEST_NAME = "shipyard.yaml"
+_KEYS = {"name", "kind", "environment", "packages", "description", "template"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    kind: str
+    environment: str | None
+    packages: tuple[str, ...]
+    description: str
+
+    def to_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "packages": list(self.packages),
+            "description": self.description,
+        }
+        if self.environment:
+            spec["environment"] = self.environment
+        return spec
+
+
+def parse_manifest(text: str | bytes) -> Manifest:
+    """Parse and validate a manifest; errors name the key at fault."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{MANIFEST_NAME} is not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"{MANIFEST_NAME} must be a mapping with at least 'name'")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise InvalidInput(f"{MANIFEST_NAME} has unknown keys {unknown}; known: {sorted(_KEYS)}")
+    if not isinstance(data.get("name"), str):
+        raise InvalidInput(f"{MANIFEST_NAME} needs 'name' (a string)")
+    packages = data.get("packages") or []
+    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'packages' must be a list of requirement strings")
+    kind = data.get("kind", "custom")
+    if kind not in ("custom", "model"):
+        raise InvalidInput(f"{MANIFEST_NAME}: unknown kind {kind!r}; known: custom, model")
+    environment = data.get("environment")
+    description = data.get("description") or ""
+    if environment is not None and not isinstance(environment, str):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'environment' must be a string")
+    if not isinstance(description, str):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'description' must be a string")
+    return Manifest(
+        name=validate_service_name(data["name"]),
+        kind=kind,
+        environment=environment,
+        packages=tuple(validate_package_list(packages)),
+        description=description,
+    )

@@ -1,0 +1,130 @@
+"""``shipyard up``: start the control plane's processes, report when ready, stop cleanly.
+
+The parent binds the listening socket itself (so ``--port 0`` resolves to a real port
+before anything starts), hands it to the api process, waits for ``/healthz``, prints one
+line with the URL, and on SIGTERM or Ctrl-C stops its children gracefully.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from shipyard.api_server import RESOLVED_SETTINGS_VAR
+from shipyard.errors import RunnerError
+from shipyard.runfile import clear_run_file, write_run_file
+from shipyard.settings import Settings
+from shipyard.store import Store
+
+__all__ = ["ProcessTree"]
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def _url_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+class ProcessTree:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = ""
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._stopping = threading.Event()
+
+    def start(self) -> str:
+        """Start every process and return the URL once the API answers."""
+        home = self.settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        store = Store(self.settings.effective_database_url)
+        try:
+            store.migrate(lock_dir=home)
+        finally:
+            store.dispose()
+        listener = socket.create_server(
+            (self.settings.host, self.settings.port),
+            family=socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET,
+            backlog=2048,
+        )
+        try:
+            port = listener.getsockname()[1]
+            self.url = _url_of(self.settings.host, port)
+            resolved = dataclasses.replace(self.settings, port=port)
+            env = {**os.environ, RESOLVED_SETTINGS_VAR: resolved.to_json()}
+            self._spawn(
+                [sys.executable, "-m", "shipyard.api_server", "--fd", str(listener.fileno())],
+                env=env,
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()
+        self._wait_ready()
+        write_run_file(home, self.url)
+        return self.url
+
+    def wait(self) -> int:
+        """Block until asked to stop or until a child dies; returns the exit status."""
+        while not self._stopping.is_set():
+            for child in self._children:
+                if child.poll() is not None:
+                    log.error("process %s exited with %s", child.args, child.returncode)
+                    self.stop()
+                    return 1
+            self._stopping.wait(0.5)
+        return 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for child in self._children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in self._children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        clear_run_file(self.settings.home)
+
+    def install_signal_handlers(self) -> None:
+        def _handler(_signum: int, _frame: object) -> None:
+            self._stopping.set()
+
+        signal.signal(signal.SIGTERM, _handler)
+        signal.signal(signal.SIGINT, _handler)
+
+    def _spawn(self, args: list[str], **kwargs: object) -> None:
+        # Own session: a Ctrl-C reaches only the parent, which then stops children in order.
+        child = subprocess.Popen(args, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+        self._children.append(child)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            for child in self._children:
+                if child.poll() is not None:
+                    self.stop()
+                    raise RunnerError(f"the api process exited with {child.returncode}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RunnerError(f"the control plane did not answer at {self.url} in {READY_TIMEOUT}s")
+

@@ -1,0 +1,138 @@
+"""Settings: one frozen object, read once at start.
+
+Each value comes from the first of: a command-line flag, the config file, a
+``SHIPYARD_*`` environment variable, the built-in default. The config file is the YAML
+file named by ``--config`` or ``SHIPYARD_CONFIG``, else ``<home>/config.yaml`` when it
+exists. The environment is passed in, never read at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["Settings", "resolve_value"]
+
+ENV_PREFIX = "SHIPYARD_"
+
+
+def _default_home() -> Path:
+    return Path("~/.shipyard").expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = ""
+    environments_file: Path | None = None
+    templates_dir: Path | None = None
+    runner: str = "local"
+    api_workers: int = 2
+    max_upload_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'shipyard.db'}"
+
+    @classmethod
+    def resolve(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from flags, the config file and the environment."""
+        flags = {k: v for k, v in (flags or {}).items() if v is not None}
+        environ = environ or {}
+        home = Path(
+            resolve_value("home", flags, {}, environ, str(_default_home()))
+        ).expanduser()
+        file_values = _read_config_file(flags, environ, home)
+        values: dict[str, Any] = {"home": home}
+        for spec in fields(cls):
+            if spec.name == "home":
+                continue
+            raw = resolve_value(spec.name, flags, file_values, environ, None)
+            if raw is not None:
+                values[spec.name] = _convert(spec.name, spec.type, raw)
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        return cls.resolve({}, environ)
+
+    def to_json(self) -> str:
+        return json.dumps({k: _jsonable(v) for k, v in dataclasses.asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        raw = json.loads(text)
+        return cls(**{s.name: _convert(s.name, s.type, raw[s.name]) for s in fields(cls)
+                      if raw.get(s.name) is not None})
+
+
+def resolve_value(
+    name: str,
+    flags: Mapping[str, Any],
+    file_values: Mapping[str, Any],
+    environ: Mapping[str, str],
+    default: Any,
+) -> Any:
+    """The value of one setting: flag > file > environment > default."""
+    if flags.get(name) is not None:
+        return flags[name]
+    if file_values.get(name) is not None:
+        return file_values[name]
+    env_name = ENV_PREFIX + name.upper()
+    if environ.get(env_name):
+        return environ[env_name]
+    return default
+
+
+def _read_config_file(
+    flags: Mapping[str, Any], environ: Mapping[str, str], home: Path
+) -> dict[str, Any]:
+    named = flags.get("config") or environ.get(ENV_PREFIX + "CONFIG")
+    path = Path(named).expanduser() if named else home / "config.yaml"
+    if not path.exists():
+        if named:
+            raise InvalidInput(f"config file {str(path)!r} does not exist")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"config file {str(path)!r} must hold a mapping of settings")
+    known = {f.name for f in fields(Settings)} - {"home"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidInput(
+            f"config file {str(path)!r} has unknown settings {unknown}; known: {sorted(known)}"
+        )
+    return data
+
+
+def _convert(name: str, annotation: Any, raw: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if "Path" in kind:
+            return Path(str(raw)).expanduser()
+        if kind == "int":
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"setting {name!r} must be {kind}, got {raw!r}") from exc
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value

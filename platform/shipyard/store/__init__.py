@@ -1,0 +1,6 @@
+"""The store: SQLAlchemy 2 tables, the engine set-up and migrations."""
+
+from shipyard.store.database import Store
+from shipyard.store.tables import Base, ServiceFileRow, ServiceRow
+
+__all__ = ["Base", "ServiceFileRow", "ServiceRow", "Store"]

@@ -1,0 +1,108 @@
+"""Fixtures shared by every test: a clean environment, settings, the app and its client,
+and a really running control plane."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from shipyard import Settings, create_app
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """No test sees the developer's Shipyard settings, or writes to their ~/.shipyard."""
+    for name in list(os.environ):
+        if name.startswith("SHIPYARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path_factory.mktemp("default-home")))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", port=0)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["shipyard"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class RunningShipyard:
+    url: str
+    home: Path
+    process: subprocess.Popen[str]
+    output: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "SHIPYARD_URL": self.url, "SHIPYARD_HOME": str(self.home)}
+
+    def cli(self, *args: str, cwd: Path | None = None, stdin: str | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        """Run the real ``shipyard`` command against this control plane."""
+        return subprocess.run(
+            [sys.executable, "-m", "shipyard", *args],
+            cwd=cwd, env=self.env(), input=stdin, capture_output=True, text=True, timeout=300,
+        )
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_shipyard(home: Path, *extra: str) -> RunningShipyard:
+    """``shipyard up --port 0`` as a user would start it; returns once it printed its URL."""
+    home.mkdir(parents=True, exist_ok=True)
+    output = home.parent / f"{home.name}-up.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home", str(home), *extra],
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = re.search(r"running at (http://\S+)", output.read_text())
+        if found:
+            return RunningShipyard(found.group(1), home, process, output)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise AssertionError("shipyard up did not become ready:\n" + output.read_text())
+
+
+@pytest.fixture
+def shipyard(tmp_path: Path) -> Iterator[RunningShipyard]:
+    running = start_shipyard(tmp_path / "home")
+    yield running
+    running.stop()

@@ -1,0 +1,229 @@
+"""The bundled model-service app, serving tiny scikit-learn models trained in the test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from shipyard.scaffold import (
+    DEFAULT_PACKAGES,
+    ScaffoldValues,
+    render_template,
+    template_dir_for,
+    write_files,
+)
+
+pytest.importorskip("sklearn")
+joblib = pytest.importorskip("joblib")
+
+from sklearn.dummy import DummyClassifier  # noqa: E402
+from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
+
+try:
+    import pandas
+except ImportError:  # the app must work without pandas too
+    pandas = None
+
+FEATURES = [{"name": "width", "type": "number"}, {"name": "petals", "type": "integer"}]
+ROWS = [[0.5, 1], [1.0, 2], [1.5, 1], [4.0, 8], [4.5, 9], [5.0, 7]]
+LABELS = ["small", "small", "small", "large", "large", "large"]
+RECORDS = [{"width": 0.8, "petals": 1}, {"petals": 8, "width": 4.2}]
+
+ServeModel = Callable[..., Any]
+
+
+def metadata(features: list[dict[str, str]] = FEATURES, **extra: str) -> dict[str, Any]:
+    return {
+        "name": "flowers",
+        "version": "3",
+        "problem_type": "classification",
+        "target": "size",
+        "features": features,
+        **extra,
+    }
+
+
+def training_table(rows: list[list[Any]], features: list[dict[str, str]]) -> Any:
+    if pandas is None:
+        return rows
+    return pandas.DataFrame(rows, columns=[feature["name"] for feature in features])
+
+
+@pytest.fixture
+def serve(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    load_module: Callable[[Path, str], ModuleType],
+) -> Callable[..., Any]:
+    """Render the template, drop a model in, import the app from another cwd."""
+
+    def serve(model: Any, meta: dict[str, Any], *, name: str = "flowers") -> ModuleType:
+        service = tmp_path / name
+        values = ScaffoldValues(
+            name=name, kind="model", environment="small", packages=DEFAULT_PACKAGES["model"]
+        )
+        write_files(service, render_template(template_dir_for("model"), values))
+        (service / "model").mkdir()
+        joblib.dump(model, service / "model" / "model.joblib")
+        (service / "model" / "metadata.json").write_text(json.dumps(meta))
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir(exist_ok=True)
+        monkeypatch.chdir(elsewhere)  # model files are found next to app.py, not in the cwd
+        return load_module(service / "app.py", f"model_service_{name.replace('-', '_')}")
+
+    return serve
+
+
+@pytest.fixture
+def classifier_app(serve: ServeModel) -> ModuleType:
+    model = LogisticRegression().fit(training_table(ROWS, FEATURES), LABELS)
+    return serve(model, metadata())
+
+
+def test_records_get_predictions_and_probabilities(
+    classifier_app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_GENERATION", "v3")
+    response = classifier_app.app.test_client().post("/api/v1.0/predict/", json=RECORDS)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert answer["predictions"] == ["small", "large"]
+    assert answer["classes"] == ["large", "small"]
+    assert [round(sum(row), 6) for row in answer["probabilities"]] == [1.0, 1.0]
+    assert answer["probabilities"][0][1] > 0.5
+    assert answer["model"] == {"name": "flowers", "version": "3"}
+    assert answer["generation"] == "v3"
+
+
+def test_columns_and_data_give_the_same_answer(classifier_app: ModuleType) -> None:
+    client = classifier_app.app.test_client()
+    records = client.post("/api/v1.0/predict/", json=RECORDS).get_json()
+    split = client.post(
+        "/api/v1.0/predict/", json={"columns": ["petals", "width"], "data": [[1, 0.8], [8, 4.2]]}
+    ).get_json()
+    assert split == records
+
+
+def test_csv_gives_the_same_answer(classifier_app: ModuleType) -> None:
+    client = classifier_app.app.test_client()
+    records = client.post("/api/v1.0/predict/", json=RECORDS).get_json()
+    response = client.post(
+        "/api/v1.0/predict/", data="width,petals\n0.8,1\n4.2,8\n", content_type="text/csv"
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == records
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ([{"width": 1.0}], "lacks the feature(s) 'petals'"),
+        ([{"width": 1.0, "petals": 2, "colour": "red"}], "unknown feature(s) 'colour'"),
+        ([{"width": "wide", "petals": 2}], "record 1: feature 'width' must be a finite number"),
+        ([{"width": 1.0, "petals": 2}, {"width": True, "petals": 2}], "record 2: feature 'width'"),
+        ([{"width": 1.0, "petals": 2.5}], "feature 'petals' must be an integer"),
+        ([{"width": None, "petals": 2}], "feature 'width'"),
+        ([5], "record 1 must be a JSON object"),
+        ([], "at least one record"),
+        ({"columns": ["width"], "data": [[1.0]]}, "lacks the feature(s) 'petals'"),
+        ({"columns": ["width", "petals"], "data": [[1.0]]}, "row 1"),
+        ({"width": 1.0, "petals": 2}, "send JSON records"),
+    ],
+)
+def test_bad_json_input_is_a_400_naming_the_problem(
+    classifier_app: ModuleType, body: Any, expected: str
+) -> None:
+    response = classifier_app.app.test_client().post("/api/v1.0/predict/", json=body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["type"] == "InvalidInput"
+    assert expected in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("width\n1.0\n", "lacks the feature(s) 'petals'"),
+        ("width,petals\nwide,2\n", "CSV line 2: feature 'width' must be a finite number"),
+        ("width,petals\n1.0,2\n1.0\n", "CSV line 3 has 1 values"),
+        ("", "the CSV is empty"),
+    ],
+)
+def test_bad_csv_is_a_400(classifier_app: ModuleType, text: str, expected: str) -> None:
+    response = classifier_app.app.test_client().post(
+        "/api/v1.0/predict/", data=text, content_type="text/csv"
+    )
+    assert response.status_code == 400
+    assert expected in response.get_json()["error"]["message"]
+
+
+def test_integral_floats_count_as_integers(classifier_app: ModuleType) -> None:
+    response = classifier_app.app.test_client().post(
+        "/api/v1.0/predict/", json=[{"width": 4, "petals": 8.0}]
+    )
+    assert response.get_json()["predictions"] == ["large"]
+
+
+def test_health(classifier_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIPYARD_GENERATION", "v7")
+    response = classifier_app.app.test_client().get("/api/v1.0/health/status/")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "ready": True,
+        "service": "flowers",
+        "model": {"name": "flowers", "version": "3"},
+        "generation": "v7",
+    }
+
+
+def test_a_regressor_has_no_probabilities(serve: ServeModel) -> None:
+    model = LinearRegression().fit(ROWS, [row[0] * 2 for row in ROWS])
+    app_module = serve(model, metadata(problem_type="regression"), name="doubler")
+    answer = app_module.app.test_client().post("/api/v1.0/predict/", json=RECORDS).get_json()
+    assert [round(value, 6) for value in answer["predictions"]] == [1.6, 8.4]
+    assert "probabilities" not in answer
+
+
+def test_a_model_fitted_without_names_gets_rows(serve: ServeModel) -> None:
+    app_module = serve(LogisticRegression().fit(ROWS, LABELS), metadata(), name="plain")
+    assert app_module.model_inputs([[1.0, 2]]) == [[1.0, 2]]
+    answer = app_module.app.test_client().post("/api/v1.0/predict/", json=RECORDS).get_json()
+    assert answer["predictions"] == ["small", "large"]
+
+
+def test_without_pandas_the_model_gets_rows(
+    classifier_app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(classifier_app, "pandas", None)
+    assert classifier_app.model_inputs([[1.0, 2]]) == [[1.0, 2]]
+
+
+def test_with_pandas_a_named_model_gets_a_dataframe(classifier_app: ModuleType) -> None:
+    pytest.importorskip("pandas")
+    frame = classifier_app.model_inputs([[1.0, 2]])
+    assert list(frame.columns) == ["width", "petals"]
+
+
+def test_string_and_boolean_features(serve: ServeModel) -> None:
+    features = [{"name": "colour", "type": "string"}, {"name": "fresh", "type": "boolean"}]
+    rows = [["red", True], ["blue", False]]
+    model = DummyClassifier(strategy="most_frequent").fit(training_table(rows, features), [1, 1])
+    client = serve(model, metadata(features), name="colours").app.test_client()
+    good = client.post("/api/v1.0/predict/", json=[{"colour": "red", "fresh": False}])
+    assert good.get_json()["predictions"] == [1]
+    csv = client.post(
+        "/api/v1.0/predict/", data="colour,fresh\nred,true\n", content_type="text/csv"
+    )
+    assert csv.get_json()["predictions"] == [1]
+    for record, feature in (
+        ({"colour": 3, "fresh": True}, "colour"),
+        ({"colour": "red", "fresh": "yes"}, "fresh"),
+    ):
+        response = client.post("/api/v1.0/predict/", json=[record])
+        assert response.status_code == 400
+        assert f"feature {feature!r}" in response.get_json()["error"]["message"]

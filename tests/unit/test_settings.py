@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+
+from shipyard.errors import InvalidInput
+from shipyard.settings import Settings, resolve_value
+
+
+def test_precedence_is_flag_then_file_then_environment_then_default() -> None:
+    assert resolve_value("port", {"port": 1}, {"port": 2}, {"SHIPYARD_PORT": "3"}, 4) == 1
+    assert resolve_value("port", {}, {"port": 2}, {"SHIPYARD_PORT": "3"}, 4) == 2
+    assert resolve_value("port", {}, {}, {"SHIPYARD_PORT": "3"}, 4) == "3"
+    assert resolve_value("port", {}, {}, {}, 4) == 4
+
+
+def test_defaults_put_state_in_the_home_directory(tmp_path: Path) -> None:
+    settings = Settings.resolve({}, {"SHIPYARD_HOME": str(tmp_path)})
+    assert settings.home == tmp_path
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8080
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'shipyard.db'}"
+
+
+def test_config_file_in_home_beats_environment(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("port: 9001\nrunner: local\n")
+    env = {"SHIPYARD_HOME": str(tmp_path), "SHIPYARD_PORT": "9002"}
+    assert Settings.resolve({}, env).port == 9001
+    assert Settings.resolve({"port": 9003}, env).port == 9003
+
+
+def test_unknown_setting_in_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("prot: 1\n")
+    with pytest.raises(InvalidInput, match="prot"):
+        Settings.resolve({"config": config}, {"SHIPYARD_HOME": str(tmp_path)})
+
+
+def test_missing_named_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="does not exist"):
+        Settings.resolve({"config": tmp_path / "nope.yaml"}, {})
+
+
+def test_bad_number_is_named() -> None:
+    with pytest.raises(InvalidInput, match="'port'"):
+        Settings.resolve({}, {"SHIPYARD_PORT": "eighty"})
+
+
+def test_json_round_trip(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, port=0, templates_dir=tmp_path / "t")
+    assert Settings.from_json(settings.to_json()) == settings
