@@ -79,14 +79,16 @@ class RunningShipyard:
         return self.process.returncode
 
 
-def start_shipyard(home: Path, *extra: str) -> RunningShipyard:
+def start_shipyard(
+    home: Path, *extra: str, env: dict[str, str] | None = None
+) -> RunningShipyard:
     """``shipyard up --port 0`` as a user would start it; returns once it printed its URL."""
     home.mkdir(parents=True, exist_ok=True)
     output = home.parent / f"{home.name}-up.log"
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home", str(home), *extra],
-            stdout=sink, stderr=subprocess.STDOUT, text=True,
+            stdout=sink, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

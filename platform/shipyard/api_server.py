@@ -40,9 +40,13 @@ class ApiApplication(BaseApplication):
             "errorlog": "-",
             "loglevel": "warning",
             "proc_name": "shipyard-api",
+            # gunicorn 23+ opens a control socket at one fixed path under $HOME; two
+            # control planes (or tests) would take it from each other.
+            "control_socket_disable": True,
         }
         for key, value in options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self) -> Flask:
         return create_app(self.settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
 from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
@@ -19,6 +20,7 @@ class ControlPlane:
     store: Store
     environments: EnvironmentCatalog
     services: ServiceRegistry
+    deployments: Deployments
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -33,7 +35,10 @@ class ControlPlane:
             extra_templates=settings.templates_dir,
             max_files_bytes=settings.max_upload_bytes,
         )
-        return cls(settings=settings, store=store, environments=environments, services=services)
+        return cls(
+            settings=settings, store=store, environments=environments, services=services,
+            deployments=Deployments(store),
+        )
 
     def close(self) -> None:
         self.store.dispose()

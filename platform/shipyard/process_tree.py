@@ -30,7 +30,7 @@ __all__ = ["ProcessTree"]
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0
 
 
 def _url_of(host: str, port: int) -> str:
@@ -69,6 +69,7 @@ class ProcessTree:
                 env=env,
                 pass_fds=(listener.fileno(),),
             )
+            self._spawn([sys.executable, "-m", "shipyard.supervisor"], env=env)
         finally:
             listener.close()
         self._wait_ready()

@@ -40,7 +40,7 @@ from shipyard.validation import (
     validate_service_name,
 )
 
-__all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec"]
+__all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
 
 ACCESS_LEVELS = ("public", "instance", "project")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -60,6 +60,8 @@ class Service:
     access_level: str
     enabled: bool
     deployed: bool
+    state: str
+    status_message: str
     created_at: datetime
     updated_at: datetime
 
@@ -70,6 +72,7 @@ class Service:
             environment=row.environment, packages=tuple(row.packages),
             description=row.description, access_level=row.access_level,
             enabled=row.enabled, deployed=row.deployed,
+            state=row.state, status_message=row.status_message,
             created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
         )
 
@@ -79,6 +82,7 @@ class Service:
             "environment": self.environment, "packages": list(self.packages),
             "description": self.description, "access_level": self.access_level,
             "enabled": self.enabled, "deployed": self.deployed,
+            "state": self.state, "status_message": self.status_message,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
         }
 
@@ -169,6 +173,7 @@ class ServiceRegistry:
             id=_new_id(), name=name, kind=spec.kind, template=template,
             environment=environment, packages=packages, description=description,
             access_level=access_level, enabled=False, deployed=False,
+            state="stopped", status_message="",
             created_at=now, updated_at=now,
         )
         try:
@@ -189,7 +194,7 @@ class ServiceRegistry:
 
     def get(self, ref: str) -> Service:
         with self.store.reading() as session:
-            return Service.from_row(_find(session, ref))
+            return Service.from_row(find_service(session, ref))
 
     def update(self, ref: str, changes: Mapping[str, Any]) -> Service:
         """Change the editable fields; kind and template are fixed at creation."""
@@ -202,7 +207,7 @@ class ServiceRegistry:
         values = self._validated_changes(changes)
         try:
             with self.store.writing() as session:
-                row = _find(session, ref)
+                row = find_service(session, ref)
                 new_name = values.get("name")
                 if new_name and new_name != row.name and session.scalar(
                     select(ServiceRow.id).where(ServiceRow.name == new_name)
@@ -217,14 +222,14 @@ class ServiceRegistry:
 
     def delete(self, ref: str) -> None:
         with self.store.writing() as session:
-            row = _find(session, ref)
+            row = find_service(session, ref)
             if row.deployed:
                 raise Conflict(f"service {row.name!r} is deployed; undeploy it first")
             session.delete(row)
 
     def set_enabled(self, ref: str, enabled: bool) -> Service:
         with self.store.writing() as session:
-            row = _find(session, ref)
+            row = find_service(session, ref)
             row.enabled = enabled
             row.updated_at = _now()
             return Service.from_row(row)
@@ -233,7 +238,7 @@ class ServiceRegistry:
 
     def list_files(self, ref: str) -> list[ServiceFile]:
         with self.store.reading() as session:
-            service_id = _find(session, ref).id
+            service_id = find_service(session, ref).id
             rows = session.execute(
                 select(ServiceFileRow.path, ServiceFileRow.size, ServiceFileRow.sha256)
                 .where(ServiceFileRow.service_id == service_id)
@@ -244,7 +249,7 @@ class ServiceRegistry:
     def read_file(self, ref: str, path: str) -> bytes:
         path = validate_relative_path(path)
         with self.store.reading() as session:
-            row = _find(session, ref)
+            row = find_service(session, ref)
             content = session.scalar(
                 select(ServiceFileRow.content).where(
                     ServiceFileRow.service_id == row.id, ServiceFileRow.path == path
@@ -256,12 +261,12 @@ class ServiceRegistry:
 
     def read_all_files(self, ref: str) -> dict[str, bytes]:
         with self.store.reading() as session:
-            return _files_of(session, _find(session, ref).id)
+            return _files_of(session, find_service(session, ref).id)
 
     def write_file(self, ref: str, path: str, content: bytes) -> ServiceFile:
         path = validate_relative_path(path)
         with self.store.writing() as session:
-            row = _find(session, ref)
+            row = find_service(session, ref)
             files = _files_of(session, row.id)
             files[path] = content
             self._checked_files(files)
@@ -277,7 +282,7 @@ class ServiceRegistry:
     def delete_file(self, ref: str, path: str) -> None:
         path = validate_relative_path(path)
         with self.store.writing() as session:
-            row = _find(session, ref)
+            row = find_service(session, ref)
             result = session.execute(
                 delete(ServiceFileRow).where(
                     ServiceFileRow.service_id == row.id, ServiceFileRow.path == path
@@ -291,7 +296,7 @@ class ServiceRegistry:
         """Replace all of a service's files with an archive's (zip or tar.gz), atomically."""
         files = self._checked_files(read_archive(archive, max_total_bytes=self.max_files_bytes))
         with self.store.writing() as session:
-            row = _find(session, ref)
+            row = find_service(session, ref)
             session.execute(delete(ServiceFileRow).where(ServiceFileRow.service_id == row.id))
             _put_files(session, row.id, files)
             row.updated_at = _now()
@@ -341,7 +346,8 @@ class ServiceRegistry:
         return checked
 
 
-def _find(session: Session, ref: str) -> ServiceRow:
+def find_service(session: Session, ref: str) -> ServiceRow:
+    """The service row with id or name ``ref``, or ``NotFound``."""
     column = ServiceRow.id if ref.startswith(_ID_PREFIX) else ServiceRow.name
     row = session.scalar(select(ServiceRow).where(column == ref))
     if row is None:

@@ -39,6 +39,7 @@ class Settings:
     runner: str = "local"
     api_workers: int = 2
     max_upload_bytes: int = 64 * 1024 * 1024
+    start_timeout: int = 60
 
     @property
     def effective_database_url(self) -> str:

@@ -126,6 +126,28 @@ class ServicesAPI:
     def archive(self, ref: str) -> bytes:
         return self._client.request("GET", _service_path(ref) + "/archive").content
 
+    def deploy(self, ref: str) -> dict[str, Any]:
+        """Start building a new generation from the service's current files."""
+        return self._client.json("POST", _service_path(ref) + "/deploy")
+
+    def undeploy(self, ref: str) -> dict[str, Any]:
+        return self._client.json("POST", _service_path(ref) + "/undeploy")
+
+    def builds(self, ref: str) -> list[dict[str, Any]]:
+        return self._client.json("GET", _service_path(ref) + "/builds")["builds"]
+
+    def build(self, ref: str, number: int) -> dict[str, Any]:
+        return self._client.json("GET", f"{_service_path(ref)}/builds/{number}")
+
+    def build_log(self, ref: str, number: int, *, follow: bool = False) -> Iterator[str]:
+        """The build's log lines; with ``follow``, as they come until the build ends."""
+        path = f"{_service_path(ref)}/builds/{number}/log"
+        return self._client.stream_lines(path, params={"follow": "true" if follow else "false"})
+
+    def runtime_logs(self, ref: str, tail: int = 200) -> str:
+        path = _service_path(ref) + "/logs"
+        return self._client.request("GET", path, params={"tail": str(tail)}).text
+
 
 def _service_path(ref: str) -> str:
     return "/api/v1/services/" + quote(ref, safe="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from shipyard.api.catalog import catalog
+from shipyard.api.deployments import deployments
 from shipyard.api.errors import register_error_handlers
 from shipyard.api.health import health
 from shipyard.api.services import services
@@ -17,3 +18,4 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(health)
     app.register_blueprint(catalog, url_prefix="/api/v1")
     app.register_blueprint(services, url_prefix="/api/v1/services")
+    app.register_blueprint(deployments, url_prefix="/api/v1/services")

@@ -42,7 +42,9 @@ def create_service() -> ResponseValue:
 
 @services.get("/<ref>")
 def get_service(ref: str) -> ResponseValue:
-    return control_plane().services.get(ref).to_dict()
+    """The service, what serves it now and each instance's health and usage."""
+    plane = control_plane()
+    return {**plane.services.get(ref).to_dict(), **plane.deployments.status(ref)}
 
 
 @services.patch("/<ref>")

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from shipyard.cli.deploying import deploy, logs, undeploy
 from shipyard.cli.local import new, push
 from shipyard.cli.server import up
 from shipyard.cli.services import disable, enable, services
@@ -37,7 +38,7 @@ def cli(ctx: click.Context, url: str | None) -> None:
     ctx.obj = {"url": url}
 
 
-for command in (up, new, push, services, enable, disable):
+for command in (up, new, push, services, enable, disable, deploy, undeploy, logs):
     cli.add_command(command)
 
 

@@ -1,6 +1,21 @@
 """The store: SQLAlchemy 2 tables, the engine set-up and migrations."""
 
 from shipyard.store.database import Store
-from shipyard.store.tables import Base, ServiceFileRow, ServiceRow
+from shipyard.store.tables import (
+    Base,
+    BuildLogRow,
+    GenerationRow,
+    InstanceRow,
+    ServiceFileRow,
+    ServiceRow,
+)
 
-__all__ = ["Base", "ServiceFileRow", "ServiceRow", "Store"]
+__all__ = [
+    "Base",
+    "BuildLogRow",
+    "GenerationRow",
+    "InstanceRow",
+    "ServiceFileRow",
+    "ServiceRow",
+    "Store",
+]

@@ -8,15 +8,24 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ServiceFileRow", "ServiceRow"]
+__all__ = [
+    "Base",
+    "BuildLogRow",
+    "GenerationRow",
+    "InstanceRow",
+    "ServiceFileRow",
+    "ServiceRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -38,6 +47,11 @@ class ServiceRow(Base):
     deployed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Desired: the generation that should serve. Actual: the one serving now.
+    target_generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    live_generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="stopped")
+    status_message: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
 
 class ServiceFileRow(Base):
@@ -50,3 +64,61 @@ class ServiceFileRow(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class GenerationRow(Base):
+    """An immutable snapshot of a service, and the state of its one build."""
+
+    __tablename__ = "generations"
+    __table_args__ = (UniqueConstraint("service_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    environment: Mapped[str] = mapped_column(String(32), nullable=False)
+    packages: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    files: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    build_state: Mapped[str] = mapped_column(String(16), nullable=False)
+    build_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    artifact: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    build_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    build_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BuildLogRow(Base):
+    __tablename__ = "build_log_lines"
+
+    generation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    line: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class InstanceRow(Base):
+    """A running (or restarting) replica, as the supervisor last saw it."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    generation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("generations.id", ondelete="CASCADE"), nullable=False
+    )
+    handle: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    restarts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_start_at: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    started_at: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    healthy_since: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    cpu_percent: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    memory_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

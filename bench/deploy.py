@@ -1,0 +1,99 @@
+"""Deploy benchmark: environment creation with uv vs pip, and a code-only redeploy.
+
+    python bench/deploy.py [--rounds N] [--skip-pip]
+
+Prints, from one run on this machine:
+- cold environment creation (flask + gunicorn + scikit-learn, bytecode compiled) with uv
+  and with pip, each into a new empty environment folder with the package caches warm
+  (a first, unmeasured round warms them);
+- code-only redeploy of a hello service through a real ``shipyard up``: from the deploy
+  request to the new generation serving (the status says it is live), median and worst.
+
+Goals: cold environment <= 2 s with a warm cache; code-only redeploy <= 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shipyard_runners.venvs import EnvironmentStore  # noqa: E402
+from tests.conftest import start_shipyard  # noqa: E402
+
+PACKAGES = ("scikit-learn",)
+HELLO = (
+    "from flask import Flask\napp = Flask(__name__)\n\n"
+    "@app.get('/')\ndef hello():\n    return {{'v': {n}}}\n"
+)
+
+
+def time_env(installer: str, scratch: Path, round_no: int) -> float:
+    store = EnvironmentStore(scratch / f"{installer}-{round_no}", installer)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    store.ensure(f"{sys.version_info.major}.{sys.version_info.minor}", PACKAGES, lambda _l: None)
+    return time.perf_counter() - started
+
+
+def bench_environments(rounds: int, skip_pip: bool) -> None:
+    installers = ["uv"] if skip_pip else ["uv", "pip"]
+    with tempfile.TemporaryDirectory(prefix="bench-envs-") as scratch:
+        for installer in installers:
+            time_env(installer, Path(scratch), 0)  # warms the package cache
+            figures = [time_env(installer, Path(scratch), n) for n in range(1, rounds + 1)]
+            print(
+                f"cold environment (flask+gunicorn+scikit-learn) with {installer:>3}: "
+                f"median {statistics.median(figures):.2f} s, best {min(figures):.2f} s "
+                f"over {rounds} rounds (goal <= 2 s)"
+            )
+
+
+def bench_redeploy(rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as scratch:
+        shipyard = start_shipyard(Path(scratch) / "home")
+        try:
+            api = shipyard.url + "/api/v1/services"
+            requests.post(api, json={"name": "hello"}, timeout=10).raise_for_status()
+            requests.post(f"{api}/hello/enable", timeout=10).raise_for_status()
+            figures = []
+            for n in range(rounds + 1):
+                requests.put(f"{api}/hello/files/app.py", data=HELLO.format(n=n), timeout=10)
+                started = time.perf_counter()
+                tag = requests.post(f"{api}/hello/deploy", timeout=10).json()["tag"]
+                while True:
+                    status = requests.get(f"{api}/hello", timeout=10).json()
+                    if status["live_generation"] == tag:
+                        break
+                    if status["target_generation"] != tag:
+                        raise SystemExit(f"{tag} failed: {status['status_message']}")
+                    time.sleep(0.01)
+                if n > 0:  # the first deploy creates the environment
+                    figures.append(time.perf_counter() - started)
+            print(
+                f"code-only redeploy, request -> new generation serving: "
+                f"median {statistics.median(figures):.2f} s, worst {max(figures):.2f} s "
+                f"over {rounds} redeploys (goal <= 1.5 s)"
+            )
+        finally:
+            shipyard.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-pip", action="store_true")
+    args = parser.parse_args()
+    bench_environments(args.rounds, args.skip_pip)
+    bench_redeploy(max(args.rounds, 5))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Deploying a service, its generations and builds, and the logs of both."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, request, stream_with_context
+
+from shipyard.api.context import control_plane
+from shipyard.errors import InvalidInput
+from shipyard.runner_choice import make_runner
+from shipyard_runners import InstanceHandle
+
+__all__ = ["deployments"]
+
+deployments = Blueprint("deployments", __name__)
+
+FOLLOW_POLL = 0.1
+
+
+@deployments.post("/<ref>/deploy")
+def deploy(ref: str) -> tuple[dict[str, Any], int]:
+    """Snapshot the service's current files as a new generation, build it, serve it."""
+    return control_plane().deployments.deploy(ref).to_dict(), 202
+
+
+@deployments.post("/<ref>/undeploy")
+def undeploy(ref: str) -> tuple[dict[str, Any], int]:
+    control_plane().deployments.undeploy(ref)
+    return control_plane().services.get(ref).to_dict(), 202
+
+
+@deployments.get("/<ref>/builds")
+def list_builds(ref: str) -> dict[str, Any]:
+    return {"builds": [g.to_dict() for g in control_plane().deployments.generations(ref)]}
+
+
+@deployments.get("/<ref>/builds/<int:number>")
+def get_build(ref: str, number: int) -> dict[str, Any]:
+    return control_plane().deployments.generation(ref, number).to_dict()
+
+
+@deployments.get("/<ref>/builds/<int:number>/log")
+def build_log(ref: str, number: int) -> Response:
+    """The build's log as text; with ``follow=true``, streamed until the build ends."""
+    plane = control_plane()
+    lines, done = plane.deployments.build_log(ref, number)
+    if not _flag("follow"):
+        return Response("".join(line + "\n" for _, line in lines), mimetype="text/plain")
+
+    def _follow() -> Iterator[str]:
+        nonlocal lines, done
+        last = 0
+        while True:
+            for seq, line in lines:
+                last = seq
+                yield line + "\n"
+            if done:
+                return
+            time.sleep(FOLLOW_POLL)
+            # One snapshot holds the lines and the state; a build stores its last line
+            # before it ends, so nothing is missed.
+            lines, done = plane.deployments.build_log(ref, number, after=last)
+
+    return Response(stream_with_context(_follow()), mimetype="text/plain")
+
+
+@deployments.get("/<ref>/logs")
+def runtime_logs(ref: str) -> Response:
+    """What the service's instances printed (stdout and stderr), newest last."""
+    plane = control_plane()
+    tail = request.args.get("tail", "200")
+    if not tail.isdigit():
+        raise InvalidInput(f"tail must be a number of lines, got {tail!r}")
+    runner = make_runner(plane.settings)
+    parts = []
+    for generation, handle in plane.deployments.instance_handles(ref):
+        instance = InstanceHandle.from_dict(handle)
+        parts.append(f"==> {generation} {instance.instance_id} <==\n")
+        parts.append(runner.logs(instance, tail=int(tail)))
+    return Response("".join(parts), mimetype="text/plain")
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes")

@@ -1,0 +1,97 @@
+"""``shipyard deploy``, ``undeploy`` and ``logs``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from shipyard.cli.connection import client_from
+from shipyard.errors import BuildFailed, RunnerError
+from shipyard_sdk.client import Client
+
+__all__ = ["deploy", "logs", "undeploy"]
+
+POLL = 0.2
+SERVE_TIMEOUT = 600.0
+
+
+@click.command()
+@click.argument("service")
+@click.option("--follow/--no-follow", default=True, show_default=True,
+              help="Print the build log as it happens.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Return only once the new generation serves (or failed).")
+@click.pass_context
+def deploy(ctx: click.Context, service: str, follow: bool, wait: bool) -> None:
+    """Build SERVICE's current files as a new generation and switch to it."""
+    client = client_from(ctx)
+    generation = client.services.deploy(service)
+    tag, number = generation["tag"], generation["build"]
+    click.echo(f"Deploying {service} {tag}.", err=True)
+    if follow:
+        for line in client.services.build_log(service, number, follow=True):
+            click.echo(line)
+    if not wait:
+        return
+    _wait_until_serving(client, service, tag, number)
+    click.echo(f"{service} {tag} is serving.", err=True)
+
+
+def _wait_until_serving(client: Client, service: str, tag: str, number: int) -> None:
+    deadline = time.monotonic() + SERVE_TIMEOUT
+    while time.monotonic() < deadline:
+        build = client.services.build(service, number)
+        if build["build_state"] == "failed":
+            raise BuildFailed(f"build of {service} {tag} failed: {build['build_error']}")
+        status = client.services.get(service)
+        if status.get("live_generation") == tag and status["state"] == "running":
+            return
+        if status.get("target_generation") != tag:
+            raise RunnerError(
+                f"{service} {tag} did not start: {status['status_message'] or status['state']}"
+            )
+        time.sleep(POLL)
+    raise RunnerError(f"{service} {tag} was not serving after {SERVE_TIMEOUT:g}s")
+
+
+@click.command()
+@click.argument("service")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Return once every instance has stopped.")
+@click.pass_context
+def undeploy(ctx: click.Context, service: str, wait: bool) -> None:
+    """Stop serving SERVICE (its generations are kept)."""
+    client = client_from(ctx)
+    client.services.undeploy(service)
+    deadline = time.monotonic() + SERVE_TIMEOUT
+    while wait and time.monotonic() < deadline:
+        if client.services.get(service)["state"] == "stopped":
+            break
+        time.sleep(POLL)
+    click.echo(f"Undeployed {service}.")
+
+
+@click.command()
+@click.argument("service")
+@click.option("--build", "number", type=int, help="Which build (default: the newest).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the build ends.")
+@click.option("--runtime", is_flag=True, help="The instances' output instead of a build's.")
+@click.option("--tail", type=int, default=200, show_default=True,
+              help="With --runtime: lines per instance.")
+@click.pass_context
+def logs(
+    ctx: click.Context, service: str, number: int | None, follow: bool, runtime: bool, tail: int
+) -> None:
+    """Print a build log of SERVICE, or with --runtime what its instances printed."""
+    client = client_from(ctx)
+    if runtime:
+        click.echo(client.services.runtime_logs(service, tail=tail), nl=False)
+        return
+    if number is None:
+        builds = client.services.builds(service)
+        if not builds:
+            raise BuildFailed(f"service {service!r} has no builds yet; run `shipyard deploy`")
+        number = builds[-1]["build"]
+    for line in client.services.build_log(service, number, follow=follow):
+        click.echo(line)

@@ -1,0 +1,204 @@
+"""Deploying: what the API records as desired state, and what it reads back.
+
+``deploy`` snapshots a service's current files, packages and profile as a new immutable
+generation and asks for it to serve; ``undeploy`` asks for nothing to serve. The
+supervisor (``shipyard.supervisor``) owns builds and instances and brings the actual state
+to the desired one; this module never starts a process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shipyard.archives import write_zip
+from shipyard.errors import NotFound, ServiceDisabled
+from shipyard.services import find_service
+from shipyard.store import BuildLogRow, GenerationRow, InstanceRow, ServiceFileRow, Store
+
+__all__ = ["BuildState", "Deployments", "Generation", "tag_of"]
+
+
+class BuildState:
+    PENDING = "pending"
+    BUILDING = "building"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DONE = (SUCCEEDED, FAILED)
+
+
+def tag_of(number: int) -> str:
+    return f"v{number}"
+
+
+@dataclass(frozen=True)
+class Generation:
+    id: str
+    service_id: str
+    number: int
+    created_at: datetime
+    environment: str
+    packages: tuple[str, ...]
+    build_state: str
+    build_error: str
+
+    @property
+    def tag(self) -> str:
+        return tag_of(self.number)
+
+    @classmethod
+    def from_row(cls, row: GenerationRow) -> Generation:
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        return cls(
+            id=row.id, service_id=row.service_id, number=row.number, created_at=created,
+            environment=row.environment, packages=tuple(row.packages),
+            build_state=row.build_state, build_error=row.build_error,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "tag": self.tag, "build": self.number,
+            "created_at": self.created_at.isoformat(), "environment": self.environment,
+            "packages": list(self.packages), "build_state": self.build_state,
+            "build_error": self.build_error,
+        }
+
+
+class Deployments:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def deploy(self, ref: str) -> Generation:
+        """Snapshot the service as a new generation and make it the one that should serve."""
+        with self.store.writing() as session:
+            service = find_service(session, ref)
+            if not service.enabled:
+                raise ServiceDisabled(
+                    f"service {service.name!r} is disabled; enable it before deploying"
+                )
+            files = dict(session.execute(
+                select(ServiceFileRow.path, ServiceFileRow.content)
+                .where(ServiceFileRow.service_id == service.id)
+            ).all())
+            last = session.scalar(
+                select(func.max(GenerationRow.number)).where(
+                    GenerationRow.service_id == service.id
+                )
+            )
+            row = GenerationRow(
+                id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
+                number=(last or 0) + 1, created_at=datetime.now(UTC), kind=service.kind,
+                environment=service.environment, packages=list(service.packages),
+                files=write_zip(files), model_version=None,
+                build_state=BuildState.PENDING, build_error="", artifact=None,
+            )
+            session.add(row)
+            service.deployed = True
+            service.target_generation_id = row.id
+            service.state = "building"
+            service.status_message = f"building {tag_of(row.number)}"
+            service.updated_at = datetime.now(UTC)
+            session.flush()
+            return Generation.from_row(row)
+
+    def undeploy(self, ref: str) -> None:
+        with self.store.writing() as session:
+            service = find_service(session, ref)
+            service.deployed = False
+            service.target_generation_id = None
+            if service.state != "stopped":
+                service.state = "stopping"
+                service.status_message = "stopping its instances"
+            service.updated_at = datetime.now(UTC)
+
+    def generations(self, ref: str) -> list[Generation]:
+        with self.store.reading() as session:
+            service = find_service(session, ref)
+            rows = session.scalars(
+                select(GenerationRow).where(GenerationRow.service_id == service.id)
+                .order_by(GenerationRow.number)
+            )
+            return [Generation.from_row(row) for row in rows]
+
+    def generation(self, ref: str, number: int) -> Generation:
+        with self.store.reading() as session:
+            return Generation.from_row(_generation(session, ref, number))
+
+    def build_log(
+        self, ref: str, number: int, after: int = 0
+    ) -> tuple[list[tuple[int, str]], bool]:
+        """Log lines numbered above ``after``, and whether the build has ended."""
+        with self.store.reading() as session:
+            generation = _generation(session, ref, number)
+            lines = session.execute(
+                select(BuildLogRow.seq, BuildLogRow.line)
+                .where(BuildLogRow.generation_id == generation.id, BuildLogRow.seq > after)
+                .order_by(BuildLogRow.seq)
+            ).all()
+            return list(lines), generation.build_state in BuildState.DONE
+
+    def status(self, ref: str) -> dict[str, Any]:
+        """What serves now, what should, and each instance with its health and usage."""
+        with self.store.reading() as session:
+            service = find_service(session, ref)
+            tags = dict(session.execute(
+                select(GenerationRow.id, GenerationRow.number)
+                .where(GenerationRow.service_id == service.id)
+            ).all())
+            instances = session.scalars(
+                select(InstanceRow).where(InstanceRow.service_id == service.id)
+                .order_by(InstanceRow.started_at)
+            )
+            return {
+                "live_generation": _tag(tags, service.live_generation_id),
+                "target_generation": _tag(tags, service.target_generation_id),
+                "instances": [
+                    {
+                        "id": row.id,
+                        "generation": _tag(tags, row.generation_id),
+                        "state": row.state,
+                        "address": _address(row.handle),
+                        "restarts": row.restarts,
+                        "last_error": row.last_error,
+                        "cpu_percent": row.cpu_percent,
+                        "memory_bytes": row.memory_bytes,
+                    }
+                    for row in instances
+                ],
+            }
+
+    def instance_handles(self, ref: str) -> list[tuple[str, dict[str, Any]]]:
+        """(generation tag, stored runner handle) of each started instance."""
+        with self.store.reading() as session:
+            service = find_service(session, ref)
+            rows = session.execute(
+                select(GenerationRow.number, InstanceRow.handle)
+                .join(GenerationRow, GenerationRow.id == InstanceRow.generation_id)
+                .where(InstanceRow.service_id == service.id, InstanceRow.handle.is_not(None))
+            ).all()
+            return [(tag_of(number), handle) for number, handle in rows]
+
+
+def _generation(session: Session, ref: str, number: int) -> GenerationRow:
+    service = find_service(session, ref)
+    row = session.scalar(
+        select(GenerationRow).where(
+            GenerationRow.service_id == service.id, GenerationRow.number == number
+        )
+    )
+    if row is None:
+        raise NotFound(f"service {service.name!r} has no build {number}")
+    return row
+
+
+def _tag(tags: dict[str, int], generation_id: str | None) -> str | None:
+    return tag_of(tags[generation_id]) if generation_id in tags else None
+
+
+def _address(handle: dict[str, Any] | None) -> str | None:
+    return f"{handle['host']}:{handle['port']}" if handle else None

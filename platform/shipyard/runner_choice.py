@@ -1,0 +1,29 @@
+"""Which runner a control plane uses, and how a profile is handed to it."""
+
+from __future__ import annotations
+
+from shipyard.environments import Environment
+from shipyard.errors import InvalidInput
+from shipyard.settings import Settings
+from shipyard_runners import LocalRunner, Profile, Runner
+
+__all__ = ["RUNNERS", "make_runner", "profile_of"]
+
+RUNNERS = ("local",)
+
+
+def make_runner(settings: Settings) -> Runner:
+    if settings.runner == "local":
+        return LocalRunner(settings.home / "local")
+    raise InvalidInput(f"unknown runner {settings.runner!r}; known: {', '.join(RUNNERS)}")
+
+
+def profile_of(environment: Environment) -> Profile:
+    return Profile(
+        name=environment.name,
+        cpu=environment.cpu,
+        memory_bytes=environment.memory_bytes,
+        gpu=environment.gpu,
+        gpu_memory_bytes=environment.gpu_memory_bytes,
+        base_image=environment.base_image,
+    )

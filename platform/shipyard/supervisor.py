@@ -1,0 +1,541 @@
+"""The supervisor: one reconciliation loop that owns builds and instances.
+
+Each tick compares what the store says should be (a service deployed at a target
+generation) with what is (builds, instances and their health) and acts: it builds pending
+generations (in a small thread pool, the log stored line by line), starts instances of
+built generations, promotes a target to live once its instance is healthy, drains and stops
+instances nobody needs, restarts instances that died (with backoff, counted), and publishes
+the routing table the gateway reads. Because every decision is made from stored state, a
+restart of the supervisor converges again: interrupted builds are redone, instances that
+survived are adopted, and the others are started from their artifacts without a rebuild.
+
+Failure keeps the old: a build that fails, or a generation that never becomes healthy,
+sends the target back to the live generation, which keeps serving, and the service's
+status says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import signal
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from shipyard.build_log import BuildLogWriter
+from shipyard.control_plane import ControlPlane
+from shipyard.deployments import BuildState, tag_of
+from shipyard.errors import ShipyardError
+from shipyard.runner_choice import make_runner, profile_of
+from shipyard.settings import Settings
+from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
+
+__all__ = ["Supervisor", "SupervisorTimings", "routes_file"]
+
+log = logging.getLogger(__name__)
+
+
+def routes_file(home: Path) -> Path:
+    """Where the supervisor publishes the routing table the gateway reads."""
+    return home / "run" / "routes.json"
+
+
+@dataclass(frozen=True)
+class SupervisorTimings:
+    tick: float = 0.2
+    start_timeout: float = 60.0
+    healthy_check_interval: float = 1.0
+    usage_interval: float = 2.0
+    drain: float = 1.0
+    stop_grace: float = 30.0
+    backoff_first: float = 1.0
+    backoff_max: float = 30.0
+    new_tries: int = 3
+    """Starts a new generation gets before it is given up when it keeps exiting."""
+
+
+@dataclass
+class _Memory:
+    """What the supervisor remembers between ticks (never needed for correctness)."""
+
+    last_health: dict[str, float] = field(default_factory=dict)
+    promoted_at: dict[str, float] = field(default_factory=dict)
+    last_usage: float = 0.0
+    routes: dict[str, Any] | None = None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        plane: ControlPlane,
+        runner: Runner,
+        *,
+        timings: SupervisorTimings | None = None,
+        build_workers: int = 2,
+    ) -> None:
+        self.plane = plane
+        self.store = plane.store
+        self.runner = runner
+        self.timings = timings or SupervisorTimings()
+        self._builds = ThreadPoolExecutor(build_workers, thread_name_prefix="build")
+        self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
+        self._lock = threading.Lock()
+        self._building: set[str] = set()
+        self._stopping: set[str] = set()
+        self._memory = _Memory()
+
+    # -- the loop -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.recover()
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("supervisor tick failed; trying again")
+            stop.wait(self.timings.tick)
+        self.shutdown()
+
+    def recover(self) -> None:
+        """After a (re)start: redo interrupted builds, adopt or forget old instances."""
+        with self.store.writing() as session:
+            for generation in session.scalars(
+                select(GenerationRow).where(GenerationRow.build_state == BuildState.BUILDING)
+            ):
+                generation.build_state = BuildState.PENDING
+            for row in session.scalars(select(InstanceRow)):
+                if row.handle:
+                    handle = InstanceHandle.from_dict(row.handle)
+                    if self.runner.adopt(handle):
+                        log.info("adopted instance %s", row.id)
+                        continue
+                    # Its master may be gone while workers still hold the port.
+                    self._stop_quietly(handle, grace=0.0)
+                row.handle = None
+                row.state = State.EXITED.value
+                row.next_start_at = 0.0
+
+    def tick(self) -> None:
+        self._schedule_builds()
+        self._reconcile()
+        self._publish_routes()
+        if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
+            self._record_usage()
+
+    def shutdown(self) -> None:
+        """Finish running builds, then stop every instance; desired state stays stored."""
+        self._builds.shutdown(wait=True, cancel_futures=True)
+        self._stops.shutdown(wait=True)
+        with self.store.reading() as session:
+            rows = [(r.id, r.handle) for r in session.scalars(select(InstanceRow))]
+        with ThreadPoolExecutor(8) as pool:
+            for _id, handle in rows:
+                if handle:
+                    pool.submit(self._stop_quietly, InstanceHandle.from_dict(handle))
+        with self.store.writing() as session:
+            session.execute(delete(InstanceRow))
+
+    # -- builds ---------------------------------------------------------------------
+
+    def _schedule_builds(self) -> None:
+        with self.store.writing() as session:
+            pending = session.scalars(
+                select(GenerationRow).where(GenerationRow.build_state == BuildState.PENDING)
+            ).all()
+            for generation in pending:
+                generation.build_state = BuildState.BUILDING
+                generation.build_started_at = datetime.now(UTC)
+            ids = [generation.id for generation in pending]
+        for generation_id in ids:
+            with self._lock:
+                self._building.add(generation_id)
+            self._builds.submit(self._build, generation_id)
+
+    def _build(self, generation_id: str) -> None:
+        try:
+            with self.store.reading() as session:
+                generation = session.get_one(GenerationRow, generation_id)
+                service = session.get_one(ServiceRow, generation.service_id)
+                files, name = generation.files, service.name
+                number, service_id = generation.number, service.id
+                environment = self.plane.environments.get(generation.environment)
+                packages = tuple(generation.packages)
+            error = ""
+            artifact: Artifact | None = None
+            with BuildLogWriter(self.store, generation_id) as line, \
+                    tempfile.TemporaryDirectory(prefix="shipyard-build-") as scratch:
+                line(f"building {name} {tag_of(number)} on {environment.name}")
+                try:
+                    code_dir = Path(scratch)
+                    with zipfile.ZipFile(io.BytesIO(files)) as archive:
+                        archive.extractall(code_dir)
+                    spec = BuildSpec(
+                        service_id=service_id, service_name=name, generation=tag_of(number),
+                        code_dir=code_dir, packages=packages, profile=profile_of(environment),
+                    )
+                    artifact = self.runner.build(spec, line)
+                    line(f"built {tag_of(number)}")
+                except ShipyardError as exc:
+                    error = exc.message
+                    line(f"build failed: {error}")
+                except Exception as exc:
+                    log.exception("build of %s %s crashed", name, tag_of(number))
+                    error = f"internal error: {type(exc).__name__}: {exc}"
+                    line(f"build failed: {error}")
+            self._finish_build(generation_id, artifact, error)
+        finally:
+            with self._lock:
+                self._building.discard(generation_id)
+
+    def _finish_build(self, generation_id: str, artifact: Artifact | None, error: str) -> None:
+        with self.store.writing() as session:
+            generation = session.get_one(GenerationRow, generation_id)
+            generation.build_finished_at = datetime.now(UTC)
+            if artifact is not None:
+                generation.build_state = BuildState.SUCCEEDED
+                generation.artifact = artifact.to_dict()
+            else:
+                generation.build_state = BuildState.FAILED
+                generation.build_error = error
+            service = session.get(ServiceRow, generation.service_id)
+            if service is None or service.target_generation_id != generation_id:
+                return
+            tag = tag_of(generation.number)
+            if artifact is not None:
+                _set_status(service, "starting", f"starting {tag}")
+            else:
+                self._give_up_target(session, service, f"build of {tag} failed: {error}")
+
+    # -- instances ------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        # Health checks are network calls: make them before taking the store's write lock.
+        health = self._check_health()
+        with self.store.writing() as session:
+            services = session.scalars(select(ServiceRow)).all()
+            for service in services:
+                self._reconcile_service(session, service, health)
+
+    def _check_health(self) -> dict[str, State]:
+        """The health of every started instance that is due a check."""
+        with self.store.reading() as session:
+            rows = session.execute(
+                select(InstanceRow.id, InstanceRow.state, InstanceRow.handle)
+                .where(InstanceRow.handle.is_not(None))
+            ).all()
+        found: dict[str, State] = {}
+        for instance_id, state, handle in rows:
+            last = self._memory.last_health.get(instance_id, 0.0)
+            if (
+                state == State.HEALTHY.value
+                and time.monotonic() - last < self.timings.healthy_check_interval
+            ):
+                continue
+            self._memory.last_health[instance_id] = time.monotonic()
+            found[instance_id] = self.runner.health(InstanceHandle.from_dict(handle))
+        return found
+
+    def _reconcile_service(
+        self, session: Session, service: ServiceRow, health: dict[str, State]
+    ) -> None:
+        now = time.time()
+        wanted = self._wanted_generations(session, service)
+        instances = session.scalars(
+            select(InstanceRow).where(InstanceRow.service_id == service.id)
+        ).all()
+        by_generation = {row.generation_id: row for row in instances}
+        for generation_id in wanted:
+            if generation_id not in by_generation:
+                row = InstanceRow(
+                    id="i-" + uuid.uuid4().hex[:12], service_id=service.id,
+                    generation_id=generation_id, handle=None, state="pending", restarts=0,
+                    next_start_at=0.0, started_at=0.0, healthy_since=None, last_error="",
+                    cpu_percent=0.0, memory_bytes=0,
+                )
+                session.add(row)
+                by_generation[generation_id] = row
+        for generation_id, row in list(by_generation.items()):
+            if generation_id not in wanted:
+                if self._may_stop(service, generation_id):
+                    self._retire(session, row)
+                continue
+            self._tend(session, service, row, health.get(row.id), now)
+        self._promote_if_ready(session, service, by_generation)
+        if not service.deployed and not by_generation:
+            service.live_generation_id = None
+            if service.state != "stopped":
+                _set_status(service, "stopped", "")
+
+    def _wanted_generations(self, session: Session, service: ServiceRow) -> list[str]:
+        if not service.deployed:
+            return []
+        wanted = [service.live_generation_id] if service.live_generation_id else []
+        target_id = service.target_generation_id
+        if target_id and target_id != service.live_generation_id:
+            target = session.get(GenerationRow, target_id)
+            if target is not None and target.build_state == BuildState.SUCCEEDED:
+                wanted.append(target_id)
+        return wanted
+
+    def _may_stop(self, service: ServiceRow, generation_id: str) -> bool:
+        # Give the gateway time to route away from a generation before it stops.
+        promoted = self._memory.promoted_at.get(service.id, 0.0)
+        return time.monotonic() - promoted >= self.timings.drain
+
+    def _tend(
+        self, session: Session, service: ServiceRow, row: InstanceRow,
+        state: State | None, now: float,
+    ) -> None:
+        """Start, or act on the health of, one wanted instance."""
+        if row.handle is None:
+            if now >= row.next_start_at:
+                self._start(session, service, row, now)
+            return
+        if state is None:
+            return
+        handle = InstanceHandle.from_dict(row.handle)
+        if state == State.HEALTHY:
+            if row.state != State.HEALTHY.value:
+                row.healthy_since = now
+                if service.live_generation_id == row.generation_id and service.state != "running":
+                    _set_status(service, "running", "")
+            row.state = state.value
+        elif state == State.EXITED:
+            self._exited(session, service, row, now, handle)
+        elif state == State.STARTING and now - row.started_at > self.timings.start_timeout:
+            self._never_healthy(session, service, row, handle, now)
+        else:
+            row.state = state.value
+
+    def _start(self, session: Session, service: ServiceRow, row: InstanceRow, now: float) -> None:
+        generation = session.get_one(GenerationRow, row.generation_id)
+        artifact = Artifact.from_dict(generation.artifact or {})
+        environment = self.plane.environments.get(generation.environment)
+        if not self.runner.exists(artifact):
+            # Its artifact is gone: build the same generation again.
+            generation.build_state = BuildState.PENDING
+            generation.artifact = None
+            session.delete(row)
+            return
+        env = {
+            "SHIPYARD_SERVICE_ID": service.id,
+            "SHIPYARD_SERVICE_NAME": service.name,
+            "SHIPYARD_GENERATION": tag_of(generation.number),
+        }
+        try:
+            handle = self.runner.start(artifact, profile_of(environment), env)
+        except ShipyardError as exc:
+            row.last_error = exc.message
+            row.restarts += 1
+            row.next_start_at = now + self._backoff(row.restarts)
+            return
+        row.handle = handle.to_dict()
+        row.state = State.STARTING.value
+        row.started_at = now
+        row.healthy_since = None
+
+    def _exited(
+        self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
+        handle: InstanceHandle,
+    ) -> None:
+        """Restart a dead instance, unless it is a new generation that keeps dying."""
+        is_new = row.generation_id != service.live_generation_id
+        if is_new and row.healthy_since is None and row.restarts + 1 >= self.timings.new_tries:
+            generation = session.get_one(GenerationRow, row.generation_id)
+            tail = self._log_tail(handle)
+            self._stop_quietly(handle, grace=0.0)
+            session.delete(row)
+            self._give_up_target(
+                session, service,
+                f"{tag_of(generation.number)} exited {row.restarts + 1} times before it became "
+                f"healthy: {tail}",
+            )
+            return
+        self._restart_later(service, row, now, handle)
+
+    def _restart_later(
+        self, service: ServiceRow, row: InstanceRow, now: float, handle: InstanceHandle
+    ) -> None:
+        tail = self._log_tail(handle)
+        self._stop_quietly(handle, grace=0.0)
+        row.handle = None
+        row.state = State.EXITED.value
+        row.restarts += 1
+        row.last_error = tail
+        row.next_start_at = now + self._backoff(row.restarts)
+        log.warning("instance %s of %s exited; restart %d", row.id, service.name, row.restarts)
+        if service.live_generation_id == row.generation_id:
+            _set_status(
+                service, "starting",
+                f"instance {row.id} exited; restarting (restart {row.restarts})",
+            )
+
+    def _never_healthy(
+        self, session: Session, service: ServiceRow, row: InstanceRow,
+        handle: InstanceHandle, now: float,
+    ) -> None:
+        generation = session.get_one(GenerationRow, row.generation_id)
+        tag = tag_of(generation.number)
+        tail = self._log_tail(handle)
+        if service.live_generation_id == row.generation_id:
+            # The live generation stopped answering after a restart: keep trying.
+            self._restart_later(service, row, now, handle)
+            return
+        self._submit_stop(handle)
+        session.delete(row)
+        self._give_up_target(
+            session, service,
+            f"{tag} never became healthy in {self.timings.start_timeout:g}s: {tail}",
+        )
+
+    def _promote_if_ready(
+        self, session: Session, service: ServiceRow, by_generation: dict[str, InstanceRow]
+    ) -> None:
+        target_id = service.target_generation_id
+        if not service.deployed or not target_id or target_id == service.live_generation_id:
+            return
+        row = by_generation.get(target_id)
+        if row is None or row.state != State.HEALTHY.value:
+            return
+        service.live_generation_id = target_id
+        self._memory.promoted_at[service.id] = time.monotonic()
+        _set_status(service, "running", "")
+        log.info("%s now serves %s", service.name, target_id)
+
+    def _give_up_target(self, session: Session, service: ServiceRow, reason: str) -> None:
+        """The target cannot serve: go back to the live generation, or fail."""
+        service.target_generation_id = service.live_generation_id
+        live = service.live_generation_id and session.get(GenerationRow, service.live_generation_id)
+        if live:
+            _set_status(service, "running", f"{reason}; {tag_of(live.number)} still serving")
+        else:
+            _set_status(service, "failed", reason)
+
+    def _retire(self, session: Session, row: InstanceRow) -> None:
+        if row.handle:
+            self._submit_stop(InstanceHandle.from_dict(row.handle))
+        self._memory.last_health.pop(row.id, None)
+        session.delete(row)
+
+    def _submit_stop(self, handle: InstanceHandle) -> None:
+        with self._lock:
+            if handle.instance_id in self._stopping:
+                return
+            self._stopping.add(handle.instance_id)
+
+        def _stop() -> None:
+            try:
+                self._stop_quietly(handle)
+            finally:
+                with self._lock:
+                    self._stopping.discard(handle.instance_id)
+
+        self._stops.submit(_stop)
+
+    def _stop_quietly(self, handle: InstanceHandle, grace: float | None = None) -> None:
+        try:
+            self.runner.stop(handle, self.timings.stop_grace if grace is None else grace)
+        except Exception:
+            log.exception("could not stop instance %s", handle.instance_id)
+
+    def _log_tail(self, handle: InstanceHandle, lines: int = 20) -> str:
+        try:
+            return self.runner.logs(handle, tail=lines).strip()[-2000:]
+        except Exception:
+            return ""
+
+    def _backoff(self, restarts: int) -> float:
+        return min(self.timings.backoff_max, self.timings.backoff_first * 2 ** (restarts - 1))
+
+    def _record_usage(self) -> None:
+        self._memory.last_usage = time.monotonic()
+        with self.store.writing() as session:
+            for row in session.scalars(select(InstanceRow).where(InstanceRow.handle.is_not(None))):
+                try:
+                    usage = self.runner.usage(InstanceHandle.from_dict(row.handle or {}))
+                except ShipyardError:
+                    continue
+                row.cpu_percent = usage.cpu_percent
+                row.memory_bytes = usage.memory_bytes
+
+    # -- routing --------------------------------------------------------------------
+
+    def routing_table(self) -> dict[str, Any]:
+        """The gateway's view: each service, its live mapping and healthy instances."""
+        services: dict[str, Any] = {}
+        with self.store.reading() as session:
+            tags = dict(session.execute(select(GenerationRow.id, GenerationRow.number)).all())
+            for service in session.scalars(select(ServiceRow)):
+                instances: dict[str, list[dict[str, Any]]] = {}
+                for row in session.scalars(
+                    select(InstanceRow).where(
+                        InstanceRow.service_id == service.id,
+                        InstanceRow.state == State.HEALTHY.value,
+                    )
+                ):
+                    handle = row.handle or {}
+                    instances.setdefault(tag_of(tags[row.generation_id]), []).append(
+                        {"instance_id": row.id, "host": handle["host"], "port": handle["port"]}
+                    )
+                live = service.live_generation_id
+                services[service.id] = {
+                    "id": service.id, "name": service.name, "enabled": service.enabled,
+                    "deployed": service.deployed, "state": service.state,
+                    "message": service.status_message,
+                    "mapping": [{"generation": tag_of(tags[live]), "proba": 1.0}]
+                    if live in tags else [],
+                    "instances": instances,
+                }
+        return {"version": 1, "services": services}
+
+    def _publish_routes(self) -> None:
+        table = self.routing_table()
+        if table == self._memory.routes:
+            return
+        path = routes_file(self.plane.settings.home)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(table, sort_keys=True))
+        os.replace(scratch, path)
+        self._memory.routes = table
+
+
+def _set_status(service: ServiceRow, state: str, message: str) -> None:
+    service.state = state
+    service.status_message = message
+    service.updated_at = datetime.now(UTC)
+
+
+def main() -> None:
+    """``python -m shipyard.supervisor``: run the loop until SIGTERM."""
+    from shipyard.api_server import RESOLVED_SETTINGS_VAR
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(message)s")
+    argparse.ArgumentParser(prog="shipyard-supervisor").parse_args()
+    settings = Settings.from_json(os.environ[RESOLVED_SETTINGS_VAR])
+    plane = ControlPlane.build(settings, migrate=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
+    Supervisor(plane, make_runner(settings), timings=timings).run(stop)
+    plane.close()
+
+
+if __name__ == "__main__":
+    main()

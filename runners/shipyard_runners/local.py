@@ -1,0 +1,346 @@
+"""The local runner: virtualenvs and gunicorn processes on this machine (the default).
+
+Layout under ``root``::
+
+    envs/<key>/                            one virtualenv per (python, packages, runtime)
+    artifacts/<service id>/<gen>-<rand>/   an immutable copy of one generation's code
+    artifacts/<service id>/<gen>-<rand>.json   what it was built from, and on which env
+    instances/<instance id>.log            an instance's stdout and stderr, appended
+
+An instance is ``python -m gunicorn`` run in the artifact directory from the artifact's
+environment, in a session of its own (a Ctrl-C of the control plane does not reach it; the
+control plane stops instances itself). Its listening socket is bound to port 0 on loopback
+here and handed to gunicorn as ``fd://N``, so no other process can take the port between
+choosing and binding it. Its environment is built from scratch: the ``env`` the caller
+gives, a few harmless variables (PATH, HOME, locale, TZ, TMPDIR) and the ``SHIPYARD_*``
+ones, never the control plane's own variables and secrets.
+
+Memory: each process of an instance (the master and every worker) gets ``RLIMIT_AS`` =
+``profile.memory_bytes``, set with ``setrlimit`` between fork and exec. It caps virtual
+address space, not resident memory: an allocation past it fails with ``MemoryError``
+inside the request that made it, and the worker carries on. It is per process, so an
+instance with N workers may use up to N + 1 times the profile's memory; and address space
+runs ahead of RSS (thread stacks, arenas, mapped files), so a profile must leave room. It
+is not set for GPU profiles, because the CUDA runtime reserves far more address space than
+any memory limit. Cgroups would limit the instance as a whole, but here they are v1 and not
+delegated to this user, so the runner cannot create one; the docker runner can.
+
+The runner never restarts a process: ``health`` says ``exited`` and the supervisor calls
+``stop`` (which also kills workers a killed master left behind) and ``start`` again.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from shipyard_runners import processes
+from shipyard_runners.commands import run, spawn
+from shipyard_runners.protocol import (
+    Artifact,
+    BuildSpec,
+    InstanceHandle,
+    LogSink,
+    Profile,
+    State,
+    Usage,
+)
+from shipyard_runners.venvs import EnvironmentStore, Installer
+from shipyard_sdk.errors import BuildFailed, RunnerError
+from shipyard_sdk.runtime.health import HEALTH_PATH
+
+__all__ = ["LocalRunner"]
+
+WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
+GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
+_PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def _safe(kind: str, value: str) -> str:
+    """``value`` if it can be used as one path component."""
+    if not _SAFE_NAME.match(value) or ".." in value:
+        raise RunnerError(f"{kind} {value!r} cannot name a directory")
+    return value
+
+
+def _memory_limit(profile: Profile) -> Callable[[], None] | None:
+    if profile.memory_bytes <= 0 or profile.gpu > 0:
+        return None
+    limit = int(profile.memory_bytes)
+    # A partial of a C function: the child runs no Python bytecode between fork and exec.
+    return functools.partial(resource.setrlimit, resource.RLIMIT_AS, (limit, limit))
+
+
+class LocalRunner:
+    """Builds generations into virtualenvs and runs them as gunicorn processes."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        installer: Installer = "auto",
+        host: str = "127.0.0.1",
+        request_timeout: float = 120.0,
+        graceful_timeout: float = 30.0,
+        check_timeout: float = 300.0,
+        health_timeout: float = 2.0,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.envs = EnvironmentStore(self.root / "envs", installer)
+        self.host = host
+        self.request_timeout = request_timeout
+        self.graceful_timeout = graceful_timeout
+        self.check_timeout = check_timeout
+        self.health_timeout = health_timeout
+        self._lock = threading.Lock()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._answered: set[str] = set()
+        self._cpu = processes.CpuMeter()
+
+    # -- builds ---------------------------------------------------------------------------
+
+    def build(self, spec: BuildSpec, log: LogSink) -> Artifact:
+        service_dir = self.root / "artifacts" / _safe("service id", spec.service_id)
+        name = f"{_safe('generation', spec.generation)}-{uuid.uuid4().hex[:8]}"
+        if not spec.code_dir.is_dir():
+            raise BuildFailed(f"the code directory {spec.code_dir} does not exist")
+        log(f"building {spec.service_name} {spec.generation} on the local runner")
+        env_key = self.envs.ensure(spec.python, spec.packages, log)
+
+        service_dir.mkdir(parents=True, exist_ok=True)
+        staging = service_dir / f".tmp-{name}"
+        target = service_dir / name
+        try:
+            try:
+                shutil.copytree(
+                    spec.code_dir, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
+            except OSError as exc:
+                raise BuildFailed(f"cannot copy the code of {spec.generation}: {exc}") from exc
+            log("checking that the app imports")
+            run(
+                [self.envs.python(env_key), "-m", "shipyard_sdk.runtime.check"],
+                log,
+                what="importing the app",
+                cwd=staging,
+                extra_env=self._service_env(env_key, {"SHIPYARD_GENERATION": spec.generation}),
+                inherit_env=False,
+                shown_env=("SHIPYARD_GENERATION",),
+                timeout=self.check_timeout,
+            )
+            metadata = {
+                "service_id": spec.service_id,
+                "service_name": spec.service_name,
+                "generation": spec.generation,
+                "env_key": env_key,
+                "python": spec.python,
+                "built_at": time.time(),
+            }
+            self._metadata_path(target).write_text(json.dumps(metadata, indent=2) + "\n")
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            self._metadata_path(target).unlink(missing_ok=True)
+            raise
+        log(f"built {spec.service_name} {spec.generation} as {name}")
+        return Artifact(
+            key=f"{spec.service_id}-{name}", env_key=env_key, path=str(target), runner=self.name
+        )
+
+    def exists(self, artifact: Artifact) -> bool:
+        self._check_runner(artifact.runner)
+        path = Path(artifact.path)
+        return (
+            path.is_dir()
+            and self._metadata_path(path).is_file()
+            and self.envs.ready(artifact.env_key)
+        )
+
+    def remove(self, artifact: Artifact) -> None:
+        """Delete the artifact's code copy; its environment stays for other generations.
+        Stop its instances first."""
+        self._check_runner(artifact.runner)
+        path = Path(artifact.path)
+        if path.parent.parent != self.root / "artifacts":
+            raise RunnerError(f"{artifact.path} is not an artifact of this runner")
+        shutil.rmtree(path, ignore_errors=True)
+        self._metadata_path(path).unlink(missing_ok=True)
+
+    # -- instances ------------------------------------------------------------------------
+
+    def start(
+        self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+    ) -> InstanceHandle:
+        if not self.exists(artifact):
+            raise RunnerError(f"artifact {artifact.key} is gone; build it again")
+        metadata = self._metadata(artifact)
+        instance_id = uuid.uuid4().hex
+        workers = max(1, int(profile.cpu))
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind((self.host, 0))
+            port = listener.getsockname()[1]
+            command = [
+                self.envs.python(artifact.env_key), "-m", "gunicorn",
+                "--config", GUNICORN_CONFIG,
+                "--bind", f"fd://{listener.fileno()}",
+                "--workers", str(workers),
+                "--timeout", str(round(self.request_timeout)),
+                "--graceful-timeout", str(round(self.graceful_timeout)),
+                WSGI_APP,
+            ]
+            instance_env = self._service_env(artifact.env_key, {
+                **env,
+                "SHIPYARD_GENERATION": str(metadata["generation"]),
+                "SHIPYARD_SERVICE_ID": str(metadata["service_id"]),
+                processes.INSTANCE_VAR: instance_id,
+                "PYTHONUNBUFFERED": "1",
+                "CUDA_VISIBLE_DEVICES": ",".join(str(device) for device in range(profile.gpu)),
+            })
+            log_path = self._log_path(instance_id)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "a", encoding="utf-8") as header:
+                header.write(
+                    f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} shipyard: starting instance "
+                    f"{instance_id} of {artifact.key} on {self.host}:{port}\n"
+                )
+            started_at = time.time()
+            proc = spawn(
+                command,
+                cwd=Path(artifact.path),
+                env=instance_env,
+                output=log_path,
+                pass_fds=[listener.fileno()],
+                preexec_fn=_memory_limit(profile),
+            )
+        except OSError as exc:
+            raise RunnerError(f"cannot start an instance of {artifact.key}: {exc}") from exc
+        finally:
+            listener.close()
+        with self._lock:
+            self._children[instance_id] = proc
+        return InstanceHandle(
+            instance_id=instance_id,
+            artifact_key=artifact.key,
+            host=self.host,
+            port=port,
+            pid=proc.pid,
+            runner=self.name,
+            started_at=started_at,
+        )
+
+    def health(self, handle: InstanceHandle) -> State:
+        if not self._alive(handle):
+            return State.EXITED
+        connection = http.client.HTTPConnection(
+            handle.host, handle.port, timeout=self.health_timeout
+        )
+        try:
+            connection.request("GET", HEALTH_PATH)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            # Not listening yet, or listening with no worker ready: starting, unless it
+            # answered before.
+            return State.UNHEALTHY if handle.instance_id in self._answered else State.STARTING
+        finally:
+            connection.close()
+        if response.status != 200:
+            return State.UNHEALTHY
+        with self._lock:
+            self._answered.add(handle.instance_id)
+        return State.HEALTHY
+
+    def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
+        self._check_runner(handle.runner)
+        with self._lock:
+            proc = self._children.get(handle.instance_id)
+            if proc is not None and proc.pid == handle.pid:
+                del self._children[handle.instance_id]
+            else:
+                proc = None
+            self._answered.discard(handle.instance_id)
+        self._cpu.forget(handle.instance_id)
+        if handle.pid is not None:
+            processes.terminate(handle.pid, handle.instance_id, grace)
+        if proc is not None:
+            proc.poll()  # already reaped by terminate; lets Popen know
+
+    def adopt(self, handle: InstanceHandle) -> bool:
+        if handle.runner != self.name:
+            return False
+        return processes.find_master(handle.pid, handle.instance_id) is not None
+
+    def logs(self, handle: InstanceHandle, tail: int | None = None) -> str:
+        self._check_runner(handle.runner)
+        return processes.tail(self._log_path(handle.instance_id), tail)
+
+    def usage(self, handle: InstanceHandle) -> Usage:
+        self._check_runner(handle.runner)
+        master = processes.find_master(handle.pid, handle.instance_id)
+        if master is None:
+            return Usage(cpu_percent=0.0, memory_bytes=0)
+        try:
+            return Usage(
+                cpu_percent=self._cpu.read(handle.instance_id, master),
+                memory_bytes=processes.memory_bytes(master),
+            )
+        except psutil.NoSuchProcess:
+            return Usage(cpu_percent=0.0, memory_bytes=0)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _alive(self, handle: InstanceHandle) -> bool:
+        self._check_runner(handle.runner)
+        with self._lock:
+            proc = self._children.get(handle.instance_id)
+        if proc is not None and proc.pid == handle.pid:
+            return proc.poll() is None
+        return processes.find_master(handle.pid, handle.instance_id) is not None
+
+    def _check_runner(self, runner: str) -> None:
+        if runner != self.name:
+            raise RunnerError(f"a {runner!r} artifact or instance given to the local runner")
+
+    def _service_env(self, env_key: str, values: Mapping[str, str]) -> dict[str, str]:
+        """The whole environment of a service process: nothing of ours leaks in."""
+        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        env["LANG"] = env.get("LANG", "C.UTF-8")
+        env["PATH"] = os.pathsep.join(
+            [str(self.envs.python(env_key).parent), os.environ.get("PATH", os.defpath)]
+        )
+        # The artifact is immutable: no __pycache__ written into it.
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(values)
+        return env
+
+    def _metadata_path(self, artifact_dir: Path) -> Path:
+        return artifact_dir.with_name(artifact_dir.name + ".json")
+
+    def _metadata(self, artifact: Artifact) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self._metadata_path(Path(artifact.path)).read_text())
+        except (OSError, ValueError) as exc:
+            raise RunnerError(f"artifact {artifact.key} is unreadable: {exc}") from exc
+        return data
+
+    def _log_path(self, instance_id: str) -> Path:
+        return self.root / "instances" / f"{_safe('instance id', instance_id)}.log"

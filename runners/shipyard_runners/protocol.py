@@ -1,0 +1,179 @@
+"""The one protocol every runner implements, and the values that cross it.
+
+A runner turns a generation's files into an ``Artifact`` (``build``) and an artifact into
+running instances (``start``, ``health``, ``stop``, ``logs``, ``usage``). Specs and handles
+are frozen dataclasses of plain values: no process, container or client object crosses the
+line, so the control plane can store artifacts and handles as JSON and hand them to a
+runner created after a restart (``adopt``).
+
+Runners never restart what dies: ``health`` reports ``exited`` and the supervisor decides.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Artifact",
+    "BuildSpec",
+    "InstanceHandle",
+    "LogSink",
+    "Profile",
+    "Runner",
+    "State",
+    "Usage",
+]
+
+LogSink = Callable[[str], None]
+"""Receives one line of build output at a time, without its newline."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The resources an environment profile grants one instance."""
+
+    name: str
+    cpu: float
+    memory_bytes: int
+    gpu: int = 0
+    gpu_memory_bytes: int = 0
+    base_image: str = ""
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """What to build: one generation of one service.
+
+    ``code_dir`` belongs to the caller; a runner copies what it needs and never writes
+    there. ``packages`` are already validated PEP 508 requirements.
+    """
+
+    service_id: str
+    service_name: str
+    generation: str
+    code_dir: Path
+    packages: tuple[str, ...]
+    profile: Profile
+    python: str = "3.11"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built generation: ``key`` is unique per build, ``env_key`` names the environment
+    (virtualenv, base layer) it runs on, ``path`` is a runner-specific location."""
+
+    key: str
+    env_key: str
+    path: str
+    runner: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Artifact:
+        return cls(
+            key=str(data["key"]),
+            env_key=str(data["env_key"]),
+            path=str(data["path"]),
+            runner=str(data["runner"]),
+        )
+
+
+@dataclass(frozen=True)
+class InstanceHandle:
+    """A started instance, enough to find it again after a control-plane restart."""
+
+    instance_id: str
+    artifact_key: str
+    host: str
+    port: int
+    pid: int | None
+    runner: str
+    started_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InstanceHandle:
+        pid = data.get("pid")
+        return cls(
+            instance_id=str(data["instance_id"]),
+            artifact_key=str(data["artifact_key"]),
+            host=str(data["host"]),
+            port=int(data["port"]),
+            pid=None if pid is None else int(pid),
+            runner=str(data["runner"]),
+            started_at=float(data["started_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an instance uses now: ``cpu_percent`` is 100 per busy core."""
+
+    cpu_percent: float
+    memory_bytes: int
+
+
+class State(enum.StrEnum):
+    """An instance's health as its runner sees it."""
+
+    STARTING = "starting"
+    """Running, but has not answered its health check yet."""
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    """Running and answered before, but not (or not well) now."""
+    EXITED = "exited"
+    """Gone: the supervisor calls ``stop`` to clean up, then starts a new one."""
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """A backend that builds generations and runs their instances."""
+
+    name: str
+
+    def build(self, spec: BuildSpec, log: LogSink) -> Artifact:
+        """Build ``spec``, streaming every output line to ``log`` as it comes.
+
+        Raises ``BuildFailed`` with a one-line reason; the details are in the log.
+        """
+        ...
+
+    def start(
+        self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+    ) -> InstanceHandle:
+        """Start one instance and return once it is started, not once it is healthy."""
+        ...
+
+    def health(self, handle: InstanceHandle) -> State: ...
+
+    def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
+        """Let in-flight requests finish, kill after ``grace`` seconds. Idempotent."""
+        ...
+
+    def adopt(self, handle: InstanceHandle) -> bool:
+        """Whether a previously started instance is still alive and still that instance."""
+        ...
+
+    def logs(self, handle: InstanceHandle, tail: int | None = None) -> str:
+        """The instance's output, or its last ``tail`` lines."""
+        ...
+
+    def usage(self, handle: InstanceHandle) -> Usage:
+        """What the instance uses now; zero for one that is gone."""
+        ...
+
+    def exists(self, artifact: Artifact) -> bool:
+        """Whether ``artifact`` can still be started; if not, it must be rebuilt."""
+        ...
+
+    def remove(self, artifact: Artifact) -> None:
+        """Delete what ``artifact`` alone holds. Idempotent."""
+        ...

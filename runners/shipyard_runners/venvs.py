@@ -1,0 +1,344 @@
+"""Virtualenvs for the local runner: one per distinct (Python, packages, runtime).
+
+An environment's key hashes the Python version, the service's normalized package list,
+the runtime requirements (flask, gunicorn) and the version of the ``shipyard_sdk`` files
+copied into it, so a code-only redeploy finds its environment ready and a changed runtime
+gets a new one. Normalizing makes the key independent of the order, case, duplicates and
+spelling of requirements (``Scikit_Learn >= 1.3`` is ``scikit-learn>=1.3``); a different
+version range is a different environment.
+
+Environments are built with ``uv`` (``uv venv --relocatable`` and ``uv pip install
+--compile-bytecode``, with uv's own cache), or with ``python -m venv`` and pip when uv
+cannot run. A build happens in a temporary directory beside its target, under a file lock
+per key, and is renamed into place only when complete, with a marker file recording what
+is in it: a half-built environment is never used and two builds of one key never mix.
+Installers run with a short list of the control plane's variables (paths, locale, proxies,
+certificates, ``UV_*`` and ``PIP_*``), since building an sdist runs the package's code.
+Only the runtime is installed besides the service's packages; the ``shipyard_sdk``
+package is copied in from this installation, none of the control plane's dependencies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+import shipyard_sdk
+from shipyard_runners.commands import run
+from shipyard_runners.protocol import LogSink
+from shipyard_sdk.errors import BuildFailed, InvalidPackageList
+
+__all__ = [
+    "RUNTIME_REQUIREMENTS",
+    "EnvironmentStore",
+    "distributions",
+    "env_key",
+    "normalize_packages",
+    "sdk_version",
+]
+
+logger = logging.getLogger(__name__)
+
+RUNTIME_REQUIREMENTS: tuple[str, ...] = ("flask>=3.0,<4", "gunicorn>=22,<28")
+"""What every service runs on besides its own packages (gunicorn ≥ 20 binds ``fd://``)."""
+
+MARKER = "shipyard-env.json"
+_LAYOUT = 1  # bump when the way an environment is put together changes
+_PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
+_INSTALL_TIMEOUT = 30 * 60.0
+
+Installer = Literal["auto", "uv", "pip"]
+
+_INSTALLER_VARIABLES = frozenset({
+    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+    "no_proxy", "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "NETRC",
+    "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS",
+})
+_INSTALLER_PREFIXES = ("UV_", "PIP_")
+
+
+def normalize_packages(packages: Iterable[str]) -> tuple[str, ...]:
+    """The canonical, sorted, de-duplicated spelling of a package list."""
+    normalized: set[str] = set()
+    for text in packages:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise InvalidPackageList(f"{text!r} is not a valid requirement: {exc}") from exc
+        spelled = str(canonicalize_name(requirement.name))
+        if requirement.extras:
+            extras = ",".join(sorted(canonicalize_name(extra) for extra in requirement.extras))
+            spelled += f"[{extras}]"
+        if requirement.url:
+            spelled += f" @ {requirement.url}"
+        else:
+            spelled += ",".join(sorted(str(spec) for spec in requirement.specifier))
+        if requirement.marker is not None:
+            spelled += f" ; {requirement.marker}"
+        normalized.add(spelled)
+    return tuple(sorted(normalized))
+
+
+def _sdk_root() -> Path:
+    return Path(shipyard_sdk.__file__).resolve().parent
+
+
+def _sdk_files(root: Path) -> list[Path]:
+    return sorted(
+        path.relative_to(root)
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+
+
+def sdk_version() -> str:
+    """A hash of the ``shipyard_sdk`` files that are copied into every environment."""
+    root = _sdk_root()
+    digest = hashlib.sha256()
+    for relative in _sdk_files(root):
+        digest.update(relative.as_posix().encode() + b"\0")
+        digest.update((root / relative).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _key_inputs(python: str, packages: Iterable[str]) -> dict[str, Any]:
+    return {
+        "layout": _LAYOUT,
+        "python": python,
+        "packages": list(normalize_packages(packages)),
+        "runtime": list(RUNTIME_REQUIREMENTS),
+        "sdk": sdk_version(),
+    }
+
+
+def env_key(python: str, packages: Iterable[str]) -> str:
+    """The key of the environment for ``python`` and ``packages``."""
+    inputs = json.dumps(_key_inputs(python, packages), sort_keys=True)
+    return hashlib.sha256(inputs.encode()).hexdigest()[:16]
+
+
+def _installer_env() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in _INSTALLER_VARIABLES or name.startswith(_INSTALLER_PREFIXES)
+    }
+
+
+def _install_step(args: list[str | Path], log: LogSink, what: str, cwd: Path,
+                  timeout: float | None = None) -> None:
+    run(args, log, what=what, cwd=cwd, extra_env=_installer_env(), inherit_env=False,
+        shown_env=(), timeout=timeout)
+
+
+def _interpreter(version: str) -> str | None:
+    if not _PYTHON_VERSION.match(version):
+        raise BuildFailed(f"{version!r} is not a Python version such as 3.11")
+    if version == f"{sys.version_info.major}.{sys.version_info.minor}":
+        return sys.executable
+    return shutil.which(f"python{version}")
+
+
+def _site_packages(env: Path) -> Path:
+    found = sorted(env.glob("lib/python3*/site-packages"))
+    if len(found) != 1:
+        raise BuildFailed(f"cannot find site-packages in environment {env.name}")
+    return found[0]
+
+
+def distributions(env: Path) -> dict[str, str]:
+    """Name → version of what is installed in ``env``."""
+    installed: dict[str, str] = {}
+    for info in _site_packages(env).glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+        installed[str(canonicalize_name(name))] = version
+    return dict(sorted(installed.items()))
+
+
+class _Backend(Protocol):
+    name: str
+
+    def create(self, version: str, target: Path, log: LogSink) -> None: ...
+
+    def install(self, target: Path, requirements: list[str], log: LogSink) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Uv:
+    binary: str
+    name: str = "uv"
+
+    def create(self, version: str, target: Path, log: LogSink) -> None:
+        interpreter = _interpreter(version)
+        python = ["--python", interpreter] if interpreter else [
+            "--python", version, "--python-preference", "only-system"
+        ]
+        # Run from the envs directory so that uv finds no project or uv.toml of the caller.
+        _install_step([self.binary, "venv", "--relocatable", *python, target], log,
+                      "creating the environment", target.parent)
+
+    def install(self, target: Path, requirements: list[str], log: LogSink) -> None:
+        _install_step([self.binary, "pip", "install", "--python", target / "bin" / "python",
+                       "--compile-bytecode", *requirements], log,
+                      "installing packages", target.parent, _INSTALL_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class _Pip:
+    name: str = "pip"
+
+    def create(self, version: str, target: Path, log: LogSink) -> None:
+        interpreter = _interpreter(version)
+        if interpreter is None:
+            raise BuildFailed(f"no Python {version} interpreter on this machine")
+        _install_step([interpreter, "-m", "venv", target], log,
+                      "creating the environment", target.parent)
+
+    def install(self, target: Path, requirements: list[str], log: LogSink) -> None:
+        _install_step([target / "bin" / "python", "-m", "pip", "install", "--no-input",
+                       "--disable-pip-version-check", "--compile", *requirements], log,
+                      "installing packages", target.parent, _INSTALL_TIMEOUT)
+
+
+def _find_uv() -> str | None:
+    try:
+        import uv
+
+        binary: str | None = uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        binary = shutil.which("uv")
+    if binary is None:
+        return None
+    try:
+        code = run([binary, "--version"], logger.debug, what="uv --version", check=False,
+                   timeout=30)
+    except BuildFailed:
+        code = -1
+    if code != 0:
+        logger.warning("uv at %s does not run; building environments with pip", binary)
+        return None
+    return binary
+
+
+def _select_backend(preference: Installer) -> _Backend:
+    if preference == "pip":
+        return _Pip()
+    binary = _find_uv()
+    if binary is not None:
+        return _Uv(binary)
+    if preference == "uv":
+        raise BuildFailed("uv is not installed or does not run")
+    return _Pip()
+
+
+@contextlib.contextmanager
+def _locked(path: Path, log: LogSink, key: str) -> Iterator[None]:
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"environment {key}: waiting for another build of it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class EnvironmentStore:
+    """The local runner's environments under ``root``, one directory per key."""
+
+    def __init__(self, root: Path, installer: Installer = "auto") -> None:
+        self.root = root
+        self._preference: Installer = installer
+        self._backend: _Backend | None = None
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def python(self, key: str) -> Path:
+        return self.path(key) / "bin" / "python"
+
+    def ready(self, key: str) -> bool:
+        """Whether environment ``key`` is complete and its interpreter still runs."""
+        env = self.path(key)
+        return (env / MARKER).is_file() and self.python(key).exists()
+
+    def ensure(self, python: str, packages: Iterable[str], log: LogSink) -> str:
+        """The key of a ready environment for ``python`` and ``packages``, built if needed."""
+        try:
+            packages = normalize_packages(packages)
+        except InvalidPackageList as exc:
+            raise BuildFailed(exc.message) from exc
+        key = env_key(python, packages)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _locked(self.root / f".{key}.lock", log, key):
+            if self.ready(key):
+                log(f"environment {key}: reusing it, nothing to install")
+                return key
+            self._discard(key)
+            log(f"environment {key}: creating it for Python {python} with "
+                f"{', '.join(packages) or 'no extra packages'}")
+            started = time.monotonic()
+            staging = self.root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+            try:
+                self._build(staging, python, packages, log)
+                staging.rename(self.path(key))
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            log(f"environment {key}: ready in {time.monotonic() - started:.1f} s")
+        return key
+
+    def _discard(self, key: str) -> None:
+        """Remove what an interrupted build of ``key`` left; the caller holds its lock."""
+        for leftover in self.root.glob(f".tmp-{key}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        target = self.path(key)
+        if target.exists():
+            trash = self.root / f".tmp-{key}-broken"
+            target.rename(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def _build(self, staging: Path, python: str, packages: tuple[str, ...], log: LogSink) -> None:
+        if self._backend is None:
+            self._backend = _select_backend(self._preference)
+        backend = self._backend
+        backend.create(python, staging, log)
+        backend.install(staging, [*RUNTIME_REQUIREMENTS, *packages], log)
+        self._copy_sdk(staging, log)
+        marker = {
+            **_key_inputs(python, packages),
+            "key": env_key(python, packages),
+            "installer": backend.name,
+            "created_at": time.time(),
+            "distributions": distributions(staging),
+        }
+        (staging / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+
+    def _copy_sdk(self, staging: Path, log: LogSink) -> None:
+        source = _sdk_root()
+        target = _site_packages(staging) / "shipyard_sdk"
+        log(f"copying the shipyard_sdk runtime {sdk_version()} into the environment")
+        for relative in _sdk_files(source):
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / relative, target / relative)
+        _install_step([staging / "bin" / "python", "-m", "compileall", "-q", target], log,
+                      "compiling the runtime", staging)

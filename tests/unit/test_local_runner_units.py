@@ -1,0 +1,177 @@
+"""The local runner's pure parts: environment keys, redaction, handles, log tails."""
+
+from __future__ import annotations
+
+import json
+import resource
+from pathlib import Path
+
+import pytest
+
+from shipyard_runners import (
+    Artifact,
+    InstanceHandle,
+    LocalRunner,
+    Profile,
+    Runner,
+    State,
+    venvs,
+)
+from shipyard_runners import local as local_module
+from shipyard_runners.commands import describe, redact_args, redact_env
+from shipyard_runners.processes import tail
+from shipyard_sdk.errors import InvalidPackageList, RunnerError
+
+
+class TestEnvironmentKeys:
+    def test_order_case_spelling_and_duplicates_do_not_change_the_key(self) -> None:
+        one = venvs.env_key("3.11", ["numpy>=1.26", "Scikit_Learn >= 1.3, <2", "pandas"])
+        other = venvs.env_key("3.11", ["pandas", "scikit-learn<2,>=1.3", "NumPy>=1.26", "pandas"])
+        assert one == other
+
+    def test_normalized_spelling(self) -> None:
+        assert venvs.normalize_packages(
+            ["Scikit_Learn >= 1.3, <2", "requests[SOCKS,security]", "pandas; python_version>'3'"]
+        ) == (
+            "pandas ; python_version > \"3\"",
+            "requests[security,socks]",
+            "scikit-learn<2,>=1.3",
+        )
+
+    def test_versions_python_and_runtime_change_the_key(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        base = venvs.env_key("3.11", ["numpy>=1.26"])
+        assert venvs.env_key("3.11", ["numpy>=1.25"]) != base
+        assert venvs.env_key("3.11", ["numpy>=1.26", "scipy"]) != base
+        assert venvs.env_key("3.12", ["numpy>=1.26"]) != base
+        monkeypatch.setattr(venvs, "sdk_version", lambda: "a-changed-runtime")
+        assert venvs.env_key("3.11", ["numpy>=1.26"]) != base
+
+    def test_key_is_a_short_hex_digest(self) -> None:
+        key = venvs.env_key("3.11", [])
+        assert len(key) == 16
+        int(key, 16)
+
+    def test_sdk_version_follows_the_sdk_files(self) -> None:
+        assert venvs.sdk_version() == venvs.sdk_version()
+        assert len(venvs.sdk_version()) == 16
+
+    def test_an_invalid_requirement_is_refused(self) -> None:
+        with pytest.raises(InvalidPackageList):
+            venvs.normalize_packages(["numpy>>1"])
+
+
+class TestRedaction:
+    def test_secret_options_and_assignments(self) -> None:
+        assert redact_args([
+            "uv", "pip", "install", "--token=abc", "--password", "hunter2", "API_KEY=xyz",
+            "--keyring-provider", "subprocess", "flask>=3",
+        ]) == [
+            "uv", "pip", "install", "--token=***", "--password", "***", "API_KEY=***",
+            "--keyring-provider", "***", "flask>=3",
+        ]
+
+    def test_credentials_in_urls(self) -> None:
+        assert redact_args(["--index-url", "https://me:s3cret@pypi.example/simple"]) == [
+            "--index-url", "https://***@pypi.example/simple",
+        ]
+        assert redact_args(["pkg @ https://ghp_token@example.com/pkg.whl"]) == [
+            "pkg @ https://***@example.com/pkg.whl",
+        ]
+
+    def test_ordinary_arguments_are_kept(self) -> None:
+        args = ["python", "-m", "gunicorn", "--bind", "fd://3", "app:application"]
+        assert redact_args(args) == args
+
+    def test_environment_values(self) -> None:
+        assert redact_env({
+            "GITHUB_TOKEN": "t", "Db_Password": "p", "SECRET": "s", "AWS_ACCESS_KEY_ID": "k",
+            "PATH": "/bin", "UV_INDEX_URL": "https://u:p@host/simple",
+        }) == {
+            "GITHUB_TOKEN": "***", "Db_Password": "***", "SECRET": "***",
+            "AWS_ACCESS_KEY_ID": "***", "PATH": "/bin", "UV_INDEX_URL": "https://***@host/simple",
+        }
+
+    def test_describe_renders_a_shell_line(self) -> None:
+        assert describe(["echo", "a b"], {"X_TOKEN": "t", "MODE": "1"}) == (
+            "MODE=1 'X_TOKEN=***' echo 'a b'"
+        )
+
+
+class TestValues:
+    def test_artifact_round_trips_through_json(self) -> None:
+        artifact = Artifact(key="svc-v1-ab12", env_key="0123abcd", path="/x/y", runner="local")
+        assert Artifact.from_dict(json.loads(json.dumps(artifact.to_dict()))) == artifact
+
+    @pytest.mark.parametrize("pid", [1234, None])
+    def test_instance_handle_round_trips_through_json(self, pid: int | None) -> None:
+        handle = InstanceHandle(
+            instance_id="abc", artifact_key="svc-v1-ab12", host="127.0.0.1", port=8123,
+            pid=pid, runner="local", started_at=1700000000.25,
+        )
+        assert InstanceHandle.from_dict(json.loads(json.dumps(handle.to_dict()))) == handle
+
+    def test_from_dict_ignores_fields_a_newer_version_added(self) -> None:
+        data = {"key": "k", "env_key": "e", "path": "p", "runner": "local", "digest": "x"}
+        assert Artifact.from_dict(data) == Artifact("k", "e", "p", "local")
+
+    def test_states_are_plain_strings(self) -> None:
+        assert [str(state) for state in State] == ["starting", "healthy", "unhealthy", "exited"]
+        assert json.dumps(State.HEALTHY) == '"healthy"'
+
+    def test_local_runner_is_a_runner(self, tmp_path: Path) -> None:
+        assert isinstance(LocalRunner(tmp_path), Runner)
+        assert LocalRunner(tmp_path).name == "local"
+
+
+class TestLocalRunnerParts:
+    def test_memory_limit_caps_address_space(self) -> None:
+        limit = local_module._memory_limit(Profile("small", 1, 512 * 1024**2))
+        assert limit is not None
+        assert limit.args == (resource.RLIMIT_AS, (512 * 1024**2, 512 * 1024**2))  # type: ignore[attr-defined]
+
+    def test_no_address_space_limit_for_gpu_profiles(self) -> None:
+        assert local_module._memory_limit(Profile("gpu", 8, 40 * 1024**3, gpu=1)) is None
+
+    def test_handles_of_other_runners_are_refused(self, tmp_path: Path) -> None:
+        handle = InstanceHandle("i", "a", "127.0.0.1", 1, 1, "docker", 0.0)
+        with pytest.raises(RunnerError):
+            LocalRunner(tmp_path).logs(handle)
+        assert not LocalRunner(tmp_path).adopt(handle)
+
+    @pytest.mark.parametrize("service_id", ["../etc", "a/b", "", ".hidden"])
+    def test_ids_that_are_not_one_path_component_are_refused(self, service_id: str) -> None:
+        with pytest.raises(RunnerError):
+            local_module._safe("service id", service_id)
+
+
+class TestTail:
+    def test_last_lines(self, tmp_path: Path) -> None:
+        log = tmp_path / "x.log"
+        log.write_text("".join(f"line {n}\n" for n in range(10_000)))
+        assert tail(log, 2) == "line 9998\nline 9999\n"
+        assert tail(log, 0) == ""
+        assert tail(log, None).count("\n") == 10_000
+
+    def test_short_and_missing_files(self, tmp_path: Path) -> None:
+        log = tmp_path / "x.log"
+        log.write_text("only\n")
+        assert tail(log, 50) == "only\n"
+        assert tail(tmp_path / "missing.log", 5) == ""
+
+
+class TestInstallerEnvironment:
+    def test_installers_see_no_secrets_of_the_control_plane(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SHIPYARD_SECRET_KEY", "x")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+        monkeypatch.setenv("UV_INDEX_URL", "https://mirror.example/simple")
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+        env = venvs._installer_env()
+        assert "SHIPYARD_SECRET_KEY" not in env
+        assert "AWS_SECRET_ACCESS_KEY" not in env
+        assert env["UV_INDEX_URL"] == "https://mirror.example/simple"
+        assert env["HTTPS_PROXY"] == "http://proxy:3128"
+        assert "PATH" in env
