@@ -7,15 +7,22 @@ gets a new one. Normalizing makes the key independent of the order, case, duplic
 spelling of requirements (``Scikit_Learn >= 1.3`` is ``scikit-learn>=1.3``); a different
 version range is a different environment.
 
-Environments are built with ``uv`` (``uv venv --relocatable`` and ``uv pip install
---compile-bytecode``, with uv's own cache), or with ``python -m venv`` and pip when uv
-cannot run. A build happens in a temporary directory beside its target, under a file lock
-per key, and is renamed into place only when complete, with a marker file recording what
-is in it: a half-built environment is never used and two builds of one key never mix.
-Installers run with a short list of the control plane's variables (paths, locale, proxies,
-certificates, ``UV_*`` and ``PIP_*``), since building an sdist runs the package's code.
-Only the runtime is installed besides the service's packages; the ``shipyard_sdk``
-package is copied in from this installation, none of the control plane's dependencies.
+Environments are built with ``uv`` (``uv venv --relocatable`` and ``uv pip install``, with
+uv's own cache), or with ``python -m venv`` and pip when uv cannot run. A build happens in
+a temporary directory beside its target, under a file lock per key, and is renamed into
+place only when complete, with a marker file recording what is in it: a half-built
+environment is never used and two builds of one key never mix. Installers run with a
+short list of the control plane's variables (paths, locale, proxies, certificates,
+``UV_*`` and ``PIP_*``), since building an sdist runs the package's code. Only the runtime
+is installed besides the service's packages; the ``shipyard_sdk`` package is copied in
+from this installation, none of the control plane's dependencies.
+
+Instances never write bytecode, so every module gets its pyc at build time, and most come
+from the bytecode store that all environments share (``<root>/.bytecode`` unless given):
+the installers compile nothing, and ``shipyard_runners.bytecode``, run by the new
+environment's interpreter, links the pyc of every source file already compiled for an
+earlier environment and compiles only the others (see there). The build log and the
+marker say how many were reused and compiled.
 """
 
 from __future__ import annotations
@@ -40,11 +47,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 import shipyard_sdk
+from shipyard_runners import bytecode
 from shipyard_runners.commands import run
 from shipyard_runners.protocol import LogSink
 from shipyard_sdk.errors import BuildFailed, InvalidPackageList
 
 __all__ = [
+    "BYTECODE",
     "RUNTIME_REQUIREMENTS",
     "EnvironmentStore",
     "distributions",
@@ -55,10 +64,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RUNTIME_REQUIREMENTS: tuple[str, ...] = ("flask>=3.0,<4", "gunicorn>=22,<28")
+# flask and gunicorn serve the app; requests carries the SDK's calls to other services.
+RUNTIME_REQUIREMENTS: tuple[str, ...] = (
+    "flask>=3.0,<4", "gunicorn>=22,<28", "requests>=2.31,<3",
+)
 """What every service runs on besides its own packages (gunicorn ≥ 20 binds ``fd://``)."""
 
 MARKER = "shipyard-env.json"
+BYTECODE = ".bytecode"
+"""The bytecode store's directory under the environments' root, unless given."""
 _LAYOUT = 1  # bump when the way an environment is put together changes
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
 _INSTALL_TIMEOUT = 30 * 60.0
@@ -196,7 +210,7 @@ class _Uv:
 
     def install(self, target: Path, requirements: list[str], log: LogSink) -> None:
         _install_step([self.binary, "pip", "install", "--python", target / "bin" / "python",
-                       "--compile-bytecode", *requirements], log,
+                       *requirements], log,
                       "installing packages", target.parent, _INSTALL_TIMEOUT)
 
 
@@ -213,7 +227,7 @@ class _Pip:
 
     def install(self, target: Path, requirements: list[str], log: LogSink) -> None:
         _install_step([target / "bin" / "python", "-m", "pip", "install", "--no-input",
-                       "--disable-pip-version-check", "--compile", *requirements], log,
+                       "--disable-pip-version-check", "--no-compile", *requirements], log,
                       "installing packages", target.parent, _INSTALL_TIMEOUT)
 
 
@@ -265,8 +279,10 @@ def _locked(path: Path, log: LogSink, key: str) -> Iterator[None]:
 class EnvironmentStore:
     """The local runner's environments under ``root``, one directory per key."""
 
-    def __init__(self, root: Path, installer: Installer = "auto") -> None:
+    def __init__(self, root: Path, installer: Installer = "auto",
+                 bytecode_store: Path | None = None) -> None:
         self.root = root
+        self.bytecode_store = bytecode_store if bytecode_store is not None else root / BYTECODE
         self._preference: Installer = installer
         self._backend: _Backend | None = None
 
@@ -324,12 +340,14 @@ class EnvironmentStore:
         backend.create(python, staging, log)
         backend.install(staging, [*RUNTIME_REQUIREMENTS, *packages], log)
         self._copy_sdk(staging, log)
+        compiled = self._compile(staging, log)
         marker = {
             **_key_inputs(python, packages),
             "key": env_key(python, packages),
             "installer": backend.name,
             "created_at": time.time(),
             "distributions": distributions(staging),
+            "bytecode": compiled,
         }
         (staging / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
 
@@ -340,5 +358,19 @@ class EnvironmentStore:
         for relative in _sdk_files(source):
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / relative, target / relative)
-        _install_step([staging / "bin" / "python", "-m", "compileall", "-q", target], log,
-                      "compiling the runtime", staging)
+
+    def _compile(self, staging: Path, log: LogSink) -> dict[str, int]:
+        """Give every module of ``staging`` its pyc, reusing the store's; what was done."""
+        summary_file = staging / ".bytecode-summary.json"
+        # -I -S: the store's script runs on the standard library alone, nothing installed.
+        _install_step([staging / "bin" / "python", "-I", "-S", bytecode.SCRIPT,
+                       "--store", self.bytecode_store, "--summary", summary_file,
+                       _site_packages(staging)], log, "compiling bytecode", staging,
+                      _INSTALL_TIMEOUT)
+        try:
+            summary = json.loads(summary_file.read_text())
+            summary_file.unlink()
+            return {"files": summary["files"], "reused": summary["reused"],
+                    "compiled": summary["compiled"], "not_compilable": len(summary["failed"])}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BuildFailed(f"compiling bytecode left no summary: {exc}") from exc

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from shipyard_runners import BuildSpec, InstanceHandle, LocalRunner, Profile, State
+from shipyard_runners import BuildSpec, InstanceHandle, LocalRunner, Profile, State, bytecode
 from shipyard_runners.commands import run
 from shipyard_runners.venvs import MARKER, distributions
 from shipyard_sdk.errors import BuildFailed
@@ -43,7 +46,10 @@ def allocate(mebibytes):
 """
 
 # Modules the control plane needs and a service must not get (click is flask's own).
-CONTROL_PLANE_ONLY = ["alembic", "sqlalchemy", "psutil", "pyyaml", "requests", "uv", "packaging"]
+# requests is in both: the SDK inside a service uses it to call other services.
+CONTROL_PLANE_ONLY = [
+    "alembic", "sqlalchemy", "psutil", "pyyaml", "uv", "httptools", "uvloop",
+]
 
 
 def profile(memory_mib: int = 2048, gpu: int = 0) -> Profile:
@@ -91,7 +97,7 @@ def test_environment_holds_the_runtime_and_none_of_the_control_plane(
     artifact = local.build(spec(code), lambda line: None)
     env = local.envs.path(artifact.env_key)
     installed = distributions(env)
-    assert {"flask", "gunicorn"} <= installed.keys()
+    assert {"flask", "gunicorn", "requests"} <= installed.keys()
     assert not [name for name in CONTROL_PLANE_ONLY if name in installed]
     site = next(env.glob("lib/python3*/site-packages"))
     assert (site / "shipyard_sdk" / "runtime" / "wsgi.py").is_file()
@@ -170,11 +176,100 @@ def test_concurrent_builds_of_one_environment_build_it_once(
     assert not list((tmp_path / "root" / "envs").glob(".tmp-*"))
 
 
+def pyc(env: Path, module: str) -> Path:
+    """The pyc an import of ``module`` (a dotted path to a .py file) in ``env`` reads."""
+    source = next(env.glob("lib/python3*/site-packages")) / (module.replace(".", "/") + ".py")
+    return Path(importlib.util.cache_from_source(str(source)))
+
+
+def imported_from_source(env: Path, modules: list[str]) -> tuple[list[str], int]:
+    """Modules of ``env``'s site-packages that an import compiled from source instead of
+    reading a valid pyc (``python -v`` says which), and how many came from pycs."""
+    probe = subprocess.run(
+        [env / "bin" / "python", "-v", "-c", "; ".join(f"import {name}" for name in modules)],
+        capture_output=True, text=True, check=True, env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    loads = re.findall(r"^# code object from (.*)$", probe.stderr, re.MULTILINE)
+    ours = [load for load in loads if "site-packages" in load]
+    return [load for load in ours if not load.endswith(".pyc'")], len(ours)
+
+
+def test_a_second_environment_reuses_the_bytecode_of_the_first(
+    tmp_path: Path, code: Path
+) -> None:
+    runner = LocalRunner(tmp_path / "root")
+    logs: tuple[list[str], list[str]] = ([], [])
+    first = runner.build(spec(code, packages=("six==1.16.0",), service_id="svc-1"),
+                         logs[0].append)
+    second = runner.build(spec(code, packages=("six==1.17.0",), service_id="svc-2"),
+                          logs[1].append)
+    one, two = runner.envs.path(first.env_key), runner.envs.path(second.env_key)
+    assert one != two
+
+    counts = [json.loads((env / MARKER).read_text())["bytecode"] for env in (one, two)]
+    assert counts[0]["reused"] == 0 and counts[0]["compiled"] == counts[0]["files"] > 100
+    # Everything but six.py, which changed between the versions, came from the store.
+    assert counts[1] == {**counts[0], "reused": counts[0]["files"] - 1, "compiled": 1}
+    assert any(f"{counts[1]['reused']} reused from the store, 1 compiled" in line
+               for line in logs[1])
+
+    for shared in ("flask.app", "gunicorn.arbiter", "shipyard_sdk.runtime.loader"):
+        assert pyc(two, shared).samefile(pyc(one, shared)), shared
+    assert not pyc(two, "six").samefile(pyc(one, "six"))
+    for env in (one, two):
+        header = pyc(env, "six").read_bytes()[:16]
+        source = next(env.glob("lib/python3*/site-packages")) / "six.py"
+        assert header[8:16] == importlib.util.source_hash(source.read_bytes())
+
+    modules = ["six", "flask", "gunicorn.app.wsgiapp", "shipyard_sdk.runtime.health",
+               "shipyard_sdk.runtime.loader"]
+    for env in (one, two):
+        from_source, from_pyc = imported_from_source(env, modules)
+        assert not from_source
+        assert from_pyc > 50
+    version = subprocess.run(
+        [two / "bin" / "python", "-c", "import six; print(six.__version__)"],
+        capture_output=True, text=True, check=True, env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert version.stdout.strip() == "1.17.0"
+
+
+def test_concurrent_compilations_share_the_store_safely(tmp_path: Path) -> None:
+    """Processes compiling the same files at once (in process pools) into one store."""
+    tree = tmp_path / "tree"
+    for index in range(150):
+        (tree / f"pkg{index % 5}").mkdir(parents=True, exist_ok=True)
+        (tree / f"pkg{index % 5}" / f"mod{index}.py").write_text(
+            f"def value():\n    return {index}\n" + "X = [1, 2, 3]\n" * 50
+        )
+    copies = [shutil.copytree(tree, tmp_path / f"copy{n}") for n in range(3)]
+    store = tmp_path / "store"
+    workers = [
+        subprocess.Popen([sys.executable, "-I", "-S", bytecode.SCRIPT, "--store", store,
+                          "--jobs", "2", copy], stdout=subprocess.PIPE, text=True)
+        for copy in copies
+    ]
+    outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    check = bytecode.BytecodeStore(store)
+    for copy in copies:
+        for source in copy.rglob("*.py"):
+            compiled = importlib.util.cache_from_source(str(source))
+            assert check.valid(compiled, importlib.util.source_hash(source.read_bytes()))
+    assert not list(check.temporary.iterdir())
+    later = subprocess.run(
+        [sys.executable, "-I", "-S", bytecode.SCRIPT, "--store", store, tree],
+        capture_output=True, text=True, check=True,
+    )
+    assert "150 source files, 150 reused from the store, 0 compiled" in later.stdout
+
+
 def test_pip_builds_the_environment_when_uv_is_not_there(tmp_path: Path, code: Path) -> None:
     runner = LocalRunner(tmp_path / "root", installer="pip")
     lines: list[str] = []
     artifact = runner.build(spec(code), lines.append)
     assert any(" -m pip install " in line for line in lines)
+    assert any(re.search(r"bytecode \(cpython-\d+\): \d+ source files", line) for line in lines)
     assert json.loads((runner.envs.path(artifact.env_key) / MARKER).read_text())[
         "installer"] == "pip"
     handle = runner.start(artifact, profile(), {})

@@ -1,4 +1,5 @@
-"""The local runner's pure parts: environment keys, redaction, handles, log tails."""
+"""The local runner's pure parts: environment keys, redaction, handles, log tails, the
+bytecode step."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from shipyard_runners import (
 from shipyard_runners import local as local_module
 from shipyard_runners.commands import describe, redact_args, redact_env
 from shipyard_runners.processes import tail
-from shipyard_sdk.errors import InvalidPackageList, RunnerError
+from shipyard_sdk.errors import BuildFailed, InvalidPackageList, RunnerError
 
 
 class TestEnvironmentKeys:
@@ -175,3 +176,50 @@ class TestInstallerEnvironment:
         assert env["UV_INDEX_URL"] == "https://mirror.example/simple"
         assert env["HTTPS_PROXY"] == "http://proxy:3128"
         assert "PATH" in env
+
+
+class TestBytecodeStep:
+    def test_the_store_lives_under_the_root_unless_given(self, tmp_path: Path) -> None:
+        assert venvs.EnvironmentStore(tmp_path).bytecode_store == tmp_path / venvs.BYTECODE
+        shared = tmp_path / "shared"
+        assert venvs.EnvironmentStore(tmp_path, "uv", shared).bytecode_store == shared
+
+    def test_installers_leave_compiling_to_the_store(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        steps: list[list[str]] = []
+        monkeypatch.setattr(venvs, "_install_step",
+                            lambda args, *rest: steps.append([str(arg) for arg in args]))
+        venvs._Uv("uv").install(tmp_path, ["flask"], lambda line: None)
+        venvs._Pip().install(tmp_path, ["flask"], lambda line: None)
+        assert "--compile-bytecode" not in steps[0] and "--compile" not in steps[1]
+        assert "--no-compile" in steps[1]
+
+    def test_compiling_runs_the_store_script_isolated_and_reports_counts(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+        steps: list[list[str]] = []
+
+        def step(args: list[object], *rest: object) -> None:
+            steps.append([str(arg) for arg in args])
+            summary = Path(steps[-1][steps[-1].index("--summary") + 1])
+            summary.write_text(json.dumps(
+                {"files": 3, "reused": 2, "compiled": 1, "failed": ["x.py: SyntaxError"]}
+            ))
+
+        monkeypatch.setattr(venvs, "_install_step", step)
+        store = venvs.EnvironmentStore(tmp_path / "envs")
+        counts = store._compile(tmp_path, lambda line: None)
+        assert counts == {"files": 3, "reused": 2, "compiled": 1, "not_compilable": 1}
+        assert steps[0][1:4] == ["-I", "-S", str(venvs.bytecode.SCRIPT)]
+        assert steps[0][steps[0].index("--store") + 1] == str(store.bytecode_store)
+        assert not (tmp_path / ".bytecode-summary.json").exists()
+
+    def test_a_missing_summary_fails_the_build(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+        monkeypatch.setattr(venvs, "_install_step", lambda *args: None)
+        with pytest.raises(BuildFailed, match="compiling bytecode"):
+            venvs.EnvironmentStore(tmp_path / "envs")._compile(tmp_path, lambda line: None)
