@@ -21,6 +21,7 @@ raised.
     ├── PayloadTooLarge (413)
     ├── BuildFailed (422)
     ├── RunnerError (500)
+    ├── BadGateway (502)
     ├── Unavailable (503)
     └── UpstreamTimeout (504)
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BadGateway",
     "BuildFailed",
     "Conflict",
     "Forbidden",
@@ -132,6 +134,12 @@ class RunnerError(ShipyardError):
     """The runner could not do what was asked (a process, an engine, a port)."""
 
     http_status = 500
+
+
+class BadGateway(ShipyardError):
+    """A service instance could not be reached, or answered with something that is not HTTP."""
+
+    http_status = 502
 
 
 class Unavailable(ShipyardError):

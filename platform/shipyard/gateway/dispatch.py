@@ -1,0 +1,89 @@
+"""Deciding where one request goes: an instance of a service, or the API upstream.
+
+``dispatch`` is pure: the routing table, the request target and headers in, a
+``Destination`` or a typed error out (404 unknown service or generation, 503 disabled,
+not deployed or not running, 400 a bad target).
+"""
+
+from __future__ import annotations
+
+import random
+
+from shipyard.errors import NotFound, Unavailable
+from shipyard.gateway.headers import RequestHeaders
+from shipyard.gateway.routes import RoutingTable, ServiceRoute, authority_of
+from shipyard.gateway.settings import GatewaySettings
+from shipyard.gateway.targets import origin_form, split_invoke
+
+__all__ = ["API_LABEL", "Destination", "dispatch"]
+
+API_LABEL = "api"
+
+
+class Destination:
+    """Where one request is forwarded, and the limits that apply to it.
+
+    ``service`` and ``generation`` are None for the API upstream; ``body_limit`` and
+    ``idle_timeout`` are None where they do not apply.
+    """
+
+    __slots__ = ("address", "authority", "body_limit", "generation", "idle_timeout", "label",
+                 "path", "service")
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        authority: bytes,
+        path: bytes,
+        service: str | None,
+        generation: str | None,
+        body_limit: int | None,
+        idle_timeout: float | None,
+    ) -> None:
+        self.address = address
+        self.authority = authority
+        self.path = path
+        self.service = service
+        self.generation = generation
+        self.body_limit = body_limit
+        self.idle_timeout = idle_timeout
+        self.label = service or API_LABEL
+
+
+def dispatch(
+    table: RoutingTable,
+    target: bytes,
+    headers: RequestHeaders,
+    rng: random.Random,
+    settings: GatewaySettings,
+    api_address: tuple[str, int],
+) -> Destination:
+    """The destination of a request for ``target`` (the raw request target)."""
+    path = origin_form(target)
+    invoke = split_invoke(path)
+    if invoke is None:
+        return Destination(api_address, authority_of(api_address), path, None, None, None, None)
+    route = table.lookup(invoke.ref)
+    if route is None:
+        raise NotFound(f"service {invoke.ref!r} does not exist")
+    if not route.enabled:
+        raise Unavailable(f"service {route.name!r} is disabled")
+    if not route.deployed:
+        raise Unavailable(f"service {route.name!r} is not deployed")
+    wanted = headers.target_generation
+    if wanted and not route.mounted(wanted):
+        raise NotFound(f"generation {wanted!r} of service {route.name!r} is not mounted")
+    picked = table.pick(route, rng, wanted or None)
+    if picked is None:
+        raise Unavailable(_not_running(route))
+    generation, upstream = picked
+    return Destination(
+        upstream.address, upstream.authority, invoke.path, route.name, generation,
+        settings.max_body_bytes, settings.upstream_timeout,
+    )
+
+
+def _not_running(route: ServiceRoute) -> str:
+    state = route.state or "unknown"
+    detail = f": {route.message}" if route.message else ""
+    return f"service {route.name!r} has no running instance (state {state}{detail})"

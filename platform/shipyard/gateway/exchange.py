@@ -1,0 +1,492 @@
+"""One call through the gateway: a client's request forwarded upstream, and the answer
+streamed back.
+
+An exchange is driven by callbacks, not by a task: the client connection feeds it the
+request (``feed_body``, ``end_body``) and starts it when the answers before it are done
+(``start``); the upstream connection feeds it the answer (``response_head``,
+``response_body``, ``response_flush``). Bodies are streamed both ways as they arrive,
+with back-pressure (a full write buffer on one side pauses reading on the other); a body
+is re-framed only when it is chunked, and an answer is written to the client in one
+write per read from the upstream.
+
+Only failures before the answer's head has been sent become error answers (502, 504,
+413...); after that, the client connection is cut so the caller sees a truncated answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from shipyard.errors import (
+    BadGateway,
+    InvalidInput,
+    PayloadTooLarge,
+    ShipyardError,
+    UpstreamTimeout,
+)
+from shipyard.gateway.access import CLIENT_GONE, log_call
+from shipyard.gateway.dispatch import Destination
+from shipyard.gateway.headers import RequestHeaders, ResponseHeaders, request_id_of
+from shipyard.gateway.responses import CONTINUE, error_response
+from shipyard.gateway.upstream import UpstreamConnection
+
+if TYPE_CHECKING:
+    from shipyard.gateway.downstream import ClientConnection
+
+__all__ = ["Exchange"]
+
+log = logging.getLogger(__name__)
+
+# A request body is kept (to send it again on a fresh connection when a reused one turns
+# out to have been closed by the upstream) up to this size.
+REPLAY_LIMIT = 256 * 1024
+# Body bytes buffered while no upstream connection is ready, before reading pauses.
+BUFFER_LIMIT = 1024 * 1024
+_NO_BODY_STATUSES = frozenset({204, 304})
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class Exchange:
+    __slots__ = (
+        "body_complete", "body_size", "chunked_out", "client", "close_after", "connecting",
+        "destination", "done", "error", "gateway", "head_written", "headers", "http11",
+        "keep_upstream", "last_read", "limit", "method", "no_body", "out", "pending",
+        "pending_size", "request_id", "response_bytes", "retried", "sent", "sent_size", "sized",
+        "started", "started_at", "status", "target", "unsent", "until_close", "upstream",
+        "watch_idle",
+    )
+
+    def __init__(
+        self,
+        client: ClientConnection,
+        method: bytes,
+        target: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        http11: bool,
+        keep_alive: bool,
+    ) -> None:
+        gateway = client.gateway
+        self.client = client
+        self.gateway = gateway
+        self.method = method
+        self.target = target
+        self.http11 = http11
+        self.close_after = not keep_alive
+        self.started_at = time.perf_counter()
+        self.started = False
+        self.done = False
+        self.body_size = 0
+        self.body_complete = False
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.sent: list[bytes] | None = None
+        self.sent_size = 0
+        self.upstream: UpstreamConnection | None = None
+        self.connecting: asyncio.Task[UpstreamConnection] | None = None
+        self.retried = False
+        self.unsent = b""
+        self.watch_idle = False
+        self.last_read = 0.0
+        self.status = 0
+        self.head_written = False
+        self.chunked_out = False
+        self.until_close = False
+        self.sized = False
+        self.keep_upstream = False
+        self.no_body = method == b"HEAD"
+        self.response_bytes = 0
+        self.out: list[bytes] = []
+        self.error: ShipyardError | None = None
+        self.destination: Destination | None = None
+        self.limit: int | None = None
+        self.headers: RequestHeaders | None = None
+        try:
+            self.headers = headers = RequestHeaders(raw_headers)
+        except InvalidInput as error:
+            self.error = error
+            self.request_id = request_id_of(None)
+            return
+        self.request_id = headers.request_id
+        try:
+            self.destination = gateway.dispatch(target, headers)
+        except ShipyardError as error:
+            self.error = error
+            return
+        self.limit = limit = self.destination.body_limit
+        if limit is not None and headers.content_length is not None and (
+            headers.content_length > limit
+        ):
+            self.error = _too_large(limit)
+
+    # -- the request, from the client ----------------------------------------------------
+
+    def feed_body(self, chunk: bytes) -> None:
+        if self.done or self.error is not None:
+            return
+        self.body_size += len(chunk)
+        limit = self.limit
+        if limit is not None and self.body_size > limit:
+            self.fail(_too_large(limit))
+            return
+        assert self.headers is not None
+        if self.headers.chunked:
+            chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
+        self._send_body(chunk)
+
+    def end_body(self) -> None:
+        self.body_complete = True
+        if self.done or self.error is not None:
+            return
+        assert self.headers is not None
+        if self.headers.chunked:
+            self._send_body(_LAST_CHUNK)
+        if self.upstream is not None and self.status == 0:
+            self._arm_answer_timer()
+
+    def _send_body(self, data: bytes) -> None:
+        upstream = self.upstream
+        if upstream is None:
+            self.pending.append(data)
+            self.pending_size += len(data)
+            if self.pending_size > BUFFER_LIMIT:
+                self.client.pause_reading("body")
+            return
+        upstream.write(data)
+        self._keep_for_retry(data)
+
+    def _keep_for_retry(self, data: bytes) -> None:
+        if self.sent is not None:
+            self.sent_size += len(data)
+            if self.sent_size > REPLAY_LIMIT:
+                self.sent = None
+            else:
+                self.sent.append(data)
+
+    def fail(self, error: ShipyardError) -> None:
+        """The request turned out to be unacceptable (too large, malformed)."""
+        self.close_after = True
+        if self.started:
+            self.respond_error(error)
+        else:
+            self.error = error
+            self.pending = []
+            self.client.resume_reading("body")
+
+    # -- forwarding ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Forward the request, or answer its error; called when it is this one's turn."""
+        self.started = True
+        if self.error is not None:
+            self.respond_error(self.error)
+            return
+        assert self.headers is not None and self.destination is not None
+        if self.headers.expect_continue and not self.body_complete:
+            self.client.write(CONTINUE)
+        upstream = self.gateway.pool.take(self.destination.address)
+        if upstream is None:
+            self._connect()
+        else:
+            self._attach(upstream, self._request_data())
+
+    def _request_data(self) -> bytes:
+        """What to send upstream now: the head (on a retry, all that was sent before) and
+        the body received so far; kept for a retry while it is small."""
+        assert self.headers is not None and self.destination is not None
+        if self.retried and self.sent is not None:
+            pieces = list(self.sent)
+        else:
+            destination = self.destination
+            pieces = self.headers.head(
+                self.method, destination.path, destination.authority, self.client.peer,
+                self.gateway.settings.trust_forwarded_headers,
+            )
+        pieces += self._take_pending()
+        data = b"".join(pieces)
+        self.sent_size = len(data)
+        self.sent = [data] if self.sent_size <= REPLAY_LIMIT else None
+        return data
+
+    def _take_pending(self) -> list[bytes]:
+        pending = self.pending
+        if pending:
+            self.pending = []
+            self.pending_size = 0
+            self.client.resume_reading("body")
+        return pending
+
+    def _connect(self) -> None:
+        assert self.destination is not None
+        gateway = self.gateway
+        address = self.destination.address
+        data = self._request_data()
+        try:
+            sock, sent = gateway.pool.dial(address, data)
+        except OSError as error:
+            self._unreachable(error)
+            return
+        self.unsent = data[sent:]
+        task = gateway.loop.create_task(
+            gateway.pool.open(address, self._upstream_ready, sock, connected=sent > 0)
+        )
+        self.connecting = task
+        task.add_done_callback(self._connected)
+        gateway.deadlines.set(self, gateway.settings.connect_timeout, self._connect_timed_out)
+
+    def _upstream_ready(self, upstream: UpstreamConnection) -> None:
+        # Called from the new connection's connection_made, a few loop turns before the
+        # connecting task finishes.
+        if self.done or self.connecting is None or self.upstream is not None:
+            upstream.close()
+            return
+        self.connecting = None
+        self._cancel_timer()
+        data, self.unsent = self.unsent, b""
+        later = self._take_pending()
+        if later:
+            # Body that arrived while connecting: it follows what was already prepared.
+            data += b"".join(later)
+            for chunk in later:
+                self._keep_for_retry(chunk)
+        self._attach(upstream, data)
+
+    def _connect_timed_out(self) -> None:
+        self.respond_error(UpstreamTimeout(
+            f"{self._upstream_name()} did not accept a connection within "
+            f"{self.gateway.settings.connect_timeout:g}s"
+        ))
+
+    def _connected(self, task: asyncio.Task[UpstreamConnection]) -> None:
+        """The connecting task ended: only its failures are left to handle here."""
+        if task is not self.connecting:
+            return
+        self.connecting = None
+        self._cancel_timer()
+        if task.cancelled():
+            self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}"))
+            return
+        error = task.exception()
+        if error is None:
+            task.result().close()
+        elif isinstance(error, OSError):
+            self._unreachable(error)
+        else:
+            log.error("connecting upstream failed", exc_info=error)
+            self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}"))
+
+    def _unreachable(self, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}: {reason}"))
+
+    def _attach(self, upstream: UpstreamConnection, data: bytes) -> None:
+        self.upstream = upstream
+        upstream.send(self, data, self.no_body)
+        if self.client.write_paused:
+            upstream.pause_reading()
+        if self.body_complete:
+            self._arm_answer_timer()
+
+    # -- the answer, from the upstream ---------------------------------------------------
+
+    def response_head(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool
+    ) -> None:
+        if self.done:
+            return
+        self._cancel_timer()
+        self.status = status
+        self.keep_upstream = keep_alive
+        answer = ResponseHeaders(headers)
+        no_body = self.no_body or status in _NO_BODY_STATUSES
+        self.sized = not no_body and answer.sized
+        if not no_body and not self.sized:
+            # Chunked, or delimited by the upstream closing: chunked to an HTTP/1.1
+            # client, delimited by closing to an HTTP/1.0 one.
+            self.until_close = not answer.chunked
+            self.chunked_out = self.http11
+            self.close_after = self.close_after or not self.http11
+        if not self.body_complete or self.gateway.stopping:
+            self.close_after = True
+        assert self.destination is not None
+        self.out.append(answer.head(
+            status, reason, self.chunked_out, self.close_after, self.http11,
+            self.destination.generation, self.request_id,
+        ))
+        self.head_written = True
+        idle_timeout = self.destination.idle_timeout
+        if idle_timeout is not None and not no_body:
+            self.last_read = self.gateway.loop.time()
+            self.watch_idle = True
+            self.gateway.deadlines.set(self, idle_timeout, self._check_idle)
+
+    def response_body(self, chunk: bytes) -> None:
+        if self.done:
+            return
+        self.response_bytes += len(chunk)
+        if self.chunked_out:
+            self.out += (b"%x\r\n" % len(chunk), chunk, b"\r\n")
+        else:
+            self.out.append(chunk)
+        if self.watch_idle:
+            self.last_read = self.gateway.loop.time()
+
+    def response_flush(self, complete: bool) -> None:
+        if self.done:
+            return
+        if complete:
+            self._complete()
+        elif self.out and (self.response_bytes or not self.sized):
+            self.client.write(b"".join(self.out))
+            self.out.clear()
+        # Else only the head of a sized answer has come: it leaves with the first body
+        # bytes, which instances send right behind it, one write (and wake-up) fewer.
+
+    def upstream_lost(self, connection: UpstreamConnection, error: str | None) -> None:
+        """The upstream connection ended before the answer did; ``error`` is None for a
+        plain close."""
+        if self.done or connection is not self.upstream:
+            return
+        self.upstream = None
+        if not self.head_written:
+            if (connection.requests > 1 and not connection.received
+                    and self.sent is not None and not self.retried):
+                # A reused connection that the upstream closed while it sat idle.
+                self.retried = True
+                self._cancel_timer()
+                self._connect()
+                return
+            what = error or "closed the connection without answering"
+            self.respond_error(BadGateway(f"{self._upstream_name()} {what}"))
+        elif self.until_close and error is None:
+            self._complete()
+        else:
+            self._abort()
+
+    def upstream_write_paused(self, paused: bool) -> None:
+        if paused:
+            self.client.pause_reading("upstream")
+        else:
+            self.client.resume_reading("upstream")
+
+    # -- the client ----------------------------------------------------------------------
+
+    def client_write_paused(self, paused: bool) -> None:
+        upstream = self.upstream
+        if upstream is not None:
+            if paused:
+                upstream.pause_reading()
+            else:
+                upstream.resume_reading()
+
+    def client_lost(self) -> None:
+        """The client connection closed; drop whatever is still in flight."""
+        if self.done:
+            return
+        if not self.started:
+            self.done = True
+            return
+        self._drop_upstream()
+        self._end(self.status if self.head_written and self.status else CLIENT_GONE)
+
+    # -- ending ------------------------------------------------------------------------
+
+    def respond_error(self, error: ShipyardError) -> None:
+        """Answer ``error`` if nothing was answered yet, else cut the client connection."""
+        if self.done:
+            return
+        if self.head_written:
+            self._abort()
+            return
+        self._drop_upstream()
+        if not self.body_complete:
+            self.close_after = True
+        data = error_response(error, self.request_id, self.close_after)
+        self.status = error.http_status
+        self.client.write(data)
+        self._end(self.status)
+        self.client.exchange_finished(self)
+
+    def _complete(self) -> None:
+        self._cancel_timer()
+        if self.chunked_out:
+            self.out.append(_LAST_CHUNK)
+        if self.out:
+            self.client.write(b"".join(self.out))
+            self.out.clear()
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            if self.keep_upstream and self.body_complete and not self.until_close:
+                self.gateway.pool.release(upstream)
+            else:
+                upstream.close()
+        self._end(self.status)
+        self.client.exchange_finished(self)
+
+    def _abort(self) -> None:
+        self._drop_upstream()
+        self._end(self.status or CLIENT_GONE)
+        self.client.abort()
+
+    def _drop_upstream(self) -> None:
+        self._cancel_timer()
+        if self.connecting is not None:
+            self.connecting.cancel()
+            self.connecting = None
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.close()
+
+    def _end(self, status: int) -> None:
+        self.done = True
+        self.out.clear()
+        self.pending = []
+        if self.gateway.settings.access_log:
+            destination = self.destination
+            log_call(
+                destination.label if destination is not None else "-",
+                destination.generation if destination is not None else None,
+                self.method, self.target, status, time.perf_counter() - self.started_at,
+                self.response_bytes, self.request_id,
+            )
+
+    # -- timeouts ----------------------------------------------------------------------
+
+    def _arm_answer_timer(self) -> None:
+        deadlines = self.gateway.deadlines
+        if self not in deadlines:
+            deadlines.set(self, self.gateway.settings.upstream_timeout, self._answer_timed_out)
+
+    def _answer_timed_out(self) -> None:
+        self.respond_error(UpstreamTimeout(
+            f"{self._upstream_name()} did not answer within "
+            f"{self.gateway.settings.upstream_timeout:g}s"
+        ))
+
+    def _check_idle(self) -> None:
+        if self.done or self.destination is None or self.destination.idle_timeout is None:
+            return
+        timeout = self.destination.idle_timeout
+        waited = self.gateway.loop.time() - self.last_read
+        if waited >= timeout:
+            log.warning("%s stalled for %.0fs in the middle of an answer; cut",
+                        self._upstream_name(), waited)
+            self._abort()
+        else:
+            self.gateway.deadlines.set(self, timeout - waited, self._check_idle)
+
+    def _cancel_timer(self) -> None:
+        self.watch_idle = False
+        self.gateway.deadlines.clear(self)
+
+    def _upstream_name(self) -> str:
+        destination = self.destination
+        if destination is None or destination.service is None:
+            return "the control plane API"
+        return f"service {destination.service!r} (generation {destination.generation})"
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is over the limit of {limit} bytes")

@@ -1,0 +1,218 @@
+"""Headers across the gateway: what is kept, what is dropped, what is added, both ways.
+
+Hop-by-hop headers (``Connection`` and the names it lists, ``Keep-Alive``, ``Proxy-*``,
+``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``) describe one connection, so they
+never cross the gateway; it frames each side itself. ``X-Request-Id`` and the
+``X-Forwarded-*`` headers are the gateway's to set.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from shipyard.errors import InvalidInput
+
+__all__ = [
+    "RequestHeaders",
+    "ResponseHeaders",
+    "request_id_of",
+]
+
+HeaderList = list[tuple[bytes, bytes]]
+
+_HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade",
+})
+_REQUEST_REPLACED = frozenset({
+    b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+    b"expect", b"host",
+})
+_RESPONSE_REPLACED = frozenset({b"x-request-id", b"x-shipyard-generation"})
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
+_SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
+_DIGITS = re.compile(rb"[0-9]{1,18}")
+
+
+# The version (4) and variant (10) bits of a random UUID.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def request_id_of(value: bytes | None) -> bytes:
+    """The caller's request id when it is a sane token of at most 128 characters, else a
+    new one (a random UUID, as 32 hex digits)."""
+    if value is not None and _SANE_REQUEST_ID.fullmatch(value):
+        return value
+    # The random module's generator, reseeded in every forked worker, instead of uuid4():
+    # ids need to be unique, not secret, and this costs no system call.
+    return b"%032x" % ((random.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET)
+
+
+def _hop_names(connection_values: list[bytes]) -> frozenset[bytes]:
+    named = {
+        token.strip().lower() for value in connection_values for token in value.split(b",")
+    }
+    return frozenset(named - _CONNECTION_OPTIONS - {b""})
+
+
+def _is_hop_by_hop(lowered: bytes) -> bool:
+    return lowered in _HOP_BY_HOP or lowered.startswith(b"proxy-")
+
+
+class RequestHeaders:
+    """One request's headers, sorted into what is forwarded and what the gateway uses."""
+
+    __slots__ = (
+        "chunked", "content_length", "expect_continue", "forwarded_for",
+        "forwarded_host", "forwarded_proto", "host", "kept", "request_id",
+        "target_generation",
+    )
+
+    def __init__(self, headers: HeaderList) -> None:
+        kept: HeaderList = []
+        connection: list[bytes] = []
+        self.host: bytes | None = None
+        self.content_length: int | None = None
+        self.chunked = False
+        self.expect_continue = False
+        self.target_generation: str | None = None
+        self.forwarded_for: bytes | None = None
+        self.forwarded_proto: bytes | None = None
+        self.forwarded_host: bytes | None = None
+        given_id: bytes | None = None
+        transfer_encoding = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                if self.content_length is not None or not _DIGITS.fullmatch(value.strip()):
+                    raise InvalidInput("invalid Content-Length header")
+                self.content_length = int(value)
+                kept.append((name, value))
+            elif _is_hop_by_hop(lowered):
+                if lowered == b"connection":
+                    connection.append(value)
+                elif lowered == b"transfer-encoding":
+                    transfer_encoding = True
+                    self.chunked = value.strip().lower() == b"chunked"
+            elif lowered in _REQUEST_REPLACED:
+                if lowered == b"host":
+                    self.host = value
+                elif lowered == b"x-request-id":
+                    given_id = value
+                elif lowered == b"expect":
+                    self.expect_continue = value.strip().lower() == b"100-continue"
+                elif lowered == b"x-forwarded-for":
+                    self.forwarded_for = value
+                elif lowered == b"x-forwarded-proto":
+                    self.forwarded_proto = value
+                else:
+                    self.forwarded_host = value
+            else:
+                if lowered == b"x-shipyard-target-generation":
+                    self.target_generation = value.strip().decode("latin-1")
+                kept.append((name, value))
+        if transfer_encoding and self.content_length is not None:
+            raise InvalidInput("a request may not carry both Transfer-Encoding and Content-Length")
+        if transfer_encoding and not self.chunked:
+            raise InvalidInput("the only transfer coding accepted is chunked")
+        if connection:
+            named = _hop_names(connection)
+            if named:
+                kept = [(n, v) for n, v in kept if n.lower() not in named]
+        self.kept = kept
+        self.request_id = request_id_of(given_id)
+
+    def head(
+        self,
+        method: bytes,
+        path: bytes,
+        default_host: bytes,
+        peer: bytes,
+        trust_forwarded: bool,
+    ) -> list[bytes]:
+        """The request head for the upstream, as pieces to join, without the blank line's
+        framing header (the caller adds ``Transfer-Encoding`` when it re-chunks)."""
+        host = self.host if self.host is not None else default_host
+        forwarded_for = peer
+        proto = b"http"
+        forwarded_host = host
+        if trust_forwarded:
+            if self.forwarded_for:
+                forwarded_for = self.forwarded_for + b", " + peer
+            proto = self.forwarded_proto or proto
+            forwarded_host = self.forwarded_host or host
+        pieces = [method, b" ", path, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
+        for name, value in self.kept:
+            pieces += (name, b": ", value, b"\r\n")
+        pieces += (
+            b"X-Request-Id: ", self.request_id,
+            b"\r\nX-Forwarded-For: ", forwarded_for,
+            b"\r\nX-Forwarded-Proto: ", proto,
+            b"\r\nX-Forwarded-Host: ", forwarded_host, b"\r\n",
+        )
+        if self.chunked:
+            pieces.append(b"Transfer-Encoding: chunked\r\n")
+        pieces.append(b"\r\n")
+        return pieces
+
+
+class ResponseHeaders:
+    """An upstream answer's headers, sorted into what is passed back and its framing."""
+
+    __slots__ = ("chunked", "content_length", "kept")
+
+    def __init__(self, headers: HeaderList) -> None:
+        kept: HeaderList = []
+        connection: list[bytes] = []
+        self.content_length: bytes | None = None
+        self.chunked = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                self.content_length = value
+            elif _is_hop_by_hop(lowered):
+                if lowered == b"connection":
+                    connection.append(value)
+                elif lowered == b"transfer-encoding":
+                    self.chunked = True
+            elif lowered not in _RESPONSE_REPLACED:
+                kept.append((name, value))
+        if connection:
+            named = _hop_names(connection)
+            if named:
+                kept = [(n, v) for n, v in kept if n.lower() not in named]
+        self.kept = kept
+
+    @property
+    def sized(self) -> bool:
+        """Whether the body's length is declared (and not overridden by chunking)."""
+        return self.content_length is not None and not self.chunked
+
+    def head(
+        self,
+        status: int,
+        reason: bytes,
+        chunked: bool,
+        close: bool,
+        http11: bool,
+        generation: str | None,
+        request_id: bytes,
+    ) -> bytes:
+        """The answer's head for the client. ``chunked``: the gateway re-chunks the body;
+        ``close``: the connection closes after this answer."""
+        pieces = [b"HTTP/1.1 %d " % status, reason, b"\r\n"]
+        for name, value in self.kept:
+            pieces += (name, b": ", value, b"\r\n")
+        if chunked:
+            pieces.append(b"Transfer-Encoding: chunked\r\n")
+        elif self.content_length is not None and not self.chunked:
+            pieces += (b"Content-Length: ", self.content_length, b"\r\n")
+        if close:
+            pieces.append(b"Connection: close\r\n")
+        elif not http11:
+            pieces.append(b"Connection: keep-alive\r\n")
+        if generation is not None:
+            pieces += (b"X-Shipyard-Generation: ", generation.encode(), b"\r\n")
+        pieces += (b"X-Request-Id: ", request_id, b"\r\n\r\n")
+        return b"".join(pieces)

@@ -1,0 +1,269 @@
+"""The routing table: the contract between the supervisor, which publishes it, and the
+gateway, which reads it.
+
+The supervisor writes one JSON file, atomically (``write_routing_table``)::
+
+    {"version": 1,
+     "services": {
+       "svc_0123abcd": {"id": "svc_0123abcd", "name": "add-numbers",
+         "enabled": true, "deployed": true, "state": "running", "message": "",
+         "mapping": [{"generation": "v2", "proba": 1.0}],
+         "instances": {"v2": [{"instance_id": "i-1", "host": "127.0.0.1", "port": 41234}]}}}}
+
+``mapping`` says which generations get live traffic and with which probabilities;
+``instances`` lists the live instances of each generation. The gateway forwards only to
+addresses listed here.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ROUTING_TABLE_VERSION",
+    "RoutingTable",
+    "RoutingTableError",
+    "ServiceRoute",
+    "Upstream",
+    "write_routing_table",
+]
+
+ROUTING_TABLE_VERSION = 1
+
+
+class RoutingTableError(ValueError):
+    """A routing table that cannot be used (unreadable, not JSON, wrong shape)."""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One live instance: where to forward."""
+
+    instance_id: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @functools.cached_property
+    def authority(self) -> bytes:
+        """``host:port``, for a Host header."""
+        return authority_of(self.address)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Upstream:
+        raw = _mapping(data, "instance")
+        port = raw.get("port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise RoutingTableError(f"instance port must be 1-65535, got {port!r}")
+        return cls(
+            instance_id=_text(raw, "instance_id"), host=_text(raw, "host", required=True),
+            port=port,
+        )
+
+
+@dataclass(frozen=True)
+class ServiceRoute:
+    """What the gateway knows of one service."""
+
+    id: str
+    name: str
+    enabled: bool
+    deployed: bool
+    state: str
+    message: str
+    mapping: tuple[tuple[str, float], ...]
+    instances: Mapping[str, tuple[Upstream, ...]]
+    # Cumulative weights over the mapped generations that have instances, and one
+    # round-robin cycle per generation: derived once, so picking costs a few operations.
+    _weights: tuple[tuple[float, str], ...] = field(init=False, repr=False, compare=False)
+    _cycles: Mapping[str, Iterator[Upstream]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        live = [(gen, proba) for gen, proba in self.mapping
+                if proba > 0 and self.instances.get(gen)]
+        total = sum(proba for _, proba in live)
+        weights, running = [], 0.0
+        for gen, proba in live:
+            running += proba / total
+            weights.append((running, gen))
+        object.__setattr__(self, "_weights", tuple(weights))
+        object.__setattr__(self, "_cycles", {
+            gen: itertools.cycle(upstreams) for gen, upstreams in self.instances.items()
+            if upstreams
+        })
+
+    @property
+    def live(self) -> bool:
+        """Whether some mapped generation has an instance to forward to."""
+        return bool(self._weights)
+
+    def mounted(self, generation: str) -> bool:
+        """Whether ``generation`` has an instance to forward to."""
+        return generation in self._cycles
+
+    def next_instance(self, generation: str) -> Upstream:
+        """The next instance of ``generation``, round-robin; it must be mounted."""
+        return next(self._cycles[generation])
+
+    def pick_generation(self, rng: random.Random) -> str | None:
+        """A mapped generation with instances, drawn by the mapping's probabilities."""
+        weights = self._weights
+        if len(weights) <= 1:
+            return weights[0][1] if weights else None
+        draw = rng.random()
+        for bound, generation in weights:
+            if draw < bound:
+                return generation
+        return weights[-1][1]
+
+    @classmethod
+    def from_dict(cls, key: str, data: Any) -> ServiceRoute:
+        raw = _mapping(data, f"service {key!r}")
+        mapping = []
+        for entry in _list(raw.get("mapping", []), "mapping"):
+            item = _mapping(entry, "mapping entry")
+            proba = item.get("proba")
+            if not isinstance(proba, int | float) or isinstance(proba, bool) or proba < 0:
+                raise RoutingTableError(f"service {key!r}: proba must be a number >= 0")
+            mapping.append((_text(item, "generation", required=True), float(proba)))
+        instances = {
+            str(generation): tuple(Upstream.from_dict(item) for item in _list(listed, "instances"))
+            for generation, listed in _mapping(raw.get("instances", {}), "instances").items()
+        }
+        return cls(
+            id=_text(raw, "id") or key,
+            name=_text(raw, "name") or key,
+            enabled=bool(raw.get("enabled", False)),
+            deployed=bool(raw.get("deployed", False)),
+            state=_text(raw, "state"),
+            message=_text(raw, "message"),
+            mapping=tuple(mapping),
+            instances=instances,
+        )
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    """Every service the gateway can route to, found by id or by name."""
+
+    services: Mapping[str, ServiceRoute] = field(default_factory=dict)
+    _by_name: Mapping[str, ServiceRoute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {r.name: r for r in self.services.values()})
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RoutingTable:
+        raw = _mapping(data, "routing table")
+        if raw.get("version") != ROUTING_TABLE_VERSION:
+            raise RoutingTableError(
+                f"routing table version {raw.get('version')!r} is not {ROUTING_TABLE_VERSION}"
+            )
+        services = {}
+        for key, entry in _mapping(raw.get("services", {}), "services").items():
+            route = ServiceRoute.from_dict(str(key), entry)
+            services[route.id] = route
+        return cls(services)
+
+    @classmethod
+    def load(cls, path: Path | str) -> RoutingTable:
+        """Read and check a published table; raises ``RoutingTableError``."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RoutingTableError(f"cannot read routing table {str(path)!r}: {exc}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RoutingTableError(f"routing table {str(path)!r} is not JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+    def lookup(self, ref: str) -> ServiceRoute | None:
+        """The service with this id, else with this name."""
+        return self.services.get(ref) or self._by_name.get(ref)
+
+    def pick(
+        self, route: ServiceRoute, rng: random.Random, generation: str | None = None
+    ) -> tuple[str, Upstream] | None:
+        """A generation and one of its instances, or None when none can serve.
+
+        Without ``generation``, one is drawn by the mapping's probabilities among the
+        mapped generations that have instances; the instance is the next one round-robin.
+        """
+        if generation is None:
+            generation = route.pick_generation(rng)
+            if generation is None:
+                return None
+        elif not route.mounted(generation):
+            return None
+        return generation, route.next_instance(generation)
+
+    def addresses(self) -> set[tuple[str, int]]:
+        """Every instance address in the table."""
+        return {
+            upstream.address
+            for route in self.services.values()
+            for upstreams in route.instances.values()
+            for upstream in upstreams
+        }
+
+
+def authority_of(address: tuple[str, int]) -> bytes:
+    host, port = address
+    return (f"[{host}]:{port}" if ":" in host else f"{host}:{port}").encode()
+
+
+def write_routing_table(path: Path | str, table: Mapping[str, Any]) -> None:
+    """Publish ``table`` at ``path`` atomically: a reader sees the old file or the new one.
+
+    The table is checked first, so a malformed one fails here, at its writer.
+    """
+    RoutingTable.from_dict(table)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+            json.dump(table, sink, separators=(",", ":"))
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RoutingTableError(f"{what} must be a JSON object")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise RoutingTableError(f"{what} must be a JSON list")
+    return value
+
+
+def _text(raw: Mapping[str, Any], key: str, required: bool = False) -> str:
+    value = raw.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise RoutingTableError(f"{key} must be a string, got {value!r}")
+    if required and not value:
+        raise RoutingTableError(f"{key} must not be empty")
+    return value

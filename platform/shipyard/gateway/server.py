@@ -1,0 +1,171 @@
+"""The gateway server: one event loop serving a listening socket.
+
+``Gateway`` holds what the connections share (the routing table, the upstream pool, the
+settings) and starts and stops serving; ``run_gateway`` runs one on uvloop until SIGTERM
+or SIGINT, then stops accepting, lets the calls in flight finish for up to the grace
+period, and cuts the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import random
+import signal
+import socket
+from pathlib import Path
+
+import uvloop
+
+from shipyard.gateway.access import access_log
+from shipyard.gateway.deadlines import Deadlines
+from shipyard.gateway.dispatch import Destination, dispatch
+from shipyard.gateway.downstream import ClientConnection
+from shipyard.gateway.headers import RequestHeaders
+from shipyard.gateway.pool import ConnectionPool
+from shipyard.gateway.routes import RoutingTable
+from shipyard.gateway.settings import GatewaySettings
+from shipyard.gateway.watcher import TableWatcher
+
+__all__ = ["Gateway", "run_gateway"]
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 1.0
+LOG_FLUSH_INTERVAL = 0.5
+BACKLOG = 2048
+
+
+class Gateway:
+    """Serves the data path on one event loop; ``start`` it inside a running loop."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        routes_path: Path | str,
+        api_address: tuple[str, int],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.routes_path = Path(routes_path)
+        self.api_address = api_address
+        self.rng = rng or random.Random()
+        self.table = RoutingTable()
+        self.connections: set[ClientConnection] = set()
+        self.stopping = False
+        self._live: frozenset[tuple[str, int]] = frozenset({api_address})
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: ConnectionPool | None = None
+        self._deadlines: Deadlines | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "the gateway is not started"
+        return self._loop
+
+    @property
+    def pool(self) -> ConnectionPool:
+        assert self._pool is not None, "the gateway is not started"
+        return self._pool
+
+    @property
+    def deadlines(self) -> Deadlines:
+        assert self._deadlines is not None, "the gateway is not started"
+        return self._deadlines
+
+    def use_table(self, table: RoutingTable) -> None:
+        self.table = table
+        self._live = frozenset(table.addresses() | {self.api_address})
+
+    def dispatch(self, target: bytes, headers: RequestHeaders) -> Destination:
+        return dispatch(self.table, target, headers, self.rng, self.settings, self.api_address)
+
+    async def start(self, sock: socket.socket) -> None:
+        """Load the routing table and serve ``sock`` (a listening socket)."""
+        loop = self._loop = asyncio.get_running_loop()
+        settings = self.settings
+        self._pool = ConnectionPool(
+            loop, settings.pool_max_idle, settings.pool_idle_timeout, settings.connect_timeout
+        )
+        self._deadlines = Deadlines(loop)
+        watcher = TableWatcher(self.routes_path, settings.reload_interval, self.use_table)
+        watcher.load_now()
+        self._server = await loop.create_server(
+            lambda: ClientConnection(self), sock=sock, backlog=BACKLOG
+        )
+        self._tasks = [loop.create_task(watcher.run()), loop.create_task(self._sweep()),
+                       loop.create_task(self._deadlines.run())]
+
+    async def stop(self) -> None:
+        """Stop accepting, let calls in flight finish for the grace period, cut the rest."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.shutdown()
+        deadline = self.loop.time() + self.settings.grace_period
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        if self.connections:
+            log.warning("cutting %d connections still open after the grace period",
+                        len(self.connections))
+        for connection in list(self.connections):
+            connection.abort()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.pool.close()
+        for handler in access_log.handlers:
+            handler.flush()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _sweep(self) -> None:
+        """Close idle upstream connections past their time; flush the access log."""
+        next_sweep = self.loop.time() + SWEEP_INTERVAL
+        while True:
+            await asyncio.sleep(LOG_FLUSH_INTERVAL)
+            for handler in access_log.handlers:
+                handler.flush()
+            if self.loop.time() >= next_sweep:
+                next_sweep += SWEEP_INTERVAL
+                self.pool.sweep(self._live)
+
+
+def run_gateway(
+    settings: GatewaySettings,
+    sock: socket.socket,
+    routes_path: Path | str,
+    api_address: tuple[str, int],
+) -> int:
+    """Serve ``sock`` on uvloop until SIGTERM or SIGINT; returns the exit status."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve(settings, sock, routes_path, api_address))
+    return 0
+
+
+async def _serve(
+    settings: GatewaySettings,
+    sock: socket.socket,
+    routes_path: Path | str,
+    api_address: tuple[str, int],
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    gateway = Gateway(settings, routes_path, api_address)
+    await gateway.start(sock)
+    # What exists now lives as long as the process: keep it out of every collection.
+    gc.freeze()
+    log.info("gateway serving %s (api upstream %s:%d)",
+             sock.getsockname(), api_address[0], api_address[1])
+    await stop.wait()
+    log.info("gateway stopping")
+    await gateway.stop()
