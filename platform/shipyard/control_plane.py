@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
+from shipyard.models import ModelRegistry
 from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
 from shipyard.settings import Settings
@@ -21,6 +22,7 @@ class ControlPlane:
     environments: EnvironmentCatalog
     services: ServiceRegistry
     deployments: Deployments
+    models: ModelRegistry
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -35,9 +37,13 @@ class ControlPlane:
             extra_templates=settings.templates_dir,
             max_files_bytes=settings.max_upload_bytes,
         )
+        deployments = Deployments(store)
+        models = ModelRegistry(
+            store, services, deployments, max_model_bytes=settings.max_upload_bytes
+        )
         return cls(
             settings=settings, store=store, environments=environments, services=services,
-            deployments=Deployments(store),
+            deployments=deployments, models=models,
         )
 
     def close(self) -> None:

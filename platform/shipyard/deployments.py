@@ -8,6 +8,7 @@ to the desired one; this module never starts a process.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,11 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.archives import write_zip
-from shipyard.errors import NotFound, ServiceDisabled
+from shipyard.errors import InvalidInput, NotFound, ServiceDisabled
 from shipyard.services import find_service
 from shipyard.store import BuildLogRow, GenerationRow, InstanceRow, ServiceFileRow, Store
 
-__all__ = ["BuildState", "Deployments", "Generation", "tag_of"]
+__all__ = ["BuildState", "Deployments", "Generation", "GenerationDocument", "tag_of"]
+
+_TAG = re.compile(r"^v([1-9][0-9]{0,8})$")
 
 
 class BuildState:
@@ -46,6 +49,7 @@ class Generation:
     packages: tuple[str, ...]
     build_state: str
     build_error: str
+    model_version: str | None = None
 
     @property
     def tag(self) -> str:
@@ -58,6 +62,7 @@ class Generation:
             id=row.id, service_id=row.service_id, number=row.number, created_at=created,
             environment=row.environment, packages=tuple(row.packages),
             build_state=row.build_state, build_error=row.build_error,
+            model_version=row.model_version,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,15 +70,25 @@ class Generation:
             "id": self.id, "tag": self.tag, "build": self.number,
             "created_at": self.created_at.isoformat(), "environment": self.environment,
             "packages": list(self.packages), "build_state": self.build_state,
-            "build_error": self.build_error,
+            "build_error": self.build_error, "model_version": self.model_version,
         }
+
+
+@dataclass(frozen=True)
+class GenerationDocument:
+    """A generation's stored OpenAPI document, and whose it is."""
+
+    service_id: str
+    service_name: str
+    generation: str
+    document: dict[str, Any]
 
 
 class Deployments:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def deploy(self, ref: str) -> Generation:
+    def deploy(self, ref: str, *, model_version: str | None = None) -> Generation:
         """Snapshot the service as a new generation and make it the one that should serve."""
         with self.store.writing() as session:
             service = find_service(session, ref)
@@ -94,7 +109,7 @@ class Deployments:
                 id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
                 number=(last or 0) + 1, created_at=datetime.now(UTC), kind=service.kind,
                 environment=service.environment, packages=list(service.packages),
-                files=write_zip(files), model_version=None,
+                files=write_zip(files), model_version=model_version,
                 build_state=BuildState.PENDING, build_error="", artifact=None,
             )
             session.add(row)
@@ -141,6 +156,32 @@ class Deployments:
                 .order_by(BuildLogRow.seq)
             ).all()
             return list(lines), generation.build_state in BuildState.DONE
+
+    def document(self, ref: str, generation: str | None = None) -> GenerationDocument:
+        """The OpenAPI document of the live generation, or of ``generation`` (``v2``)."""
+        number = None
+        if generation is not None:
+            match = _TAG.match(generation)
+            if match is None:
+                raise InvalidInput(f"generation must be a tag such as v2, not {generation!r}")
+            number = int(match.group(1))
+        with self.store.reading() as session:
+            service = find_service(session, ref)
+            if number is not None:
+                row = _generation(session, ref, number)
+            elif service.live_generation_id is None:
+                raise NotFound(
+                    f"service {service.name!r} has no live generation, so no document: "
+                    "deploy it, or ask for a built one with ?generation=vN"
+                )
+            else:
+                row = session.get_one(GenerationRow, service.live_generation_id)
+            if row.openapi is None:
+                raise NotFound(_no_document(service.name, row))
+            return GenerationDocument(
+                service_id=service.id, service_name=service.name,
+                generation=tag_of(row.number), document=row.openapi,
+            )
 
     def status(self, ref: str) -> dict[str, Any]:
         """What serves now, what should, and each instance with its health and usage."""
@@ -194,6 +235,15 @@ def _generation(session: Session, ref: str, number: int) -> GenerationRow:
     if row is None:
         raise NotFound(f"service {service.name!r} has no build {number}")
     return row
+
+
+def _no_document(name: str, row: GenerationRow) -> str:
+    tag = tag_of(row.number)
+    if row.build_state in (BuildState.PENDING, BuildState.BUILDING):
+        return f"{tag} of {name!r} is still building; its document comes with its build"
+    if row.build_state == BuildState.FAILED:
+        return f"the build of {tag} of {name!r} failed, so it has no document"
+    return f"{tag} of {name!r} has no document: its build log says why"
 
 
 def _tag(tags: dict[str, int], generation_id: str | None) -> str | None:

@@ -24,6 +24,7 @@ from shipyard.errors import RunnerError
 from shipyard.runfile import clear_run_file, write_run_file
 from shipyard.settings import Settings
 from shipyard.store import Store
+from shipyard.supervisor_paths import routes_file
 
 __all__ = ["ProcessTree"]
 
@@ -33,7 +34,14 @@ READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
 def _url_of(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
 
@@ -54,24 +62,36 @@ class ProcessTree:
             store.migrate(lock_dir=home)
         finally:
             store.dispose()
-        listener = socket.create_server(
-            (self.settings.host, self.settings.port),
-            family=socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET,
-            backlog=2048,
-        )
+        # The gateway is the front door on the public address; the API listens on an
+        # internal loopback port behind it.
+        public = _listen(self.settings.host, self.settings.port)
+        internal = _listen("127.0.0.1", 0)
         try:
-            port = listener.getsockname()[1]
+            port = public.getsockname()[1]
             self.url = _url_of(self.settings.host, port)
-            resolved = dataclasses.replace(self.settings, port=port)
+            resolved = dataclasses.replace(
+                self.settings, port=port, public_url=self.settings.public_url or self.url
+            )
             env = {**os.environ, RESOLVED_SETTINGS_VAR: resolved.to_json()}
             self._spawn(
-                [sys.executable, "-m", "shipyard.api_server", "--fd", str(listener.fileno())],
+                [sys.executable, "-m", "shipyard.api_server", "--fd", str(internal.fileno())],
                 env=env,
-                pass_fds=(listener.fileno(),),
+                pass_fds=(internal.fileno(),),
             )
             self._spawn([sys.executable, "-m", "shipyard.supervisor"], env=env)
+            self._spawn(
+                [
+                    sys.executable, "-m", "shipyard.gateway", "--fd", str(public.fileno()),
+                    "--routes", str(routes_file(home)),
+                    "--api-upstream", f"127.0.0.1:{internal.getsockname()[1]}",
+                    "--workers", str(self.settings.gateway_workers),
+                ],
+                env=env,
+                pass_fds=(public.fileno(),),
+            )
         finally:
-            listener.close()
+            public.close()
+            internal.close()
         self._wait_ready()
         write_run_file(home, self.url)
         return self.url

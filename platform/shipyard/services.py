@@ -294,7 +294,11 @@ class ServiceRegistry:
 
     def replace_files(self, ref: str, archive: bytes) -> list[ServiceFile]:
         """Replace all of a service's files with an archive's (zip or tar.gz), atomically."""
-        files = self._checked_files(read_archive(archive, max_total_bytes=self.max_files_bytes))
+        return self.set_files(ref, read_archive(archive, max_total_bytes=self.max_files_bytes))
+
+    def set_files(self, ref: str, files: Mapping[str, bytes]) -> list[ServiceFile]:
+        """Replace all of a service's files, atomically."""
+        files = self._checked_files(files)
         with self.store.writing() as session:
             row = find_service(session, ref)
             session.execute(delete(ServiceFileRow).where(ServiceFileRow.service_id == row.id))

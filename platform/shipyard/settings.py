@@ -40,6 +40,8 @@ class Settings:
     api_workers: int = 2
     max_upload_bytes: int = 64 * 1024 * 1024
     start_timeout: int = 60
+    gateway_workers: int = 1
+    public_url: str = ""
 
     @property
     def effective_database_url(self) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
 import os
 import signal
@@ -40,19 +39,17 @@ from shipyard.build_log import BuildLogWriter
 from shipyard.control_plane import ControlPlane
 from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
+from shipyard.gateway.routes import write_routing_table
+from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.runner_choice import make_runner, profile_of
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.supervisor_paths import routes_file
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
 
-__all__ = ["Supervisor", "SupervisorTimings", "routes_file"]
+__all__ = ["Supervisor", "SupervisorTimings"]
 
 log = logging.getLogger(__name__)
-
-
-def routes_file(home: Path) -> Path:
-    """Where the supervisor publishes the routing table the gateway reads."""
-    return home / "run" / "routes.json"
 
 
 @dataclass(frozen=True)
@@ -175,8 +172,11 @@ class Supervisor:
                 number, service_id = generation.number, service.id
                 environment = self.plane.environments.get(generation.environment)
                 packages = tuple(generation.packages)
+                kind, description = generation.kind, service.description
+                model_version = generation.model_version
             error = ""
             artifact: Artifact | None = None
+            document: dict[str, Any] | None = None
             with BuildLogWriter(self.store, generation_id) as line, \
                     tempfile.TemporaryDirectory(prefix="shipyard-build-") as scratch:
                 line(f"building {name} {tag_of(number)} on {environment.name}")
@@ -189,6 +189,13 @@ class Supervisor:
                         code_dir=code_dir, packages=packages, profile=profile_of(environment),
                     )
                     artifact = self.runner.build(spec, line)
+                    # Documentation never fails a build: its problems are warnings.
+                    facts = GenerationFacts(
+                        service_name=name, tag=tag_of(number), kind=kind,
+                        description=description, code_dir=code_dir,
+                        baseline=model_baseline(self.plane.models, model_version),
+                    )
+                    document = document_generation(self.runner, artifact, facts, line)
                     line(f"built {tag_of(number)}")
                 except ShipyardError as exc:
                     error = exc.message
@@ -197,18 +204,22 @@ class Supervisor:
                     log.exception("build of %s %s crashed", name, tag_of(number))
                     error = f"internal error: {type(exc).__name__}: {exc}"
                     line(f"build failed: {error}")
-            self._finish_build(generation_id, artifact, error)
+            self._finish_build(generation_id, artifact, error, document)
         finally:
             with self._lock:
                 self._building.discard(generation_id)
 
-    def _finish_build(self, generation_id: str, artifact: Artifact | None, error: str) -> None:
+    def _finish_build(
+        self, generation_id: str, artifact: Artifact | None, error: str,
+        document: dict[str, Any] | None = None,
+    ) -> None:
         with self.store.writing() as session:
             generation = session.get_one(GenerationRow, generation_id)
             generation.build_finished_at = datetime.now(UTC)
             if artifact is not None:
                 generation.build_state = BuildState.SUCCEEDED
                 generation.artifact = artifact.to_dict()
+                generation.openapi = document
             else:
                 generation.build_state = BuildState.FAILED
                 generation.build_error = error
@@ -336,6 +347,8 @@ class Supervisor:
             "SHIPYARD_SERVICE_ID": service.id,
             "SHIPYARD_SERVICE_NAME": service.name,
             "SHIPYARD_GENERATION": tag_of(generation.number),
+            # Where the SDK inside the instance calls other services.
+            "SHIPYARD_URL": self.plane.settings.public_url,
         }
         try:
             handle = self.runner.start(artifact, profile_of(environment), env)
@@ -509,9 +522,7 @@ class Supervisor:
             return
         path = routes_file(self.plane.settings.home)
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(json.dumps(table, sort_keys=True))
-        os.replace(scratch, path)
+        write_routing_table(path, table)
         self._memory.routes = table
 
 

@@ -5,23 +5,27 @@ Every runner implements ``Runner``; the values crossing it are plain frozen data
 
 from shipyard_runners.local import LocalRunner
 from shipyard_runners.protocol import (
+    AppRoutes,
     Artifact,
     BuildSpec,
     InstanceHandle,
     LogSink,
     Profile,
+    Route,
     Runner,
     State,
     Usage,
 )
 
 __all__ = [
+    "AppRoutes",
     "Artifact",
     "BuildSpec",
     "InstanceHandle",
     "LocalRunner",
     "LogSink",
     "Profile",
+    "Route",
     "Runner",
     "State",
     "Usage",

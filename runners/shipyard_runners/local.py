@@ -40,6 +40,7 @@ import resource
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -52,11 +53,13 @@ import psutil
 from shipyard_runners import processes
 from shipyard_runners.commands import run, spawn
 from shipyard_runners.protocol import (
+    AppRoutes,
     Artifact,
     BuildSpec,
     InstanceHandle,
     LogSink,
     Profile,
+    Route,
     State,
     Usage,
 )
@@ -67,8 +70,12 @@ from shipyard_sdk.runtime.health import HEALTH_PATH
 __all__ = ["LocalRunner"]
 
 WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
+INSTANCE_THREADS = 4
+INSTANCE_KEEP_ALIVE = 75
 GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
 _PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+MAX_ROUTE_LIST_BYTES = 16 * 1024 * 1024
+"""A route list past this is refused: the service wrote it, the control plane reads it."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -165,6 +172,41 @@ class LocalRunner:
             key=f"{spec.service_id}-{name}", env_key=env_key, path=str(target), runner=self.name
         )
 
+    def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
+        """List the app's routes with ``shipyard_sdk.runtime.routes``, run like the import
+        check: the artifact's environment, its code directory, nothing of ours in the env."""
+        if not self.exists(artifact):
+            raise RunnerError(f"artifact {artifact.key} is gone; build it again")
+        metadata = self._metadata(artifact)
+        with tempfile.TemporaryDirectory(prefix="shipyard-routes-") as scratch:
+            output = Path(scratch) / "routes.json"
+            run(
+                [self.envs.python(artifact.env_key), "-m", "shipyard_sdk.runtime.routes", output],
+                log,
+                what="listing the app's routes",
+                cwd=Path(artifact.path),
+                extra_env=self._service_env(
+                    artifact.env_key, {"SHIPYARD_GENERATION": str(metadata["generation"])}
+                ),
+                inherit_env=False,
+                shown_env=("SHIPYARD_GENERATION",),
+                timeout=self.check_timeout,
+            )
+            try:
+                if output.stat().st_size > MAX_ROUTE_LIST_BYTES:
+                    raise ValueError(f"it is over {MAX_ROUTE_LIST_BYTES} bytes")
+                listed = json.loads(output.read_text(encoding="utf-8"))
+                routes = tuple(
+                    Route(
+                        rule=str(item["rule"]), endpoint=str(item["endpoint"]),
+                        method=str(item["method"]), docstring=str(item.get("docstring") or ""),
+                    )
+                    for item in listed["routes"]
+                )
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
+        return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
+
     def exists(self, artifact: Artifact) -> bool:
         self._check_runner(artifact.runner)
         path = Path(artifact.path)
@@ -203,6 +245,12 @@ class LocalRunner:
                 "--config", GUNICORN_CONFIG,
                 "--bind", f"fd://{listener.fileno()}",
                 "--workers", str(workers),
+                # Threaded workers keep connections alive, so the gateway's pooled
+                # connections are reused, and a slow request does not hold a whole worker
+                # (health checks still answer).
+                "--worker-class", "gthread",
+                "--threads", str(INSTANCE_THREADS),
+                "--keep-alive", str(INSTANCE_KEEP_ALIVE),
                 "--timeout", str(round(self.request_timeout)),
                 "--graceful-timeout", str(round(self.graceful_timeout)),
                 WSGI_APP,

@@ -1,7 +1,8 @@
 """The one protocol every runner implements, and the values that cross it.
 
-A runner turns a generation's files into an ``Artifact`` (``build``) and an artifact into
-running instances (``start``, ``health``, ``stop``, ``logs``, ``usage``). Specs and handles
+A runner turns a generation's files into an ``Artifact`` (``build``), lists the routes of
+an artifact's app for its documentation (``routes``), and turns an artifact into running
+instances (``start``, ``health``, ``stop``, ``logs``, ``usage``). Specs and handles
 are frozen dataclasses of plain values: no process, container or client object crosses the
 line, so the control plane can store artifacts and handles as JSON and hand them to a
 runner created after a restart (``adopt``).
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "AppRoutes",
     "Artifact",
     "BuildSpec",
     "InstanceHandle",
     "LogSink",
     "Profile",
+    "Route",
     "Runner",
     "State",
     "Usage",
@@ -85,6 +88,28 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class Route:
+    """One method of one route of a service's app, as listed inside its own environment.
+
+    ``rule`` is in Flask's syntax (``/items/<int:item_id>``); ``docstring`` is the raw
+    docstring of the view that answers ``method`` ("" when it has none).
+    """
+
+    rule: str
+    endpoint: str
+    method: str
+    docstring: str = ""
+
+
+@dataclass(frozen=True)
+class AppRoutes:
+    """Every route of an artifact's app; ``problem`` says why none could be listed."""
+
+    routes: tuple[Route, ...]
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class InstanceHandle:
     """A started instance, enough to find it again after a control-plane restart."""
 
@@ -143,6 +168,14 @@ class Runner(Protocol):
         """Build ``spec``, streaming every output line to ``log`` as it comes.
 
         Raises ``BuildFailed`` with a one-line reason; the details are in the log.
+        """
+        ...
+
+    def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
+        """The routes of the artifact's app, listed by importing it in its own environment
+        (the control plane never imports user code), streaming the output to ``log``.
+
+        Raises ``BuildFailed`` when they cannot be listed.
         """
         ...
 

@@ -6,16 +6,17 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from shipyard_sdk.errors import ShipyardError, Unavailable, error_from_payload
+from shipyard_sdk.models_api import ModelsAPI
+from shipyard_sdk.services_api import ServicesAPI
+from shipyard_sdk.user_services import UserServicesAPI
 
-__all__ = ["Client", "ServicesAPI"]
+__all__ = ["Client", "error_of"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -32,6 +33,8 @@ class Client:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.services = ServicesAPI(self)
+        self.models = ModelsAPI(self)
+        self.user_services = UserServicesAPI(self)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request; an error answer raises the class the server raised."""
@@ -43,7 +46,7 @@ class Client:
         except requests.Timeout as exc:
             raise Unavailable(f"Shipyard at {self.url} did not answer in time") from exc
         if response.status_code >= 400:
-            raise _error_of(response)
+            raise error_of(response)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -69,95 +72,8 @@ class Client:
         self.close()
 
 
-class ServicesAPI:
-    """``/api/v1/services``."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def list(self) -> list[dict[str, Any]]:
-        return self._client.json("GET", "/api/v1/services")["services"]
-
-    def get(self, ref: str) -> dict[str, Any]:
-        return self._client.json("GET", _service_path(ref))
-
-    def create(self, spec: Mapping[str, Any], archive: bytes | None = None) -> dict[str, Any]:
-        """Create from a template, or from ``archive`` (zip or tar.gz) when given."""
-        if archive is None:
-            return self._client.json("POST", "/api/v1/services", json=dict(spec))
-        return self._client.json(
-            "POST",
-            "/api/v1/services",
-            data={"service": json.dumps(dict(spec))},
-            files={"archive": ("service.zip", archive, "application/zip")},
-        )
-
-    def update(self, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        return self._client.json("PATCH", _service_path(ref), json=dict(changes))
-
-    def delete(self, ref: str) -> None:
-        self._client.json("DELETE", _service_path(ref))
-
-    def enable(self, ref: str) -> dict[str, Any]:
-        return self._client.json("POST", _service_path(ref) + "/enable")
-
-    def disable(self, ref: str) -> dict[str, Any]:
-        return self._client.json("POST", _service_path(ref) + "/disable")
-
-    def files(self, ref: str) -> list[dict[str, Any]]:
-        return self._client.json("GET", _service_path(ref) + "/files")["files"]
-
-    def read_file(self, ref: str, path: str) -> bytes:
-        return self._client.request("GET", _file_path(ref, path)).content
-
-    def write_file(self, ref: str, path: str, content: bytes) -> dict[str, Any]:
-        return self._client.json("PUT", _file_path(ref, path), data=content)
-
-    def delete_file(self, ref: str, path: str) -> None:
-        self._client.json("DELETE", _file_path(ref, path))
-
-    def replace_files(self, ref: str, archive: bytes) -> list[dict[str, Any]]:
-        headers = {"Content-Type": "application/octet-stream"}
-        answer = self._client.json(
-            "PUT", _service_path(ref) + "/files", data=archive, headers=headers
-        )
-        return answer["files"]
-
-    def archive(self, ref: str) -> bytes:
-        return self._client.request("GET", _service_path(ref) + "/archive").content
-
-    def deploy(self, ref: str) -> dict[str, Any]:
-        """Start building a new generation from the service's current files."""
-        return self._client.json("POST", _service_path(ref) + "/deploy")
-
-    def undeploy(self, ref: str) -> dict[str, Any]:
-        return self._client.json("POST", _service_path(ref) + "/undeploy")
-
-    def builds(self, ref: str) -> list[dict[str, Any]]:
-        return self._client.json("GET", _service_path(ref) + "/builds")["builds"]
-
-    def build(self, ref: str, number: int) -> dict[str, Any]:
-        return self._client.json("GET", f"{_service_path(ref)}/builds/{number}")
-
-    def build_log(self, ref: str, number: int, *, follow: bool = False) -> Iterator[str]:
-        """The build's log lines; with ``follow``, as they come until the build ends."""
-        path = f"{_service_path(ref)}/builds/{number}/log"
-        return self._client.stream_lines(path, params={"follow": "true" if follow else "false"})
-
-    def runtime_logs(self, ref: str, tail: int = 200) -> str:
-        path = _service_path(ref) + "/logs"
-        return self._client.request("GET", path, params={"tail": str(tail)}).text
-
-
-def _service_path(ref: str) -> str:
-    return "/api/v1/services/" + quote(ref, safe="")
-
-
-def _file_path(ref: str, path: str) -> str:
-    return _service_path(ref) + "/files/" + quote(path, safe="/")
-
-
-def _error_of(response: requests.Response) -> ShipyardError:
+def error_of(response: requests.Response) -> ShipyardError:
+    """The typed error an error answer stands for."""
     try:
         payload = response.json()
     except ValueError:

@@ -110,11 +110,11 @@ def test_deploy_serves_streams_its_log_and_undeploys(
     (instance,) = service["instances"]
     assert add(instance["address"]).json() == 7
 
-    usage = wait_for(
-        lambda: status(shipyard)["instances"][0]["memory_bytes"] > 0 and status(shipyard),
+    # A master and one Flask worker hold tens of MiB once the worker has booted.
+    wait_for(
+        lambda: status(shipyard)["instances"][0]["memory_bytes"] > 20 * 1024 * 1024,
         what="usage to be reported",
     )
-    assert usage["instances"][0]["memory_bytes"] > 10 * 1024 * 1024
 
     logs = shipyard.cli("logs", "add-numbers")
     assert "built v1" in logs.stdout

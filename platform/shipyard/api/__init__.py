@@ -6,8 +6,10 @@ from flask import Flask
 
 from shipyard.api.catalog import catalog
 from shipyard.api.deployments import deployments
+from shipyard.api.docs import docs
 from shipyard.api.errors import register_error_handlers
 from shipyard.api.health import health
+from shipyard.api.models import models
 from shipyard.api.services import services
 
 __all__ = ["register_api"]
@@ -19,3 +21,5 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(catalog, url_prefix="/api/v1")
     app.register_blueprint(services, url_prefix="/api/v1/services")
     app.register_blueprint(deployments, url_prefix="/api/v1/services")
+    app.register_blueprint(models, url_prefix="/api/v1/models")
+    app.register_blueprint(docs)

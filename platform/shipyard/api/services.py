@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from shipyard.api.context import control_plane, json_body
+from shipyard.api.forms import form_json
 from shipyard.archives import read_archive
 from shipyard.errors import InvalidInput
 from shipyard.services import ServiceSpec
@@ -29,7 +29,7 @@ def create_service() -> ResponseValue:
     """Create from a template (JSON body) or an upload (multipart ``service``, ``archive``)."""
     registry = control_plane().services
     if request.mimetype == "multipart/form-data":
-        spec = ServiceSpec.from_dict(_form_json("service"))
+        spec = ServiceSpec.from_dict(form_json("service"))
         upload = request.files.get("archive")
         if upload is None:
             raise InvalidInput("multipart create needs an 'archive' file (zip or tar.gz)")
@@ -107,15 +107,3 @@ def delete_file(ref: str, path: str) -> tuple[str, int]:
     control_plane().services.delete_file(ref, path)
     return "", 204
 
-
-def _form_json(field: str) -> dict[str, Any]:
-    raw = request.form.get(field)
-    if raw is None:
-        raise InvalidInput(f"multipart create needs a {field!r} field holding JSON")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"the {field!r} field is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput(f"the {field!r} field must be a JSON object")
-    return data

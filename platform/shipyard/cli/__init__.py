@@ -7,7 +7,10 @@ from typing import Any
 import click
 
 from shipyard.cli.deploying import deploy, logs, undeploy
+from shipyard.cli.docs import docs
+from shipyard.cli.invoking import invoke
 from shipyard.cli.local import new, push
+from shipyard.cli.models import models
 from shipyard.cli.server import up
 from shipyard.cli.services import disable, enable, services
 from shipyard.errors import ShipyardError
@@ -38,7 +41,9 @@ def cli(ctx: click.Context, url: str | None) -> None:
     ctx.obj = {"url": url}
 
 
-for command in (up, new, push, services, enable, disable, deploy, undeploy, logs):
+for command in (
+    up, new, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs
+):
     cli.add_command(command)
 
 

@@ -7,10 +7,10 @@ import time
 import click
 
 from shipyard.cli.connection import client_from
-from shipyard.errors import BuildFailed, RunnerError
+from shipyard.errors import BuildFailed
 from shipyard_sdk.client import Client
 
-__all__ = ["deploy", "logs", "undeploy"]
+__all__ = ["deploy", "follow_deploy", "logs", "undeploy"]
 
 POLL = 0.2
 SERVE_TIMEOUT = 600.0
@@ -26,7 +26,13 @@ SERVE_TIMEOUT = 600.0
 def deploy(ctx: click.Context, service: str, follow: bool, wait: bool) -> None:
     """Build SERVICE's current files as a new generation and switch to it."""
     client = client_from(ctx)
-    generation = client.services.deploy(service)
+    follow_deploy(client, service, client.services.deploy(service), follow=follow, wait=wait)
+
+
+def follow_deploy(
+    client: Client, service: str, generation: dict, *, follow: bool, wait: bool
+) -> None:
+    """Print the build log of a deploy that started, then wait until it serves."""
     tag, number = generation["tag"], generation["build"]
     click.echo(f"Deploying {service} {tag}.", err=True)
     if follow:
@@ -34,25 +40,8 @@ def deploy(ctx: click.Context, service: str, follow: bool, wait: bool) -> None:
             click.echo(line)
     if not wait:
         return
-    _wait_until_serving(client, service, tag, number)
+    client.services.wait_until_serving(service, tag, timeout=SERVE_TIMEOUT)
     click.echo(f"{service} {tag} is serving.", err=True)
-
-
-def _wait_until_serving(client: Client, service: str, tag: str, number: int) -> None:
-    deadline = time.monotonic() + SERVE_TIMEOUT
-    while time.monotonic() < deadline:
-        build = client.services.build(service, number)
-        if build["build_state"] == "failed":
-            raise BuildFailed(f"build of {service} {tag} failed: {build['build_error']}")
-        status = client.services.get(service)
-        if status.get("live_generation") == tag and status["state"] == "running":
-            return
-        if status.get("target_generation") != tag:
-            raise RunnerError(
-                f"{service} {tag} did not start: {status['status_message'] or status['state']}"
-            )
-        time.sleep(POLL)
-    raise RunnerError(f"{service} {tag} was not serving after {SERVE_TIMEOUT:g}s")
 
 
 @click.command()

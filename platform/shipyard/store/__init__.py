@@ -6,6 +6,8 @@ from shipyard.store.tables import (
     BuildLogRow,
     GenerationRow,
     InstanceRow,
+    ModelRow,
+    ModelVersionRow,
     ServiceFileRow,
     ServiceRow,
 )
@@ -15,6 +17,8 @@ __all__ = [
     "BuildLogRow",
     "GenerationRow",
     "InstanceRow",
+    "ModelRow",
+    "ModelVersionRow",
     "ServiceFileRow",
     "ServiceRow",
     "Store",

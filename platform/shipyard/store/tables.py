@@ -23,6 +23,8 @@ __all__ = [
     "BuildLogRow",
     "GenerationRow",
     "InstanceRow",
+    "ModelRow",
+    "ModelVersionRow",
     "ServiceFileRow",
     "ServiceRow",
 ]
@@ -88,6 +90,8 @@ class GenerationRow(Base):
     artifact: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     build_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     build_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The OpenAPI document its build made from the app's routes (without ``servers``).
+    openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class BuildLogRow(Base):
@@ -122,3 +126,32 @@ class InstanceRow(Base):
     last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     cpu_percent: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     memory_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ModelVersionRow(Base):
+    """One uploaded model file with what it predicts from; never opened by the control
+    plane, only by the service instances that serve it."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("models.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    # features, target, problem_type, packages, description
+    details: Mapped[dict] = mapped_column(JSON, nullable=False)
+    baseline: Mapped[list] = mapped_column(JSON, nullable=False)

@@ -1,0 +1,285 @@
+"""The model registry: trained models, their versions, and model services made from them.
+
+An uploaded model is stored as bytes with what it predicts from (feature names and types,
+target, problem type, the packages that load it) and a sample of its training data kept as
+the baseline for monitoring. The control plane never opens the model file: deploying one
+renders the model-service template around it, and only the service's instances load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shipyard.deployments import Deployments, Generation
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.scaffold import DEFAULT_PACKAGES, DEFAULT_TEMPLATES, ScaffoldValues, render_template
+from shipyard.services import ServiceRegistry, ServiceSpec
+from shipyard.store import ModelRow, ModelVersionRow, Store
+from shipyard.validation import (
+    forbidden_character,
+    validate_description,
+    validate_package_list,
+    validate_service_name,
+)
+
+__all__ = ["ModelDetails", "ModelRegistry", "ModelVersion"]
+
+FEATURE_TYPES = ("number", "integer", "string", "boolean")
+PROBLEM_TYPES = ("classification", "regression")
+MAX_FEATURES = 2000
+MAX_BASELINE_ROWS = 10_000
+MODEL_FILE = "model/model.joblib"
+METADATA_FILE = "model/metadata.json"
+
+
+@dataclass(frozen=True)
+class ModelDetails:
+    features: tuple[dict[str, str], ...]
+    target: str
+    problem_type: str
+    packages: tuple[str, ...]
+    description: str
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> ModelDetails:
+        known = {"name", "features", "target", "problem_type", "packages", "description",
+                 "baseline"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInput(f"unknown model metadata {unknown}; known: {sorted(known)}")
+        features = data.get("features")
+        if not isinstance(features, list) or not features:
+            raise InvalidInput("'features' must be a non-empty list of {name, type}")
+        if len(features) > MAX_FEATURES:
+            raise InvalidInput(f"a model may have at most {MAX_FEATURES} features")
+        parsed: list[dict[str, str]] = []
+        for index, feature in enumerate(features):
+            parsed.append(_feature(index, feature))
+        names = [f["name"] for f in parsed]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidInput(f"features named twice: {twice}")
+        problem_type = data.get("problem_type", "classification")
+        if problem_type not in PROBLEM_TYPES:
+            raise InvalidInput(
+                f"unknown problem_type {problem_type!r}; known: {', '.join(PROBLEM_TYPES)}"
+            )
+        target = data.get("target", "")
+        if not isinstance(target, str) or forbidden_character(target):
+            raise InvalidInput("'target' must be a plain string")
+        packages = data.get("packages") or list(DEFAULT_PACKAGES["model"])
+        if not isinstance(packages, list):
+            raise InvalidInput("'packages' must be a list of requirement strings")
+        return cls(
+            features=tuple(parsed), target=target, problem_type=str(problem_type),
+            packages=tuple(validate_package_list(packages)),
+            description=validate_description(data.get("description", "")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features), "target": self.target,
+            "problem_type": self.problem_type, "packages": list(self.packages),
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+    created_at: datetime
+    sha256: str
+    size: int
+    details: ModelDetails
+    baseline_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "version": self.version,
+            "created_at": self.created_at.isoformat(), "sha256": self.sha256,
+            "size": self.size, **self.details.to_dict(), "baseline_rows": self.baseline_rows,
+        }
+
+
+class ModelRegistry:
+    def __init__(
+        self, store: Store, services: ServiceRegistry, deployments: Deployments,
+        *, max_model_bytes: int,
+    ) -> None:
+        self.store = store
+        self.services = services
+        self.deployments = deployments
+        self.max_model_bytes = max_model_bytes
+
+    def upload(self, name: str, content: bytes, metadata: Mapping[str, Any]) -> ModelVersion:
+        """Store a new version of model ``name`` (created on its first upload)."""
+        name = validate_service_name(name)
+        details = ModelDetails.parse(metadata)
+        baseline = _baseline(metadata.get("baseline", []), details)
+        if not content:
+            raise InvalidInput("the model file is empty")
+        if len(content) > self.max_model_bytes:
+            raise InvalidInput(f"the model file is over {self.max_model_bytes} bytes")
+        now = datetime.now(UTC)
+        with self.store.writing() as session:
+            model = session.scalar(select(ModelRow).where(ModelRow.name == name))
+            if model is None:
+                model = ModelRow(id="mdl_" + uuid.uuid4().hex[:16], name=name, created_at=now)
+                session.add(model)
+                session.flush()
+            last = session.scalar(
+                select(func.max(ModelVersionRow.version))
+                .where(ModelVersionRow.model_id == model.id)
+            )
+            row = ModelVersionRow(
+                id="mv_" + uuid.uuid4().hex[:16], model_id=model.id, version=(last or 0) + 1,
+                created_at=now, content=content, sha256=hashlib.sha256(content).hexdigest(),
+                size=len(content), details=details.to_dict(), baseline=baseline,
+            )
+            session.add(row)
+            return _version(name, row)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.store.reading() as session:
+            rows = session.execute(
+                select(ModelRow.name, func.max(ModelVersionRow.version), func.count())
+                .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
+                .group_by(ModelRow.name).order_by(ModelRow.name)
+            ).all()
+            return [{"name": n, "latest_version": v, "versions": c} for n, v, c in rows]
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        with self.store.reading() as session:
+            model = _model(session, name)
+            rows = session.scalars(
+                select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
+                .order_by(ModelVersionRow.version)
+            )
+            return [_version(model.name, row) for row in rows]
+
+    def get(self, name: str, version: int | None = None) -> ModelVersion:
+        with self.store.reading() as session:
+            return _version(name, _model_version(session, name, version))
+
+    def baseline(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        with self.store.reading() as session:
+            return list(_model_version(session, name, version).baseline)
+
+    def deploy(
+        self, name: str, version: int | None = None, *, service: str | None = None,
+        environment: str | None = None,
+    ) -> tuple[str, Generation]:
+        """Create (or update) the model service for a model version and deploy it."""
+        with self.store.reading() as session:
+            row = _model_version(session, name, version)
+            content, number = row.content, row.version
+            details = ModelDetails.parse(row.details)
+        service_name = validate_service_name(service or name)
+        files = self._service_files(service_name, name, number, content, details, environment)
+        try:
+            existing = self.services.get(service_name)
+        except NotFound:
+            existing = None
+        if existing is None:
+            spec = ServiceSpec(
+                name=service_name, kind="model", environment=environment,
+                packages=details.packages, description=details.description,
+            )
+            self.services.create(spec, files)
+        else:
+            if existing.kind != "model":
+                raise Conflict(
+                    f"service {service_name!r} is a {existing.kind} service, not a model service"
+                )
+            changes: dict[str, Any] = {"packages": list(details.packages)}
+            if environment:
+                changes["environment"] = environment
+            self.services.update(service_name, changes)
+            self.services.set_files(service_name, files)
+        self.services.set_enabled(service_name, True)
+        return service_name, self.deployments.deploy(
+            service_name, model_version=f"{name}:{number}"
+        )
+
+    def _service_files(
+        self, service_name: str, model_name: str, number: int, content: bytes,
+        details: ModelDetails, environment: str | None,
+    ) -> dict[str, bytes]:
+        values = ScaffoldValues(
+            name=service_name, kind="model",
+            environment=self.services.environments.get(environment).name,
+            packages=details.packages, description=details.description,
+        )
+        files = render_template(self.services.template_dir(DEFAULT_TEMPLATES["model"]), values)
+        metadata = {
+            "name": model_name, "version": str(number), "problem_type": details.problem_type,
+            "target": details.target, "features": list(details.features),
+        }
+        files[MODEL_FILE] = content
+        files[METADATA_FILE] = json.dumps(metadata, indent=2).encode()
+        return files
+
+
+def _feature(index: int, feature: Any) -> dict[str, str]:
+    if not isinstance(feature, dict) or not isinstance(feature.get("name"), str):
+        raise InvalidInput(f"feature {index} must be an object with a 'name' string")
+    name = feature["name"]
+    if not name or len(name) > 128 or forbidden_character(name):
+        raise InvalidInput(f"feature {index} has an unusable name {name!r}")
+    kind = feature.get("type", "number")
+    if kind not in FEATURE_TYPES:
+        raise InvalidInput(
+            f"feature {name!r} has unknown type {kind!r}; known: {', '.join(FEATURE_TYPES)}"
+        )
+    return {"name": name, "type": str(kind)}
+
+
+def _baseline(rows: Any, details: ModelDetails) -> list[dict[str, Any]]:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidInput("'baseline' must be a list of records (objects)")
+    if len(rows) > MAX_BASELINE_ROWS:
+        raise InvalidInput(f"'baseline' may hold at most {MAX_BASELINE_ROWS} records")
+    allowed = {f["name"] for f in details.features} | ({details.target} - {""})
+    for index, row in enumerate(rows):
+        extra = sorted(set(row) - allowed)
+        if extra:
+            raise InvalidInput(f"baseline record {index} has fields that are not features: {extra}")
+    return rows
+
+
+def _model(session: Session, name: str) -> ModelRow:
+    model = session.scalar(select(ModelRow).where(ModelRow.name == name))
+    if model is None:
+        raise NotFound(f"no model {name!r}")
+    return model
+
+
+def _model_version(session: Session, name: str, version: int | None) -> ModelVersionRow:
+    model = _model(session, name)
+    query = select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
+    if version is None:
+        query = query.order_by(ModelVersionRow.version.desc()).limit(1)
+    else:
+        query = query.where(ModelVersionRow.version == version)
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(f"model {name!r} has no version {version}")
+    return row
+
+
+def _version(name: str, row: ModelVersionRow) -> ModelVersion:
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return ModelVersion(
+        name=name, version=row.version, created_at=created, sha256=row.sha256, size=row.size,
+        details=ModelDetails.parse(row.details), baseline_rows=len(row.baseline),
+    )

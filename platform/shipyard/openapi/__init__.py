@@ -1,0 +1,32 @@
+"""OpenAPI documents: each service generation's, from its routes' docstrings, and the
+control plane's own.
+
+- ``docstrings``: a docstring's summary, description and YAML (``---``);
+- ``swagger2``: flasgger-style (Swagger 2.0) operations upgraded to OpenAPI 3;
+- ``rules``: Flask URL rules as OpenAPI paths and path parameters;
+- ``document``: the document of a list of routes, each bad docstring a warning;
+- ``validation``: openapi-spec-validator, one line per problem;
+- ``model_service``: the generated predict and health operations of a model service;
+- ``generations``: the documentation step of a build;
+- ``publication``: a stored document's servers and security schemes, when it is served;
+- ``control_api``, ``control_operations``, ``control_schemas``: the control plane's API;
+- ``swagger_ui``: the Swagger UI page and its bundled assets.
+"""
+
+from shipyard.openapi.control_api import control_plane_document
+from shipyard.openapi.document import BuiltDocument, build_document
+from shipyard.openapi.generations import GenerationFacts, document_generation
+from shipyard.openapi.publication import gateway_url, published
+from shipyard.openapi.validation import OPENAPI_VERSION, first_problem
+
+__all__ = [
+    "OPENAPI_VERSION",
+    "BuiltDocument",
+    "GenerationFacts",
+    "build_document",
+    "control_plane_document",
+    "document_generation",
+    "first_problem",
+    "gateway_url",
+    "published",
+]

@@ -1,0 +1,66 @@
+"""The control plane's own API, documented the same way as a service: from its views'
+docstrings (YAML after ``---``), or while a view has none, from ``control_operations``.
+
+This is the control plane's own code, so its app is inspected directly; the document is
+built once per process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+
+from flask import Flask
+
+from shipyard import __version__
+from shipyard.openapi.control_operations import DOCSTRINGS
+from shipyard.openapi.control_schemas import COMPONENTS, TAGS
+from shipyard.openapi.docstrings import split_docstring
+from shipyard.openapi.document import BuiltDocument, build_document
+from shipyard_runners import Route
+
+__all__ = ["control_plane_document", "control_plane_routes"]
+
+_EXTENSION = "shipyard.openapi"
+_lock = threading.Lock()
+_INFO = {
+    "title": "Shipyard control plane",
+    "version": __version__,
+    "description": (
+        "Services, their files, generations and builds, models, and their documentation. "
+        "Every error answers {\"error\": {\"type\": ..., \"message\": ...}}."
+    ),
+}
+
+
+def _docstring_of(app: Flask, endpoint: str) -> str:
+    view = app.view_functions.get(endpoint)
+    own = inspect.cleandoc(view.__doc__) if view is not None and view.__doc__ else ""
+    if split_docstring(own).yaml_text is not None or endpoint not in DOCSTRINGS:
+        return own
+    return inspect.cleandoc(DOCSTRINGS[endpoint])
+
+
+def control_plane_routes(app: Flask) -> list[Route]:
+    """Every route of the control plane's app, each with the docstring that documents it."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        docstring = _docstring_of(app, rule.endpoint)
+        skipped = {"HEAD", "OPTIONS"}
+        for method in sorted(set(rule.methods or ()) - skipped):
+            routes.append(Route(rule.rule, rule.endpoint, method, docstring))
+    return routes
+
+
+def control_plane_document(app: Flask) -> BuiltDocument:
+    """The control plane's document (without ``servers``) and its warnings, built once."""
+    with _lock:
+        built = app.extensions.get(_EXTENSION)
+        if built is None:
+            built = build_document(
+                _INFO, control_plane_routes(app), components=COMPONENTS, tags=TAGS
+            )
+            app.extensions[_EXTENSION] = built
+        return built

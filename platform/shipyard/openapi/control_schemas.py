@@ -1,0 +1,191 @@
+"""The schemas the control plane's API answers with, shared by its operations' YAML
+(``$ref: '#/components/schemas/Service'``), and its tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+__all__ = ["COMPONENTS", "TAGS"]
+
+_COMPONENTS_YAML = """
+schemas:
+  Error:
+    type: object
+    required: [error]
+    properties:
+      error:
+        type: object
+        required: [type, message]
+        properties:
+          type: {type: string, example: NotFound}
+          message: {type: string, example: "no service 'add-numbers'"}
+  Service:
+    type: object
+    required: [id, name, kind, template, environment, packages, description, access_level,
+               enabled, deployed, state, status_message, created_at, updated_at]
+    properties:
+      id: {type: string, example: svc_0123456789abcdef}
+      name: {type: string, example: add-numbers}
+      kind: {type: string, enum: [custom, model]}
+      template: {type: string, example: custom-service}
+      environment: {type: string, example: small}
+      packages: {type: array, items: {type: string}, example: ["flask>=3"]}
+      description: {type: string}
+      access_level: {type: string, enum: [public, instance, project]}
+      enabled: {type: boolean}
+      deployed: {type: boolean}
+      state: {type: string, example: running}
+      status_message: {type: string}
+      created_at: {type: string, format: date-time}
+      updated_at: {type: string, format: date-time}
+  ServiceStatus:
+    allOf:
+      - $ref: '#/components/schemas/Service'
+      - type: object
+        required: [live_generation, target_generation, instances]
+        properties:
+          live_generation: {type: string, nullable: true, example: v2}
+          target_generation: {type: string, nullable: true, example: v2}
+          instances:
+            type: array
+            items:
+              type: object
+              properties:
+                id: {type: string}
+                generation: {type: string, nullable: true}
+                state: {type: string, example: healthy}
+                address: {type: string, nullable: true, example: "127.0.0.1:41234"}
+                restarts: {type: integer}
+                last_error: {type: string}
+                cpu_percent: {type: number}
+                memory_bytes: {type: integer}
+  ServiceSpec:
+    type: object
+    required: [name]
+    additionalProperties: false
+    properties:
+      name: {type: string, description: "a lowercase DNS label", example: add-numbers}
+      kind: {type: string, enum: [custom, model], default: custom}
+      template: {type: string, description: "a template name (default: the kind's)"}
+      environment: {type: string, description: "an environment profile", example: small}
+      packages: {type: array, items: {type: string}, example: ["flask>=3"]}
+      description: {type: string}
+      access_level: {type: string, enum: [public, instance, project], default: project}
+  ServiceChanges:
+    type: object
+    additionalProperties: false
+    properties:
+      name: {type: string}
+      description: {type: string}
+      environment: {type: string}
+      packages: {type: array, items: {type: string}}
+      access_level: {type: string, enum: [public, instance, project]}
+  ServiceFile:
+    type: object
+    required: [path, size, sha256]
+    properties:
+      path: {type: string, example: app.py}
+      size: {type: integer}
+      sha256: {type: string}
+  FileList:
+    type: object
+    required: [files]
+    properties:
+      files: {type: array, items: {$ref: '#/components/schemas/ServiceFile'}}
+  Generation:
+    type: object
+    required: [id, tag, build, created_at, environment, packages, build_state, build_error]
+    properties:
+      id: {type: string}
+      tag: {type: string, example: v1}
+      build: {type: integer, example: 1}
+      created_at: {type: string, format: date-time}
+      environment: {type: string}
+      packages: {type: array, items: {type: string}}
+      build_state: {type: string, enum: [pending, building, succeeded, failed]}
+      build_error: {type: string}
+      model_version: {type: string, nullable: true, example: "iris:1"}
+  Environment:
+    type: object
+    required: [name, cpu, memory_bytes, gpu]
+    properties:
+      name: {type: string, example: small}
+      cpu: {type: number}
+      memory_bytes: {type: integer}
+      gpu: {type: integer}
+      gpu_memory_bytes: {type: integer}
+      base_image: {type: string}
+      description: {type: string}
+  ModelVersion:
+    type: object
+    required: [name, version, created_at, sha256, size, features, target, problem_type,
+               packages, description, baseline_rows]
+    properties:
+      name: {type: string, example: iris}
+      version: {type: integer, example: 1}
+      created_at: {type: string, format: date-time}
+      sha256: {type: string}
+      size: {type: integer}
+      features:
+        type: array
+        items:
+          type: object
+          properties:
+            name: {type: string}
+            type: {type: string, enum: [number, integer, string, boolean]}
+      target: {type: string}
+      problem_type: {type: string, enum: [classification, regression]}
+      packages: {type: array, items: {type: string}}
+      description: {type: string}
+      baseline_rows: {type: integer}
+  OpenAPIDocument:
+    type: object
+    required: [openapi, info, paths]
+    properties:
+      openapi: {type: string, example: 3.0.3}
+      info: {type: object}
+      servers: {type: array, items: {type: object}}
+      paths: {type: object}
+      components: {type: object}
+responses:
+  BadRequest:
+    description: The request is malformed; the message says how.
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+  NotFound:
+    description: No such service, model, generation or file.
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+  Conflict:
+    description: The request conflicts with the current state (a name taken, a service
+      disabled or still deployed).
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+  TooLarge:
+    description: The body is over the upload limit.
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+  Error:
+    description: Any other error, in Shipyard's error format.
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+"""
+
+COMPONENTS: dict[str, Any] = yaml.load(  # a safe loader: libyaml's when it is there
+    _COMPONENTS_YAML, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+)
+
+TAGS: list[dict[str, str]] = [
+    {"name": "services", "description": "The service registry and each service's files."},
+    {"name": "deployments", "description": "Generations, their builds and logs."},
+    {"name": "documentation", "description": "OpenAPI documents and Swagger pages."},
+    {"name": "models", "description": "Trained models and the model services made of them."},
+    {"name": "platform", "description": "Environment profiles and the control plane's health."},
+]

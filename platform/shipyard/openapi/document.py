@@ -1,0 +1,210 @@
+"""Building an OpenAPI 3 document from an app's routes and their docstrings.
+
+Every route appears, with its methods and path parameters, whether or not it has a
+docstring. A docstring's YAML (see ``shipyard.openapi.docstrings``; flasgger style is
+upgraded by ``shipyard.openapi.swagger2``) is kept only when it parses and its operation
+validates: otherwise the build gets a warning naming the route and the problem, the
+operation keeps its summary and description but not its YAML, and the rest of the
+document is published. Nothing here raises for a docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipyard.openapi.docstrings import (
+    DocstringError,
+    operation_fields,
+    split_docstring,
+)
+from shipyard.openapi.rules import PathTemplate, openapi_path
+from shipyard.openapi.swagger2 import upgrade_operation
+from shipyard.openapi.validation import OPENAPI_VERSION, first_problem
+from shipyard_runners import Route
+
+__all__ = ["BuiltDocument", "build_document", "skeleton"]
+
+UNDOCUMENTED = {"default": {"description": "Not documented: the route's docstring has no YAML."}}
+
+
+@dataclass
+class BuiltDocument:
+    """A valid document and the warnings met while building it (one line each)."""
+
+    document: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Operation:
+    route: Route
+    path: PathTemplate
+    operation: dict[str, Any]
+
+
+def skeleton(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A document with no path yet."""
+    return {"openapi": OPENAPI_VERSION, "info": dict(info), "paths": {}}
+
+
+def build_document(
+    info: Mapping[str, Any],
+    routes: Iterable[Route],
+    *,
+    overrides: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    components: Mapping[str, Any] | None = None,
+    tags: Sequence[Mapping[str, Any]] = (),
+) -> BuiltDocument:
+    """The document of ``routes``.
+
+    ``overrides`` maps (METHOD, OpenAPI path) to a complete operation that replaces the
+    docstring's (a model service's generated predict operation); ``components`` are shared
+    by every docstring (the control plane's own schemas); ``tags`` describe tag names.
+    """
+    overrides = overrides or {}
+    base = skeleton(info)
+    if components:
+        base["components"] = {key: dict(value) for key, value in components.items()}
+    if tags:
+        base["tags"] = [dict(tag) for tag in tags]
+    warnings: list[str] = []
+    ordered = _unique_routes(routes)
+    counts: dict[str, int] = {}
+    for route in ordered:
+        counts[route.endpoint] = counts.get(route.endpoint, 0) + 1
+    used_ids: set[str] = set()
+    operations: list[_Operation] = []
+    for route in ordered:
+        path = openapi_path(route.rule)
+        generated_id = _unique(
+            route.endpoint if counts[route.endpoint] == 1
+            else f"{route.endpoint}_{route.method.lower()}",
+            used_ids,
+        )
+        override = overrides.get((route.method, path.path))
+        if override is not None:
+            operation = {"operationId": generated_id, **override}
+            operation["operationId"] = generated_id
+        else:
+            operation = _operation(route, path, generated_id, base, used_ids, warnings)
+        operations.append(_Operation(route, path, operation))
+    document = base
+    for item in operations:
+        path_item = document["paths"].setdefault(item.path.path, {})
+        path_item[item.route.method.lower()] = item.operation
+    problem = first_problem(document)
+    if problem is not None:
+        warnings.append(f"the document does not validate ({problem}); "
+                        "publishing every route without its YAML")
+        document = skeleton(info)
+        for item in operations:
+            bare = _bare(item.route, item.path, item.operation["operationId"])
+            document["paths"].setdefault(item.path.path, {})[item.route.method.lower()] = bare
+    return BuiltDocument(document, warnings)
+
+
+def _unique_routes(routes: Iterable[Route]) -> list[Route]:
+    """One route per (path, method): Flask answers with the first rule that matches."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for route in routes:
+        key = (openapi_path(route.rule).path, route.method.upper())
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(Route(route.rule, route.endpoint, route.method.upper(), route.docstring))
+    return unique
+
+
+def _unique(wanted: str, used: set[str]) -> str:
+    candidate, number = wanted, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{wanted}_{number}"
+    used.add(candidate)
+    return candidate
+
+
+def _bare(route: Route, path: PathTemplate, operation_id: str) -> dict[str, Any]:
+    """The operation as it is without the docstring's YAML."""
+    docstring = split_docstring(route.docstring)
+    operation: dict[str, Any] = {}
+    if docstring.summary:
+        operation["summary"] = docstring.summary
+    if docstring.description:
+        operation["description"] = docstring.description
+    operation["operationId"] = operation_id
+    if path.parameters:
+        operation["parameters"] = [dict(parameter) for parameter in path.parameters]
+    operation["responses"] = dict(UNDOCUMENTED)
+    return operation
+
+
+def _operation(
+    route: Route, path: PathTemplate, operation_id: str, document: dict[str, Any],
+    used_ids: set[str], warnings: list[str],
+) -> dict[str, Any]:
+    """The documented operation, or the bare one with a warning when its YAML is unusable.
+
+    Schemas the docstring declares (flasgger's ``definitions``) join ``document``'s
+    components when the operation is kept.
+    """
+    bare = _bare(route, path, operation_id)
+    where = f"{route.method} {route.rule}"
+    try:
+        fields = operation_fields(split_docstring(route.docstring), route.method)
+        fields, schemas = upgrade_operation(fields)
+    except DocstringError as exc:
+        warnings.append(f"{where}: {exc}; documented without its YAML")
+        return bare
+    if not fields and not schemas:
+        return bare
+    wanted = fields.get("operationId")
+    if isinstance(wanted, str) and wanted and wanted not in used_ids:
+        used_ids.add(wanted)
+        operation_id = wanted
+    elif wanted is not None:
+        warnings.append(f"{where}: the operationId {wanted!r} is taken or not a name; "
+                        f"using {operation_id!r}")
+    operation = _merged(bare, fields, operation_id)
+    trial = skeleton(document["info"])
+    trial_components = {key: dict(value) for key, value in document.get("components", {}).items()}
+    known = trial_components.setdefault("schemas", {})
+    clashes = sorted(name for name in schemas if name in known and known[name] != schemas[name])
+    if clashes:
+        warnings.append(f"{where}: the schema(s) {', '.join(clashes)} are already defined "
+                        "differently; documented without its YAML")
+        return bare
+    known.update(schemas)
+    trial["components"] = trial_components
+    trial["paths"] = {path.path: {route.method.lower(): operation}}
+    problem = first_problem(trial, in_operation=True)
+    if problem is not None:
+        warnings.append(f"{where}: {problem}; documented without its YAML")
+        return bare
+    if schemas:
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    return operation
+
+
+_ORDER = ("tags", "summary", "description", "operationId", "parameters", "requestBody",
+          "responses")
+
+
+def _merged(bare: dict[str, Any], fields: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    merged = {**bare, **fields}
+    operation = {key: merged[key] for key in _ORDER if key in merged}
+    operation.update(merged)
+    operation["operationId"] = operation_id
+    if "responses" not in fields:
+        operation["responses"] = dict(UNDOCUMENTED)
+    declared = fields.get("parameters")
+    if isinstance(declared, list):
+        named = {
+            (item.get("name"), item.get("in")) for item in declared if isinstance(item, dict)
+        }
+        generated = [p for p in bare.get("parameters", []) if (p["name"], "path") not in named]
+        operation["parameters"] = [*generated, *declared]
+    return operation

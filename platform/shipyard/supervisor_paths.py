@@ -1,0 +1,12 @@
+"""Files through which the supervisor tells other processes what it did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["routes_file"]
+
+
+def routes_file(home: Path) -> Path:
+    """Where the supervisor publishes the routing table the gateway reads."""
+    return home / "run" / "routes.json"

@@ -1,0 +1,129 @@
+"""``/api/v1/services`` from Python: the registry, files, deploys and logs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard_sdk.errors import BuildFailed, RunnerError
+
+if TYPE_CHECKING:
+    from shipyard_sdk.client import Client
+
+__all__ = ["ServicesAPI", "service_path"]
+
+
+class ServicesAPI:
+    """``/api/v1/services``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._client.json("GET", "/api/v1/services")["services"]
+
+    def get(self, ref: str) -> dict[str, Any]:
+        return self._client.json("GET", service_path(ref))
+
+    def create(self, spec: Mapping[str, Any], archive: bytes | None = None) -> dict[str, Any]:
+        """Create from a template, or from ``archive`` (zip or tar.gz) when given."""
+        if archive is None:
+            return self._client.json("POST", "/api/v1/services", json=dict(spec))
+        return self._client.json(
+            "POST",
+            "/api/v1/services",
+            data={"service": json.dumps(dict(spec))},
+            files={"archive": ("service.zip", archive, "application/zip")},
+        )
+
+    def update(self, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return self._client.json("PATCH", service_path(ref), json=dict(changes))
+
+    def delete(self, ref: str) -> None:
+        self._client.json("DELETE", service_path(ref))
+
+    def enable(self, ref: str) -> dict[str, Any]:
+        return self._client.json("POST", service_path(ref) + "/enable")
+
+    def disable(self, ref: str) -> dict[str, Any]:
+        return self._client.json("POST", service_path(ref) + "/disable")
+
+    def files(self, ref: str) -> list[dict[str, Any]]:
+        return self._client.json("GET", service_path(ref) + "/files")["files"]
+
+    def read_file(self, ref: str, path: str) -> bytes:
+        return self._client.request("GET", _file_path(ref, path)).content
+
+    def write_file(self, ref: str, path: str, content: bytes) -> dict[str, Any]:
+        return self._client.json("PUT", _file_path(ref, path), data=content)
+
+    def delete_file(self, ref: str, path: str) -> None:
+        self._client.json("DELETE", _file_path(ref, path))
+
+    def replace_files(self, ref: str, archive: bytes) -> list[dict[str, Any]]:
+        headers = {"Content-Type": "application/octet-stream"}
+        answer = self._client.json(
+            "PUT", service_path(ref) + "/files", data=archive, headers=headers
+        )
+        return answer["files"]
+
+    def archive(self, ref: str) -> bytes:
+        return self._client.request("GET", service_path(ref) + "/archive").content
+
+    def deploy(self, ref: str) -> dict[str, Any]:
+        """Start building a new generation from the service's current files."""
+        return self._client.json("POST", service_path(ref) + "/deploy")
+
+    def undeploy(self, ref: str) -> dict[str, Any]:
+        return self._client.json("POST", service_path(ref) + "/undeploy")
+
+    def builds(self, ref: str) -> list[dict[str, Any]]:
+        return self._client.json("GET", service_path(ref) + "/builds")["builds"]
+
+    def build(self, ref: str, number: int) -> dict[str, Any]:
+        return self._client.json("GET", f"{service_path(ref)}/builds/{number}")
+
+    def build_log(self, ref: str, number: int, *, follow: bool = False) -> Iterator[str]:
+        """The build's log lines; with ``follow``, as they come until the build ends."""
+        path = f"{service_path(ref)}/builds/{number}/log"
+        return self._client.stream_lines(path, params={"follow": "true" if follow else "false"})
+
+    def wait_until_serving(
+        self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.2
+    ) -> dict[str, Any]:
+        """Wait until generation ``tag`` serves ``ref``; its status then. A failed build
+        raises ``BuildFailed``, a generation that was given up ``RunnerError``."""
+        number = int(tag.removeprefix("v"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            build = self.build(ref, number)
+            if build["build_state"] == "failed":
+                raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
+            status = self.get(ref)
+            if status.get("live_generation") == tag and status["state"] == "running":
+                return status
+            if status.get("target_generation") != tag:
+                reason = status["status_message"] or status["state"]
+                raise RunnerError(f"{ref} {tag} did not start: {reason}")
+            time.sleep(poll)
+        raise RunnerError(f"{ref} {tag} was not serving after {timeout:g}s")
+
+    def openapi(self, ref: str, generation: str | None = None) -> dict[str, Any]:
+        """The OpenAPI document of the live generation, or of ``generation`` (``v2``)."""
+        params = {"generation": generation} if generation else None
+        return self._client.json("GET", service_path(ref) + "/openapi.json", params=params)
+
+    def runtime_logs(self, ref: str, tail: int = 200) -> str:
+        path = service_path(ref) + "/logs"
+        return self._client.request("GET", path, params={"tail": str(tail)}).text
+
+
+def service_path(ref: str) -> str:
+    return "/api/v1/services/" + quote(ref, safe="")
+
+
+def _file_path(ref: str, path: str) -> str:
+    return service_path(ref) + "/files/" + quote(path, safe="/")

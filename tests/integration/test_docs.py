@@ -1,0 +1,242 @@
+"""Swagger pages from route docstrings, through a real ``shipyard up``: the documentation
+step of a build, the stored documents, the API that serves them, ``shipyard docs``, and the
+page itself in a headless chromium whose "try it out" goes through the gateway."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from shipyard.openapi import first_problem
+from tests.conftest import RunningShipyard, start_shipyard
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [  # headless comes from playwright, a fresh profile from the test
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+ONE_BROKEN = '''\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/hello/<name>")
+def hello(name):
+    """Greet someone.
+
+    By name.
+    ---
+    tags: [greetings]
+    responses:
+      200:
+        description: A greeting.
+        content:
+          application/json:
+            schema: {type: object, properties: {hello: {type: string}}}
+    """
+    return {"hello": name}
+
+
+@app.post("/broken")
+def broken():
+    """Its YAML does not parse.
+    ---
+    responses: [200
+    """
+    return {}
+
+
+@app.get("/items/<int:item_id>")
+def item(item_id):
+    return {"item": item_id}
+'''
+
+
+@dataclass
+class Documented:
+    shipyard: RunningShipyard
+    logs: dict[str, str]
+
+    def document(self, service: str, **params: str) -> requests.Response:
+        return requests.get(
+            f"{self.shipyard.url}/api/v1/services/{service}/openapi.json", params=params,
+            timeout=10,
+        )
+
+
+def _deploy(shipyard: RunningShipyard, folder: Path, name: str, app: str | None) -> str:
+    """Create, push, enable and deploy a service; its build log."""
+    assert shipyard.cli("new", "custom", name, cwd=folder).returncode == 0
+    if app is not None:
+        (folder / name / "app.py").write_text(app)
+    for args in (("push", name), ("enable", name), ("deploy", name)):
+        done = shipyard.cli(*args, cwd=folder)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return shipyard.cli("logs", name).stdout
+
+
+@pytest.fixture(scope="module")
+def documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documented]:
+    """One control plane serving the template's add-numbers and a service with one broken
+    docstring (deployed here, so their instances predate each test's leak check)."""
+    folder = tmp_path_factory.mktemp("docs")
+    shipyard = start_shipyard(folder / "home")
+    try:
+        logs = {
+            "add-numbers": _deploy(shipyard, folder, "add-numbers", None),
+            "one-broken": _deploy(shipyard, folder, "one-broken", ONE_BROKEN),
+        }
+        yield Documented(shipyard, logs)
+    finally:
+        shipyard.stop()
+
+
+def test_the_template_docstring_documents_add_numbers(documented: Documented) -> None:
+    answer = documented.document("add-numbers")
+    assert answer.status_code == 200
+    document = answer.json()
+    assert first_problem(document) is None
+    assert document["info"] == {
+        "title": "add-numbers", "version": "v1",
+        "description": "The Shipyard service add-numbers.",
+    }
+    assert document["servers"][0]["url"] == (
+        f"{documented.shipyard.url}/user-services/invoke/add-numbers"
+    )
+    operation = document["paths"]["/add-numbers"]["post"]
+    assert operation["tags"] == ["add-numbers"]
+    assert operation["summary"] == "Add two numbers."
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["num1", "num2"]
+    assert schema["properties"] == {"num1": {"type": "number"}, "num2": {"type": "number"}}
+    assert set(operation["responses"]) == {"200", "400"}
+    assert "warning" not in documented.logs["add-numbers"]
+    assert "documented 1 operation(s) of add-numbers v1" in documented.logs["add-numbers"]
+
+
+def test_a_broken_docstring_is_a_warning_and_the_rest_is_documented(
+    documented: Documented,
+) -> None:
+    log = documented.logs["one-broken"]
+    warnings = [line for line in log.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, log
+    assert warnings[0].startswith("warning: POST /broken: the YAML after --- does not parse")
+
+    document = documented.document("one-broken").json()
+    assert first_problem(document) is None
+    paths = document["paths"]
+    assert set(paths) == {"/hello/{name}", "/broken", "/items/{item_id}"}
+    hello = paths["/hello/{name}"]["get"]
+    assert hello["tags"] == ["greetings"]
+    assert hello["description"] == "By name."
+    assert hello["parameters"][0]["name"] == "name"
+    assert "hello" in hello["responses"]["200"]["content"]["application/json"]["schema"][
+        "properties"
+    ]
+    broken = paths["/broken"]["post"]
+    assert broken["summary"] == "Its YAML does not parse."
+    assert list(broken["responses"]) == ["default"]
+    item = paths["/items/{item_id}"]["get"]
+    assert item["parameters"] == [{
+        "name": "item_id", "in": "path", "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }]
+
+
+def test_documents_of_other_generations_and_their_absence(documented: Documented) -> None:
+    assert documented.document("add-numbers", generation="v1").json()["info"]["version"] == "v1"
+    missing = documented.document("add-numbers", generation="v7")
+    assert missing.status_code == 404
+    assert "no build 7" in missing.json()["error"]["message"]
+    assert documented.document("add-numbers", generation="seven").status_code == 400
+    assert documented.document("nobody").status_code == 404
+
+    url = documented.shipyard.url
+    created = requests.post(f"{url}/api/v1/services", json={"name": "undeployed"}, timeout=10)
+    assert created.status_code == 201
+    none_yet = documented.document("undeployed")
+    assert none_yet.status_code == 404
+    assert "no live generation" in none_yet.json()["error"]["message"]
+    assert requests.get(f"{url}/services/undeployed/docs", timeout=10).status_code == 404
+
+
+def test_shipyard_docs_prints_the_page_url_or_the_document(documented: Documented) -> None:
+    shipyard = documented.shipyard
+    page = shipyard.cli("docs", "add-numbers")
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.strip() == f"{shipyard.url}/services/add-numbers/docs"
+    as_json = shipyard.cli("docs", "add-numbers", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert '"/add-numbers"' in as_json.stdout
+    unknown = shipyard.cli("docs", "nobody")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "Error: no service 'nobody'"
+
+
+def test_the_control_plane_documents_itself(documented: Documented) -> None:
+    document = requests.get(f"{documented.shipyard.url}/api/v1/openapi.json", timeout=10).json()
+    assert first_problem(document) is None
+    assert document["servers"][0]["url"] == documented.shipyard.url
+    assert "/api/v1/services/{ref}/openapi.json" in document["paths"]
+    page = requests.get(f"{documented.shipyard.url}/docs", timeout=10)
+    assert page.status_code == 200
+    assert "/api/v1/openapi.json" in page.text
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at /usr/bin/chromium (.ci/run installs it)",
+)
+def test_the_swagger_page_works_offline_in_a_real_browser(
+    documented: Documented, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Route, sync_playwright
+
+    origin = urlsplit(documented.shipyard.url).netloc
+    seen: list[str] = []
+    errors: list[str] = []
+
+    def only_shipyard(route: Route) -> None:
+        seen.append(route.request.url)
+        if urlsplit(route.request.url).netloc == origin:
+            route.continue_()
+        else:
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True,
+            args=CHROMIUM_FLAGS,
+        )
+        with contextlib.closing(browser):
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.route("**/*", only_shipyard)
+            page.goto(f"{documented.shipyard.url}/services/add-numbers/docs")
+            page.wait_for_selector(".opblock")
+            paths = [e.inner_text() for e in page.query_selector_all(".opblock-summary-path")]
+            assert paths == ["/add-numbers"]
+            page.click(".opblock-summary")
+            page.click("button.try-out__btn")
+            page.click("button.execute")
+            answer = ".live-responses-table tr.response "
+            status = page.wait_for_selector(answer + ".response-col_status")
+            assert status is not None
+            assert status.inner_text().strip() == "200"
+            assert page.inner_text(answer + ".response-col_description pre").strip() == "7"
+    outside = [url for url in seen if urlsplit(url).netloc != origin]
+    assert outside == []
+    assert errors == []  # a Content-Security-Policy violation would show here
+    assert f"{documented.shipyard.url}/user-services/invoke/add-numbers/add-numbers" in seen
+    assert any(url.endswith("/docs/assets/swagger-ui-bundle.js") for url in seen)
