@@ -57,9 +57,8 @@ class Generation:
 
     @classmethod
     def from_row(cls, row: GenerationRow) -> Generation:
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
         return cls(
-            id=row.id, service_id=row.service_id, number=row.number, created_at=created,
+            id=row.id, service_id=row.service_id, number=row.number, created_at=row.created_at,
             environment=row.environment, packages=tuple(row.packages),
             build_state=row.build_state, build_error=row.build_error,
             model_version=row.model_version,

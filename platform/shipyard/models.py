@@ -278,8 +278,7 @@ def _model_version(session: Session, name: str, version: int | None) -> ModelVer
 
 
 def _version(name: str, row: ModelVersionRow) -> ModelVersion:
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return ModelVersion(
-        name=name, version=row.version, created_at=created, sha256=row.sha256, size=row.size,
+        name=name, version=row.version, created_at=row.created_at, sha256=row.sha256, size=row.size,
         details=ModelDetails.parse(row.details), baseline_rows=len(row.baseline),
     )

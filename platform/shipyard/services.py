@@ -73,7 +73,7 @@ class Service:
             description=row.description, access_level=row.access_level,
             enabled=row.enabled, deployed=row.deployed,
             state=row.state, status_message=row.status_message,
-            created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
+            created_at=row.created_at, updated_at=row.updated_at,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -398,11 +398,6 @@ def _string(data: Mapping[str, Any], key: str, default: str) -> str:
 
 def _new_id() -> str:
     return _ID_PREFIX + uuid.uuid4().hex[:16]
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:

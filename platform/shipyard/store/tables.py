@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,6 +30,18 @@ __all__ = [
     "ServiceFileRow",
     "ServiceRow",
 ]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite stores none)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -47,8 +61,8 @@ class ServiceRow(Base):
     access_level: Mapped[str] = mapped_column(String(16), nullable=False, default="project")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     deployed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # Desired: the generation that should serve. Actual: the one serving now.
     target_generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     live_generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -79,7 +93,7 @@ class GenerationRow(Base):
         String(32), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True
     )
     number: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     environment: Mapped[str] = mapped_column(String(32), nullable=False)
     packages: Mapped[list[str]] = mapped_column(JSON, nullable=False)
@@ -88,8 +102,8 @@ class GenerationRow(Base):
     build_state: Mapped[str] = mapped_column(String(16), nullable=False)
     build_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     artifact: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
-    build_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    build_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    build_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    build_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The OpenAPI document its build made from the app's routes (without ``servers``).
     openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
@@ -133,7 +147,7 @@ class ModelRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class ModelVersionRow(Base):
@@ -148,7 +162,7 @@ class ModelVersionRow(Base):
         String(32), ForeignKey("models.id", ondelete="CASCADE"), nullable=False, index=True
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
