@@ -49,6 +49,9 @@ def test_create_renders_the_template_disabled_and_undeployed(client: FlaskClient
     )
     assert service["enabled"] is False
     assert service["deployed"] is False
+    fetched = client.get("/api/v1/services/add-numbers").get_json()
+    assert fetched["created_at"] == service["created_at"]
+    assert fetched["created_at"].endswith("+00:00")
     listed = client.get("/api/v1/services/add-numbers/files").get_json()["files"]
     paths = {f["path"] for f in listed}
     assert {"app.py", "shipyard.yaml"} <= paths
