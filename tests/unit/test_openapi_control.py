@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 
 from shipyard.openapi import first_problem
 from shipyard.openapi.control_api import control_plane_document, control_plane_routes
+from shipyard.openapi.docstrings import split_docstring
 from shipyard.openapi.document import UNDOCUMENTED
 from shipyard.store import GenerationRow, ServiceRow
 
@@ -22,6 +23,9 @@ def test_the_control_plane_document_validates_and_documents_every_route(app: Fla
     routes = control_plane_routes(app)
     assert routes
     for route in routes:
+        own = split_docstring(route.docstring)
+        assert own.summary, f"{route.endpoint} has no docstring"
+        assert own.yaml_text, f"{route.endpoint}'s docstring has no YAML after ---"
         path = route.rule.replace("<", "{").replace(">", "}")
         for prefix in ("{int:", "{path:"):
             path = path.replace(prefix, "{")

@@ -15,6 +15,24 @@ catalog = Blueprint("catalog", __name__)
 
 @catalog.get("/environments")
 def list_environments() -> dict[str, Any]:
+    """The environment profiles services can run on.
+    ---
+    tags: [platform]
+    responses:
+      "200":
+        description: Every profile, and the default one.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [default, environments]
+              properties:
+                default: {type: string, example: small}
+                environments:
+                  type: array
+                  items: {$ref: '#/components/schemas/Environment'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     environments = control_plane().environments
     return {
         "default": environments.default,

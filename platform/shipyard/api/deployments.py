@@ -22,29 +22,102 @@ FOLLOW_POLL = 0.1
 
 @deployments.post("/<ref>/deploy")
 def deploy(ref: str) -> tuple[dict[str, Any], int]:
-    """Snapshot the service's current files as a new generation, build it, serve it."""
+    """Snapshot the service's files as a new generation, build it
+    and switch to it once it is healthy.
+    ---
+    tags: [deployments]
+    responses:
+      "202":
+        description: The new generation; its build has started.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Generation'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "409": {$ref: '#/components/responses/Conflict'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().deployments.deploy(ref).to_dict(), 202
 
 
 @deployments.post("/<ref>/undeploy")
 def undeploy(ref: str) -> tuple[dict[str, Any], int]:
+    """Stop serving a service; its generations are kept.
+    ---
+    tags: [deployments]
+    responses:
+      "202":
+        description: The service; its instances are stopping.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Service'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     control_plane().deployments.undeploy(ref)
     return control_plane().services.get(ref).to_dict(), 202
 
 
 @deployments.get("/<ref>/builds")
 def list_builds(ref: str) -> dict[str, Any]:
+    """Every generation of a service and the state of its build.
+    ---
+    tags: [deployments]
+    responses:
+      "200":
+        description: The generations, oldest first.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [builds]
+              properties:
+                builds:
+                  type: array
+                  items: {$ref: '#/components/schemas/Generation'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return {"builds": [g.to_dict() for g in control_plane().deployments.generations(ref)]}
 
 
 @deployments.get("/<ref>/builds/<int:number>")
 def get_build(ref: str, number: int) -> dict[str, Any]:
+    """One generation of a service, by build number.
+    ---
+    tags: [deployments]
+    responses:
+      "200":
+        description: The generation.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Generation'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().deployments.generation(ref, number).to_dict()
 
 
 @deployments.get("/<ref>/builds/<int:number>/log")
 def build_log(ref: str, number: int) -> Response:
-    """The build's log as text; with ``follow=true``, streamed until the build ends."""
+    """A build's log as text.
+
+    With ``follow=true`` the answer streams until the build ends. Lines that start with
+    ``warning:`` are documentation problems that did not fail the build.
+    ---
+    tags: [deployments]
+    parameters:
+      - name: follow
+        in: query
+        schema: {type: boolean, default: false}
+    responses:
+      "200":
+        description: The log, one line per line.
+        content:
+          text/plain:
+            schema: {type: string}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     plane = control_plane()
     lines, done = plane.deployments.build_log(ref, number)
     if not _flag("follow"):
@@ -69,7 +142,24 @@ def build_log(ref: str, number: int) -> Response:
 
 @deployments.get("/<ref>/logs")
 def runtime_logs(ref: str) -> Response:
-    """What the service's instances printed (stdout and stderr), newest last."""
+    """What a service's instances printed, newest last.
+    ---
+    tags: [deployments]
+    parameters:
+      - name: tail
+        in: query
+        description: Lines per instance.
+        schema: {type: integer, minimum: 0, default: 200}
+    responses:
+      "200":
+        description: Each instance's output under a header line.
+        content:
+          text/plain:
+            schema: {type: string}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     plane = control_plane()
     tail = request.args.get("tail", "200")
     if not tail.isdigit():

@@ -17,8 +17,33 @@ models = Blueprint("models", __name__)
 
 @models.post("")
 def upload_model() -> tuple[dict[str, Any], int]:
-    """Multipart: ``model`` (the joblib/pickle file) and ``metadata`` (JSON: name,
-    features, target, problem_type, packages, description, baseline records)."""
+    """Upload a trained model as a new version.
+
+    Multipart: ``model``, the joblib or pickle file (the control plane never opens it),
+    and ``metadata``, JSON with the name, features, target, problem type, packages,
+    description and baseline records.
+    ---
+    tags: [models]
+    requestBody:
+      required: true
+      content:
+        multipart/form-data:
+          schema:
+            type: object
+            required: [model, metadata]
+            properties:
+              model: {type: string, format: binary}
+              metadata: {type: string, description: the model's metadata as JSON}
+    responses:
+      "201":
+        description: The new version.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/ModelVersion'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "413": {$ref: '#/components/responses/TooLarge'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     metadata = form_json("metadata")
     upload = request.files.get("model")
     if upload is None:
@@ -32,27 +57,123 @@ def upload_model() -> tuple[dict[str, Any], int]:
 
 @models.get("")
 def list_models() -> dict[str, Any]:
+    """Every model, with its newest version and version count.
+    ---
+    tags: [models]
+    responses:
+      "200":
+        description: The models.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [models]
+              properties:
+                models:
+                  type: array
+                  items:
+                    type: object
+                    properties:
+                      name: {type: string}
+                      latest_version: {type: integer}
+                      versions: {type: integer}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return {"models": control_plane().models.list()}
 
 
 @models.get("/<name>")
 def list_versions(name: str) -> dict[str, Any]:
+    """Every version of a model.
+    ---
+    tags: [models]
+    responses:
+      "200":
+        description: The versions, oldest first.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [versions]
+              properties:
+                versions:
+                  type: array
+                  items: {$ref: '#/components/schemas/ModelVersion'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return {"versions": [v.to_dict() for v in control_plane().models.versions(name)]}
 
 
 @models.get("/<name>/versions/<int:version>")
 def get_version(name: str, version: int) -> dict[str, Any]:
+    """One version of a model.
+    ---
+    tags: [models]
+    responses:
+      "200":
+        description: The version.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/ModelVersion'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().models.get(name, version).to_dict()
 
 
 @models.get("/<name>/versions/<int:version>/baseline")
 def get_baseline(name: str, version: int) -> dict[str, Any]:
+    """The baseline records stored with a model version.
+    ---
+    tags: [models]
+    responses:
+      "200":
+        description: The records.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [records]
+              properties:
+                records: {type: array, items: {type: object}}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return {"records": control_plane().models.baseline(name, version)}
 
 
 @models.post("/<name>/deploy")
 def deploy_model(name: str) -> tuple[dict[str, Any], int]:
-    """Create or update the model service for a version (default: the newest), deploy it."""
+    """Create or update the model service of a version (default: the
+    newest) and deploy it.
+    ---
+    tags: [models]
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              version: {type: integer}
+              service: {type: string, description: "the service's name (default: the model's)"}
+              environment: {type: string}
+    responses:
+      "202":
+        description: The service's name and its new generation.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [service, generation]
+              properties:
+                service: {type: string}
+                generation: {$ref: '#/components/schemas/Generation'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "409": {$ref: '#/components/responses/Conflict'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     body = json_body() if request.content_length else {}
     version = body.get("version")
     if version is not None and not isinstance(version, int):

@@ -21,12 +21,58 @@ ResponseValue = dict[str, Any] | tuple[dict[str, Any], int]
 
 @services.get("")
 def list_services() -> ResponseValue:
+    """Every service, by name.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The services.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [services]
+              properties:
+                services:
+                  type: array
+                  items: {$ref: '#/components/schemas/Service'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return {"services": [s.to_dict() for s in control_plane().services.list()]}
 
 
 @services.post("")
 def create_service() -> ResponseValue:
-    """Create from a template (JSON body) or an upload (multipart ``service``, ``archive``)."""
+    """Create a service.
+
+    From a template (a JSON body), or from an upload (multipart: ``service``, the same
+    JSON as a string, and ``archive``, a zip or tar.gz of its files). The service starts
+    disabled and undeployed.
+    ---
+    tags: [services]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/ServiceSpec'}
+        multipart/form-data:
+          schema:
+            type: object
+            required: [service, archive]
+            properties:
+              service: {type: string, description: "the service's JSON (ServiceSpec)"}
+              archive: {type: string, format: binary}
+    responses:
+      "201":
+        description: The new service.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Service'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "409": {$ref: '#/components/responses/Conflict'}
+      "413": {$ref: '#/components/responses/TooLarge'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     registry = control_plane().services
     if request.mimetype == "multipart/form-data":
         spec = ServiceSpec.from_dict(form_json("service"))
@@ -42,46 +88,155 @@ def create_service() -> ResponseValue:
 
 @services.get("/<ref>")
 def get_service(ref: str) -> ResponseValue:
-    """The service, what serves it now and each instance's health and usage."""
+    """One service, what serves it now and each instance.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The service with its live and target generations and instances.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/ServiceStatus'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     plane = control_plane()
     return {**plane.services.get(ref).to_dict(), **plane.deployments.status(ref)}
 
 
 @services.patch("/<ref>")
 def update_service(ref: str) -> ResponseValue:
+    """Change a service's name, description, environment,
+    packages or access level.
+    ---
+    tags: [services]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/ServiceChanges'}
+    responses:
+      "200":
+        description: The changed service.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Service'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "409": {$ref: '#/components/responses/Conflict'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().services.update(ref, json_body()).to_dict()
 
 
 @services.delete("/<ref>")
 def delete_service(ref: str) -> tuple[str, int]:
+    """Delete an undeployed service with its files and
+    generations.
+    ---
+    tags: [services]
+    responses:
+      "204": {description: Deleted.}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "409": {$ref: '#/components/responses/Conflict'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     control_plane().services.delete(ref)
     return "", 204
 
 
 @services.post("/<ref>/enable")
 def enable_service(ref: str) -> ResponseValue:
+    """Switch a service on: it may then be deployed.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The service.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Service'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().services.set_enabled(ref, True).to_dict()
 
 
 @services.post("/<ref>/disable")
 def disable_service(ref: str) -> ResponseValue:
+    """Switch a service off: the gateway refuses its calls.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The service.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Service'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().services.set_enabled(ref, False).to_dict()
 
 
 @services.get("/<ref>/files")
 def list_files(ref: str) -> ResponseValue:
+    """A service's files, with their sizes and hashes.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The files.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/FileList'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return {"files": [f.to_dict() for f in control_plane().services.list_files(ref)]}
 
 
 @services.put("/<ref>/files")
 def replace_files(ref: str) -> ResponseValue:
-    """Replace every file with those of the zip or tar.gz archive in the body."""
+    """Replace every file with those of a zip or tar.gz archive.
+    ---
+    tags: [services]
+    requestBody:
+      required: true
+      content:
+        application/octet-stream:
+          schema: {type: string, format: binary}
+        application/zip:
+          schema: {type: string, format: binary}
+    responses:
+      "200":
+        description: The new files.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/FileList'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "413": {$ref: '#/components/responses/TooLarge'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     files = control_plane().services.replace_files(ref, request.get_data())
     return {"files": [f.to_dict() for f in files]}
 
 
 @services.get("/<ref>/archive")
 def download_archive(ref: str) -> Response:
+    """Every file of a service, as a zip.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The zip archive.
+        content:
+          application/zip:
+            schema: {type: string, format: binary}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     registry = control_plane().services
     name = registry.get(ref).name
     return Response(
@@ -93,17 +248,58 @@ def download_archive(ref: str) -> Response:
 
 @services.get("/<ref>/files/<path:path>")
 def read_file(ref: str, path: str) -> Response:
+    """One file of a service.
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The file's bytes.
+        content:
+          application/octet-stream:
+            schema: {type: string, format: binary}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     content = control_plane().services.read_file(ref, path)
     return Response(content, mimetype="application/octet-stream")
 
 
 @services.put("/<ref>/files/<path:path>")
 def write_file(ref: str, path: str) -> ResponseValue:
+    """Create or overwrite one file of a service.
+    ---
+    tags: [services]
+    requestBody:
+      required: true
+      content:
+        application/octet-stream:
+          schema: {type: string, format: binary}
+    responses:
+      "200":
+        description: The file written.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/ServiceFile'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "413": {$ref: '#/components/responses/TooLarge'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     return control_plane().services.write_file(ref, path, request.get_data()).to_dict()
 
 
 @services.delete("/<ref>/files/<path:path>")
 def delete_file(ref: str, path: str) -> tuple[str, int]:
+    """Delete one file of a service.
+    ---
+    tags: [services]
+    responses:
+      "204": {description: Deleted.}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
     control_plane().services.delete_file(ref, path)
     return "", 204
 

@@ -9,7 +9,7 @@ control plane's own.
 - ``model_service``: the generated predict and health operations of a model service;
 - ``generations``: the documentation step of a build;
 - ``publication``: a stored document's servers and security schemes, when it is served;
-- ``control_api``, ``control_operations``, ``control_schemas``: the control plane's API;
+- ``control_api``, ``control_schemas``: the control plane's API, from its views' docstrings;
 - ``swagger_ui``: the Swagger UI page and its bundled assets.
 """
 

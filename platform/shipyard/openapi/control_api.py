@@ -1,5 +1,5 @@
 """The control plane's own API, documented the same way as a service: from its views'
-docstrings (YAML after ``---``), or while a view has none, from ``control_operations``.
+docstrings (summary and description, then the operation's YAML after ``---``).
 
 This is the control plane's own code, so its app is inspected directly; the document is
 built once per process.
@@ -13,9 +13,7 @@ import threading
 from flask import Flask
 
 from shipyard import __version__
-from shipyard.openapi.control_operations import DOCSTRINGS
 from shipyard.openapi.control_schemas import COMPONENTS, TAGS
-from shipyard.openapi.docstrings import split_docstring
 from shipyard.openapi.document import BuiltDocument, build_document
 from shipyard_runners import Route
 
@@ -35,10 +33,7 @@ _INFO = {
 
 def _docstring_of(app: Flask, endpoint: str) -> str:
     view = app.view_functions.get(endpoint)
-    own = inspect.cleandoc(view.__doc__) if view is not None and view.__doc__ else ""
-    if split_docstring(own).yaml_text is not None or endpoint not in DOCSTRINGS:
-        return own
-    return inspect.cleandoc(DOCSTRINGS[endpoint])
+    return inspect.cleandoc(view.__doc__) if view is not None and view.__doc__ else ""
 
 
 def control_plane_routes(app: Flask) -> list[Route]:
