@@ -1,0 +1,260 @@
+"""The AWS Signature Version 4 canonical request and string to sign, for non-S3 services.
+
+Everything here is a pure function of a received request: no secrets, no clock, no I/O.
+``sigv4`` builds verification on top of it.
+
+Canonical request, one field per line (AWS "Create a canonical request")::
+
+    METHOD
+    canonical path      normalized, then URI-encoded once more (the "double" encoding)
+    canonical query     pairs decoded, re-encoded with the unreserved set, sorted
+    canonical headers   "name:value\\n" per signed header, lowercased, trimmed, joined
+                        (followed by the blank line the spec's layout produces)
+    signed headers      "host;x-amz-date"
+    payload hash        x-amz-content-sha256, else the SHA-256 of the body
+
+Choices where the specification leaves room:
+
+- The path is taken exactly as it arrived on the wire (already percent-encoded once by
+  the client) and encoded once more, as requests-aws4auth and botocore do for non-S3
+  services: ``/a%20b`` is signed as ``/a%2520b``. Nothing is decoded, so ``x%2Fy`` and
+  ``x/y`` are different paths, and ``%2E%2E`` is not a dot segment.
+- ``+`` in the query means a space (form encoding: how requests-aws4auth, botocore's
+  presigner and Flask all read it), so ``a+b`` canonicalizes to ``a%20b`` and a literal
+  plus travels as ``%2B``. botocore's header signer signs a URL's query as sent instead;
+  ``canonical_query(as_sent=True)`` gives that form, which the verifier also tries.
+- Header values fold every run of spaces, tabs and line breaks (obsolete line folding) to
+  one space, quoted or not; duplicate headers are joined with commas in arrival order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote, unquote_to_bytes
+
+__all__ = [
+    "ALGORITHM",
+    "AMZ_DATE_FORMAT",
+    "SCOPE_TERMINATOR",
+    "SignedRequest",
+    "canonical_headers",
+    "canonical_path",
+    "canonical_query",
+    "canonical_request",
+    "normalize_path",
+    "query_parameters",
+    "string_to_sign",
+]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+SCOPE_TERMINATOR = "aws4_request"
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_HEADER_WHITESPACE = re.compile(r"[ \t\r\n]+")
+
+
+def _wire_bytes(text: str) -> bytes:
+    """Text as the bytes it stands for: UTF-8, with undecodable bytes kept by
+    ``surrogateescape`` (a server that decoded the request line that way round-trips)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedRequest:
+    """One received HTTP request, as the verifier needs to see it.
+
+    ``path`` and ``query`` are the two halves of the request-target exactly as received
+    (split at the first ``?``, percent-encoding untouched); ``headers`` are the
+    ``(name, value)`` pairs in arrival order, duplicates included. The body is given
+    either as ``body`` or, when it is streamed elsewhere, as the SHA-256 hex digest the
+    caller computed over it (``body_sha256``), never both. ``now`` is the server's clock
+    at arrival, timezone-aware, injected so that tests can freeze it.
+
+    Text fields hold the bytes received decoded the way Python HTTP servers do (header
+    values as Latin-1); non-ASCII characters are hashed as UTF-8, which is also what
+    Python clients sign.
+    """
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
+    body_sha256: str | None = None
+    now: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", tuple((str(n), str(v)) for n, v in self.headers))
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
+            raise ValueError("SignedRequest.now must be timezone-aware")
+        if self.body_sha256 is not None:
+            if self.body:
+                raise ValueError("give the body or its SHA-256, not both")
+            if not _SHA256_HEX.fullmatch(self.body_sha256):
+                raise ValueError("body_sha256 must be 64 lowercase hex digits")
+
+    @classmethod
+    def from_target(
+        cls,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]],
+        *,
+        now: datetime,
+        body: bytes = b"",
+        body_sha256: str | None = None,
+    ) -> SignedRequest:
+        """Build from an origin-form request-target such as ``/a%20b?x=1``."""
+        path, _, query = target.partition("?")
+        return cls(
+            method=method, path=path, query=query, headers=tuple(headers),
+            body=body, body_sha256=body_sha256, now=now,
+        )
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (any case), in arrival order."""
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+    def payload_sha256(self) -> str:
+        """The SHA-256 hex digest of the body actually received."""
+        if self.body_sha256 is not None:
+            return self.body_sha256
+        return hashlib.sha256(self.body).hexdigest()
+
+
+def normalize_path(raw_path: str) -> str:
+    """Remove ``.`` and ``..`` segments and empty segments (repeated slashes).
+
+    Works on the raw, still-encoded path, so ``%2E%2E`` is an ordinary segment. A
+    trailing slash survives unless nothing is left but the root; ``..`` never climbs
+    above the root. Callers that route by path should route on this same result.
+    """
+    segments: list[str] = []
+    for segment in raw_path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    normalized = "/" + "/".join(segments)
+    if segments and raw_path.endswith("/"):
+        normalized += "/"
+    return normalized
+
+
+def canonical_path(raw_path: str, *, normalize: bool = True) -> str:
+    """The canonical URI: the (normalized) raw path, URI-encoded once more, ``/`` kept."""
+    path = normalize_path(raw_path) if normalize else (raw_path or "/")
+    return quote(_wire_bytes(path), safe="/")
+
+
+def _decode_query_component(raw: str) -> bytes:
+    return unquote_to_bytes(_wire_bytes(raw).replace(b"+", b" "))
+
+
+def _decoded_name(raw: str) -> str:
+    return _decode_query_component(raw).decode("utf-8", "replace")
+
+
+def query_parameters(raw_query: str) -> list[tuple[str, str]]:
+    """The decoded ``(name, value)`` pairs of a raw query, in order, read the way the
+    canonical query reads them (``+`` is a space; bytes that are not UTF-8 become U+FFFD)."""
+    segments = (segment.partition("=") for segment in raw_query.split("&") if segment)
+    return [(_decoded_name(name), _decoded_name(value)) for name, _, value in segments]
+
+
+def canonical_query(
+    raw_query: str, *, exclude: Collection[str] = (), as_sent: bool = False
+) -> str:
+    """The canonical query string of a raw query.
+
+    Each name and value is percent-decoded (``+`` is a space) and encoded again with
+    only the unreserved characters left bare; a missing ``=`` gives an empty value;
+    pairs are sorted by encoded name, then encoded value. Parameters whose decoded name
+    is in ``exclude`` (``X-Amz-Signature`` for presigned requests) are left out.
+
+    ``as_sent=True`` gives the form botocore signs when the query is part of the URL:
+    the raw pairs, sorted, not re-encoded. It only differs when the client sent a query
+    that is not already in canonical encoding, such as ``a+b`` or ``a,b``.
+    """
+    if not raw_query:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for segment in raw_query.split("&"):
+        if not segment and not as_sent:
+            continue
+        name, _, value = segment.partition("=")
+        if exclude and _decoded_name(name) in exclude:
+            continue
+        if not as_sent:
+            name = quote(_decode_query_component(name), safe="")
+            value = quote(_decode_query_component(value), safe="")
+        pairs.append((name, value))
+    pairs.sort()
+    return "&".join(f"{name}={value}" for name, value in pairs)
+
+
+def _trim_header_value(value: str) -> str:
+    return _HEADER_WHITESPACE.sub(" ", value).strip(" ")
+
+
+def canonical_headers(headers: Iterable[tuple[str, str]], signed_headers: Iterable[str]) -> str:
+    """One ``name:value\\n`` line per signed header, sorted by name.
+
+    Values are trimmed and their inner whitespace runs folded to one space; repeated
+    headers are joined with ``,`` in arrival order. A signed header that the request
+    does not carry is a ``ValueError``.
+    """
+    collected: dict[str, list[str]] = {name: [] for name in sorted(set(signed_headers))}
+    for name, value in headers:
+        values = collected.get(name.lower())
+        if values is not None:
+            values.append(_trim_header_value(value))
+    missing = [name for name, values in collected.items() if not values]
+    if missing:
+        raise ValueError(f"signed header {missing[0]!r} is not in the request")
+    return "".join(f"{name}:{','.join(values)}\n" for name, values in collected.items())
+
+
+def canonical_request(
+    request: SignedRequest,
+    signed_headers: Iterable[str],
+    payload_hash: str,
+    *,
+    normalize: bool = True,
+    exclude_query: Collection[str] = (),
+    query_as_sent: bool = False,
+) -> str:
+    """The canonical request of ``request`` for the given signed headers and payload hash.
+
+    ``normalize=False`` is the S3 convention (no dot-segment removal), needed only to
+    reproduce test vectors signed that way. See ``canonical_query`` for
+    ``exclude_query`` and ``query_as_sent``.
+    """
+    names = sorted(set(signed_headers))
+    return "\n".join([
+        request.method,
+        canonical_path(request.path, normalize=normalize),
+        canonical_query(request.query, exclude=exclude_query, as_sent=query_as_sent),
+        canonical_headers(request.headers, names),
+        ";".join(names),
+        payload_hash,
+    ])
+
+
+def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
+    """The string to sign: algorithm, timestamp, credential scope, canonical request hash.
+
+    ``amz_date`` is the request time in ISO 8601 basic form (``20150830T123600Z``);
+    ``scope`` is ``20150830/us-east-1/service/aws4_request``.
+    """
+    digest = hashlib.sha256(_wire_bytes(canonical_request)).hexdigest()
+    return "\n".join([ALGORITHM, amz_date, scope, digest])

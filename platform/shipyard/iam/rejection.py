@@ -1,0 +1,38 @@
+"""The one error SigV4 verification raises."""
+
+from __future__ import annotations
+
+from shipyard_sdk.errors import Forbidden
+
+__all__ = ["SignatureRejected"]
+
+
+class SignatureRejected(Forbidden):
+    """A request whose SigV4 signature cannot be accepted (HTTP 403).
+
+    ``message`` is what the client sees, one of the class constants below. Every check
+    that can fail with something other than ``MISMATCH`` depends on the request alone and
+    runs before any secret is looked up, so no message says anything about a key: an
+    unknown access key and a wrong signature share ``MISMATCH``. ``reason`` says exactly
+    what failed, for server logs; it never holds a secret, a signature or a session token.
+
+    ``SignatureRejected(message)`` alone is valid too, which is how the SDK's
+    ``error_from_payload`` rebuilds it from an error answer.
+    """
+
+    MISMATCH = "The request signature does not match."
+    MISSING = "The request is not signed with AWS Signature Version 4."
+    MALFORMED = "The request's AWS Signature Version 4 information is malformed."
+    SCOPE = "The credential scope does not match this endpoint or the request date."
+    SKEWED = "The request time is too far from the server's clock."
+    EXPIRED = "The presigned request has expired."
+    PAYLOAD = "The payload hash does not match the body (unsigned payloads are refused)."
+
+    def __init__(self, message: str = MISMATCH, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+    @classmethod
+    def malformed(cls, reason: str) -> SignatureRejected:
+        """A rejection for signature information that is out of form."""
+        return cls(cls.MALFORMED, reason=reason)

@@ -1,0 +1,276 @@
+"""Verify AWS Signature Version 4 requests, in the Authorization header or presigned form.
+
+    verifier = Verifier(secret_for_access_key, region="us-east-1", service="execute-api")
+    identity = verifier.verify(SignedRequest.from_target(method, target, headers,
+                                                         body=body, now=now))
+
+``verify`` checks, in this order, and raises ``SignatureRejected`` at the first failure:
+
+1. the signature information is well formed (``authorization.read_signature``): one form only, the
+   algorithm, the credential, a sorted signed-header list that includes ``host`` and names
+   only headers the request carries, a signed ``x-amz-date`` (or ``Date``), presigned
+   ``X-Amz-Expires`` between 1 and 604800 seconds;
+2. the credential scope is this verifier's region and service, dated the request's day;
+3. the request time is within the clock skew (presigned: not from the future, not expired);
+4. a session-token header, if any, is signed; ``x-amz-content-sha256``, if any, is the
+   body's hash (``UNSIGNED-PAYLOAD`` and streaming payloads are refused);
+5. the secret is looked up and the signature compared in constant time.
+
+Steps 1-4 depend on the request alone and may tell the client what is wrong. Step 5 is
+the only one that touches a secret: an unknown access key and a wrong signature do the
+same work and fail with the same public message; only ``SignatureRejected.reason``
+(for server logs, never holding a secret) tells them apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from shipyard.iam.authorization import (
+    SESSION_TOKEN_HEADER,
+    CredentialScope,
+    SignatureInfo,
+    read_signature,
+    single_header,
+)
+from shipyard.iam.canonical import (
+    AMZ_DATE_FORMAT,
+    SCOPE_TERMINATOR,
+    SignedRequest,
+    canonical_request,
+    string_to_sign,
+)
+from shipyard.iam.rejection import SignatureRejected
+
+__all__ = [
+    "UNSIGNED_PAYLOAD",
+    "Identity",
+    "SigningKeyCache",
+    "Verifier",
+    "compute_signature",
+    "derive_signing_key",
+    "payload_hash",
+]
+
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who signed a verified request.
+
+    ``session_token`` is the ``x-amz-security-token`` the request carried (signed), for
+    the caller to check against the short-lived credential it belongs to; ``None`` when
+    there was none. It is left out of ``repr`` so that logging an identity is safe.
+    """
+
+    access_key_id: str
+    scope: CredentialScope
+    request_time: datetime
+    presigned: bool
+    session_token: str | None = field(default=None, repr=False)
+
+
+def derive_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The SigV4 signing key: HMAC-SHA256 chained over date, region, service, terminator."""
+    key = ("AWS4" + secret).encode("utf-8")
+    for part in (date, region, service, SCOPE_TERMINATOR):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def compute_signature(signing_key: bytes, string_to_sign: str) -> str:
+    """The hex signature of a string to sign."""
+    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class SigningKeyCache:
+    """Derived signing keys, at most ``max_size``, least recently used evicted first.
+
+    An entry is keyed by (fingerprint of the secret, date, region, service). The
+    fingerprint is an HMAC of the secret under a random key drawn for this cache, so the
+    cache holds neither the secret nor a plain hash that guesses could be tested against;
+    a rotated secret gets a new entry and the old one ages out. Thread-safe.
+    """
+
+    def __init__(self, max_size: int = 1024) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self.max_size = max_size
+        self._fingerprint_key = os.urandom(32)
+        self._entries: OrderedDict[tuple[bytes, str, str, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
+        """The signing key for this secret and scope, derived at most once while cached."""
+        fingerprint = hmac.new(self._fingerprint_key, secret.encode("utf-8"), hashlib.sha256)
+        entry = (fingerprint.digest(), date, region, service)
+        with self._lock:
+            key = self._entries.get(entry)
+            if key is not None:
+                self._entries.move_to_end(entry)
+                return key
+        key = derive_signing_key(secret, date, region, service)
+        with self._lock:
+            self._entries[entry] = key
+            while len(self._entries) > self.max_size:
+                self._entries.popitem(last=False)
+        return key
+
+
+def payload_hash(request: SignedRequest) -> str:
+    """The payload hash to sign with: ``x-amz-content-sha256`` when sent, else the body's
+    SHA-256. A declared hash must be the body's; ``UNSIGNED-PAYLOAD`` and the streaming
+    (chunk-signed) values are refused, since the gateway forwards the body to a service
+    and an unsigned body could be swapped by anyone replaying the signed headers."""
+    declared = single_header(request, "x-amz-content-sha256")
+    actual = request.payload_sha256()
+    if declared is None:
+        return actual
+    if declared == UNSIGNED_PAYLOAD or declared.startswith("STREAMING-"):
+        raise SignatureRejected(
+            SignatureRejected.PAYLOAD,
+            reason=f"x-amz-content-sha256 {declared[:48]!r} is refused: the body must be signed",
+        )
+    if declared != actual:
+        raise SignatureRejected(
+            SignatureRejected.PAYLOAD,
+            reason="x-amz-content-sha256 is not the SHA-256 of the body received",
+        )
+    return declared
+
+
+class Verifier:
+    """Verifies SigV4-signed requests for one region and service name.
+
+    ``lookup_secret(access_key_id)`` returns the secret access key, or ``None`` for an
+    unknown (or revoked, or expired) key; it is called on every request, so revocation
+    takes effect at once, while signing keys are derived only once per secret and day.
+    ``normalize_path=False`` is the S3 convention and only exists to check vectors
+    signed that way; a caller that routes by path must route on
+    ``canonical.normalize_path(request.path)``, the path that was verified.
+    """
+
+    def __init__(
+        self,
+        lookup_secret: Callable[[str], str | None],
+        region: str,
+        service: str,
+        *,
+        clock_skew: timedelta = timedelta(minutes=5),
+        normalize_path: bool = True,
+        cache_size: int = 1024,
+    ) -> None:
+        if clock_skew < timedelta(0):
+            raise ValueError("clock_skew cannot be negative")
+        self.region = region
+        self.service = service
+        self.clock_skew = clock_skew
+        self.normalize_path = normalize_path
+        self._lookup_secret = lookup_secret
+        self._keys = SigningKeyCache(cache_size)
+        self._decoy_secret = os.urandom(30).hex()
+
+    def verify(self, request: SignedRequest) -> Identity:
+        """The identity that signed ``request``; raises ``SignatureRejected`` otherwise."""
+        info = read_signature(request)
+        self._check_scope(info)
+        self._check_time(info, request.now.astimezone(UTC))
+        token_headers = request.header_values(SESSION_TOKEN_HEADER)
+        if token_headers and SESSION_TOKEN_HEADER not in info.signed_headers:
+            raise SignatureRejected.malformed("the x-amz-security-token header is not signed")
+        candidates = self._canonical_requests(request, info, payload_hash(request))
+
+        secret = self._lookup_secret(info.access_key_id)
+        scope = info.scope
+        signing_key = self._keys.signing_key(
+            self._decoy_secret if secret is None else secret, scope.date, scope.region,
+            scope.service,
+        )
+        matched = False
+        for candidate in candidates:
+            expected = compute_signature(
+                signing_key, string_to_sign(info.amz_date, str(scope), candidate)
+            )
+            matched |= hmac.compare_digest(expected, info.signature)
+        if secret is None:
+            raise SignatureRejected(reason=f"unknown access key id {info.access_key_id!r}")
+        if not matched:
+            digest = hashlib.sha256(candidates[0].encode("utf-8", "surrogateescape")).hexdigest()
+            raise SignatureRejected(
+                reason=f"signature mismatch for access key id {info.access_key_id!r} "
+                f"(canonical request sha256 {digest})"
+            )
+        return Identity(
+            access_key_id=info.access_key_id,
+            scope=scope,
+            request_time=info.request_time,
+            presigned=info.presigned,
+            session_token=info.session_token,
+        )
+
+    def _check_scope(self, info: SignatureInfo) -> None:
+        scope = info.scope
+        if scope.date != info.amz_date[:8]:
+            raise SignatureRejected(
+                SignatureRejected.SCOPE,
+                reason=f"credential date {scope.date} is not the request date {info.amz_date[:8]}",
+            )
+        if (scope.region, scope.service) != (self.region, self.service):
+            raise SignatureRejected(
+                SignatureRejected.SCOPE,
+                reason=f"credential scope {str(scope)!r} is not for region {self.region!r} "
+                f"and service {self.service!r}",
+            )
+
+    def _check_time(self, info: SignatureInfo, now: datetime) -> None:
+        ahead = info.request_time - now
+        if info.expires is None:
+            if abs(ahead) > self.clock_skew:
+                raise SignatureRejected(
+                    SignatureRejected.SKEWED,
+                    reason=f"request time {info.amz_date} is {ahead.total_seconds():+.0f}s from "
+                    f"the server clock {now:{AMZ_DATE_FORMAT}}, over the allowed "
+                    f"{self.clock_skew.total_seconds():.0f}s",
+                )
+            return
+        if ahead > self.clock_skew:
+            raise SignatureRejected(
+                SignatureRejected.SKEWED,
+                reason=f"presigned X-Amz-Date {info.amz_date} is {ahead.total_seconds():.0f}s "
+                f"ahead of the server clock {now:{AMZ_DATE_FORMAT}}",
+            )
+        expiry = info.request_time + timedelta(seconds=info.expires)
+        if now > expiry:
+            raise SignatureRejected(
+                SignatureRejected.EXPIRED,
+                reason=f"presigned request expired at {expiry:{AMZ_DATE_FORMAT}}, server clock "
+                f"{now:{AMZ_DATE_FORMAT}}",
+            )
+
+    def _canonical_requests(
+        self, request: SignedRequest, info: SignatureInfo, payload: str
+    ) -> list[str]:
+        """The canonical request, then (only when it differs) the one with the query as
+        sent, which is what botocore signs for a query that is not canonically encoded."""
+        canonical = canonical_request(
+            request, info.signed_headers, payload,
+            normalize=self.normalize_path, exclude_query=info.excluded_query,
+        )
+        as_sent = canonical_request(
+            request, info.signed_headers, payload,
+            normalize=self.normalize_path, exclude_query=info.excluded_query,
+            query_as_sent=True,
+        )
+        return [canonical] if as_sent == canonical else [canonical, as_sent]
+
