@@ -21,6 +21,7 @@ import requests
 
 from shipyard.api_server import RESOLVED_SETTINGS_VAR
 from shipyard.errors import RunnerError
+from shipyard.gateway.routes import write_routing_table
 from shipyard.runfile import clear_run_file, write_run_file
 from shipyard.settings import Settings
 from shipyard.store import Store
@@ -62,6 +63,9 @@ class ProcessTree:
             store.migrate(lock_dir=home)
         finally:
             store.dispose()
+        # Routes of an earlier run name instances that are gone: start from none, and let
+        # the supervisor publish what it starts or adopts.
+        write_routing_table(routes_file(home), {"version": 1, "services": {}})
         # The gateway is the front door on the public address; the API listens on an
         # internal loopback port behind it.
         public = _listen(self.settings.host, self.settings.port)
