@@ -41,6 +41,7 @@ from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
+from shipyard.routing import routing_table
 from shipyard.runner_choice import make_runner, profile_of
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
@@ -488,41 +489,12 @@ class Supervisor:
 
     # -- routing --------------------------------------------------------------------
 
-    def routing_table(self) -> dict[str, Any]:
-        """The gateway's view: each service, its live mapping and healthy instances."""
-        services: dict[str, Any] = {}
-        with self.store.reading() as session:
-            tags = dict(session.execute(select(GenerationRow.id, GenerationRow.number)).all())
-            for service in session.scalars(select(ServiceRow)):
-                instances: dict[str, list[dict[str, Any]]] = {}
-                for row in session.scalars(
-                    select(InstanceRow).where(
-                        InstanceRow.service_id == service.id,
-                        InstanceRow.state == State.HEALTHY.value,
-                    )
-                ):
-                    handle = row.handle or {}
-                    instances.setdefault(tag_of(tags[row.generation_id]), []).append(
-                        {"instance_id": row.id, "host": handle["host"], "port": handle["port"]}
-                    )
-                live = service.live_generation_id
-                services[service.id] = {
-                    "id": service.id, "name": service.name, "enabled": service.enabled,
-                    "deployed": service.deployed, "state": service.state,
-                    "message": service.status_message,
-                    "mapping": [{"generation": tag_of(tags[live]), "proba": 1.0}]
-                    if live in tags else [],
-                    "instances": instances,
-                }
-        return {"version": 1, "services": services}
-
     def _publish_routes(self) -> None:
-        table = self.routing_table()
+        with self.store.reading() as session:
+            table = routing_table(session)
         if table == self._memory.routes:
             return
-        path = routes_file(self.plane.settings.home)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_routing_table(path, table)
+        write_routing_table(routes_file(self.plane.settings.home), table)
         self._memory.routes = table
 
 
