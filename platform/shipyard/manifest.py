@@ -49,8 +49,6 @@ def parse_manifest(text: str | bytes) -> Manifest:
     if not isinstance(data.get("name"), str):
         raise InvalidInput(f"{MANIFEST_NAME} needs 'name' (a string)")
     packages = data.get("packages") or []
-    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
-        raise InvalidInput(f"{MANIFEST_NAME}: 'packages' must be a list of requirement strings")
     kind = data.get("kind", "custom")
     if kind not in ("custom", "model"):
         raise InvalidInput(f"{MANIFEST_NAME}: unknown kind {kind!r}; known: custom, model")

@@ -76,9 +76,7 @@ class ModelDetails:
         target = data.get("target", "")
         if not isinstance(target, str) or forbidden_character(target):
             raise InvalidInput("'target' must be a plain string")
-        packages = data.get("packages") or list(DEFAULT_PACKAGES["model"])
-        if not isinstance(packages, list):
-            raise InvalidInput("'packages' must be a list of requirement strings")
+        packages = data.get("packages") or DEFAULT_PACKAGES["model"]
         return cls(
             features=tuple(parsed), target=target, problem_type=str(problem_type),
             packages=tuple(validate_package_list(packages)),

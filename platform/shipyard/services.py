@@ -116,17 +116,12 @@ class ServiceSpec:
             raise InvalidInput(f"unknown fields {unknown}")
         if not isinstance(data.get("name"), str):
             raise InvalidInput("'name' is required and must be a string")
-        packages = data.get("packages") or ()
-        if not isinstance(packages, list | tuple) or not all(
-            isinstance(p, str) for p in packages
-        ):
-            raise InvalidInput("'packages' must be a list of requirement strings")
         return cls(
             name=data["name"],
             kind=_string(data, "kind", "custom"),
             template=_string(data, "template", "") or None,
             environment=_string(data, "environment", "") or None,
-            packages=tuple(packages),
+            packages=tuple(validate_package_list(data.get("packages") or ())),
             description=_string(data, "description", ""),
             access_level=_string(data, "access_level", "project"),
         )
@@ -332,10 +327,7 @@ class ServiceRegistry:
         if "environment" in changes:
             values["environment"] = self.environments.get(str(changes["environment"])).name
         if "packages" in changes:
-            packages = changes["packages"]
-            if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
-                raise InvalidInput("'packages' must be a list of requirement strings")
-            values["packages"] = validate_package_list(packages)
+            values["packages"] = validate_package_list(changes["packages"])
         if "access_level" in changes:
             values["access_level"] = _validate_access_level(changes["access_level"])
         return values

@@ -117,6 +117,11 @@ def validate_package_list(entries: Iterable[str]) -> list[str]:
         raise InvalidPackageList(
             "the package list must be a list of requirement strings, not a single string"
         )
+    if isinstance(entries, Mapping) or not isinstance(entries, Iterable):
+        raise InvalidPackageList(
+            "the package list must be a list of requirement strings, "
+            f"not a {type(entries).__name__}"
+        )
     normalized: list[str] = []
     first_entry_by_name: dict[str, str] = {}
     for count, entry in enumerate(entries, start=1):

@@ -101,6 +101,7 @@ def test_enable_and_disable(client: FlaskClient) -> None:
         ({"name": "x", "packages": ["pkg @ https://evil/pkg.whl"]}, 400, "InvalidPackageList",
          "pkg @"),
         ({"name": "x", "kind": "lambda"}, 400, "InvalidInput", "lambda"),
+        ({"name": "x", "packages": {"flask": "3"}}, 400, "InvalidPackageList", "not a dict"),
         ({"name": "x", "template": "../etc"}, 400, "InvalidTemplate", "../etc"),
         ({"name": "x", "colour": "red"}, 400, "InvalidInput", "colour"),
         ({"name": "add-numbers"}, 409, "Conflict", "add-numbers"),

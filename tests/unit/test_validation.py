@@ -237,3 +237,9 @@ def test_file_trees() -> None:
         validate_file_tree({"cafe\u0301": b"", "caf\u00e9": b""})
     with pytest.raises(InvalidInput, match=re.escape("'..'")):
         validate_file_tree({"../x": b""})
+
+
+@pytest.mark.parametrize("entries", [{"flask": "3"}, 3, None])
+def test_a_package_list_must_be_a_list(entries: object) -> None:
+    with pytest.raises(InvalidPackageList, match="must be a list of requirement strings"):
+        validate_package_list(entries)  # type: ignore[arg-type]
