@@ -283,7 +283,7 @@ class Supervisor:
                 by_generation[generation_id] = row
         for generation_id, row in list(by_generation.items()):
             if generation_id not in wanted:
-                if self._may_stop(service, generation_id):
+                if self._may_stop(service):
                     self._retire(session, row)
                 continue
             self._tend(session, service, row, health.get(row.id), now)
@@ -304,7 +304,7 @@ class Supervisor:
                 wanted.append(target_id)
         return wanted
 
-    def _may_stop(self, service: ServiceRow, generation_id: str) -> bool:
+    def _may_stop(self, service: ServiceRow) -> bool:
         # Give the gateway time to route away from a generation before it stops.
         promoted = self._memory.promoted_at.get(service.id, 0.0)
         return time.monotonic() - promoted >= self.timings.drain
@@ -370,14 +370,9 @@ class Supervisor:
         """Restart a dead instance, unless it is a new generation that keeps dying."""
         is_new = row.generation_id != service.live_generation_id
         if is_new and row.healthy_since is None and row.restarts + 1 >= self.timings.new_tries:
-            generation = session.get_one(GenerationRow, row.generation_id)
-            tail = self._log_tail(handle)
-            self._stop_quietly(handle, grace=0.0)
-            session.delete(row)
-            self._give_up_target(
-                session, service,
-                f"{tag_of(generation.number)} exited {row.restarts + 1} times before it became "
-                f"healthy: {tail}",
+            self._abandon(
+                session, service, row, handle,
+                f"exited {row.restarts + 1} times before it became healthy",
             )
             return
         self._restart_later(service, row, now, handle)
@@ -403,18 +398,26 @@ class Supervisor:
         self, session: Session, service: ServiceRow, row: InstanceRow,
         handle: InstanceHandle, now: float,
     ) -> None:
-        generation = session.get_one(GenerationRow, row.generation_id)
-        tag = tag_of(generation.number)
-        tail = self._log_tail(handle)
         if service.live_generation_id == row.generation_id:
             # The live generation stopped answering after a restart: keep trying.
             self._restart_later(service, row, now, handle)
             return
+        self._abandon(
+            session, service, row, handle,
+            f"never became healthy in {self.timings.start_timeout:g}s",
+        )
+
+    def _abandon(
+        self, session: Session, service: ServiceRow, row: InstanceRow,
+        handle: InstanceHandle, problem: str,
+    ) -> None:
+        """Stop and forget a new generation's instance; the live generation keeps serving."""
+        generation = session.get_one(GenerationRow, row.generation_id)
+        tail = self._log_tail(handle)
         self._submit_stop(handle)
         session.delete(row)
         self._give_up_target(
-            session, service,
-            f"{tag} never became healthy in {self.timings.start_timeout:g}s: {tail}",
+            session, service, f"{tag_of(generation.number)} {problem}: {tail}"
         )
 
     def _promote_if_ready(
