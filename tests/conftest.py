@@ -10,14 +10,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from shipyard import Settings, create_app
+from shipyard_sdk import Client
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -56,6 +58,13 @@ class RunningShipyard:
     home: Path
     process: subprocess.Popen[str]
     output: Path
+    http: requests.Session = field(default_factory=requests.Session)
+    """The session every raw HTTP call of a test goes through, so that a call carries
+    whatever credentials this control plane asks for."""
+
+    def sdk(self) -> Client:
+        """An SDK client for this control plane."""
+        return Client(self.url)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "SHIPYARD_URL": self.url, "SHIPYARD_HOME": str(self.home)}
@@ -69,6 +78,7 @@ class RunningShipyard:
         )
 
     def stop(self) -> int:
+        self.http.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
