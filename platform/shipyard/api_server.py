@@ -15,11 +15,10 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from shipyard.app import create_app
-from shipyard.settings import Settings
+from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
 
 __all__ = ["RESOLVED_SETTINGS_VAR", "ApiApplication"]
 
-RESOLVED_SETTINGS_VAR = "SHIPYARD_RESOLVED_SETTINGS"
 
 
 class ApiApplication(BaseApplication):

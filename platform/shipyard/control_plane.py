@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
+from shipyard.iam.access_control import AccessControl
 from shipyard.models import ModelRegistry
 from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
@@ -23,6 +24,7 @@ class ControlPlane:
     services: ServiceRegistry
     deployments: Deployments
     models: ModelRegistry
+    access: AccessControl
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -43,7 +45,7 @@ class ControlPlane:
         )
         return cls(
             settings=settings, store=store, environments=environments, services=services,
-            deployments=deployments, models=models,
+            deployments=deployments, models=models, access=AccessControl.build(settings, store),
         )
 
     def close(self) -> None:

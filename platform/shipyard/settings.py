@@ -19,9 +19,11 @@ import yaml
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["Settings", "resolve_value"]
+__all__ = ["RESOLVED_SETTINGS_VAR", "Settings", "resolve_value"]
 
 ENV_PREFIX = "SHIPYARD_"
+# How ``shipyard up`` hands its resolved settings to the processes it starts.
+RESOLVED_SETTINGS_VAR = "SHIPYARD_RESOLVED_SETTINGS"
 
 
 def _default_home() -> Path:
@@ -42,6 +44,20 @@ class Settings:
     start_timeout: int = 60
     gateway_workers: int = 1
     public_url: str = ""
+    # SigV4: the credential scope callers sign for, and how far their clock may be off.
+    region: str = "us-east-1"
+    signing_service: str = "execute-api"
+    clock_skew_seconds: int = 300
+
+    @property
+    def secret_key_file(self) -> Path:
+        """The server key that encrypts access-key secrets at rest."""
+        return self.home / "secrets" / "server.key"
+
+    @property
+    def admin_credentials_file(self) -> Path:
+        """Where the first start leaves the administrator's access key."""
+        return self.home / "credentials" / "admin.json"
 
     @property
     def effective_database_url(self) -> str:

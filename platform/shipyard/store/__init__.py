@@ -1,6 +1,13 @@
 """The store: SQLAlchemy 2 tables, the engine set-up and migrations."""
 
 from shipyard.store.database import Store
+from shipyard.store.identity_tables import (
+    AccessKeyRow,
+    ApiKeyRow,
+    ProjectMemberRow,
+    ProjectRow,
+    UserRow,
+)
 from shipyard.store.tables import (
     Base,
     BuildLogRow,
@@ -13,13 +20,18 @@ from shipyard.store.tables import (
 )
 
 __all__ = [
+    "AccessKeyRow",
+    "ApiKeyRow",
     "Base",
     "BuildLogRow",
     "GenerationRow",
     "InstanceRow",
     "ModelRow",
     "ModelVersionRow",
+    "ProjectMemberRow",
+    "ProjectRow",
     "ServiceFileRow",
     "ServiceRow",
     "Store",
+    "UserRow",
 ]

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from shipyard.store.tables import Base
+from shipyard.store import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

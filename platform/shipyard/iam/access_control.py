@@ -1,0 +1,78 @@
+"""Everything identity and access for one process, built once from settings; and the
+first start's administrator."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from shipyard.iam.access_keys import AccessKeys
+from shipyard.iam.api_keys import ApiKeys
+from shipyard.iam.authenticator import Authenticator
+from shipyard.iam.directory import Directory
+from shipyard.iam.vault import Vault
+from shipyard.settings import Settings
+from shipyard.store import ProjectRow, ServiceRow, Store
+
+__all__ = ["ADMIN_NAME", "AccessControl"]
+
+ADMIN_NAME = "admin"
+
+
+@dataclass(frozen=True)
+class AccessControl:
+    directory: Directory
+    access_keys: AccessKeys
+    api_keys: ApiKeys
+    authenticator: Authenticator
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store) -> AccessControl:
+        vault = Vault.open(settings.secret_key_file)
+        access_keys = AccessKeys(store, vault)
+        api_keys = ApiKeys(store)
+        authenticator = Authenticator(
+            access_keys.resolve, api_keys.resolve,
+            region=settings.region, service=settings.signing_service,
+            clock_skew=timedelta(seconds=settings.clock_skew_seconds),
+        )
+        return cls(Directory(store), access_keys, api_keys, authenticator)
+
+    def ensure_administrator(self, settings: Settings) -> Path:
+        """On first start, an administrator with an access key written (mode 0600) to
+        ``settings.admin_credentials_file``; services from before identities existed go
+        to the administrator's project. Returns where the credentials are."""
+        target = settings.admin_credentials_file
+        if self.directory.count_users() == 0:
+            admin = self.directory.create_user(ADMIN_NAME, is_admin=True)
+            new = self.access_keys.create(admin.id, description="administrator (first start)")
+            _write_private_json(target, {
+                "user": admin.name, "access_key_id": new.key.id,
+                "secret_access_key": new.secret_access_key,
+                "region": settings.region, "service": settings.signing_service,
+            })
+        self._adopt_orphan_services()
+        return target
+
+    def _adopt_orphan_services(self) -> None:
+        store = self.directory.store
+        with store.writing() as session:
+            project = session.scalar(select(ProjectRow.id).where(ProjectRow.name == ADMIN_NAME))
+            if project is not None:
+                session.execute(update(ServiceRow).where(ServiceRow.project_id.is_(None))
+                                .values(project_id=project))
+
+
+def _write_private_json(path: Path, data: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(path.name + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as sink:
+        json.dump(data, sink, indent=2)
+        sink.write("\n")
+    os.replace(temporary, path)

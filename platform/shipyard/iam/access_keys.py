@@ -1,0 +1,176 @@
+"""Access keys: the access key id and secret a caller signs requests with (SigV4).
+
+The secret is returned once, when the key is made, and stored sealed by the vault. A
+key belongs to a user, or to the instances of one service (made by the supervisor when
+it starts them, revoked when they stop). Keys may expire; revoked and expired keys are
+unknown to ``resolve``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.iam.directory import caller_for_user
+from shipyard.iam.principals import Caller
+from shipyard.iam.vault import Vault
+from shipyard.store import AccessKeyRow, ServiceRow, Store, UserRow
+
+__all__ = ["MAX_LIFETIME", "AccessKey", "AccessKeys", "NewAccessKey"]
+
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+MAX_LIFETIME = timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    id: str
+    owner: str
+    description: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: AccessKeyRow) -> AccessKey:
+        owner = f"user:{row.user_id}" if row.user_id else f"service:{row.service_id}"
+        return cls(row.id, owner, row.description, row.created_at, row.expires_at,
+                   row.revoked_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "access_key_id": self.id, "owner": self.owner, "description": self.description,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class NewAccessKey:
+    """A key just made, with its secret: the one time the secret is seen."""
+
+    key: AccessKey
+    secret_access_key: str = ""
+
+    def __repr__(self) -> str:
+        return f"NewAccessKey(key={self.key!r})"
+
+
+class AccessKeys:
+    def __init__(self, store: Store, vault: Vault) -> None:
+        self.store = store
+        self.vault = vault
+
+    def create(
+        self,
+        user_id: str,
+        *,
+        expires_in: float | None = None,
+        description: str = "",
+    ) -> NewAccessKey:
+        """A new key for a user; ``expires_in`` seconds from now, or never."""
+        expires_at = _expiry(expires_in)
+        if not isinstance(description, str) or len(description) > 256:
+            raise InvalidInput("a description must be a string of at most 256 characters")
+        with self.store.writing() as session:
+            if session.get(UserRow, user_id) is None:
+                raise NotFound(f"user {user_id!r} does not exist")
+            return self._add(session, user_id=user_id, expires_at=expires_at,
+                             description=description)
+
+    def issue_for_instance(
+        self, session: Session, service_id: str, instance_id: str, lifetime: timedelta
+    ) -> NewAccessKey:
+        """A key for one instance of a service, to call other services with, in the
+        caller's transaction; the instance's earlier keys are revoked."""
+        self.revoke_for_instance(session, instance_id)
+        return self._add(session, service_id=service_id, instance_id=instance_id,
+                         expires_at=datetime.now(UTC) + lifetime,
+                         description=f"credentials of instance {instance_id}")
+
+    @staticmethod
+    def revoke_for_instance(session: Session, instance_id: str) -> None:
+        session.execute(
+            update(AccessKeyRow)
+            .where(AccessKeyRow.instance_id == instance_id, AccessKeyRow.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+    def list(self, caller: Caller, *, everyone: bool = False) -> list[AccessKey]:
+        """The caller's keys; every key for an administrator who asks for ``everyone``."""
+        with self.store.reading() as session:
+            query = select(AccessKeyRow).order_by(AccessKeyRow.created_at)
+            if not (everyone and caller.is_admin):
+                query = query.where(AccessKeyRow.user_id == caller.id)
+            return [AccessKey.from_row(row) for row in session.scalars(query)]
+
+    def revoke(self, key_id: str, by: Caller) -> AccessKey:
+        with self.store.writing() as session:
+            row = session.get(AccessKeyRow, key_id)
+            if row is None or (row.user_id != by.id and not by.is_admin):
+                raise NotFound(f"access key {key_id!r} does not exist")
+            if row.revoked_at is None:
+                row.revoked_at = datetime.now(UTC)
+            return AccessKey.from_row(row)
+
+    def resolve(self, key_id: str) -> tuple[str, Caller] | None:
+        """The secret of a usable key and who it stands for; None for an unknown, revoked
+        or expired key."""
+        with self.store.reading() as session:
+            row = session.get(AccessKeyRow, key_id)
+            if row is None or row.revoked_at is not None:
+                return None
+            if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+                return None
+            caller = _caller_of(session, row)
+            if caller is None:
+                return None
+            return self.vault.unseal(row.secret), caller
+
+    def _add(self, session: Session, *, expires_at: datetime | None, description: str,
+             user_id: str | None = None, service_id: str | None = None,
+             instance_id: str | None = None) -> NewAccessKey:
+        secret = secrets.token_urlsafe(30)
+        row = AccessKeyRow(
+            id=_new_key_id(), user_id=user_id, service_id=service_id, instance_id=instance_id,
+            secret=self.vault.seal(secret), description=description,
+            created_at=datetime.now(UTC), expires_at=expires_at,
+        )
+        session.add(row)
+        session.flush()
+        return NewAccessKey(AccessKey.from_row(row), secret)
+
+
+def _caller_of(session: Session, row: AccessKeyRow) -> Caller | None:
+    if row.user_id is not None:
+        user = session.get(UserRow, row.user_id)
+        return caller_for_user(session, user) if user is not None else None
+    service = session.get(ServiceRow, row.service_id)
+    if service is None:
+        return None
+    projects = frozenset({service.project_id}) if service.project_id else frozenset()
+    return Caller(kind="service", id=service.id, name=service.name, projects=projects)
+
+
+def _expiry(expires_in: Any) -> datetime | None:
+    if expires_in is None:
+        return None
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        raise InvalidInput("expires_in must be a number of seconds")
+    if not 60 <= expires_in <= MAX_LIFETIME.total_seconds():
+        raise InvalidInput(
+            f"expires_in must be between 60 and {int(MAX_LIFETIME.total_seconds())} seconds"
+        )
+    return datetime.now(UTC) + timedelta(seconds=expires_in)
+
+
+def _new_key_id() -> str:
+    return "SY" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(18))
+

@@ -1,0 +1,130 @@
+"""From a request's credentials to a ``Caller``: SigV4 (header or presigned query), an
+API key, or none.
+
+The same ``Authenticator`` serves the Flask API (called in its request threads) and the
+gateway (called in a worker thread, off its event loop). Keys are looked up in the store
+and kept for ``cache_seconds``, so a revocation takes effect within that time; an unknown
+key and a bad signature are told apart only in the server's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from shipyard.errors import Forbidden, Unauthorized
+from shipyard.iam.authorization import is_sigv4_signed
+from shipyard.iam.canonical import SignedRequest
+from shipyard.iam.principals import ANONYMOUS, Caller
+from shipyard.iam.rejection import SignatureRejected
+from shipyard.iam.sigv4 import Verifier
+
+__all__ = ["API_KEY_REJECTED", "CREDENTIALS_NEEDED", "Authenticator", "require_authenticated"]
+
+log = logging.getLogger(__name__)
+
+API_KEY_REJECTED = "The API key is not valid."
+CREDENTIALS_NEEDED = (
+    "This needs credentials: sign the request with AWS Signature Version 4, or send an "
+    "API key in the X-Api-Key header."
+)
+
+KeyResolver = Callable[[str], "tuple[str, Caller] | None"]
+ApiKeyResolver = Callable[[str], "Caller | None"]
+
+
+class _TimedCache:
+    def __init__(self, ttl: float, max_size: int = 4096) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._entries: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[str], object]) -> object:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = load(key)
+        with self._lock:
+            if len(self._entries) >= self.max_size:
+                self._entries.clear()
+            self._entries[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class Authenticator:
+    def __init__(
+        self,
+        resolve_access_key: KeyResolver,
+        resolve_api_key: ApiKeyResolver,
+        *,
+        region: str,
+        service: str,
+        clock_skew: timedelta = timedelta(minutes=5),
+        cache_seconds: float = 2.0,
+    ) -> None:
+        self._access_keys = _TimedCache(cache_seconds)
+        self._api_keys = _TimedCache(cache_seconds)
+        self._resolve_access_key = resolve_access_key
+        self._resolve_api_key = resolve_api_key
+        self.region = region
+        self.service = service
+        self.verifier = Verifier(self._secret_of, region, service, clock_skew=clock_skew)
+
+    def authenticate(self, request: SignedRequest, api_key: str | None) -> Caller:
+        """The caller a request's credentials stand for; ``ANONYMOUS`` when it has none.
+
+        Raises ``SignatureRejected`` or ``Forbidden`` for credentials that do not hold.
+        """
+        if is_sigv4_signed(request):
+            return self.verify_signature(request)
+        if api_key is not None:
+            return self.verify_api_key(api_key)
+        return ANONYMOUS
+
+    def verify_signature(self, request: SignedRequest) -> Caller:
+        try:
+            identity = self.verifier.verify(request)
+        except SignatureRejected as rejection:
+            log.info("signature rejected: %s", rejection.reason)
+            raise
+        found = self._key(identity.access_key_id)
+        if found is None:  # revoked between the two looks: as if unknown
+            raise SignatureRejected(reason="access key revoked during verification")
+        return found[1]
+
+    def verify_api_key(self, raw: str) -> Caller:
+        caller = self._api_keys.get(raw, self._resolve_api_key)
+        if not isinstance(caller, Caller):
+            log.info("API key rejected")
+            raise Forbidden(API_KEY_REJECTED)
+        return caller
+
+    def forget(self) -> None:
+        """Drop what is cached, after a change this process made (a revocation, a new
+        member), so that it holds here at once; other processes see it within
+        ``cache_seconds``."""
+        self._access_keys.clear()
+        self._api_keys.clear()
+
+    def _key(self, access_key_id: str) -> tuple[str, Caller] | None:
+        return self._access_keys.get(access_key_id, self._resolve_access_key)  # type: ignore[return-value]
+
+    def _secret_of(self, access_key_id: str) -> str | None:
+        found = self._key(access_key_id)
+        return None if found is None else found[0]
+
+
+def require_authenticated(caller: Caller) -> Caller:
+    if not caller.authenticated:
+        raise Unauthorized(CREDENTIALS_NEEDED)
+    return caller
