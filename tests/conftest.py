@@ -3,6 +3,7 @@ and a really running control plane."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from flask.testing import FlaskClient
 
 from shipyard import Settings, create_app
 from shipyard_sdk import Client
+from tests.credentials import Credentials, SigningClient
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -43,12 +45,26 @@ def settings(tmp_path: Path) -> Settings:
 def app(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
     app.config["TESTING"] = True
+    app.test_client_class = SigningClient
     yield app
     app.extensions["shipyard"].close()
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def admin_credentials(app: Flask, settings: Settings) -> Credentials:
+    """The administrator a first start makes, as ``shipyard up`` does."""
+    path = app.extensions["shipyard"].access.ensure_administrator(settings)
+    return Credentials.read(path)
+
+
+@pytest.fixture
+def client(app: Flask, admin_credentials: Credentials) -> SigningClient:
+    """A test client whose requests are signed with the administrator's key."""
+    return app.test_client(credentials=admin_credentials)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def anonymous_client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
@@ -62,9 +78,37 @@ class RunningShipyard:
     """The session every raw HTTP call of a test goes through, so that a call carries
     whatever credentials this control plane asks for."""
 
+    credentials: Credentials | None = None
+
+    def __post_init__(self) -> None:
+        self.credentials = Credentials.read(self.home / "credentials" / "admin.json")
+        self.http.auth = self.credentials.aws4auth()
+
     def sdk(self) -> Client:
-        """An SDK client for this control plane."""
-        return Client(self.url)
+        """An SDK client for this control plane, signing as the administrator."""
+        assert self.credentials is not None
+        return self.credentials.client(self.url)
+
+    def new_session(self) -> requests.Session:
+        """Another session signing as the administrator (one per prober thread)."""
+        assert self.credentials is not None
+        session = requests.Session()
+        session.auth = self.credentials.aws4auth()
+        return session
+
+    def set_access_level(self, service: str, level: str) -> None:
+        """Change who may call ``service``; returns once the gateway applies it."""
+        with self.sdk() as client:
+            service_id = client.services.update(service, {"access_level": level})["id"]
+        routes = self.home / "run" / "routes.json"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            entry = json.loads(routes.read_text())["services"].get(service_id, {})
+            if entry.get("access_level") == level:
+                time.sleep(0.3)  # the gateway reloads the table every 50 ms
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{service} did not become {level} in the routing table")
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "SHIPYARD_URL": self.url, "SHIPYARD_HOME": str(self.home)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from shipyard.deployments import Deployments, Generation
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.scaffold import DEFAULT_PACKAGES, DEFAULT_TEMPLATES, ScaffoldValues, render_template
-from shipyard.services import ServiceRegistry, ServiceSpec
+from shipyard.services import Service, ServiceRegistry, ServiceSpec
 from shipyard.store import ModelRow, ModelVersionRow, Store
 from shipyard.validation import (
     forbidden_character,
@@ -175,9 +175,14 @@ class ModelRegistry:
 
     def deploy(
         self, name: str, version: int | None = None, *, service: str | None = None,
-        environment: str | None = None,
+        environment: str | None = None, project_id: str | None = None,
+        authorize: Callable[[Service], None] | None = None,
     ) -> tuple[str, Generation]:
-        """Create (or update) the model service for a model version and deploy it."""
+        """Create (or update) the model service for a model version and deploy it.
+
+        A new service goes into project ``project_id``; an existing one is first passed to
+        ``authorize``, which raises if the caller may not change it.
+        """
         with self.store.reading() as session:
             row = _model_version(session, name, version)
             content, number = row.content, row.version
@@ -193,8 +198,10 @@ class ModelRegistry:
                 name=service_name, kind="model", environment=environment,
                 packages=details.packages, description=details.description,
             )
-            self.services.create(spec, files)
+            self.services.create(spec, files, project_id=project_id)
         else:
+            if authorize is not None:
+                authorize(existing)
             if existing.kind != "model":
                 raise Conflict(
                     f"service {service_name!r} is a {existing.kind} service, not a model service"

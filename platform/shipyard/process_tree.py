@@ -16,14 +16,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import requests
 
-from shipyard.api_server import RESOLVED_SETTINGS_VAR
 from shipyard.errors import RunnerError
 from shipyard.gateway.routes import write_routing_table
+from shipyard.iam.access_control import AccessControl
 from shipyard.runfile import clear_run_file, write_run_file
-from shipyard.settings import Settings
+from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
 from shipyard.store import Store
 from shipyard.supervisor_paths import routes_file
 
@@ -51,6 +52,7 @@ class ProcessTree:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = ""
+        self.credentials_file: Path | None = None
         self._children: list[subprocess.Popen[bytes]] = []
         self._stopping = threading.Event()
 
@@ -61,6 +63,8 @@ class ProcessTree:
         store = Store(self.settings.effective_database_url)
         try:
             store.migrate(lock_dir=home)
+            access = AccessControl.build(self.settings, store)
+            self.credentials_file = access.ensure_administrator(self.settings)
         finally:
             store.dispose()
         # Routes of an earlier run name instances that are gone: start from none, and let

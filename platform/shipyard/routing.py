@@ -32,6 +32,7 @@ def routing_table(session: Session) -> dict[str, Any]:
             "id": service.id, "name": service.name, "enabled": service.enabled,
             "deployed": service.deployed, "state": service.state,
             "message": service.status_message,
+            "access_level": service.access_level, "project_id": service.project_id,
             "mapping": [{"generation": tag_of(tags[live]), "proba": 1.0}] if live in tags else [],
             "instances": healthy.get(service.id, {}),
         }

@@ -58,6 +58,7 @@ class Service:
     packages: tuple[str, ...]
     description: str
     access_level: str
+    project_id: str | None
     enabled: bool
     deployed: bool
     state: str
@@ -71,7 +72,7 @@ class Service:
             id=row.id, name=row.name, kind=row.kind, template=row.template,
             environment=row.environment, packages=tuple(row.packages),
             description=row.description, access_level=row.access_level,
-            enabled=row.enabled, deployed=row.deployed,
+            project_id=row.project_id, enabled=row.enabled, deployed=row.deployed,
             state=row.state, status_message=row.status_message,
             created_at=row.created_at, updated_at=row.updated_at,
         )
@@ -81,7 +82,7 @@ class Service:
             "id": self.id, "name": self.name, "kind": self.kind, "template": self.template,
             "environment": self.environment, "packages": list(self.packages),
             "description": self.description, "access_level": self.access_level,
-            "enabled": self.enabled, "deployed": self.deployed,
+            "project_id": self.project_id, "enabled": self.enabled, "deployed": self.deployed,
             "state": self.state, "status_message": self.status_message,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
         }
@@ -108,6 +109,7 @@ class ServiceSpec:
     packages: tuple[str, ...] = ()
     description: str = ""
     access_level: str = "project"
+    project: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -124,6 +126,7 @@ class ServiceSpec:
             packages=tuple(validate_package_list(data.get("packages") or ())),
             description=_string(data, "description", ""),
             access_level=_string(data, "access_level", "project"),
+            project=_string(data, "project", "") or None,
         )
 
 
@@ -143,8 +146,14 @@ class ServiceRegistry:
 
     # -- services -------------------------------------------------------------------
 
-    def create(self, spec: ServiceSpec, files: Mapping[str, bytes] | None = None) -> Service:
-        """Register a new, disabled and undeployed service.
+    def create(
+        self,
+        spec: ServiceSpec,
+        files: Mapping[str, bytes] | None = None,
+        *,
+        project_id: str | None = None,
+    ) -> Service:
+        """Register a new, disabled and undeployed service in project ``project_id``.
 
         Its files are ``files`` when given (an upload), else its template rendered.
         """
@@ -167,7 +176,7 @@ class ServiceRegistry:
         row = ServiceRow(
             id=_new_id(), name=name, kind=spec.kind, template=template,
             environment=environment, packages=packages, description=description,
-            access_level=access_level, enabled=False, deployed=False,
+            access_level=access_level, project_id=project_id, enabled=False, deployed=False,
             state="stopped", status_message="",
             created_at=now, updated_at=now,
         )

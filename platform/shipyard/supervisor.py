@@ -28,7 +28,7 @@ import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from shipyard.control_plane import ControlPlane
 from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
+from shipyard.iam.access_keys import AccessKeys
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.routing import routing_table
 from shipyard.runner_choice import make_runner, profile_of
@@ -51,6 +52,9 @@ from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
 __all__ = ["Supervisor", "SupervisorTimings"]
 
 log = logging.getLogger(__name__)
+
+# An instance's credentials expire after this, or are revoked as soon as it stops.
+INSTANCE_CREDENTIALS_LIFETIME = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,10 @@ class Supervisor:
             services = session.scalars(select(ServiceRow)).all()
             for service in services:
                 self._reconcile_service(session, service, health)
+            # Published before the commit, so that the gateway routes to a promoted
+            # generation no later than the API reports it live.
+            session.flush()
+            self._publish(routing_table(session))
 
     def _check_health(self) -> dict[str, State]:
         """The health of every started instance that is due a check."""
@@ -344,12 +352,21 @@ class Supervisor:
             generation.artifact = None
             session.delete(row)
             return
+        settings = self.plane.settings
+        # The instance's own credentials, for the SDK inside it to call other services.
+        credentials = self.plane.access.access_keys.issue_for_instance(
+            session, service.id, row.id, INSTANCE_CREDENTIALS_LIFETIME
+        )
         env = {
             "SHIPYARD_SERVICE_ID": service.id,
             "SHIPYARD_SERVICE_NAME": service.name,
             "SHIPYARD_GENERATION": tag_of(generation.number),
             # Where the SDK inside the instance calls other services.
-            "SHIPYARD_URL": self.plane.settings.public_url,
+            "SHIPYARD_URL": settings.public_url,
+            "SHIPYARD_ACCESS_KEY_ID": credentials.key.id,
+            "SHIPYARD_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "SHIPYARD_REGION": settings.region,
+            "SHIPYARD_SIGNING_SERVICE": settings.signing_service,
         }
         try:
             handle = self.runner.start(artifact, profile_of(environment), env)
@@ -415,6 +432,7 @@ class Supervisor:
         generation = session.get_one(GenerationRow, row.generation_id)
         tail = self._log_tail(handle)
         self._submit_stop(handle)
+        AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)
         self._give_up_target(
             session, service, f"{tag_of(generation.number)} {problem}: {tail}"
@@ -447,6 +465,7 @@ class Supervisor:
         if row.handle:
             self._submit_stop(InstanceHandle.from_dict(row.handle))
         self._memory.last_health.pop(row.id, None)
+        AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)
 
     def _submit_stop(self, handle: InstanceHandle) -> None:
@@ -494,7 +513,9 @@ class Supervisor:
 
     def _publish_routes(self) -> None:
         with self.store.reading() as session:
-            table = routing_table(session)
+            self._publish(routing_table(session))
+
+    def _publish(self, table: dict[str, Any]) -> None:
         if table == self._memory.routes:
             return
         write_routing_table(routes_file(self.plane.settings.home), table)
@@ -509,7 +530,7 @@ def _set_status(service: ServiceRow, state: str, message: str) -> None:
 
 def main() -> None:
     """``python -m shipyard.supervisor``: run the loop until SIGTERM."""
-    from shipyard.api_server import RESOLVED_SETTINGS_VAR
+    from shipyard.settings import RESOLVED_SETTINGS_VAR
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(message)s")
     argparse.ArgumentParser(prog="shipyard-supervisor").parse_args()

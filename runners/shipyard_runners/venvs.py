@@ -66,9 +66,10 @@ logger = logging.getLogger(__name__)
 
 # flask and gunicorn serve the app; requests carries the SDK's calls to other services.
 RUNTIME_REQUIREMENTS: tuple[str, ...] = (
-    "flask>=3.0,<4", "gunicorn>=22,<28", "requests>=2.31,<3",
+    "flask>=3.0,<4", "gunicorn>=22,<28", "requests>=2.31,<3", "requests-aws4auth>=1.4.0,<2",
 )
-"""What every service runs on besides its own packages (gunicorn ≥ 20 binds ``fd://``)."""
+"""What every service runs on besides its own packages (gunicorn ≥ 20 binds ``fd://``;
+the SDK signs its calls to other services with requests-aws4auth)."""
 
 MARKER = "shipyard-env.json"
 BYTECODE = ".bytecode"

@@ -8,7 +8,11 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import requests
+
 from shipyard_sdk.errors import BuildFailed, RunnerError
+from shipyard_sdk.runtime.health import HEALTH_PATH
+from shipyard_sdk.user_services import GENERATION_HEADER, INVOKE_PREFIX
 
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
@@ -103,13 +107,25 @@ class ServicesAPI:
             if build["build_state"] == "failed":
                 raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
             status = self.get(ref)
-            if status.get("live_generation") == tag and status["state"] == "running":
+            if (status.get("live_generation") == tag and status["state"] == "running"
+                    and self._gateway_serves(ref, tag)):
                 return status
             if status.get("target_generation") != tag:
                 reason = status["status_message"] or status["state"]
                 raise RunnerError(f"{ref} {tag} did not start: {reason}")
             time.sleep(poll)
         raise RunnerError(f"{ref} {tag} was not serving after {timeout:g}s")
+
+    def _gateway_serves(self, ref: str, tag: str) -> bool:
+        """Whether the gateway already sends the service's calls to generation ``tag``
+        (it reloads its routing table a few times a second)."""
+        client = self._client
+        url = f"{client.url}{INVOKE_PREFIX}{quote(ref, safe='')}{HEALTH_PATH}"
+        try:
+            answer = client.session.get(url, timeout=client.timeout)
+        except requests.RequestException:
+            return False
+        return answer.status_code == 200 and answer.headers.get(GENERATION_HEADER) == tag
 
     def openapi(self, ref: str, generation: str | None = None) -> dict[str, Any]:
         """The OpenAPI document of the live generation, or of ``generation`` (``v2``)."""

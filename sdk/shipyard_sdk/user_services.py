@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
     from shipyard_sdk.client import Client
 
-__all__ = ["UserServicesAPI", "invoke"]
+__all__ = ["GENERATION_HEADER", "INVOKE_PREFIX", "UserServicesAPI", "invoke"]
 
 INVOKE_PREFIX = "/user-services/invoke/"
+GENERATION_HEADER = "X-Shipyard-Generation"
+"""The gateway names the generation that answered in this header."""
 
 
 class UserServicesAPI:

@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 import yaml
 
 from tests.conftest import RunningShipyard, start_shipyard
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_up_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     running = start_shipyard(tmp_path / "home")
-    assert requests.get(running.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    assert running.http.get(running.url + "/healthz", timeout=5).json() == {"status": "ok"}
     assert (tmp_path / "home" / "shipyard.db").exists()
     port = urlsplit(running.url).port
     assert port and port != 8080
@@ -37,11 +36,11 @@ def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     first = start_shipyard(tmp_path / "home")
-    requests.post(first.url + "/api/v1/services", json={"name": "kept"}, timeout=10)
+    first.http.post(first.url + "/api/v1/services", json={"name": "kept"}, timeout=10)
     first.stop()
     second = start_shipyard(tmp_path / "home")
     try:
-        listed = requests.get(second.url + "/api/v1/services", timeout=10).json()["services"]
+        listed = second.http.get(second.url + "/api/v1/services", timeout=10).json()["services"]
         assert [s["name"] for s in listed] == ["kept"]
     finally:
         second.stop()
@@ -61,14 +60,15 @@ def test_new_then_push_registers_a_disabled_service_matching_the_template(
     assert pushed.returncode == 0, pushed.stderr
     assert "Created add-numbers" in pushed.stdout
 
-    service = requests.get(shipyard.url + "/api/v1/services/add-numbers", timeout=10).json()
+    service = shipyard.http.get(shipyard.url + "/api/v1/services/add-numbers", timeout=10).json()
     assert service["enabled"] is False
     assert service["deployed"] is False
-    stored = requests.get(shipyard.url + "/api/v1/services/add-numbers/files", timeout=10).json()
+    files_url = shipyard.url + "/api/v1/services/add-numbers/files"
+    stored = shipyard.http.get(files_url, timeout=10).json()
     local = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert sorted(f["path"] for f in stored["files"]) == local
     for path in local:
-        remote = requests.get(f"{shipyard.url}/api/v1/services/add-numbers/files/{path}")
+        remote = shipyard.http.get(f"{shipyard.url}/api/v1/services/add-numbers/files/{path}")
         assert remote.content == (folder / path).read_bytes()
 
     # A second push updates the same service.
@@ -76,7 +76,7 @@ def test_new_then_push_registers_a_disabled_service_matching_the_template(
     again = shipyard.cli("push", str(folder))
     assert again.returncode == 0, again.stderr
     assert "Updated add-numbers" in again.stdout
-    remote = requests.get(shipyard.url + "/api/v1/services/add-numbers/files/app.py").text
+    remote = shipyard.http.get(shipyard.url + "/api/v1/services/add-numbers/files/app.py").text
     assert remote.endswith("# edited\n")
 
 
@@ -106,13 +106,13 @@ def test_cli_errors_are_one_line_and_exit_1(
     shipyard: RunningShipyard, args: tuple[str, ...], message: str
 ) -> None:
     assert shipyard.cli("services", "create", "dup").returncode == 0
-    before = requests.get(shipyard.url + "/api/v1/services", timeout=10).json()
+    before = shipyard.http.get(shipyard.url + "/api/v1/services", timeout=10).json()
     result = shipyard.cli(*args)
     assert result.returncode == 1
     assert result.stderr.startswith("Error: ")
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert requests.get(shipyard.url + "/api/v1/services", timeout=10).json() == before
+    assert shipyard.http.get(shipyard.url + "/api/v1/services", timeout=10).json() == before
 
 
 def test_cli_without_a_server_says_so(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = ""
 
 
 def status(shipyard: RunningShipyard, name: str = "add-numbers") -> dict[str, Any]:
-    return requests.get(f"{shipyard.url}/api/v1/services/{name}", timeout=10).json()
+    return shipyard.http.get(f"{shipyard.url}/api/v1/services/{name}", timeout=10).json()
 
 
 def add(address: str) -> requests.Response:
@@ -64,7 +64,7 @@ def deploy(shipyard: RunningShipyard) -> str:
 
 
 def put_file(shipyard: RunningShipyard, path: str, content: str) -> None:
-    answer = requests.put(
+    answer = shipyard.http.put(
         f"{shipyard.url}/api/v1/services/add-numbers/files/{path}", data=content, timeout=10
     )
     assert answer.status_code == 200, answer.text
@@ -121,7 +121,8 @@ def test_deploy_serves_streams_its_log_and_undeploys(
     runtime = shipyard.cli("logs", "add-numbers", "--runtime")
     assert "Listening at" in runtime.stdout or "Booting worker" in runtime.stdout
 
-    builds = requests.get(f"{shipyard.url}/api/v1/services/add-numbers/builds", timeout=10).json()
+    builds_url = f"{shipyard.url}/api/v1/services/add-numbers/builds"
+    builds = shipyard.http.get(builds_url, timeout=10).json()
     assert [(b["tag"], b["build_state"]) for b in builds["builds"]] == [("v1", "succeeded")]
 
     pid = master_pid(instance["address"])
@@ -129,8 +130,13 @@ def test_deploy_serves_streams_its_log_and_undeploys(
     assert undeployed.returncode == 0, undeployed.stderr
     service = status(shipyard)
     assert (service["state"], service["deployed"], service["instances"]) == ("stopped", False, [])
-    assert port_closed(instance["address"])
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    # The instance drains and stops in the background: the gateway's idle keep-alive
+    # connection to it is closed within a second of it leaving the routing table.
+    wait_for(lambda: port_closed(instance["address"]), what="the instance's port to close")
+    wait_for(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+        what="the instance's master to exit",
+    )
 
 
 def test_deploying_a_disabled_service_is_refused(
@@ -217,7 +223,7 @@ def test_a_restarted_control_plane_serves_again_without_rebuilding(
 ) -> None:
     scaffold_and_push(shipyard, tmp_path)
     deploy(shipyard)
-    log_before = requests.get(f"{shipyard.url}/api/v1/services/add-numbers/builds/1/log").text
+    log_before = shipyard.http.get(f"{shipyard.url}/api/v1/services/add-numbers/builds/1/log").text
     assert shipyard.stop() == 0
 
     again = start_shipyard(shipyard.home)
@@ -229,9 +235,9 @@ def test_a_restarted_control_plane_serves_again_without_rebuilding(
 
         address = wait_for(serving, what="the service to serve again")
         assert add(address).json() == 7
-        builds = requests.get(f"{again.url}/api/v1/services/add-numbers/builds").json()["builds"]
+        builds = again.http.get(f"{again.url}/api/v1/services/add-numbers/builds").json()["builds"]
         assert [b["tag"] for b in builds] == ["v1"]
-        log_after = requests.get(f"{again.url}/api/v1/services/add-numbers/builds/1/log").text
+        log_after = again.http.get(f"{again.url}/api/v1/services/add-numbers/builds/1/log").text
         assert log_after == log_before
     finally:
         again.stop()
@@ -241,10 +247,10 @@ def test_build_log_follow_streams_until_the_build_ends(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
     scaffold_and_push(shipyard, tmp_path)
-    started = requests.post(f"{shipyard.url}/api/v1/services/add-numbers/deploy", timeout=10)
+    started = shipyard.http.post(f"{shipyard.url}/api/v1/services/add-numbers/deploy", timeout=10)
     assert started.status_code == 202
     number = started.json()["build"]
-    with requests.get(
+    with shipyard.http.get(
         f"{shipyard.url}/api/v1/services/add-numbers/builds/{number}/log",
         params={"follow": "true"}, stream=True, timeout=120,
     ) as answer:
@@ -252,6 +258,6 @@ def test_build_log_follow_streams_until_the_build_ends(
         lines = list(answer.iter_lines(decode_unicode=True))
     assert lines[0].startswith("building add-numbers v1")
     assert lines[-1] == "built v1"
-    build = requests.get(f"{shipyard.url}/api/v1/services/add-numbers/builds/{number}").json()
+    build = shipyard.http.get(f"{shipyard.url}/api/v1/services/add-numbers/builds/{number}").json()
     assert build["build_state"] == "succeeded"
     shipyard.cli("undeploy", "add-numbers")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from shipyard_sdk import Client
 from shipyard_sdk.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
@@ -78,7 +77,7 @@ def test_add_numbers_through_the_gateway_the_sdk_and_the_cli(
 ) -> None:
     deploy_new(shipyard, tmp_path, "add-numbers")
 
-    answer = requests.post(
+    answer = shipyard.http.post(
         invoke_url(shipyard, "add-numbers", "/add-numbers"), json={"num1": 2, "num2": 5},
         headers={"X-Request-Id": "my-request-1"}, timeout=10,
     )
@@ -87,8 +86,8 @@ def test_add_numbers_through_the_gateway_the_sdk_and_the_cli(
     assert answer.headers["X-Shipyard-Generation"] == "v1"
     assert answer.headers["X-Request-Id"] == "my-request-1"
 
-    service_id = requests.get(f"{shipyard.url}/api/v1/services/add-numbers").json()["id"]
-    with Client(shipyard.url) as client:
+    service_id = shipyard.http.get(f"{shipyard.url}/api/v1/services/add-numbers").json()["id"]
+    with shipyard.sdk() as client:
         assert client.user_services.invoke(
             "post", "/add-numbers", service_id, {"num1": 2, "num2": 5}
         ) == 7
@@ -107,7 +106,7 @@ def test_a_service_calls_another_with_the_module_level_sdk(
 ) -> None:
     deploy_new(shipyard, tmp_path, "add-numbers")
     deploy_new(shipyard, tmp_path, "caller", CALLER)
-    answer = requests.post(invoke_url(shipyard, "caller", "/sum-via-add-numbers"), timeout=10)
+    answer = shipyard.http.post(invoke_url(shipyard, "caller", "/sum-via-add-numbers"), timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"sum": 42}
 
@@ -122,7 +121,7 @@ def test_bad_requests_get_the_right_status_and_the_gateway_keeps_serving(
         deploy_new(shipyard, tmp_path, "sleepy", SLEEPY)
         hello = invoke_url(shipyard, "sleepy", "/hello")
 
-        too_big = requests.post(hello, data=b"x" * (20 * 1024 * 1024), timeout=30)
+        too_big = shipyard.http.post(hello, data=b"x" * (20 * 1024 * 1024), timeout=30)
         assert too_big.status_code == 413
         assert too_big.json()["error"]["type"] == PayloadTooLarge.__name__
 
@@ -137,24 +136,24 @@ def test_bad_requests_get_the_right_status_and_the_gateway_keeps_serving(
 
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             slow = pool.submit(
-                requests.get, invoke_url(shipyard, "sleepy", "/sleep?seconds=3"), timeout=30
+                shipyard.http.get, invoke_url(shipyard, "sleepy", "/sleep?seconds=3"), timeout=30
             )
             time.sleep(0.5)
             # The gateway answers other calls while one waits on a slow instance, and the
             # instance's threaded worker answers this one too.
-            other = requests.get(f"{shipyard.url}/api/v1/services", timeout=5)
+            other = shipyard.http.get(f"{shipyard.url}/api/v1/services", timeout=5)
             assert other.status_code == 200
-            assert requests.get(hello, timeout=1).json() == {"hello": "world"}
+            assert shipyard.http.get(hello, timeout=1).json() == {"hello": "world"}
             assert slow.result().status_code == 504
 
-        assert requests.get(invoke_url(shipyard, "nobody", "/x"), timeout=5).status_code == 404
+        assert shipyard.http.get(invoke_url(shipyard, "nobody", "/x"), timeout=5).status_code == 404
         assert shipyard.cli("undeploy", "sleepy").returncode == 0
-        undeployed = requests.get(hello, timeout=5)
+        undeployed = shipyard.http.get(hello, timeout=5)
         assert undeployed.status_code == 503
         assert "not deployed" in undeployed.json()["error"]["message"]
         assert shipyard.cli("disable", "sleepy").returncode == 0
         time.sleep(1)  # the supervisor publishes the change within a tick
-        disabled = requests.get(hello, timeout=5)
+        disabled = shipyard.http.get(hello, timeout=5)
         assert disabled.status_code == 503
         assert "disabled" in disabled.json()["error"]["message"]
     finally:
@@ -168,7 +167,7 @@ def test_iris_example_predicts_a_valid_class_for_each_record(
     done = subprocess.run(
         [sys.executable, str(REPO / "examples" / "iris" / "train_and_deploy.py"),
          "--url", shipyard.url],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env=shipyard.env(),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     predictions = [line.rsplit("-> ", 1)[1] for line in done.stdout.splitlines()]
@@ -178,29 +177,29 @@ def test_iris_example_predicts_a_valid_class_for_each_record(
 
     predict = invoke_url(shipyard, "iris", "/api/v1.0/predict/")
     record = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-    answer = requests.post(predict, json=[record, record], timeout=10).json()
+    answer = shipyard.http.post(predict, json=[record, record], timeout=10).json()
     assert answer["predictions"] == ["setosa", "setosa"]
     assert answer["model"] == {"name": "iris", "version": "1"}
     assert answer["generation"] == "v1"
     assert len(answer["probabilities"][0]) == 3
 
-    columns = requests.post(
+    columns = shipyard.http.post(
         predict, json={"columns": list(record), "data": [list(record.values())]}, timeout=10
     ).json()
     assert columns["predictions"] == ["setosa"]
     csv = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
-    as_csv = requests.post(predict, data=csv, headers={"Content-Type": "text/csv"}, timeout=10)
+    as_csv = shipyard.http.post(predict, data=csv, headers={"Content-Type": "text/csv"}, timeout=10)
     assert as_csv.json()["predictions"] == ["setosa"]
 
-    health = requests.get(invoke_url(shipyard, "iris", "/api/v1.0/health/status/")).json()
+    health = shipyard.http.get(invoke_url(shipyard, "iris", "/api/v1.0/health/status/")).json()
     assert health["ready"] is True
     assert health["model"] == {"name": "iris", "version": "1"}
 
-    malformed = requests.post(
+    malformed = shipyard.http.post(
         predict, data="{not json", headers={"Content-Type": "application/json"}, timeout=10
     )
     assert malformed.status_code == 400
-    missing = requests.post(predict, json=[{"sepal_length": 1.0}], timeout=10)
+    missing = shipyard.http.post(predict, json=[{"sepal_length": 1.0}], timeout=10)
     assert missing.status_code == 400
     assert "sepal_width" in missing.json()["error"]["message"]
 
@@ -231,13 +230,13 @@ def test_models_deploy_from_the_cli(shipyard: RunningShipyard, tmp_path: Path) -
     assert uploaded.returncode == 0, uploaded.stderr
     deployed = shipyard.cli("models", "deploy", "line:1")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    answer = requests.post(
+    answer = shipyard.http.post(
         invoke_url(shipyard, "line", "/api/v1.0/predict/"), json=[{"x": 10}], timeout=10
     ).json()
     assert answer["predictions"] == pytest.approx([21.0])
-    service = requests.get(f"{shipyard.url}/api/v1/services/line").json()
+    service = shipyard.http.get(f"{shipyard.url}/api/v1/services/line").json()
     assert service["kind"] == "model"
-    builds = requests.get(f"{shipyard.url}/api/v1/services/line/builds").json()["builds"]
+    builds = shipyard.http.get(f"{shipyard.url}/api/v1/services/line/builds").json()["builds"]
     assert builds[-1]["model_version"] == "line:1"
     with pytest.raises(Unavailable):
         Client("http://127.0.0.1:9").services.list()

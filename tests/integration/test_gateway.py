@@ -203,6 +203,8 @@ def service(name: str, instances: dict[str, list[FakeServer]], **fields: Any) ->
     return {
         "id": fields.pop("id", f"svc_{name.replace('-', '')}"), "name": name,
         "enabled": True, "deployed": True, "state": "running", "message": "",
+        # The data path is what these tests check; who may call is test_gateway_auth's.
+        "access_level": "public",
         "mapping": mapping,
         "instances": {
             gen: [{"instance_id": f"{s.name}-{gen}", "host": "127.0.0.1", "port": s.port}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
+from shipyard.api.api_keys import api_keys
+from shipyard.api.callers import authenticate
 from shipyard.api.catalog import catalog
 from shipyard.api.deployments import deployments
 from shipyard.api.docs import docs
 from shipyard.api.errors import register_error_handlers
 from shipyard.api.health import health
+from shipyard.api.iam import iam
 from shipyard.api.models import models
 from shipyard.api.services import services
 
@@ -17,9 +20,12 @@ __all__ = ["register_api"]
 
 def register_api(app: Flask) -> None:
     register_error_handlers(app)
+    app.before_request(authenticate)
     app.register_blueprint(health)
     app.register_blueprint(catalog, url_prefix="/api/v1")
     app.register_blueprint(services, url_prefix="/api/v1/services")
     app.register_blueprint(deployments, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")
+    app.register_blueprint(api_keys, url_prefix="/api/v1/services")
+    app.register_blueprint(iam, url_prefix="/iam")
     app.register_blueprint(docs)

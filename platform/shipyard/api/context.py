@@ -9,7 +9,7 @@ from flask import current_app, request
 from shipyard.control_plane import ControlPlane
 from shipyard.errors import InvalidInput
 
-__all__ = ["control_plane", "json_body"]
+__all__ = ["control_plane", "json_body", "json_fields"]
 
 
 def control_plane() -> ControlPlane:
@@ -23,4 +23,16 @@ def json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
+    return data
+
+
+def json_fields(*allowed: str, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object with no field but ``allowed``; ``{}`` for an empty body
+    when the body is ``optional``."""
+    if optional and not request.content_length:
+        return {}
+    data = json_body()
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"unknown fields {unknown}; known: {sorted(allowed)}")
     return data

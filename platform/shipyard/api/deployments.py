@@ -8,6 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request, stream_with_context
 
+from shipyard.api.callers import (
+    require_collaborator,
+)
 from shipyard.api.context import control_plane
 from shipyard.errors import InvalidInput
 from shipyard.runner_choice import make_runner
@@ -36,6 +39,7 @@ def deploy(ref: str) -> tuple[dict[str, Any], int]:
       "409": {$ref: '#/components/responses/Conflict'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return control_plane().deployments.deploy(ref).to_dict(), 202
 
 
@@ -53,6 +57,7 @@ def undeploy(ref: str) -> tuple[dict[str, Any], int]:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     control_plane().deployments.undeploy(ref)
     return control_plane().services.get(ref).to_dict(), 202
 
@@ -77,6 +82,7 @@ def list_builds(ref: str) -> dict[str, Any]:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return {"builds": [g.to_dict() for g in control_plane().deployments.generations(ref)]}
 
 
@@ -94,6 +100,7 @@ def get_build(ref: str, number: int) -> dict[str, Any]:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return control_plane().deployments.generation(ref, number).to_dict()
 
 
@@ -118,6 +125,7 @@ def build_log(ref: str, number: int) -> Response:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     plane = control_plane()
     lines, done = plane.deployments.build_log(ref, number)
     if not _flag("follow"):
@@ -160,6 +168,7 @@ def runtime_logs(ref: str) -> Response:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     plane = control_plane()
     tail = request.args.get("tail", "200")
     if not tail.isdigit():

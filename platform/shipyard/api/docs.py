@@ -15,6 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_from_directory
 
+from shipyard.api.callers import (
+    require_reader,
+)
 from shipyard.api.context import control_plane
 from shipyard.errors import NotFound
 from shipyard.openapi import control_plane_document, gateway_url, published
@@ -77,12 +80,14 @@ def service_openapi(ref: str) -> Response:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    service = require_reader(ref)
     plane = control_plane()
     found = plane.deployments.document(ref, request.args.get("generation"))
     return _json(published(
         found.document,
         server_url=gateway_url(plane.settings.public_url, found.service_name),
         server_description=f"{found.service_name} through the Shipyard gateway",
+        public=service.access_level == "public",
     ))
 
 
@@ -105,6 +110,7 @@ def service_page(ref: str) -> Response:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_reader(ref)
     generation = request.args.get("generation")
     found = control_plane().deployments.document(ref, generation)
     spec_url = f"/api/v1/services/{found.service_id}/openapi.json"

@@ -6,6 +6,10 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from shipyard.api.callers import (
+    require_collaborator,
+    require_user,
+)
 from shipyard.api.context import control_plane, json_body
 from shipyard.api.forms import form_json
 from shipyard.errors import InvalidInput
@@ -44,6 +48,7 @@ def upload_model() -> tuple[dict[str, Any], int]:
       "413": {$ref: '#/components/responses/TooLarge'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_user()
     metadata = form_json("metadata")
     upload = request.files.get("model")
     if upload is None:
@@ -158,6 +163,7 @@ def deploy_model(name: str) -> tuple[dict[str, Any], int]:
               version: {type: integer}
               service: {type: string, description: "the service's name (default: the model's)"}
               environment: {type: string}
+              project: {type: string, description: "a new service's project (default: yours)"}
     responses:
       "202":
         description: The service's name and its new generation.
@@ -178,7 +184,14 @@ def deploy_model(name: str) -> tuple[dict[str, Any], int]:
     version = body.get("version")
     if version is not None and not isinstance(version, int):
         raise InvalidInput("'version' must be a number")
-    service, generation = control_plane().models.deploy(
-        name, version, service=body.get("service"), environment=body.get("environment")
+    project = body.get("project")
+    if project is not None and not isinstance(project, str):
+        raise InvalidInput("'project' must be a project's name or id")
+    plane = control_plane()
+    caller = require_user()
+    service, generation = plane.models.deploy(
+        name, version, service=body.get("service"), environment=body.get("environment"),
+        project_id=plane.access.directory.project_for_new_service(caller, project),
+        authorize=lambda existing: require_collaborator(existing.id),
     )
     return {"service": service, "generation": generation.to_dict()}, 202

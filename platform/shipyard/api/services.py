@@ -6,6 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from shipyard.api.callers import (
+    current_caller,
+    require_collaborator,
+    require_reader,
+    require_user,
+    visible,
+)
 from shipyard.api.context import control_plane, json_body
 from shipyard.api.forms import form_json
 from shipyard.archives import read_archive
@@ -38,7 +45,10 @@ def list_services() -> ResponseValue:
                   items: {$ref: '#/components/schemas/Service'}
       default: {$ref: '#/components/responses/Error'}
     """
-    return {"services": [s.to_dict() for s in control_plane().services.list()]}
+    caller = current_caller()
+    return {"services": [
+        s.to_dict() for s in control_plane().services.list() if visible(caller, s)
+    ]}
 
 
 @services.post("")
@@ -73,16 +83,19 @@ def create_service() -> ResponseValue:
       "413": {$ref: '#/components/responses/TooLarge'}
       default: {$ref: '#/components/responses/Error'}
     """
-    registry = control_plane().services
+    plane = control_plane()
+    registry = plane.services
+    files = None
     if request.mimetype == "multipart/form-data":
         spec = ServiceSpec.from_dict(form_json("service"))
         upload = request.files.get("archive")
         if upload is None:
             raise InvalidInput("multipart create needs an 'archive' file (zip or tar.gz)")
         files = read_archive(upload.read(), max_total_bytes=registry.max_files_bytes)
-        service = registry.create(spec, files)
     else:
-        service = registry.create(ServiceSpec.from_dict(json_body()))
+        spec = ServiceSpec.from_dict(json_body())
+    project_id = plane.access.directory.project_for_new_service(require_user(), spec.project)
+    service = registry.create(spec, files, project_id=project_id)
     return service.to_dict(), 201
 
 
@@ -100,6 +113,7 @@ def get_service(ref: str) -> ResponseValue:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_reader(ref)
     plane = control_plane()
     return {**plane.services.get(ref).to_dict(), **plane.deployments.status(ref)}
 
@@ -126,6 +140,7 @@ def update_service(ref: str) -> ResponseValue:
       "409": {$ref: '#/components/responses/Conflict'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return control_plane().services.update(ref, json_body()).to_dict()
 
 
@@ -141,6 +156,7 @@ def delete_service(ref: str) -> tuple[str, int]:
       "409": {$ref: '#/components/responses/Conflict'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     control_plane().services.delete(ref)
     return "", 204
 
@@ -159,6 +175,7 @@ def enable_service(ref: str) -> ResponseValue:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return control_plane().services.set_enabled(ref, True).to_dict()
 
 
@@ -176,6 +193,7 @@ def disable_service(ref: str) -> ResponseValue:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return control_plane().services.set_enabled(ref, False).to_dict()
 
 
@@ -193,6 +211,7 @@ def list_files(ref: str) -> ResponseValue:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return {"files": [f.to_dict() for f in control_plane().services.list_files(ref)]}
 
 
@@ -219,6 +238,7 @@ def replace_files(ref: str) -> ResponseValue:
       "413": {$ref: '#/components/responses/TooLarge'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     files = control_plane().services.replace_files(ref, request.get_data())
     return {"files": [f.to_dict() for f in files]}
 
@@ -237,6 +257,7 @@ def download_archive(ref: str) -> Response:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     registry = control_plane().services
     name = registry.get(ref).name
     return Response(
@@ -261,6 +282,7 @@ def read_file(ref: str, path: str) -> Response:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     content = control_plane().services.read_file(ref, path)
     return Response(content, mimetype="application/octet-stream")
 
@@ -286,6 +308,7 @@ def write_file(ref: str, path: str) -> ResponseValue:
       "413": {$ref: '#/components/responses/TooLarge'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     return control_plane().services.write_file(ref, path, request.get_data()).to_dict()
 
 
@@ -300,6 +323,7 @@ def delete_file(ref: str, path: str) -> tuple[str, int]:
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_collaborator(ref)
     control_plane().services.delete_file(ref, path)
     return "", 204
 

@@ -1,4 +1,5 @@
-"""How the CLI finds and talks to the control plane."""
+"""How the CLI finds and talks to the control plane (it signs as
+``shipyard_sdk.credentials`` finds: by default the administrator of the local one)."""
 
 from __future__ import annotations
 

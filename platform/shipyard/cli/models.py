@@ -9,7 +9,7 @@ import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.deploying import follow_deploy
-from shipyard.cli.output import echo_json, echo_table
+from shipyard.cli.output import echo_json, echo_listing
 from shipyard.errors import InvalidInput
 
 __all__ = ["models", "parse_model_ref"]
@@ -53,10 +53,7 @@ def upload(ctx: click.Context, name: str, model_file: Path, metadata_file: Path)
 def list_models(ctx: click.Context, as_json: bool) -> None:
     """List models with their newest version."""
     found = client_from(ctx).models.list()
-    if as_json:
-        echo_json(found)
-    else:
-        echo_table(found, ("name", "latest_version", "versions"))
+    echo_listing(found, ("name", "latest_version", "versions"), as_json)
 
 
 @models.command("versions")

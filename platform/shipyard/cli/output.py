@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-__all__ = ["echo_json", "echo_table"]
+__all__ = ["echo_json", "echo_listing", "echo_table"]
 
 
 def echo_json(value: Any) -> None:
@@ -21,6 +21,14 @@ def echo_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Non
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def echo_listing(rows: list[Mapping[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+    """``rows`` as JSON for scripts, else as a table of ``columns``."""
+    if as_json:
+        echo_json(rows)
+    else:
+        echo_table(rows, columns)
 
 
 def _cell(value: Any) -> str:

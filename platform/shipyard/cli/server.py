@@ -30,6 +30,7 @@ def up(host: str | None, port: int | None, home: Path | None, config: Path | Non
     tree.install_signal_handlers()
     url = tree.start()
     click.echo(f"Shipyard is running at {url} (data in {settings.home})")
+    click.echo(f"Administrator credentials: {tree.credentials_file} (the CLI signs with them)")
     status = tree.wait()
     tree.stop()
     if status:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from shipyard.cli.connection import client_from
-from shipyard.cli.output import echo_json, echo_table
+from shipyard.cli.output import echo_json, echo_listing
 
 __all__ = ["disable", "enable", "services"]
 
@@ -22,11 +22,7 @@ def services() -> None:
 @click.pass_context
 def list_services(ctx: click.Context, as_json: bool) -> None:
     """List every service."""
-    found = client_from(ctx).services.list()
-    if as_json:
-        echo_json(found)
-    else:
-        echo_table(found, COLUMNS)
+    echo_listing(client_from(ctx).services.list(), COLUMNS, as_json)
 
 
 @services.command("get")

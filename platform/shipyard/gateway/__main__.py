@@ -3,7 +3,9 @@
 Serves the listening socket inherited as file descriptor ``N``: service calls go to the
 instances listed in the routing table at ``PATH``, everything else to the API upstream.
 Limits and timeouts come from ``SHIPYARD_GATEWAY_*`` variables (see ``GatewaySettings``).
-Stops cleanly on SIGTERM or SIGINT.
+Credentials are checked against the store named by the control plane's resolved settings
+(``SHIPYARD_RESOLVED_SETTINGS``, set by ``shipyard up``); without them only public
+services answer. Stops cleanly on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from pathlib import Path
 
 from shipyard.errors import ShipyardError
 from shipyard.gateway.access import BatchingHandler, access_log
+from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.server import run_gateway
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.workers import run_workers
+from shipyard.iam.access_control import AccessControl
+from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
+from shipyard.store import Store
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -65,9 +71,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     return run_workers(
-        args.workers, lambda: run_gateway(settings, sock, args.routes, args.api_upstream),
+        args.workers,
+        lambda: run_gateway(settings, sock, args.routes, args.api_upstream, _guard()),
         on_stop=sock.close,
     )
+
+
+def _guard() -> GatewayGuard | None:
+    """The credential checks of the control plane this gateway fronts (made in each
+    worker process: a database connection must not cross a fork)."""
+    resolved = os.environ.get(RESOLVED_SETTINGS_VAR)
+    if not resolved:
+        return None
+    control = Settings.from_json(resolved)
+    store = Store(control.effective_database_url)
+    return GatewayGuard(AccessControl.build(control, store).authenticator)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ API_LABEL = "api"
 class Destination:
     """Where one request is forwarded, and the limits that apply to it.
 
-    ``service`` and ``generation`` are None for the API upstream; ``body_limit`` and
-    ``idle_timeout`` are None where they do not apply.
+    ``service``, ``generation`` and ``route`` are None for the API upstream; ``body_limit``
+    and ``idle_timeout`` are None where they do not apply.
     """
 
     __slots__ = ("address", "authority", "body_limit", "generation", "idle_timeout", "label",
-                 "path", "service")
+                 "path", "route", "service")
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class Destination:
         generation: str | None,
         body_limit: int | None,
         idle_timeout: float | None,
+        route: ServiceRoute | None = None,
     ) -> None:
         self.address = address
         self.authority = authority
@@ -48,6 +49,13 @@ class Destination:
         self.body_limit = body_limit
         self.idle_timeout = idle_timeout
         self.label = service or API_LABEL
+        self.route = route
+
+    @property
+    def needs_credentials(self) -> bool:
+        """Whether the caller must be authenticated before anything is forwarded."""
+        route = self.route
+        return route is not None and route.access_level != "public"
 
 
 def dispatch(
@@ -79,7 +87,7 @@ def dispatch(
     generation, upstream = picked
     return Destination(
         upstream.address, upstream.authority, invoke.path, route.name, generation,
-        settings.max_body_bytes, settings.upstream_timeout,
+        settings.max_body_bytes, settings.upstream_timeout, route,
     )
 
 

@@ -11,11 +11,15 @@ write per read from the upstream.
 
 Only failures before the answer's head has been sent become error answers (502, 504,
 413...); after that, the client connection is cut so the caller sees a truncated answer.
+
+A call to a service that is not public waits for its credentials to be checked
+(``gateway.authentication``) before anything is forwarded; its body is held meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -25,13 +29,17 @@ from shipyard.errors import (
     InvalidInput,
     PayloadTooLarge,
     ShipyardError,
+    Unauthorized,
     UpstreamTimeout,
 )
 from shipyard.gateway.access import CLIENT_GONE, log_call
+from shipyard.gateway.authentication import SIGV4, credentials_kind
 from shipyard.gateway.dispatch import Destination
 from shipyard.gateway.headers import RequestHeaders, ResponseHeaders, request_id_of
 from shipyard.gateway.responses import CONTINUE, error_response
 from shipyard.gateway.upstream import UpstreamConnection
+from shipyard.iam.authenticator import CREDENTIALS_NEEDED
+from shipyard.iam.principals import Caller
 
 if TYPE_CHECKING:
     from shipyard.gateway.downstream import ClientConnection
@@ -51,12 +59,12 @@ _LAST_CHUNK = b"0\r\n\r\n"
 
 class Exchange:
     __slots__ = (
-        "body_complete", "body_size", "chunked_out", "client", "close_after", "connecting",
-        "destination", "done", "error", "gateway", "head_written", "headers", "http11",
-        "keep_upstream", "last_read", "limit", "method", "no_body", "out", "pending",
-        "pending_size", "request_id", "response_bytes", "retried", "sent", "sent_size", "sized",
-        "started", "started_at", "status", "target", "unsent", "until_close", "upstream",
-        "watch_idle",
+        "awaiting", "body_complete", "body_hash", "body_size", "caller", "chunked_out",
+        "client", "close_after", "connecting", "destination", "done", "error", "gateway",
+        "head_written", "headers", "http11", "keep_upstream", "last_read", "limit", "method",
+        "no_body", "out", "pending", "pending_size", "raw_headers", "request_id",
+        "response_bytes", "retried", "sent", "sent_size", "sized", "started", "started_at",
+        "status", "target", "unsent", "until_close", "upstream", "watch_idle"
     )
 
     def __init__(
@@ -103,6 +111,10 @@ class Exchange:
         self.destination: Destination | None = None
         self.limit: int | None = None
         self.headers: RequestHeaders | None = None
+        self.caller: Caller | None = None
+        self.awaiting = False
+        self.body_hash: hashlib._Hash | None = None
+        self.raw_headers: list[tuple[bytes, bytes]] | None = None
         try:
             self.headers = headers = RequestHeaders(raw_headers)
         except InvalidInput as error:
@@ -120,6 +132,8 @@ class Exchange:
             headers.content_length > limit
         ):
             self.error = _too_large(limit)
+        elif self.destination.needs_credentials:
+            self._require_credentials(raw_headers)
 
     # -- the request, from the client ----------------------------------------------------
 
@@ -132,6 +146,8 @@ class Exchange:
             self.fail(_too_large(limit))
             return
         assert self.headers is not None
+        if self.body_hash is not None:
+            self.body_hash.update(chunk)
         if self.headers.chunked:
             chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
         self._send_body(chunk)
@@ -143,6 +159,8 @@ class Exchange:
         assert self.headers is not None
         if self.headers.chunked:
             self._send_body(_LAST_CHUNK)
+        if self.awaiting and self.body_hash is not None:
+            self._check_credentials(self.body_hash.hexdigest())
         if self.upstream is not None and self.status == 0:
             self._arm_answer_timer()
 
@@ -151,7 +169,8 @@ class Exchange:
         if upstream is None:
             self.pending.append(data)
             self.pending_size += len(data)
-            if self.pending_size > BUFFER_LIMIT:
+            # A held call keeps its whole body (up to the body limit) until it may go.
+            if self.pending_size > BUFFER_LIMIT and not self.awaiting:
                 self.client.pause_reading("body")
             return
         upstream.write(data)
@@ -186,6 +205,48 @@ class Exchange:
         assert self.headers is not None and self.destination is not None
         if self.headers.expect_continue and not self.body_complete:
             self.client.write(CONTINUE)
+        if not self.awaiting:
+            self._forward()
+
+    # -- credentials ---------------------------------------------------------------------
+
+    def _require_credentials(self, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        kind = credentials_kind(self.target, raw_headers)
+        if kind is None:
+            self.error = Unauthorized(CREDENTIALS_NEEDED)
+            return
+        self.awaiting = True
+        self.raw_headers = raw_headers
+        if kind == SIGV4:
+            self.body_hash = hashlib.sha256()  # checked once the body is complete
+        else:
+            self._check_credentials(None)
+
+    def _check_credentials(self, body_sha256: str | None) -> None:
+        assert self.destination is not None and self.destination.route is not None
+        assert self.raw_headers is not None
+        self.gateway.guard.check(
+            self.gateway.loop, self.destination.route, self.method, self.target,
+            self.raw_headers, body_sha256, self._credentials_checked,
+        )
+
+    def _credentials_checked(self, caller: Caller | None, error: ShipyardError | None) -> None:
+        if self.done:
+            return
+        self.awaiting = False
+        self.raw_headers = None
+        self.body_hash = None
+        if error is not None:
+            self.fail(error)
+            return
+        self.caller = caller
+        if self.pending_size > BUFFER_LIMIT and not self.body_complete:
+            self.client.pause_reading("body")
+        if self.started:
+            self._forward()
+
+    def _forward(self) -> None:
+        assert self.destination is not None
         upstream = self.gateway.pool.take(self.destination.address)
         if upstream is None:
             self._connect()

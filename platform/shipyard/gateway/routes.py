@@ -7,12 +7,14 @@ The supervisor writes one JSON file, atomically (``write_routing_table``)::
      "services": {
        "svc_0123abcd": {"id": "svc_0123abcd", "name": "add-numbers",
          "enabled": true, "deployed": true, "state": "running", "message": "",
+         "access_level": "project", "project_id": "prj_0123abcd",
          "mapping": [{"generation": "v2", "proba": 1.0}],
          "instances": {"v2": [{"instance_id": "i-1", "host": "127.0.0.1", "port": 41234}]}}}}
 
 ``mapping`` says which generations get live traffic and with which probabilities;
 ``instances`` lists the live instances of each generation. The gateway forwards only to
-addresses listed here.
+addresses listed here. ``access_level`` (``public``, ``instance`` or ``project``, the
+default when absent) and ``project_id`` say who may call the service.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from shipyard.iam.principals import ACCESS_LEVELS
 
 __all__ = [
     "ROUTING_TABLE_VERSION",
@@ -85,6 +89,8 @@ class ServiceRoute:
     message: str
     mapping: tuple[tuple[str, float], ...]
     instances: Mapping[str, tuple[Upstream, ...]]
+    access_level: str = "project"
+    project_id: str | None = None
     # Cumulative weights over the mapped generations that have instances, and one
     # round-robin cycle per generation: derived once, so picking costs a few operations.
     _weights: tuple[tuple[float, str], ...] = field(init=False, repr=False, compare=False)
@@ -151,6 +157,8 @@ class ServiceRoute:
             message=_text(raw, "message"),
             mapping=tuple(mapping),
             instances=instances,
+            access_level=_access_level(raw.get("access_level", "project")),
+            project_id=_text(raw, "project_id") or None,
         )
 
 
@@ -244,6 +252,12 @@ def write_routing_table(path: Path | str, table: Mapping[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _access_level(value: Any) -> str:
+    if value not in ACCESS_LEVELS:
+        raise RoutingTableError(f"access_level must be one of {ACCESS_LEVELS}, got {value!r}")
+    return str(value)
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:

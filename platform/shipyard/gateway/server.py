@@ -20,6 +20,7 @@ from pathlib import Path
 import uvloop
 
 from shipyard.gateway.access import access_log
+from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.deadlines import Deadlines
 from shipyard.gateway.dispatch import Destination, dispatch
 from shipyard.gateway.downstream import ClientConnection
@@ -28,6 +29,7 @@ from shipyard.gateway.pool import ConnectionPool
 from shipyard.gateway.routes import RoutingTable
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.watcher import TableWatcher
+from shipyard.iam.authenticator import Authenticator
 
 __all__ = ["Gateway", "run_gateway"]
 
@@ -47,8 +49,13 @@ class Gateway:
         routes_path: Path | str,
         api_address: tuple[str, int],
         rng: random.Random | None = None,
+        guard: GatewayGuard | None = None,
     ) -> None:
+        """Without ``guard``, no credentials are known: only public services answer."""
         self.settings = settings
+        self.guard = guard or GatewayGuard(Authenticator(
+            lambda _key_id: None, lambda _api_key: None, region="-", service="-"
+        ))
         self.routes_path = Path(routes_path)
         self.api_address = api_address
         self.rng = rng or random.Random()
@@ -143,10 +150,11 @@ def run_gateway(
     sock: socket.socket,
     routes_path: Path | str,
     api_address: tuple[str, int],
+    guard: GatewayGuard | None = None,
 ) -> int:
     """Serve ``sock`` on uvloop until SIGTERM or SIGINT; returns the exit status."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(settings, sock, routes_path, api_address))
+        runner.run(_serve(settings, sock, routes_path, api_address, guard))
     return 0
 
 
@@ -155,12 +163,13 @@ async def _serve(
     sock: socket.socket,
     routes_path: Path | str,
     api_address: tuple[str, int],
+    guard: GatewayGuard | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    gateway = Gateway(settings, routes_path, api_address)
+    gateway = Gateway(settings, routes_path, api_address, guard=guard)
     await gateway.start(sock)
     # What exists now lives as long as the process: keep it out of every collection.
     gc.freeze()

@@ -34,6 +34,7 @@ schemas:
       packages: {type: array, items: {type: string}, example: ["flask>=3"]}
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project]}
+      project_id: {type: string, nullable: true, description: "the project it belongs to"}
       enabled: {type: boolean}
       deployed: {type: boolean}
       state: {type: string, example: running}
@@ -73,6 +74,7 @@ schemas:
       packages: {type: array, items: {type: string}, example: ["flask>=3"]}
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project], default: project}
+      project: {type: string, description: "the project's name or id (default: the caller's own)"}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -155,6 +157,16 @@ responses:
     content:
       application/json:
         schema: {$ref: '#/components/schemas/Error'}
+  Unauthorized:
+    description: The request carries no credentials (sign it with SigV4).
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+  Forbidden:
+    description: The credentials do not hold, or do not allow this.
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
   NotFound:
     description: No such service, model, generation or file.
     content:
@@ -187,5 +199,6 @@ TAGS: list[dict[str, str]] = [
     {"name": "deployments", "description": "Generations, their builds and logs."},
     {"name": "documentation", "description": "OpenAPI documents and Swagger pages."},
     {"name": "models", "description": "Trained models and the model services made of them."},
+    {"name": "iam", "description": "Users, projects, access keys and API keys."},
     {"name": "platform", "description": "Environment profiles and the control plane's health."},
 ]

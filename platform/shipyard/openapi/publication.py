@@ -2,8 +2,9 @@
 
 Documents are stored without ``servers``: the public URL can change between runs (``shipyard
 up --port 0``) and a service can be renamed, so both are filled in when a document is
-served. This is also the one place that will declare the platform's security schemes (SigV4
-and API keys) once IAM lands: add them to ``SECURITY_SCHEMES`` and ``SECURITY``.
+served. This is also the one place that declares the platform's security schemes: AWS
+Signature Version 4 (declared the way API Gateway does, as an ``Authorization`` header of
+type ``awsSigv4``) and API keys in the ``X-Api-Key`` header.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ from urllib.parse import quote
 
 __all__ = ["SECURITY", "SECURITY_SCHEMES", "gateway_url", "published"]
 
-SECURITY_SCHEMES: dict[str, dict[str, Any]] = {}
-"""Name → OpenAPI security scheme, declared in every served document (none before IAM)."""
-SECURITY: list[dict[str, list[str]]] = []
-"""The requirement applied to every operation of a service (none before IAM)."""
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "sigv4": {
+        "type": "apiKey", "name": "Authorization", "in": "header",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+        "description": "AWS Signature Version 4 with a Shipyard access key (shipyard tokens "
+                       "create); presigned query parameters are accepted too.",
+    },
+    "apiKey": {
+        "type": "apiKey", "name": "X-Api-Key", "in": "header",
+        "description": "An API key of this service (shipyard api-keys create SERVICE).",
+    },
+}
+"""Name → OpenAPI security scheme, declared in every served document."""
+SECURITY: list[dict[str, list[str]]] = [{"sigv4": []}, {"apiKey": []}]
+"""The requirement applied to every operation of a service that is not public."""
 
 INVOKE_PREFIX = "/user-services/invoke/"
 
@@ -29,9 +41,11 @@ def gateway_url(public_url: str, service_name: str) -> str:
 
 
 def published(
-    document: Mapping[str, Any], *, server_url: str, server_description: str = ""
+    document: Mapping[str, Any], *, server_url: str, server_description: str = "",
+    public: bool = False,
 ) -> dict[str, Any]:
-    """A copy of ``document`` with its server and the platform's security schemes."""
+    """A copy of ``document`` with its server and the platform's security schemes; a
+    ``public`` one (a service anyone may call) requires none of them."""
     server: dict[str, str] = {"url": server_url or "/"}
     if server_description:
         server["description"] = server_description
@@ -41,8 +55,7 @@ def published(
     }
     served["servers"] = [server]
     served.update((key, value) for key, value in stored.items() if key != "servers")
-    if SECURITY_SCHEMES:
-        components = served.setdefault("components", {})
-        components.setdefault("securitySchemes", {}).update(copy.deepcopy(SECURITY_SCHEMES))
-        served["security"] = copy.deepcopy(SECURITY)
+    components = served.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(copy.deepcopy(SECURITY_SCHEMES))
+    served["security"] = [] if public else copy.deepcopy(SECURITY)
     return served

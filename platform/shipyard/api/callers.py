@@ -1,0 +1,102 @@
+"""Who is calling the API, and the checks views make with it.
+
+Every request is authenticated before its view runs (``authenticate``): a SigV4
+signature or an API key is verified, and a request with neither is anonymous. Anonymous
+requests reach only the endpoints in ``ANONYMOUS_ENDPOINTS`` (health and the
+documentation pages, which check a service's access level themselves); every other
+endpoint answers 401 to them. Views then check what the caller may do with
+``require_user`` and ``require_collaborator``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import g, request
+
+from shipyard.api.context import control_plane
+from shipyard.errors import Forbidden, Unauthorized
+from shipyard.iam.api_keys import API_KEY_HEADER
+from shipyard.iam.authenticator import CREDENTIALS_NEEDED
+from shipyard.iam.canonical import SignedRequest
+from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invoke
+from shipyard.services import Service
+
+__all__ = [
+    "ANONYMOUS_ENDPOINTS",
+    "authenticate",
+    "current_caller",
+    "require_collaborator",
+    "require_reader",
+    "require_user",
+    "visible",
+]
+
+ANONYMOUS_ENDPOINTS = frozenset({
+    "health.healthz", "docs.control_plane_openapi", "docs.control_plane_page", "docs.asset",
+    "docs.service_page", "docs.service_openapi", "static",
+})
+
+
+def authenticate() -> None:
+    """A ``before_request`` hook: ``g.caller`` for every request, or a 401/403."""
+    authenticator = control_plane().access.authenticator
+    g.caller = caller = authenticator.authenticate(
+        _signed_request(), request.headers.get(API_KEY_HEADER)
+    )
+    if not caller.authenticated and request.endpoint not in ANONYMOUS_ENDPOINTS:
+        raise Unauthorized(CREDENTIALS_NEEDED)
+
+
+def current_caller() -> Caller:
+    return g.get("caller", ANONYMOUS)
+
+
+def require_user() -> Caller:
+    """The calling user; a service's credentials and API keys cannot manage anything."""
+    caller = current_caller()
+    if caller.kind != "user":
+        raise Forbidden("only a user may do this (not a service or an API key)")
+    return caller
+
+
+def require_collaborator(ref: str) -> Service:
+    """The service ``ref``, if the caller collaborates on it (or administers Shipyard)."""
+    caller = require_user()
+    service = control_plane().services.get(ref)
+    if not may_collaborate(caller, service.project_id):
+        raise Forbidden(f"you are not a collaborator of service {service.name!r}")
+    return service
+
+
+def require_reader(ref: str) -> Service:
+    """The service ``ref``, if the caller may call it (its access level allows them)."""
+    caller = current_caller()
+    service = control_plane().services.get(ref)
+    if may_collaborate(caller, service.project_id) or may_invoke(
+        caller, service.id, service.access_level, service.project_id
+    ):
+        return service
+    if not caller.authenticated:
+        raise Unauthorized(CREDENTIALS_NEEDED)
+    raise Forbidden(f"you may not see service {service.name!r}")
+
+
+def visible(caller: Caller, service: Service) -> bool:
+    """Whether ``caller`` sees ``service`` in listings."""
+    return may_collaborate(caller, service.project_id) or service.access_level != "project"
+
+
+def _signed_request() -> SignedRequest:
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        # WSGI carries the request line as Latin-1 text; SigV4 hashes its bytes as UTF-8.
+        target = raw.encode("latin-1").decode("utf-8", "surrogateescape")
+    else:
+        target = request.full_path if request.query_string else request.path
+    signed = "Authorization" in request.headers or "X-Amz-Signature" in request.args
+    return SignedRequest.from_target(
+        request.method, target, list(request.headers.items()),
+        now=datetime.now(UTC), body=request.get_data(cache=True) if signed else b"",
+    )

@@ -1,0 +1,110 @@
+"""Who may call a service through the gateway.
+
+A call to a service that is not public is held (nothing is forwarded, its body is kept)
+until its credentials are checked: an API key as soon as the head has arrived, a SigV4
+signature once the whole body has (its hash is part of what was signed). The check runs
+in a worker thread, because looking a key up may touch the store; the event loop goes on
+serving other calls meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from shipyard.errors import Forbidden, ShipyardError, Unauthorized
+from shipyard.gateway.routes import ServiceRoute
+from shipyard.iam.authenticator import CREDENTIALS_NEEDED, Authenticator
+from shipyard.iam.canonical import SignedRequest
+from shipyard.iam.principals import Caller, may_invoke
+
+__all__ = ["API_KEY", "SIGV4", "GatewayGuard", "credentials_kind"]
+
+SIGV4 = "sigv4"
+API_KEY = "api_key"
+_PRESIGN_MARKERS = (b"X-Amz-Signature=", b"X-Amz-Credential=", b"X-Amz-Algorithm=")
+
+Outcome = Callable[[Caller | None, ShipyardError | None], None]
+
+
+def credentials_kind(target: bytes, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """``SIGV4``, ``API_KEY`` or None: what the request offers to prove who it is."""
+    for name, value in raw_headers:
+        lowered = name.lower()
+        if lowered == b"authorization" and value.lstrip().startswith(b"AWS4-"):
+            return SIGV4
+    _, _, query = target.partition(b"?")
+    if query and any(marker in query for marker in _PRESIGN_MARKERS):
+        return SIGV4
+    for name, _ in raw_headers:
+        if name.lower() == b"x-api-key":
+            return API_KEY
+    return None
+
+
+def api_key_of(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in raw_headers:
+        if name.lower() == b"x-api-key":
+            return value.decode("latin-1").strip()
+    return None
+
+
+class GatewayGuard:
+    """Checks callers against a service's access level, off the event loop."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    def check(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        route: ServiceRoute,
+        method: bytes,
+        target: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        body_sha256: str | None,
+        done: Outcome,
+    ) -> None:
+        """Check in a worker thread; ``done(caller, None)`` or ``done(None, error)`` is
+        then called on the loop."""
+        arrived = datetime.now(UTC)
+        future = loop.run_in_executor(
+            None, self._authorize, route, method, target, raw_headers, body_sha256, arrived
+        )
+
+        def _finished(result: asyncio.Future[Caller]) -> None:
+            error = result.exception()
+            if error is None:
+                done(result.result(), None)
+            elif isinstance(error, ShipyardError):
+                done(None, error)
+            else:
+                done(None, ShipyardError("the gateway could not check the credentials"))
+
+        future.add_done_callback(_finished)
+
+    def _authorize(
+        self,
+        route: ServiceRoute,
+        method: bytes,
+        target: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        body_sha256: str | None,
+        arrived: datetime,
+    ) -> Caller:
+        if body_sha256 is not None:
+            request = SignedRequest.from_target(
+                method.decode("latin-1"), target.decode("utf-8", "surrogateescape"),
+                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers],
+                now=arrived, body_sha256=body_sha256,
+            )
+            caller = self.authenticator.verify_signature(request)
+        else:
+            api_key = api_key_of(raw_headers)
+            if api_key is None:
+                raise Unauthorized(CREDENTIALS_NEEDED)
+            caller = self.authenticator.verify_api_key(api_key)
+        if not may_invoke(caller, route.id, route.access_level, route.project_id):
+            raise Forbidden(f"you may not call service {route.name!r}")
+        return caller

@@ -1,0 +1,249 @@
+"""Who gets through the gateway: real SigV4 clients (requests-aws4auth, botocore) and API
+keys against a running Shipyard on a non-default port, every access level, altered
+requests, path tricks, and no secret left in any log."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
+
+from tests.conftest import RunningShipyard, start_shipyard
+from tests.credentials import Credentials
+from tests.integration.test_end_to_end import deploy_new, raw_request
+
+pytestmark = pytest.mark.slow
+
+ECHO = """\
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE"])
+@app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE"])
+def echo(path):
+    return {"raw": request.environ.get("RAW_URI"), "body": request.get_data(as_text=True)}
+"""
+
+
+class World:
+    def __init__(self, shipyard: RunningShipyard, folder: Path) -> None:
+        self.shipyard = shipyard
+        deploy_new(shipyard, folder, "echo", ECHO)
+        deploy_new(shipyard, folder, "other", ECHO)
+        admin = shipyard.sdk()
+        self.bob = Credentials.from_dict(admin.iam.create_user("bob"))
+        self.carol = Credentials.from_dict(admin.iam.create_user("carol"))
+        admin.iam.add_member("admin", "carol")
+        self.api_key = admin.iam.create_api_key("echo", "tests")["api_key"]
+        token = shipyard.cli("tokens", "create", "--json")
+        assert token.returncode == 0, token.stderr
+        self.token = json.loads(token.stdout)
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self.shipyard.url}/user-services/invoke/{service}/{path}"
+
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    shipyard = start_shipyard(tmp_path_factory.mktemp("iam") / "home")
+    try:
+        yield World(shipyard, tmp_path_factory.mktemp("services"))
+    finally:
+        shipyard.stop()
+
+
+def test_the_gateway_runs_on_a_non_default_port(world: World) -> None:
+    assert not world.shipyard.url.endswith((":80", ":443", ":8080"))
+
+
+AWKWARD = [
+    ("GET", "a%20b/%C3%A4/x%2Fy", None),
+    ("GET", "q?b=2&a=1&a=0&plus=a+b&empty=", None),
+    ("POST", "json", {"num1": 2, "num2": 5}),
+    ("DELETE", "empty", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), AWKWARD)
+def test_requests_aws4auth_calls_are_accepted(world: World, method, path, payload) -> None:
+    token = Credentials.from_dict(world.token)
+    answer = requests.request(method, world.url("echo", path), json=payload,
+                              auth=token.aws4auth(), timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Shipyard-Generation"] == "v1"
+    assert answer.json()["raw"] == "/" + path
+    assert answer.json()["body"] == ("" if payload is None else json.dumps(payload))
+
+
+def _botocore_signed(world: World, method: str, url: str, body: bytes) -> requests.Response:
+    token = world.token
+    request = AWSRequest(method=method, url=url, data=body,
+                         headers={"Content-Type": "application/json"} if body else {})
+    SigV4Auth(BotoCredentials(token["access_key_id"], token["secret_access_key"]),
+              "execute-api", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return requests.request(method, prepared.url, headers=dict(prepared.headers),
+                            data=prepared.body, timeout=10)
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), AWKWARD)
+def test_botocore_signed_calls_are_accepted(world: World, method, path, payload) -> None:
+    body = json.dumps(payload).encode() if payload is not None else b""
+    answer = _botocore_signed(world, method, world.url("echo", path), body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["body"] == body.decode()
+
+
+def test_a_presigned_url_is_accepted_until_it_expires(world: World) -> None:
+    token = world.token
+    request = AWSRequest(method="GET", url=world.url("echo", "presigned?x=1"))
+    SigV4QueryAuth(BotoCredentials(token["access_key_id"], token["secret_access_key"]),
+                   "execute-api", "us-east-1", expires=60).add_auth(request)
+    answer = requests.get(request.prepare().url, timeout=10)
+    assert answer.status_code == 200, answer.text
+    tampered = request.prepare().url.replace("x=1", "x=2")
+    assert requests.get(tampered, timeout=10).status_code == 403
+
+
+def _aws4auth_prepared(world: World, secret: str | None = None) -> requests.PreparedRequest:
+    token = Credentials.from_dict(world.token)
+    if secret is not None:
+        token = Credentials(token.access_key_id, secret)
+    return requests.Request("POST", world.url("echo", "x"), json={"a": 1},
+                            auth=token.aws4auth()).prepare()
+
+
+def _altered(prepared: requests.PreparedRequest, change: str) -> requests.PreparedRequest:
+    if change == "body":
+        prepared.body = b'{"a": 2}'
+    elif change == "path":
+        prepared.url = prepared.url.replace("/x", "/y")
+    elif change == "date":
+        stamp = prepared.headers["x-amz-date"]
+        prepared.headers["x-amz-date"] = stamp[:-2] + ("00" if stamp[-2:] != "00" else "01")
+    elif change == "unsigned body hash":
+        del prepared.headers["x-amz-content-sha256"]
+        prepared.body = b'{"a": 3}'
+    return prepared
+
+
+@pytest.mark.parametrize("change", ["secret", "body", "path", "date", "unsigned body hash"])
+def test_altered_requests_are_refused(world: World, change: str) -> None:
+    with requests.Session() as session:
+        assert session.send(_aws4auth_prepared(world), timeout=10).status_code == 200
+        prepared = (_aws4auth_prepared(world, secret="x" * 40) if change == "secret"
+                    else _altered(_aws4auth_prepared(world), change))
+        answer = session.send(prepared, timeout=10)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["type"] == "SignatureRejected"
+
+
+EXPECTED = {
+    #           anonymous, other user, collaborator, admin, API key
+    "public": (200, 200, 200, 200, 200),
+    "instance": (401, 200, 200, 200, 200),
+    "project": (401, 403, 200, 200, 200),
+}
+
+
+@pytest.mark.parametrize("level", list(EXPECTED))
+def test_the_access_matrix(world: World, level: str) -> None:
+    world.shipyard.set_access_level("echo", level)
+    url = world.url("echo", "hello")
+    got = (
+        requests.get(url, timeout=10).status_code,
+        requests.get(url, auth=world.bob.aws4auth(), timeout=10).status_code,
+        requests.get(url, auth=world.carol.aws4auth(), timeout=10).status_code,
+        world.shipyard.http.get(url, timeout=10).status_code,
+        requests.get(url, headers={"X-Api-Key": world.api_key}, timeout=10).status_code,
+    )
+    world.shipyard.set_access_level("echo", "project")
+    assert got == EXPECTED[level]
+
+
+def test_one_services_permission_never_reaches_another(world: World) -> None:
+    host = world.shipyard.url.removeprefix("http://")
+    for target in ("/user-services/invoke/echo/../other/x",
+                   "/user-services/invoke/echo/%2e%2e/other/x",
+                   "/user-services/invoke/echo/..%2Fother/x"):
+        answer = raw_request(world.shipyard.url, (
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {world.api_key}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode())
+        assert answer.startswith(b"HTTP/1.1 400"), (target, answer[:200])
+    refused = requests.get(world.url("other", "x"), headers={"X-Api-Key": world.api_key},
+                           timeout=10)
+    assert refused.status_code == 403
+    assert requests.get(world.url("echo", "x"), headers={"X-Api-Key": "sy_" + "0" * 43},
+                        timeout=10).status_code == 403
+
+
+def test_instances_carry_their_own_credentials_and_no_secret_is_logged(world: World) -> None:
+    shipyard = world.shipyard
+    for _ in range(3):
+        requests.get(world.url("echo", "x"), headers={"X-Api-Key": world.api_key}, timeout=10)
+        requests.get(world.url("echo", "x"), auth=Credentials.from_dict(world.token).aws4auth(),
+                     timeout=10)
+    shipyard.cli("logs", "echo")
+    instance_secrets = {
+        process.environ()["SHIPYARD_SECRET_ACCESS_KEY"]
+        for process in psutil.process_iter()
+        if _is_instance_of(process, shipyard.home)
+    }
+    assert instance_secrets, "no instance carries credentials"
+    admin = json.loads((shipyard.home / "credentials" / "admin.json").read_text())
+    secrets = {admin["secret_access_key"], world.token["secret_access_key"], world.api_key,
+               world.bob.secret_access_key, world.carol.secret_access_key, *instance_secrets}
+    leaks = []
+    for path in [*shipyard.home.rglob("*"), shipyard.output]:
+        if path.is_file() and path != shipyard.home / "credentials" / "admin.json":
+            content = path.read_bytes()
+            leaks += [(str(path), s[:4]) for s in secrets if s.encode() in content]
+    assert leaks == []
+
+
+def _is_instance_of(process: psutil.Process, home: Path) -> bool:
+    try:
+        environ = process.environ()
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    return "SHIPYARD_SECRET_ACCESS_KEY" in environ and str(home) in " ".join(process.cmdline())
+
+
+def test_up_says_where_the_admin_credentials_are(world: World) -> None:
+    expected = world.shipyard.home / "credentials" / "admin.json"
+    assert f"Administrator credentials: {expected}" in world.shipyard.output.read_text()
+
+
+def test_tokens_listed_and_revoked_with_the_cli_stop_working(world: World) -> None:
+    shipyard = world.shipyard
+    made = shipyard.cli("tokens", "create", "--json", "--description", "short-lived")
+    assert made.returncode == 0, made.stderr
+    token = json.loads(made.stdout)
+    assert set(token) >= {"access_key_id", "secret_access_key", "region", "service"}
+    auth = Credentials.from_dict(token).aws4auth()
+    assert requests.get(world.url("echo", "x"), auth=auth, timeout=10).status_code == 200
+    listed = shipyard.cli("tokens", "list")
+    assert token["access_key_id"] in listed.stdout and "short-lived" in listed.stdout
+    assert token["secret_access_key"] not in listed.stdout
+    assert shipyard.cli("tokens", "revoke", token["access_key_id"]).returncode == 0
+    deadline = time.monotonic() + 10
+    status = 200
+    while status == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = requests.get(world.url("echo", "x"), auth=auth, timeout=10).status_code
+    assert status == 403
+    unknown = shipyard.cli("tokens", "revoke", "SYNOSUCHKEY")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("Error: access key 'SYNOSUCHKEY' does not exist")
