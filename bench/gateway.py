@@ -9,6 +9,11 @@ keep-alive upstream (a uvloop protocol that answers "hello", to see the gateway'
 cost); and the gateway
 (``python -m shipyard.gateway``, one worker, access log on, written to /dev/null).
 
+The ``signed`` cases call the minimal upstream through the gateway twice over: as a public
+service, and as a service that needs credentials, with a presigned SigV4 URL that the
+gateway verifies on every call (against a store holding an administrator, as the first
+``shipyard up`` leaves it); their "direct" column is the public side.
+
 For each case the same load runs directly on the instance's port and through the gateway,
 alternating, ``--rounds`` times each: a fixed connection count for ``--duration`` seconds
 (wrk when installed, else a small asyncio client). It prints the median requests/s, p50
@@ -24,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -38,8 +44,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
 
 from shipyard.gateway import write_routing_table
+from shipyard.iam.access_control import AccessControl
+from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
+from shipyard.store import Store
 
 HELLO_APP = '''
 import time
@@ -96,6 +108,10 @@ CASES = {
     "minimal": ("minimal keep-alive upstream", "minimal", "/", False),
     "minimal1": ("minimal keep-alive upstream", "minimal", "/", True),
     "model": ("10 ms endpoint, gthread gunicorn (as the runner)", "gthread", "/predict", False),
+    # Both sides through the gateway: a public service, and one that needs SigV4 (a
+    # presigned URL, verified on every call), to see what checking a signature costs.
+    "signed": ("minimal: public vs SigV4 (both gateway)", "private", "/", False),
+    "signed1": ("minimal: public vs SigV4 (both gateway)", "private", "/", True),
 }
 
 
@@ -126,9 +142,9 @@ def _listener() -> socket.socket:
 
 @contextlib.contextmanager
 def _process(args: list[str], sock: socket.socket, cwd: Path | None = None,
-             ) -> Iterator[subprocess.Popen[bytes]]:
+             env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        args, pass_fds=(sock.fileno(),), cwd=cwd,
+        args, pass_fds=(sock.fileno(),), cwd=cwd, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     sock.close()
@@ -305,6 +321,29 @@ def _report(results: list[Comparison], generator: str, duration: float, rounds: 
             print(f"p50 added with one connection, {result.name}: {added * 1000:.0f} us")
 
 
+def _control_plane_with_an_administrator(home: Path) -> tuple[Settings, dict[str, str]]:
+    """A store with an administrator, as a first ``shipyard up`` leaves it, for the
+    gateway to check signatures against."""
+    settings = Settings(home=home, port=0)
+    store = Store(settings.effective_database_url)
+    try:
+        store.migrate(lock_dir=home)
+        path = AccessControl.build(settings, store).ensure_administrator(settings)
+    finally:
+        store.dispose()
+    return settings, json.loads(path.read_text())
+
+
+def _presigned(url: str, credentials: dict[str, str]) -> str:
+    """``url`` presigned for an hour: the same signature is verified on every call."""
+    request = AWSRequest(method="GET", url=url)
+    SigV4QueryAuth(
+        BotoCredentials(credentials["access_key_id"], credentials["secret_access_key"]),
+        credentials["service"], credentials["region"], expires=3600,
+    ).add_auth(request)
+    return str(request.prepare().url)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
@@ -330,14 +369,18 @@ def main() -> None:
         sockets = {name: _listener() for name in names}
         ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
         routes = work / "routes.json"
-        write_routing_table(routes, {"version": 1, "services": {
+        services = {
             name: {"id": f"svc_{name}", "name": name, "enabled": True, "deployed": True,
-                   "state": "running", "message": "",
+                   "state": "running", "message": "", "access_level": "public",
                    "mapping": [{"generation": "v1", "proba": 1.0}],
                    "instances": {"v1": [{"instance_id": name, "host": "127.0.0.1",
                                          "port": ports[name]}]}}
             for name in ("sync", "gthread", "minimal")
-        }})
+        }
+        services["private"] = {**services["minimal"], "id": "svc_private", "name": "private",
+                               "access_level": "project", "project_id": "prj_bench"}
+        write_routing_table(routes, {"version": 1, "services": services})
+        settings, credentials = _control_plane_with_an_administrator(work / "home")
         gunicorn = [sys.executable, "-m", "gunicorn", "--config",
                     "python:shipyard_sdk.runtime.gunicorn_conf",
                     "--workers", str(args.instance_workers)]
@@ -354,7 +397,9 @@ def main() -> None:
                       "app:app"], sockets["gthread"], cwd=work),
             _process([sys.executable, str(work / "minimal.py"),
                       str(sockets["minimal"].fileno())], sockets["minimal"]),
-            _process(gateway, sockets["gateway"]) as gateway_process,
+            _process(gateway, sockets["gateway"],
+                     env={**os.environ, RESOLVED_SETTINGS_VAR: settings.to_json()},
+                     ) as gateway_process,
         ):
             sockets["api"].close()  # nothing serves the API: the benchmark never calls it
             for name, path in (("sync", "/hello"), ("gthread", "/hello"), ("minimal", "/")):
@@ -364,9 +409,14 @@ def main() -> None:
             results = []
             for key in args.cases.split(","):
                 name, upstream, path, one = CASES[key]
+                if upstream == "private":
+                    base = f"{through}/minimal{path}"
+                    target = _presigned(f"{through}/private{path}", credentials)
+                else:
+                    base = f"http://127.0.0.1:{ports[upstream]}{path}"
+                    target = f"{through}/{upstream}{path}"
                 result = _compare(
-                    name, f"http://127.0.0.1:{ports[upstream]}{path}",
-                    f"{through}/{upstream}{path}", gateway_process.pid,
+                    name, base, target, gateway_process.pid,
                     1 if one else args.connections, args.duration, args.rounds,
                 )
                 results.append(result)

@@ -2,9 +2,9 @@
 
 A call to a service that is not public is held (nothing is forwarded, its body is kept)
 until its credentials are checked: an API key as soon as the head has arrived, a SigV4
-signature once the whole body has (its hash is part of what was signed). The check runs
-in a worker thread, because looking a key up may touch the store; the event loop goes on
-serving other calls meanwhile.
+signature once the whole body has (its hash is part of what was signed). A check whose
+key is cached runs at once, on the event loop; one that must look a key up in the store
+runs in a worker thread, while the loop goes on serving other calls.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from shipyard.errors import Forbidden, ShipyardError, Unauthorized
 from shipyard.gateway.routes import ServiceRoute
-from shipyard.iam.authenticator import CREDENTIALS_NEEDED, Authenticator
+from shipyard.iam.authenticator import CREDENTIALS_NEEDED, Authenticator, NotCached
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import Caller, may_invoke
 
@@ -66,9 +66,19 @@ class GatewayGuard:
         body_sha256: str | None,
         done: Outcome,
     ) -> None:
-        """Check in a worker thread; ``done(caller, None)`` or ``done(None, error)`` is
-        then called on the loop."""
+        """Check, and call ``done(caller, None)`` or ``done(None, error)`` on the loop."""
         arrived = datetime.now(UTC)
+        try:
+            caller = self._authorize(route, method, target, raw_headers, body_sha256, arrived,
+                                     cached_only=True)
+        except NotCached:
+            pass
+        except ShipyardError as error:
+            done(None, error)
+            return
+        else:
+            done(caller, None)
+            return
         future = loop.run_in_executor(
             None, self._authorize, route, method, target, raw_headers, body_sha256, arrived
         )
@@ -92,6 +102,7 @@ class GatewayGuard:
         raw_headers: list[tuple[bytes, bytes]],
         body_sha256: str | None,
         arrived: datetime,
+        cached_only: bool = False,
     ) -> Caller:
         if body_sha256 is not None:
             request = SignedRequest.from_target(
@@ -99,12 +110,12 @@ class GatewayGuard:
                 [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers],
                 now=arrived, body_sha256=body_sha256,
             )
-            caller = self.authenticator.verify_signature(request)
+            caller = self.authenticator.verify_signature(request, cached_only=cached_only)
         else:
             api_key = api_key_of(raw_headers)
             if api_key is None:
                 raise Unauthorized(CREDENTIALS_NEEDED)
-            caller = self.authenticator.verify_api_key(api_key)
+            caller = self.authenticator.verify_api_key(api_key, cached_only=cached_only)
         if not may_invoke(caller, route.id, route.access_level, route.project_id):
             raise Forbidden(f"you may not call service {route.name!r}")
         return caller

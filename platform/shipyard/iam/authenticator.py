@@ -9,6 +9,7 @@ key and a bad signature are told apart only in the server's log.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -22,7 +23,9 @@ from shipyard.iam.principals import ANONYMOUS, Caller
 from shipyard.iam.rejection import SignatureRejected
 from shipyard.iam.sigv4 import Verifier
 
-__all__ = ["API_KEY_REJECTED", "CREDENTIALS_NEEDED", "Authenticator", "require_authenticated"]
+__all__ = [
+    "API_KEY_REJECTED", "CREDENTIALS_NEEDED", "Authenticator", "NotCached", "require_authenticated",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,14 @@ CREDENTIALS_NEEDED = (
 
 KeyResolver = Callable[[str], "tuple[str, Caller] | None"]
 ApiKeyResolver = Callable[[str], "Caller | None"]
+
+
+class NotCached(Exception):
+    """A check asked to use only what is cached needs a key that is not (or is stale)."""
+
+
+# Set while a check may not touch the store (the gateway's event loop).
+_CACHED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("cached_only", default=False)
 
 
 class _TimedCache:
@@ -49,6 +60,8 @@ class _TimedCache:
             hit = self._entries.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
+        if _CACHED_ONLY.get():
+            raise NotCached(key)
         value = load(key)
         with self._lock:
             if len(self._entries) >= self.max_size:
@@ -91,7 +104,23 @@ class Authenticator:
             return self.verify_api_key(api_key)
         return ANONYMOUS
 
-    def verify_signature(self, request: SignedRequest) -> Caller:
+    def verify_signature(self, request: SignedRequest, *, cached_only: bool = False) -> Caller:
+        """The caller who signed ``request``. With ``cached_only``, raises ``NotCached``
+        rather than look a key up in the store."""
+        token = _CACHED_ONLY.set(cached_only)
+        try:
+            return self._verify_signature(request)
+        finally:
+            _CACHED_ONLY.reset(token)
+
+    def verify_api_key(self, raw: str, *, cached_only: bool = False) -> Caller:
+        token = _CACHED_ONLY.set(cached_only)
+        try:
+            return self._verify_api_key(raw)
+        finally:
+            _CACHED_ONLY.reset(token)
+
+    def _verify_signature(self, request: SignedRequest) -> Caller:
         try:
             identity = self.verifier.verify(request)
         except SignatureRejected as rejection:
@@ -102,7 +131,7 @@ class Authenticator:
             raise SignatureRejected(reason="access key revoked during verification")
         return found[1]
 
-    def verify_api_key(self, raw: str) -> Caller:
+    def _verify_api_key(self, raw: str) -> Caller:
         caller = self._api_keys.get(raw, self._resolve_api_key)
         if not isinstance(caller, Caller):
             log.info("API key rejected")
