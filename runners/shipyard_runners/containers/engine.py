@@ -1,0 +1,90 @@
+"""The connection to a Docker engine, and the one place its errors become ours.
+
+The client is made on first use, so a control plane whose engine is down starts, and each
+build or start that needs the engine says so. Failures of the Docker SDK (the engine's
+HTTP errors, a socket nobody listens on) leave this module as ``RunnerError`` or, during a
+build, ``BuildFailed``, with a one-line message that names what was being done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import docker
+import docker.errors
+import requests
+
+from shipyard_sdk.errors import BuildFailed, RunnerError
+
+__all__ = ["Engine", "engine_errors"]
+
+READ_TIMEOUT = 30 * 60.0
+"""Seconds the client waits for the engine's next byte: a quiet ``pip install`` of a large
+package can print nothing for minutes."""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, docker.errors.APIError):
+        return str(exc.explanation or exc).strip()
+    return str(exc).strip() or type(exc).__name__
+
+
+@contextlib.contextmanager
+def engine_errors(what: str, error: type[RunnerError] | type[BuildFailed] = RunnerError
+                  ) -> Iterator[None]:
+    """Turn the Docker SDK's errors inside the block into ``error``, naming ``what``."""
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise error(f"{what} failed: {_reason(exc)}") from exc
+
+
+class Engine:
+    """A Docker engine at ``base_url`` (``DOCKER_HOST`` or the local socket when None)."""
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = base_url
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return self.base_url or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
+
+    def client(self, error: type[RunnerError] | type[BuildFailed] = RunnerError
+               ) -> docker.DockerClient:
+        """The connected client; raises ``error`` when no engine answers."""
+        with self._lock:
+            if self._client is None:
+                try:
+                    if self.base_url:
+                        client = docker.DockerClient(
+                            base_url=self.base_url, version="auto", timeout=int(READ_TIMEOUT)
+                        )
+                    else:
+                        client = docker.from_env(timeout=int(READ_TIMEOUT))
+                    client.ping()
+                except (docker.errors.DockerException,
+                        requests.exceptions.RequestException) as exc:
+                    raise error(
+                        f"no Docker engine reachable at {self.where}: {_reason(exc)}"
+                    ) from exc
+                self._client = client
+            return self._client
+
+    def available(self) -> bool:
+        """Whether an engine answers now."""
+        try:
+            self.client().ping()
+        except (RunnerError, docker.errors.DockerException,
+                requests.exceptions.RequestException):
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
