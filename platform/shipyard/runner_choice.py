@@ -5,16 +5,19 @@ from __future__ import annotations
 from shipyard.environments import Environment
 from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
-from shipyard_runners import LocalRunner, Profile, Runner
+from shipyard_runners import DockerRunner, LocalRunner, Profile, Runner
+from shipyard_runners.containers import installation_id
 
 __all__ = ["RUNNERS", "make_runner", "profile_of"]
 
-RUNNERS = ("local",)
+RUNNERS = ("local", "docker")
 
 
 def make_runner(settings: Settings) -> Runner:
     if settings.runner == "local":
         return LocalRunner(settings.home / "local")
+    if settings.runner == "docker":
+        return DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
     raise InvalidInput(f"unknown runner {settings.runner!r}; known: {', '.join(RUNNERS)}")
 
 

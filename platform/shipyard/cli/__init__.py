@@ -8,6 +8,7 @@ import click
 
 from shipyard.cli.deploying import deploy, logs, undeploy
 from shipyard.cli.docs import docs
+from shipyard.cli.images import images
 from shipyard.cli.invoking import invoke
 from shipyard.cli.local import new, push
 from shipyard.cli.models import models
@@ -42,7 +43,8 @@ def cli(ctx: click.Context, url: str | None) -> None:
 
 
 for command in (
-    up, new, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs
+    up, new, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
+    images,
 ):
     cli.add_command(command)
 

@@ -27,6 +27,8 @@ __all__ = ["build_image"]
 logger = logging.getLogger(__name__)
 
 _STEP = re.compile(r"^Step \d+/\d+ : (.*)$")
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+"""The engine colours a step's stderr red; the log keeps the text."""
 _NOISE = re.compile(r"^ ---> (Running in|Using cache|[0-9a-f]{12}$)|^Removing intermediate")
 
 
@@ -51,7 +53,7 @@ class _Lines:
             self.partial = ""
 
     def _line(self, line: str) -> None:
-        line = line.rstrip("\r")
+        line = _COLOUR.sub("", line).rstrip("\r")
         step = _STEP.match(line)
         if step:
             self.step = step.group(1)
@@ -89,24 +91,29 @@ def build_image(
             fileobj=io.BytesIO(context), custom_context=True, tag=tag,
             buildargs=dict(buildargs), rm=True, forcerm=True, pull=False, decode=True,
         )
+        failure: BuildFailed | None = None
+        # Read to the end even after an error, which the engine sends last: a stream left
+        # half-read keeps its socket open.
         for message in messages:
             if "stream" in message:
                 lines.feed(str(message["stream"]))
-            elif "error" in message:
+            elif "error" in message and failure is None:
                 lines.flush()
                 detail = message.get("errorDetail")
                 code = detail.get("code") if isinstance(detail, dict) else None
-                error = str(message["error"]).strip()
+                error = _COLOUR.sub("", str(message["error"])).strip()
                 log(error)
                 what = _describe(lines.step, steps)
                 reason = f"{what} failed" + (f" (exit code {code})" if code else "")
                 last = lines.last[-1].strip() if lines.last else error
-                raise BuildFailed(f"{reason}: {last}")
+                failure = BuildFailed(f"{reason}: {last}")
             elif isinstance(message.get("aux"), dict):
                 image_id = str(message["aux"].get("ID", ""))  # type: ignore[union-attr]
             elif "status" in message:
                 lines.feed(str(message["status"]) + "\n")
         lines.flush()
+    if failure is not None:
+        raise failure
     if not image_id:
         raise BuildFailed(f"the engine built {tag} but named no image")
     return image_id

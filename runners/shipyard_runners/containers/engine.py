@@ -1,6 +1,8 @@
 """The connection to a Docker engine, and the one place its errors become ours.
 
-The client is made on first use, so a control plane whose engine is down starts, and each
+One ``Engine`` per address and process (``engine_at``): runners come and go (the API
+makes one per request), their engine's connection pool stays. The client is made on
+first use, so a control plane whose engine is down starts, and each
 build or start that needs the engine says so. Failures of the Docker SDK (the engine's
 HTTP errors, a socket nobody listens on) leave this module as ``RunnerError`` or, during a
 build, ``BuildFailed``, with a one-line message that names what was being done.
@@ -18,7 +20,7 @@ import requests
 
 from shipyard_sdk.errors import BuildFailed, RunnerError
 
-__all__ = ["Engine", "engine_errors"]
+__all__ = ["Engine", "engine_at", "engine_errors"]
 
 READ_TIMEOUT = 30 * 60.0
 """Seconds the client waits for the engine's next byte: a quiet ``pip install`` of a large
@@ -88,3 +90,15 @@ class Engine:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+_engines: dict[str | None, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_at(base_url: str | None = None) -> Engine:
+    """This process's one ``Engine`` for ``base_url``."""
+    with _engines_lock:
+        if base_url not in _engines:
+            _engines[base_url] = Engine(base_url)
+        return _engines[base_url]

@@ -58,7 +58,7 @@ from shipyard_runners.containers.dockerfiles import (
     generation_context,
     generation_dockerfile,
 )
-from shipyard_runners.containers.engine import Engine, engine_errors
+from shipyard_runners.containers.engine import engine_at, engine_errors
 from shipyard_runners.containers.limits import NANO, limits_for
 from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
 from shipyard_runners.processes import tail as tail_of_file
@@ -156,7 +156,7 @@ class DockerRunner:
     ) -> None:
         self.root = Path(root).absolute()
         self.installation = label.checked_installation(installation)
-        self.engine = Engine(base_url)
+        self.engine = engine_at(base_url)
         self.host = host
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout
@@ -592,14 +592,30 @@ class DockerRunner:
             for container in containers:
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(force=True)
-            images = client.images.list(all=True, filters=filters)
-            # Generations first: they are children of the environment images.
-            images.sort(key=lambda image: image.labels.get(label.KIND) != "generation")
             removed = 0
-            for image in images:
-                with contextlib.suppress(docker.errors.NotFound):
-                    client.images.remove(image.id, force=True)
-                    removed += 1
+            while True:
+                images = client.images.list(all=True, filters=filters)
+                # Newest first: children (generations, a build's intermediate layers) go
+                # before the images they are built on; a parent left for the next round.
+                images.sort(key=lambda image: str(image.attrs.get("Created")), reverse=True)
+                progressed = False
+                for image in images:
+                    try:
+                        client.images.remove(image.id, force=True)
+                        removed += 1
+                        progressed = True
+                    except docker.errors.NotFound:
+                        progressed = True  # went with a child removed before it
+                    except docker.errors.APIError as exc:
+                        if exc.status_code != 409:
+                            raise
+                if not images or not progressed:
+                    break
+            if images:
+                raise RunnerError(
+                    f"images of {self.installation} are still used: "
+                    + ", ".join(image.short_id for image in images)
+                )
         return len(containers), removed
 
     # -- helpers --------------------------------------------------------------------------
