@@ -11,6 +11,8 @@ build, ``BuildFailed``, with a one-line message that names what was being done.
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -27,9 +29,14 @@ READ_TIMEOUT = 30 * 60.0
 package can print nothing for minutes."""
 
 
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, docker.errors.APIError):
         return str(exc.explanation or exc).strip()
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     return str(exc).strip() or type(exc).__name__
 
 
@@ -41,6 +48,22 @@ def engine_errors(what: str, error: type[RunnerError] | type[BuildFailed] = Runn
         yield
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise error(f"{what} failed: {_reason(exc)}") from exc
+
+
+def _probe_socket(base_url: str) -> None:
+    """Connect to a Unix socket engine once, raising ``OSError`` if nobody listens.
+
+    The Docker SDK leaks the socket of a connection that fails (a ``ResourceWarning``), so
+    an engine that is not there is found out here first."""
+    if base_url and not base_url.startswith(("unix://", "/")):
+        return
+    path = base_url.removeprefix("unix://") or DEFAULT_SOCKET
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot connect to {path}: {exc.strerror}") from exc
 
 
 class Engine:
@@ -61,6 +84,7 @@ class Engine:
         with self._lock:
             if self._client is None:
                 try:
+                    _probe_socket(self.base_url or os.environ.get("DOCKER_HOST") or "")
                     if self.base_url:
                         client = docker.DockerClient(
                             base_url=self.base_url, version="auto", timeout=int(READ_TIMEOUT)
@@ -68,7 +92,7 @@ class Engine:
                     else:
                         client = docker.from_env(timeout=int(READ_TIMEOUT))
                     client.ping()
-                except (docker.errors.DockerException,
+                except (docker.errors.DockerException, OSError,
                         requests.exceptions.RequestException) as exc:
                     raise error(
                         f"no Docker engine reachable at {self.where}: {_reason(exc)}"
