@@ -6,8 +6,11 @@ with the runtime (flask, gunicorn, requests), the service's packages and the
 ``shipyard`` user; none of the control plane's own packages. It is keyed on what goes in
 (``environment_key``), so generations that differ only in code share it. A generation image
 is its environment image plus the code, copied last, which is why a code-only change
-rebuilds in seconds. Its last step imports the app as the ``shipyard`` user, so code that
-does not import fails the build with its traceback in the log.
+rebuilds in seconds. Its last step imports the app as the ``shipyard`` user and lists its
+routes into ``ROUTES_FILE`` (``shipyard_sdk.runtime.routes``, which exits 1 with the
+traceback when the app does not import), so code that does not import fails the build
+with its traceback in the log, and the route list is part of the image. Every instruction
+of the classic builder costs a container, so the code's steps are few.
 
 Builds compile bytecode because instances run with ``PYTHONDONTWRITEBYTECODE=1``: an image
 is never written to, and what is not compiled at build time would be compiled at every
@@ -31,6 +34,7 @@ from shipyard_sdk.errors import BuildFailed
 __all__ = [
     "APP_DIR",
     "APP_PORT",
+    "ROUTES_FILE",
     "SERVICE_USER",
     "VENV",
     "environment_context",
@@ -46,7 +50,8 @@ APP_PORT = 8000
 SERVICE_USER = "shipyard"
 SERVICE_UID = 10001
 CA_FILE = "/opt/shipyard/ca-certificates.crt"
-_LAYOUT = 1  # bump when the Dockerfiles change in a way the key does not see
+ROUTES_FILE = "/opt/shipyard/routes/routes.json"
+_LAYOUT = 3  # bump when the Dockerfiles change in a way the key does not see
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
 _IGNORED = ("__pycache__",)
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
@@ -97,8 +102,10 @@ def environment_dockerfile(base_image: str, python: str, labels: Mapping[str, st
         f"LABEL {_labels(labels)}",
         *(f"ARG {name}" for name in BUILD_ARGUMENTS),
         f"RUN {_json(['python3', '-c', check_version])}",
-        f"RUN id -u {SERVICE_USER} >/dev/null 2>&1 || useradd --uid {SERVICE_UID} "
-        f"--user-group --create-home --shell /usr/sbin/nologin {SERVICE_USER}",
+        f"RUN (id -u {SERVICE_USER} >/dev/null 2>&1 || useradd --uid {SERVICE_UID} "
+        f"--user-group --create-home --shell /usr/sbin/nologin {SERVICE_USER}) && "
+        f"mkdir -p {Path(ROUTES_FILE).parent} {APP_DIR} && "
+        f"chown {SERVICE_USER}:{SERVICE_USER} {Path(ROUTES_FILE).parent} {APP_DIR}",
         f"COPY ca-certificates.crt {CA_FILE}",
         "COPY requirements.txt /opt/shipyard/requirements.txt",
         # pip compiles what it installs (PYTHONDONTWRITEBYTECODE is unset here).
@@ -108,22 +115,24 @@ def environment_dockerfile(base_image: str, python: str, labels: Mapping[str, st
         f"ENV PATH={VENV}/bin:/usr/local/bin:/usr/bin:/bin HOME=/home/{SERVICE_USER} "
         "LANG=C.UTF-8 PYTHONUNBUFFERED=1",
         f"WORKDIR {APP_DIR}",
+        f"USER {SERVICE_USER}",
         "",
     ])
 
 
 def generation_dockerfile(env_image: str, generation: str, labels: Mapping[str, str]) -> str:
-    compile_code = f"{VENV}/bin/python -m compileall -q {APP_DIR}"
+    # The code belongs to the service user so that it can be compiled in the same step as
+    # the import; the image is never written to all the same (a container writes to a
+    # layer of its own). A file that does not compile is reported by the import, with the
+    # traceback a user knows, so compileall's output and exit code are not the build's.
+    python = f"{VENV}/bin/python"
     return "\n".join([
         f"FROM {env_image}",
         f"LABEL {_labels(labels)}",
-        f"COPY app {APP_DIR}",
-        # A file that does not compile is reported by the import check below, with the
-        # traceback a user knows, so its exit code is not the build's.
-        f"RUN {compile_code} || echo 'some files do not compile; the import check tells'",
+        f"COPY --chown={SERVICE_USER}:{SERVICE_USER} app {APP_DIR}",
         f"ENV SHIPYARD_GENERATION={generation} PYTHONDONTWRITEBYTECODE=1",
-        f"USER {SERVICE_USER}",
-        f"RUN {_json([f'{VENV}/bin/python', '-m', 'shipyard_sdk.runtime.check'])}",
+        f"RUN {python} -m compileall -q {APP_DIR} >/dev/null 2>&1; "
+        f"exec {python} -m shipyard_sdk.runtime.routes {ROUTES_FILE}",
         "",
     ])
 

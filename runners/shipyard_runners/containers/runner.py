@@ -49,6 +49,7 @@ from shipyard_runners.containers.dockerfiles import (
     APP_DIR,
     APP_PORT,
     BUILD_ARGUMENTS,
+    ROUTES_FILE,
     SERVICE_USER,
     VENV,
     checked_python,
@@ -94,9 +95,8 @@ _ENV_STEPS = {
     "compileall": "compiling bytecode",
 }
 _GENERATION_STEPS = {
-    "COPY app": "copying the code",
-    "compileall": "compiling the code",
-    "shipyard_sdk.runtime.check": "importing the app",
+    "COPY": "copying the code",
+    "shipyard_sdk.runtime.routes": "importing the app",
 }
 
 
@@ -108,32 +108,6 @@ def _tag(kind: str, value: str) -> str:
 
 def _memory(limit: int) -> str:
     return f"{limit / 1024**2:.0f} MiB"
-
-
-class _LineSplitter:
-    """Whole lines out of the byte pieces a container's output stream gives."""
-
-    def __init__(self, log: LogSink) -> None:
-        self.log = log
-        self.partial = b""
-        self.last = ""
-
-    def feed(self, piece: bytes) -> None:
-        self.partial += piece
-        *complete, self.partial = self.partial.split(b"\n")
-        for line in complete:
-            self._line(line)
-
-    def flush(self) -> None:
-        if self.partial:
-            self._line(self.partial)
-            self.partial = b""
-
-    def _line(self, raw: bytes) -> None:
-        line = raw.decode("utf-8", "replace").rstrip("\r")
-        if line.strip():
-            self.last = line
-        self.log(line)
 
 
 class DockerRunner:
@@ -150,7 +124,6 @@ class DockerRunner:
         host: str = "127.0.0.1",
         request_timeout: float = 120.0,
         graceful_timeout: float = 30.0,
-        check_timeout: float = 300.0,
         health_timeout: float = 2.0,
         ca_bundle: Path | None = None,
     ) -> None:
@@ -160,7 +133,6 @@ class DockerRunner:
         self.host = host
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout
-        self.check_timeout = check_timeout
         self.health_timeout = health_timeout
         self.ca_bundle = ca_bundle or DEFAULT_CA_BUNDLE
         self._lock = threading.Lock()
@@ -277,22 +249,20 @@ class DockerRunner:
         return labels
 
     def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
-        """List the app's routes in a container of the artifact, as the ``shipyard`` user,
-        and read the list it wrote."""
+        """The route list the build made by importing the app as the ``shipyard`` user
+        (see ``dockerfiles``), read from the image through a container that never starts."""
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
-        output = "/tmp/shipyard-routes.json"
         client = self.engine.client(BuildFailed)
-        with engine_errors("listing the app's routes", BuildFailed):
+        log(f"reading the app's route list from {artifact.path}")
+        with engine_errors("reading the app's route list", BuildFailed):
             container = client.containers.create(
-                artifact.path, [f"{VENV}/bin/python", "-m", "shipyard_sdk.runtime.routes", output],
+                artifact.path,
                 labels=label.installation_labels(self.installation, "routes", **{
                     label.ARTIFACT: artifact.key}),
-                user=SERVICE_USER, working_dir=APP_DIR,
             )
             try:
-                self._run_to_end(container, log, "listing the app's routes")
-                bits, stat = container.get_archive(output)
+                bits, stat = container.get_archive(ROUTES_FILE)
                 if int(stat.get("size", 0)) > MAX_ROUTE_LIST_BYTES:
                     raise BuildFailed(
                         f"the app's route list is over {MAX_ROUTE_LIST_BYTES} bytes"
@@ -318,33 +288,6 @@ class DockerRunner:
                 tarfile.TarError) as exc:
             raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
         return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
-
-    def _run_to_end(self, container: Container, log: LogSink, what: str) -> None:
-        """Start ``container``, stream its output to ``log``, and fail unless it exits 0
-        within ``check_timeout`` (after which it is killed)."""
-        container.start()
-        timed_out = threading.Event()
-
-        def expire() -> None:
-            timed_out.set()
-            with contextlib.suppress(docker.errors.APIError):
-                container.kill()
-
-        timer = threading.Timer(self.check_timeout, expire)
-        timer.start()
-        lines = _LineSplitter(log)
-        try:
-            for piece in container.logs(stream=True, follow=True):
-                lines.feed(piece)
-            lines.flush()
-            code = int(container.wait(timeout=self.check_timeout).get("StatusCode", -1))
-        finally:
-            timer.cancel()
-        if timed_out.is_set():
-            raise BuildFailed(f"{what} timed out after {self.check_timeout:g} s")
-        if code != 0:
-            reason = f"{what} failed (exit code {code})"
-            raise BuildFailed(f"{reason}: {lines.last.strip()}" if lines.last else reason)
 
     def exists(self, artifact: Artifact) -> bool:
         self._check_runner(artifact.runner)
