@@ -445,8 +445,10 @@ class DockerRunner:
         """Whether the kernel killed a process of the container for exceeding its limit."""
         client = self.engine.client()
         with engine_errors("reading the engine's events"):
+            # An ``until`` in the future would make the engine wait for it.
+            now = time.time()
             events = client.events(
-                since=int(handle.started_at) - 1, until=int(time.time()) + 1,
+                since=int(handle.started_at) - 1, until=f"{int(now)}.{int(now % 1 * 1e9):09d}",
                 filters={"container": container.id, "event": "oom"}, decode=True,
             )
             try:
