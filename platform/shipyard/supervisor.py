@@ -42,7 +42,8 @@ from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.routing import routing_table
-from shipyard.runner_choice import make_runner, profile_of
+from shipyard.runner_choice import profile_of
+from shipyard.runner_set import RunnerSet
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor_paths import routes_file
@@ -175,6 +176,7 @@ class Supervisor:
                 packages = tuple(generation.packages)
                 kind, description = generation.kind, service.description
                 model_version = generation.model_version
+                runner = service.runner or ""
             error = ""
             artifact: Artifact | None = None
             document: dict[str, Any] | None = None
@@ -188,6 +190,7 @@ class Supervisor:
                     spec = BuildSpec(
                         service_id=service_id, service_name=name, generation=tag_of(number),
                         code_dir=code_dir, packages=packages, profile=profile_of(environment),
+                        runner=runner,
                     )
                     artifact = self.runner.build(spec, line)
                     # Documentation never fails a build: its problems are warnings.
@@ -519,7 +522,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
-    Supervisor(plane, make_runner(settings), timings=timings).run(stop)
+    Supervisor(plane, RunnerSet(settings), timings=timings).run(stop)
     plane.close()
 
 

@@ -100,3 +100,27 @@ def test_failed_builds_and_unhealthy_generations_leave_the_old_one_serving(
         assert "v3 never became healthy in 8s" in status["status_message"]
         assert "v1 still serving" in status["status_message"]
         assert hello(shipyard) == (200, "v1", {"hello": "world"})
+
+
+def test_a_service_that_names_the_docker_runner_runs_in_a_container_on_a_local_installation(
+    tmp_path: Path,
+) -> None:
+    require_docker()
+    home = tmp_path / "home"
+    shipyard = start_shipyard(home)
+    try:
+        with shipyard.sdk() as sdk:
+            sdk.services.create({"name": "hello", "runner": "docker"})
+            sdk.services.write_file("hello", "app.py", HELLO.encode())
+            sdk.services.enable("hello")
+            sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+            assert hello(shipyard) == (200, "v1", {"hello": "world"})
+            assert "Starting gunicorn" in sdk.services.runtime_logs("hello")
+        runner = DockerRunner(home / "docker", installation=installation_id(home))
+        [container] = runner.engine.client().containers.list(
+            filters=labels.installation_filter(runner.installation, {labels.KIND: "instance"})
+        )
+        assert container.labels[labels.GENERATION] == "v1"
+    finally:
+        shipyard.stop()
+        DockerRunner(home / "docker", installation=installation_id(home)).purge()

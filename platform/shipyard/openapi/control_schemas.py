@@ -34,6 +34,7 @@ schemas:
       packages: {type: array, items: {type: string}, example: ["flask>=3"]}
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project]}
+      runner: {type: string, enum: ["", local, docker], example: docker}
       enabled: {type: boolean}
       deployed: {type: boolean}
       state: {type: string, example: running}
@@ -73,6 +74,7 @@ schemas:
       packages: {type: array, items: {type: string}, example: ["flask>=3"]}
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project], default: project}
+      runner: {type: string, enum: ["", local, docker], default: ""}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -82,6 +84,7 @@ schemas:
       environment: {type: string}
       packages: {type: array, items: {type: string}}
       access_level: {type: string, enum: [public, instance, project]}
+      runner: {type: string, enum: ["", local, docker]}
   ServiceFile:
     type: object
     required: [path, size, sha256]

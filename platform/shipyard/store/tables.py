@@ -59,6 +59,8 @@ class ServiceRow(Base):
     packages: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     access_level: Mapped[str] = mapped_column(String(16), nullable=False, default="project")
+    # The runner that builds and runs it; "" for the installation's (settings.runner).
+    runner: Mapped[str] = mapped_column(String(16), nullable=False, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     deployed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
