@@ -209,3 +209,12 @@ def test_every_base_image_of_the_bundled_profiles_has_a_recipe() -> None:
     assert gpu.rootfs_key == RECIPES[catalog.get("small").base_image].rootfs_key
     with pytest.raises(InvalidInput, match="no recipe for base image 'someone/else:1'"):
         recipes_for(["someone/else:1"])
+
+
+def test_a_manifest_may_name_the_runner() -> None:
+    from shipyard.manifest import parse_manifest
+
+    assert parse_manifest("name: boxed\nrunner: docker\n").to_spec()["runner"] == "docker"
+    assert "runner" not in parse_manifest("name: plain\n").to_spec()
+    with pytest.raises(InvalidInput, match="'runner' must be a string"):
+        parse_manifest("name: odd\nrunner: [docker]\n")
