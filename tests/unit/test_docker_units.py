@@ -14,6 +14,7 @@ import pytest
 from shipyard.environments import EnvironmentCatalog
 from shipyard.errors import InvalidInput
 from shipyard.images import RECIPES, debian_mirror, recipes_for
+from shipyard.manifest import parse_manifest
 from shipyard.resources import environments_file
 from shipyard_runners import Profile
 from shipyard_runners.containers import labels
@@ -212,8 +213,6 @@ def test_every_base_image_of_the_bundled_profiles_has_a_recipe() -> None:
 
 
 def test_a_manifest_may_name_the_runner() -> None:
-    from shipyard.manifest import parse_manifest
-
     assert parse_manifest("name: boxed\nrunner: docker\n").to_spec()["runner"] == "docker"
     assert "runner" not in parse_manifest("name: plain\n").to_spec()
     with pytest.raises(InvalidInput, match="'runner' must be a string"):
