@@ -341,7 +341,13 @@ class Supervisor:
         generation = session.get_one(GenerationRow, row.generation_id)
         artifact = Artifact.from_dict(generation.artifact or {})
         environment = self.plane.environments.get(generation.environment)
-        if not self.runner.exists(artifact):
+        try:
+            exists = self.runner.exists(artifact)
+        except ShipyardError as exc:  # its runner cannot tell now (an engine that is down)
+            row.last_error = exc.message
+            row.next_start_at = now + self._backoff(row.restarts + 1)
+            return
+        if not exists:
             # Its artifact is gone: build the same generation again.
             generation.build_state = BuildState.PENDING
             generation.artifact = None

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 SERVICE = """\
 import os
+import time
 
-from flask import Flask
+from flask import Flask, request
 
 app = Flask(__name__)
 
@@ -32,6 +34,12 @@ app = Flask(__name__)
 @app.get("/env")
 def env():
     return {"env": dict(os.environ), "uid": os.getuid()}
+
+
+@app.get("/sleep")
+def sleep():
+    time.sleep(float(request.args["seconds"]))
+    return {"slept": True}
 
 
 @app.get("/allocate/<int:mebibytes>")
@@ -239,17 +247,37 @@ def test_a_failed_pip_install_fails_the_build_with_pips_reason(
     assert any("No matching distribution" in line for line in lines)
 
 
-def test_no_engine_is_a_clear_build_and_start_error(
-    tmp_path: Path, code: Path, artifact: Artifact
+def test_no_engine_is_a_clear_build_and_start_error_and_health_falls_back_to_the_probe(
+    tmp_path: Path, code: Path, runner: DockerRunner, artifact: Artifact
 ) -> None:
     nowhere = DockerRunner(
-        tmp_path, installation=test_installation(),
+        tmp_path, installation=runner.installation,
         base_url=f"unix://{tmp_path}/no-docker.sock",
     )
     with pytest.raises(BuildFailed, match="no Docker engine reachable"):
         nowhere.build(spec(code), lambda line: None)
     with pytest.raises(RunnerError, match="no Docker engine reachable"):
         nowhere.start(artifact, profile(), {})
+    handle = runner.start(artifact, profile(), {})
+    try:
+        healthy(runner, handle)
+        assert nowhere.health(handle) == State.HEALTHY
+        assert not nowhere.adopt(handle)
+    finally:
+        runner.stop(handle, grace=5)
+
+
+def test_stop_lets_an_in_flight_request_finish(runner: DockerRunner, artifact: Artifact) -> None:
+    handle = runner.start(artifact, profile(), {})
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            healthy(runner, handle)
+            slow = pool.submit(get, handle, "/sleep?seconds=2")
+            time.sleep(0.5)
+        finally:
+            runner.stop(handle, grace=10)
+        assert slow.result() == (200, {"slept": True})
+    assert runner.health(handle) == State.EXITED
 
 
 def test_purge_removes_this_installations_objects_and_nobody_elses(

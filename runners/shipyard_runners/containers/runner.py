@@ -28,6 +28,7 @@ import contextlib
 import http.client
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -79,6 +80,8 @@ from shipyard_sdk.errors import BuildFailed, InvalidPackageList, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
 
 __all__ = ["DockerRunner"]
+
+logger = logging.getLogger(__name__)
 
 WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
 GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
@@ -410,18 +413,15 @@ class DockerRunner:
         return container, limits
 
     def health(self, handle: InstanceHandle) -> State:
-        container = self._container(handle)
-        if container is None:
-            return State.EXITED
-        if container.status != "running":
-            if container.attrs["State"].get("OOMKilled"):
-                self._note_memory_kill(handle, container)
-            return State.EXITED
-        if self._killed_for_memory(handle, container):
-            with contextlib.suppress(docker.errors.APIError):
-                container.kill()
-            self._note_memory_kill(handle, container)
-            return State.EXITED
+        try:
+            state = self._container_state(handle)
+        except RunnerError as exc:
+            # The engine does not answer; the container may still serve, so its health
+            # check decides.
+            logger.warning("health of %s without the engine: %s", handle.instance_id, exc)
+            state = None
+        if state is not None:
+            return state
         connection = http.client.HTTPConnection(
             handle.host, handle.port, timeout=self.health_timeout
         )
@@ -440,6 +440,23 @@ class DockerRunner:
         with self._lock:
             self._answered.add(handle.instance_id)
         return State.HEALTHY
+
+    def _container_state(self, handle: InstanceHandle) -> State | None:
+        """EXITED when the engine says the container is gone or was killed for memory;
+        None when it runs."""
+        container = self._container(handle)
+        if container is None:
+            return State.EXITED
+        if container.status != "running":
+            if container.attrs["State"].get("OOMKilled"):
+                self._note_memory_kill(handle, container)
+            return State.EXITED
+        if self._killed_for_memory(handle, container):
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()
+            self._note_memory_kill(handle, container)
+            return State.EXITED
+        return None
 
     def _killed_for_memory(self, handle: InstanceHandle, container: Container) -> bool:
         """Whether the kernel killed a process of the container for exceeding its limit."""
@@ -486,7 +503,11 @@ class DockerRunner:
     def adopt(self, handle: InstanceHandle) -> bool:
         if handle.runner != self.name:
             return False
-        container = self._container(handle)
+        try:
+            container = self._container(handle)
+        except RunnerError as exc:
+            logger.warning("cannot adopt %s: %s", handle.instance_id, exc)
+            return False
         return container is not None and container.status == "running"
 
     def logs(self, handle: InstanceHandle, tail: int | None = None) -> str:
