@@ -16,7 +16,7 @@ events, which ``health`` looks for.
 
 What the runner makes carries labels (see ``labels``) naming this installation, so
 ``purge`` removes its own objects and nobody else's. Build contexts are made in memory;
-``root`` holds what outlives a container: its output once stopped and the runner's notes.
+``root`` holds what outlives a container (see ``records``).
 
 The runner never restarts a container: ``health`` says ``exited`` and the supervisor calls
 ``stop`` (which removes it) and ``start`` again.
@@ -26,13 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import io
-import json
 import logging
 import math
-import os
 import re
-import tarfile
 import threading
 import time
 import uuid
@@ -45,25 +41,19 @@ import docker.errors
 from docker.models.containers import Container
 
 from shipyard_runners.containers import labels as label
-from shipyard_runners.containers.builds import build_image
 from shipyard_runners.containers.dockerfiles import (
     APP_DIR,
     APP_PORT,
-    BUILD_ARGUMENTS,
-    ROUTES_FILE,
     SERVICE_USER,
     VENV,
-    checked_python,
-    environment_context,
-    environment_dockerfile,
-    environment_key,
-    generation_context,
-    generation_dockerfile,
 )
 from shipyard_runners.containers.engine import engine_at, engine_errors
+from shipyard_runners.containers.housekeeping import purge_installation
+from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
 from shipyard_runners.containers.limits import NANO, limits_for
+from shipyard_runners.containers.records import InstanceRecords
+from shipyard_runners.containers.route_lists import read_route_list
 from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
-from shipyard_runners.processes import tail as tail_of_file
 from shipyard_runners.protocol import (
     AppRoutes,
     Artifact,
@@ -71,12 +61,10 @@ from shipyard_runners.protocol import (
     InstanceHandle,
     LogSink,
     Profile,
-    Route,
     State,
     Usage,
 )
-from shipyard_runners.venvs import normalize_packages
-from shipyard_sdk.errors import BuildFailed, InvalidPackageList, RunnerError
+from shipyard_sdk.errors import BuildFailed, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
 
 __all__ = ["DockerRunner"]
@@ -87,26 +75,7 @@ WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
 GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
 INSTANCE_THREADS = 4
 INSTANCE_KEEP_ALIVE = 75
-MAX_ROUTE_LIST_BYTES = 16 * 1024 * 1024
-DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
-_ENV_STEPS = {
-    "python3 -c": "checking the base image's Python",
-    "useradd": "adding the service user",
-    "pip install": "installing packages",
-    "compileall": "compiling bytecode",
-}
-_GENERATION_STEPS = {
-    "COPY": "copying the code",
-    "shipyard_sdk.runtime.routes": "importing the app",
-}
-
-
-def _tag(kind: str, value: str) -> str:
-    if not _TAG.match(value):
-        raise RunnerError(f"{kind} {value!r} cannot be part of an image tag")
-    return value
 
 
 def _memory(limit: int) -> str:
@@ -137,119 +106,28 @@ class DockerRunner:
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout
         self.health_timeout = health_timeout
-        self.ca_bundle = ca_bundle or DEFAULT_CA_BUNDLE
+        self.images = ImageBuilds(self.installation, ca_bundle or DEFAULT_CA_BUNDLE)
         self._lock = threading.Lock()
-        self._environment_locks: dict[str, threading.Lock] = {}
         self._answered: set[str] = set()
         self._meter = ContainerMeter()
+        self.records = InstanceRecords(self.root / "instances")
 
     # -- builds ---------------------------------------------------------------------------
 
     def build(self, spec: BuildSpec, log: LogSink) -> Artifact:
         if not spec.code_dir.is_dir():
             raise BuildFailed(f"the code directory {spec.code_dir} does not exist")
-        service_tag = _tag("service id", spec.service_id)
-        generation = _tag("generation", spec.generation)
-        python = checked_python(spec.python)
-        try:
-            packages = normalize_packages(spec.packages)
-        except InvalidPackageList as exc:
-            raise BuildFailed(exc.message) from exc
-        log(f"building {spec.service_name} {generation} on the docker runner")
+        log(f"building {spec.service_name} {spec.generation} on the docker runner")
         client = self.engine.client(BuildFailed)
-        base = spec.profile.base_image
-        base_id = self._base_image_id(client, base, spec.profile.name)
-        key = environment_key(base_id, python, packages)
-        environment = self._ensure_environment(client, base, python, key, packages, log)
-
-        name = f"{generation}-{uuid.uuid4().hex[:8]}"
-        reference = f"{self._repository('generations')}:{service_tag}.{name}"
-        labels = label.installation_labels(self.installation, "generation", **{
-            label.SERVICE: spec.service_id, label.GENERATION: generation,
-            label.ENV_KEY: key, label.ARTIFACT: f"{spec.service_id}-{name}",
-        })
-        log(f"building image {reference}: the code of {generation} on environment {key}")
-        started = time.monotonic()
-        build_image(
-            client,
-            generation_context(generation_dockerfile(environment, generation, labels),
-                               spec.code_dir),
-            tag=reference, buildargs={}, steps=_GENERATION_STEPS, log=log,
-        )
-        log(f"built {spec.service_name} {generation} as {reference} "
-            f"in {time.monotonic() - started:.1f} s")
+        built = self.images.build(client, spec, log)
         return Artifact(
-            key=f"{spec.service_id}-{name}", env_key=key, path=reference, runner=self.name
+            key=built.artifact_key, env_key=built.env_key, path=built.reference,
+            runner=self.name,
         )
-
-    def _repository(self, kind: str) -> str:
-        return f"shipyard/{self.installation}-{kind}"
-
-    def _base_image_id(self, client: docker.DockerClient, base: str, profile: str) -> str:
-        if not base:
-            raise BuildFailed(f"profile {profile!r} names no base_image in environments.yaml")
-        try:
-            return str(client.images.get(base).id)
-        except docker.errors.ImageNotFound:
-            raise BuildFailed(
-                f"base image {base} of profile {profile!r} is not on the Docker engine; "
-                "build it with `shipyard images build-base`"
-            ) from None
-        except docker.errors.APIError as exc:
-            raise BuildFailed(f"cannot look up base image {base}: {exc.explanation}") from exc
-
-    def _ensure_environment(
-        self, client: docker.DockerClient, base: str, python: str, key: str,
-        packages: tuple[str, ...], log: LogSink,
-    ) -> str:
-        """The reference of the environment image ``key``, built if it is not there."""
-        reference = f"{self._repository('environments')}:{key}"
-        with self._lock:
-            lock = self._environment_locks.setdefault(key, threading.Lock())
-        with lock:
-            if self._image_labels(client, reference) is not None:
-                log(f"environment {key}: reusing image {reference}, nothing to install")
-                return reference
-            log(f"environment {key}: building image {reference} for Python {python} on "
-                f"{base} with {', '.join(packages) or 'no extra packages'}")
-            try:
-                ca_bundle = self.ca_bundle.read_bytes()
-            except OSError as exc:
-                raise BuildFailed(
-                    f"cannot read the CA certificates {self.ca_bundle} that pip needs: "
-                    f"{exc.strerror}"
-                ) from exc
-            labels = label.installation_labels(
-                self.installation, "environment", **{label.ENV_KEY: key}
-            )
-            started = time.monotonic()
-            build_image(
-                client,
-                environment_context(environment_dockerfile(base, python, labels), packages,
-                                    ca_bundle),
-                tag=reference, buildargs=self._build_arguments(),
-                steps=_ENV_STEPS, log=log,
-            )
-            log(f"environment {key}: ready in {time.monotonic() - started:.1f} s")
-        return reference
-
-    def _build_arguments(self) -> dict[str, str]:
-        values = {name: os.environ[name] for name in BUILD_ARGUMENTS if os.environ.get(name)}
-        # An index on this machine's disk means nothing inside a container.
-        return {name: value for name, value in values.items() if "file:" not in value}
 
     def _image_labels(self, client: docker.DockerClient, reference: str
                       ) -> dict[str, str] | None:
-        """The labels of our image ``reference``, None when there is no such image of ours."""
-        with engine_errors(f"looking up image {reference}"):
-            try:
-                image = client.images.get(reference)
-            except docker.errors.ImageNotFound:
-                return None
-        labels = dict(image.labels or {})
-        if labels.get(label.INSTALLATION) != self.installation:
-            return None
-        return labels
+        return self.images.labels_of(client, reference)
 
     def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
         """The route list the build made by importing the app as the ``shipyard`` user
@@ -258,39 +136,8 @@ class DockerRunner:
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
         client = self.engine.client(BuildFailed)
         log(f"reading the app's route list from {artifact.path}")
-        with engine_errors("reading the app's route list", BuildFailed):
-            container = client.containers.create(
-                artifact.path,
-                labels=label.installation_labels(self.installation, "routes", **{
-                    label.ARTIFACT: artifact.key}),
-            )
-            try:
-                bits, stat = container.get_archive(ROUTES_FILE)
-                if int(stat.get("size", 0)) > MAX_ROUTE_LIST_BYTES:
-                    raise BuildFailed(
-                        f"the app's route list is over {MAX_ROUTE_LIST_BYTES} bytes"
-                    )
-                packed = b"".join(bits)
-            finally:
-                with contextlib.suppress(docker.errors.APIError):
-                    container.remove(force=True)
-        try:
-            with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
-                member = archive.extractfile(archive.getmembers()[0])
-                if member is None:
-                    raise ValueError("it is not a file")
-                listed = json.loads(member.read().decode("utf-8"))
-            routes = tuple(
-                Route(
-                    rule=str(item["rule"]), endpoint=str(item["endpoint"]),
-                    method=str(item["method"]), docstring=str(item.get("docstring") or ""),
-                )
-                for item in listed["routes"]
-            )
-        except (OSError, ValueError, KeyError, TypeError, IndexError,
-                tarfile.TarError) as exc:
-            raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
-        return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
+        return read_route_list(client, artifact.path, label.installation_labels(
+            self.installation, "routes", **{label.ARTIFACT: artifact.key}))
 
     def exists(self, artifact: Artifact) -> bool:
         self._check_runner(artifact.runner)
@@ -337,7 +184,7 @@ class DockerRunner:
                 ) from exc
             raise RunnerError(f"cannot start an instance of {artifact.key}: {reason}") from exc
         if limits.capped_from is not None:
-            self._note(instance_id, f"profile {profile.name!r} asks for "
+            self.records.note(instance_id, f"profile {profile.name!r} asks for "
                        f"{limits.capped_from:g} cpus; this engine has "
                        f"{limits.nano_cpus / NANO:g}, so it gets {limits.nano_cpus / NANO:g}")
         bindings = (container.ports or {}).get(f"{APP_PORT}/tcp") or [{}]
@@ -478,8 +325,8 @@ class DockerRunner:
         message = "killed: out of memory"
         if limit:
             message += f" (it used more than its limit of {_memory(limit)})"
-        if not any(message in line for line in self._notes(handle.instance_id)):
-            self._note(handle.instance_id, message)
+        if not any(message in line for line in self.records.notes(handle.instance_id)):
+            self.records.note(handle.instance_id, message)
 
     def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
         self._check_runner(handle.runner)
@@ -495,7 +342,9 @@ class DockerRunner:
             try:
                 if container.status == "running":
                     container.stop(timeout=max(0, math.ceil(grace)))
-                self._save_output(handle, container)
+                self.records.save_output(
+                    handle.instance_id, container.logs(stdout=True, stderr=True)
+                )
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
@@ -519,14 +368,8 @@ class DockerRunner:
                     stdout=True, stderr=True, tail="all" if tail is None else max(0, tail)
                 ).decode("utf-8", "replace")
         else:
-            output = tail_of_file(self._output_path(handle.instance_id), tail)
-        text = output + "".join(
-            f"shipyard: {line}\n" for line in self._notes(handle.instance_id)
-        )
-        if tail is None:
-            return text
-        kept = text.splitlines()[-tail:] if tail > 0 else []
-        return "\n".join(kept) + "\n" if kept else ""
+            output = self.records.saved_output(handle.instance_id, tail)
+        return self.records.with_notes(handle.instance_id, output, tail)
 
     def usage(self, handle: InstanceHandle) -> Usage:
         self._check_runner(handle.runner)
@@ -551,38 +394,7 @@ class DockerRunner:
     def purge(self) -> tuple[int, int]:
         """Remove every container and image of this installation, running or not; the
         base images stay. Returns how many containers and images went."""
-        client = self.engine.client()
-        filters = label.installation_filter(self.installation)
-        with engine_errors(f"removing the containers and images of {self.installation}"):
-            containers = client.containers.list(all=True, filters=filters)
-            for container in containers:
-                with contextlib.suppress(docker.errors.NotFound):
-                    container.remove(force=True)
-            removed = 0
-            while True:
-                images = client.images.list(all=True, filters=filters)
-                # Newest first: children (generations, a build's intermediate layers) go
-                # before the images they are built on; a parent left for the next round.
-                images.sort(key=lambda image: str(image.attrs.get("Created")), reverse=True)
-                progressed = False
-                for image in images:
-                    try:
-                        client.images.remove(image.id, force=True)
-                        removed += 1
-                        progressed = True
-                    except docker.errors.NotFound:
-                        progressed = True  # went with a child removed before it
-                    except docker.errors.APIError as exc:
-                        if exc.status_code != 409:
-                            raise
-                if not images or not progressed:
-                    break
-            if images:
-                raise RunnerError(
-                    f"images of {self.installation} are still used: "
-                    + ", ".join(image.short_id for image in images)
-                )
-        return len(containers), removed
+        return purge_installation(self.engine.client(), self.installation)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -617,27 +429,3 @@ class DockerRunner:
     def _check_runner(self, runner: str) -> None:
         if runner != self.name:
             raise RunnerError(f"a {runner!r} artifact or instance given to the docker runner")
-
-    def _output_path(self, instance_id: str) -> Path:
-        return self.root / "instances" / f"{instance_id}.log"
-
-    def _notes_path(self, instance_id: str) -> Path:
-        return self.root / "instances" / f"{instance_id}.notes"
-
-    def _save_output(self, handle: InstanceHandle, container: Container) -> None:
-        """Keep a stopped container's output, which leaves the engine with it."""
-        path = self._output_path(handle.instance_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(container.logs(stdout=True, stderr=True))
-
-    def _note(self, instance_id: str, line: str) -> None:
-        path = self._notes_path(instance_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as notes:
-            notes.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
-
-    def _notes(self, instance_id: str) -> list[str]:
-        try:
-            return self._notes_path(instance_id).read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
