@@ -100,15 +100,6 @@ class Engine:
                 self._client = client
             return self._client
 
-    def available(self) -> bool:
-        """Whether an engine answers now."""
-        try:
-            self.client().ping()
-        except (RunnerError, docker.errors.DockerException,
-                requests.exceptions.RequestException):
-            return False
-        return True
-
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
