@@ -14,7 +14,7 @@ from shipyard.validation import validate_package_list, validate_service_name
 __all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]
 
 MANIFEST_NAME = "shipyard.yaml"
-_KEYS = {"name", "kind", "environment", "packages", "description", "template"}
+_KEYS = {"name", "kind", "environment", "packages", "description", "template", "runner"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Manifest:
     environment: str | None
     packages: tuple[str, ...]
     description: str
+    runner: str | None = None
+    """``local`` or ``docker``; None leaves it to the installation (or to what is stored)."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -32,6 +34,8 @@ class Manifest:
         }
         if self.environment:
             spec["environment"] = self.environment
+        if self.runner is not None:
+            spec["runner"] = self.runner
         return spec
 
 
@@ -58,10 +62,14 @@ def parse_manifest(text: str | bytes) -> Manifest:
         raise InvalidInput(f"{MANIFEST_NAME}: 'environment' must be a string")
     if not isinstance(description, str):
         raise InvalidInput(f"{MANIFEST_NAME}: 'description' must be a string")
+    runner = data.get("runner")
+    if runner is not None and not isinstance(runner, str):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'runner' must be a string such as docker")
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
         environment=environment,
         packages=tuple(validate_package_list(packages)),
         description=description,
+        runner=runner,
     )

@@ -5,17 +5,25 @@ from __future__ import annotations
 from shipyard.environments import Environment
 from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
-from shipyard_runners import LocalRunner, Profile, Runner
+from shipyard_runners import DockerRunner, LocalRunner, Profile, Runner
+from shipyard_runners.containers import installation_id
 
-__all__ = ["RUNNERS", "make_runner", "profile_of"]
+__all__ = ["RUNNERS", "make_runner", "profile_of", "runner_named"]
 
-RUNNERS = ("local",)
+RUNNERS = ("local", "docker")
 
 
 def make_runner(settings: Settings) -> Runner:
-    if settings.runner == "local":
+    """The installation's runner (``settings.runner``)."""
+    return runner_named(settings.runner, settings)
+
+
+def runner_named(name: str, settings: Settings) -> Runner:
+    if name == "local":
         return LocalRunner(settings.home / "local")
-    raise InvalidInput(f"unknown runner {settings.runner!r}; known: {', '.join(RUNNERS)}")
+    if name == "docker":
+        return DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
+    raise InvalidInput(f"unknown runner {name!r}; known: {', '.join(RUNNERS)}")
 
 
 def profile_of(environment: Environment) -> Profile:

@@ -24,6 +24,7 @@ from shipyard.archives import read_archive, write_zip
 from shipyard.environments import EnvironmentCatalog
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
 from shipyard.resources import templates_root
+from shipyard.runner_choice import RUNNERS
 from shipyard.scaffold import (
     DEFAULT_PACKAGES,
     DEFAULT_TEMPLATES,
@@ -45,7 +46,7 @@ __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_ser
 ACCESS_LEVELS = ("public", "instance", "project")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_PREFIX = "svc_"
-_EDITABLE = ("name", "description", "environment", "packages", "access_level")
+_EDITABLE = ("name", "description", "environment", "packages", "access_level", "runner")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Service:
     description: str
     access_level: str
     project_id: str | None
+    runner: str
     enabled: bool
     deployed: bool
     state: str
@@ -71,7 +73,7 @@ class Service:
         return cls(
             id=row.id, name=row.name, kind=row.kind, template=row.template,
             environment=row.environment, packages=tuple(row.packages),
-            description=row.description, access_level=row.access_level,
+            description=row.description, access_level=row.access_level, runner=row.runner,
             project_id=row.project_id, enabled=row.enabled, deployed=row.deployed,
             state=row.state, status_message=row.status_message,
             created_at=row.created_at, updated_at=row.updated_at,
@@ -82,7 +84,8 @@ class Service:
             "id": self.id, "name": self.name, "kind": self.kind, "template": self.template,
             "environment": self.environment, "packages": list(self.packages),
             "description": self.description, "access_level": self.access_level,
-            "project_id": self.project_id, "enabled": self.enabled, "deployed": self.deployed,
+            "project_id": self.project_id, "runner": self.runner,
+            "enabled": self.enabled, "deployed": self.deployed,
             "state": self.state, "status_message": self.status_message,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
         }
@@ -110,6 +113,7 @@ class ServiceSpec:
     description: str = ""
     access_level: str = "project"
     project: str | None = None
+    runner: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -127,6 +131,7 @@ class ServiceSpec:
             description=_string(data, "description", ""),
             access_level=_string(data, "access_level", "project"),
             project=_string(data, "project", "") or None,
+            runner=_string(data, "runner", ""),
         )
 
 
@@ -164,6 +169,7 @@ class ServiceRegistry:
         packages = validate_package_list(spec.packages or DEFAULT_PACKAGES[spec.kind])
         description = validate_description(spec.description)
         access_level = _validate_access_level(spec.access_level)
+        runner = _validate_runner(spec.runner)
         template = spec.template or DEFAULT_TEMPLATES[spec.kind]
         if files is None:
             values = ScaffoldValues(
@@ -176,7 +182,8 @@ class ServiceRegistry:
         row = ServiceRow(
             id=_new_id(), name=name, kind=spec.kind, template=template,
             environment=environment, packages=packages, description=description,
-            access_level=access_level, project_id=project_id, enabled=False, deployed=False,
+            access_level=access_level, project_id=project_id, runner=runner,
+            enabled=False, deployed=False,
             state="stopped", status_message="",
             created_at=now, updated_at=now,
         )
@@ -339,6 +346,8 @@ class ServiceRegistry:
             values["packages"] = validate_package_list(changes["packages"])
         if "access_level" in changes:
             values["access_level"] = _validate_access_level(changes["access_level"])
+        if "runner" in changes:
+            values["runner"] = _validate_runner(changes["runner"])
         return values
 
     def _checked_files(self, files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -380,6 +389,18 @@ def _put_files(session: Session, service_id: str, files: Mapping[str, bytes]) ->
 
 def _describe(path: str, content: bytes) -> ServiceFile:
     return ServiceFile(path, len(content), hashlib.sha256(content).hexdigest())
+
+
+def _validate_runner(value: Any) -> str:
+    """A runner name, or "" for the installation's own."""
+    if value is None or value == "":
+        return ""
+    if value not in RUNNERS:
+        raise InvalidInput(
+            f"unknown runner {value!r}; known: {', '.join(RUNNERS)} (or \"\" for the "
+            "installation's)"
+        )
+    return str(value)
 
 
 def _validate_access_level(value: Any) -> str:

@@ -43,7 +43,8 @@ from shipyard.gateway.routes import write_routing_table
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.routing import routing_table
-from shipyard.runner_choice import make_runner, profile_of
+from shipyard.runner_choice import profile_of
+from shipyard.runner_set import RunnerSet
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor_paths import routes_file
@@ -179,6 +180,7 @@ class Supervisor:
                 packages = tuple(generation.packages)
                 kind, description = generation.kind, service.description
                 model_version = generation.model_version
+                runner = service.runner or ""
             error = ""
             artifact: Artifact | None = None
             document: dict[str, Any] | None = None
@@ -192,6 +194,7 @@ class Supervisor:
                     spec = BuildSpec(
                         service_id=service_id, service_name=name, generation=tag_of(number),
                         code_dir=code_dir, packages=packages, profile=profile_of(environment),
+                        runner=runner,
                     )
                     artifact = self.runner.build(spec, line)
                     # Documentation never fails a build: its problems are warnings.
@@ -346,7 +349,13 @@ class Supervisor:
         generation = session.get_one(GenerationRow, row.generation_id)
         artifact = Artifact.from_dict(generation.artifact or {})
         environment = self.plane.environments.get(generation.environment)
-        if not self.runner.exists(artifact):
+        try:
+            exists = self.runner.exists(artifact)
+        except ShipyardError as exc:  # its runner cannot tell now (an engine that is down)
+            row.last_error = exc.message
+            row.next_start_at = now + self._backoff(row.restarts + 1)
+            return
+        if not exists:
             # Its artifact is gone: build the same generation again.
             generation.build_state = BuildState.PENDING
             generation.artifact = None
@@ -540,7 +549,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
-    Supervisor(plane, make_runner(settings), timings=timings).run(stop)
+    Supervisor(plane, RunnerSet(settings), timings=timings).run(stop)
     plane.close()
 
 

@@ -1,8 +1,9 @@
-"""Backends that build generations and run their instances: ``local`` for now.
+"""Backends that build generations and run their instances: ``local`` and ``docker``.
 
 Every runner implements ``Runner``; the values crossing it are plain frozen dataclasses.
 """
 
+from shipyard_runners.containers import DockerRunner
 from shipyard_runners.local import LocalRunner
 from shipyard_runners.protocol import (
     AppRoutes,
@@ -21,6 +22,7 @@ __all__ = [
     "AppRoutes",
     "Artifact",
     "BuildSpec",
+    "DockerRunner",
     "InstanceHandle",
     "LocalRunner",
     "LogSink",

@@ -62,6 +62,9 @@ class BuildSpec:
     packages: tuple[str, ...]
     profile: Profile
     python: str = "3.11"
+    runner: str = ""
+    """The runner that should build it, "" for the control plane's own; read by a set of
+    runners (the control plane's ``RunnerSet``), not by a runner itself."""
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,39 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shipyard_runners import DockerRunner
+from shipyard_runners.containers import installation_id
 from shipyard_sdk import Client
 from shipyard_sdk.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from tests.conftest import REPO, RunningShipyard, start_shipyard
+from tests.integration.docker_engine import require_docker
 
 pytestmark = pytest.mark.slow
+
+ON_EACH_RUNNER = pytest.mark.parametrize("shipyard", ["local", "docker"], indirect=True)
+
+
+@pytest.fixture
+def shipyard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningShipyard]:
+    """``shipyard up`` on the local runner, or on the one a test is parametrized with; a
+    docker one's images and containers are removed afterwards."""
+    runner = getattr(request, "param", "local")
+    home = tmp_path / "home"
+    if runner == "docker":
+        require_docker()
+    running = start_shipyard(home, "--runner", runner)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if runner == "docker":
+            DockerRunner(home / "docker", installation=installation_id(home)).purge()
 
 SLEEPY = """\
 import time
@@ -72,6 +95,7 @@ def raw_request(url: str, request: bytes) -> bytes:
         return conn.recv(65536)
 
 
+@ON_EACH_RUNNER
 def test_add_numbers_through_the_gateway_the_sdk_and_the_cli(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
@@ -160,6 +184,7 @@ def test_bad_requests_get_the_right_status_and_the_gateway_keeps_serving(
         shipyard.stop()
 
 
+@ON_EACH_RUNNER
 def test_iris_example_predicts_a_valid_class_for_each_record(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

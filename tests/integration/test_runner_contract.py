@@ -21,6 +21,7 @@ import pytest
 from shipyard_runners import (
     Artifact,
     BuildSpec,
+    DockerRunner,
     InstanceHandle,
     LocalRunner,
     Profile,
@@ -28,12 +29,13 @@ from shipyard_runners import (
     State,
 )
 from shipyard_sdk.errors import BuildFailed
+from tests.integration.docker_engine import BASE_IMAGE, require_docker, test_installation
 
 pytestmark = pytest.mark.slow
 
 RunnerFactory = Callable[[], Runner]
 
-PROFILE = Profile(name="small", cpu=1, memory_bytes=2 * 1024**3)
+PROFILE = Profile(name="small", cpu=1, memory_bytes=2 * 1024**3, base_image=BASE_IMAGE)
 
 HELLO = """\
 from flask import Flask
@@ -57,7 +59,7 @@ raise RuntimeError("this service does not import: the reason is here")
 """
 
 
-@pytest.fixture(scope="module", params=["local"])
+@pytest.fixture(scope="module", params=["local", "docker"])
 def make_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 ) -> RunnerFactory:
     """Makes runners of one backend that share their state, as a restarted control plane's
@@ -65,6 +67,12 @@ def make_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     if request.param == "local":
         root = tmp_path_factory.mktemp("local-runner")
         return lambda: LocalRunner(root)
+    if request.param == "docker":
+        require_docker()
+        root = tmp_path_factory.mktemp("docker-runner")
+        installation = test_installation()
+        request.addfinalizer(lambda: DockerRunner(root, installation=installation).purge())
+        return lambda: DockerRunner(root, installation=installation)
     raise AssertionError(request.param)
 
 

@@ -13,7 +13,7 @@ from shipyard.api.callers import (
 )
 from shipyard.api.context import control_plane
 from shipyard.errors import InvalidInput
-from shipyard.runner_choice import make_runner
+from shipyard.runner_set import RunnerSet
 from shipyard_runners import InstanceHandle
 
 __all__ = ["deployments"]
@@ -173,7 +173,7 @@ def runtime_logs(ref: str) -> Response:
     tail = request.args.get("tail", "200")
     if not tail.isdigit():
         raise InvalidInput(f"tail must be a number of lines, got {tail!r}")
-    runner = make_runner(plane.settings)
+    runner = RunnerSet(plane.settings)
     parts = []
     for generation, handle in plane.deployments.instance_handles(ref):
         instance = InstanceHandle.from_dict(handle)

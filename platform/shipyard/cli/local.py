@@ -84,7 +84,8 @@ def push(ctx: click.Context, folder: Path) -> None:
         )
     spec = manifest.to_spec()
     client.services.update(
-        manifest.name, {k: spec[k] for k in ("environment", "packages", "description") if k in spec}
+        manifest.name, {k: spec[k] for k in ("environment", "packages", "description", "runner")
+                        if k in spec}
     )
     files = client.services.replace_files(manifest.name, archive)
     click.echo(f"Updated {manifest.name}: {len(files)} files.")

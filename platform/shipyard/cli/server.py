@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from shipyard.runner_choice import make_runner
 from shipyard.settings import Settings
 
 __all__ = ["up"]
@@ -18,14 +19,17 @@ __all__ = ["up"]
 @click.option("--port", type=int, help="Port to listen on; 0 picks a free one (default 8080).")
 @click.option("--home", type=click.Path(path_type=Path), help="Data directory (~/.shipyard).")
 @click.option("--config", type=click.Path(path_type=Path), help="A YAML settings file.")
-def up(host: str | None, port: int | None, home: Path | None, config: Path | None) -> None:
+@click.option("--runner", help="What builds and runs services: local (default) or docker.")
+def up(host: str | None, port: int | None, home: Path | None, config: Path | None,
+       runner: str | None) -> None:
     """Start Shipyard and keep it running until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from shipyard.process_tree import ProcessTree  # the server stack, only when serving
 
-    flags = {"host": host, "port": port, "home": home, "config": config}
+    flags = {"host": host, "port": port, "home": home, "config": config, "runner": runner}
     settings = Settings.resolve(flags, os.environ)
+    make_runner(settings)  # an unknown runner fails here, before anything starts
     tree = ProcessTree(settings)
     tree.install_signal_handlers()
     url = tree.start()

@@ -35,6 +35,7 @@ schemas:
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project]}
       project_id: {type: string, nullable: true, description: "the project it belongs to"}
+      runner: {type: string, enum: ["", local, docker], example: docker}
       enabled: {type: boolean}
       deployed: {type: boolean}
       state: {type: string, example: running}
@@ -75,6 +76,7 @@ schemas:
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project], default: project}
       project: {type: string, description: "the project's name or id (default: the caller's own)"}
+      runner: {type: string, enum: ["", local, docker], default: ""}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -84,6 +86,7 @@ schemas:
       environment: {type: string}
       packages: {type: array, items: {type: string}}
       access_level: {type: string, enum: [public, instance, project]}
+      runner: {type: string, enum: ["", local, docker]}
   ServiceFile:
     type: object
     required: [path, size, sha256]

@@ -60,6 +60,8 @@ class ServiceRow(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     access_level: Mapped[str] = mapped_column(String(16), nullable=False, default="project")
     project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # The runner that builds and runs it; "" for the installation's (settings.runner).
+    runner: Mapped[str] = mapped_column(String(16), nullable=False, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     deployed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,0 +1,431 @@
+"""The docker runner: generations built into images, instances run as containers.
+
+A build makes (or reuses) the environment image of the generation's packages on its
+profile's base image, then the generation image with the code on top (see
+``dockerfiles``); the artifact is the generation image's reference. An instance is a
+container of that image running gunicorn as the non-root ``shipyard`` user, its port 8000
+published on loopback only (``127.0.0.1``, a port the engine picks), with the profile's
+limits (see ``limits``). Its handle holds the container's main process id, so that a handle
+whose pid is not the container's main process is never taken for it.
+
+Memory: the kernel enforces the limit on the container as a whole, and kills a process of
+it when it is exceeded. The runner then kills the whole container, and its ``health`` says
+``exited`` and its log ends with a line saying it was killed for memory: an instance that
+lost a worker this way is not left half-serving. The engine reports such kills as ``oom``
+events, which ``health`` looks for.
+
+What the runner makes carries labels (see ``labels``) naming this installation, so
+``purge`` removes its own objects and nobody else's. Build contexts are made in memory;
+``root`` holds what outlives a container (see ``records``).
+
+The runner never restarts a container: ``health`` says ``exited`` and the supervisor calls
+``stop`` (which removes it) and ``start`` again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from shipyard_runners.containers import labels as label
+from shipyard_runners.containers.dockerfiles import (
+    APP_DIR,
+    APP_PORT,
+    SERVICE_USER,
+    VENV,
+)
+from shipyard_runners.containers.engine import engine_at, engine_errors
+from shipyard_runners.containers.housekeeping import purge_installation
+from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
+from shipyard_runners.containers.limits import NANO, limits_for
+from shipyard_runners.containers.records import InstanceRecords
+from shipyard_runners.containers.route_lists import read_route_list
+from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
+from shipyard_runners.protocol import (
+    AppRoutes,
+    Artifact,
+    BuildSpec,
+    InstanceHandle,
+    LogSink,
+    Profile,
+    State,
+    Usage,
+)
+from shipyard_sdk.errors import BuildFailed, RunnerError
+from shipyard_sdk.runtime.health import HEALTH_PATH
+
+__all__ = ["DockerRunner"]
+
+logger = logging.getLogger(__name__)
+
+WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
+GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
+INSTANCE_THREADS = 4
+INSTANCE_KEEP_ALIVE = 75
+_INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _memory(limit: int) -> str:
+    return f"{limit / 1024**2:.0f} MiB"
+
+
+class DockerRunner:
+    """Builds generations into images and runs them as containers on a Docker engine."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        installation: str,
+        base_url: str | None = None,
+        host: str = "127.0.0.1",
+        request_timeout: float = 120.0,
+        graceful_timeout: float = 30.0,
+        health_timeout: float = 2.0,
+        ca_bundle: Path | None = None,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.installation = label.checked_installation(installation)
+        self.engine = engine_at(base_url)
+        self.host = host
+        self.request_timeout = request_timeout
+        self.graceful_timeout = graceful_timeout
+        self.health_timeout = health_timeout
+        self.images = ImageBuilds(self.installation, ca_bundle or DEFAULT_CA_BUNDLE)
+        self._lock = threading.Lock()
+        self._answered: set[str] = set()
+        self._meter = ContainerMeter()
+        self.records = InstanceRecords(self.root / "instances")
+
+    # -- builds ---------------------------------------------------------------------------
+
+    def build(self, spec: BuildSpec, log: LogSink) -> Artifact:
+        if not spec.code_dir.is_dir():
+            raise BuildFailed(f"the code directory {spec.code_dir} does not exist")
+        log(f"building {spec.service_name} {spec.generation} on the docker runner")
+        client = self.engine.client(BuildFailed)
+        built = self.images.build(client, spec, log)
+        return Artifact(
+            key=built.artifact_key, env_key=built.env_key, path=built.reference,
+            runner=self.name,
+        )
+
+    def _image_labels(self, client: docker.DockerClient, reference: str
+                      ) -> dict[str, str] | None:
+        return self.images.labels_of(client, reference)
+
+    def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
+        """The route list the build made by importing the app as the ``shipyard`` user
+        (see ``dockerfiles``), read from the image through a container that never starts."""
+        if not self.exists(artifact):
+            raise RunnerError(f"artifact {artifact.key} is gone; build it again")
+        client = self.engine.client(BuildFailed)
+        log(f"reading the app's route list from {artifact.path}")
+        return read_route_list(client, artifact.path, label.installation_labels(
+            self.installation, "routes", **{label.ARTIFACT: artifact.key}))
+
+    def exists(self, artifact: Artifact) -> bool:
+        self._check_runner(artifact.runner)
+        client = self.engine.client()
+        labels = self._image_labels(client, artifact.path)
+        return labels is not None and labels.get(label.ARTIFACT) == artifact.key
+
+    def remove(self, artifact: Artifact) -> None:
+        """Delete the generation image; its environment image stays for other generations.
+        Stop its instances first."""
+        self._check_runner(artifact.runner)
+        client = self.engine.client()
+        labels = self._image_labels(client, artifact.path)
+        if labels is None:
+            return
+        if labels.get(label.ARTIFACT) != artifact.key:
+            raise RunnerError(f"{artifact.path} is not the image of artifact {artifact.key}")
+        with engine_errors(f"removing image {artifact.path}"), \
+                contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(artifact.path)
+
+    # -- instances ------------------------------------------------------------------------
+
+    def start(
+        self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+    ) -> InstanceHandle:
+        if not self.exists(artifact):
+            raise RunnerError(f"artifact {artifact.key} is gone; build it again")
+        client = self.engine.client()
+        container, limits = self._create(client, artifact, profile, env)
+        instance_id = str(container.labels[label.INSTANCE])
+        started_at = time.time()
+        try:
+            container.start()
+            container.reload()
+        except docker.errors.APIError as exc:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            reason = str(exc.explanation or exc)
+            if limits.gpus and ("nvidia" in reason or "device driver" in reason):
+                raise RunnerError(
+                    f"profile {profile.name!r} asks for {limits.gpus} NVIDIA GPU(s) and this "
+                    f"Docker engine cannot give them (no NVIDIA container runtime?): {reason}"
+                ) from exc
+            raise RunnerError(f"cannot start an instance of {artifact.key}: {reason}") from exc
+        if limits.capped_from is not None:
+            self.records.note(instance_id, f"profile {profile.name!r} asks for "
+                       f"{limits.capped_from:g} cpus; this engine has "
+                       f"{limits.nano_cpus / NANO:g}, so it gets {limits.nano_cpus / NANO:g}")
+        bindings = (container.ports or {}).get(f"{APP_PORT}/tcp") or [{}]
+        return InstanceHandle(
+            instance_id=instance_id,
+            artifact_key=artifact.key,
+            host=self.host,
+            port=int(bindings[0].get("HostPort") or 0),
+            pid=int(container.attrs["State"].get("Pid") or 0) or None,
+            runner=self.name,
+            started_at=started_at,
+        )
+
+    def create(self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+               ) -> dict[str, Any]:
+        """Create, without starting, the container an instance would run in, and return
+        the engine's description of it (``docker inspect``); then remove it. What
+        ``start`` would ask of the engine, seen from the engine's side."""
+        client = self.engine.client()
+        container, _ = self._create(client, artifact, profile, env)
+        try:
+            return dict(container.attrs)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+
+    def _create(
+        self, client: docker.DockerClient, artifact: Artifact, profile: Profile,
+        env: Mapping[str, str],
+    ) -> tuple[Container, Any]:
+        image_labels = self._image_labels(client, artifact.path) or {}
+        instance_id = uuid.uuid4().hex
+        with engine_errors("asking the engine for its cores"):
+            engine_cpus = int(client.info().get("NCPU") or 0)
+        limits = limits_for(profile, engine_cpus)
+        workers = max(1, int(min(profile.cpu, limits.nano_cpus / NANO or profile.cpu)))
+        command = [
+            f"{VENV}/bin/python", "-m", "gunicorn",
+            "--config", GUNICORN_CONFIG,
+            "--bind", f"0.0.0.0:{APP_PORT}",
+            "--workers", str(workers),
+            "--worker-class", "gthread",
+            "--threads", str(INSTANCE_THREADS),
+            "--keep-alive", str(INSTANCE_KEEP_ALIVE),
+            "--timeout", str(round(self.request_timeout)),
+            "--graceful-timeout", str(round(self.graceful_timeout)),
+            WSGI_APP,
+        ]
+        environment = {
+            **env,
+            "SHIPYARD_GENERATION": image_labels.get(label.GENERATION, ""),
+            "SHIPYARD_SERVICE_ID": image_labels.get(label.SERVICE, ""),
+            "SHIPYARD_INSTANCE_ID": instance_id,
+            "PYTHONUNBUFFERED": "1",
+        }
+        with engine_errors(f"creating an instance of {artifact.key}"):
+            container = client.containers.create(
+                artifact.path,
+                command,
+                name=self._container_name(instance_id),
+                labels=label.installation_labels(self.installation, "instance", **{
+                    label.INSTANCE: instance_id, label.ARTIFACT: artifact.key,
+                    label.SERVICE: image_labels.get(label.SERVICE, ""),
+                    label.GENERATION: image_labels.get(label.GENERATION, ""),
+                }),
+                environment=environment,
+                ports={f"{APP_PORT}/tcp": (self.host,)},
+                user=SERVICE_USER,
+                working_dir=APP_DIR,
+                stop_signal="SIGTERM",
+                **limits.run_options(),
+            )
+        return container, limits
+
+    def health(self, handle: InstanceHandle) -> State:
+        try:
+            state = self._container_state(handle)
+        except RunnerError as exc:
+            # The engine does not answer; the container may still serve, so its health
+            # check decides.
+            logger.warning("health of %s without the engine: %s", handle.instance_id, exc)
+            state = None
+        if state is not None:
+            return state
+        connection = http.client.HTTPConnection(
+            handle.host, handle.port, timeout=self.health_timeout
+        )
+        try:
+            connection.request("GET", HEALTH_PATH)
+            response = connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            # The engine's proxy accepts before gunicorn listens: starting, unless it
+            # answered before.
+            return State.UNHEALTHY if handle.instance_id in self._answered else State.STARTING
+        finally:
+            connection.close()
+        if response.status != 200:
+            return State.UNHEALTHY
+        with self._lock:
+            self._answered.add(handle.instance_id)
+        return State.HEALTHY
+
+    def _container_state(self, handle: InstanceHandle) -> State | None:
+        """EXITED when the engine says the container is gone or was killed for memory;
+        None when it runs."""
+        container = self._container(handle)
+        if container is None:
+            return State.EXITED
+        if container.status != "running":
+            if container.attrs["State"].get("OOMKilled"):
+                self._note_memory_kill(handle, container)
+            return State.EXITED
+        if self._killed_for_memory(handle, container):
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()
+            self._note_memory_kill(handle, container)
+            return State.EXITED
+        return None
+
+    def _killed_for_memory(self, handle: InstanceHandle, container: Container) -> bool:
+        """Whether the kernel killed a process of the container for exceeding its limit."""
+        client = self.engine.client()
+        with engine_errors("reading the engine's events"):
+            # An ``until`` in the future would make the engine wait for it.
+            now = time.time()
+            events = client.events(
+                since=int(handle.started_at) - 1, until=f"{int(now)}.{int(now % 1 * 1e9):09d}",
+                filters={"container": container.id, "event": "oom"}, decode=True,
+            )
+            try:
+                return any(True for _ in events)
+            finally:
+                events.close()
+
+    def _note_memory_kill(self, handle: InstanceHandle, container: Container) -> None:
+        limit = int(container.attrs["HostConfig"].get("Memory") or 0)
+        message = "killed: out of memory"
+        if limit:
+            message += f" (it used more than its limit of {_memory(limit)})"
+        if not any(message in line for line in self.records.notes(handle.instance_id)):
+            self.records.note(handle.instance_id, message)
+
+    def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
+        self._check_runner(handle.runner)
+        container = self._container(handle, running_only=False)
+        with self._lock:
+            self._answered.discard(handle.instance_id)
+        self._meter.forget(handle.instance_id)
+        if container is None:
+            return
+        if container.status == "running" and not self._is_handle_of(handle, container):
+            return  # a stale handle: the container is someone else's now
+        with engine_errors(f"stopping instance {handle.instance_id}"):
+            try:
+                if container.status == "running":
+                    container.stop(timeout=max(0, math.ceil(grace)))
+                self.records.save_output(
+                    handle.instance_id, container.logs(stdout=True, stderr=True)
+                )
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+    def adopt(self, handle: InstanceHandle) -> bool:
+        if handle.runner != self.name:
+            return False
+        try:
+            container = self._container(handle)
+        except RunnerError as exc:
+            logger.warning("cannot adopt %s: %s", handle.instance_id, exc)
+            return False
+        return container is not None and container.status == "running"
+
+    def logs(self, handle: InstanceHandle, tail: int | None = None) -> str:
+        self._check_runner(handle.runner)
+        container = self._container(handle, running_only=False)
+        if container is not None:
+            with engine_errors(f"reading the output of instance {handle.instance_id}"):
+                output = container.logs(
+                    stdout=True, stderr=True, tail="all" if tail is None else max(0, tail)
+                ).decode("utf-8", "replace")
+        else:
+            output = self.records.saved_output(handle.instance_id, tail)
+        return self.records.with_notes(handle.instance_id, output, tail)
+
+    def usage(self, handle: InstanceHandle) -> Usage:
+        self._check_runner(handle.runner)
+        container = self._container(handle)
+        if container is None or container.status != "running":
+            return Usage(cpu_percent=0.0, memory_bytes=0)
+        try:
+            stats = container.stats(stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return Usage(cpu_percent=0.0, memory_bytes=0)
+        except (docker.errors.APIError, OSError) as exc:
+            raise RunnerError(f"cannot read the usage of {handle.instance_id}: {exc}") from exc
+        return Usage(
+            cpu_percent=self._meter.cpu_percent(
+                handle.instance_id, stats, container.attrs["State"]["StartedAt"]
+            ),
+            memory_bytes=memory_in_use(stats),
+        )
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def purge(self) -> tuple[int, int]:
+        """Remove every container and image of this installation, running or not; the
+        base images stay. Returns how many containers and images went."""
+        return purge_installation(self.engine.client(), self.installation)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _container_name(self, instance_id: str) -> str:
+        return f"shipyard-{self.installation}-{instance_id}"
+
+    def _container(self, handle: InstanceHandle, running_only: bool = True
+                   ) -> Container | None:
+        """The container of ``handle``: ours, and, while it runs, with the handle's pid."""
+        self._check_runner(handle.runner)
+        if not _INSTANCE_ID.match(handle.instance_id):
+            raise RunnerError(f"{handle.instance_id!r} is not an instance id of this runner")
+        client = self.engine.client()
+        with engine_errors(f"looking up instance {handle.instance_id}"):
+            try:
+                container = client.containers.get(self._container_name(handle.instance_id))
+            except docker.errors.NotFound:
+                return None
+        labels = container.labels or {}
+        if (labels.get(label.INSTALLATION) != self.installation
+                or labels.get(label.INSTANCE) != handle.instance_id):
+            return None
+        if (running_only and container.status == "running"
+                and not self._is_handle_of(handle, container)):
+            return None
+        return container
+
+    def _is_handle_of(self, handle: InstanceHandle, container: Container) -> bool:
+        pid = int(container.attrs["State"].get("Pid") or 0)
+        return handle.pid is None or handle.pid == pid
+
+    def _check_runner(self, runner: str) -> None:
+        if runner != self.name:
+            raise RunnerError(f"a {runner!r} artifact or instance given to the docker runner")

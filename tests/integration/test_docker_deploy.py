@@ -1,0 +1,129 @@
+"""Deploying on ``shipyard up --runner docker``: a failed ``pip install`` and a generation
+that never becomes healthy are told in the service's status and build log, and leave the
+previous generation serving."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard_runners import DockerRunner
+from shipyard_runners.containers import installation_id, labels
+from shipyard_sdk.errors import BuildFailed, RunnerError
+from tests.conftest import RunningShipyard, start_shipyard
+from tests.integration.docker_engine import require_docker
+
+pytestmark = pytest.mark.slow
+
+HELLO = """\
+import os
+import signal
+import time
+
+from flask import Flask
+
+app = Flask(__name__)
+
+if os.environ.get("HANG_WHEN_SERVING") and os.environ.get("SHIPYARD_INSTANCE_ID"):
+    # Imports at build time, never answers once started, stops at once when told.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    time.sleep(3600)
+
+
+@app.get("/hello")
+def hello():
+    return {"hello": "world"}
+"""
+
+
+@pytest.fixture
+def shipyard(tmp_path: Path) -> Iterator[RunningShipyard]:
+    require_docker()
+    home = tmp_path / "home"
+    running = start_shipyard(home, "--runner", "docker", env={"SHIPYARD_START_TIMEOUT": "8"})
+    try:
+        yield running
+    finally:
+        running.stop()
+        runner = DockerRunner(home / "docker", installation=installation_id(home))
+        runner.purge()
+        client = runner.engine.client()
+        assert client.containers.list(
+            all=True, filters=labels.installation_filter(runner.installation)
+        ) == []
+
+
+def hello(shipyard: RunningShipyard) -> tuple[int, str, dict[str, object]]:
+    answer = shipyard.http.get(
+        f"{shipyard.url}/user-services/invoke/hello/hello", timeout=10
+    )
+    return answer.status_code, answer.headers.get("X-Shipyard-Generation", ""), answer.json()
+
+
+def test_failed_builds_and_unhealthy_generations_leave_the_old_one_serving(
+    shipyard: RunningShipyard,
+) -> None:
+    with shipyard.sdk() as sdk:
+        sdk.services.create({"name": "hello"})
+        sdk.services.write_file("hello", "app.py", HELLO.encode())
+        sdk.services.enable("hello")
+        sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+        assert hello(shipyard) == (200, "v1", {"hello": "world"})
+        v1_packages = sdk.services.get("hello")["packages"]
+
+        sdk.services.update("hello", {"packages": ["shipyard-no-such-package-xyz==1.0"]})
+        with pytest.raises(BuildFailed, match="installing packages failed"):
+            sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+        status = sdk.services.get("hello")
+        assert "shipyard-no-such-package-xyz" in status["status_message"]
+        assert "v1 still serving" in status["status_message"]
+        log = "\n".join(sdk.services.build_log("hello", 2))
+        assert "No matching distribution found for shipyard-no-such-package-xyz" in log
+        assert hello(shipyard) == (200, "v1", {"hello": "world"})
+
+        sdk.services.update("hello", {"packages": v1_packages})
+        # The control plane passes its own environment to no container: this generation
+        # sets the variable in its code.
+        sdk.services.write_file(
+            "hello", "app.py",
+            ("import os\nos.environ['HANG_WHEN_SERVING'] = '1'\n" + HELLO).encode(),
+        )
+        with pytest.raises(RunnerError):
+            sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+        # The service's status and its target are read apart: the status may lag a little.
+        deadline = time.monotonic() + 10
+        status = sdk.services.get("hello")
+        while "never became healthy" not in status["status_message"]:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+            status = sdk.services.get("hello")
+        assert "v3 never became healthy in 8s" in status["status_message"]
+        assert "v1 still serving" in status["status_message"]
+        assert hello(shipyard) == (200, "v1", {"hello": "world"})
+
+
+def test_a_service_that_names_the_docker_runner_runs_in_a_container_on_a_local_installation(
+    tmp_path: Path,
+) -> None:
+    require_docker()
+    home = tmp_path / "home"
+    shipyard = start_shipyard(home)
+    try:
+        with shipyard.sdk() as sdk:
+            sdk.services.create({"name": "hello", "runner": "docker"})
+            sdk.services.write_file("hello", "app.py", HELLO.encode())
+            sdk.services.enable("hello")
+            sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+            assert hello(shipyard) == (200, "v1", {"hello": "world"})
+            assert "Starting gunicorn" in sdk.services.runtime_logs("hello")
+        runner = DockerRunner(home / "docker", installation=installation_id(home))
+        [container] = runner.engine.client().containers.list(
+            filters=labels.installation_filter(runner.installation, {labels.KIND: "instance"})
+        )
+        assert container.labels[labels.GENERATION] == "v1"
+    finally:
+        shipyard.stop()
+        DockerRunner(home / "docker", installation=installation_id(home)).purge()
