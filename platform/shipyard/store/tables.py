@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -25,8 +26,10 @@ __all__ = [
     "BuildLogRow",
     "GenerationRow",
     "InstanceRow",
+    "ModelReplacementRow",
     "ModelRow",
     "ModelVersionRow",
+    "QueryLogRow",
     "ServiceFileRow",
     "ServiceRow",
 ]
@@ -71,6 +74,14 @@ class ServiceRow(Base):
     live_generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="stopped")
     status_message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Traffic, desired and in force: [{"generation_id": ..., "proba": ...}, ...]. The
+    # supervisor puts the desired mapping in force once all its generations are healthy.
+    mapping: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    live_mapping: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    challenger_generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Query logs: whether bodies are kept, and the JSON field naming an association id.
+    collect_prediction_data: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    association_id_field: Mapped[str] = mapped_column(String(255), nullable=False, default="")
 
 
 class ServiceFileRow(Base):
@@ -172,3 +183,54 @@ class ModelVersionRow(Base):
     # features, target, problem_type, packages, description
     details: Mapped[dict] = mapped_column(JSON, nullable=False)
     baseline: Mapped[list] = mapped_column(JSON, nullable=False)
+
+
+class QueryLogRow(Base):
+    """One call through the gateway, and what its challenger answered."""
+
+    __tablename__ = "query_log"
+    __table_args__ = (Index("ix_query_log_service_at", "service_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Services may be deleted; their calls stay on record.
+    service_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    generation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    request_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    response_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    caller: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    association_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    challenger_generation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    challenger_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    challenger_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    challenger_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ModelReplacementRow(Base):
+    """A request to replace a model service's model version, its validation and outcome."""
+
+    __tablename__ = "model_replacements"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    from_model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    to_model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    generation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # {"status": "passing|warning|failing", "checks": [{"name", "status", "message"}]}
+    validation: Mapped[dict] = mapped_column(JSON, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
