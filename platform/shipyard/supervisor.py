@@ -26,11 +26,12 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -50,7 +51,7 @@ from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor_paths import routes_file
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
 
-__all__ = ["Supervisor", "SupervisorTimings"]
+__all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,20 @@ class SupervisorTimings:
     """Starts a new generation gets before it is given up when it keeps exiting."""
 
 
+class PromotionGate(Protocol):
+    """A last check of a new generation, once healthy, before it takes traffic.
+
+    Returns None to let it serve, or the problem that keeps it out: the generation is then
+    given up and the generations serving now keep serving. Called with the store's write
+    session open; ``address`` is one of its healthy instances.
+    """
+
+    def __call__(
+        self, session: Session, service: ServiceRow, generation: GenerationRow,
+        address: tuple[str, int],
+    ) -> str | None: ...
+
+
 @dataclass
 class _Memory:
     """What the supervisor remembers between ticks (never needed for correctness)."""
@@ -90,8 +105,10 @@ class Supervisor:
         *,
         timings: SupervisorTimings | None = None,
         build_workers: int = 2,
+        gates: Sequence[PromotionGate] = (),
     ) -> None:
         self.plane = plane
+        self.gates = tuple(gates)
         self.store = plane.store
         self.runner = runner
         self.timings = timings or SupervisorTimings()
@@ -454,8 +471,18 @@ class Supervisor:
         if not service.deployed or not target_id or target_id == service.live_generation_id:
             return
         row = by_generation.get(target_id)
-        if row is None or row.state != State.HEALTHY.value:
+        if row is None or row.state != State.HEALTHY.value or row.handle is None:
             return
+        generation = session.get_one(GenerationRow, target_id)
+        address = (row.handle["host"], row.handle["port"])
+        for gate in self.gates:
+            problem = gate(session, service, generation, address)
+            if problem is not None:
+                self._submit_stop(InstanceHandle.from_dict(row.handle))
+                AccessKeys.revoke_for_instance(session, row.id)
+                session.delete(row)
+                self._give_up_target(session, service, f"{tag_of(generation.number)} {problem}")
+                return
         service.live_generation_id = target_id
         self._memory.promoted_at[service.id] = time.monotonic()
         _set_status(service, "running", "")
