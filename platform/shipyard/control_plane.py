@@ -12,6 +12,7 @@ from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
 from shipyard.settings import Settings
 from shipyard.store import Store
+from shipyard.traffic import Traffic
 
 __all__ = ["ControlPlane"]
 
@@ -25,6 +26,7 @@ class ControlPlane:
     deployments: Deployments
     models: ModelRegistry
     access: AccessControl
+    traffic: Traffic
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -46,6 +48,7 @@ class ControlPlane:
         return cls(
             settings=settings, store=store, environments=environments, services=services,
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
+            traffic=Traffic(store),
         )
 
     def close(self) -> None:

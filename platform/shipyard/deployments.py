@@ -22,7 +22,9 @@ from shipyard.errors import InvalidInput, NotFound, ServiceDisabled
 from shipyard.services import find_service
 from shipyard.store import BuildLogRow, GenerationRow, InstanceRow, ServiceFileRow, Store
 
-__all__ = ["BuildState", "Deployments", "Generation", "GenerationDocument", "tag_of"]
+__all__ = [
+    "BuildState", "Deployments", "Generation", "GenerationDocument", "parse_tag", "tag_of",
+]
 
 _TAG = re.compile(r"^v([1-9][0-9]{0,8})$")
 
@@ -37,6 +39,14 @@ class BuildState:
 
 def tag_of(number: int) -> str:
     return f"v{number}"
+
+
+def parse_tag(tag: str) -> int:
+    """The number of a generation tag such as ``v2``."""
+    match = _TAG.match(tag) if isinstance(tag, str) else None
+    if match is None:
+        raise InvalidInput(f"generation must be a tag such as v2, not {tag!r}")
+    return int(match.group(1))
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,7 @@ class Deployments:
             session.add(row)
             service.deployed = True
             service.target_generation_id = row.id
+            service.mapping = [{"generation_id": row.id, "proba": 1.0}]
             service.state = "building"
             service.status_message = f"building {tag_of(row.number)}"
             service.updated_at = datetime.now(UTC)
@@ -125,6 +136,8 @@ class Deployments:
             service = find_service(session, ref)
             service.deployed = False
             service.target_generation_id = None
+            service.mapping = None
+            service.challenger_generation_id = None
             if service.state != "stopped":
                 service.state = "stopping"
                 service.status_message = "stopping its instances"
@@ -158,12 +171,7 @@ class Deployments:
 
     def document(self, ref: str, generation: str | None = None) -> GenerationDocument:
         """The OpenAPI document of the live generation, or of ``generation`` (``v2``)."""
-        number = None
-        if generation is not None:
-            match = _TAG.match(generation)
-            if match is None:
-                raise InvalidInput(f"generation must be a tag such as v2, not {generation!r}")
-            number = int(match.group(1))
+        number = None if generation is None else parse_tag(generation)
         with self.store.reading() as session:
             service = find_service(session, ref)
             if number is not None:
@@ -197,6 +205,11 @@ class Deployments:
             return {
                 "live_generation": _tag(tags, service.live_generation_id),
                 "target_generation": _tag(tags, service.target_generation_id),
+                "mapping": [
+                    {"generation": _tag(tags, item["generation_id"]), "proba": item["proba"]}
+                    for item in service.live_mapping or ()
+                ],
+                "challenger": _tag(tags, service.challenger_generation_id),
                 "instances": [
                     {
                         "id": row.id,

@@ -26,7 +26,7 @@ from shipyard.iam.access_control import AccessControl
 from shipyard.runfile import clear_run_file, write_run_file
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
 from shipyard.store import Store
-from shipyard.supervisor_paths import routes_file
+from shipyard.supervisor_paths import query_spool_dir, routes_file
 
 __all__ = ["ProcessTree"]
 
@@ -93,6 +93,7 @@ class ProcessTree:
                     "--routes", str(routes_file(home)),
                     "--api-upstream", f"127.0.0.1:{internal.getsockname()[1]}",
                     "--workers", str(self.settings.gateway_workers),
+                    "--query-spool", str(query_spool_dir(home)),
                 ],
                 env=env,
                 pass_fds=(public.fileno(),),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.deployments import tag_of
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.traffic import mapping_of
 from shipyard_runners import State
 
 __all__ = ["routing_table"]
@@ -27,13 +28,20 @@ def routing_table(session: Session) -> dict[str, Any]:
         ).append({"instance_id": row.id, "host": handle["host"], "port": handle["port"]})
     services: dict[str, Any] = {}
     for service in session.scalars(select(ServiceRow)):
-        live = service.live_generation_id
+        challenger = service.challenger_generation_id
         services[service.id] = {
             "id": service.id, "name": service.name, "enabled": service.enabled,
             "deployed": service.deployed, "state": service.state,
             "message": service.status_message,
             "access_level": service.access_level, "project_id": service.project_id,
-            "mapping": [{"generation": tag_of(tags[live]), "proba": 1.0}] if live in tags else [],
+            "mapping": [
+                {"generation": tag_of(tags[generation_id]), "proba": proba}
+                for generation_id, proba in mapping_of(service.live_mapping)
+                if generation_id in tags
+            ],
+            "challenger": tag_of(tags[challenger]) if challenger in tags else None,
+            "collect_prediction_data": service.collect_prediction_data,
+            "association_id_field": service.association_id_field,
             "instances": healthy.get(service.id, {}),
         }
     return {"version": 1, "services": services}

@@ -49,6 +49,7 @@ from shipyard.runner_set import RunnerSet
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor_paths import routes_file
+from shipyard.traffic import main_generation, mapping_of
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
 
 __all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
@@ -92,7 +93,9 @@ class _Memory:
     """What the supervisor remembers between ticks (never needed for correctness)."""
 
     last_health: dict[str, float] = field(default_factory=dict)
-    promoted_at: dict[str, float] = field(default_factory=dict)
+    # When each generation last had a share of traffic or the challenger's role.
+    routed_at: dict[str, float] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
     routes: dict[str, Any] | None = None
 
@@ -249,13 +252,15 @@ class Supervisor:
                 generation.build_state = BuildState.FAILED
                 generation.build_error = error
             service = session.get(ServiceRow, generation.service_id)
-            if service is None or service.target_generation_id != generation_id:
+            if service is None:
                 return
             tag = tag_of(generation.number)
             if artifact is not None:
-                _set_status(service, "starting", f"starting {tag}")
-            else:
-                self._give_up_target(session, service, f"build of {tag} failed: {error}")
+                if generation_id in _shares(service.mapping):
+                    _set_status(service, "starting", f"starting {tag}")
+                return
+            reason = f"build of {tag} failed: {error}"
+            self._give_up_generation(session, service, generation, reason)
 
     # -- instances ------------------------------------------------------------------
 
@@ -309,33 +314,49 @@ class Supervisor:
                 )
                 session.add(row)
                 by_generation[generation_id] = row
+        routed = set(_shares(service.live_mapping)) if service.deployed else set()
+        if service.deployed and service.challenger_generation_id:
+            routed.add(service.challenger_generation_id)
+        for generation_id in routed:
+            self._memory.routed_at[generation_id] = time.monotonic()
         for generation_id, row in list(by_generation.items()):
             if generation_id not in wanted:
-                if self._may_stop(service):
+                if self._may_stop(generation_id):
                     self._retire(session, row)
                 continue
             self._tend(session, service, row, health.get(row.id), now)
         self._promote_if_ready(session, service, by_generation)
         if not service.deployed and not by_generation:
             service.live_generation_id = None
+            service.live_mapping = None
             if service.state != "stopped":
                 _set_status(service, "stopped", "")
 
     def _wanted_generations(self, session: Session, service: ServiceRow) -> list[str]:
+        """The built generations that take, or are to take, traffic or copies of it."""
         if not service.deployed:
             return []
-        wanted = [service.live_generation_id] if service.live_generation_id else []
-        target_id = service.target_generation_id
-        if target_id and target_id != service.live_generation_id:
-            target = session.get(GenerationRow, target_id)
-            if target is not None and target.build_state == BuildState.SUCCEEDED:
-                wanted.append(target_id)
+        candidates = [*_shares(service.live_mapping), *_shares(service.mapping)]
+        if service.challenger_generation_id:
+            candidates.append(service.challenger_generation_id)
+        wanted: list[str] = []
+        for generation_id in candidates:
+            if generation_id in wanted:
+                continue
+            generation = session.get(GenerationRow, generation_id)
+            if generation is not None and generation.build_state == BuildState.SUCCEEDED:
+                wanted.append(generation_id)
         return wanted
 
-    def _may_stop(self, service: ServiceRow) -> bool:
-        # Give the gateway time to route away from a generation before it stops.
-        promoted = self._memory.promoted_at.get(service.id, 0.0)
-        return time.monotonic() - promoted >= self.timings.drain
+    def _may_stop(self, generation_id: str) -> bool:
+        # Give the gateway time to route away from a generation before it stops; after a
+        # restart of the supervisor, when that time is not known, wait as long again.
+        memory = self._memory
+        last = memory.routed_at.get(generation_id, memory.started_at)
+        if time.monotonic() - last < self.timings.drain:
+            return False
+        memory.routed_at.pop(generation_id, None)
+        return True
 
     def _tend(
         self, session: Session, service: ServiceRow, row: InstanceRow,
@@ -352,7 +373,8 @@ class Supervisor:
         if state == State.HEALTHY:
             if row.state != State.HEALTHY.value:
                 row.healthy_since = now
-                if service.live_generation_id == row.generation_id and service.state != "running":
+                if (service.state == "starting" and service.mapping == service.live_mapping
+                        and row.generation_id in _shares(service.live_mapping)):
                     _set_status(service, "running", "")
             row.state = state.value
         elif state == State.EXITED:
@@ -411,7 +433,7 @@ class Supervisor:
         handle: InstanceHandle,
     ) -> None:
         """Restart a dead instance, unless it is a new generation that keeps dying."""
-        is_new = row.generation_id != service.live_generation_id
+        is_new = row.generation_id not in _shares(service.live_mapping)
         if is_new and row.healthy_since is None and row.restarts + 1 >= self.timings.new_tries:
             self._abandon(
                 session, service, row, handle,
@@ -431,7 +453,7 @@ class Supervisor:
         row.last_error = tail
         row.next_start_at = now + self._backoff(row.restarts)
         log.warning("instance %s of %s exited; restart %d", row.id, service.name, row.restarts)
-        if service.live_generation_id == row.generation_id:
+        if row.generation_id in _shares(service.live_mapping):
             _set_status(
                 service, "starting",
                 f"instance {row.id} exited; restarting (restart {row.restarts})",
@@ -441,8 +463,8 @@ class Supervisor:
         self, session: Session, service: ServiceRow, row: InstanceRow,
         handle: InstanceHandle, now: float,
     ) -> None:
-        if service.live_generation_id == row.generation_id:
-            # The live generation stopped answering after a restart: keep trying.
+        if row.generation_id in _shares(service.live_mapping):
+            # A live generation stopped answering after a restart: keep trying.
             self._restart_later(service, row, now, handle)
             return
         self._abandon(
@@ -454,46 +476,71 @@ class Supervisor:
         self, session: Session, service: ServiceRow, row: InstanceRow,
         handle: InstanceHandle, problem: str,
     ) -> None:
-        """Stop and forget a new generation's instance; the live generation keeps serving."""
+        """Stop and forget a new generation's instance; the live generations keep serving."""
         generation = session.get_one(GenerationRow, row.generation_id)
         tail = self._log_tail(handle)
         self._submit_stop(handle)
         AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)
-        self._give_up_target(
-            session, service, f"{tag_of(generation.number)} {problem}: {tail}"
+        self._give_up_generation(
+            session, service, generation, f"{tag_of(generation.number)} {problem}: {tail}"
         )
 
     def _promote_if_ready(
         self, session: Session, service: ServiceRow, by_generation: dict[str, InstanceRow]
     ) -> None:
-        target_id = service.target_generation_id
-        if not service.deployed or not target_id or target_id == service.live_generation_id:
+        """Put the desired mapping in force once each of its generations has a healthy
+        instance and has passed the gates."""
+        desired = _shares(service.mapping)
+        if not service.deployed or not desired or service.mapping == service.live_mapping:
             return
-        row = by_generation.get(target_id)
-        if row is None or row.state != State.HEALTHY.value or row.handle is None:
-            return
-        generation = session.get_one(GenerationRow, target_id)
-        address = (row.handle["host"], row.handle["port"])
-        for gate in self.gates:
-            problem = gate(session, service, generation, address)
-            if problem is not None:
-                self._submit_stop(InstanceHandle.from_dict(row.handle))
-                AccessKeys.revoke_for_instance(session, row.id)
-                session.delete(row)
-                self._give_up_target(session, service, f"{tag_of(generation.number)} {problem}")
+        for generation_id in desired:
+            row = by_generation.get(generation_id)
+            if row is None or row.state != State.HEALTHY.value or row.handle is None:
                 return
-        service.live_generation_id = target_id
-        self._memory.promoted_at[service.id] = time.monotonic()
-        _set_status(service, "running", "")
-        log.info("%s now serves %s", service.name, target_id)
-
-    def _give_up_target(self, session: Session, service: ServiceRow, reason: str) -> None:
-        """The target cannot serve: go back to the live generation, or fail."""
+        live = _shares(service.live_mapping)
+        for generation_id in desired:
+            if generation_id in live:
+                continue
+            generation = session.get_one(GenerationRow, generation_id)
+            handle = by_generation[generation_id].handle or {}
+            for gate in self.gates:
+                problem = gate(session, service, generation, (handle["host"], handle["port"]))
+                if problem is not None:
+                    self._give_up_generation(
+                        session, service, generation, f"{tag_of(generation.number)} {problem}"
+                    )
+                    return
+        service.live_mapping = service.mapping
+        service.live_generation_id = main_generation(mapping_of(service.mapping))
         service.target_generation_id = service.live_generation_id
-        live = service.live_generation_id and session.get(GenerationRow, service.live_generation_id)
+        _set_status(service, "running", "")
+        log.info("%s now serves %s", service.name, service.live_mapping)
+
+    def _give_up_generation(
+        self, session: Session, service: ServiceRow, generation: GenerationRow, reason: str
+    ) -> None:
+        """A generation cannot serve: go back to the mapping in force, or fail; a
+        challenger that cannot answer stops being one."""
+        if generation.id == service.challenger_generation_id:
+            service.challenger_generation_id = None
+            if generation.id not in _shares(service.mapping):
+                _set_status(service, service.state, f"challenger {reason}; no challenger now")
+                return
+        if generation.id not in _shares(service.mapping):
+            return
+        service.mapping = service.live_mapping
+        service.target_generation_id = service.live_generation_id
+        live = [
+            tag_of(row.number) for row in session.scalars(
+                select(GenerationRow).where(
+                    GenerationRow.id.in_(list(_shares(service.live_mapping)))
+                ).order_by(GenerationRow.number)
+            )
+        ] if service.live_mapping else []
         if live:
-            _set_status(service, "running", f"{reason}; {tag_of(live.number)} still serving")
+            serving = " and ".join(live)
+            _set_status(service, "running", f"{reason}; {serving} still serving")
         else:
             _set_status(service, "failed", reason)
 
@@ -556,6 +603,11 @@ class Supervisor:
             return
         write_routing_table(routes_file(self.plane.settings.home), table)
         self._memory.routes = table
+
+
+def _shares(stored: list | None) -> dict[str, float]:
+    """The generations with a share of traffic in a stored mapping, and their shares."""
+    return {generation_id: proba for generation_id, proba in mapping_of(stored) if proba > 0}
 
 
 def _set_status(service: ServiceRow, state: str, message: str) -> None:

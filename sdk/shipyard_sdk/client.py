@@ -22,6 +22,7 @@ from shipyard_sdk.errors import InvalidInput, ShipyardError, Unavailable, error_
 from shipyard_sdk.iam_api import IamAPI
 from shipyard_sdk.models_api import ModelsAPI
 from shipyard_sdk.services_api import ServicesAPI
+from shipyard_sdk.traffic_api import TrafficAPI
 from shipyard_sdk.user_services import UserServicesAPI
 
 __all__ = ["Client", "error_of"]
@@ -60,6 +61,7 @@ class Client:
         self.models = ModelsAPI(self)
         self.user_services = UserServicesAPI(self)
         self.iam = IamAPI(self)
+        self.traffic = TrafficAPI(self)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request; an error answer raises the class the server raised."""

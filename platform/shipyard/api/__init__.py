@@ -14,6 +14,7 @@ from shipyard.api.health import health
 from shipyard.api.iam import iam
 from shipyard.api.models import models
 from shipyard.api.services import services
+from shipyard.api.traffic import traffic
 
 __all__ = ["register_api"]
 
@@ -25,6 +26,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(catalog, url_prefix="/api/v1")
     app.register_blueprint(services, url_prefix="/api/v1/services")
     app.register_blueprint(deployments, url_prefix="/api/v1/services")
+    app.register_blueprint(traffic, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")
     app.register_blueprint(api_keys, url_prefix="/api/v1/services")
     app.register_blueprint(iam, url_prefix="/iam")

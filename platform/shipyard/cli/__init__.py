@@ -15,6 +15,7 @@ from shipyard.cli.local import new, push
 from shipyard.cli.models import models
 from shipyard.cli.server import up
 from shipyard.cli.services import disable, enable, services
+from shipyard.cli.traffic import challenger, generations, mapping, rollback, switch_to_newest
 from shipyard.errors import ShipyardError
 
 __all__ = ["cli", "main"]
@@ -46,7 +47,7 @@ def cli(ctx: click.Context, url: str | None) -> None:
 for command in (
     up, new, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
     tokens, users, projects, api_keys,
-    images,
+    images, generations, switch_to_newest, rollback, mapping, challenger,
 ):
     cli.add_command(command)
 

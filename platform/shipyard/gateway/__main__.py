@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routes", type=Path, required=True, help="routing table file")
     parser.add_argument("--api-upstream", type=_address, required=True, metavar="HOST:PORT")
     parser.add_argument("--workers", type=_positive, default=1, help="processes (default 1)")
+    parser.add_argument("--query-spool", type=Path, default=None, metavar="DIR",
+                        help="record every service call in DIR for the query log")
     args = parser.parse_args(argv)
     _configure_logging()
     try:
@@ -72,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return run_workers(
         args.workers,
-        lambda: run_gateway(settings, sock, args.routes, args.api_upstream, _guard()),
+        lambda: run_gateway(
+            settings, sock, args.routes, args.api_upstream, _guard(), args.query_spool
+        ),
         on_stop=sock.close,
     )
 

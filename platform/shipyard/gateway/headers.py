@@ -64,7 +64,7 @@ class RequestHeaders:
     """One request's headers, sorted into what is forwarded and what the gateway uses."""
 
     __slots__ = (
-        "chunked", "content_length", "expect_continue", "forwarded_for",
+        "association_id", "chunked", "content_length", "expect_continue", "forwarded_for",
         "forwarded_host", "forwarded_proto", "host", "kept", "request_id",
         "target_generation",
     )
@@ -77,6 +77,7 @@ class RequestHeaders:
         self.chunked = False
         self.expect_continue = False
         self.target_generation: str | None = None
+        self.association_id: str | None = None
         self.forwarded_for: bytes | None = None
         self.forwarded_proto: bytes | None = None
         self.forwarded_host: bytes | None = None
@@ -109,8 +110,11 @@ class RequestHeaders:
                 else:
                     self.forwarded_host = value
             else:
-                if lowered == b"x-shipyard-target-generation":
-                    self.target_generation = value.strip().decode("latin-1")
+                if lowered.startswith(b"x-shipyard-"):
+                    if lowered == b"x-shipyard-target-generation":
+                        self.target_generation = value.strip().decode("latin-1")
+                    elif lowered == b"x-shipyard-association-id":
+                        self.association_id = value.strip()[:255].decode("latin-1")
                 kept.append((name, value))
         if transfer_encoding and self.content_length is not None:
             raise InvalidInput("a request may not carry both Transfer-Encoding and Content-Length")

@@ -8,12 +8,15 @@ The supervisor writes one JSON file, atomically (``write_routing_table``)::
        "svc_0123abcd": {"id": "svc_0123abcd", "name": "add-numbers",
          "enabled": true, "deployed": true, "state": "running", "message": "",
          "access_level": "project", "project_id": "prj_0123abcd",
-         "mapping": [{"generation": "v2", "proba": 1.0}],
+         "mapping": [{"generation": "v2", "proba": 1.0}], "challenger": "v3",
+         "collect_prediction_data": false, "association_id_field": "",
          "instances": {"v2": [{"instance_id": "i-1", "host": "127.0.0.1", "port": 41234}]}}}}
 
 ``mapping`` says which generations get live traffic and with which probabilities;
+``challenger`` names the generation that gets a copy of each call (or is null);
 ``instances`` lists the live instances of each generation. The gateway forwards only to
-addresses listed here. ``access_level`` (``public``, ``instance`` or ``project``, the
+addresses listed here. ``collect_prediction_data`` and ``association_id_field`` say what
+the query log keeps of each call. ``access_level`` (``public``, ``instance`` or ``project``, the
 default when absent) and ``project_id`` say who may call the service.
 """
 
@@ -91,6 +94,9 @@ class ServiceRoute:
     instances: Mapping[str, tuple[Upstream, ...]]
     access_level: str = "project"
     project_id: str | None = None
+    challenger: str | None = None
+    collect_prediction_data: bool = False
+    association_id_field: str = ""
     # Cumulative weights over the mapped generations that have instances, and one
     # round-robin cycle per generation: derived once, so picking costs a few operations.
     _weights: tuple[tuple[float, str], ...] = field(init=False, repr=False, compare=False)
@@ -114,6 +120,14 @@ class ServiceRoute:
     def live(self) -> bool:
         """Whether some mapped generation has an instance to forward to."""
         return bool(self._weights)
+
+    def challenger_instance(self, generation: str) -> Upstream | None:
+        """The next instance of the challenger, unless ``generation`` (the one answering)
+        is the challenger itself or the challenger has no instance."""
+        challenger = self.challenger
+        if challenger is None or challenger == generation or challenger not in self._cycles:
+            return None
+        return next(self._cycles[challenger])
 
     def mounted(self, generation: str) -> bool:
         """Whether ``generation`` has an instance to forward to."""
@@ -159,6 +173,9 @@ class ServiceRoute:
             instances=instances,
             access_level=_access_level(raw.get("access_level", "project")),
             project_id=_text(raw, "project_id") or None,
+            challenger=_text(raw, "challenger") or None,
+            collect_prediction_data=bool(raw.get("collect_prediction_data", False)),
+            association_id_field=_text(raw, "association_id_field"),
         )
 
 

@@ -1,10 +1,9 @@
 """The gateway server: one event loop serving a listening socket.
 
 ``Gateway`` holds what the connections share (the routing table, the upstream pool, the
-settings) and starts and stops serving; ``run_gateway`` runs one on uvloop until SIGTERM
-or SIGINT, then stops accepting, lets the calls in flight finish for up to the grace
-period, and cuts the rest.
-"""
+settings, the challenger copies and the query log's spool) and starts and stops serving;
+``run_gateway`` runs one on uvloop until SIGTERM or SIGINT, then stops accepting, lets the
+calls in flight finish for up to the grace period, and cuts the rest."""
 
 from __future__ import annotations
 
@@ -15,12 +14,14 @@ import logging
 import random
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import uvloop
 
 from shipyard.gateway.access import access_log
 from shipyard.gateway.authentication import GatewayGuard
+from shipyard.gateway.challenger import ChallengerMirror
 from shipyard.gateway.deadlines import Deadlines
 from shipyard.gateway.dispatch import Destination, dispatch
 from shipyard.gateway.downstream import ClientConnection
@@ -30,6 +31,8 @@ from shipyard.gateway.routes import RoutingTable
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.watcher import TableWatcher
 from shipyard.iam.authenticator import Authenticator
+from shipyard.query_log.record import QueryRecord
+from shipyard.query_log.spool import QuerySpool
 
 __all__ = ["Gateway", "run_gateway"]
 
@@ -50,9 +53,15 @@ class Gateway:
         api_address: tuple[str, int],
         rng: random.Random | None = None,
         guard: GatewayGuard | None = None,
+        query_spool: QuerySpool | None = None,
     ) -> None:
-        """Without ``guard``, no credentials are known: only public services answer."""
+        """Without ``guard``, no credentials are known: only public services answer.
+        Without ``query_spool``, calls are not recorded (challengers still get copies)."""
         self.settings = settings
+        self.query_spool = query_spool
+        self.record_query: Callable[[QueryRecord], None] = (
+            query_spool.submit if query_spool is not None else _forget
+        )
         self.guard = guard or GatewayGuard(Authenticator(
             lambda _key_id: None, lambda _api_key: None, region="-", service="-"
         ))
@@ -68,6 +77,7 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: ConnectionPool | None = None
         self._deadlines: Deadlines | None = None
+        self._challengers: ChallengerMirror | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -78,6 +88,11 @@ class Gateway:
     def pool(self) -> ConnectionPool:
         assert self._pool is not None, "the gateway is not started"
         return self._pool
+
+    @property
+    def challengers(self) -> ChallengerMirror:
+        assert self._challengers is not None, "the gateway is not started"
+        return self._challengers
 
     @property
     def deadlines(self) -> Deadlines:
@@ -99,6 +114,10 @@ class Gateway:
             loop, settings.pool_max_idle, settings.pool_idle_timeout, settings.connect_timeout
         )
         self._deadlines = Deadlines(loop)
+        self._challengers = ChallengerMirror(
+            loop, self.record_query, timeout=settings.challenger_timeout,
+            body_cap=settings.query_body_bytes, max_in_flight=settings.challenger_in_flight,
+        )
         watcher = TableWatcher(self.routes_path, settings.reload_interval, self.use_table)
         watcher.load_now()
         self._server = await loop.create_server(
@@ -122,6 +141,7 @@ class Gateway:
                         len(self.connections))
         for connection in list(self.connections):
             connection.abort()
+        await self.challengers.close(max(0.0, deadline - self.loop.time()))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -151,10 +171,19 @@ def run_gateway(
     routes_path: Path | str,
     api_address: tuple[str, int],
     guard: GatewayGuard | None = None,
+    query_spool_dir: Path | None = None,
 ) -> int:
-    """Serve ``sock`` on uvloop until SIGTERM or SIGINT; returns the exit status."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(_serve(settings, sock, routes_path, api_address, guard))
+    """Serve ``sock`` on uvloop until SIGTERM or SIGINT; returns the exit status.
+
+    With ``query_spool_dir``, every service call is recorded there for the query log; the
+    spool is written out in full when the gateway stops."""
+    spool = QuerySpool(query_spool_dir) if query_spool_dir is not None else None
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve(settings, sock, routes_path, api_address, guard, spool))
+    finally:
+        if spool is not None:
+            spool.close()
     return 0
 
 
@@ -164,12 +193,13 @@ async def _serve(
     routes_path: Path | str,
     api_address: tuple[str, int],
     guard: GatewayGuard | None,
+    spool: QuerySpool | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    gateway = Gateway(settings, routes_path, api_address, guard=guard)
+    gateway = Gateway(settings, routes_path, api_address, guard=guard, query_spool=spool)
     await gateway.start(sock)
     # What exists now lives as long as the process: keep it out of every collection.
     gc.freeze()
@@ -178,3 +208,7 @@ async def _serve(
     await stop.wait()
     log.info("gateway stopping")
     await gateway.stop()
+
+
+def _forget(_query: QueryRecord) -> None:
+    pass

@@ -32,6 +32,11 @@ class GatewaySettings:
     live). ``client_timeout`` is how long a client connection may stay idle or stall in
     the middle of sending a request. ``grace_period`` is how long a stopping gateway lets
     requests in flight finish.
+
+    ``query_body_bytes`` caps each body the query log keeps (for services that collect
+    prediction data, or name an association id field); ``challenger_body_bytes`` is the
+    largest request copied to a challenger; ``challenger_timeout`` bounds a copy's whole
+    exchange; ``challenger_in_flight`` bounds the copies running at once.
     """
 
     max_body_bytes: int = 10 * 1024 * 1024
@@ -44,6 +49,10 @@ class GatewaySettings:
     reload_interval: float = 0.05
     trust_forwarded_headers: bool = False
     access_log: bool = True
+    query_body_bytes: int = 64 * 1024
+    challenger_body_bytes: int = 1024 * 1024
+    challenger_timeout: float = 30.0
+    challenger_in_flight: int = 64
 
     def __post_init__(self) -> None:
         for spec in fields(self):

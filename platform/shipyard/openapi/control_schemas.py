@@ -112,6 +112,31 @@ schemas:
       build_state: {type: string, enum: [pending, building, succeeded, failed]}
       build_error: {type: string}
       model_version: {type: string, nullable: true, example: "iris:1"}
+  GenerationStanding:
+    allOf:
+      - $ref: '#/components/schemas/Generation'
+      - type: object
+        required: [mounted, mapped_percent, desired_percent, challenger]
+        properties:
+          mounted: {type: boolean, description: "it has a healthy instance"}
+          mapped_percent: {type: number, description: "its share of live traffic now"}
+          desired_percent:
+            type: number
+            description: "its share once the mapping asked for is in force"
+          challenger: {type: boolean}
+  MappingEntry:
+    type: object
+    required: [generation, proba]
+    properties:
+      generation: {type: string, example: v1}
+      proba: {type: number, example: 0.5}
+  Mapping:
+    type: object
+    required: [live, desired, challenger]
+    properties:
+      live: {type: array, items: {$ref: '#/components/schemas/MappingEntry'}}
+      desired: {type: array, items: {$ref: '#/components/schemas/MappingEntry'}}
+      challenger: {type: string, nullable: true, example: v3}
   Environment:
     type: object
     required: [name, cpu, memory_bytes, gpu]
@@ -200,6 +225,8 @@ COMPONENTS: dict[str, Any] = yaml.load(  # a safe loader: libyaml's when it is t
 TAGS: list[dict[str, str]] = [
     {"name": "services", "description": "The service registry and each service's files."},
     {"name": "deployments", "description": "Generations, their builds and logs."},
+    {"name": "traffic",
+     "description": "Mappings between generations, switches, rollbacks, the challenger."},
     {"name": "documentation", "description": "OpenAPI documents and Swagger pages."},
     {"name": "models", "description": "Trained models and the model services made of them."},
     {"name": "iam", "description": "Users, projects, access keys and API keys."},

@@ -1,0 +1,150 @@
+"""``shipyard generations list``, ``switch-to-newest``, ``rollback``, ``mapping`` and
+``challenger``: which generations take a service's traffic."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from shipyard.cli.connection import client_from
+from shipyard.cli.deploying import SERVE_TIMEOUT
+from shipyard.cli.output import echo_json, echo_listing, echo_table
+from shipyard.errors import InvalidInput
+from shipyard_sdk.client import Client
+
+__all__ = ["challenger", "generations", "mapping", "rollback", "switch_to_newest"]
+
+GENERATION_COLUMNS = (
+    "tag", "created_at", "build_state", "mounted", "mapped", "challenger", "model_version",
+)
+
+
+@click.group()
+def generations() -> None:
+    """A service's generations: list them, export or import one."""
+
+
+@generations.command("list")
+@click.argument("service")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def list_generations(ctx: click.Context, service: str, as_json: bool) -> None:
+    """Each generation of SERVICE: its build, whether it is mounted, its share of live
+    traffic, and whether it is the challenger."""
+    rows = client_from(ctx).traffic.generations(service)
+    for row in rows:
+        row["mapped"] = f"{row['mapped_percent']:g}%"
+        if row["desired_percent"] != row["mapped_percent"]:
+            row["mapped"] += f" (to {row['desired_percent']:g}%)"
+    echo_listing(rows, GENERATION_COLUMNS, as_json)
+
+
+@click.command("switch-to-newest")
+@click.argument("service")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Return only once the generation serves.")
+@click.pass_context
+def switch_to_newest(ctx: click.Context, service: str, wait: bool) -> None:
+    """Put all of SERVICE's traffic on its newest built generation."""
+    client = client_from(ctx)
+    tag = client.traffic.switch_to_newest(service)["tag"]
+    _finish(client, service, tag, wait)
+
+
+@click.command()
+@click.argument("service")
+@click.argument("generation")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Return only once the generation serves.")
+@click.pass_context
+def rollback(ctx: click.Context, service: str, generation: str, wait: bool) -> None:
+    """Put all of SERVICE's traffic back on GENERATION (v1, ...)."""
+    client = client_from(ctx)
+    tag = client.traffic.rollback(service, generation)["tag"]
+    _finish(client, service, tag, wait)
+
+
+def _finish(client: Client, service: str, tag: str, wait: bool) -> None:
+    if wait:
+        client.services.wait_until_serving(service, tag, timeout=SERVE_TIMEOUT)
+        click.echo(f"{service} {tag} takes all traffic.", err=True)
+    else:
+        click.echo(f"{service} {tag} is to take all traffic.", err=True)
+
+
+@click.group()
+def mapping() -> None:
+    """How SERVICE's live traffic is split between its generations."""
+
+
+@mapping.command("show")
+@click.argument("service")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def show_mapping(ctx: click.Context, service: str, as_json: bool) -> None:
+    """The mapping in force (and the one asked for, while it is being put in force)."""
+    _echo_mapping(client_from(ctx).traffic.mapping(service), as_json)
+
+
+@mapping.command("set")
+@click.argument("service")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Return only once the mapping is in force.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def set_mapping(ctx: click.Context, service: str, wait: bool, as_json: bool) -> None:
+    """Read a mapping as JSON from standard input and ask for it:
+    {"entries": [{"generation": "v1", "proba": 0.5}, ...]} or {"weights": {"v1": 25, ...}}.
+    """
+    text = sys.stdin.read()
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the mapping on standard input is not JSON: {exc}") from exc
+    client = client_from(ctx)
+    answer = client.traffic.set_mapping(service, body)
+    if wait:
+        answer = client.traffic.wait_for_mapping(service, timeout=SERVE_TIMEOUT)
+    _echo_mapping(answer, as_json)
+
+
+@click.group()
+def challenger() -> None:
+    """The generation that gets a copy of each call, logged and never returned."""
+
+
+@challenger.command("set")
+@click.argument("service")
+@click.argument("generation")
+@click.pass_context
+def set_challenger(ctx: click.Context, service: str, generation: str) -> None:
+    """Copy every call of SERVICE to GENERATION."""
+    client_from(ctx).traffic.set_challenger(service, generation)
+    click.echo(f"{service} {generation} is the challenger.", err=True)
+
+
+@challenger.command("unset")
+@click.argument("service")
+@click.pass_context
+def unset_challenger(ctx: click.Context, service: str) -> None:
+    """Stop copying SERVICE's calls."""
+    client_from(ctx).traffic.set_challenger(service, None)
+    click.echo(f"{service} has no challenger.", err=True)
+
+
+def _echo_mapping(answer: dict, as_json: bool) -> None:
+    if as_json:
+        echo_json(answer)
+        return
+    desired = {entry["generation"]: entry["proba"] for entry in answer["desired"]}
+    live = {entry["generation"]: entry["proba"] for entry in answer["live"]}
+    tags = {*live, *desired} | ({answer["challenger"]} if answer["challenger"] else set())
+    rows = [
+        {"generation": tag, "live": f"{live.get(tag, 0.0) * 100:g}%",
+         "asked": f"{desired.get(tag, 0.0) * 100:g}%",
+         "challenger": tag == answer["challenger"]}
+        for tag in sorted(tags, key=lambda tag: int(tag.removeprefix("v")))
+    ]
+    echo_table(rows, ("generation", "live", "asked", "challenger"))

@@ -1,0 +1,298 @@
+"""Traffic between a service's generations: the mapping, switches, rollbacks, the challenger.
+
+The API records what should be (``services.mapping``: generations and the share of live
+traffic each should take; ``services.challenger_generation_id``); the supervisor mounts
+what that needs and puts the mapping in force (``services.live_mapping``) only once every
+generation in it has a healthy instance, so a change never sends a request to a
+generation that cannot answer. A generation left with no share and no challenger role is
+stopped after a drain period. Nothing here starts or stops a process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shipyard.deployments import BuildState, Generation, parse_tag, tag_of
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.services import find_service
+from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
+from shipyard_runners import State
+
+__all__ = [
+    "MAPPING_TOLERANCE",
+    "GenerationStanding",
+    "Traffic",
+    "main_generation",
+    "mapping_of",
+    "parse_mapping",
+]
+
+MAPPING_TOLERANCE = 1e-9
+Mapping_ = list[tuple[str, float]]  # (generation id, proba)
+
+
+@dataclass(frozen=True)
+class GenerationStanding:
+    """A generation and where it stands in its service's traffic."""
+
+    generation: Generation
+    mounted: bool
+    mapped: float
+    """Share of live traffic in force now, 0 to 1."""
+    desired: float
+    """Share it should take once the desired mapping is in force."""
+    challenger: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.generation.to_dict(), "mounted": self.mounted,
+            "mapped_percent": round(self.mapped * 100, 6),
+            "desired_percent": round(self.desired * 100, 6),
+            "challenger": self.challenger,
+        }
+
+
+class Traffic:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def standings(self, ref: str) -> list[GenerationStanding]:
+        """Every generation of a service, oldest first, with its share and role."""
+        with self.store.reading() as session:
+            service = find_service(session, ref)
+            rows = session.scalars(
+                select(GenerationRow).where(GenerationRow.service_id == service.id)
+                .order_by(GenerationRow.number)
+            ).all()
+            mounted = set(session.scalars(
+                select(InstanceRow.generation_id).where(
+                    InstanceRow.service_id == service.id,
+                    InstanceRow.state == State.HEALTHY.value,
+                )
+            ))
+            live = dict(mapping_of(service.live_mapping)) if service.deployed else {}
+            desired = dict(mapping_of(service.mapping)) if service.deployed else {}
+            return [
+                GenerationStanding(
+                    generation=Generation.from_row(row), mounted=row.id in mounted,
+                    mapped=live.get(row.id, 0.0), desired=desired.get(row.id, 0.0),
+                    challenger=row.id == service.challenger_generation_id,
+                )
+                for row in rows
+            ]
+
+    def mapping(self, ref: str) -> dict[str, Any]:
+        """The mapping in force and the one asked for, by generation tag."""
+        with self.store.reading() as session:
+            service = find_service(session, ref)
+            tags = _tags(session, service.id)
+            return {
+                "live": _entries(tags, mapping_of(service.live_mapping)),
+                "desired": _entries(tags, mapping_of(service.mapping)),
+                "challenger": _tag(tags, service.challenger_generation_id),
+            }
+
+    def set_mapping(self, ref: str, body: Any) -> dict[str, Any]:
+        """Ask for a new mapping (``entries`` with probabilities, or integer ``weights``)."""
+        with self.store.writing() as session:
+            service = _deployed(session, ref)
+            built = _built(session, service.id)
+            entries = parse_mapping(body, built)
+            _ask_for(service, entries)
+        return self.mapping(ref)
+
+    def switch_to_newest(self, ref: str) -> Generation:
+        """Ask for all traffic on the newest generation that built."""
+        with self.store.writing() as session:
+            service = _deployed(session, ref)
+            row = session.scalar(
+                select(GenerationRow).where(
+                    GenerationRow.service_id == service.id,
+                    GenerationRow.build_state == BuildState.SUCCEEDED,
+                ).order_by(GenerationRow.number.desc()).limit(1)
+            )
+            if row is None:
+                raise Conflict(f"service {service.name!r} has no built generation to switch to")
+            _ask_for(service, [(row.id, 1.0)])
+            return Generation.from_row(row)
+
+    def rollback(self, ref: str, tag: str) -> Generation:
+        """Ask for all traffic back on an earlier generation (rebuilt if its artifact is gone)."""
+        number = parse_tag(tag)
+        with self.store.writing() as session:
+            service = _deployed(session, ref)
+            row = _generation_row(session, service, number)
+            if row.build_state == BuildState.FAILED:
+                raise Conflict(
+                    f"{tag} of {service.name!r} failed to build, so it cannot serve: "
+                    f"{row.build_error}"
+                )
+            _ask_for(service, [(row.id, 1.0)])
+            return Generation.from_row(row)
+
+    def set_challenger(self, ref: str, tag: str | None) -> dict[str, Any]:
+        """Name the generation that gets a copy of every request, or none (``None``)."""
+        with self.store.writing() as session:
+            service = find_service(session, ref)
+            if tag is None:
+                service.challenger_generation_id = None
+            else:
+                if not service.deployed:
+                    raise Conflict(
+                        f"service {service.name!r} is not deployed; deploy it before naming "
+                        "a challenger"
+                    )
+                row = _generation_row(session, service, parse_tag(tag))
+                if row.build_state != BuildState.SUCCEEDED:
+                    raise Conflict(
+                        f"{tag} of {service.name!r} has not built (its build is "
+                        f"{row.build_state}); only a built generation can be a challenger"
+                    )
+                service.challenger_generation_id = row.id
+            service.updated_at = datetime.now(UTC)
+        return self.mapping(ref)
+
+
+def parse_mapping(body: Any, built: Mapping[str, str]) -> Mapping_:
+    """Check a mapping and return it as (generation id, proba) pairs.
+
+    ``body`` is ``{"entries": [{"generation": "v1", "proba": 0.5}, ...]}``, probabilities
+    summing to 1, or ``{"weights": {"v1": 25, "v2": 75}}``, non-negative integers that are
+    normalized. ``built`` maps the tags of built generations to their ids.
+    """
+    if not isinstance(body, Mapping):
+        raise InvalidInput('a mapping is a JSON object with "entries" or "weights"')
+    unknown = sorted(set(body) - {"entries", "weights"})
+    if unknown or ("entries" in body) == ("weights" in body):
+        raise InvalidInput(
+            'a mapping has exactly one of "entries" (probabilities) or "weights" '
+            f"(integers){f'; unknown: {unknown}' if unknown else ''}"
+        )
+    pairs = _weights(body["weights"]) if "weights" in body else _entries_of(body["entries"])
+    seen: set[str] = set()
+    result: Mapping_ = []
+    for tag, proba in pairs:
+        if tag in seen:
+            raise InvalidInput(f"generation {tag!r} appears twice in the mapping")
+        seen.add(tag)
+        if tag not in built:
+            raise InvalidInput(
+                f"generation {tag!r} is not a built generation of this service "
+                f"(built: {', '.join(built) or 'none'})"
+            )
+        result.append((built[tag], proba))
+    return result
+
+
+def mapping_of(stored: Sequence[Mapping[str, Any]] | None) -> Mapping_:
+    """A stored mapping (``[{"generation_id", "proba"}]``) as pairs."""
+    return [(str(item["generation_id"]), float(item["proba"])) for item in stored or ()]
+
+
+def main_generation(pairs: Mapping_) -> str | None:
+    """The generation taking the largest share (on a tie, the one listed last)."""
+    best: tuple[float, str] | None = None
+    for generation_id, proba in pairs:
+        if proba > 0 and (best is None or proba >= best[0]):
+            best = (proba, generation_id)
+    return best[1] if best else None
+
+
+def stored_mapping(pairs: Mapping_) -> list[dict[str, Any]]:
+    return [{"generation_id": generation_id, "proba": proba} for generation_id, proba in pairs]
+
+
+def _ask_for(service: ServiceRow, pairs: Mapping_) -> None:
+    service.mapping = stored_mapping(pairs)
+    service.target_generation_id = main_generation(pairs)
+    if service.mapping != service.live_mapping:
+        service.state = "switching"
+        service.status_message = "putting the new mapping in force"
+    service.updated_at = datetime.now(UTC)
+
+
+def _entries_of(raw: Any) -> list[tuple[str, float]]:
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput('"entries" must be a non-empty list')
+    pairs = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, Mapping) or set(entry) != {"generation", "proba"}:
+            raise InvalidInput(
+                f'entry {index} must be an object with "generation" and "proba" only'
+            )
+        tag, proba = entry["generation"], entry["proba"]
+        if not isinstance(tag, str):
+            raise InvalidInput(f"entry {index}: generation must be a tag such as v2")
+        if (not isinstance(proba, int | float) or isinstance(proba, bool)
+                or not math.isfinite(proba) or not 0 <= proba <= 1):
+            raise InvalidInput(f"entry {index}: proba must be a number from 0 to 1")
+        pairs.append((tag, float(proba)))
+    total = math.fsum(proba for _, proba in pairs)
+    if abs(total - 1.0) > MAPPING_TOLERANCE:
+        raise InvalidInput(f"the probabilities must sum to 1, not {total!r}")
+    return pairs
+
+
+def _weights(raw: Any) -> list[tuple[str, float]]:
+    if not isinstance(raw, Mapping) or not raw:
+        raise InvalidInput('"weights" must be a non-empty object of generation: integer')
+    for tag, weight in raw.items():
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            raise InvalidInput(f"the weight of {tag!r} must be a non-negative integer")
+    total = sum(raw.values())
+    if total == 0:
+        raise InvalidInput("the weights must not all be 0")
+    return [(str(tag), weight / total) for tag, weight in raw.items()]
+
+
+def _deployed(session: Session, ref: str) -> ServiceRow:
+    service = find_service(session, ref)
+    if not service.deployed:
+        raise Conflict(f"service {service.name!r} is not deployed; deploy it first")
+    return service
+
+
+def _built(session: Session, service_id: str) -> dict[str, str]:
+    rows = session.execute(
+        select(GenerationRow.number, GenerationRow.id).where(
+            GenerationRow.service_id == service_id,
+            GenerationRow.build_state == BuildState.SUCCEEDED,
+        ).order_by(GenerationRow.number)
+    ).all()
+    return {tag_of(number): generation_id for number, generation_id in rows}
+
+
+def _generation_row(session: Session, service: ServiceRow, number: int) -> GenerationRow:
+    row = session.scalar(
+        select(GenerationRow).where(
+            GenerationRow.service_id == service.id, GenerationRow.number == number
+        )
+    )
+    if row is None:
+        raise NotFound(f"service {service.name!r} has no generation {tag_of(number)}")
+    return row
+
+
+def _tags(session: Session, service_id: str) -> dict[str, int]:
+    return dict(session.execute(
+        select(GenerationRow.id, GenerationRow.number)
+        .where(GenerationRow.service_id == service_id)
+    ).all())
+
+
+def _tag(tags: Mapping[str, int], generation_id: str | None) -> str | None:
+    return tag_of(tags[generation_id]) if generation_id in tags else None
+
+
+def _entries(tags: Mapping[str, int], pairs: Mapping_) -> list[dict[str, Any]]:
+    return [
+        {"generation": tag_of(tags[generation_id]), "proba": proba}
+        for generation_id, proba in pairs if generation_id in tags
+    ]

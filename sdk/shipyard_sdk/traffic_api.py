@@ -1,0 +1,69 @@
+"""Traffic between a service's generations from Python: the mapping, switches, rollbacks
+and the challenger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from shipyard_sdk.errors import RunnerError
+from shipyard_sdk.services_api import service_path
+
+if TYPE_CHECKING:
+    from shipyard_sdk.client import Client
+
+__all__ = ["TrafficAPI"]
+
+
+class TrafficAPI:
+    """``/api/v1/services/<ref>/{generations,mapping,switch-to-newest,rollback,challenger}``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def generations(self, ref: str) -> list[dict[str, Any]]:
+        """Each generation with ``mounted``, ``mapped_percent`` and ``challenger``."""
+        return self._client.json("GET", service_path(ref) + "/generations")["generations"]
+
+    def mapping(self, ref: str) -> dict[str, Any]:
+        """``{"live": [...], "desired": [...], "challenger": tag or None}``."""
+        return self._client.json("GET", service_path(ref) + "/mapping")
+
+    def set_mapping(self, ref: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask for ``{"entries": [{"generation", "proba"}...]}`` or ``{"weights": {...}}``."""
+        return self._client.json("PUT", service_path(ref) + "/mapping", json=dict(mapping))
+
+    def switch_to_newest(self, ref: str) -> dict[str, Any]:
+        """Ask for all traffic on the newest built generation; that generation."""
+        return self._client.json("POST", service_path(ref) + "/switch-to-newest")
+
+    def rollback(self, ref: str, tag: str) -> dict[str, Any]:
+        """Ask for all traffic back on generation ``tag``; that generation."""
+        return self._client.json(
+            "POST", service_path(ref) + "/rollback", json={"generation": tag}
+        )
+
+    def set_challenger(self, ref: str, tag: str | None) -> dict[str, Any]:
+        """Copy every call to generation ``tag`` (None: to no generation)."""
+        return self._client.json(
+            "PUT", service_path(ref) + "/challenger", json={"generation": tag}
+        )
+
+    def wait_for_mapping(
+        self, ref: str, *, timeout: float = 600.0, poll: float = 0.2
+    ) -> dict[str, Any]:
+        """Wait until the mapping asked for is in force; the mappings then. A mapping
+        that was given up (one of its generations could not serve) raises RunnerError."""
+        wanted = self.mapping(ref)["desired"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            mapping = self.mapping(ref)
+            if mapping["live"] == wanted:
+                return mapping
+            if mapping["desired"] != wanted:
+                status = self._client.services.get(ref)
+                reason = status["status_message"] or status["state"]
+                raise RunnerError(f"the mapping of {ref} was not put in force: {reason}")
+            time.sleep(poll)
+        raise RunnerError(f"the mapping of {ref} was not in force after {timeout:g}s")
