@@ -8,6 +8,7 @@ from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
 from shipyard.iam.access_control import AccessControl
 from shipyard.models import ModelRegistry
+from shipyard.query_log import QueryLog
 from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
 from shipyard.settings import Settings
@@ -25,6 +26,7 @@ class ControlPlane:
     deployments: Deployments
     models: ModelRegistry
     access: AccessControl
+    queries: QueryLog
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -46,6 +48,7 @@ class ControlPlane:
         return cls(
             settings=settings, store=store, environments=environments, services=services,
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
+            queries=QueryLog(store),
         )
 
     def close(self) -> None:

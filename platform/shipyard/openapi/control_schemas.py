@@ -200,6 +200,8 @@ COMPONENTS: dict[str, Any] = yaml.load(  # a safe loader: libyaml's when it is t
 TAGS: list[dict[str, str]] = [
     {"name": "services", "description": "The service registry and each service's files."},
     {"name": "deployments", "description": "Generations, their builds and logs."},
+    {"name": "queries", "description": "Every call through the gateway, for comparing "
+     "generations offline."},
     {"name": "documentation", "description": "OpenAPI documents and Swagger pages."},
     {"name": "models", "description": "Trained models and the model services made of them."},
     {"name": "iam", "description": "Users, projects, access keys and API keys."},
