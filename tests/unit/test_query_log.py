@@ -440,3 +440,50 @@ def test_the_api_refuses_bad_exports(
 def test_the_api_needs_credentials(client: FlaskClient, anonymous_client: FlaskClient) -> None:
     make_service(client)
     assert anonymous_client.get("/api/v1/services/svc/queries").status_code == 401
+
+
+# -- the service's query-log settings -------------------------------------------------
+
+
+def test_query_log_settings_default_off_and_are_settable(client: FlaskClient) -> None:
+    created = client.post("/api/v1/services", json={"name": "svc"}).get_json()
+    assert created["collect_prediction_data"] is False
+    assert created["association_id_field"] == ""
+    changed = client.patch("/api/v1/services/svc", json={
+        "collect_prediction_data": True, "association_id_field": "customer id é",
+    }).get_json()
+    assert changed["collect_prediction_data"] is True
+    assert changed["association_id_field"] == "customer id é"
+    assert client.get("/api/v1/services/svc").get_json()["association_id_field"] == \
+        "customer id é"
+    other = client.post("/api/v1/services", json={
+        "name": "other", "collect_prediction_data": True, "association_id_field": "id",
+    }).get_json()
+    assert (other["collect_prediction_data"], other["association_id_field"]) == (True, "id")
+    cleared = client.patch("/api/v1/services/other", json={"association_id_field": ""})
+    assert cleared.get_json()["association_id_field"] == ""
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"collect_prediction_data": "true"}, "collect_prediction_data must be true or false"),
+        ({"collect_prediction_data": 1}, "collect_prediction_data must be true or false"),
+        ({"association_id_field": 7}, "association_id_field must be a string"),
+        ({"association_id_field": None}, "association_id_field must be a string"),
+        ({"association_id_field": "a" * 256}, "256 characters long"),
+        ({"association_id_field": "a\nb"}, "control"),
+        ({"association_id_field": "a\u200bb"}, "control"),
+    ],
+)
+def test_bad_query_log_settings_are_refused(
+    client: FlaskClient, changes: dict[str, Any], named: str
+) -> None:
+    client.post("/api/v1/services", json={"name": "svc"})
+    for answer in (
+        client.patch("/api/v1/services/svc", json=changes),
+        client.post("/api/v1/services", json={"name": "new", **changes}),
+    ):
+        assert answer.status_code == 400
+        assert answer.get_json()["error"]["type"] == "InvalidInput"
+        assert named in answer.get_json()["error"]["message"]
