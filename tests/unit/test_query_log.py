@@ -487,3 +487,16 @@ def test_bad_query_log_settings_are_refused(
         assert answer.status_code == 400
         assert answer.get_json()["error"]["type"] == "InvalidInput"
         assert named in answer.get_json()["error"]["message"]
+
+
+def test_a_backlog_is_worked_off_over_several_calls(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shipyard.query_log.ingest.FILES_PER_CALL", 2)
+    spool = QuerySpool(tmp_path, flush_interval=60)
+    for number in range(5):
+        spool.submit(record(number))
+        spool.flush()
+    spool.close()
+    assert [ingest_spool(store, tmp_path) for _ in range(4)] == [2, 2, 1, 0]
+    assert [r.request_id for r in stored(store)] == [f"req-{n}" for n in range(5)]

@@ -49,6 +49,9 @@ QUARANTINE = "quarantine"
 STALE_PART_AGE = 300.0
 CHUNK = 1000
 """Rows per INSERT statement (executemany)."""
+FILES_PER_CALL = 200
+"""Completed files one call ingests at most (oldest first), so that a backlog after a
+downtime is worked off over a few supervisor ticks instead of holding one up."""
 
 _REQUIRED_TEXT = ("request_id", "service_id", "method", "path")
 _OPTIONAL_TEXT = (
@@ -73,7 +76,8 @@ def ingest_spool(store: Store, directory: Path) -> int:
     _salvage_stale_parts(directory)
     interrupted = sorted(directory.glob("*" + INGESTING_SUFFIX))
     inserted = 0
-    for path in sorted(directory.glob("*" + SPOOL_SUFFIX)):
+    completed = sorted(directory.glob("*" + SPOOL_SUFFIX), key=_age_order)[:FILES_PER_CALL]
+    for path in completed:
         claimed = path.with_name(path.name.removesuffix(SPOOL_SUFFIX) + INGESTING_SUFFIX)
         try:
             path.rename(claimed)
@@ -128,6 +132,13 @@ def _ingest_file(store: Store, path: Path, *, recovering: bool) -> int:
         _quarantine(path, corrupt)
     path.unlink(missing_ok=True)
     return len(rows)
+
+
+def _age_order(path: Path) -> tuple[float, str]:
+    try:
+        return (path.stat().st_mtime, path.name)
+    except FileNotFoundError:
+        return (0.0, path.name)
 
 
 def _read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
