@@ -8,6 +8,7 @@ from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
 from shipyard.iam.access_control import AccessControl
 from shipyard.models import ModelRegistry
+from shipyard.query_log import QueryLog
 from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
 from shipyard.settings import Settings
@@ -27,6 +28,7 @@ class ControlPlane:
     models: ModelRegistry
     access: AccessControl
     traffic: Traffic
+    queries: QueryLog
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -49,6 +51,7 @@ class ControlPlane:
             settings=settings, store=store, environments=environments, services=services,
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
             traffic=Traffic(store),
+            queries=QueryLog(store),
         )
 
     def close(self) -> None:

@@ -9,12 +9,19 @@ from typing import Any
 import yaml
 
 from shipyard.errors import InvalidInput
-from shipyard.validation import validate_package_list, validate_service_name
+from shipyard.validation import (
+    validate_association_id_field,
+    validate_package_list,
+    validate_service_name,
+)
 
 __all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]
 
 MANIFEST_NAME = "shipyard.yaml"
-_KEYS = {"name", "kind", "environment", "packages", "description", "template", "runner"}
+_KEYS = {
+    "name", "kind", "environment", "packages", "description", "template", "runner",
+    "collect_prediction_data", "association_id_field",
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,10 @@ class Manifest:
     description: str
     runner: str | None = None
     """``local`` or ``docker``; None leaves it to the installation (or to what is stored)."""
+    collect_prediction_data: bool | None = None
+    """Whether the query log keeps call bodies; None leaves what is stored (default off)."""
+    association_id_field: str | None = None
+    """The JSON field naming a call's association id; None leaves what is stored."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -36,6 +47,10 @@ class Manifest:
             spec["environment"] = self.environment
         if self.runner is not None:
             spec["runner"] = self.runner
+        if self.collect_prediction_data is not None:
+            spec["collect_prediction_data"] = self.collect_prediction_data
+        if self.association_id_field is not None:
+            spec["association_id_field"] = self.association_id_field
         return spec
 
 
@@ -65,6 +80,17 @@ def parse_manifest(text: str | bytes) -> Manifest:
     runner = data.get("runner")
     if runner is not None and not isinstance(runner, str):
         raise InvalidInput(f"{MANIFEST_NAME}: 'runner' must be a string such as docker")
+    collect = data.get("collect_prediction_data")
+    if collect is not None and not isinstance(collect, bool):
+        raise InvalidInput(
+            f"{MANIFEST_NAME}: 'collect_prediction_data' must be true or false, not {collect!r}"
+        )
+    field = data.get("association_id_field")
+    if field is not None:
+        try:
+            field = validate_association_id_field(field)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
@@ -72,4 +98,6 @@ def parse_manifest(text: str | bytes) -> Manifest:
         packages=tuple(validate_package_list(packages)),
         description=description,
         runner=runner,
+        collect_prediction_data=collect,
+        association_id_field=field,
     )

@@ -34,8 +34,10 @@ from shipyard.scaffold import (
 )
 from shipyard.store import ServiceFileRow, ServiceRow, Store
 from shipyard.validation import (
+    validate_association_id_field,
     validate_description,
     validate_file_tree,
+    validate_flag,
     validate_package_list,
     validate_relative_path,
     validate_service_name,
@@ -46,7 +48,10 @@ __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_ser
 ACCESS_LEVELS = ("public", "instance", "project")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_PREFIX = "svc_"
-_EDITABLE = ("name", "description", "environment", "packages", "access_level", "runner")
+_EDITABLE = (
+    "name", "description", "environment", "packages", "access_level", "runner",
+    "collect_prediction_data", "association_id_field",
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,10 @@ class Service:
     status_message: str
     created_at: datetime
     updated_at: datetime
+    collect_prediction_data: bool = False
+    """Whether the query log keeps the bodies of its calls."""
+    association_id_field: str = ""
+    """The request body's JSON field that names a call's association id; "" for none."""
 
     @classmethod
     def from_row(cls, row: ServiceRow) -> Service:
@@ -77,6 +86,8 @@ class Service:
             project_id=row.project_id, enabled=row.enabled, deployed=row.deployed,
             state=row.state, status_message=row.status_message,
             created_at=row.created_at, updated_at=row.updated_at,
+            collect_prediction_data=row.collect_prediction_data,
+            association_id_field=row.association_id_field,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +99,8 @@ class Service:
             "enabled": self.enabled, "deployed": self.deployed,
             "state": self.state, "status_message": self.status_message,
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+            "collect_prediction_data": self.collect_prediction_data,
+            "association_id_field": self.association_id_field,
         }
 
 
@@ -114,6 +127,8 @@ class ServiceSpec:
     access_level: str = "project"
     project: str | None = None
     runner: str = ""
+    collect_prediction_data: bool = False
+    association_id_field: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -132,6 +147,12 @@ class ServiceSpec:
             access_level=_string(data, "access_level", "project"),
             project=_string(data, "project", "") or None,
             runner=_string(data, "runner", ""),
+            collect_prediction_data=validate_flag(
+                data.get("collect_prediction_data", False), "collect_prediction_data"
+            ),
+            association_id_field=validate_association_id_field(
+                data.get("association_id_field", "")
+            ),
         )
 
 
@@ -170,6 +191,8 @@ class ServiceRegistry:
         description = validate_description(spec.description)
         access_level = _validate_access_level(spec.access_level)
         runner = _validate_runner(spec.runner)
+        collect = validate_flag(spec.collect_prediction_data, "collect_prediction_data")
+        association_field = validate_association_id_field(spec.association_id_field)
         template = spec.template or DEFAULT_TEMPLATES[spec.kind]
         if files is None:
             values = ScaffoldValues(
@@ -183,6 +206,7 @@ class ServiceRegistry:
             id=_new_id(), name=name, kind=spec.kind, template=template,
             environment=environment, packages=packages, description=description,
             access_level=access_level, project_id=project_id, runner=runner,
+            collect_prediction_data=collect, association_id_field=association_field,
             enabled=False, deployed=False,
             state="stopped", status_message="",
             created_at=now, updated_at=now,
@@ -348,6 +372,14 @@ class ServiceRegistry:
             values["access_level"] = _validate_access_level(changes["access_level"])
         if "runner" in changes:
             values["runner"] = _validate_runner(changes["runner"])
+        if "collect_prediction_data" in changes:
+            values["collect_prediction_data"] = validate_flag(
+                changes["collect_prediction_data"], "collect_prediction_data"
+            )
+        if "association_id_field" in changes:
+            values["association_id_field"] = validate_association_id_field(
+                changes["association_id_field"]
+            )
         return values
 
     def _checked_files(self, files: Mapping[str, bytes]) -> dict[str, bytes]:

@@ -43,12 +43,13 @@ from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
+from shipyard.query_log import ingest_spool
 from shipyard.routing import routing_table
 from shipyard.runner_choice import profile_of
 from shipyard.runner_set import RunnerSet
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
-from shipyard.supervisor_paths import routes_file
+from shipyard.supervisor_paths import query_spool_dir, routes_file
 from shipyard.traffic import main_generation, mapping_of
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
 
@@ -159,6 +160,7 @@ class Supervisor:
         self._publish_routes()
         if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
             self._record_usage()
+        self._ingest_queries()
 
     def shutdown(self) -> None:
         """Finish running builds, then stop every instance; desired state stays stored."""
@@ -603,6 +605,10 @@ class Supervisor:
             return
         write_routing_table(routes_file(self.plane.settings.home), table)
         self._memory.routes = table
+
+    def _ingest_queries(self) -> None:
+        """Move the calls the gateways spooled into the query log."""
+        ingest_spool(self.store, query_spool_dir(self.plane.settings.home))
 
 
 def _shares(stored: list | None) -> dict[str, float]:

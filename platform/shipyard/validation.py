@@ -23,6 +23,7 @@ MAX_PACKAGE_ENTRY_LENGTH = 200
 MAX_PATH_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 MAX_DESCRIPTION_LENGTH = 500
+MAX_ASSOCIATION_FIELD_LENGTH = 255
 
 # Control characters, format characters (bidi overrides, zero-width joiners), lone
 # surrogates and line/paragraph separators: invisible or line-breaking in every place a
@@ -105,6 +106,35 @@ def validate_description(description: str) -> str:
             f"character {character!r}"
         )
     return description
+
+
+def validate_association_id_field(field: object) -> str:
+    """Return ``field``, the top-level JSON field of a request body that holds a call's
+    association id: 1-255 printable characters, or "" for none."""
+    if not isinstance(field, str):
+        raise InvalidInput(
+            f"association_id_field must be a string (a JSON field name, or \"\" for none), "
+            f"not {type(field).__name__}"
+        )
+    if len(field) > MAX_ASSOCIATION_FIELD_LENGTH:
+        raise InvalidInput(
+            f"association_id_field is {len(field)} characters long; "
+            f"the limit is {MAX_ASSOCIATION_FIELD_LENGTH}"
+        )
+    if not field.isprintable():
+        bad = next(character for character in field if not character.isprintable())
+        raise InvalidInput(
+            f"association_id_field {quoted(field)} contains the control or invisible "
+            f"character {bad!r}"
+        )
+    return field
+
+
+def validate_flag(value: object, name: str) -> bool:
+    """Return ``value`` if it is a boolean; ``name`` is what the error calls it."""
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false, not {quoted(value)}")
+    return value
 
 
 def validate_package_list(entries: Iterable[str]) -> list[str]:

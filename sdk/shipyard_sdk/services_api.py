@@ -136,9 +136,42 @@ class ServicesAPI:
         path = service_path(ref) + "/logs"
         return self._client.request("GET", path, params={"tail": str(tail)}).text
 
+    def queries(
+        self, ref: str, since: str | None = None, until: str | None = None,
+        format: str = "jsonl",  # noqa: A002 (the API's and the CLI's name for it)
+    ) -> Iterator[str]:
+        """The service's query log from ``since`` to ``until`` (ISO 8601, or back from now
+        such as ``1h``), oldest call first, as lines without their ends: JSON objects for
+        ``jsonl``, a header then rows for ``csv`` (a CSV record whose body holds a line
+        break spans several lines). A bad request raises here, before the first line."""
+        params = {"format": format}
+        if since:
+            params["since"] = since
+        if until:
+            params["until"] = until
+        client = self._client
+        response = client.request(
+            "GET", service_path(ref) + "/queries", params=params, stream=True,
+            timeout=(client.timeout, None),
+        )
+        return _lines(response)
+
 
 def service_path(ref: str) -> str:
     return "/api/v1/services/" + quote(ref, safe="")
+
+
+def _lines(response: requests.Response) -> Iterator[str]:
+    """The lines of a streamed UTF-8 answer, split at ``\\n`` only (a CSV cell may hold
+    other line breaks)."""
+    with response:
+        pending = b""
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                yield line.decode("utf-8", errors="replace")
+        if pending:
+            yield pending.decode("utf-8", errors="replace")
 
 
 def _file_path(ref: str, path: str) -> str:

@@ -27,3 +27,20 @@ def test_parses_a_scaffolded_manifest() -> None:
 def test_bad_manifests_name_the_problem(text: str, error: type, named: str) -> None:
     with pytest.raises(error, match=named):
         parse_manifest(text)
+
+
+def test_query_log_settings_are_optional_and_checked() -> None:
+    plain = parse_manifest("name: ok\n")
+    assert "collect_prediction_data" not in plain.to_spec()
+    assert "association_id_field" not in plain.to_spec()
+    chosen = parse_manifest(
+        "name: ok\ncollect_prediction_data: true\nassociation_id_field: customer_id\n"
+    ).to_spec()
+    assert chosen["collect_prediction_data"] is True
+    assert chosen["association_id_field"] == "customer_id"
+    with pytest.raises(InvalidInput, match=r"collect_prediction_data.*true or false"):
+        parse_manifest("name: ok\ncollect_prediction_data: 'yes'\n")
+    with pytest.raises(InvalidInput, match="association_id_field must be a string"):
+        parse_manifest("name: ok\nassociation_id_field: 12\n")
+    with pytest.raises(InvalidInput, match="control"):
+        parse_manifest('name: ok\nassociation_id_field: "a\\tb"\n')

@@ -13,6 +13,7 @@ from shipyard.api.errors import register_error_handlers
 from shipyard.api.health import health
 from shipyard.api.iam import iam
 from shipyard.api.models import models
+from shipyard.api.queries import queries
 from shipyard.api.services import services
 from shipyard.api.traffic import traffic
 
@@ -27,6 +28,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(services, url_prefix="/api/v1/services")
     app.register_blueprint(deployments, url_prefix="/api/v1/services")
     app.register_blueprint(traffic, url_prefix="/api/v1/services")
+    app.register_blueprint(queries, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")
     app.register_blueprint(api_keys, url_prefix="/api/v1/services")
     app.register_blueprint(iam, url_prefix="/iam")

@@ -121,7 +121,7 @@ def get_service(ref: str) -> ResponseValue:
 @services.patch("/<ref>")
 def update_service(ref: str) -> ResponseValue:
     """Change a service's name, description, environment,
-    packages or access level.
+    packages, access level or query-log settings.
     ---
     tags: [services]
     requestBody:

@@ -7,7 +7,7 @@ import time
 import click
 
 from shipyard.cli.connection import client_from
-from shipyard.errors import BuildFailed
+from shipyard.errors import BuildFailed, InvalidInput
 from shipyard_sdk.client import Client
 
 __all__ = ["deploy", "follow_deploy", "logs", "undeploy"]
@@ -68,12 +68,29 @@ def undeploy(ctx: click.Context, service: str, wait: bool) -> None:
 @click.option("--runtime", is_flag=True, help="The instances' output instead of a build's.")
 @click.option("--tail", type=int, default=200, show_default=True,
               help="With --runtime: lines per instance.")
+@click.option("--queries", is_flag=True,
+              help="The calls through the gateway (the query log) instead of a build's log.")
+@click.option("--since", help="With --queries: from this time (ISO 8601, or back from now: "
+              "30s, 15m, 1h, 2d).")
+@click.option("--until", help="With --queries: before this time (same forms as --since).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True, help="With --queries: the export format.")
 @click.pass_context
 def logs(
-    ctx: click.Context, service: str, number: int | None, follow: bool, runtime: bool, tail: int
+    ctx: click.Context, service: str, number: int | None, follow: bool, runtime: bool, tail: int,
+    queries: bool, since: str | None, until: str | None, fmt: str,
 ) -> None:
-    """Print a build log of SERVICE, or with --runtime what its instances printed."""
+    """Print a build log of SERVICE, with --runtime what its instances printed, or with
+    --queries its calls through the gateway."""
+    if queries and (runtime or follow or number is not None):
+        raise InvalidInput("--queries cannot be combined with --runtime, --build or --follow")
+    if not queries and (since or until or fmt != "jsonl"):
+        raise InvalidInput("--since, --until and --format go with --queries")
     client = client_from(ctx)
+    if queries:
+        for line in client.services.queries(service, since=since, until=until, format=fmt):
+            click.echo(line)
+        return
     if runtime:
         click.echo(client.services.runtime_logs(service, tail=tail), nl=False)
         return

@@ -25,6 +25,12 @@ from shipyard.validation import validate_package_list
 
 __all__ = ["new", "push"]
 
+# What `push` sets on a service that exists; kind and name are fixed.
+_UPDATED_FROM_MANIFEST = (
+    "environment", "packages", "description", "runner", "collect_prediction_data",
+    "association_id_field",
+)
+
 
 @click.command()
 @click.argument("kind", type=click.Choice(["custom", "model"]))
@@ -84,8 +90,7 @@ def push(ctx: click.Context, folder: Path) -> None:
         )
     spec = manifest.to_spec()
     client.services.update(
-        manifest.name, {k: spec[k] for k in ("environment", "packages", "description", "runner")
-                        if k in spec}
+        manifest.name, {k: spec[k] for k in _UPDATED_FROM_MANIFEST if k in spec}
     )
     files = client.services.replace_files(manifest.name, archive)
     click.echo(f"Updated {manifest.name}: {len(files)} files.")

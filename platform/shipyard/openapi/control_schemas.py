@@ -42,6 +42,12 @@ schemas:
       status_message: {type: string}
       created_at: {type: string, format: date-time}
       updated_at: {type: string, format: date-time}
+      collect_prediction_data:
+        type: boolean
+        description: "whether the query log keeps the bodies of its calls"
+      association_id_field:
+        type: string
+        description: "the request body's JSON field naming a call's association id (empty for none)"
   ServiceStatus:
     allOf:
       - $ref: '#/components/schemas/Service'
@@ -77,6 +83,8 @@ schemas:
       access_level: {type: string, enum: [public, instance, project], default: project}
       project: {type: string, description: "the project's name or id (default: the caller's own)"}
       runner: {type: string, enum: ["", local, docker], default: ""}
+      collect_prediction_data: {type: boolean, default: false}
+      association_id_field: {type: string, maxLength: 255, default: ""}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -87,6 +95,8 @@ schemas:
       packages: {type: array, items: {type: string}}
       access_level: {type: string, enum: [public, instance, project]}
       runner: {type: string, enum: ["", local, docker]}
+      collect_prediction_data: {type: boolean}
+      association_id_field: {type: string, maxLength: 255}
   ServiceFile:
     type: object
     required: [path, size, sha256]
@@ -227,6 +237,8 @@ TAGS: list[dict[str, str]] = [
     {"name": "deployments", "description": "Generations, their builds and logs."},
     {"name": "traffic",
      "description": "Mappings between generations, switches, rollbacks, the challenger."},
+    {"name": "queries", "description": "Every call through the gateway, for comparing "
+     "generations offline."},
     {"name": "documentation", "description": "OpenAPI documents and Swagger pages."},
     {"name": "models", "description": "Trained models and the model services made of them."},
     {"name": "iam", "description": "Users, projects, access keys and API keys."},

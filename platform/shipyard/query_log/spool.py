@@ -111,11 +111,17 @@ class QuerySpool:
         name = f"{self._prefix}-{self._seq:08d}"
         part = self.directory / (name + PART_SUFFIX)
         self.directory.mkdir(parents=True, exist_ok=True)
-        with part.open("w", encoding="ascii") as sink:
-            sink.writelines(lines)
-            sink.flush()
-            os.fsync(sink.fileno())
-        part.replace(self.directory / (name + SPOOL_SUFFIX))
+        try:
+            with part.open("w", encoding="ascii") as sink:
+                sink.writelines(lines)
+                sink.flush()
+                os.fsync(sink.fileno())
+            part.replace(self.directory / (name + SPOOL_SUFFIX))
+        except OSError:
+            # Its records are kept for the next flush: a half-written copy must not stay.
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
         _sync_directory(self.directory)
 
     def _retain(self, records: list[QueryRecord]) -> None:
