@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
+from shipyard.generation_packages import GenerationPackages
 from shipyard.iam.access_control import AccessControl
+from shipyard.model_replacements import ModelReplacements
 from shipyard.models import ModelRegistry
 from shipyard.resources import environments_file
 from shipyard.services import ServiceRegistry
@@ -25,6 +27,8 @@ class ControlPlane:
     deployments: Deployments
     models: ModelRegistry
     access: AccessControl
+    replacements: ModelReplacements
+    generation_packages: GenerationPackages
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -46,6 +50,10 @@ class ControlPlane:
         return cls(
             settings=settings, store=store, environments=environments, services=services,
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
+            replacements=ModelReplacements(store, models),
+            generation_packages=GenerationPackages(
+                store, environments, max_bytes=settings.max_upload_bytes
+            ),
         )
 
     def close(self) -> None:
