@@ -8,6 +8,7 @@ import click
 
 from shipyard.cli.deploying import deploy, logs, undeploy
 from shipyard.cli.docs import docs
+from shipyard.cli.generation_packages import generations
 from shipyard.cli.iam import api_keys, projects, tokens, users
 from shipyard.cli.images import images
 from shipyard.cli.invoking import invoke
@@ -46,7 +47,7 @@ def cli(ctx: click.Context, url: str | None) -> None:
 for command in (
     up, new, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
     tokens, users, projects, api_keys,
-    images,
+    images, generations,
 ):
     cli.add_command(command)
 
