@@ -51,6 +51,8 @@ def import_generation(ref: str) -> tuple[dict[str, Any], int]:
     requestBody:
       required: true
       content:
+        application/octet-stream:
+          schema: {type: string, format: binary}
         application/zip:
           schema: {type: string, format: binary}
     responses:
