@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from shipyard.archives import read_archive, write_zip
 from shipyard.deployments import BuildState, Generation, tag_of
 from shipyard.environments import EnvironmentCatalog
-from shipyard.errors import InvalidInput, InvalidPackageList, NotFound
+from shipyard.errors import InvalidInput, InvalidPackageList, NotFound, PayloadTooLarge
 from shipyard.models import MODEL_FILE, find_model_version, split_model_version
 from shipyard.scaffold import KINDS
 from shipyard.services import find_service
@@ -145,7 +145,7 @@ class GenerationPackages:
         """Add the package ``data`` to ``ref`` as its next generation, pending its build;
         what serves does not change."""
         if len(data) > self.max_bytes:
-            raise InvalidInput(f"the package is over the upload limit of {self.max_bytes} bytes")
+            raise PayloadTooLarge(f"the package is over the upload limit of {self.max_bytes} bytes")
         manifest, code = read_package(data, max_bytes=self.max_bytes)
         environment = self.environments.get(manifest["environment"]).name
         try:
