@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
+from shipyard.generation_packages import GenerationPackages
 from shipyard.iam.access_control import AccessControl
+from shipyard.model_replacements import ModelReplacements
 from shipyard.models import ModelRegistry
 from shipyard.query_log import QueryLog
 from shipyard.resources import environments_file
@@ -29,6 +31,8 @@ class ControlPlane:
     access: AccessControl
     traffic: Traffic
     queries: QueryLog
+    replacements: ModelReplacements
+    generation_packages: GenerationPackages
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
@@ -52,6 +56,10 @@ class ControlPlane:
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
             traffic=Traffic(store),
             queries=QueryLog(store),
+            replacements=ModelReplacements(store, models),
+            generation_packages=GenerationPackages(
+                store, environments, max_bytes=settings.max_upload_bytes
+            ),
         )
 
     def close(self) -> None:

@@ -31,7 +31,13 @@ from shipyard.validation import (
     validate_service_name,
 )
 
-__all__ = ["ModelDetails", "ModelRegistry", "ModelVersion"]
+__all__ = [
+    "ModelDetails",
+    "ModelRegistry",
+    "ModelVersion",
+    "find_model_version",
+    "split_model_version",
+]
 
 FEATURE_TYPES = ("number", "integer", "string", "boolean")
 PROBLEM_TYPES = ("classification", "regression")
@@ -260,6 +266,20 @@ def _baseline(rows: Any, details: ModelDetails) -> list[dict[str, Any]]:
         if extra:
             raise InvalidInput(f"baseline record {index} has fields that are not features: {extra}")
     return rows
+
+
+def split_model_version(ref: str) -> tuple[str, int]:
+    """``iris:3`` (as generations record it) → ``("iris", 3)``; ``InvalidInput`` otherwise."""
+    name, _, number = ref.rpartition(":")
+    if not name or not number.isdigit() or int(number) < 1:
+        raise InvalidInput(f"a model version is NAME:NUMBER, such as iris:3, not {ref!r}")
+    return name, int(number)
+
+
+def find_model_version(session: Session, name: str, version: int | None) -> ModelVersionRow:
+    """The stored version ``version`` of model ``name`` (its newest for None), or
+    ``NotFound``."""
+    return _model_version(session, name, version)
 
 
 def _model(session: Session, name: str) -> ModelRow:

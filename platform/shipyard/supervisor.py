@@ -624,6 +624,7 @@ def _set_status(service: ServiceRow, state: str, message: str) -> None:
 
 def main() -> None:
     """``python -m shipyard.supervisor``: run the loop until SIGTERM."""
+    from shipyard.replacement_gate import ReplacementGate
     from shipyard.settings import RESOLVED_SETTINGS_VAR
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(message)s")
@@ -634,7 +635,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
-    Supervisor(plane, RunnerSet(settings), timings=timings).run(stop)
+    Supervisor(plane, RunnerSet(settings), timings=timings, gates=[ReplacementGate()]).run(stop)
     plane.close()
 
 

@@ -19,6 +19,7 @@ from requests_aws4auth import AWS4Auth
 
 from shipyard_sdk.credentials import SigningCredentials, find_credentials
 from shipyard_sdk.errors import InvalidInput, ShipyardError, Unavailable, error_from_payload
+from shipyard_sdk.generations_api import GenerationsAPI
 from shipyard_sdk.iam_api import IamAPI
 from shipyard_sdk.models_api import ModelsAPI
 from shipyard_sdk.services_api import ServicesAPI
@@ -59,6 +60,7 @@ class Client:
             )
         self.services = ServicesAPI(self)
         self.models = ModelsAPI(self)
+        self.generations = GenerationsAPI(self)
         self.user_services = UserServicesAPI(self)
         self.iam = IamAPI(self)
         self.traffic = TrafficAPI(self)

@@ -17,7 +17,8 @@ raised.
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── Conflict (409)
-    │   └── ServiceDisabled
+    │   ├── ServiceDisabled
+    │   └── ReplacementBlocked
     ├── PayloadTooLarge (413)
     ├── BuildFailed (422)
     ├── RunnerError (500)
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidTemplate",
     "NotFound",
     "PayloadTooLarge",
+    "ReplacementBlocked",
     "RunnerError",
     "ServiceDisabled",
     "ShipyardError",
@@ -116,6 +118,10 @@ class Conflict(ShipyardError):
 
 class ServiceDisabled(Conflict):
     """The service is switched off, so it cannot be deployed."""
+
+
+class ReplacementBlocked(Conflict):
+    """A model replacement whose validation fails: it is recorded, nothing is deployed."""
 
 
 class PayloadTooLarge(ShipyardError):

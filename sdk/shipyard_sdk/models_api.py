@@ -44,3 +44,39 @@ class ModelsAPI:
             f"/api/v1/models/{quote(name, safe='')}/deploy",
             json={k: v for k, v in body.items() if v is not None},
         )
+
+    def replace(
+        self, service: str, model: str, version: int | None = None, *, reason: str,
+        note: str = "",
+    ) -> dict[str, Any]:
+        """Replace the model version ``service`` serves by ``model`` (version ``version``,
+        default the newest) for ``reason``; a failing validation raises
+        ``ReplacementBlocked``."""
+        body = {"model": model, "version": version, "reason": reason, "note": note}
+        return self._client.json(
+            "POST", _replacements_path(service),
+            json={k: v for k, v in body.items() if v is not None},
+        )
+
+    def validate_replacement(
+        self, service: str, model: str, version: int | None = None
+    ) -> dict[str, Any]:
+        """The static checks of a replacement, without replacing anything."""
+        body = {"model": model, "version": version}
+        return self._client.json(
+            "POST", _replacements_path(service) + "/validate",
+            json={k: v for k, v in body.items() if v is not None},
+        )
+
+    def replacements(self, service: str) -> list[dict[str, Any]]:
+        """``service``'s model replacements, newest first."""
+        return self._client.json("GET", _replacements_path(service))["replacements"]
+
+    def replacement(self, service: str, replacement_id: str) -> dict[str, Any]:
+        return self._client.json(
+            "GET", f"{_replacements_path(service)}/{quote(replacement_id, safe='')}"
+        )
+
+
+def _replacements_path(service: str) -> str:
+    return f"/api/v1/services/{quote(service, safe='')}/model-replacements"

@@ -10,8 +10,10 @@ from shipyard.api.catalog import catalog
 from shipyard.api.deployments import deployments
 from shipyard.api.docs import docs
 from shipyard.api.errors import register_error_handlers
+from shipyard.api.generation_packages import generation_packages
 from shipyard.api.health import health
 from shipyard.api.iam import iam
+from shipyard.api.model_replacements import model_replacements
 from shipyard.api.models import models
 from shipyard.api.queries import queries
 from shipyard.api.services import services
@@ -29,6 +31,8 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(deployments, url_prefix="/api/v1/services")
     app.register_blueprint(traffic, url_prefix="/api/v1/services")
     app.register_blueprint(queries, url_prefix="/api/v1/services")
+    app.register_blueprint(generation_packages, url_prefix="/api/v1/services")
+    app.register_blueprint(model_replacements, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")
     app.register_blueprint(api_keys, url_prefix="/api/v1/services")
     app.register_blueprint(iam, url_prefix="/iam")

@@ -9,6 +9,7 @@ import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.deploying import follow_deploy
+from shipyard.cli.model_replacements import replace, replacements
 from shipyard.cli.output import echo_json, echo_listing
 from shipyard.errors import InvalidInput
 
@@ -80,3 +81,7 @@ def deploy(
     client = client_from(ctx)
     answer = client.models.deploy(name, version, service=service, environment=environment)
     follow_deploy(client, answer["service"], answer["generation"], follow=follow, wait=wait)
+
+
+models.add_command(replace)
+models.add_command(replacements)

@@ -180,6 +180,51 @@ schemas:
       packages: {type: array, items: {type: string}}
       description: {type: string}
       baseline_rows: {type: integer}
+  ReplacementValidation:
+    type: object
+    required: [status, checks]
+    properties:
+      status: {type: string, enum: [passing, warning, failing], description: its worst check}
+      checks:
+        type: array
+        items:
+          type: object
+          required: [name, status, message]
+          properties:
+            name: {type: string, example: same features}
+            status: {type: string, enum: [passing, warning, failing]}
+            message: {type: string}
+  ModelReplacementRequest:
+    type: object
+    required: [model, reason]
+    additionalProperties: false
+    properties:
+      model: {type: string, example: iris}
+      version: {type: integer, description: "default: the newest"}
+      reason:
+        type: string
+        enum: [accuracy, data_drift, errors, scheduled_refresh, scoring_speed, other]
+      note: {type: string}
+  ModelReplacement:
+    type: object
+    required: [id, service, created_at, created_by, reason, note, from_model_version,
+               to_model_version, generation, validation, state, message, finished_at]
+    properties:
+      id: {type: string, example: rep_0123456789abcdef}
+      service: {type: string, example: iris}
+      created_at: {type: string, format: date-time}
+      created_by: {type: string, example: "user:admin"}
+      reason:
+        type: string
+        enum: [accuracy, data_drift, errors, scheduled_refresh, scoring_speed, other]
+      note: {type: string}
+      from_model_version: {type: string, nullable: true, example: "iris:1"}
+      to_model_version: {type: string, example: "iris:2"}
+      generation: {type: string, nullable: true, example: v2}
+      validation: {$ref: '#/components/schemas/ReplacementValidation'}
+      state: {type: string, enum: [blocked, validating, replaced, failed]}
+      message: {type: string}
+      finished_at: {type: string, format: date-time, nullable: true}
   OpenAPIDocument:
     type: object
     required: [openapi, info, paths]

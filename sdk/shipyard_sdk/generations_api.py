@@ -1,0 +1,30 @@
+"""A service's generations from Python: export one as a package, import a package."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard_sdk.services_api import service_path
+
+if TYPE_CHECKING:
+    from shipyard_sdk.client import Client
+
+__all__ = ["GenerationsAPI"]
+
+
+class GenerationsAPI:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def export(self, ref: str, tag: str) -> bytes:
+        """Generation ``tag`` (``v2``) of ``ref`` as a package zip."""
+        path = f"{service_path(ref)}/generations/{quote(tag, safe='')}/package"
+        return self._client.request("GET", path).content
+
+    def import_package(self, ref: str, package: bytes) -> dict[str, Any]:
+        """Add a package as ``ref``'s next generation (it builds; what serves stays)."""
+        return self._client.json(
+            "POST", service_path(ref) + "/generations/import", data=package,
+            headers={"Content-Type": "application/zip"},
+        )
