@@ -13,7 +13,10 @@ from shipyard_sdk.services_api import service_path
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
 
-__all__ = ["TrafficAPI"]
+__all__ = ["GATEWAY_RELOAD_ALLOWANCE", "TrafficAPI"]
+
+GATEWAY_RELOAD_ALLOWANCE = 0.3
+"""Seconds for the gateway to read a routing table just published (it looks every 50 ms)."""
 
 
 class TrafficAPI:
@@ -53,13 +56,15 @@ class TrafficAPI:
     def wait_for_mapping(
         self, ref: str, *, timeout: float = 600.0, poll: float = 0.2
     ) -> dict[str, Any]:
-        """Wait until the mapping asked for is in force; the mappings then. A mapping
-        that was given up (one of its generations could not serve) raises RunnerError."""
+        """Wait until the mapping asked for is in force, at the gateway too; the mappings
+        then. A mapping that was given up (one of its generations could not serve) raises
+        RunnerError."""
         wanted = self.mapping(ref)["desired"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             mapping = self.mapping(ref)
             if mapping["live"] == wanted:
+                time.sleep(GATEWAY_RELOAD_ALLOWANCE)
                 return mapping
             if mapping["desired"] != wanted:
                 status = self._client.services.get(ref)
