@@ -27,8 +27,6 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -110,15 +108,15 @@ def bench_redeploy(rounds: int, runner: str = "local", goal: float = 1.5) -> Non
         shipyard = start_shipyard(home, "--runner", runner)
         try:
             api = shipyard.url + "/api/v1/services"
-            requests.post(api, json={"name": "hello"}, timeout=10).raise_for_status()
-            requests.post(f"{api}/hello/enable", timeout=10).raise_for_status()
+            shipyard.http.post(api, json={"name": "hello"}, timeout=10).raise_for_status()
+            shipyard.http.post(f"{api}/hello/enable", timeout=10).raise_for_status()
             figures = []
             for n in range(rounds + 1):
-                requests.put(f"{api}/hello/files/app.py", data=HELLO.format(n=n), timeout=10)
+                shipyard.http.put(f"{api}/hello/files/app.py", data=HELLO.format(n=n), timeout=10)
                 started = time.perf_counter()
-                tag = requests.post(f"{api}/hello/deploy", timeout=10).json()["tag"]
+                tag = shipyard.http.post(f"{api}/hello/deploy", timeout=10).json()["tag"]
                 while True:
-                    status = requests.get(f"{api}/hello", timeout=10).json()
+                    status = shipyard.http.get(f"{api}/hello", timeout=10).json()
                     if status["live_generation"] == tag:
                         break
                     if status["target_generation"] != tag:
