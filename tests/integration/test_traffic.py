@@ -176,6 +176,40 @@ def test_mappings_split_calls_the_target_header_wins_and_the_query_log_has_every
     assert sum(row["request_id"].startswith("half-") for row in csv_rows) == 2000
 
 
+def test_the_query_log_keeps_bodies_and_association_ids_when_asked(
+    shipyard: RunningShipyard, tmp_path: Path
+) -> None:
+    scaffold_and_push(shipyard, tmp_path)
+    deploy_generation(shipyard)
+    with shipyard.sdk() as client:
+        client.services.update(
+            SERVICE, {"collect_prediction_data": True, "association_id_field": "order"}
+        )
+    routes = shipyard.home / "run" / "routes.json"
+    wait_for(lambda: any(entry.get("association_id_field") == "order"
+                         for entry in json.loads(routes.read_text())["services"].values()),
+             what="the routing table to name the association id field")
+    time.sleep(0.3)  # the gateway reads the table every 50 ms
+    url = invoke_url(shipyard)
+    body = {"num1": 2, "num2": 5, "order": "A-17"}
+    with shipyard.new_session() as session:
+        assert session.post(url, json=body, headers={"X-Request-Id": "assoc-1"}).json() == 7
+        assert session.post(url, json=body, headers={
+            "X-Request-Id": "assoc-2", "X-Shipyard-Association-Id": "from-header"
+        }).json() == 7
+    refused = requests.post(url, json=body, headers={"X-Request-Id": "assoc-3"}, timeout=10)
+    assert refused.status_code == 401
+
+    rows = {row["request_id"]: row for row in queries_with_prefix(shipyard, "assoc", 3)}
+    assert rows["assoc-1"]["association_id"] == "A-17"
+    assert json.loads(rows["assoc-1"]["request_body"]) == body
+    assert rows["assoc-1"]["response_body"].strip() == "7"
+    assert rows["assoc-2"]["association_id"] == "from-header"
+    # A call refused for its credentials reached no generation.
+    assert (rows["assoc-3"]["status"], rows["assoc-3"]["generation"],
+            rows["assoc-3"]["caller"]) == (401, None, "")
+
+
 def test_bad_mappings_are_refused_with_the_reason(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
