@@ -20,10 +20,18 @@ from sqlalchemy.orm import Session
 from shipyard.archives import write_zip
 from shipyard.errors import InvalidInput, NotFound, ServiceDisabled
 from shipyard.services import find_service
-from shipyard.store import BuildLogRow, GenerationRow, InstanceRow, ServiceFileRow, Store
+from shipyard.store import (
+    BuildLogRow,
+    GenerationRow,
+    InstanceRow,
+    ServiceFileRow,
+    ServiceRow,
+    Store,
+)
 
 __all__ = [
-    "BuildState", "Deployments", "Generation", "GenerationDocument", "parse_tag", "tag_of",
+    "BuildState", "Deployments", "Generation", "GenerationDocument", "find_generation",
+    "parse_tag", "tag_of",
 ]
 
 _TAG = re.compile(r"^v([1-9][0-9]{0,8})$")
@@ -246,6 +254,18 @@ def _generation(session: Session, ref: str, number: int) -> GenerationRow:
     )
     if row is None:
         raise NotFound(f"service {service.name!r} has no build {number}")
+    return row
+
+
+def find_generation(session: Session, service: ServiceRow, number: int) -> GenerationRow:
+    """Generation ``number`` of ``service``, or ``NotFound``."""
+    row = session.scalar(
+        select(GenerationRow).where(
+            GenerationRow.service_id == service.id, GenerationRow.number == number
+        )
+    )
+    if row is None:
+        raise NotFound(f"service {service.name!r} has no generation {tag_of(number)}")
     return row
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import uuid
 import zipfile
 from collections.abc import Mapping
@@ -37,7 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.archives import read_archive, write_zip
-from shipyard.deployments import BuildState, Generation, tag_of
+from shipyard.deployments import BuildState, Generation, find_generation, parse_tag, tag_of
 from shipyard.environments import EnvironmentCatalog
 from shipyard.errors import InvalidInput, InvalidPackageList, NotFound, PayloadTooLarge
 from shipyard.models import MODEL_FILE, find_model_version, split_model_version
@@ -51,7 +50,6 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_FILE",
     "GenerationPackages",
-    "parse_tag",
     "read_package",
     "write_package",
 ]
@@ -60,20 +58,11 @@ MANIFEST_FILE = "shipyard-generation.json"
 CODE_FOLDER = "code/"
 FORMAT_VERSION = 1
 MAX_MANIFEST_BYTES = 64 * 1024
-_TAG = re.compile(r"^v([1-9][0-9]{0,8})$")
 _FIELDS = frozenset({
     "format", "kind", "service", "tag", "created_at", "exported_at", "environment",
     "packages", "model_version", "code_sha256",
 })
 _REQUIRED = ("format", "kind", "environment", "packages", "code_sha256")
-
-
-def parse_tag(tag: str) -> int:
-    """``v2`` → 2; ``InvalidInput`` for anything else."""
-    match = _TAG.match(tag)
-    if match is None:
-        raise InvalidInput(f"a generation is named by its tag, such as v2, not {tag!r}")
-    return int(match.group(1))
 
 
 def write_package(manifest: Mapping[str, Any], code: Mapping[str, bytes]) -> bytes:
@@ -119,13 +108,7 @@ class GenerationPackages:
         number = parse_tag(tag)
         with self.store.reading() as session:
             service = find_service(session, ref)
-            row = session.scalar(
-                select(GenerationRow).where(
-                    GenerationRow.service_id == service.id, GenerationRow.number == number
-                )
-            )
-            if row is None:
-                raise NotFound(f"service {service.name!r} has no generation {tag}")
+            row = find_generation(session, service, number)
             # The generation's own archive, written by Shipyard: read as it is.
             with zipfile.ZipFile(io.BytesIO(row.files)) as archive:
                 code = {name: archive.read(name) for name in archive.namelist()

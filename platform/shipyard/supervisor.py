@@ -1,57 +1,61 @@
 """The supervisor: one reconciliation loop that owns builds and instances.
 
-Each tick compares what the store says should be (a service deployed at a target
-generation) with what is (builds, instances and their health) and acts: it builds pending
-generations (in a small thread pool, the log stored line by line), starts instances of
-built generations, promotes a target to live once its instance is healthy, drains and stops
-instances nobody needs, restarts instances that died (with backoff, counted), and publishes
-the routing table the gateway reads. Because every decision is made from stored state, a
+Each tick compares what the store says should be (a service deployed with a mapping of
+generations and maybe a challenger) with what is (builds, instances and their health) and
+acts: it builds pending generations (``shipyard.builder``), starts instances of the built
+generations the mapping and the challenger need, puts the mapping in force once each of
+its generations has a healthy instance (and passed the promotion gates), drains and stops
+instances nobody needs, restarts instances that died (with backoff, counted), publishes
+the routing table the gateway reads, and moves the gateway's spooled calls into the query
+log. Because every decision is made from stored state, a
 restart of the supervisor converges again: interrupted builds are redone, instances that
 survived are adopted, and the others are started from their artifacts without a rebuild.
 
 Failure keeps the old: a build that fails, or a generation that never becomes healthy,
-sends the target back to the live generation, which keeps serving, and the service's
-status says why.
+sends the service back to the mapping in force, whose generations keep serving, and the
+service's status says why.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import signal
-import tempfile
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from shipyard.build_log import BuildLogWriter
+from shipyard.builder import Builder
 from shipyard.control_plane import ControlPlane
 from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
 from shipyard.iam.access_keys import AccessKeys
-from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.query_log import ingest_spool
+from shipyard.rollout import (
+    PromotionGate,
+    give_up_generation,
+    put_in_force,
+    set_status,
+    shares,
+    wanted_generations,
+)
 from shipyard.routing import routing_table
 from shipyard.runner_choice import profile_of
 from shipyard.runner_set import RunnerSet
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor_paths import query_spool_dir, routes_file
-from shipyard.traffic import main_generation, mapping_of
-from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Runner, State
+from shipyard_runners import Artifact, InstanceHandle, Runner, State
 
 __all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
 
@@ -73,20 +77,6 @@ class SupervisorTimings:
     backoff_max: float = 30.0
     new_tries: int = 3
     """Starts a new generation gets before it is given up when it keeps exiting."""
-
-
-class PromotionGate(Protocol):
-    """A last check of a new generation, once healthy, before it takes traffic.
-
-    Returns None to let it serve, or the problem that keeps it out: the generation is then
-    given up and the generations serving now keep serving. Called with the store's write
-    session open; ``address`` is one of its healthy instances.
-    """
-
-    def __call__(
-        self, session: Session, service: ServiceRow, generation: GenerationRow,
-        address: tuple[str, int],
-    ) -> str | None: ...
 
 
 @dataclass
@@ -116,10 +106,9 @@ class Supervisor:
         self.store = plane.store
         self.runner = runner
         self.timings = timings or SupervisorTimings()
-        self._builds = ThreadPoolExecutor(build_workers, thread_name_prefix="build")
+        self._builder = Builder(plane, runner, build_workers, self._build_finished)
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
         self._lock = threading.Lock()
-        self._building: set[str] = set()
         self._stopping: set[str] = set()
         self._memory = _Memory()
 
@@ -155,7 +144,7 @@ class Supervisor:
                 row.next_start_at = 0.0
 
     def tick(self) -> None:
-        self._schedule_builds()
+        self._builder.schedule()
         self._reconcile()
         self._publish_routes()
         if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
@@ -164,7 +153,7 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Finish running builds, then stop every instance; desired state stays stored."""
-        self._builds.shutdown(wait=True, cancel_futures=True)
+        self._builder.shutdown()
         self._stops.shutdown(wait=True)
         with self.store.reading() as session:
             rows = [(r.id, r.handle) for r in session.scalars(select(InstanceRow))]
@@ -177,92 +166,16 @@ class Supervisor:
 
     # -- builds ---------------------------------------------------------------------
 
-    def _schedule_builds(self) -> None:
-        with self.store.writing() as session:
-            pending = session.scalars(
-                select(GenerationRow).where(GenerationRow.build_state == BuildState.PENDING)
-            ).all()
-            for generation in pending:
-                generation.build_state = BuildState.BUILDING
-                generation.build_started_at = datetime.now(UTC)
-            ids = [generation.id for generation in pending]
-        for generation_id in ids:
-            with self._lock:
-                self._building.add(generation_id)
-            self._builds.submit(self._build, generation_id)
-
-    def _build(self, generation_id: str) -> None:
-        try:
-            with self.store.reading() as session:
-                generation = session.get_one(GenerationRow, generation_id)
-                service = session.get_one(ServiceRow, generation.service_id)
-                files, name = generation.files, service.name
-                number, service_id = generation.number, service.id
-                environment = self.plane.environments.get(generation.environment)
-                packages = tuple(generation.packages)
-                kind, description = generation.kind, service.description
-                model_version = generation.model_version
-                runner = service.runner or ""
-            error = ""
-            artifact: Artifact | None = None
-            document: dict[str, Any] | None = None
-            with BuildLogWriter(self.store, generation_id) as line, \
-                    tempfile.TemporaryDirectory(prefix="shipyard-build-") as scratch:
-                line(f"building {name} {tag_of(number)} on {environment.name}")
-                try:
-                    code_dir = Path(scratch)
-                    with zipfile.ZipFile(io.BytesIO(files)) as archive:
-                        archive.extractall(code_dir)
-                    spec = BuildSpec(
-                        service_id=service_id, service_name=name, generation=tag_of(number),
-                        code_dir=code_dir, packages=packages, profile=profile_of(environment),
-                        runner=runner,
-                    )
-                    artifact = self.runner.build(spec, line)
-                    # Documentation never fails a build: its problems are warnings.
-                    facts = GenerationFacts(
-                        service_name=name, tag=tag_of(number), kind=kind,
-                        description=description, code_dir=code_dir,
-                        baseline=model_baseline(self.plane.models, model_version),
-                    )
-                    document = document_generation(self.runner, artifact, facts, line)
-                    line(f"built {tag_of(number)}")
-                except ShipyardError as exc:
-                    error = exc.message
-                    line(f"build failed: {error}")
-                except Exception as exc:
-                    log.exception("build of %s %s crashed", name, tag_of(number))
-                    error = f"internal error: {type(exc).__name__}: {exc}"
-                    line(f"build failed: {error}")
-            self._finish_build(generation_id, artifact, error, document)
-        finally:
-            with self._lock:
-                self._building.discard(generation_id)
-
-    def _finish_build(
-        self, generation_id: str, artifact: Artifact | None, error: str,
-        document: dict[str, Any] | None = None,
+    def _build_finished(
+        self, session: Session, service: ServiceRow, generation: GenerationRow, error: str
     ) -> None:
-        with self.store.writing() as session:
-            generation = session.get_one(GenerationRow, generation_id)
-            generation.build_finished_at = datetime.now(UTC)
-            if artifact is not None:
-                generation.build_state = BuildState.SUCCEEDED
-                generation.artifact = artifact.to_dict()
-                generation.openapi = document
-            else:
-                generation.build_state = BuildState.FAILED
-                generation.build_error = error
-            service = session.get(ServiceRow, generation.service_id)
-            if service is None:
-                return
-            tag = tag_of(generation.number)
-            if artifact is not None:
-                if generation_id in _shares(service.mapping):
-                    _set_status(service, "starting", f"starting {tag}")
-                return
-            reason = f"build of {tag} failed: {error}"
-            self._give_up_generation(session, service, generation, reason)
+        """A build ended (``error`` is "" when it succeeded): say what comes next."""
+        tag = tag_of(generation.number)
+        if not error:
+            if generation.id in shares(service.mapping):
+                set_status(service, "starting", f"starting {tag}")
+            return
+        give_up_generation(session, service, generation, f"build of {tag} failed: {error}")
 
     # -- instances ------------------------------------------------------------------
 
@@ -301,7 +214,7 @@ class Supervisor:
         self, session: Session, service: ServiceRow, health: dict[str, State]
     ) -> None:
         now = time.time()
-        wanted = self._wanted_generations(session, service)
+        wanted = wanted_generations(session, service)
         instances = session.scalars(
             select(InstanceRow).where(InstanceRow.service_id == service.id)
         ).all()
@@ -316,7 +229,7 @@ class Supervisor:
                 )
                 session.add(row)
                 by_generation[generation_id] = row
-        routed = set(_shares(service.live_mapping)) if service.deployed else set()
+        routed = set(shares(service.live_mapping)) if service.deployed else set()
         if service.deployed and service.challenger_generation_id:
             routed.add(service.challenger_generation_id)
         for generation_id in routed:
@@ -332,23 +245,7 @@ class Supervisor:
             service.live_generation_id = None
             service.live_mapping = None
             if service.state != "stopped":
-                _set_status(service, "stopped", "")
-
-    def _wanted_generations(self, session: Session, service: ServiceRow) -> list[str]:
-        """The built generations that take, or are to take, traffic or copies of it."""
-        if not service.deployed:
-            return []
-        candidates = [*_shares(service.live_mapping), *_shares(service.mapping)]
-        if service.challenger_generation_id:
-            candidates.append(service.challenger_generation_id)
-        wanted: list[str] = []
-        for generation_id in candidates:
-            if generation_id in wanted:
-                continue
-            generation = session.get(GenerationRow, generation_id)
-            if generation is not None and generation.build_state == BuildState.SUCCEEDED:
-                wanted.append(generation_id)
-        return wanted
+                set_status(service, "stopped", "")
 
     def _may_stop(self, generation_id: str) -> bool:
         # Give the gateway time to route away from a generation before it stops; after a
@@ -376,8 +273,8 @@ class Supervisor:
             if row.state != State.HEALTHY.value:
                 row.healthy_since = now
                 if (service.state == "starting" and service.mapping == service.live_mapping
-                        and row.generation_id in _shares(service.live_mapping)):
-                    _set_status(service, "running", "")
+                        and row.generation_id in shares(service.live_mapping)):
+                    set_status(service, "running", "")
             row.state = state.value
         elif state == State.EXITED:
             self._exited(session, service, row, now, handle)
@@ -435,7 +332,7 @@ class Supervisor:
         handle: InstanceHandle,
     ) -> None:
         """Restart a dead instance, unless it is a new generation that keeps dying."""
-        is_new = row.generation_id not in _shares(service.live_mapping)
+        is_new = row.generation_id not in shares(service.live_mapping)
         if is_new and row.healthy_since is None and row.restarts + 1 >= self.timings.new_tries:
             self._abandon(
                 session, service, row, handle,
@@ -455,8 +352,8 @@ class Supervisor:
         row.last_error = tail
         row.next_start_at = now + self._backoff(row.restarts)
         log.warning("instance %s of %s exited; restart %d", row.id, service.name, row.restarts)
-        if row.generation_id in _shares(service.live_mapping):
-            _set_status(
+        if row.generation_id in shares(service.live_mapping):
+            set_status(
                 service, "starting",
                 f"instance {row.id} exited; restarting (restart {row.restarts})",
             )
@@ -465,7 +362,7 @@ class Supervisor:
         self, session: Session, service: ServiceRow, row: InstanceRow,
         handle: InstanceHandle, now: float,
     ) -> None:
-        if row.generation_id in _shares(service.live_mapping):
+        if row.generation_id in shares(service.live_mapping):
             # A live generation stopped answering after a restart: keep trying.
             self._restart_later(service, row, now, handle)
             return
@@ -484,7 +381,7 @@ class Supervisor:
         self._submit_stop(handle)
         AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)
-        self._give_up_generation(
+        give_up_generation(
             session, service, generation, f"{tag_of(generation.number)} {problem}: {tail}"
         )
 
@@ -493,14 +390,14 @@ class Supervisor:
     ) -> None:
         """Put the desired mapping in force once each of its generations has a healthy
         instance and has passed the gates."""
-        desired = _shares(service.mapping)
+        desired = shares(service.mapping)
         if not service.deployed or not desired or service.mapping == service.live_mapping:
             return
         for generation_id in desired:
             row = by_generation.get(generation_id)
             if row is None or row.state != State.HEALTHY.value or row.handle is None:
                 return
-        live = _shares(service.live_mapping)
+        live = shares(service.live_mapping)
         for generation_id in desired:
             if generation_id in live:
                 continue
@@ -509,42 +406,12 @@ class Supervisor:
             for gate in self.gates:
                 problem = gate(session, service, generation, (handle["host"], handle["port"]))
                 if problem is not None:
-                    self._give_up_generation(
+                    give_up_generation(
                         session, service, generation, f"{tag_of(generation.number)} {problem}"
                     )
                     return
-        service.live_mapping = service.mapping
-        service.live_generation_id = main_generation(mapping_of(service.mapping))
-        service.target_generation_id = service.live_generation_id
-        _set_status(service, "running", "")
+        put_in_force(service)
         log.info("%s now serves %s", service.name, service.live_mapping)
-
-    def _give_up_generation(
-        self, session: Session, service: ServiceRow, generation: GenerationRow, reason: str
-    ) -> None:
-        """A generation cannot serve: go back to the mapping in force, or fail; a
-        challenger that cannot answer stops being one."""
-        if generation.id == service.challenger_generation_id:
-            service.challenger_generation_id = None
-            if generation.id not in _shares(service.mapping):
-                _set_status(service, service.state, f"challenger {reason}; no challenger now")
-                return
-        if generation.id not in _shares(service.mapping):
-            return
-        service.mapping = service.live_mapping
-        service.target_generation_id = service.live_generation_id
-        live = [
-            tag_of(row.number) for row in session.scalars(
-                select(GenerationRow).where(
-                    GenerationRow.id.in_(list(_shares(service.live_mapping)))
-                ).order_by(GenerationRow.number)
-            )
-        ] if service.live_mapping else []
-        if live:
-            serving = " and ".join(live)
-            _set_status(service, "running", f"{reason}; {serving} still serving")
-        else:
-            _set_status(service, "failed", reason)
 
     def _retire(self, session: Session, row: InstanceRow) -> None:
         if row.handle:
@@ -609,17 +476,6 @@ class Supervisor:
     def _ingest_queries(self) -> None:
         """Move the calls the gateways spooled into the query log."""
         ingest_spool(self.store, query_spool_dir(self.plane.settings.home))
-
-
-def _shares(stored: list | None) -> dict[str, float]:
-    """The generations with a share of traffic in a stored mapping, and their shares."""
-    return {generation_id: proba for generation_id, proba in mapping_of(stored) if proba > 0}
-
-
-def _set_status(service: ServiceRow, state: str, message: str) -> None:
-    service.state = state
-    service.status_message = message
-    service.updated_at = datetime.now(UTC)
 
 
 def main() -> None:

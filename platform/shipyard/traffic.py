@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.deployments import BuildState, Generation, parse_tag, tag_of
-from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.deployments import BuildState, Generation, find_generation, parse_tag, tag_of
+from shipyard.errors import Conflict, InvalidInput
 from shipyard.services import find_service
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
 from shipyard_runners import State
@@ -128,7 +128,7 @@ class Traffic:
         number = parse_tag(tag)
         with self.store.writing() as session:
             service = _deployed(session, ref)
-            row = _generation_row(session, service, number)
+            row = find_generation(session, service, number)
             if row.build_state == BuildState.FAILED:
                 raise Conflict(
                     f"{tag} of {service.name!r} failed to build, so it cannot serve: "
@@ -149,7 +149,7 @@ class Traffic:
                         f"service {service.name!r} is not deployed; deploy it before naming "
                         "a challenger"
                     )
-                row = _generation_row(session, service, parse_tag(tag))
+                row = find_generation(session, service, parse_tag(tag))
                 if row.build_state != BuildState.SUCCEEDED:
                     raise Conflict(
                         f"{tag} of {service.name!r} has not built (its build is "
@@ -267,17 +267,6 @@ def _built(session: Session, service_id: str) -> dict[str, str]:
         ).order_by(GenerationRow.number)
     ).all()
     return {tag_of(number): generation_id for number, generation_id in rows}
-
-
-def _generation_row(session: Session, service: ServiceRow, number: int) -> GenerationRow:
-    row = session.scalar(
-        select(GenerationRow).where(
-            GenerationRow.service_id == service.id, GenerationRow.number == number
-        )
-    )
-    if row is None:
-        raise NotFound(f"service {service.name!r} has no generation {tag_of(number)}")
-    return row
 
 
 def _tags(session: Session, service_id: str) -> dict[str, int]:

@@ -34,14 +34,13 @@ from shipyard.errors import (
 )
 from shipyard.gateway.access import CLIENT_GONE, log_call
 from shipyard.gateway.authentication import SIGV4, credentials_kind
-from shipyard.gateway.challenger import copy_request
 from shipyard.gateway.dispatch import Destination
 from shipyard.gateway.headers import RequestHeaders, ResponseHeaders, request_id_of
+from shipyard.gateway.recording import BodyCopies, record_call
 from shipyard.gateway.responses import CONTINUE, error_response
 from shipyard.gateway.upstream import UpstreamConnection
 from shipyard.iam.authenticator import CREDENTIALS_NEEDED
 from shipyard.iam.principals import Caller
-from shipyard.query_log.record import QueryRecord
 
 if TYPE_CHECKING:
     from shipyard.gateway.downstream import ClientConnection
@@ -61,8 +60,8 @@ _LAST_CHUNK = b"0\r\n\r\n"
 
 class Exchange:
     __slots__ = (
-        "answer_copy", "awaiting", "body_complete", "body_copy", "body_copy_cap", "body_hash",
-        "body_size", "caller", "chunked_out", "client", "close_after", "connecting",
+        "awaiting", "body_complete", "body_hash", "body_size", "caller", "chunked_out",
+        "client", "close_after", "connecting", "copies",
         "destination", "done", "error", "forwarded", "gateway", "head_written", "headers",
         "http11", "keep_upstream", "last_read", "limit", "method", "no_body", "out",
         "pending", "pending_size", "raw_headers", "request_id", "response_bytes", "retried",
@@ -119,10 +118,7 @@ class Exchange:
         self.forwarded = False
         self.body_hash: hashlib._Hash | None = None
         self.raw_headers: list[tuple[bytes, bytes]] | None = None
-        # Copies of the bodies for the query log and the challenger, when they want them.
-        self.body_copy: bytearray | None = None
-        self.body_copy_cap = 0
-        self.answer_copy: bytearray | None = None
+        self.copies: BodyCopies | None = None
         try:
             self.headers = headers = RequestHeaders(raw_headers)
         except InvalidInput as error:
@@ -141,19 +137,8 @@ class Exchange:
         ):
             self.error = _too_large(limit)
             return
-        route = self.destination.route
-        if route is not None:
-            settings = gateway.settings
-            cap = 0
-            if route.collect_prediction_data or route.association_id_field:
-                cap = settings.query_body_bytes
-            if route.challenger is not None:
-                cap = max(cap, settings.challenger_body_bytes)
-            if cap:
-                self.body_copy = bytearray()
-                self.body_copy_cap = cap
-            if route.collect_prediction_data:
-                self.answer_copy = bytearray()
+        if self.destination.route is not None:
+            self.copies = BodyCopies.for_route(self.destination.route, gateway.settings)
         if self.destination.needs_credentials:
             self._require_credentials(raw_headers)
 
@@ -170,12 +155,8 @@ class Exchange:
         assert self.headers is not None
         if self.body_hash is not None:
             self.body_hash.update(chunk)
-        copy = self.body_copy
-        if copy is not None:
-            if len(copy) + len(chunk) <= self.body_copy_cap:
-                copy += chunk
-            else:
-                self.body_copy = None  # too large to copy: neither kept nor mirrored
+        if self.copies is not None:
+            self.copies.request_chunk(chunk)
         if self.headers.chunked:
             chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
         self._send_body(chunk)
@@ -416,9 +397,8 @@ class Exchange:
         if self.done:
             return
         self.response_bytes += len(chunk)
-        copy = self.answer_copy
-        if copy is not None and len(copy) < self.gateway.settings.query_body_bytes:
-            copy += chunk[:self.gateway.settings.query_body_bytes - len(copy)]
+        if self.copies is not None:
+            self.copies.answer_chunk(chunk)
         if self.chunked_out:
             self.out += (b"%x\r\n" % len(chunk), chunk, b"\r\n")
         else:
@@ -546,44 +526,7 @@ class Exchange:
                 self.request_id,
             )
         if destination is not None and destination.route is not None:
-            self._record(destination, status, elapsed)
-
-    def _record(self, destination: Destination, status: int, elapsed: float) -> None:
-        """The call's line in the query log, after its challenger's answer if it has one.
-
-        A call refused before it was forwarded (credentials, limits) names no generation
-        and is not copied."""
-        route = destination.route
-        assert route is not None and self.headers is not None
-        generation = destination.generation if self.forwarded else None
-        body = self.body_copy
-        query = QueryRecord(
-            at=time.time() - elapsed, request_id=self.request_id.decode("latin-1"),
-            service_id=route.id, generation=generation,
-            method=self.method.decode("latin-1"), path=self.target.decode("latin-1"),
-            status=status, latency_ms=elapsed * 1000.0, request_bytes=self.body_size,
-            response_bytes=self.response_bytes,
-            caller=self.caller.label if self.caller is not None else "",
-            association_id=self.headers.association_id,
-            association_field=route.association_id_field,
-            keep_bodies=route.collect_prediction_data,
-            request_body=bytes(body) if body is not None else None,
-            response_body=bytes(self.answer_copy) if self.answer_copy is not None else None,
-        )
-        gateway = self.gateway
-        challenger = route.challenger_instance(generation) if generation else None
-        if challenger is None or status == CLIENT_GONE:
-            gateway.record_query(query)
-            return
-        request = None
-        if body is not None and self.body_complete:
-            head = self.headers.head(
-                self.method, destination.path, challenger.authority, self.client.peer,
-                gateway.settings.trust_forwarded_headers,
-            )
-            request = copy_request(head, self.headers.chunked, bytes(body))
-        assert route.challenger is not None
-        gateway.challengers.send(challenger, route.challenger, request, query)
+            record_call(self, destination, status, elapsed)
 
     # -- timeouts ----------------------------------------------------------------------
 

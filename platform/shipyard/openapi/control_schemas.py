@@ -56,6 +56,11 @@ schemas:
         properties:
           live_generation: {type: string, nullable: true, example: v2}
           target_generation: {type: string, nullable: true, example: v2}
+          mapping:
+            type: array
+            description: the mapping in force
+            items: {$ref: '#/components/schemas/MappingEntry'}
+          challenger: {type: string, nullable: true, example: v3}
           instances:
             type: array
             items:

@@ -1,0 +1,104 @@
+"""What the gateway keeps of a service call besides forwarding it: a line in the query log,
+and the copy its challenger gets.
+
+``BodyCopies`` keeps the request body (for the query log, or to copy to a challenger) and
+the answer's body (for the query log) as they stream through, each up to its cap; a
+request over its cap is neither kept nor copied. ``record_call`` turns an ended exchange
+into its ``QueryRecord`` and hands it to the query log, or first to the challenger, which
+records it once its copy has an answer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from shipyard.gateway.access import CLIENT_GONE
+from shipyard.gateway.challenger import copy_request
+from shipyard.gateway.dispatch import Destination
+from shipyard.gateway.routes import ServiceRoute
+from shipyard.gateway.settings import GatewaySettings
+from shipyard.query_log.record import QueryRecord
+
+if TYPE_CHECKING:
+    from shipyard.gateway.exchange import Exchange
+
+__all__ = ["BodyCopies", "record_call"]
+
+
+class BodyCopies:
+    __slots__ = ("answer", "answer_cap", "request", "request_cap")
+
+    def __init__(self, request_cap: int, answer_cap: int) -> None:
+        self.request: bytearray | None = bytearray() if request_cap else None
+        self.request_cap = request_cap
+        self.answer: bytearray | None = bytearray() if answer_cap else None
+        self.answer_cap = answer_cap
+
+    @classmethod
+    def for_route(cls, route: ServiceRoute, settings: GatewaySettings) -> BodyCopies | None:
+        """The copies a call to ``route`` needs, or None when it needs none."""
+        request_cap = 0
+        if route.collect_prediction_data or route.association_id_field:
+            request_cap = settings.query_body_bytes
+        if route.challenger is not None:
+            request_cap = max(request_cap, settings.challenger_body_bytes)
+        answer_cap = settings.query_body_bytes if route.collect_prediction_data else 0
+        if not request_cap and not answer_cap:
+            return None
+        return cls(request_cap, answer_cap)
+
+    def request_chunk(self, chunk: bytes) -> None:
+        copy = self.request
+        if copy is not None:
+            if len(copy) + len(chunk) <= self.request_cap:
+                copy += chunk
+            else:
+                self.request = None  # too large: neither kept nor copied
+
+    def answer_chunk(self, chunk: bytes) -> None:
+        copy = self.answer
+        if copy is not None and len(copy) < self.answer_cap:
+            copy += chunk[:self.answer_cap - len(copy)]
+
+
+def record_call(exchange: Exchange, destination: Destination, status: int, elapsed: float) -> None:
+    """The call's line in the query log, after its challenger's answer if it has one.
+
+    A call refused before it was forwarded (credentials, limits) names no generation and
+    is not copied; nor is one whose caller went away.
+    """
+    route = destination.route
+    headers = exchange.headers
+    assert route is not None and headers is not None
+    gateway = exchange.gateway
+    settings = gateway.settings
+    generation = destination.generation if exchange.forwarded else None
+    copies = exchange.copies
+    body = copies.request if copies is not None else None
+    answer = copies.answer if copies is not None else None
+    query = QueryRecord(
+        at=time.time() - elapsed, request_id=exchange.request_id.decode("latin-1"),
+        service_id=route.id, generation=generation,
+        method=exchange.method.decode("latin-1"), path=exchange.target.decode("latin-1"),
+        status=status, latency_ms=elapsed * 1000.0, request_bytes=exchange.body_size,
+        response_bytes=exchange.response_bytes,
+        caller=exchange.caller.label if exchange.caller is not None else "",
+        association_id=headers.association_id,
+        association_field=route.association_id_field,
+        keep_bodies=route.collect_prediction_data,
+        request_body=bytes(body[:settings.query_body_bytes]) if body is not None else None,
+        response_body=bytes(answer) if answer is not None else None,
+    )
+    challenger = route.challenger_instance(generation) if generation else None
+    if challenger is None or route.challenger is None or status == CLIENT_GONE:
+        gateway.record_query(query)
+        return
+    request = None
+    if body is not None and exchange.body_complete:
+        head = headers.head(
+            exchange.method, destination.path, challenger.authority, exchange.client.peer,
+            settings.trust_forwarded_headers,
+        )
+        request = copy_request(head, headers.chunked, bytes(body))
+    gateway.challengers.send(challenger, route.challenger, request, query)
