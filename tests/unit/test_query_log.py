@@ -186,6 +186,20 @@ def test_association_ids_from_json_bodies(body: bytes | None, expected: str | No
     assert association_from_body(body, "id") == expected
 
 
+def test_presigned_urls_lose_their_signature_and_credential() -> None:
+    path = ("/user-services/invoke/s/p?a=1&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Credential=SYKEY%2F20261130%2Fus-east-1%2Fexecute-api%2Faws4_request"
+            "&X-Amz-Date=20261130T000000Z&X-Amz-Signature=abc123&x-amz-security-token=t")
+    logged = entry_of(record(path=path))["path"]
+    assert "SYKEY" not in logged and "abc123" not in logged and "=t" not in logged
+    assert logged == (
+        "/user-services/invoke/s/p?a=1&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=REDACTED&X-Amz-Date=20261130T000000Z&X-Amz-Signature=REDACTED"
+        "&x-amz-security-token=REDACTED"
+    )
+    assert entry_of(record(path="/p?q=1"))["path"] == "/p?q=1"
+
+
 def test_bodies_are_kept_only_when_the_service_collects_them() -> None:
     bodies = {"request_body": b'{"x": 1}', "response_body": b"caf\xc3\xa9 \xff",
               "challenger_body": b"[2]"}

@@ -12,11 +12,18 @@ in JSONL and CSV alike. A binary body is therefore not kept byte for byte.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from shipyard.query_log.record import QueryRecord
 
-__all__ = ["association_from_body", "entry_of", "spool_line"]
+__all__ = ["association_from_body", "entry_of", "redacted_path", "spool_line"]
+
+# A presigned URL carries its signature and credential in the query: whoever reads the
+# log must not be able to replay the call.
+_SIGNED_QUERY = re.compile(
+    r"(?i)([?&]X-Amz-(?:Signature|Credential|Security-Token)=)[^&#]*"
+)
 
 
 def association_from_body(body: bytes | None, field: str) -> str | None:
@@ -39,6 +46,13 @@ def association_from_body(body: bytes | None, field: str) -> str | None:
     return None
 
 
+def redacted_path(path: str) -> str:
+    """``path`` with the values of a presigned URL's signing parameters replaced."""
+    if "x-amz-" not in path.lower():
+        return path
+    return _SIGNED_QUERY.sub(r"\1REDACTED", path)
+
+
 def entry_of(record: QueryRecord) -> dict[str, Any]:
     """The stored form of ``record``: the ``query_log`` columns, ``at`` in epoch seconds."""
     association = record.association_id
@@ -51,7 +65,7 @@ def entry_of(record: QueryRecord) -> dict[str, Any]:
         "service_id": record.service_id,
         "generation": record.generation,
         "method": record.method,
-        "path": record.path,
+        "path": redacted_path(record.path),
         "status": record.status,
         "latency_ms": record.latency_ms,
         "request_bytes": record.request_bytes,
