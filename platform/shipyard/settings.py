@@ -48,6 +48,8 @@ class Settings:
     region: str = "us-east-1"
     signing_service: str = "execute-api"
     clock_skew_seconds: int = 300
+    # Calls older than this leave the query log (0 keeps them all).
+    query_log_retention_days: int = 30
 
     @property
     def secret_key_file(self) -> Path:

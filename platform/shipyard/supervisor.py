@@ -40,7 +40,7 @@ from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
 from shipyard.iam.access_keys import AccessKeys
-from shipyard.query_log import ingest_spool
+from shipyard.query_log import ingest_spool, prune_query_log
 from shipyard.rollout import (
     PromotionGate,
     give_up_generation,
@@ -77,6 +77,8 @@ class SupervisorTimings:
     backoff_max: float = 30.0
     new_tries: int = 3
     """Starts a new generation gets before it is given up when it keeps exiting."""
+    prune_interval: float = 3600.0
+    """How often calls past the query log's retention are dropped."""
 
 
 @dataclass
@@ -88,6 +90,7 @@ class _Memory:
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
+    next_prune: float = 0.0
     routes: dict[str, Any] | None = None
 
 
@@ -474,8 +477,16 @@ class Supervisor:
         self._memory.routes = table
 
     def _ingest_queries(self) -> None:
-        """Move the calls the gateways spooled into the query log."""
-        ingest_spool(self.store, query_spool_dir(self.plane.settings.home))
+        """Move the calls the gateways spooled into the query log; now and then, drop
+        the calls past its retention."""
+        settings = self.plane.settings
+        ingest_spool(self.store, query_spool_dir(settings.home))
+        if time.monotonic() >= self._memory.next_prune:
+            self._memory.next_prune = time.monotonic() + self.timings.prune_interval
+            removed = prune_query_log(self.store, settings.query_log_retention_days)
+            if removed:
+                log.info("dropped %d calls older than %d days from the query log",
+                         removed, settings.query_log_retention_days)
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ from shipyard.query_log import (
     ingest_spool,
     jsonl_chunks,
     parse_instant,
+    prune_query_log,
+    retention,
 )
 from shipyard.query_log.entries import association_from_body, entry_of
 from shipyard.query_log.ingest import STALE_PART_AGE
@@ -239,6 +241,21 @@ def test_ingest_inserts_and_removes_the_files(tmp_path: Path, store: Store) -> N
     assert rows[3].association_id == "a-3" and rows[3].challenger_generation is None
     assert ingest_spool(store, tmp_path) == 0
     assert ingest_spool(store, tmp_path / "missing") == 0
+
+
+def test_calls_past_the_retention_are_pruned_in_batches(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 2)
+    with QuerySpool(tmp_path, flush_interval=60) as spool:
+        for number in range(5):  # NOW, NOW + 1 s, ...
+            spool.submit(record(number))
+    assert ingest_spool(store, tmp_path) == 5
+    ten_days_on = NOW + timedelta(days=10, seconds=2.5)
+    assert prune_query_log(store, 0, now=ten_days_on) == 0  # 0 keeps everything
+    assert prune_query_log(store, 11, now=ten_days_on) == 0
+    assert prune_query_log(store, 10, now=ten_days_on) == 3
+    assert [row.request_id for row in stored(store)] == ["req-3", "req-4"]
 
 
 def test_an_interrupted_ingest_that_committed_is_not_repeated(

@@ -5,7 +5,8 @@
       -> spool thread writes          -> rows in ``query_log``        -> JSONL or CSV
          <spool dir>/*.jsonl
 
-The spool directory is ``shipyard.supervisor_paths.query_spool_dir(home)``.
+The spool directory is ``shipyard.supervisor_paths.query_spool_dir(home)``. The supervisor
+also prunes calls older than ``Settings.query_log_retention_days`` (``prune_query_log``).
 """
 
 from shipyard.query_log.export import (
@@ -18,6 +19,7 @@ from shipyard.query_log.export import (
 )
 from shipyard.query_log.ingest import ingest_spool
 from shipyard.query_log.record import ASSOCIATION_ID_HEADER, QueryRecord
+from shipyard.query_log.retention import prune_query_log
 from shipyard.query_log.spool import QuerySpool
 from shipyard.query_log.time_range import TimeRange, parse_instant
 
@@ -34,4 +36,5 @@ __all__ = [
     "ingest_spool",
     "jsonl_chunks",
     "parse_instant",
+    "prune_query_log",
 ]
