@@ -9,7 +9,9 @@ generation up (the old one keeps serving) and ends the replacement ``failed``. A
 with no usable baseline record warns: the instance is healthy, so the model loaded, but
 it was not asked to predict.
 
-The gate runs inside the supervisor's write transaction, so its call has a short timeout.
+The gate runs outside the supervisor's transactions (reading what it needs, calling, then
+writing the outcome), so a slow predict route never holds the store; its call still has a
+timeout. Asked again about a generation it failed, it answers the same.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from shipyard.errors import NotFound
 from shipyard.model_checks import FAILING, PASSING, PREDICTS_CHECK, WARNING, Check, Validation
 from shipyard.model_replacements import ReplacementState
 from shipyard.models import find_model_version, split_model_version
-from shipyard.store import GenerationRow, ModelReplacementRow, ServiceRow
+from shipyard.store import GenerationRow, ModelReplacementRow, Store
 
 __all__ = ["PREDICT_PATH", "SAMPLE_SIZE", "ReplacementGate", "baseline_sample", "predict_check"]
 
@@ -51,36 +53,47 @@ class ReplacementGate:
         self.post = post
 
     def __call__(
-        self, session: Session, service: ServiceRow, generation: GenerationRow,
-        address: tuple[str, int],
+        self, store: Store, service_id: str, generation_id: str, address: tuple[str, int]
     ) -> str | None:
-        row = session.scalar(
-            select(ModelReplacementRow).where(
-                ModelReplacementRow.generation_id == generation.id,
-                ModelReplacementRow.state == ReplacementState.VALIDATING,
+        with store.reading() as session:
+            row = session.scalar(
+                select(ModelReplacementRow).where(
+                    ModelReplacementRow.generation_id == generation_id,
+                    ModelReplacementRow.state.in_(
+                        (ReplacementState.VALIDATING, ReplacementState.FAILED)
+                    ),
+                )
             )
-        )
-        if row is None:
-            return None
-        features = _features(session, row.to_model_version)
-        records = baseline_sample(_baselines(session, row), features)
-        name, number = split_model_version(row.to_model_version)
+            if row is None:
+                return None
+            if row.state == ReplacementState.FAILED:
+                # Asked again (a restart, a later mapping): the same answer.
+                return _failed_check(row)
+            replacement_id, to_model_version = row.id, row.to_model_version
+            features = _features(session, to_model_version)
+            records = baseline_sample(_baselines(session, row), features)
+            tag = tag_of(session.get_one(GenerationRow, generation_id).number)
+        name, number = split_model_version(to_model_version)
         host, port = address
+        # The call runs outside any transaction: the store stays free meanwhile.
         check = predict_check(
             lambda sample: self.post(f"http://{host}:{port}{PREDICT_PATH}", sample, self.timeout),
             records, expected={"name": name, "version": str(number)}, timeout=self.timeout,
         )
-        validation = Validation.from_dict(row.validation).with_check(check)
-        row.validation = validation.to_dict()
-        row.finished_at = datetime.now(UTC)
-        tag = tag_of(generation.number)
-        if validation.status == FAILING:
-            row.state = ReplacementState.FAILED
-            row.message = f"{tag} failed the check {check.name!r}: {check.message}"
-            return f"failed the model replacement check {check.name!r}: {check.message}"
-        row.state = ReplacementState.REPLACED
-        row.message = f"{tag} serves {row.to_model_version}"
-        return None
+        with store.writing() as session:
+            row = session.get(ModelReplacementRow, replacement_id)
+            if row is None or row.state != ReplacementState.VALIDATING:
+                return None  # settled meanwhile (another deploy took its place)
+            validation = Validation.from_dict(row.validation).with_check(check)
+            row.validation = validation.to_dict()
+            row.finished_at = datetime.now(UTC)
+            if validation.status == FAILING:
+                row.state = ReplacementState.FAILED
+                row.message = f"{tag} failed the check {check.name!r}: {check.message}"
+                return _problem(check)
+            row.state = ReplacementState.REPLACED
+            row.message = f"{tag} serves {row.to_model_version}"
+            return None
 
 
 def baseline_sample(
@@ -145,6 +158,19 @@ def predict_check(
         PREDICTS_CHECK, PASSING,
         f"{len(records)} predictions for {len(records)} baseline records in {elapsed:.0f} ms",
     )
+
+
+def _problem(check: Check) -> str:
+    return f"failed the model replacement check {check.name!r}: {check.message}"
+
+
+def _failed_check(row: ModelReplacementRow) -> str | None:
+    """The problem of a replacement that failed this gate's check; None when it failed
+    for another reason (its build, a later deploy), which is not this gate's to repeat."""
+    for check in Validation.from_dict(row.validation).failing:
+        if check.name == PREDICTS_CHECK:
+            return _problem(check)
+    return None
 
 
 def _features(session: Session, model_version: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 A service asks for a mapping (generations and their shares) and maybe a challenger. The
 generations they name are wanted (mounted) once built; the mapping is put in force only
-when each of its generations has a healthy instance and has passed the promotion gates;
+when each of its generations has a healthy instance and has passed the promotion gates
+(which the supervisor runs between its transactions);
 a generation that cannot serve sends the service back to the mapping in force, and a
 challenger that cannot answer stops being one. These functions decide; the supervisor
 starts and stops.
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.deployments import BuildState, tag_of
-from shipyard.store import GenerationRow, ServiceRow
+from shipyard.store import GenerationRow, ServiceRow, Store
 from shipyard.traffic import main_generation, mapping_of
 
 __all__ = [
@@ -34,13 +35,13 @@ class PromotionGate(Protocol):
     """A last check of a new generation, once healthy, before it takes traffic.
 
     Returns None to let it serve, or the problem that keeps it out: the generation is then
-    given up and the generations serving now keep serving. Called with the store's write
-    session open; ``address`` is one of its healthy instances.
+    given up and the generations serving now keep serving. Called outside any transaction
+    (it may call the instance at ``address``, one of the generation's healthy instances),
+    and again after a supervisor restart, so it must give the same answer twice.
     """
 
     def __call__(
-        self, session: Session, service: ServiceRow, generation: GenerationRow,
-        address: tuple[str, int],
+        self, store: Store, service_id: str, generation_id: str, address: tuple[str, int]
     ) -> str | None: ...
 
 

@@ -91,6 +91,8 @@ class _Memory:
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
     next_prune: float = 0.0
+    # What the promotion gates said of new generations, until their mapping goes in force.
+    gate_verdicts: dict[str, str | None] = field(default_factory=dict)
     routes: dict[str, Any] | None = None
 
 
@@ -183,8 +185,10 @@ class Supervisor:
     # -- instances ------------------------------------------------------------------
 
     def _reconcile(self) -> None:
-        # Health checks are network calls: make them before taking the store's write lock.
+        # Health checks and gates are network calls: make them before taking the store's
+        # write lock.
         health = self._check_health()
+        self._run_gates()
         with self.store.writing() as session:
             services = session.scalars(select(ServiceRow)).all()
             for service in services:
@@ -400,21 +404,53 @@ class Supervisor:
             row = by_generation.get(generation_id)
             if row is None or row.state != State.HEALTHY.value or row.handle is None:
                 return
-        live = shares(service.live_mapping)
-        for generation_id in desired:
-            if generation_id in live:
-                continue
-            generation = session.get_one(GenerationRow, generation_id)
-            handle = by_generation[generation_id].handle or {}
-            for gate in self.gates:
-                problem = gate(session, service, generation, (handle["host"], handle["port"]))
-                if problem is not None:
-                    give_up_generation(
-                        session, service, generation, f"{tag_of(generation.number)} {problem}"
-                    )
-                    return
+        new = [generation_id for generation_id in desired
+               if generation_id not in shares(service.live_mapping)]
+        verdicts = self._memory.gate_verdicts
+        if self.gates and any(generation_id not in verdicts for generation_id in new):
+            return  # the gates run before the next tick's transaction
+        for generation_id in new:
+            problem = verdicts.pop(generation_id, None)
+            if problem is not None:
+                generation = session.get_one(GenerationRow, generation_id)
+                give_up_generation(
+                    session, service, generation, f"{tag_of(generation.number)} {problem}"
+                )
+                return
         put_in_force(service)
         log.info("%s now serves %s", service.name, service.live_mapping)
+
+    def _run_gates(self) -> None:
+        """Ask the gates about each new generation of a mapping that waits for them, once
+        one of its instances is healthy; their verdicts wait in memory for the tick's
+        transaction (after a restart they are asked again, and answer the same)."""
+        if not self.gates:
+            return
+        verdicts = self._memory.gate_verdicts
+        asked: list[tuple[str, str, tuple[str, int]]] = []
+        with self.store.reading() as session:
+            for service in session.scalars(select(ServiceRow).where(ServiceRow.deployed)):
+                if service.mapping == service.live_mapping:
+                    continue
+                live = shares(service.live_mapping)
+                for generation_id in shares(service.mapping):
+                    if generation_id in live or generation_id in verdicts:
+                        continue
+                    handle = session.scalars(
+                        select(InstanceRow.handle).where(
+                            InstanceRow.generation_id == generation_id,
+                            InstanceRow.state == State.HEALTHY.value,
+                        )
+                    ).first()
+                    if handle:
+                        asked.append((service.id, generation_id, (handle["host"], handle["port"])))
+        for service_id, generation_id, address in asked:
+            problem = None
+            for gate in self.gates:
+                problem = gate(self.store, service_id, generation_id, address)
+                if problem is not None:
+                    break
+            verdicts[generation_id] = problem
 
     def _retire(self, session: Session, row: InstanceRow) -> None:
         if row.handle:

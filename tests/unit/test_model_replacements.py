@@ -56,10 +56,11 @@ def gate(app: Flask, predictions: int | None, *, version: str = "2") -> str | No
         return response
 
     store = app.extensions["shipyard"].store
-    with store.writing() as session:
+    with store.reading() as session:
         service = session.query(ServiceRow).filter_by(name="flowers").one()
-        generation = session.get_one(GenerationRow, service.target_generation_id)
-        return ReplacementGate(post=post)(session, service, generation, ("127.0.0.1", 1))
+        service_id, generation_id = service.id, service.target_generation_id
+    assert generation_id is not None
+    return ReplacementGate(post=post)(store, service_id, generation_id, ("127.0.0.1", 1))
 
 
 def test_a_passing_replacement_deploys_and_the_gate_lets_it_serve(
@@ -99,6 +100,8 @@ def test_a_gate_failure_fails_the_replacement_and_keeps_it_out(
     failed = client.get(f"{URL}/{started['id']}").get_json()
     assert failed["state"] == "failed" and "1 predictions" in failed["message"]
     assert failed["validation"]["status"] == "failing"
+    # Asked again (after a supervisor restart), the gate keeps it out without calling.
+    assert gate(deployed, predictions=None) == problem
 
 
 def test_failing_checks_block_and_are_kept_in_the_history(
