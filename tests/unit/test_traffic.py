@@ -13,7 +13,9 @@ import pytest
 from shipyard.errors import InvalidInput
 from shipyard.gateway.challenger import SKIPPED, TIMED_OUT, ChallengerMirror, copy_request
 from shipyard.gateway.headers import RequestHeaders
+from shipyard.gateway.recording import BodyCopies
 from shipyard.gateway.routes import RoutingTable, Upstream
+from shipyard.gateway.settings import GatewaySettings
 from shipyard.query_log.record import QueryRecord
 from shipyard.traffic import main_generation, mapping_of, parse_mapping
 
@@ -196,3 +198,24 @@ def test_a_slow_unreachable_or_overloaded_challenger_is_recorded_as_such() -> No
 
     statuses = sorted(record.challenger_status or 0 for record in asyncio.run(scenario()))
     assert statuses == sorted([TIMED_OUT, 502, SKIPPED, SKIPPED])
+
+
+def test_bodies_are_cut_at_their_caps_and_only_whole_requests_are_copied() -> None:
+    copies = BodyCopies(request_cap=5, answer_cap=3)
+    copies.request_chunk(b"abc")
+    copies.request_chunk(b"de")
+    assert (bytes(copies.request or b""), copies.request_cut) == (b"abcde", False)
+    copies.request_chunk(b"f")
+    assert (bytes(copies.request or b""), copies.request_cut) == (b"abcde", True)
+    copies.answer_chunk(b"12")
+    copies.answer_chunk(b"345")
+    assert bytes(copies.answer or b"") == b"123"
+
+    settings = GatewaySettings(query_body_bytes=4, challenger_body_bytes=8)
+    assert BodyCopies.for_route(_route(None), settings) is not None  # collects data
+    plain = RoutingTable.from_dict({"version": 1, "services": {"svc_2": {
+        "id": "svc_2", "name": "p", "enabled": True, "deployed": True, "mapping": [],
+    }}}).lookup("p")
+    assert plain is not None and BodyCopies.for_route(plain, settings) is None
+    with_challenger = BodyCopies.for_route(_route("v2"), settings)
+    assert with_challenger is not None and with_challenger.request_cap == 8

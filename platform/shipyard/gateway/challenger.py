@@ -53,10 +53,6 @@ class ChallengerMirror:
         self.max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
     def send(
         self, upstream: Upstream, generation: str, request: bytes | None,
         query: QueryRecord,
@@ -136,9 +132,6 @@ class _Answer:
         self.body = bytearray()
         self.complete = False
         self.parser: httptools.HttpResponseParser | None = None
-
-    def on_status(self, _reason: bytes) -> None:
-        pass
 
     def on_headers_complete(self) -> None:
         assert self.parser is not None

@@ -2,10 +2,10 @@
 and the copy its challenger gets.
 
 ``BodyCopies`` keeps the request body (for the query log, or to copy to a challenger) and
-the answer's body (for the query log) as they stream through, each up to its cap; a
-request over its cap is neither kept nor copied. ``record_call`` turns an ended exchange
-into its ``QueryRecord`` and hands it to the query log, or first to the challenger, which
-records it once its copy has an answer.
+the answer's body (for the query log) as they stream through, each cut at its cap; the
+query log keeps what was cut, a challenger gets a copy only of a whole request.
+``record_call`` turns an ended exchange into its ``QueryRecord`` and hands it to the query
+log, or first to the challenger, which records it once its copy has an answer.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ __all__ = ["BodyCopies", "record_call"]
 
 
 class BodyCopies:
-    __slots__ = ("answer", "answer_cap", "request", "request_cap")
+    __slots__ = ("answer", "answer_cap", "request", "request_cap", "request_cut")
 
     def __init__(self, request_cap: int, answer_cap: int) -> None:
         self.request: bytearray | None = bytearray() if request_cap else None
         self.request_cap = request_cap
+        self.request_cut = False
         self.answer: bytearray | None = bytearray() if answer_cap else None
         self.answer_cap = answer_cap
 
@@ -49,17 +50,20 @@ class BodyCopies:
         return cls(request_cap, answer_cap)
 
     def request_chunk(self, chunk: bytes) -> None:
-        copy = self.request
-        if copy is not None:
-            if len(copy) + len(chunk) <= self.request_cap:
-                copy += chunk
-            else:
-                self.request = None  # too large: neither kept nor copied
+        if self.request is not None and _append_capped(self.request, chunk, self.request_cap):
+            self.request_cut = True
 
     def answer_chunk(self, chunk: bytes) -> None:
-        copy = self.answer
-        if copy is not None and len(copy) < self.answer_cap:
-            copy += chunk[:self.answer_cap - len(copy)]
+        if self.answer is not None:
+            _append_capped(self.answer, chunk, self.answer_cap)
+
+
+def _append_capped(copy: bytearray, chunk: bytes, cap: int) -> bool:
+    """Append what room is left of ``chunk``; whether any of it was cut."""
+    room = cap - len(copy)
+    if room > 0:
+        copy += chunk[:room]
+    return len(chunk) > room
 
 
 def record_call(exchange: Exchange, destination: Destination, status: int, elapsed: float) -> None:
@@ -77,6 +81,9 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     copies = exchange.copies
     body = copies.request if copies is not None else None
     answer = copies.answer if copies is not None else None
+    # The request body goes to the log only where the spool needs it (to keep it, or to
+    # read an association id from it); a body kept for the challenger alone does not.
+    logged = body if route.collect_prediction_data or route.association_id_field else None
     query = QueryRecord(
         at=time.time() - elapsed, request_id=exchange.request_id.decode("latin-1"),
         service_id=route.id, generation=generation,
@@ -87,7 +94,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         association_id=headers.association_id,
         association_field=route.association_id_field,
         keep_bodies=route.collect_prediction_data,
-        request_body=bytes(body[:settings.query_body_bytes]) if body is not None else None,
+        request_body=bytes(logged[:settings.query_body_bytes]) if logged is not None else None,
         response_body=bytes(answer) if answer is not None else None,
     )
     challenger = route.challenger_instance(generation) if generation else None
@@ -95,7 +102,8 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         gateway.record_query(query)
         return
     request = None
-    if body is not None and exchange.body_complete:
+    if body is not None and copies is not None and not copies.request_cut \
+            and exchange.body_complete:
         head = headers.head(
             exchange.method, destination.path, challenger.authority, exchange.client.peer,
             settings.trust_forwarded_headers,
