@@ -3,10 +3,9 @@
 A service asks for a mapping (generations and their shares) and maybe a challenger. The
 generations they name are wanted (mounted) once built; the mapping is put in force only
 when each of its generations has a healthy instance and has passed the promotion gates
-(which the supervisor runs between its transactions);
-a generation that cannot serve sends the service back to the mapping in force, and a
-challenger that cannot answer stops being one. These functions decide; the supervisor
-starts and stops.
+(which the supervisor runs between its transactions); a generation that cannot serve
+sends the service back to the mapping in force, and a challenger that cannot answer stops
+being one. These functions decide; the supervisor starts and stops.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 MAPPING_TOLERANCE = 1e-9
-Mapping_ = list[tuple[str, float]]  # (generation id, proba)
+Shares = list[tuple[str, float]]  # (generation id, proba)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class Traffic:
         return self.mapping(ref)
 
 
-def parse_mapping(body: Any, built: Mapping[str, str]) -> Mapping_:
+def parse_mapping(body: Any, built: Mapping[str, str]) -> Shares:
     """Check a mapping and return it as (generation id, proba) pairs.
 
     ``body`` is ``{"entries": [{"generation": "v1", "proba": 0.5}, ...]}``, probabilities
@@ -177,7 +177,7 @@ def parse_mapping(body: Any, built: Mapping[str, str]) -> Mapping_:
         )
     pairs = _weights(body["weights"]) if "weights" in body else _entries_of(body["entries"])
     seen: set[str] = set()
-    result: Mapping_ = []
+    result: Shares = []
     for tag, proba in pairs:
         if tag in seen:
             raise InvalidInput(f"generation {tag!r} appears twice in the mapping")
@@ -191,12 +191,12 @@ def parse_mapping(body: Any, built: Mapping[str, str]) -> Mapping_:
     return result
 
 
-def mapping_of(stored: Sequence[Mapping[str, Any]] | None) -> Mapping_:
+def mapping_of(stored: Sequence[Mapping[str, Any]] | None) -> Shares:
     """A stored mapping (``[{"generation_id", "proba"}]``) as pairs."""
     return [(str(item["generation_id"]), float(item["proba"])) for item in stored or ()]
 
 
-def main_generation(pairs: Mapping_) -> str | None:
+def main_generation(pairs: Shares) -> str | None:
     """The generation taking the largest share (on a tie, the one listed last)."""
     best: tuple[float, str] | None = None
     for generation_id, proba in pairs:
@@ -205,11 +205,11 @@ def main_generation(pairs: Mapping_) -> str | None:
     return best[1] if best else None
 
 
-def stored_mapping(pairs: Mapping_) -> list[dict[str, Any]]:
+def stored_mapping(pairs: Shares) -> list[dict[str, Any]]:
     return [{"generation_id": generation_id, "proba": proba} for generation_id, proba in pairs]
 
 
-def _ask_for(service: ServiceRow, pairs: Mapping_) -> None:
+def _ask_for(service: ServiceRow, pairs: Shares) -> None:
     service.mapping = stored_mapping(pairs)
     service.target_generation_id = main_generation(pairs)
     if service.mapping != service.live_mapping:
@@ -280,7 +280,7 @@ def _tag(tags: Mapping[str, int], generation_id: str | None) -> str | None:
     return tag_of(tags[generation_id]) if generation_id in tags else None
 
 
-def _entries(tags: Mapping[str, int], pairs: Mapping_) -> list[dict[str, Any]]:
+def _entries(tags: Mapping[str, int], pairs: Shares) -> list[dict[str, Any]]:
     return [
         {"generation": tag_of(tags[generation_id]), "proba": proba}
         for generation_id, proba in pairs if generation_id in tags
