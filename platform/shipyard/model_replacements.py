@@ -199,8 +199,7 @@ class ModelReplacements:
 
     def _finish(self, replacement_id: str, state: str, message: str) -> None:
         with self.store.writing() as session:
-            row = session.get_one(ModelReplacementRow, replacement_id)
-            row.state, row.message, row.finished_at = state, message, _now()
+            _end(session.get_one(ModelReplacementRow, replacement_id), state, message)
 
     def _settle(self, ref: str) -> None:
         """End the ``validating`` replacements whose generation can no longer reach the
