@@ -103,10 +103,13 @@ class ServicesAPI:
         number = int(tag.removeprefix("v"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # The status is read before the build: a failed build and the service's
+            # return to what served are stored together, so a status that no longer
+            # targets ``tag`` is always followed by a build that shows the failure.
+            status = self.get(ref)
             build = self.build(ref, number)
             if build["build_state"] == "failed":
                 raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
-            status = self.get(ref)
             if (status.get("live_generation") == tag and status["state"] == "running"
                     and self._gateway_serves(ref, tag)):
                 return status
