@@ -226,6 +226,7 @@ class RunningGateway:
     log: Path
     api_port: int
     services: list[dict[str, Any]] = field(default_factory=list)
+    other_addresses: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -265,26 +266,32 @@ class RunningGateway:
 
 
 def start_gateway(
-    home: Path, api_port: int, workers: int = 1, **settings: str
+    home: Path, api_port: int, workers: int = 1, other_hosts: tuple[str, ...] = (),
+    **settings: str,
 ) -> RunningGateway:
+    """The gateway on a port of 127.0.0.1, and on one of each of ``other_hosts``."""
     home.mkdir(parents=True, exist_ok=True)
     routes = home / "routes.json"
     write_routing_table(routes, {"version": 1, "services": {}})
     log = home / "gateway.log"
-    listener = socket.create_server(("127.0.0.1", 0))
+    listeners = [socket.create_server((host, 0)) for host in ("127.0.0.1", *other_hosts)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
-    with listener, log.open("wb") as sink:
+    with contextlib.ExitStack() as stack, log.open("wb") as sink:
+        for listener in listeners:
+            stack.enter_context(listener)
         process = subprocess.Popen(
-            [sys.executable, "-m", "shipyard.gateway", "--fd", str(listener.fileno()),
+            [sys.executable, "-m", "shipyard.gateway",
+             *(f"--fd={listener.fileno()}" for listener in listeners),
              "--routes", str(routes), "--api-upstream", f"127.0.0.1:{api_port}",
              "--workers", str(workers)],
-            pass_fds=(listener.fileno(),),
+            pass_fds=tuple(listener.fileno() for listener in listeners),
             env={**env, **SETTINGS_ENV,
                  **{f"SHIPYARD_GATEWAY_{k.upper()}": v for k, v in settings.items()}},
             stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        port = listener.getsockname()[1]
-    return RunningGateway(port, process, routes, log, api_port)
+        addresses = [listener.getsockname()[:2] for listener in listeners]
+    return RunningGateway(addresses[0][1], process, routes, log, api_port,
+                          other_addresses=addresses[1:])
 
 
 @pytest.fixture(scope="module")
@@ -762,6 +769,28 @@ def test_api_answers_stream_through_line_by_line(
         assert response.read() == b"line 2\nline 3\n"
     finally:
         connection.close()
+
+
+def test_every_listening_socket_it_is_given_is_served_with_several_workers(
+    tmp_path: Path, api: FakeServer
+) -> None:
+    running = start_gateway(tmp_path / "gw", api.port, workers=2, other_hosts=("127.0.0.2",))
+    try:
+        [(other_host, other_port)] = running.other_addresses
+        for host, port in [("127.0.0.1", running.port), (other_host, other_port)]:
+            deadline = time.monotonic() + WAIT
+            seen = 0
+            while seen < 10:
+                try:
+                    answer = requests.get(f"http://{host}:{port}/healthz", timeout=WAIT)
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline, f"nobody answers on {host}:{port}"
+                    time.sleep(0.05)
+                    continue
+                assert answer.status_code == 200
+                seen += 1
+    finally:
+        assert running.stop() == 0, running.log.read_text()
 
 
 def test_an_api_that_is_down_gives_502(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""``python -m shipyard.gateway --fd N --routes PATH --api-upstream HOST:PORT [--workers K]``
+"""``python -m shipyard.gateway --fd N [--fd M] --routes PATH --api-upstream HOST:PORT``
 
-Serves the listening socket inherited as file descriptor ``N``: service calls go to the
-instances listed in the routing table at ``PATH``, everything else to the API upstream.
+Serves the listening sockets inherited as file descriptors ``N`` (and ``M``: the address
+Docker instances reach this machine at, when the public one is loopback) with ``--workers
+K`` processes: service calls go to the instances listed in the routing table at ``PATH``,
+everything else to the API upstream.
 Limits and timeouts come from ``SHIPYARD_GATEWAY_*`` variables (see ``GatewaySettings``).
 Credentials are checked against the store named by the control plane's resolved settings
 (``SHIPYARD_RESOLVED_SETTINGS``, set by ``shipyard up``); without them only public
@@ -58,7 +60,8 @@ def _configure_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shipyard.gateway", description=__doc__)
-    parser.add_argument("--fd", type=int, required=True, help="listening socket to serve")
+    parser.add_argument("--fd", type=int, action="append", required=True,
+                        help="a listening socket to serve (repeat for several)")
     parser.add_argument("--routes", type=Path, required=True, help="routing table file")
     parser.add_argument("--api-upstream", type=_address, required=True, metavar="HOST:PORT")
     parser.add_argument("--workers", type=_positive, default=1, help="processes (default 1)")
@@ -68,17 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     try:
         settings = GatewaySettings.from_env(os.environ)
-        sock = socket.socket(fileno=args.fd)
+        socks = [socket.socket(fileno=fd) for fd in args.fd]
     except (ShipyardError, OSError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     return run_workers(
         args.workers,
         lambda: run_gateway(
-            settings, sock, args.routes, args.api_upstream, _guard(), args.query_spool
+            settings, socks, args.routes, args.api_upstream, _guard(), args.query_spool
         ),
-        on_stop=sock.close,
+        on_stop=lambda: _close_all(socks),
     )
+
+
+def _close_all(socks: list[socket.socket]) -> None:
+    for sock in socks:
+        sock.close()
 
 
 def _guard() -> GatewayGuard | None:

@@ -14,7 +14,7 @@ import logging
 import random
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvloop
@@ -72,7 +72,7 @@ class Gateway:
         self.connections: set[ClientConnection] = set()
         self.stopping = False
         self._live: frozenset[tuple[str, int]] = frozenset({api_address})
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: ConnectionPool | None = None
@@ -106,8 +106,8 @@ class Gateway:
     def dispatch(self, target: bytes, headers: RequestHeaders) -> Destination:
         return dispatch(self.table, target, headers, self.rng, self.settings, self.api_address)
 
-    async def start(self, sock: socket.socket) -> None:
-        """Load the routing table and serve ``sock`` (a listening socket)."""
+    async def start(self, socks: Sequence[socket.socket]) -> None:
+        """Load the routing table and serve ``socks`` (listening sockets)."""
         loop = self._loop = asyncio.get_running_loop()
         settings = self.settings
         self._pool = ConnectionPool(
@@ -120,17 +120,18 @@ class Gateway:
         )
         watcher = TableWatcher(self.routes_path, settings.reload_interval, self.use_table)
         watcher.load_now()
-        self._server = await loop.create_server(
-            lambda: ClientConnection(self), sock=sock, backlog=BACKLOG
-        )
+        self._servers = [
+            await loop.create_server(lambda: ClientConnection(self), sock=sock, backlog=BACKLOG)
+            for sock in socks
+        ]
         self._tasks = [loop.create_task(watcher.run()), loop.create_task(self._sweep()),
                        loop.create_task(self._deadlines.run())]
 
     async def stop(self) -> None:
         """Stop accepting, let calls in flight finish for the grace period, cut the rest."""
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         for connection in list(self.connections):
             connection.shutdown()
         deadline = self.loop.time() + self.settings.grace_period
@@ -150,8 +151,8 @@ class Gateway:
         self.pool.close()
         for handler in access_log.handlers:
             handler.flush()
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
 
     async def _sweep(self) -> None:
         """Close idle upstream connections past their time; flush the access log."""
@@ -167,20 +168,20 @@ class Gateway:
 
 def run_gateway(
     settings: GatewaySettings,
-    sock: socket.socket,
+    socks: Sequence[socket.socket],
     routes_path: Path | str,
     api_address: tuple[str, int],
     guard: GatewayGuard | None = None,
     query_spool_dir: Path | None = None,
 ) -> int:
-    """Serve ``sock`` on uvloop until SIGTERM or SIGINT; returns the exit status.
+    """Serve ``socks`` on uvloop until SIGTERM or SIGINT; returns the exit status.
 
     With ``query_spool_dir``, every service call is recorded there for the query log; the
     spool is written out in full when the gateway stops."""
     spool = QuerySpool(query_spool_dir) if query_spool_dir is not None else None
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve(settings, sock, routes_path, api_address, guard, spool))
+            runner.run(_serve(settings, socks, routes_path, api_address, guard, spool))
     finally:
         if spool is not None:
             spool.close()
@@ -189,7 +190,7 @@ def run_gateway(
 
 async def _serve(
     settings: GatewaySettings,
-    sock: socket.socket,
+    socks: Sequence[socket.socket],
     routes_path: Path | str,
     api_address: tuple[str, int],
     guard: GatewayGuard | None,
@@ -200,11 +201,11 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     gateway = Gateway(settings, routes_path, api_address, guard=guard, query_spool=spool)
-    await gateway.start(sock)
+    await gateway.start(socks)
     # What exists now lives as long as the process: keep it out of every collection.
     gc.freeze()
-    log.info("gateway serving %s (api upstream %s:%d)",
-             sock.getsockname(), api_address[0], api_address[1])
+    addresses = ", ".join(str(sock.getsockname()) for sock in socks)
+    log.info("gateway serving %s (api upstream %s:%d)", addresses, *api_address)
     await stop.wait()
     log.info("gateway stopping")
     await gateway.stop()
