@@ -1,8 +1,10 @@
 """``shipyard up``: start the control plane's processes, report when ready, stop cleanly.
 
-The parent binds the listening socket itself (so ``--port 0`` resolves to a real port
-before anything starts), hands it to the api process, waits for ``/healthz``, prints one
-line with the URL, and on SIGTERM or Ctrl-C stops its children gracefully.
+The parent binds the listening sockets itself (so ``--port 0`` resolves to a real port
+before anything starts): the gateway's on the public address (and on the Docker bridge's,
+see ``container_gateway``), the API's on an internal loopback port. It hands them to those
+processes, waits for ``/healthz``, prints one line with the URL, and on SIGTERM or Ctrl-C
+stops its children gracefully.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from shipyard.container_gateway import container_gateway_host
 from shipyard.errors import RunnerError
 from shipyard.gateway.routes import write_routing_table
 from shipyard.iam.access_control import AccessControl
@@ -65,6 +68,7 @@ class ProcessTree:
             store.migrate(lock_dir=home)
             access = AccessControl.build(self.settings, store)
             self.credentials_file = access.ensure_administrator(self.settings)
+            container_host = container_gateway_host(self.settings, store)
         finally:
             store.dispose()
         # Routes of an earlier run name instances that are gone: start from none, and let
@@ -74,8 +78,9 @@ class ProcessTree:
         # internal loopback port behind it.
         public = _listen(self.settings.host, self.settings.port)
         internal = _listen("127.0.0.1", 0)
+        port = public.getsockname()[1]
+        front_doors = [public, *self._container_door(container_host, port)]
         try:
-            port = public.getsockname()[1]
             self.url = _url_of(self.settings.host, port)
             resolved = dataclasses.replace(
                 self.settings, port=port, public_url=self.settings.public_url or self.url
@@ -89,21 +94,35 @@ class ProcessTree:
             self._spawn([sys.executable, "-m", "shipyard.supervisor"], env=env)
             self._spawn(
                 [
-                    sys.executable, "-m", "shipyard.gateway", "--fd", str(public.fileno()),
+                    sys.executable, "-m", "shipyard.gateway",
+                    *(f"--fd={door.fileno()}" for door in front_doors),
                     "--routes", str(routes_file(home)),
                     "--api-upstream", f"127.0.0.1:{internal.getsockname()[1]}",
                     "--workers", str(self.settings.gateway_workers),
                     "--query-spool", str(query_spool_dir(home)),
                 ],
                 env=env,
-                pass_fds=(public.fileno(),),
+                pass_fds=tuple(door.fileno() for door in front_doors),
             )
         finally:
-            public.close()
+            for door in front_doors:
+                door.close()
             internal.close()
         self._wait_ready()
         write_run_file(home, self.url)
         return self.url
+
+    @staticmethod
+    def _container_door(host: str | None, port: int) -> list[socket.socket]:
+        """The gateway's listening socket for Docker instances, if they need one."""
+        if host is None:
+            return []
+        try:
+            return [_listen(host, port)]
+        except OSError as exc:
+            log.warning("Docker instances will not reach other services: cannot listen on "
+                        "%s:%d: %s", host, port, exc.strerror)
+            return []
 
     def wait(self) -> int:
         """Block until asked to stop or until a child dies; returns the exit status."""

@@ -125,6 +125,7 @@ def test_add_numbers_through_the_gateway_the_sdk_and_the_cli(
     assert cli.stdout.strip() == "7"
 
 
+@ON_EACH_RUNNER
 def test_a_service_calls_another_with_the_module_level_sdk(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

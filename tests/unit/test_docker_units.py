@@ -26,6 +26,7 @@ from shipyard_runners.containers.dockerfiles import (
     generation_context,
     generation_dockerfile,
 )
+from shipyard_runners.containers.host_address import bridge_gateway, seen_from_containers
 from shipyard_runners.containers.limits import limits_for
 from shipyard_runners.containers.usage import memory_in_use
 from shipyard_runners.venvs import RUNTIME_REQUIREMENTS
@@ -217,3 +218,34 @@ def test_a_manifest_may_name_the_runner() -> None:
     assert "runner" not in parse_manifest("name: plain\n").to_spec()
     with pytest.raises(InvalidInput, match="'runner' must be a string"):
         parse_manifest("name: odd\nrunner: [docker]\n")
+
+
+# -- where containers reach the gateway ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "seen"), [
+    ("http://127.0.0.1:8080", "http://172.17.0.1:8080"),
+    ("http://localhost:8080/", "http://172.17.0.1:8080/"),
+    ("http://127.0.0.2:9", "http://172.17.0.1:9"),
+    ("http://[::1]:8080", "http://172.17.0.1:8080"),
+    ("http://127.0.0.1", "http://172.17.0.1"),
+    ("https://shipyard.example.com", "https://shipyard.example.com"),
+    ("http://192.168.1.5:8080", "http://192.168.1.5:8080"),
+])
+def test_a_loopback_shipyard_url_is_given_to_containers_on_the_bridge_address(
+    url: str, seen: str
+) -> None:
+    assert seen_from_containers(url, "172.17.0.1") == seen
+
+
+def networks_of(ipam_configs: list[dict[str, str]]) -> Any:
+    network = SimpleNamespace(attrs={"IPAM": {"Config": ipam_configs}})
+    return SimpleNamespace(networks=SimpleNamespace(get=lambda name: network))
+
+
+def test_the_bridge_address_is_the_ipv4_gateway_of_the_bridge_network() -> None:
+    client = networks_of([{"Subnet": "fd00::/64", "Gateway": "fd00::1"},
+                          {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}])
+    assert bridge_gateway(client) == "172.18.0.1"
+    with pytest.raises(RunnerError, match="no IPv4 gateway"):
+        bridge_gateway(networks_of([{"Subnet": "172.18.0.0/16"}]))

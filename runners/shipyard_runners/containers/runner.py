@@ -48,6 +48,11 @@ from shipyard_runners.containers.dockerfiles import (
     VENV,
 )
 from shipyard_runners.containers.engine import engine_at, engine_errors
+from shipyard_runners.containers.host_address import (
+    bridge_gateway,
+    points_at_loopback,
+    seen_from_containers,
+)
 from shipyard_runners.containers.housekeeping import purge_installation
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
 from shipyard_runners.containers.limits import NANO, limits_for
@@ -76,6 +81,8 @@ GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
 INSTANCE_THREADS = 4
 INSTANCE_KEEP_ALIVE = 75
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
+# Where the SDK inside an instance finds the gateway.
+SHIPYARD_URL_VAR = "SHIPYARD_URL"
 
 
 def _memory(limit: int) -> str:
@@ -211,6 +218,19 @@ class DockerRunner:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
 
+    def host_address(self) -> str:
+        """The address this machine has for the engine's containers (see ``host_address``)."""
+        return bridge_gateway(self.engine.client())
+
+    @staticmethod
+    def _reachable_from_containers(
+        client: docker.DockerClient, env: Mapping[str, str]
+    ) -> dict[str, str]:
+        url = env.get(SHIPYARD_URL_VAR, "")
+        if not points_at_loopback(url):
+            return {}
+        return {SHIPYARD_URL_VAR: seen_from_containers(url, bridge_gateway(client))}
+
     def _create(
         self, client: docker.DockerClient, artifact: Artifact, profile: Profile,
         env: Mapping[str, str],
@@ -235,6 +255,7 @@ class DockerRunner:
         ]
         environment = {
             **env,
+            **self._reachable_from_containers(client, env),
             "SHIPYARD_GENERATION": image_labels.get(label.GENERATION, ""),
             "SHIPYARD_SERVICE_ID": image_labels.get(label.SERVICE, ""),
             "SHIPYARD_INSTANCE_ID": instance_id,
