@@ -6,8 +6,8 @@ acts: it builds pending generations (``shipyard.builder``), starts instances of 
 generations the mapping and the challenger need, puts the mapping in force once each of
 its generations has a healthy instance (and passed the promotion gates), drains and stops
 instances nobody needs, restarts instances that died (with backoff, counted), publishes
-the routing table the gateway reads, and moves the gateway's spooled calls into the query
-log. Because every decision is made from stored state, a
+the routing table the gateway reads, and does the housekeeping (``shipyard.housekeeping``:
+the query log, instance credentials). Because every decision is made from stored state, a
 restart of the supervisor converges again: interrupted builds are redone, instances that
 survived are adopted, and the others are started from their artifacts without a rebuild.
 
@@ -28,7 +28,6 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -39,8 +38,8 @@ from shipyard.control_plane import ControlPlane
 from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
 from shipyard.gateway.routes import write_routing_table
+from shipyard.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
 from shipyard.iam.access_keys import AccessKeys
-from shipyard.query_log import ingest_spool, prune_query_log
 from shipyard.rollout import (
     PromotionGate,
     give_up_generation,
@@ -54,16 +53,12 @@ from shipyard.runner_choice import profile_of
 from shipyard.runner_set import RunnerSet
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
-from shipyard.supervisor_paths import query_spool_dir, routes_file
+from shipyard.supervisor_paths import routes_file
 from shipyard_runners import Artifact, InstanceHandle, Runner, State
 
 __all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
 
 log = logging.getLogger(__name__)
-
-# An instance's credentials expire after this, or are revoked as soon as it stops.
-INSTANCE_CREDENTIALS_LIFETIME = timedelta(days=7)
-
 
 @dataclass(frozen=True)
 class SupervisorTimings:
@@ -79,6 +74,8 @@ class SupervisorTimings:
     """Starts a new generation gets before it is given up when it keeps exiting."""
     prune_interval: float = 3600.0
     """How often calls past the query log's retention are dropped."""
+    credentials_renewal_interval: float = 300.0
+    """How often running instances' access keys are renewed (see ``housekeeping``)."""
 
 
 @dataclass
@@ -90,7 +87,6 @@ class _Memory:
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
-    next_prune: float = 0.0
     # What the promotion gates said of new generations, until their mapping goes in force.
     gate_verdicts: dict[str, str | None] = field(default_factory=dict)
     routes: dict[str, Any] | None = None
@@ -116,6 +112,10 @@ class Supervisor:
         self._lock = threading.Lock()
         self._stopping: set[str] = set()
         self._memory = _Memory()
+        self._housekeeping = Housekeeping(
+            self.store, plane.settings, prune_interval=self.timings.prune_interval,
+            renewal_interval=self.timings.credentials_renewal_interval,
+        )
 
     # -- the loop -------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class Supervisor:
         self._publish_routes()
         if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
             self._record_usage()
-        self._ingest_queries()
+        self._housekeeping.run()
 
     def shutdown(self) -> None:
         """Finish running builds, then stop every instance; desired state stays stored."""
@@ -511,18 +511,6 @@ class Supervisor:
             return
         write_routing_table(routes_file(self.plane.settings.home), table)
         self._memory.routes = table
-
-    def _ingest_queries(self) -> None:
-        """Move the calls the gateways spooled into the query log; now and then, drop
-        the calls past its retention."""
-        settings = self.plane.settings
-        ingest_spool(self.store, query_spool_dir(settings.home))
-        if time.monotonic() >= self._memory.next_prune:
-            self._memory.next_prune = time.monotonic() + self.timings.prune_interval
-            removed = prune_query_log(self.store, settings.query_log_retention_days)
-            if removed:
-                log.info("dropped %d calls older than %d days from the query log",
-                         removed, settings.query_log_retention_days)
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
 """Access keys: the access key id and secret a caller signs requests with (SigV4).
 
 The secret is returned once, when the key is made, and stored sealed by the vault. A
-key belongs to a user, or to the instances of one service (made by the supervisor when
-it starts them, revoked when they stop). Keys may expire; revoked and expired keys are
-unknown to ``resolve``.
+key belongs to a user, or to one instance of a service: made by the supervisor when it
+starts the instance, with a short lifetime it renews while the instance lives, and
+revoked when the instance stops. Keys may expire; revoked and expired keys are unknown to
+``resolve``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shipyard.errors import InvalidInput, NotFound
 from shipyard.iam.directory import caller_for_user
 from shipyard.iam.principals import Caller
 from shipyard.iam.vault import Vault
-from shipyard.store import AccessKeyRow, ServiceRow, Store, UserRow
+from shipyard.store import AccessKeyRow, InstanceRow, ServiceRow, Store, UserRow
 
 __all__ = ["MAX_LIFETIME", "AccessKey", "AccessKeys", "NewAccessKey"]
 
@@ -102,6 +103,27 @@ class AccessKeys:
             .where(AccessKeyRow.instance_id == instance_id, AccessKeyRow.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
+
+    @staticmethod
+    def renew_for_instances(session: Session, lifetime: timedelta) -> tuple[int, int]:
+        """Keep the keys of instances that still exist valid for ``lifetime`` from now (an
+        instance cannot be handed a new key while it runs), and revoke those of instances
+        that are gone; how many of each."""
+        now = datetime.now(UTC)
+        instances = select(InstanceRow.id)
+        unrevoked = AccessKeyRow.revoked_at.is_(None)
+        renewed = session.execute(
+            update(AccessKeyRow)
+            .where(AccessKeyRow.instance_id.in_(instances), unrevoked)
+            .values(expires_at=now + lifetime)
+        )
+        revoked = session.execute(
+            update(AccessKeyRow)
+            .where(AccessKeyRow.instance_id.is_not(None),
+                   AccessKeyRow.instance_id.not_in(instances), unrevoked)
+            .values(revoked_at=now)
+        )
+        return renewed.rowcount, revoked.rowcount
 
     def list(self, caller: Caller, *, everyone: bool = False) -> list[AccessKey]:
         """The caller's keys; every key for an administrator who asks for ``everyone``."""
