@@ -37,6 +37,7 @@ from shipyard.builder import Builder
 from shipyard.control_plane import ControlPlane
 from shipyard.deployments import BuildState, tag_of
 from shipyard.errors import ShipyardError
+from shipyard.gatekeeper import Gatekeeper
 from shipyard.gateway.routes import write_routing_table
 from shipyard.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
 from shipyard.iam.access_keys import AccessKeys
@@ -87,8 +88,6 @@ class _Memory:
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
-    # What the promotion gates said of new generations, until their mapping goes in force.
-    gate_verdicts: dict[str, str | None] = field(default_factory=dict)
     routes: dict[str, Any] | None = None
 
 
@@ -103,7 +102,6 @@ class Supervisor:
         gates: Sequence[PromotionGate] = (),
     ) -> None:
         self.plane = plane
-        self.gates = tuple(gates)
         self.store = plane.store
         self.runner = runner
         self.timings = timings or SupervisorTimings()
@@ -112,6 +110,7 @@ class Supervisor:
         self._lock = threading.Lock()
         self._stopping: set[str] = set()
         self._memory = _Memory()
+        self._gatekeeper = Gatekeeper(self.store, gates)
         self._housekeeping = Housekeeping(
             self.store, plane.settings, prune_interval=self.timings.prune_interval,
             renewal_interval=self.timings.credentials_renewal_interval,
@@ -157,8 +156,10 @@ class Supervisor:
         self._housekeeping.run()
 
     def shutdown(self) -> None:
-        """Finish running builds, then stop every instance; desired state stays stored."""
+        """Finish running builds and gates, then stop every instance; desired state stays
+        stored."""
         self._builder.shutdown()
+        self._gatekeeper.shutdown()
         self._stops.shutdown(wait=True)
         with self.store.reading() as session:
             rows = [(r.id, r.handle) for r in session.scalars(select(InstanceRow))]
@@ -185,10 +186,9 @@ class Supervisor:
     # -- instances ------------------------------------------------------------------
 
     def _reconcile(self) -> None:
-        # Health checks and gates are network calls: make them before taking the store's
-        # write lock.
+        # Health checks are network calls: made before taking the store's write lock.
         health = self._check_health()
-        self._run_gates()
+        self._gatekeeper.ask_due()
         with self.store.writing() as session:
             services = session.scalars(select(ServiceRow)).all()
             for service in services:
@@ -406,11 +406,10 @@ class Supervisor:
                 return
         new = [generation_id for generation_id in desired
                if generation_id not in shares(service.live_mapping)]
-        verdicts = self._memory.gate_verdicts
-        if self.gates and any(generation_id not in verdicts for generation_id in new):
-            return  # the gates run before the next tick's transaction
+        if not self._gatekeeper.answered(new):
+            return  # a later tick takes the verdicts
         for generation_id in new:
-            problem = verdicts.pop(generation_id, None)
+            problem = self._gatekeeper.take(generation_id)
             if problem is not None:
                 generation = session.get_one(GenerationRow, generation_id)
                 give_up_generation(
@@ -419,38 +418,6 @@ class Supervisor:
                 return
         put_in_force(service)
         log.info("%s now serves %s", service.name, service.live_mapping)
-
-    def _run_gates(self) -> None:
-        """Ask the gates about each new generation of a mapping that waits for them, once
-        one of its instances is healthy; their verdicts wait in memory for the tick's
-        transaction (after a restart they are asked again, and answer the same)."""
-        if not self.gates:
-            return
-        verdicts = self._memory.gate_verdicts
-        asked: list[tuple[str, str, tuple[str, int]]] = []
-        with self.store.reading() as session:
-            for service in session.scalars(select(ServiceRow).where(ServiceRow.deployed)):
-                if service.mapping == service.live_mapping:
-                    continue
-                live = shares(service.live_mapping)
-                for generation_id in shares(service.mapping):
-                    if generation_id in live or generation_id in verdicts:
-                        continue
-                    handle = session.scalars(
-                        select(InstanceRow.handle).where(
-                            InstanceRow.generation_id == generation_id,
-                            InstanceRow.state == State.HEALTHY.value,
-                        )
-                    ).first()
-                    if handle:
-                        asked.append((service.id, generation_id, (handle["host"], handle["port"])))
-        for service_id, generation_id, address in asked:
-            problem = None
-            for gate in self.gates:
-                problem = gate(self.store, service_id, generation_id, address)
-                if problem is not None:
-                    break
-            verdicts[generation_id] = problem
 
     def _retire(self, session: Session, row: InstanceRow) -> None:
         if row.handle:
