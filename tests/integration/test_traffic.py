@@ -3,6 +3,7 @@ rollbacks under load, the challenger, and the query log of the real gateway's ca
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import itertools
@@ -197,14 +198,22 @@ def test_the_query_log_keeps_bodies_and_association_ids_when_asked(
         assert session.post(url, json=body, headers={
             "X-Request-Id": "assoc-2", "X-Shipyard-Association-Id": "from-header"
         }).json() == 7
+        binary = session.post(url, data=bytes(range(256)), headers={
+            "X-Request-Id": "assoc-4", "Content-Type": "application/octet-stream"})
+        assert binary.status_code == 400
     refused = requests.post(url, json=body, headers={"X-Request-Id": "assoc-3"}, timeout=10)
     assert refused.status_code == 401
 
-    rows = {row["request_id"]: row for row in queries_with_prefix(shipyard, "assoc", 3)}
+    rows = {row["request_id"]: row for row in queries_with_prefix(shipyard, "assoc", 4)}
     assert rows["assoc-1"]["association_id"] == "A-17"
     assert json.loads(rows["assoc-1"]["request_body"]) == body
     assert rows["assoc-1"]["response_body"].strip() == "7"
     assert rows["assoc-2"]["association_id"] == "from-header"
+    # A body that is not text is kept byte for byte, in base64, as is the rest of its call.
+    assert rows["assoc-1"]["body_encoding"] == "utf-8"
+    assert rows["assoc-4"]["body_encoding"] == "base64"
+    assert base64.b64decode(rows["assoc-4"]["request_body"]) == bytes(range(256))
+    assert base64.b64decode(rows["assoc-4"]["response_body"]) == binary.content
     # A call refused for its credentials reached no generation.
     assert (rows["assoc-3"]["status"], rows["assoc-3"]["generation"],
             rows["assoc-3"]["caller"]) == (401, None, "")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -202,16 +204,42 @@ def test_presigned_urls_lose_their_signature_and_credential() -> None:
     assert entry_of(record(path="/p?q=1"))["path"] == "/p?q=1"
 
 
+BODIES = ("request_body", "response_body", "challenger_body", "body_encoding")
+
+
+def bodies_of(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(entry[name] for name in BODIES)
+
+
+def whole(**bodies: bytes) -> QueryRecord:
+    """A call whose bodies were all kept whole (none cut at the cap)."""
+    return record(keep_bodies=True, request_bytes=len(bodies.get("request_body", b"")),
+                  response_bytes=len(bodies.get("response_body", b"")), **bodies)
+
+
 def test_bodies_are_kept_only_when_the_service_collects_them() -> None:
-    bodies = {"request_body": b'{"x": 1}', "response_body": b"caf\xc3\xa9 \xff",
+    bodies = {"request_body": b'{"x": 1}', "response_body": "café".encode(),
               "challenger_body": b"[2]"}
-    dropped = entry_of(record(**bodies))
-    assert (dropped["request_body"], dropped["response_body"], dropped["challenger_body"]) \
-        == (None, None, None)
-    kept = entry_of(record(keep_bodies=True, **bodies))
-    assert kept["request_body"] == '{"x": 1}'
-    assert kept["response_body"] == "café \ufffd"  # not UTF-8: replaced, documented
-    assert kept["challenger_body"] == "[2]"
+    assert bodies_of(entry_of(record(**bodies))) == (None, None, None, None)
+    assert bodies_of(entry_of(whole(**bodies))) == ('{"x": 1}', "café", "[2]", "utf-8")
+    assert bodies_of(entry_of(whole())) == (None, None, None, None)
+
+
+@pytest.mark.parametrize("binary", [b"caf\xc3\xa9 \xff", b"\x89PNG\r\n\x1a\n\x00", b"a\x00b"])
+def test_a_call_with_a_body_that_is_not_text_keeps_each_body_in_base64(binary: bytes) -> None:
+    entry = entry_of(whole(request_body=binary, response_body=b'{"label": "cat"}'))
+    assert entry["body_encoding"] == "base64"
+    assert base64.b64decode(entry["request_body"]) == binary
+    assert base64.b64decode(entry["response_body"]) == b'{"label": "cat"}'
+    assert entry["challenger_body"] is None
+
+
+def test_a_body_cut_inside_a_character_stays_text() -> None:
+    body = '{"name": "é"}'.encode()[:11]  # cut between the two bytes of é
+    cut = entry_of(record(keep_bodies=True, request_body=body, request_bytes=14))
+    assert (cut["request_body"], cut["body_encoding"]) == ('{"name": "', "utf-8")
+    # The same bytes as a whole body are not UTF-8.
+    assert entry_of(whole(request_body=body))["body_encoding"] == "base64"
 
 
 def test_a_spool_line_is_one_ascii_line(tmp_path: Path) -> None:
@@ -307,6 +335,9 @@ def test_corrupt_lines_are_quarantined_and_the_rest_goes_in(
         json.dumps({**entry_of(record(4)), "at": None}),
         json.dumps({**entry_of(record(5)), "at": 1e300}),
         json.dumps({**entry_of(record(6)), "service_id": "s" * 100}),
+        json.dumps({**entry_of(record(7)), "request_body": "x", "body_encoding": "latin-1"}),
+        json.dumps({**entry_of(record(8)), "request_body": "not base64!",
+                    "body_encoding": "base64"}),
         '{"request_id": "cut',
     ]
     (tmp_path / "1-abc-00000001.jsonl").write_text("\n".join([good, *bad, long_id, ""]))
@@ -426,6 +457,37 @@ def test_rows_come_oldest_first_in_their_range_across_pages(
     assert window[0]["at"] == (NOW + timedelta(seconds=2)).isoformat()
     with pytest.raises(NotFound):
         log.rows("nobody")
+
+
+def test_bodies_go_in_byte_for_byte_and_out_with_their_encoding(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    service_id = make_service(client)
+    image = bytes(range(256))
+    ingest_records(app, tmp_path, [
+        replace(whole(request_body=image, response_body=b'{"label": "cat"}'),
+                request_id="image", service_id=service_id),
+        replace(whole(request_body=b'{"x": 1}'), request_id="json", service_id=service_id),
+    ])
+    # A line spooled before bodies said how they are written holds UTF-8 text.
+    earlier = entry_of(replace(whole(request_body=b"{}"), request_id="earlier",
+                               service_id=service_id))
+    del earlier["body_encoding"]
+    (tmp_path / "spool" / "1-abc-00000009.jsonl").write_text(json.dumps(earlier) + "\n")
+    assert ingest_spool(app.extensions["shipyard"].store, tmp_path / "spool") == 1
+
+    lines = client.get("/api/v1/services/svc/queries").get_data(as_text=True).splitlines()
+    rows = {row["request_id"]: row for row in map(json.loads, lines)}
+    assert rows["image"]["body_encoding"] == "base64"
+    assert base64.b64decode(rows["image"]["request_body"]) == image
+    assert base64.b64decode(rows["image"]["response_body"]) == b'{"label": "cat"}'
+    assert bodies_of(rows["json"]) == ('{"x": 1}', None, None, "utf-8")
+    assert bodies_of(rows["earlier"]) == ("{}", None, None, "utf-8")
+    table = csv.DictReader(io.StringIO(
+        client.get("/api/v1/services/svc/queries?format=csv").get_data(as_text=True)))
+    by_id = {row["request_id"]: row for row in table}
+    assert base64.b64decode(by_id["image"]["request_body"]) == image
+    assert by_id["image"]["body_encoding"] == "base64"
 
 
 def test_the_api_exports_jsonl_and_csv(

@@ -19,8 +19,9 @@ def export_queries(ref: str) -> Response:
     Columns, in this order: at, request_id, service_id, generation, method, path, status,
     latency_ms, request_bytes, response_bytes, caller, association_id,
     challenger_generation, challenger_status, challenger_latency_ms, request_body,
-    response_body, challenger_body. Bodies are there only when the service collects
-    prediction data. Calls reach the log within a few seconds.
+    response_body, challenger_body, body_encoding. Bodies are there only when the service
+    collects prediction data, as text (body_encoding utf-8) or, when one of a call's
+    bodies is not text, each in base64. Calls reach the log within a few seconds.
     ---
     tags: [queries]
     parameters:

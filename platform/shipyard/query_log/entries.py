@@ -4,13 +4,17 @@ This runs in the spool's thread, off the gateway's event loop: it reads the asso
 id from the request body when no header gave one, drops the bodies unless the service
 collects prediction data, and turns the bodies into text.
 
-Bodies are decoded as UTF-8, with U+FFFD for bytes that are not UTF-8: the query log is
-for comparing generations' JSON answers offline, and a text column keeps them readable
-in JSONL and CSV alike. A binary body is therefore not kept byte for byte.
+Bodies are kept byte for byte, as text so that JSONL and CSV carry them alike: a call's
+bodies are written as UTF-8 text when each of them is text (``body_encoding`` "utf-8"),
+else each of them in base64 (``body_encoding`` "base64"): an image sent to a model, or
+text holding a NUL, which a PostgreSQL text column cannot. A body cut at the size cap may
+end inside a character; the start of that character is dropped with the rest.
 """
 
 from __future__ import annotations
 
+import base64
+import codecs
 import json
 import re
 from typing import Any
@@ -75,9 +79,7 @@ def entry_of(record: QueryRecord) -> dict[str, Any]:
         "challenger_generation": record.challenger_generation,
         "challenger_status": record.challenger_status,
         "challenger_latency_ms": record.challenger_latency_ms,
-        "request_body": _text(record.request_body) if keep else None,
-        "response_body": _text(record.response_body) if keep else None,
-        "challenger_body": _text(record.challenger_body) if keep else None,
+        **(_bodies(record) if keep else _NO_BODIES),
     }
 
 
@@ -86,5 +88,43 @@ def spool_line(record: QueryRecord) -> str:
     return json.dumps(entry_of(record), separators=(",", ":")) + "\n"
 
 
-def _text(body: bytes | None) -> str | None:
-    return None if body is None else body.decode("utf-8", errors="replace")
+_NO_BODIES: dict[str, str | None] = {
+    "request_body": None, "response_body": None, "challenger_body": None,
+    "body_encoding": None,
+}
+
+
+def _bodies(record: QueryRecord) -> dict[str, str | None]:
+    """The kept bodies of ``record`` as text, and how they are written."""
+    bodies = {
+        # A body shorter than the call's byte count was cut at the cap. The challenger's
+        # size is not counted: its body counts as whole.
+        "request_body": (record.request_body, _cut(record.request_body, record.request_bytes)),
+        "response_body": (record.response_body,
+                          _cut(record.response_body, record.response_bytes)),
+        "challenger_body": (record.challenger_body, False),
+    }
+    texts = {name: None if body is None else _as_text(body, cut)
+             for name, (body, cut) in bodies.items()}
+    if all(body is None for body, _ in bodies.values()):
+        return dict(_NO_BODIES)
+    if all(texts[name] is not None or body is None for name, (body, _) in bodies.items()):
+        return {**texts, "body_encoding": "utf-8"}
+    return {
+        **{name: None if body is None else base64.b64encode(body).decode("ascii")
+           for name, (body, _) in bodies.items()},
+        "body_encoding": "base64",
+    }
+
+
+def _cut(body: bytes | None, size: int) -> bool:
+    return body is not None and len(body) < size
+
+
+def _as_text(body: bytes, cut: bool) -> str | None:
+    """``body`` as text, or None if it is not UTF-8 text a text column can hold."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(body, final=not cut)
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in text else text

@@ -4,7 +4,12 @@ Both formats carry the same columns in the same order, ``COLUMNS``:
 
     at, request_id, service_id, generation, method, path, status, latency_ms,
     request_bytes, response_bytes, caller, association_id, challenger_generation,
-    challenger_status, challenger_latency_ms, request_body, response_body, challenger_body
+    challenger_status, challenger_latency_ms, request_body, response_body, challenger_body,
+    body_encoding
+
+``body_encoding`` says how the row's bodies are written: ``utf-8`` (text as sent) or
+``base64`` (every body of the row, when one of them is not text); empty when no body is
+kept.
 
 ``at`` is an ISO 8601 UTC instant with microseconds; rows come oldest first. JSONL is one
 JSON object per line (ASCII, so a body cannot break a line; absent values are null). CSV
@@ -39,7 +44,7 @@ COLUMNS = (
     "at", "request_id", "service_id", "generation", "method", "path", "status",
     "latency_ms", "request_bytes", "response_bytes", "caller", "association_id",
     "challenger_generation", "challenger_status", "challenger_latency_ms",
-    "request_body", "response_body", "challenger_body",
+    "request_body", "response_body", "challenger_body", "body_encoding",
 )
 PAGE = 1000
 _CHUNK_CHARS = 64 * 1024

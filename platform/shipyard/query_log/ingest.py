@@ -25,6 +25,8 @@ it is, its cut last line quarantined) rather than left to pile up.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import math
@@ -54,10 +56,9 @@ FILES_PER_CALL = 200
 downtime is worked off over a few supervisor ticks instead of holding one up."""
 
 _REQUIRED_TEXT = ("request_id", "service_id", "method", "path")
-_OPTIONAL_TEXT = (
-    "generation", "association_id", "challenger_generation",
-    "request_body", "response_body", "challenger_body",
-)
+_BODIES = ("request_body", "response_body", "challenger_body")
+_OPTIONAL_TEXT = ("generation", "association_id", "challenger_generation", *_BODIES)
+BODY_ENCODINGS = ("utf-8", "base64")
 _LIMITS = {
     column.name: column.type.length
     for column in QueryLogRow.__table__.columns
@@ -101,6 +102,7 @@ def row_values(entry: Any) -> dict[str, Any]:
         values[name] = _text(entry, name, required=True)
     for name in _OPTIONAL_TEXT:
         values[name] = _text(entry, name, required=False)
+    values["body_encoding"] = _body_encoding(entry, values)
     values["caller"] = _text(entry, "caller", required=False) or ""
     values["status"] = _integer(entry.get("status"), "status")
     values["latency_ms"] = _number(entry, "latency_ms")
@@ -199,6 +201,29 @@ def _text(entry: dict[str, Any], name: str, *, required: bool) -> str | None:
         value = value.replace("\x00", "\ufffd")
     limit = _LIMITS.get(name)
     return value[:limit] if limit else value
+
+
+def _body_encoding(entry: dict[str, Any], values: dict[str, Any]) -> str | None:
+    encoding = entry.get("body_encoding")
+    if encoding is None:
+        # Spooled before bodies said how they are written: they were UTF-8 text.
+        has_bodies = any(values[name] is not None for name in _BODIES)
+        return "utf-8" if has_bodies else None
+    if encoding not in BODY_ENCODINGS:
+        raise CorruptEntry(f"body_encoding is not one of {', '.join(BODY_ENCODINGS)}")
+    if encoding == "base64":
+        for name in _BODIES:
+            if values[name] is not None and not _is_base64(values[name]):
+                raise CorruptEntry(f"{name} is not base64")
+    return encoding
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _integer(value: Any, name: str, *, nullable: bool = False) -> int | None:

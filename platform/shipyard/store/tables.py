@@ -211,6 +211,8 @@ class QueryLogRow(Base):
     request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     challenger_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How the bodies are written: "utf-8" (as text) or "base64"; None when none is kept.
+    body_encoding: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
 
 class ModelReplacementRow(Base):
