@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
-from shipyard.store import Store
-from shipyard.store.tables import ServiceRow
+from shipyard.store import ServiceRow, Store
 from shipyard_runners import DockerRunner
 from shipyard_runners.containers import installation_id
 from shipyard_runners.containers.host_address import is_loopback

@@ -61,6 +61,7 @@ __all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class SupervisorTimings:
     tick: float = 0.2
