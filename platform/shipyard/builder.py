@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from shipyard.build_log import BuildLogWriter
 from shipyard.control_plane import ControlPlane
-from shipyard.deployments import BuildState, tag_of
+from shipyard.deployments import BuildState
 from shipyard.errors import ShipyardError
+from shipyard.generation_refs import tag_of
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.runner_choice import profile_of
 from shipyard.store import GenerationRow, ServiceRow

@@ -8,7 +8,6 @@ to the desired one; this module never starts a process.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.archives import write_zip
-from shipyard.errors import InvalidInput, NotFound, ServiceDisabled
+from shipyard.errors import NotFound, ServiceDisabled
+from shipyard.generation_refs import (
+    generation_numbers,
+    parse_tag,
+    stored_mapping,
+    tag_in,
+    tag_of,
+    tagged_mapping,
+)
 from shipyard.services import find_service
 from shipyard.store import (
     BuildLogRow,
@@ -29,13 +36,7 @@ from shipyard.store import (
     Store,
 )
 
-__all__ = [
-    "BuildState", "Deployments", "Generation", "GenerationDocument", "find_generation",
-    "parse_tag", "tag_of",
-]
-
-_TAG = re.compile(r"^v([1-9][0-9]{0,8})$")
-
+__all__ = ["BuildState", "Deployments", "Generation", "GenerationDocument", "find_generation"]
 
 class BuildState:
     PENDING = "pending"
@@ -43,18 +44,6 @@ class BuildState:
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DONE = (SUCCEEDED, FAILED)
-
-
-def tag_of(number: int) -> str:
-    return f"v{number}"
-
-
-def parse_tag(tag: str) -> int:
-    """The number of a generation tag such as ``v2``."""
-    match = _TAG.match(tag) if isinstance(tag, str) else None
-    if match is None:
-        raise InvalidInput(f"generation must be a tag such as v2, not {tag!r}")
-    return int(match.group(1))
 
 
 @dataclass(frozen=True)
@@ -132,7 +121,7 @@ class Deployments:
             session.add(row)
             service.deployed = True
             service.target_generation_id = row.id
-            service.mapping = [{"generation_id": row.id, "proba": 1.0}]
+            service.mapping = stored_mapping([(row.id, 1.0)])
             service.state = "building"
             service.status_message = f"building {tag_of(row.number)}"
             service.updated_at = datetime.now(UTC)
@@ -202,26 +191,20 @@ class Deployments:
         """What serves now, what should, and each instance with its health and usage."""
         with self.store.reading() as session:
             service = find_service(session, ref)
-            tags = dict(session.execute(
-                select(GenerationRow.id, GenerationRow.number)
-                .where(GenerationRow.service_id == service.id)
-            ).all())
+            numbers = generation_numbers(session, service.id)
             instances = session.scalars(
                 select(InstanceRow).where(InstanceRow.service_id == service.id)
                 .order_by(InstanceRow.started_at)
             )
             return {
-                "live_generation": _tag(tags, service.live_generation_id),
-                "target_generation": _tag(tags, service.target_generation_id),
-                "mapping": [
-                    {"generation": _tag(tags, item["generation_id"]), "proba": item["proba"]}
-                    for item in service.live_mapping or ()
-                ],
-                "challenger": _tag(tags, service.challenger_generation_id),
+                "live_generation": tag_in(numbers, service.live_generation_id),
+                "target_generation": tag_in(numbers, service.target_generation_id),
+                "mapping": tagged_mapping(numbers, service.live_mapping),
+                "challenger": tag_in(numbers, service.challenger_generation_id),
                 "instances": [
                     {
                         "id": row.id,
-                        "generation": _tag(tags, row.generation_id),
+                        "generation": tag_in(numbers, row.generation_id),
                         "state": row.state,
                         "address": _address(row.handle),
                         "restarts": row.restarts,
@@ -246,12 +229,9 @@ class Deployments:
 
 
 def _generation(session: Session, ref: str, number: int) -> GenerationRow:
+    """Build ``number`` of service ``ref``, or ``NotFound`` (the builds API's wording)."""
     service = find_service(session, ref)
-    row = session.scalar(
-        select(GenerationRow).where(
-            GenerationRow.service_id == service.id, GenerationRow.number == number
-        )
-    )
+    row = _numbered(session, service, number)
     if row is None:
         raise NotFound(f"service {service.name!r} has no build {number}")
     return row
@@ -259,14 +239,18 @@ def _generation(session: Session, ref: str, number: int) -> GenerationRow:
 
 def find_generation(session: Session, service: ServiceRow, number: int) -> GenerationRow:
     """Generation ``number`` of ``service``, or ``NotFound``."""
-    row = session.scalar(
+    row = _numbered(session, service, number)
+    if row is None:
+        raise NotFound(f"service {service.name!r} has no generation {tag_of(number)}")
+    return row
+
+
+def _numbered(session: Session, service: ServiceRow, number: int) -> GenerationRow | None:
+    return session.scalar(
         select(GenerationRow).where(
             GenerationRow.service_id == service.id, GenerationRow.number == number
         )
     )
-    if row is None:
-        raise NotFound(f"service {service.name!r} has no generation {tag_of(number)}")
-    return row
 
 
 def _no_document(name: str, row: GenerationRow) -> str:
@@ -276,10 +260,6 @@ def _no_document(name: str, row: GenerationRow) -> str:
     if row.build_state == BuildState.FAILED:
         return f"the build of {tag} of {name!r} failed, so it has no document"
     return f"{tag} of {name!r} has no document: its build log says why"
-
-
-def _tag(tags: dict[str, int], generation_id: str | None) -> str | None:
-    return tag_of(tags[generation_id]) if generation_id in tags else None
 
 
 def _address(handle: dict[str, Any] | None) -> str | None:

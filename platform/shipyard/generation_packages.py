@@ -36,9 +36,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.archives import read_archive, write_zip
-from shipyard.deployments import BuildState, Generation, find_generation, parse_tag, tag_of
+from shipyard.deployments import BuildState, Generation, find_generation
 from shipyard.environments import EnvironmentCatalog
 from shipyard.errors import InvalidInput, InvalidPackageList, NotFound, PayloadTooLarge
+from shipyard.generation_refs import parse_tag, tag_of
 from shipyard.models import MODEL_FILE, find_model_version, split_model_version
 from shipyard.scaffold import KINDS
 from shipyard.services import find_service

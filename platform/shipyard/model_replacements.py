@@ -30,8 +30,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.deployments import BuildState, tag_of
+from shipyard.deployments import BuildState
 from shipyard.errors import Conflict, InvalidInput, NotFound, ReplacementBlocked, ServiceDisabled
+from shipyard.generation_refs import tag_of
 from shipyard.model_checks import (
     PREDICTS_CHECK,
     WARNING,

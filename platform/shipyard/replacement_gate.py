@@ -25,8 +25,8 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.deployments import tag_of
 from shipyard.errors import NotFound
+from shipyard.generation_refs import tag_of
 from shipyard.model_checks import FAILING, PASSING, PREDICTS_CHECK, WARNING, Check, Validation
 from shipyard.model_replacements import ReplacementState
 from shipyard.models import find_model_version, split_model_version

@@ -16,9 +16,9 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.deployments import BuildState, tag_of
+from shipyard.deployments import BuildState
+from shipyard.generation_refs import main_generation, mapping_of, tag_of
 from shipyard.store import GenerationRow, ServiceRow, Store
-from shipyard.traffic import main_generation, mapping_of
 
 __all__ = [
     "PromotionGate",

@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session
 
 from shipyard.builder import Builder
 from shipyard.control_plane import ControlPlane
-from shipyard.deployments import BuildState, tag_of
+from shipyard.deployments import BuildState
 from shipyard.errors import ShipyardError
 from shipyard.gatekeeper import Gatekeeper
 from shipyard.gateway.routes import write_routing_table
+from shipyard.generation_refs import tag_of
 from shipyard.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.rollout import (

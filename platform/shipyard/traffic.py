@@ -11,7 +11,7 @@ stopped after a drain period. Nothing here starts or stops a process.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,23 +19,26 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.deployments import BuildState, Generation, find_generation, parse_tag, tag_of
+from shipyard.deployments import BuildState, Generation, find_generation
 from shipyard.errors import Conflict, InvalidInput
+from shipyard.generation_refs import (
+    Shares,
+    generation_numbers,
+    main_generation,
+    mapping_of,
+    parse_tag,
+    stored_mapping,
+    tag_in,
+    tag_of,
+    tagged_mapping,
+)
 from shipyard.services import find_service
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
 from shipyard_runners import State
 
-__all__ = [
-    "MAPPING_TOLERANCE",
-    "GenerationStanding",
-    "Traffic",
-    "main_generation",
-    "mapping_of",
-    "parse_mapping",
-]
+__all__ = ["MAPPING_TOLERANCE", "GenerationStanding", "Traffic", "parse_mapping"]
 
 MAPPING_TOLERANCE = 1e-9
-Shares = list[tuple[str, float]]  # (generation id, proba)
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,11 @@ class Traffic:
         """The mapping in force and the one asked for, by generation tag."""
         with self.store.reading() as session:
             service = find_service(session, ref)
-            tags = _tags(session, service.id)
+            numbers = generation_numbers(session, service.id)
             return {
-                "live": _entries(tags, mapping_of(service.live_mapping)),
-                "desired": _entries(tags, mapping_of(service.mapping)),
-                "challenger": _tag(tags, service.challenger_generation_id),
+                "live": tagged_mapping(numbers, service.live_mapping),
+                "desired": tagged_mapping(numbers, service.mapping),
+                "challenger": tag_in(numbers, service.challenger_generation_id),
             }
 
     def set_mapping(self, ref: str, body: Any) -> dict[str, Any]:
@@ -191,24 +194,6 @@ def parse_mapping(body: Any, built: Mapping[str, str]) -> Shares:
     return result
 
 
-def mapping_of(stored: Sequence[Mapping[str, Any]] | None) -> Shares:
-    """A stored mapping (``[{"generation_id", "proba"}]``) as pairs."""
-    return [(str(item["generation_id"]), float(item["proba"])) for item in stored or ()]
-
-
-def main_generation(pairs: Shares) -> str | None:
-    """The generation taking the largest share (on a tie, the one listed last)."""
-    best: tuple[float, str] | None = None
-    for generation_id, proba in pairs:
-        if proba > 0 and (best is None or proba >= best[0]):
-            best = (proba, generation_id)
-    return best[1] if best else None
-
-
-def stored_mapping(pairs: Shares) -> list[dict[str, Any]]:
-    return [{"generation_id": generation_id, "proba": proba} for generation_id, proba in pairs]
-
-
 def _ask_for(service: ServiceRow, pairs: Shares) -> None:
     service.mapping = stored_mapping(pairs)
     service.target_generation_id = main_generation(pairs)
@@ -268,20 +253,3 @@ def _built(session: Session, service_id: str) -> dict[str, str]:
     ).all()
     return {tag_of(number): generation_id for number, generation_id in rows}
 
-
-def _tags(session: Session, service_id: str) -> dict[str, int]:
-    return dict(session.execute(
-        select(GenerationRow.id, GenerationRow.number)
-        .where(GenerationRow.service_id == service_id)
-    ).all())
-
-
-def _tag(tags: Mapping[str, int], generation_id: str | None) -> str | None:
-    return tag_of(tags[generation_id]) if generation_id in tags else None
-
-
-def _entries(tags: Mapping[str, int], pairs: Shares) -> list[dict[str, Any]]:
-    return [
-        {"generation": tag_of(tags[generation_id]), "proba": proba}
-        for generation_id, proba in pairs if generation_id in tags
-    ]

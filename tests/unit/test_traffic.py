@@ -16,8 +16,9 @@ from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.recording import BodyCopies
 from shipyard.gateway.routes import RoutingTable, Upstream
 from shipyard.gateway.settings import GatewaySettings
+from shipyard.generation_refs import main_generation, mapping_of
 from shipyard.query_log.record import QueryRecord
-from shipyard.traffic import main_generation, mapping_of, parse_mapping
+from shipyard.traffic import parse_mapping
 
 BUILT = {"v1": "gen_1", "v2": "gen_2", "v3": "gen_3"}
 
