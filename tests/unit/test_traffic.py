@@ -129,10 +129,10 @@ def test_the_copy_is_the_same_request_with_a_length_and_no_keep_alive() -> None:
     assert copy_request(head, False, b"{}").count(b"Content-Length") == 1
 
 
-def _record() -> QueryRecord:
+def _record(keep_bodies: bool = False) -> QueryRecord:
     return QueryRecord(
         at=0.0, request_id="r1", service_id="svc_1", generation="v1", method="POST",
-        path="/x", status=200, latency_ms=1.0,
+        path="/x", status=200, latency_ms=1.0, keep_bodies=keep_bodies,
     )
 
 
@@ -161,17 +161,20 @@ def test_the_mirror_records_the_challengers_status_latency_and_capped_body() -> 
         mirror = ChallengerMirror(
             asyncio.get_running_loop(), recorded.append, timeout=5, body_cap=4
         )
-        mirror.send(Upstream("i-2", "127.0.0.1", port), "v2", b"GET / HTTP/1.1\r\n\r\n",
-                    _record())
+        request = b"GET / HTTP/1.1\r\n\r\n"
+        mirror.send(Upstream("i-2", "127.0.0.1", port), "v2", request, _record(True))
+        # Where the query log keeps no bodies, the challenger's is not kept either.
+        mirror.send(Upstream("i-2", "127.0.0.1", port), "v2", request, _record(False))
         await mirror.close(5)
         server.close()
         await server.wait_closed()
         return recorded
 
-    (record,) = asyncio.run(scenario())
+    record, bodiless = sorted(asyncio.run(scenario()), key=lambda r: not r.keep_bodies)
     assert (record.challenger_generation, record.challenger_status) == ("v2", 500)
     assert record.challenger_body == b"0123"
     assert record.challenger_latency_ms is not None and record.challenger_latency_ms > 0
+    assert (bodiless.challenger_status, bodiless.challenger_body) == (500, None)
 
 
 def test_a_slow_unreachable_or_overloaded_challenger_is_recorded_as_such() -> None:
@@ -220,3 +223,11 @@ def test_bodies_are_cut_at_their_caps_and_only_whole_requests_are_copied() -> No
     assert plain is not None and BodyCopies.for_route(plain, settings) is None
     with_challenger = BodyCopies.for_route(_route("v2"), settings)
     assert with_challenger is not None and with_challenger.request_cap == 8
+
+    # The challenger gets a whole body within its own cap, even where the copy kept for
+    # the query log may be longer.
+    logged = BodyCopies(request_cap=16, answer_cap=0)
+    logged.request_chunk(b"0123456789")
+    assert logged.request_for_challenger(10, cap=16) == b"0123456789"
+    assert logged.request_for_challenger(10, cap=8) is None
+    assert copies.request_for_challenger(6, cap=16) is None  # cut at its copy's cap

@@ -22,7 +22,9 @@ import httptools
 from shipyard.gateway.routes import Upstream
 from shipyard.query_log.record import QueryRecord
 
-__all__ = ["SKIPPED", "TIMED_OUT", "UNREACHABLE", "ChallengerMirror", "copy_request"]
+__all__ = [
+    "SKIPPED", "TIMED_OUT", "UNREACHABLE", "ChallengerMirror", "append_capped", "copy_request",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,8 @@ class ChallengerMirror:
 
     async def _call(self, upstream: Upstream, request: bytes, query: QueryRecord) -> None:
         started = time.perf_counter()
-        answer = _Answer(self.body_cap)
+        # The answer's body is kept only where the query log keeps bodies.
+        answer = _Answer(self.body_cap if query.keep_bodies else 0)
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self.timeout):
@@ -111,6 +114,14 @@ class ChallengerMirror:
             self.record(query)
 
 
+def append_capped(copy: bytearray, chunk: bytes, cap: int) -> bool:
+    """Append what room is left of ``chunk`` to ``copy``; whether any of it was cut."""
+    room = cap - len(copy)
+    if room > 0:
+        copy += chunk[:room]
+    return len(chunk) > room
+
+
 def copy_request(head: list[bytes], chunked: bool, body: bytes) -> bytes:
     """A whole request for the challenger from the head of the forwarded one (as
     ``RequestHeaders.head`` makes it) and its whole body, de-chunked: the same headers,
@@ -138,9 +149,7 @@ class _Answer:
         self.status = self.parser.get_status_code()
 
     def on_body(self, chunk: bytes) -> None:
-        room = self.cap - len(self.body)
-        if room > 0:
-            self.body += chunk[:room]
+        append_capped(self.body, chunk, self.cap)
 
     def on_message_complete(self) -> None:
         self.complete = True

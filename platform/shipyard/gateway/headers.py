@@ -12,6 +12,7 @@ import random
 import re
 
 from shipyard.errors import InvalidInput
+from shipyard.query_log.record import ASSOCIATION_ID_HEADER
 
 __all__ = [
     "RequestHeaders",
@@ -32,6 +33,9 @@ _RESPONSE_REPLACED = frozenset({b"x-request-id", b"x-shipyard-generation"})
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
+_ASSOCIATION_ID = ASSOCIATION_ID_HEADER.lower().encode("ascii")
+# The query log's association_id column holds this many characters.
+_ASSOCIATION_ID_CHARS = 255
 
 
 # The version (4) and variant (10) bits of a random UUID.
@@ -113,8 +117,10 @@ class RequestHeaders:
                 if lowered.startswith(b"x-shipyard-"):
                     if lowered == b"x-shipyard-target-generation":
                         self.target_generation = value.strip().decode("latin-1")
-                    elif lowered == b"x-shipyard-association-id":
-                        self.association_id = value.strip()[:255].decode("latin-1")
+                    elif lowered == _ASSOCIATION_ID:
+                        self.association_id = (
+                            value.strip()[:_ASSOCIATION_ID_CHARS].decode("latin-1")
+                        )
                 kept.append((name, value))
         if transfer_encoding and self.content_length is not None:
             raise InvalidInput("a request may not carry both Transfer-Encoding and Content-Length")

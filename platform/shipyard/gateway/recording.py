@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from shipyard.gateway.access import CLIENT_GONE
-from shipyard.gateway.challenger import copy_request
+from shipyard.gateway.challenger import append_capped, copy_request
 from shipyard.gateway.dispatch import Destination
 from shipyard.gateway.routes import ServiceRoute
 from shipyard.gateway.settings import GatewaySettings
@@ -50,20 +50,19 @@ class BodyCopies:
         return cls(request_cap, answer_cap)
 
     def request_chunk(self, chunk: bytes) -> None:
-        if self.request is not None and _append_capped(self.request, chunk, self.request_cap):
+        if self.request is not None and append_capped(self.request, chunk, self.request_cap):
             self.request_cut = True
 
     def answer_chunk(self, chunk: bytes) -> None:
         if self.answer is not None:
-            _append_capped(self.answer, chunk, self.answer_cap)
+            append_capped(self.answer, chunk, self.answer_cap)
 
-
-def _append_capped(copy: bytearray, chunk: bytes, cap: int) -> bool:
-    """Append what room is left of ``chunk``; whether any of it was cut."""
-    room = cap - len(copy)
-    if room > 0:
-        copy += chunk[:room]
-    return len(chunk) > room
+    def request_for_challenger(self, body_size: int, cap: int) -> bytes | None:
+        """The request body to copy to a challenger: only a whole one of at most ``cap``
+        bytes (the copy may hold more, for the query log)."""
+        if self.request is None or self.request_cut or body_size > cap:
+            return None
+        return bytes(self.request)
 
 
 def record_call(exchange: Exchange, destination: Destination, status: int, elapsed: float) -> None:
@@ -94,19 +93,23 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         association_id=headers.association_id,
         association_field=route.association_id_field,
         keep_bodies=route.collect_prediction_data,
-        request_body=bytes(logged[:settings.query_body_bytes]) if logged is not None else None,
+        request_body=(bytes(memoryview(logged)[:settings.query_body_bytes])
+                      if logged is not None else None),
         response_body=bytes(answer) if answer is not None else None,
     )
-    challenger = route.challenger_instance(generation) if generation else None
-    if challenger is None or route.challenger is None or status == CLIENT_GONE:
+    challenger = (route.challenger_instance(generation)
+                  if generation and status != CLIENT_GONE else None)
+    if challenger is None or route.challenger is None:
         gateway.record_query(query)
         return
+    whole = None
+    if copies is not None and exchange.body_complete:
+        whole = copies.request_for_challenger(exchange.body_size, settings.challenger_body_bytes)
     request = None
-    if body is not None and copies is not None and not copies.request_cut \
-            and exchange.body_complete:
+    if whole is not None:
         head = headers.head(
             exchange.method, destination.path, challenger.authority, exchange.client.peer,
             settings.trust_forwarded_headers,
         )
-        request = copy_request(head, headers.chunked, bytes(body))
+        request = copy_request(head, headers.chunked, whole)
     gateway.challengers.send(challenger, route.challenger, request, query)

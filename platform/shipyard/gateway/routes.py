@@ -125,9 +125,9 @@ class ServiceRoute:
         """The next instance of the challenger, unless ``generation`` (the one answering)
         is the challenger itself or the challenger has no instance."""
         challenger = self.challenger
-        if challenger is None or challenger == generation or challenger not in self._cycles:
+        if challenger is None or challenger == generation or not self.mounted(challenger):
             return None
-        return next(self._cycles[challenger])
+        return self.next_instance(challenger)
 
     def mounted(self, generation: str) -> bool:
         """Whether ``generation`` has an instance to forward to."""

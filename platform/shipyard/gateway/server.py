@@ -58,7 +58,6 @@ class Gateway:
         """Without ``guard``, no credentials are known: only public services answer.
         Without ``query_spool``, calls are not recorded (challengers still get copies)."""
         self.settings = settings
-        self.query_spool = query_spool
         self.record_query: Callable[[QueryRecord], None] = (
             query_spool.submit if query_spool is not None else _forget
         )
