@@ -11,6 +11,7 @@ import yaml
 from shipyard.errors import InvalidInput
 from shipyard.validation import (
     validate_association_id_field,
+    validate_flag,
     validate_package_list,
     validate_service_name,
 )
@@ -81,10 +82,8 @@ def parse_manifest(text: str | bytes) -> Manifest:
     if runner is not None and not isinstance(runner, str):
         raise InvalidInput(f"{MANIFEST_NAME}: 'runner' must be a string such as docker")
     collect = data.get("collect_prediction_data")
-    if collect is not None and not isinstance(collect, bool):
-        raise InvalidInput(
-            f"{MANIFEST_NAME}: 'collect_prediction_data' must be true or false, not {collect!r}"
-        )
+    if collect is not None:
+        validate_flag(collect, f"{MANIFEST_NAME}: 'collect_prediction_data'")
     field = data.get("association_id_field")
     if field is not None:
         try:

@@ -22,6 +22,7 @@ The states::
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.deployments import BuildState
 from shipyard.errors import Conflict, InvalidInput, NotFound, ReplacementBlocked, ServiceDisabled
-from shipyard.generation_refs import tag_of
+from shipyard.generation_refs import generation_numbers, tag_in, tag_of
 from shipyard.model_checks import (
     PREDICTS_CHECK,
     WARNING,
@@ -180,9 +181,9 @@ class ModelReplacements:
                 select(ModelReplacementRow).where(ModelReplacementRow.service_id == service.id)
                 .order_by(ModelReplacementRow.created_at.desc(), ModelReplacementRow.id)
             ).all()
-            tags = _tags(session, service.id)
+            numbers = generation_numbers(session, service.id)
             return [
-                ModelReplacement.from_row(row, service.name, tags.get(row.generation_id or ""))
+                ModelReplacement.from_row(row, service.name, tag_in(numbers, row.generation_id))
                 for row in rows
             ]
 
@@ -195,8 +196,10 @@ class ModelReplacements:
                 raise NotFound(
                     f"service {service.name!r} has no model replacement {replacement_id!r}"
                 )
-            tags = _tags(session, service.id)
-            return ModelReplacement.from_row(row, service.name, tags.get(row.generation_id or ""))
+            generation = (session.get(GenerationRow, row.generation_id)
+                          if row.generation_id else None)
+            tag = tag_of(generation.number) if generation is not None else None
+            return ModelReplacement.from_row(row, service.name, tag)
 
     def _finish(self, replacement_id: str, state: str, message: str) -> None:
         with self.store.writing() as session:
@@ -243,7 +246,7 @@ def settle_replacement(session: Session, service: ServiceRow, row: ModelReplacem
     elif service.target_generation_id != generation.id:
         if service.target_generation_id is None and not service.deployed:
             why = "the service was undeployed"
-        elif tag in service.status_message:
+        elif re.search(rf"\b{tag}\b", service.status_message):  # v1, not v12
             why = service.status_message
         else:
             why = "another deploy took its place"
@@ -308,13 +311,6 @@ def _validate_note(note: Any) -> str:
     if character:
         raise InvalidInput(f"'note' contains the control character {character!r}")
     return note
-
-
-def _tags(session: Session, service_id: str) -> dict[str, str]:
-    rows = session.execute(
-        select(GenerationRow.id, GenerationRow.number).where(GenerationRow.service_id == service_id)
-    ).all()
-    return {generation_id: tag_of(number) for generation_id, number in rows}
 
 
 def _now() -> datetime:

@@ -30,11 +30,11 @@ from shipyard.generation_refs import tag_of
 from shipyard.model_checks import FAILING, PASSING, PREDICTS_CHECK, WARNING, Check, Validation
 from shipyard.model_replacements import ReplacementState
 from shipyard.models import find_model_version, split_model_version
+from shipyard.openapi.model_service import PREDICT_PATH
 from shipyard.store import GenerationRow, ModelReplacementRow, Store
 
-__all__ = ["PREDICT_PATH", "SAMPLE_SIZE", "ReplacementGate", "baseline_sample", "predict_check"]
+__all__ = ["SAMPLE_SIZE", "ReplacementGate", "baseline_sample", "predict_check"]
 
-PREDICT_PATH = "/api/v1.0/predict/"
 SAMPLE_SIZE = 20
 TIMEOUT = 10.0
 

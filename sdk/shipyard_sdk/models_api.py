@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shipyard_sdk.services_api import service_path
+
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
 
@@ -79,4 +81,4 @@ class ModelsAPI:
 
 
 def _replacements_path(service: str) -> str:
-    return f"/api/v1/services/{quote(service, safe='')}/model-replacements"
+    return service_path(service) + "/model-replacements"

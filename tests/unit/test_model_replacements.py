@@ -168,3 +168,18 @@ def test_a_failed_build_or_a_superseded_generation_fails_its_replacement(
     newest = client.get(URL).get_json()["replacements"][0]
     assert newest["id"] == second.get_json()["id"]
     assert newest["state"] == "failed" and "another deploy" in newest["message"]
+
+
+def test_a_superseded_replacement_quotes_the_status_only_when_it_names_its_generation(
+    deployed: Flask, client: FlaskClient
+) -> None:
+    first = replace(client, upload(deployed, b"model two")).get_json()
+    store = deployed.extensions["shipyard"].store
+    with store.writing() as session:
+        service = session.query(ServiceRow).filter_by(name="flowers").one()
+        v1 = session.query(GenerationRow).filter_by(number=1).one()
+        service.target_generation_id = v1.id
+        service.status_message = "build of v21 failed: no such package"
+    (found,) = [r for r in client.get(URL).get_json()["replacements"] if r["id"] == first["id"]]
+    assert found["state"] == "failed"
+    assert found["message"] == "v2 did not go live: another deploy took its place"
