@@ -36,7 +36,10 @@ from shipyard.store import (
     Store,
 )
 
-__all__ = ["BuildState", "Deployments", "Generation", "GenerationDocument", "find_generation"]
+__all__ = [
+    "BuildState", "Deployments", "Generation", "GenerationDocument", "add_generation",
+    "find_generation",
+]
 
 class BuildState:
     PENDING = "pending"
@@ -106,19 +109,10 @@ class Deployments:
                 select(ServiceFileRow.path, ServiceFileRow.content)
                 .where(ServiceFileRow.service_id == service.id)
             ).all())
-            last = session.scalar(
-                select(func.max(GenerationRow.number)).where(
-                    GenerationRow.service_id == service.id
-                )
+            row = add_generation(
+                session, service, files=write_zip(files), environment=service.environment,
+                packages=list(service.packages), model_version=model_version,
             )
-            row = GenerationRow(
-                id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
-                number=(last or 0) + 1, created_at=datetime.now(UTC), kind=service.kind,
-                environment=service.environment, packages=list(service.packages),
-                files=write_zip(files), model_version=model_version,
-                build_state=BuildState.PENDING, build_error="", artifact=None,
-            )
-            session.add(row)
             service.deployed = True
             service.target_generation_id = row.id
             service.mapping = stored_mapping([(row.id, 1.0)])
@@ -226,6 +220,26 @@ class Deployments:
                 .where(InstanceRow.service_id == service.id, InstanceRow.handle.is_not(None))
             ).all()
             return [(tag_of(number), handle) for number, handle in rows]
+
+
+def add_generation(
+    session: Session, service: ServiceRow, *, files: bytes, environment: str,
+    packages: list[str], model_version: str | None,
+) -> GenerationRow:
+    """A new generation of ``service`` (numbered after its last) holding the code archive
+    ``files``, pending its build."""
+    last = session.scalar(
+        select(func.max(GenerationRow.number)).where(GenerationRow.service_id == service.id)
+    )
+    row = GenerationRow(
+        id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
+        number=(last or 0) + 1, created_at=datetime.now(UTC), kind=service.kind,
+        environment=environment, packages=packages, files=files,
+        model_version=model_version, build_state=BuildState.PENDING, build_error="",
+        artifact=None,
+    )
+    session.add(row)
+    return row
 
 
 def _generation(session: Session, ref: str, number: int) -> GenerationRow:

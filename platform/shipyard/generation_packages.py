@@ -26,24 +26,22 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import uuid
 import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.archives import read_archive, write_zip
-from shipyard.deployments import BuildState, Generation, find_generation
+from shipyard.deployments import Generation, add_generation, find_generation
 from shipyard.environments import EnvironmentCatalog
 from shipyard.errors import InvalidInput, InvalidPackageList, NotFound, PayloadTooLarge
 from shipyard.generation_refs import parse_tag, tag_of
 from shipyard.models import MODEL_FILE, find_model_version, split_model_version
 from shipyard.scaffold import KINDS
 from shipyard.services import find_service
-from shipyard.store import GenerationRow, Store
+from shipyard.store import Store
 from shipyard.validation import validate_package_list
 
 __all__ = [
@@ -146,17 +144,10 @@ class GenerationPackages:
             model_version = manifest.get("model_version")
             if model_version is not None:
                 _check_model_version(session, model_version, code)
-            last = session.scalar(
-                select(func.max(GenerationRow.number)).where(GenerationRow.service_id == service.id)
+            row = add_generation(
+                session, service, files=write_zip(code), environment=environment,
+                packages=packages, model_version=model_version,
             )
-            row = GenerationRow(
-                id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
-                number=(last or 0) + 1, created_at=datetime.now(UTC), kind=service.kind,
-                environment=environment, packages=packages, files=write_zip(code),
-                model_version=model_version, build_state=BuildState.PENDING, build_error="",
-                artifact=None,
-            )
-            session.add(row)
             session.flush()
             return Generation.from_row(row)
 
