@@ -47,7 +47,10 @@ from shipyard.services import find_service
 from shipyard.store import GenerationRow, ModelReplacementRow, ServiceRow, Store
 from shipyard.validation import forbidden_character
 
-__all__ = ["ModelReplacement", "ModelReplacements", "ReplacementPlan", "ReplacementState"]
+__all__ = [
+    "ModelReplacement", "ModelReplacements", "ReplacementPlan", "ReplacementState",
+    "end_replacement",
+]
 
 MAX_NOTE_LENGTH = 2000
 
@@ -203,7 +206,7 @@ class ModelReplacements:
 
     def _finish(self, replacement_id: str, state: str, message: str) -> None:
         with self.store.writing() as session:
-            _end(session.get_one(ModelReplacementRow, replacement_id), state, message)
+            end_replacement(session.get_one(ModelReplacementRow, replacement_id), state, message)
 
     def _settle(self, ref: str) -> None:
         """End the ``validating`` replacements whose generation can no longer reach the
@@ -234,15 +237,16 @@ def settle_replacement(session: Session, service: ServiceRow, row: ModelReplacem
     """Decide a ``validating`` replacement from its generation's fate, if it has one."""
     generation = session.get(GenerationRow, row.generation_id) if row.generation_id else None
     if generation is None:
-        _end(row, ReplacementState.FAILED, "its generation no longer exists")
+        end_replacement(row, ReplacementState.FAILED, "its generation no longer exists")
         return
     tag = tag_of(generation.number)
     if generation.build_state == BuildState.FAILED:
-        _end(row, ReplacementState.FAILED, f"the build of {tag} failed: {generation.build_error}")
+        end_replacement(row, ReplacementState.FAILED,
+                        f"the build of {tag} failed: {generation.build_error}")
     elif service.live_generation_id == generation.id:
         check = Check(PREDICTS_CHECK, WARNING, f"not checked: {tag} went live before the check ran")
         row.validation = Validation.from_dict(row.validation).with_check(check).to_dict()
-        _end(row, ReplacementState.REPLACED, f"{tag} serves {row.to_model_version}")
+        end_replacement(row, ReplacementState.REPLACED, f"{tag} serves {row.to_model_version}")
     elif service.target_generation_id != generation.id:
         if service.target_generation_id is None and not service.deployed:
             why = "the service was undeployed"
@@ -250,10 +254,11 @@ def settle_replacement(session: Session, service: ServiceRow, row: ModelReplacem
             why = service.status_message
         else:
             why = "another deploy took its place"
-        _end(row, ReplacementState.FAILED, f"{tag} did not go live: {why}")
+        end_replacement(row, ReplacementState.FAILED, f"{tag} did not go live: {why}")
 
 
-def _end(row: ModelReplacementRow, state: str, message: str) -> None:
+def end_replacement(row: ModelReplacementRow, state: str, message: str) -> None:
+    """Give ``row`` its final ``state`` and ``message``, now."""
     row.state, row.message, row.finished_at = state, message, _now()
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 from shipyard.errors import NotFound
 from shipyard.generation_refs import tag_of
 from shipyard.model_checks import FAILING, PASSING, PREDICTS_CHECK, WARNING, Check, Validation
-from shipyard.model_replacements import ReplacementState
+from shipyard.model_replacements import ReplacementState, end_replacement
 from shipyard.models import find_model_version, split_model_version
 from shipyard.openapi.model_service import PREDICT_PATH
 from shipyard.store import GenerationRow, ModelReplacementRow, Store
@@ -86,13 +85,11 @@ class ReplacementGate:
                 return None  # settled meanwhile (another deploy took its place)
             validation = Validation.from_dict(row.validation).with_check(check)
             row.validation = validation.to_dict()
-            row.finished_at = datetime.now(UTC)
             if validation.status == FAILING:
-                row.state = ReplacementState.FAILED
-                row.message = f"{tag} failed the check {check.name!r}: {check.message}"
+                end_replacement(row, ReplacementState.FAILED,
+                                f"{tag} failed the check {check.name!r}: {check.message}")
                 return _problem(check)
-            row.state = ReplacementState.REPLACED
-            row.message = f"{tag} serves {row.to_model_version}"
+            end_replacement(row, ReplacementState.REPLACED, f"{tag} serves {row.to_model_version}")
             return None
 
 
