@@ -70,17 +70,19 @@ class QuerySpool:
                 return 0
             # popleft and append are atomic, so submit needs no lock against this.
             records = [self._pending.popleft() for _ in range(count)]
-            lines = []
+            lines, written = [], []
             for record in records:
                 try:
                     lines.append(spool_line(record))
                 except (TypeError, ValueError):
                     log.exception("dropped a query record that is not serializable: %r", record)
+                else:
+                    written.append(record)
             try:
                 self._write(lines)
             except OSError:
                 log.exception("could not write %d query records; keeping them", len(lines))
-                self._retain(records)
+                self._retain(written)  # not those just dropped
                 return 0
             return len(lines)
 
