@@ -34,7 +34,16 @@ _CHUNK_BYTES = 64 * 1024
 # Every member counts here, folders and ignored files included: both readers keep one
 # object per member in memory, so an archive of a million empty entries must stop early.
 _ENTRIES_PER_FILE = 10
-_TAR_HEADER_BYTES = 512
+_TAR_HEADER_BYTES = tarfile.BLOCKSIZE
+# A tar's GNU long-name and PAX headers hold names and a few attributes; tarfile reads one
+# whole into memory (and parses a PAX one with a regex) before any member is seen, so
+# each is bounded before it is read, and so is a chain of them before one member.
+MAX_EXTENDED_HEADER_BYTES = 64 * 1024
+_MAX_EXTENDED_HEADERS_IN_A_ROW = 4
+_EXTENDED_HEADER_TYPES = frozenset({
+    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+})
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _GZIP_MAGIC = b"\x1f\x8b"
 _IGNORED_FOLDERS = frozenset({"__pycache__", ".git", "__MACOSX"})
@@ -89,6 +98,7 @@ class _Contents:
         self.entries = 0
         self.total_bytes = 0
         self.current = ""
+        self.extended_headers_in_a_row = 0
 
     def member_path(self, raw_name: str, *, folder: bool) -> str | None:
         """The validated path of a member, or None when the member is to be skipped."""
@@ -154,7 +164,8 @@ def _read_zip(data: bytes, contents: _Contents) -> None:
         for member in members:
             mode = member.external_attr >> 16
             folder = member.is_dir() or stat.S_ISDIR(mode)
-            path = contents.member_path(member.filename, folder=folder)
+            # zipfile cuts a name at its first NUL; the name as stored is what is checked.
+            path = contents.member_path(member.orig_filename, folder=folder)
             if path is None:
                 continue
             what = _special_file_kind(mode)
@@ -192,7 +203,9 @@ def _special_file_kind(mode: int) -> str | None:
 def _read_tar(data: bytes, contents: _Contents) -> None:
     mode = "r:gz" if bytes(data[:2]) == _GZIP_MAGIC else "r:"
     try:
-        archive = tarfile.open(fileobj=io.BytesIO(data), mode=mode)  # noqa: SIM115
+        archive = tarfile.open(  # noqa: SIM115
+            fileobj=io.BytesIO(data), mode=mode, tarinfo=_bounded_tar_info(contents)
+        )
     except _CORRUPT_ERRORS:
         raise InvalidArchive("the upload is not a zip or tar.gz archive") from None
     with archive:
@@ -202,6 +215,41 @@ def _read_tar(data: bytes, contents: _Contents) -> None:
         except _CORRUPT_ERRORS as error:
             where = f" (at member {quoted(contents.current)})" if contents.current else ""
             raise InvalidArchive(f"the tar archive is corrupt{where}: {error}") from None
+
+
+def _bounded_tar_info(contents: _Contents) -> type[tarfile.TarInfo]:
+    """A ``TarInfo`` that refuses an extended header (GNU long name, PAX) past
+    ``MAX_EXTENDED_HEADER_BYTES``, or too many of them before one member, before tarfile
+    reads it; the bytes they take count against the archive's limit."""
+
+    class BoundedTarInfo(tarfile.TarInfo):
+        # tarfile documents _proc_member as the hook for subclasses; it runs after the
+        # header is parsed and before the header's data is read.
+        def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+            if self.type in _EXTENDED_HEADER_TYPES:
+                _check_extended_header(self, contents)
+            else:
+                contents.extended_headers_in_a_row = 0
+            return super()._proc_member(archive)
+
+    return BoundedTarInfo
+
+
+def _check_extended_header(info: tarfile.TarInfo, contents: _Contents) -> None:
+    kind = "a PAX" if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE,
+                                    tarfile.SOLARIS_XHDTYPE) else "a GNU long-name"
+    if info.size > MAX_EXTENDED_HEADER_BYTES:
+        raise InvalidArchive(
+            f"the tar archive has {kind} header of {info.size} bytes; at most "
+            f"{MAX_EXTENDED_HEADER_BYTES} are allowed"
+        )
+    contents.extended_headers_in_a_row += 1
+    if contents.extended_headers_in_a_row > _MAX_EXTENDED_HEADERS_IN_A_ROW:
+        raise InvalidArchive(
+            f"the tar archive has more than {_MAX_EXTENDED_HEADERS_IN_A_ROW} extended "
+            "headers before one member"
+        )
+    contents.charge(_TAR_HEADER_BYTES + info.size)
 
 
 def _read_tar_member(

@@ -310,3 +310,64 @@ def test_write_tar_gz_is_deterministic() -> None:
 def test_writers_refuse_unsafe_paths(writer) -> None:
     with pytest.raises(InvalidInput, match=re.escape("'..'")):
         writer({"../evil.py": b""})
+
+
+def _extended_header_tar(kind: bytes, size: int) -> bytes:
+    """A tar whose first header announces ``size`` bytes of GNU long name or PAX data
+    (all zeros, compressing to almost nothing), followed by a regular file."""
+    header = tarfile.TarInfo("././@LongLink" if kind == tarfile.GNUTYPE_LONGNAME else "pax")
+    header.type = kind
+    header.size = size
+    blocks = -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed:
+        compressed.write(header.tobuf(format=tarfile.GNU_FORMAT))
+        for _ in range(blocks // (1024 * 1024)):
+            compressed.write(bytes(1024 * 1024))
+        compressed.write(bytes(blocks % (1024 * 1024)))
+        member = tarfile.TarInfo("app.py")
+        member.size = 8
+        compressed.write(member.tobuf(format=tarfile.GNU_FORMAT) + b"app = 1\n".ljust(512, b"\0"))
+        compressed.write(bytes(1024))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("kind", "what"), [
+    (tarfile.GNUTYPE_LONGNAME, "GNU long-name"),
+    (tarfile.XHDTYPE, "PAX"),
+])
+def test_huge_extended_tar_headers_are_refused_before_they_are_read(kind: bytes, what: str
+                                                                     ) -> None:
+    data = _extended_header_tar(kind, 128 * 1024 * 1024)
+    assert len(data) < 200_000
+    with pytest.raises(InvalidArchive, match=f"{what} header of 134217728 bytes"):
+        read_archive(data)
+
+
+def test_long_names_within_the_header_bound_are_read() -> None:
+    name = "/".join(["folder"] * 40) + "/app.py"
+    info = tarfile.TarInfo(name)
+    data = tar_bytes([(info, b"app = 1\n"), ("main.py", b"")])
+    assert read_archive(data) == {name: b"app = 1\n", "main.py": b""}
+
+
+def test_a_chain_of_extended_headers_is_refused() -> None:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed:
+        for _ in range(2000):
+            header = tarfile.TarInfo("pax")
+            header.type = tarfile.XHDTYPE
+            record = b"13 comment=x\n"
+            header.size = len(record)
+            compressed.write(header.tobuf(format=tarfile.GNU_FORMAT) + record.ljust(512, b"\0"))
+        compressed.write(bytes(1024))
+    with pytest.raises(InvalidArchive, match="extended headers before one member"):
+        read_archive(buffer.getvalue())
+
+
+def test_a_zip_member_name_with_a_nul_is_refused_not_cut() -> None:
+    # zipfile will not write such a name, so it is patched into the bytes.
+    data = zip_bytes([("a@b.py", b"x = 1\n"), ("app.py", b"app = 1\n")])
+    data = data.replace(b"a@b.py", b"a\x00b.py")
+    with pytest.raises(InvalidArchive, match="control character"):
+        read_archive(data)
