@@ -424,6 +424,20 @@ def test_csv_has_a_header_and_empty_cells_for_absent_values() -> None:
     assert "".join(csv_chunks([])) == ",".join(COLUMNS) + "\n"
 
 
+@pytest.mark.parametrize("value", [
+    '=HYPERLINK("http://evil")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx",
+])
+def test_csv_cells_that_start_like_a_formula_are_quoted_as_text(value: str) -> None:
+    row = exported(1, association_id=value, path="/" + value, caller=value)
+    table = list(csv.reader(io.StringIO("".join(csv_chunks([row])))))
+    cells = dict(zip(COLUMNS, table[1], strict=True))
+    assert cells["association_id"] == "'" + value
+    assert cells["caller"] == "'" + value
+    assert cells["path"] == "/" + value
+    assert cells["status"] == "200" and cells["latency_ms"] == "1.0"
+    assert json.loads("".join(jsonl_chunks([row])))["association_id"] == value
+
+
 def make_service(client: FlaskClient, name: str = "svc") -> str:
     answer = client.post("/api/v1/services", json={"name": name})
     assert answer.status_code == 201, answer.get_json()

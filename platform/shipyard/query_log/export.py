@@ -13,8 +13,11 @@ kept.
 
 ``at`` is an ISO 8601 UTC instant with microseconds; rows come oldest first. JSONL is one
 JSON object per line (ASCII, so a body cannot break a line; absent values are null). CSV
-has a header line, lines end with ``\\n``, absent values are empty cells, and a body
-holding a line break is quoted, so such a record spans several lines.
+has a header line, lines end with ``\\n``, text cells are quoted, absent values are empty
+cells (``""``), and a body holding a line break spans several lines. A text cell that
+starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return)
+gets a leading ``'``, so that a caller's association id or path cannot run as a formula
+where the CSV is opened (the JSONL keeps every value as it was recorded).
 
 Rows are read a page at a time, each page in a transaction of its own, so a long export
 never holds the database.
@@ -48,6 +51,7 @@ COLUMNS = (
 )
 PAGE = 1000
 _CHUNK_CHARS = 64 * 1024
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def jsonl_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -68,16 +72,26 @@ def jsonl_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """The rows as CSV under a header line, a few rows per chunk."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    csv.writer(buffer, lineterminator="\n").writerow(COLUMNS)
+    # Every text cell is quoted: with "\n" line ends, the csv module would leave a bare
+    # carriage return in a path or body unquoted, and readers would take it for a line end.
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     for row in rows:
-        writer.writerow(["" if row[name] is None else row[name] for name in COLUMNS])
+        writer.writerow([_csv_cell(row[name]) for name in COLUMNS])
         if buffer.tell() >= _CHUNK_CHARS:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 FORMATS = {
