@@ -471,6 +471,15 @@ def test_transfer_encoding_with_content_length_is_refused(
     assert a.seen == []
 
 
+def test_two_host_headers_are_refused(gateway: RunningGateway, a: FakeServer) -> None:
+    gateway.publish(service("hosts", {"v1": [a]}))
+    status, _, body = raw_request(
+        gateway, b"GET /user-services/invoke/hosts/x HTTP/1.1\r\nHost: h\r\nHost: evil\r\n\r\n")
+    assert status == 400
+    assert error_of(body) == ("InvalidInput", "a request may carry only one Host header")
+    assert a.seen == []
+
+
 def test_malformed_requests_get_400(gateway: RunningGateway) -> None:
     status, _, body = raw_request(gateway, b"NOT HTTP AT ALL\r\n\r\n")
     assert status == 400

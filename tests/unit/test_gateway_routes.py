@@ -289,6 +289,7 @@ def test_hop_by_hop_request_headers_are_dropped_and_forwarded_ones_set() -> None
         [(b"Content-Length", b"3"), (b"Content-Length", b"4")],
         [(b"Content-Length", b"-1")],
         [(b"Transfer-Encoding", b"gzip, chunked")],
+        [(b"Host", b"a.example"), (b"Host", b"b.example")],
     ],
 )
 def test_ambiguous_request_framing_is_refused(headers: list[tuple[bytes, bytes]]) -> None:

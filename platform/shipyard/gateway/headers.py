@@ -102,6 +102,8 @@ class RequestHeaders:
                     self.chunked = value.strip().lower() == b"chunked"
             elif lowered in _REQUEST_REPLACED:
                 if lowered == b"host":
+                    if self.host is not None:  # RFC 9112, 3.2: answered 400
+                        raise InvalidInput("a request may carry only one Host header")
                     self.host = value
                 elif lowered == b"x-request-id":
                     given_id = value
