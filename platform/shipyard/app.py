@@ -19,6 +19,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("shipyard")
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # Werkzeug caps each non-file form field at 500 kB by default; a model's metadata
+        # (its baseline records) is such a field, and only the upload limit applies to it.
+        MAX_FORM_MEMORY_SIZE=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
     # A doubled slash in a file path is an error to report, not a redirect to follow.

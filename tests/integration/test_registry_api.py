@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import zipfile
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 
 def create(client: FlaskClient, **fields: object) -> dict:
@@ -209,6 +212,8 @@ def test_upload_over_the_limit_is_413(client: FlaskClient, app) -> None:  # type
     answer = client.put("/api/v1/services/add-numbers/files/big.bin", data=b"0" * (limit + 1))
     assert answer.status_code == 413
     assert error_of(answer)["type"] == "PayloadTooLarge"
+    message = error_of(answer)["message"]
+    assert message == f"the request body is over the upload limit of {limit} bytes"
 
 
 def test_archive_download_round_trips(client: FlaskClient) -> None:
@@ -222,3 +227,23 @@ def test_environments_are_listed(client: FlaskClient) -> None:
     body = client.get("/api/v1/environments").get_json()
     assert body["default"] == "small"
     assert {e["name"] for e in body["environments"]} == {"small", "large", "gpu"}
+
+
+def test_a_form_field_is_bounded_by_the_upload_limit_alone(client: FlaskClient) -> None:
+    """A model's metadata with 10,000 baseline records (about 600 kB) is a form field
+    past Werkzeug's default 500 kB cap, and well within the upload limit."""
+    features = [{"name": name, "type": "number"} for name in ("sepal", "petal")]
+    baseline = [{"sepal": 1.2345678 + row, "petal": 2.3456789 + row, "kind": "setosa"}
+                for row in range(10_000)]
+    metadata = json.dumps({"name": "wide", "features": features, "target": "kind",
+                           "problem_type": "classification", "baseline": baseline})
+    assert len(metadata) > 520_000
+    # Encoded here: the test client spools a body this large to a file it never closes.
+    boundary, body = encode_multipart({
+        "metadata": metadata,
+        "model": FileStorage(io.BytesIO(b"model bytes"), "model.joblib"),
+    })
+    answer = client.post("/api/v1/models", data=body,
+                         content_type=f"multipart/form-data; boundary={boundary}")
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["baseline_rows"] == 10_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shipyard.errors import PayloadTooLarge, ShipyardError, error_body
@@ -30,7 +30,8 @@ def _shipyard_error(error: ShipyardError) -> tuple[Response, int]:
 
 
 def _too_large(_error: RequestEntityTooLarge) -> tuple[Response, int]:
-    return _render(PayloadTooLarge("the request body is over the upload limit"))
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return _render(PayloadTooLarge(f"the request body is over the upload limit of {limit} bytes"))
 
 
 def _http_error(error: HTTPException) -> tuple[Response, int]:
