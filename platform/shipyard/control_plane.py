@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from shipyard.deployments import Deployments
 from shipyard.environments import EnvironmentCatalog
 from shipyard.generation_packages import GenerationPackages
+from shipyard.home import prepare_home
 from shipyard.iam.access_control import AccessControl
 from shipyard.model_replacements import ModelReplacements
 from shipyard.models import ModelRegistry
@@ -36,7 +37,7 @@ class ControlPlane:
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> ControlPlane:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        prepare_home(settings.home)
         store = Store(settings.effective_database_url)
         if migrate:
             store.migrate(lock_dir=settings.home)

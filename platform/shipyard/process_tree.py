@@ -25,6 +25,7 @@ import requests
 from shipyard.container_gateway import container_gateway_host
 from shipyard.errors import RunnerError
 from shipyard.gateway.routes import write_routing_table
+from shipyard.home import prepare_home
 from shipyard.iam.access_control import AccessControl
 from shipyard.runfile import clear_run_file, write_run_file
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
@@ -62,7 +63,7 @@ class ProcessTree:
     def start(self) -> str:
         """Start every process and return the URL once the API answers."""
         home = self.settings.home
-        home.mkdir(parents=True, exist_ok=True)
+        prepare_home(home)
         store = Store(self.settings.effective_database_url)
         try:
             store.migrate(lock_dir=home)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,9 +67,14 @@ class Store:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
+    """Make the database's folder, and the file itself readable by its owner only (it
+    holds every service's code and the encrypted secrets); SQLite gives its journal and
+    WAL files the same mode."""
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:
