@@ -8,6 +8,7 @@ used as it is.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -17,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.errors import Unavailable
 
 __all__ = ["Store"]
 
@@ -28,13 +32,13 @@ _MODE = "shipyard_mode"
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
-            self.engine = create_engine(url, connect_args={"timeout": 30})
-            _configure_sqlite(self.engine)
+            self.engine = create_engine(url, connect_args={"timeout": busy_timeout})
+            _configure_sqlite(self.engine, busy_timeout)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self._reader = sessionmaker(self.engine.execution_options(**{_MODE: "read"}))
@@ -42,13 +46,13 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with self._reader() as session, session.begin():
+        with database_errors(), self._reader() as session, session.begin():
             yield session
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A transaction that commits when the block ends, and rolls back on error."""
-        with self._writer() as session, session.begin():
+        with database_errors(), self._writer() as session, session.begin():
             yield session
 
     def migrate(self, lock_dir: Path | None = None) -> None:
@@ -77,7 +81,31 @@ def _ensure_sqlite_dir(url: str) -> None:
         os.chmod(path, 0o600)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A database that cannot take the transaction now (locked past the busy timeout, a
+    full disk) becomes ``Unavailable`` (503) with a message that says which."""
+    try:
+        yield
+    except OperationalError as error:
+        problem = str(error.orig).lower()
+        if "locked" in problem or "busy" in problem:
+            raise Unavailable(
+                "the database is locked by another writer past the busy timeout; try again"
+            ) from error
+        if "full" in problem or "no space" in problem:
+            raise Unavailable(
+                "the disk that holds Shipyard's database is full; free some space"
+            ) from error
+        raise
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise Unavailable("the disk that holds Shipyard's data is full; free some space"
+                              ) from error
+        raise
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN itself.
@@ -86,7 +114,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
