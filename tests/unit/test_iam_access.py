@@ -100,6 +100,18 @@ def test_anonymous_requests_reach_only_health_and_documentation(anonymous_client
     assert anonymous_client.post("/api/v1/services", json={"name": "x"}).status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/services/{}/docs", "/api/v1/services/{}/openapi.json"])
+def test_without_credentials_a_missing_service_looks_like_a_private_one(
+    anonymous_client, client, path: str
+) -> None:
+    assert client.post("/api/v1/services", json={"name": "private"}).status_code == 201
+    private = anonymous_client.get(path.format("private"))
+    missing = anonymous_client.get(path.format("no-such-service"))
+    assert (private.status_code, missing.status_code) == (401, 401)
+    assert private.get_json() == missing.get_json()
+    assert client.get(path.format("no-such-service")).status_code == 404
+
+
 def test_a_bad_signature_and_an_unknown_key_get_the_same_403(app, admin_credentials) -> None:
     wrong_secret = signed_as(app, {"access_key_id": admin_credentials.access_key_id,
                                    "secret_access_key": "not-the-secret"})

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from flask import g, request
 
 from shipyard.api.context import control_plane
-from shipyard.errors import Forbidden, Unauthorized
+from shipyard.errors import Forbidden, NotFound, Unauthorized
 from shipyard.iam.api_keys import API_KEY_HEADER
 from shipyard.iam.authenticator import CREDENTIALS_NEEDED
 from shipyard.iam.canonical import SignedRequest
@@ -70,9 +70,16 @@ def require_collaborator(ref: str) -> Service:
 
 
 def require_reader(ref: str) -> Service:
-    """The service ``ref``, if the caller may call it (its access level allows them)."""
+    """The service ``ref``, if the caller may call it (its access level allows them).
+    Without credentials, a service that does not exist answers 401 like one that is not
+    public, so that names cannot be told apart by their answers."""
     caller = current_caller()
-    service = control_plane().services.get(ref)
+    try:
+        service = control_plane().services.get(ref)
+    except NotFound:
+        if not caller.authenticated:
+            raise Unauthorized(CREDENTIALS_NEEDED) from None
+        raise
     if may_collaborate(caller, service.project_id) or may_invoke(
         caller, service.id, service.access_level, service.project_id
     ):
