@@ -127,6 +127,26 @@ def test_the_sdk_and_the_cli_export(logged: RunningShipyard) -> None:
     assert missing.returncode == 1 and "Error: " in missing.stderr
 
 
+def test_calls_the_gateway_refuses_for_a_stopped_service_are_logged(
+    logged: RunningShipyard,
+) -> None:
+    with logged.sdk() as client:
+        client.services.create({"name": "stopped"})
+    url = f"{logged.url}/user-services/invoke/stopped/predict"
+    deadline = time.monotonic() + 30
+    # 404 until the supervisor has published a routing table that names the service.
+    while (answer := logged.http.post(url, json={"x": 1}, timeout=30)).status_code == 404:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.1)
+    assert answer.status_code == 503 and "is disabled" in answer.json()["error"]["message"]
+    _wait_for_rows(logged, "stopped", 1)
+    [line] = _export(logged, "stopped").text.splitlines()
+    row = json.loads(line)
+    assert (row["status"], row["generation"], row["path"]) == (503, None,
+                                                              "/user-services/invoke/stopped/predict")
+    assert row["request_id"] == answer.headers["X-Request-Id"]
+
+
 def test_only_collaborators_see_a_query_log(logged: RunningShipyard) -> None:
     with logged.sdk() as admin:
         outsider = Credentials.from_dict(admin.iam.create_user("outsider"))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 
-from shipyard.errors import NotFound, Unavailable
+from shipyard.errors import NotFound, ShipyardError, Unavailable
 from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.routes import RoutingTable, ServiceRoute, authority_of
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.targets import origin_form, split_invoke
 
-__all__ = ["API_LABEL", "Destination", "dispatch"]
+__all__ = ["API_LABEL", "Destination", "dispatch", "refused_destination"]
 
 API_LABEL = "api"
 
@@ -50,6 +50,12 @@ class Destination:
         self.idle_timeout = idle_timeout
         self.label = service or API_LABEL
         self.route = route
+
+    @classmethod
+    def refused(cls, route: ServiceRoute) -> Destination:
+        """A call to ``route`` that is answered without being forwarded (the service is
+        disabled, not deployed, not running...): it goes nowhere, and is still logged."""
+        return cls(("", 0), b"", b"", route.name, None, None, None, route)
 
     @property
     def needs_credentials(self) -> bool:
@@ -89,6 +95,17 @@ def dispatch(
         upstream.address, upstream.authority, invoke.path, route.name, generation,
         settings.max_body_bytes, settings.upstream_timeout, route,
     )
+
+
+def refused_destination(table: RoutingTable, target: bytes) -> Destination | None:
+    """For a call ``dispatch`` refused, the destination it is logged under: its service's,
+    when the target names a service the table knows; else None."""
+    try:
+        invoke = split_invoke(origin_form(target))
+    except ShipyardError:  # a target refused as malformed names no service
+        return None
+    route = table.lookup(invoke.ref) if invoke is not None else None
+    return Destination.refused(route) if route is not None else None
 
 
 def _not_running(route: ServiceRoute) -> str:

@@ -34,7 +34,7 @@ from shipyard.errors import (
 )
 from shipyard.gateway.access import CLIENT_GONE, log_call
 from shipyard.gateway.authentication import SIGV4, credentials_kind
-from shipyard.gateway.dispatch import Destination
+from shipyard.gateway.dispatch import Destination, refused_destination
 from shipyard.gateway.headers import RequestHeaders, ResponseHeaders, request_id_of
 from shipyard.gateway.recording import BodyCopies, record_call
 from shipyard.gateway.responses import CONTINUE, error_response
@@ -130,6 +130,8 @@ class Exchange:
             self.destination = gateway.dispatch(target, headers)
         except ShipyardError as error:
             self.error = error
+            # Logged under its service when it names one (a 503 for a stopped service).
+            self.destination = refused_destination(gateway.table, target)
             return
         self.limit = limit = self.destination.body_limit
         if limit is not None and headers.content_length is not None and (
