@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ class ModelDetails:
         target = data.get("target", "")
         if not isinstance(target, str) or forbidden_character(target):
             raise InvalidInput("'target' must be a plain string")
+        if target in names:
+            raise InvalidInput(f"the target {target!r} is also named as a feature")
         packages = data.get("packages") or DEFAULT_PACKAGES["model"]
         return cls(
             features=tuple(parsed), target=target, problem_type=str(problem_type),
@@ -265,7 +268,37 @@ def _baseline(rows: Any, details: ModelDetails) -> list[dict[str, Any]]:
         extra = sorted(set(row) - allowed)
         if extra:
             raise InvalidInput(f"baseline record {index} has fields that are not features: {extra}")
+        missing = [f["name"] for f in details.features if f["name"] not in row]
+        if missing:
+            raise InvalidInput(f"baseline record {index} lacks the feature(s) {missing}")
+        for feature in details.features:
+            value = row[feature["name"]]
+            if not _fits(value, feature["type"]):
+                raise InvalidInput(
+                    f"baseline record {index}: feature {feature['name']!r} must be "
+                    f"{_TYPE_WORDS[feature['type']]}, not {value!r}"
+                )
     return rows
+
+
+# A baseline record must pass the predict route's own check (the replacement gate posts
+# baseline records to it): the same types, an integral float counting as an integer.
+_TYPE_WORDS = {
+    "number": "a finite number", "integer": "an integer", "string": "a string",
+    "boolean": "true or false",
+}
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    if kind == "integer":
+        return math.isfinite(value) and float(value).is_integer()
+    return math.isfinite(value)
 
 
 def split_model_version(ref: str) -> tuple[str, int]:
