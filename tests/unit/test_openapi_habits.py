@@ -289,6 +289,10 @@ def test_components_are_read_from_the_service_folder(tmp_path: Path) -> None:
     assert read_components(tmp_path).components == parse_components(COMPONENTS).components
     (tmp_path / COMPONENTS_FILE).write_bytes(b"schemas: {A: {description: \xff}}")
     assert "cannot be read as UTF-8" in read_components(tmp_path).warnings[0]
+    (tmp_path / COMPONENTS_FILE).write_text("# " + "x" * (4 * 64 * 1024))
+    assert read_components(tmp_path).warnings == (
+        f"{COMPONENTS_FILE} is over 65536 characters; the service is documented without it",
+    )
 
 
 def test_a_docstring_definition_and_the_components_are_checked_together() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipyard.openapi.docstrings import DocstringError, load_yaml
+from shipyard.openapi.docstrings import MAX_DOCSTRING_CHARS, DocstringError, load_yaml
 from shipyard.openapi.references import pointer_resolver, replace_in_components
 from shipyard.openapi.swagger2 import lift_property_required
 from shipyard.openapi.validation import OPENAPI_VERSION, first_problem
@@ -49,6 +49,8 @@ def read_components(code_dir: Path) -> ServiceComponents:
     if not path.is_file():
         return ServiceComponents()
     try:
+        if path.stat().st_size > 4 * MAX_DOCSTRING_CHARS:  # UTF-8 takes 4 bytes at most
+            return _without(f"{COMPONENTS_FILE} is over {MAX_DOCSTRING_CHARS} characters")
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return _without(f"{COMPONENTS_FILE} cannot be read as UTF-8 text "
