@@ -5,6 +5,7 @@ page itself in a headless chromium whose "try it out" goes through the gateway."
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from tests.conftest import RunningShipyard, start_shipyard
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
+ALLONIA_LEARNING = Path(__file__).parents[1] / "fixtures" / "services" / "allonia-learning"
+MODEL_PATH = "#/components/schemas/AleiaModelPathDescription"
 CHROMIUM_FLAGS = [  # headless comes from playwright, a fresh profile from the test
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -74,10 +77,15 @@ class Documented:
         )
 
 
-def _deploy(shipyard: RunningShipyard, folder: Path, name: str, app: str | None) -> str:
-    """Create, push, enable and deploy a service; its build log."""
+def _deploy(
+    shipyard: RunningShipyard, folder: Path, name: str, app: str | Path | None
+) -> str:
+    """Create, push, enable and deploy a service whose app is the template's, ``app``'s
+    source, or a fixture folder's files; its build log."""
     assert shipyard.cli("new", "custom", name, cwd=folder).returncode == 0
-    if app is not None:
+    if isinstance(app, Path):
+        shutil.copytree(app, folder / name, dirs_exist_ok=True)
+    elif app is not None:
         (folder / name / "app.py").write_text(app)
     for args in (("push", name), ("enable", name), ("deploy", name)):
         done = shipyard.cli(*args, cwd=folder)
@@ -87,14 +95,16 @@ def _deploy(shipyard: RunningShipyard, folder: Path, name: str, app: str | None)
 
 @pytest.fixture(scope="module")
 def documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documented]:
-    """One control plane serving the template's add-numbers and a service with one broken
-    docstring (deployed here, so their instances predate each test's leak check)."""
+    """One control plane serving the template's add-numbers, a service with one broken
+    docstring and an Allonia-style blueprint service (deployed here, so their instances
+    predate each test's leak check)."""
     folder = tmp_path_factory.mktemp("docs")
     shipyard = start_shipyard(folder / "home")
     try:
         logs = {
             "add-numbers": _deploy(shipyard, folder, "add-numbers", None),
             "one-broken": _deploy(shipyard, folder, "one-broken", ONE_BROKEN),
+            "learning": _deploy(shipyard, folder, "learning", ALLONIA_LEARNING),
         }
         yield Documented(shipyard, logs)
     finally:
@@ -151,6 +161,49 @@ def test_a_broken_docstring_is_a_warning_and_the_rest_is_documented(
         "name": "item_id", "in": "path", "required": True,
         "schema": {"type": "integer", "minimum": 0},
     }]
+
+
+def test_an_allonia_blueprint_keeps_its_yaml_with_its_shared_components(
+    documented: Documented,
+) -> None:
+    log = documented.logs["learning"]
+    assert "openapi-components.yaml: 2 shared component(s)" in log
+    warnings = [line for line in log.splitlines() if line.startswith("warning:")]
+    habit = "'required' inside a property is Swagger 2.0's habit, not OpenAPI 3: "
+    assert warnings == [
+        f"warning: openapi-components.yaml: {habit}'path' now listed in its object's "
+        "'required'",
+        f"warning: POST /learn: {habit}'dataset_path' now listed in its object's 'required'; "
+        "'required: false' dropped from 'epochs'",
+        "warning: GET /learn/<int:run>: the reference "
+        "'#/components/schemas/AleiaRunDescription' does not resolve; described as any value",
+    ], log
+    assert "documented 2 operation(s) of learning v1" in log
+
+    document = documented.document("learning").json()
+    assert first_problem(document) is None
+    learn = document["paths"]["/learn"]["post"]
+    assert learn["operationId"] == "learning.learn"
+    assert learn["tags"] == ["Learning"]
+    assert learn["summary"] == "Train a model from a dataset"
+    body = learn["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["dataset_path"]
+    assert body["properties"]["model"] == {"$ref": MODEL_PATH}
+    assert body["properties"]["epochs"] == {"type": "integer"}
+    assert learn["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": MODEL_PATH
+    }
+    assert learn["responses"]["400"] == {"$ref": "#/components/responses/BadRequest"}
+    shared = document["components"]
+    assert shared["schemas"]["AleiaModelPathDescription"]["required"] == ["path"]
+    assert "BadRequest" in shared["responses"]
+    run = document["paths"]["/learn/{run}"]["get"]
+    assert run["parameters"][0]["name"] == "run"
+    assert run["responses"]["200"]["description"] == "the run's model"
+    assert run["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "description": "Any value: its schema, #/components/schemas/AleiaRunDescription, "
+                       "is not defined."
+    }
 
 
 def test_documents_of_other_generations_and_their_absence(documented: Documented) -> None:

@@ -71,8 +71,7 @@ def test_routes_without_docstrings_keep_methods_and_path_parameters() -> None:
     ("responses:\n  200: {description: x, content: {application/json: {schema: {type: nubmer}}}}",
      "'nubmer' is not valid"),
     ("summry: typo\nresponses: {200: {description: x}}", "'summry' was unexpected"),
-    ("responses:\n  200:\n    description: x\n    content:\n      application/json:\n"
-     "        schema: {$ref: '#/components/schemas/Nowhere'}", "does not resolve"),
+    ("get:\n  responses: {200: {description: x}}", "documents only GET (not PUT)"),
     ("when: !!python/object/apply:os.system [echo hi]", "does not parse"),
 ])
 def test_a_bad_docstring_is_one_warning_and_the_route_stays(yaml: str, problem: str) -> None:
@@ -87,6 +86,9 @@ def test_a_bad_docstring_is_one_warning_and_the_route_stays(yaml: str, problem: 
     bad = document["paths"]["/bad/{n}"]["put"]
     assert bad["summary"] == "Bad one."
     assert bad["parameters"][0]["name"] == "n"
+    why = bad["responses"]["default"]["description"]
+    assert why.startswith("Not documented: the docstring's YAML was left out: ")
+    assert problem in why
     assert document["paths"]["/good"]["get"]["responses"] == {"200": {"description": "fine"}}
 
 
@@ -151,7 +153,8 @@ def test_apispec_style_takes_the_routes_method() -> None:
         "post:\n  responses: {201: {description: made}}"
     )
     assert operation_fields(docstring, "POST") == {"responses": {"201": {"description": "made"}}}
-    assert operation_fields(docstring, "DELETE") == {}
+    with pytest.raises(DocstringError, match=r"documents only GET, POST \(not DELETE\)"):
+        operation_fields(docstring, "DELETE")
 
 
 def test_docstring_parts_and_yaml_values() -> None:

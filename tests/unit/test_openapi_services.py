@@ -63,6 +63,30 @@ def test_the_step_documents_and_warns_in_the_build_log(tmp_path: Path) -> None:
     assert lines[-1] == "documented 2 operation(s) of svc v2"
 
 
+def test_the_step_uses_the_components_the_service_ships(tmp_path: Path) -> None:
+    pointing = Route("/job", "jobs.job", "GET", "A job.\n---\nresponses:\n  200:\n"
+                     "    description: it\n    content: {application/json: {schema: "
+                     "{$ref: '#/components/schemas/Job'}}}")
+    document, lines = run_step(ListingRunner(AppRoutes((pointing,))), facts(tmp_path))
+    assert document is not None and first_problem(document) is None
+    assert lines[-3:] == [
+        "warning: GET /job: the reference '#/components/schemas/Job' does not resolve; "
+        "described as any value",
+        "warning: shared schemas that docstrings $ref go in openapi-components.yaml, next "
+        "to the app (see the README's Documentation section)",
+        "documented 1 operation(s) of svc v2",
+    ]
+
+    (tmp_path / "openapi-components.yaml").write_text("schemas:\n  Job: {type: object}\n")
+    document, lines = run_step(ListingRunner(AppRoutes((pointing,))), facts(tmp_path))
+    assert document is not None and first_problem(document) is None
+    assert document["components"] == {"schemas": {"Job": {"type": "object"}}}
+    answer = document["paths"]["/job"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Job"}
+    assert "openapi-components.yaml: 1 shared component(s)" in lines
+    assert not [line for line in lines if line.startswith("warning")]
+
+
 def test_routes_that_cannot_be_listed_are_a_warning_not_a_failure(tmp_path: Path) -> None:
     document, lines = run_step(
         ListingRunner(BuildFailed("listing the app's routes failed (exit code 1)")),

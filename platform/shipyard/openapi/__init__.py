@@ -2,7 +2,11 @@
 control plane's own.
 
 - ``docstrings``: a docstring's summary, description and YAML (``---``);
-- ``swagger2``: flasgger-style (Swagger 2.0) operations upgraded to OpenAPI 3;
+- ``swagger2``: flasgger-style (Swagger 2.0) operations upgraded to OpenAPI 3, and
+  ``required: true`` inside properties lifted to their object;
+- ``references``: ``$ref``s that resolve nowhere, replaced so the rest is kept;
+- ``service_components``: the shared components a service ships
+  (``openapi-components.yaml``);
 - ``rules``: Flask URL rules as OpenAPI paths and path parameters;
 - ``document``: the document of a list of routes, each bad docstring a warning;
 - ``validation``: openapi-spec-validator, one line per problem;

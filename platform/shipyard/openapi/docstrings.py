@@ -11,9 +11,11 @@ code. It is either one operation (flasgger's and Allonia's style)::
     responses: ...
 
 or, apispec's style, one operation per HTTP method (``get:``, ``post:``, ...), of which the
-route's method is taken. What it holds becomes JSON: keys become strings (``200:`` is the
-response ``"200"``), dates become ISO strings; anything else that JSON cannot hold, and
-YAML too large to be documentation, is a ``DocstringError``.
+route's method is taken (a route whose method the YAML leaves out is a ``DocstringError``
+that says so). What it holds becomes JSON (``load_yaml``, also used for a service's
+``openapi-components.yaml``): keys become strings (``200:`` is the response ``"200"``),
+dates become ISO strings; anything else that JSON cannot hold, and YAML too large to be
+documentation, is a ``DocstringError``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "MAX_DOCSTRING_CHARS",
     "Docstring",
     "DocstringError",
+    "load_yaml",
     "operation_fields",
     "split_docstring",
 ]
@@ -38,6 +41,7 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "pa
 MAX_DOCSTRING_CHARS = 64 * 1024
 _MAX_NODES = 20_000
 _SEPARATOR = "---"
+_AFTER_SEPARATOR = "the YAML after ---"
 # libyaml's safe loader when it is there: as safe as yaml.safe_load, and faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -73,27 +77,38 @@ def operation_fields(docstring: Docstring, method: str) -> dict[str, Any]:
     """The operation fields the YAML gives for ``method``: {} when there is no YAML."""
     if docstring.yaml_text is None or not docstring.yaml_text.strip():
         return {}
-    if len(docstring.yaml_text) > MAX_DOCSTRING_CHARS:
-        raise DocstringError(f"the YAML after --- is over {MAX_DOCSTRING_CHARS} characters")
-    try:
-        loaded = yaml.load(docstring.yaml_text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise DocstringError(f"the YAML after --- does not parse: {_yaml_problem(exc)}") from None
+    loaded = load_yaml(docstring.yaml_text, _AFTER_SEPARATOR)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise DocstringError(
-            f"the YAML after --- must be a mapping of operation fields, not a "
-            f"{_kind(loaded)}"
+            f"{_AFTER_SEPARATOR} must be a mapping of operation fields, not a {_kind(loaded)}"
         )
-    fields = _jsonable(loaded, [0])
-    keys = {key.lower() for key in fields}
+    keys = {key.lower() for key in loaded}
     if keys and keys <= HTTP_METHODS:
-        chosen = {key.lower(): value for key, value in fields.items()}.get(method.lower(), {})
+        by_method = {key.lower(): value for key, value in loaded.items()}
+        if method.lower() not in by_method:
+            documented = ", ".join(sorted(key.upper() for key in by_method))
+            raise DocstringError(
+                f"{_AFTER_SEPARATOR} documents only {documented} (not {method.upper()})"
+            )
+        chosen = by_method[method.lower()]
         if not isinstance(chosen, dict):
             raise DocstringError(f"the YAML's {method.lower()!r} entry must be a mapping")
         return chosen
-    return fields
+    return loaded
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """``text`` parsed as JSON data; ``source`` names it in the errors (``the YAML after
+    ---``, ``openapi-components.yaml``)."""
+    if len(text) > MAX_DOCSTRING_CHARS:
+        raise DocstringError(f"{source} is over {MAX_DOCSTRING_CHARS} characters")
+    try:
+        loaded = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise DocstringError(f"{source} does not parse: {_yaml_problem(exc)}") from None
+    return _jsonable(loaded, [0], source)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -110,29 +125,29 @@ def _kind(value: Any) -> str:
     )
 
 
-def _jsonable(value: Any, seen: list[int]) -> Any:
+def _jsonable(value: Any, seen: list[int], source: str) -> Any:
     """``value`` as JSON data; ``seen`` counts nodes (shared aliases count each time)."""
     seen[0] += 1
     if seen[0] > _MAX_NODES:
-        raise DocstringError(f"the YAML after --- holds over {_MAX_NODES} values")
+        raise DocstringError(f"{source} holds over {_MAX_NODES} values")
     if isinstance(value, dict):
-        return {_key(key): _jsonable(item, seen) for key, item in value.items()}
+        return {_key(key, source): _jsonable(item, seen, source) for key, item in value.items()}
     if isinstance(value, list):
-        return [_jsonable(item, seen) for item in value]
+        return [_jsonable(item, seen, source) for item in value]
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
-        raise DocstringError(f"the YAML after --- holds {value}, which JSON cannot")
+        raise DocstringError(f"{source} holds {value}, which JSON cannot")
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    raise DocstringError(f"the YAML after --- holds a {type(value).__name__}, which JSON cannot")
+    raise DocstringError(f"{source} holds a {type(value).__name__}, which JSON cannot")
 
 
-def _key(key: Any) -> str:
+def _key(key: Any, source: str) -> str:
     if isinstance(key, bool) or key is None:
         return str(key).lower() if key is not None else "null"
     if isinstance(key, str | int | float):
         return str(key)
     if isinstance(key, datetime.date):
         return key.isoformat()
-    raise DocstringError(f"the YAML after --- has a {type(key).__name__} as a key")
+    raise DocstringError(f"{source} has a {type(key).__name__} as a key")

@@ -4,8 +4,9 @@ Every route appears, with its methods and path parameters, whether or not it has
 docstring. A docstring's YAML (see ``shipyard.openapi.docstrings``; flasgger style is
 upgraded by ``shipyard.openapi.swagger2``) is kept only when it parses and its operation
 validates: otherwise the build gets a warning naming the route and the problem, the
-operation keeps its summary and description but not its YAML, and the rest of the
-document is published. Nothing here raises for a docstring.
+operation keeps its summary and description but not its YAML (its answer says why), and
+the rest of the document is published. A ``$ref`` that resolves nowhere costs only itself
+(``shipyard.openapi.references``). Nothing here raises for a docstring.
 """
 
 from __future__ import annotations
@@ -15,18 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.openapi.docstrings import (
+    Docstring,
     DocstringError,
     operation_fields,
     split_docstring,
 )
+from shipyard.openapi.references import (
+    pointer_resolver,
+    replace_in_components,
+    replace_in_operation,
+)
 from shipyard.openapi.rules import PathTemplate, openapi_path
-from shipyard.openapi.swagger2 import upgrade_operation
+from shipyard.openapi.swagger2 import lift_property_required, upgrade_operation
 from shipyard.openapi.validation import OPENAPI_VERSION, first_problem
 from shipyard_runners import Route
 
-__all__ = ["BuiltDocument", "build_document", "skeleton"]
+__all__ = ["NOT_DOCUMENTED", "BuiltDocument", "build_document", "skeleton"]
 
-UNDOCUMENTED = {"default": {"description": "Not documented: the route's docstring has no YAML."}}
+NOT_DOCUMENTED = "Not documented: "
+"""How the answer of an operation without (usable) YAML begins; the rest says why."""
 
 
 @dataclass
@@ -35,6 +43,8 @@ class BuiltDocument:
 
     document: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    """The ``$ref``s that resolved nowhere (each also a warning)."""
 
 
 @dataclass
@@ -70,6 +80,7 @@ def build_document(
     if tags:
         base["tags"] = [dict(tag) for tag in tags]
     warnings: list[str] = []
+    unresolved: list[str] = []
     ordered = _unique_routes(routes)
     counts: dict[str, int] = {}
     for route in ordered:
@@ -88,7 +99,9 @@ def build_document(
             operation = {"operationId": generated_id, **override}
             operation["operationId"] = generated_id
         else:
-            operation = _operation(route, path, generated_id, base, used_ids, warnings)
+            operation = _operation(
+                route, path, generated_id, base, used_ids, warnings, unresolved
+            )
         operations.append(_Operation(route, path, operation))
     document = base
     for item in operations:
@@ -99,10 +112,11 @@ def build_document(
         warnings.append(f"the document does not validate ({problem}); "
                         "publishing every route without its YAML")
         document = skeleton(info)
+        why = f"with its YAML, the document did not validate ({problem})."
         for item in operations:
-            bare = _bare(item.route, item.path, item.operation["operationId"])
+            bare = _bare(item.route, item.path, item.operation["operationId"], why)
             document["paths"].setdefault(item.path.path, {})[item.route.method.lower()] = bare
-    return BuiltDocument(document, warnings)
+    return BuiltDocument(document, warnings, list(dict.fromkeys(unresolved)))
 
 
 def _unique_routes(routes: Iterable[Route]) -> list[Route]:
@@ -127,8 +141,10 @@ def _unique(wanted: str, used: set[str]) -> str:
     return candidate
 
 
-def _bare(route: Route, path: PathTemplate, operation_id: str) -> dict[str, Any]:
-    """The operation as it is without the docstring's YAML."""
+def _bare(
+    route: Route, path: PathTemplate, operation_id: str, why: str | None = None
+) -> dict[str, Any]:
+    """The operation as it is without the docstring's YAML; its answer says ``why``."""
     docstring = split_docstring(route.docstring)
     operation: dict[str, Any] = {}
     if docstring.summary:
@@ -138,13 +154,29 @@ def _bare(route: Route, path: PathTemplate, operation_id: str) -> dict[str, Any]
     operation["operationId"] = operation_id
     if path.parameters:
         operation["parameters"] = [dict(parameter) for parameter in path.parameters]
-    operation["responses"] = dict(UNDOCUMENTED)
+    operation["responses"] = _not_documented(why or _without_yaml(route, docstring))
     return operation
+
+
+def _not_documented(why: str) -> dict[str, Any]:
+    return {"default": {"description": NOT_DOCUMENTED + why}}
+
+
+def _without_yaml(route: Route, docstring: Docstring) -> str:
+    if not route.docstring.strip():
+        return "the route has no docstring."
+    if docstring.yaml_text is None:
+        return "the route's docstring has no YAML (after a --- line)."
+    return "the YAML after the docstring's --- line is empty."
+
+
+def _left_out(problem: object) -> str:
+    return f"the docstring's YAML was left out: {problem}."
 
 
 def _operation(
     route: Route, path: PathTemplate, operation_id: str, document: dict[str, Any],
-    used_ids: set[str], warnings: list[str],
+    used_ids: set[str], warnings: list[str], unresolved: list[str],
 ) -> dict[str, Any]:
     """The documented operation, or the bare one with a warning when its YAML is unusable.
 
@@ -155,12 +187,15 @@ def _operation(
     where = f"{route.method} {route.rule}"
     try:
         fields = operation_fields(split_docstring(route.docstring), route.method)
+        lifted = lift_property_required(fields)
         fields, schemas = upgrade_operation(fields)
     except DocstringError as exc:
         warnings.append(f"{where}: {exc}; documented without its YAML")
-        return bare
+        return _bare(route, path, operation_id, _left_out(exc))
     if not fields and not schemas:
         return bare
+    if lifted:
+        warnings.append(f"{where}: {lifted.describe()}")
     wanted = fields.get("operationId")
     if isinstance(wanted, str) and wanted and wanted not in used_ids:
         used_ids.add(wanted)
@@ -174,16 +209,22 @@ def _operation(
     known = trial_components.setdefault("schemas", {})
     clashes = sorted(name for name in schemas if name in known and known[name] != schemas[name])
     if clashes:
-        warnings.append(f"{where}: the schema(s) {', '.join(clashes)} are already defined "
-                        "differently; documented without its YAML")
-        return bare
+        problem = f"the schema(s) {', '.join(clashes)} are already defined differently"
+        warnings.append(f"{where}: {problem}; documented without its YAML")
+        return _bare(route, path, operation_id, _left_out(problem))
+    resolves = pointer_resolver({"components": {**trial_components,
+                                                "schemas": {**known, **schemas}}})
+    replaced = replace_in_operation(operation, resolves)
+    replaced += replace_in_components({"schemas": schemas}, resolves)
+    warnings.extend(f"{where}: {item}" for item in replaced)
+    unresolved.extend(item.ref for item in replaced)
     known.update(schemas)
     trial["components"] = trial_components
     trial["paths"] = {path.path: {route.method.lower(): operation}}
     problem = first_problem(trial, in_operation=True)
     if problem is not None:
         warnings.append(f"{where}: {problem}; documented without its YAML")
-        return bare
+        return _bare(route, path, operation_id, _left_out(problem))
     if schemas:
         document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
     return operation
@@ -199,7 +240,7 @@ def _merged(bare: dict[str, Any], fields: dict[str, Any], operation_id: str) -> 
     operation.update(merged)
     operation["operationId"] = operation_id
     if "responses" not in fields:
-        operation["responses"] = dict(UNDOCUMENTED)
+        operation["responses"] = _not_documented("the docstring's YAML has no responses.")
     declared = fields.get("parameters")
     if isinstance(declared, list):
         named = {

@@ -2,8 +2,9 @@
 
 After a generation builds, its runner lists the app's routes and docstrings inside the
 service's own environment (the control plane never imports user code); this step turns
-them into a validated document. It never fails a build: every problem becomes a
-``warning:`` line in the build log, and the document holds what could be documented.
+them, with the components the service ships (``openapi-components.yaml``), into a
+validated document. It never fails a build: every problem becomes a ``warning:`` line in
+the build log, and the document holds what could be documented.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from shipyard.openapi.model_service import (
     model_operations,
     read_metadata,
 )
+from shipyard.openapi.service_components import COMPONENTS_FILE, read_components
 from shipyard_runners import Artifact, LogSink, Route, Runner
 
 if TYPE_CHECKING:
@@ -67,9 +69,19 @@ def document_generation(
             overrides = _model_overrides(facts, line)
             if problem and overrides:
                 routes = _TEMPLATE_ROUTES
-        built = build_document(_info(facts), routes, overrides=overrides)
+        shipped = read_components(facts.code_dir)
+        for warning in shipped.warnings:
+            line(WARNING + warning)
+        if shipped.count:
+            line(f"{COMPONENTS_FILE}: {shipped.count} shared component(s)")
+        built = build_document(
+            _info(facts), routes, overrides=overrides, components=shipped.components
+        )
         for warning in built.warnings:
             line(WARNING + warning)
+        if built.unresolved and not shipped.count:
+            line(f"{WARNING}shared schemas that docstrings $ref go in {COMPONENTS_FILE}, "
+                 "next to the app (see the README's Documentation section)")
         count = sum(len(item) for item in built.document["paths"].values())
         line(f"documented {count} operation(s) of {facts.service_name} {facts.tag}")
         return built.document

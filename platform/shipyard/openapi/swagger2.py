@@ -7,7 +7,10 @@ Only the Swagger 2 forms found are rewritten, so an OpenAPI 3 operation passes u
 - a parameter's ``type``, ``format``, ``items``, ``enum``, ... move into its ``schema``;
 - a response's ``schema`` and ``examples`` move into its ``content`` (``produces``, else JSON);
 - ``definitions`` become ``components.schemas`` and ``#/definitions/X`` references follow;
-- ``type: file`` becomes a binary string, ``x-nullable`` becomes ``nullable``.
+- ``type: file`` becomes a binary string, ``x-nullable`` becomes ``nullable``;
+- ``required: true`` inside a property (a parameter's habit, valid in neither version)
+  lists the property in its object's ``required``; ``required: false`` is dropped. This
+  one is reported (``lift_property_required``): the author should know.
 
 A response without a ``description`` (which both versions require) gets its status's
 reason phrase.
@@ -16,12 +19,13 @@ reason phrase.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from shipyard.openapi.docstrings import DocstringError
 
-__all__ = ["upgrade_operation"]
+__all__ = ["LiftedRequired", "lift_property_required", "upgrade_operation"]
 
 _JSON = "application/json"
 _SCHEMA_KEYS = (
@@ -30,6 +34,8 @@ _SCHEMA_KEYS = (
     "uniqueItems", "multipleOf",
 )
 _SWAGGER2_ONLY = ("collectionFormat", "allowEmptyValue")
+_DATA_KEYS = frozenset({"example", "examples", "default", "enum"})
+"""Keys whose values are data, not schemas: a ``properties`` key there is not one."""
 
 
 def upgrade_operation(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -183,3 +189,65 @@ def _upgrade_schemas(value: Any) -> Any:
         for item in value:
             _upgrade_schemas(item)
     return value
+
+
+@dataclass
+class LiftedRequired:
+    """The properties whose ``required: true`` was lifted, and those whose ``false`` was
+    dropped, in the order met."""
+
+    lifted: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.lifted or self.dropped)
+
+    def describe(self) -> str:
+        """One line for the build log."""
+        parts = []
+        if self.lifted:
+            parts.append(f"{_names(self.lifted)} now listed in its object's 'required'")
+        if self.dropped:
+            parts.append(f"'required: false' dropped from {_names(self.dropped)}")
+        return ("'required' inside a property is Swagger 2.0's habit, not OpenAPI 3: "
+                + "; ".join(parts))
+
+
+def lift_property_required(value: Any, found: LiftedRequired | None = None) -> LiftedRequired:
+    """Move every property's boolean ``required`` in ``value`` (an operation, a schema, a
+    components object) to its object's ``required`` list, in place."""
+    found = LiftedRequired() if found is None else found
+    if isinstance(value, list):
+        for item in value:
+            lift_property_required(item, found)
+    elif isinstance(value, dict):
+        properties = value.get("properties")
+        if isinstance(properties, dict):
+            _lift(value, properties, found)
+            for schema in properties.values():
+                lift_property_required(schema, found)
+        for key, item in value.items():
+            if key != "properties" and key not in _DATA_KEYS and not key.startswith("x-"):
+                lift_property_required(item, found)
+    return found
+
+
+def _lift(schema: dict[str, Any], properties: dict[str, Any], found: LiftedRequired) -> None:
+    for name, prop in properties.items():
+        if not isinstance(prop, dict) or not isinstance(prop.get("required"), bool):
+            continue
+        if not prop.pop("required"):
+            found.dropped.append(name)
+            continue
+        required = schema.get("required")
+        if not isinstance(required, list):
+            # A boolean here is the same habit one level up: the list replaces it.
+            required = schema["required"] = []
+        if name not in required:
+            required.append(name)
+        found.lifted.append(name)
+
+
+def _names(names: list[str]) -> str:
+    unique = list(dict.fromkeys(names))
+    return ", ".join(repr(name) for name in unique)
