@@ -2,15 +2,19 @@
 
 It is made readable by its owner only. A folder that already exists is tightened too when
 it is empty or already a Shipyard home, never when it is some other folder a user named
-(``--home /tmp`` must not change ``/tmp``).
+(``--home /tmp`` must not change ``/tmp``). One ``shipyard up`` at a time uses a home
+(``lock_home``): two would run two supervisors over one database.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
-__all__ = ["HOME_MODE", "prepare_home"]
+from shipyard.errors import Conflict
+
+__all__ = ["HOME_MODE", "lock_home", "prepare_home"]
 
 HOME_MODE = 0o700
 _MARKS = ("shipyard.db", "secrets", "run", "credentials")
@@ -30,3 +34,24 @@ def _is_ours(home: Path) -> bool:
     if home.stat().st_uid != os.geteuid():
         return False
     return not any(home.iterdir()) or any((home / mark).exists() for mark in _MARKS)
+
+
+def lock_home(home: Path) -> int:
+    """Take ``home`` for this ``shipyard up``: a lock held as long as the returned file
+    descriptor is open, in this process or any that inherited it. A home already taken
+    raises ``Conflict`` with the PID that took it."""
+    path = home / "run" / "up.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(descriptor, 64, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(descriptor)
+        raise Conflict(
+            f"{home} is in use by another shipyard up (pid {holder}, or the processes it "
+            "started, still stopping); stop it first or give another --home"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    return descriptor

@@ -1,0 +1,102 @@
+"""``shipyard up`` heals: a child that dies is started again while the others go on
+serving, the children die with their parent, and one home has one ``shipyard up``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from tests.conftest import RunningShipyard, start_shipyard
+
+pytestmark = pytest.mark.slow
+
+MODULES = {"api": "shipyard.api_server", "supervisor": "shipyard.supervisor",
+           "gateway": "shipyard.gateway"}
+
+
+def child_named(up: RunningShipyard, name: str) -> psutil.Process:
+    for child in psutil.Process(up.process.pid).children():
+        if MODULES[name] in child.cmdline():
+            return child
+    raise AssertionError(f"shipyard up has no {name} process")
+
+
+def wait_for(condition, what: str, timeout: float = 60.0) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen in {timeout:g}s")
+
+
+def answers(up: RunningShipyard) -> bool:
+    try:
+        return requests.get(f"{up.url}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.mark.parametrize("name", ["gateway", "api", "supervisor"])
+def test_a_child_killed_is_started_again_and_up_keeps_running(tmp_path: Path, name: str
+                                                              ) -> None:
+    up = start_shipyard(tmp_path / "home")
+    try:
+        victim = child_named(up, name)
+        victim.kill()
+        victim.wait(timeout=10)
+
+        def replaced() -> bool:
+            try:
+                return child_named(up, name).pid != victim.pid
+            except AssertionError:
+                return False
+
+        wait_for(replaced, f"a new {name} process")
+        wait_for(lambda: answers(up), "the control plane answering again")
+        assert up.process.poll() is None
+        with up.sdk() as client:  # the whole tree works again: an API call through it
+            client.services.create({"name": "after-the-crash"})
+        log = up.output.read_text()
+        assert f"the {name} process (pid {victim.pid}) exited with -9" in log
+        assert f"starting the {name} process again (restart 1)" in log
+    finally:
+        assert up.stop() == 0
+
+
+def test_a_second_up_on_a_home_in_use_refuses_with_the_pid(tmp_path: Path) -> None:
+    up = start_shipyard(tmp_path / "home")
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home",
+             str(up.home)], capture_output=True, text=True, timeout=120,
+        )
+        assert second.returncode == 1
+        assert second.stderr.startswith("Error: ")
+        assert f"in use by another shipyard up (pid {up.process.pid}" in second.stderr
+        assert answers(up)
+    finally:
+        up.stop()
+
+
+def test_children_die_with_up_and_the_home_is_free_again(tmp_path: Path) -> None:
+    up = start_shipyard(tmp_path / "home")
+    children = psutil.Process(up.process.pid).children()
+    assert len(children) == 3
+    os.kill(up.process.pid, signal.SIGKILL)
+    up.process.wait(timeout=10)
+    gone, alive = psutil.wait_procs(children, timeout=60)
+    assert alive == []
+    again = start_shipyard(tmp_path / "home")
+    try:
+        assert answers(again)
+    finally:
+        again.stop()
