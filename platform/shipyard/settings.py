@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -44,9 +45,11 @@ class Settings:
     start_timeout: int = 60
     gateway_workers: int = 1
     public_url: str = ""
-    # SigV4: the credential scope callers sign for, and how far their clock may be off.
+    # SigV4: the credential scope the SDK and CLI sign for, the services a caller's scope
+    # may name (in any region), and how far the caller's clock may be off.
     region: str = "us-east-1"
     signing_service: str = "execute-api"
+    signing_services: tuple[str, ...] = ("execute-api", "s3")
     clock_skew_seconds: int = 300
     # Calls older than this leave the query log (0 keeps them all).
     query_log_retention_days: int = 30
@@ -60,6 +63,12 @@ class Settings:
     def admin_credentials_file(self) -> Path:
         """Where the first start leaves the administrator's access key."""
         return self.home / "credentials" / "admin.json"
+
+    @property
+    def accepted_signing_services(self) -> tuple[str, ...]:
+        """The services a signature's credential scope may name: ``signing_service``,
+        which Shipyard's own clients sign with, then ``signing_services``."""
+        return tuple(dict.fromkeys((self.signing_service, *self.signing_services)))
 
     @property
     def effective_database_url(self) -> str:
@@ -145,6 +154,8 @@ def _read_config_file(
 
 def _convert(name: str, annotation: Any, raw: Any) -> Any:
     kind = str(annotation)
+    if kind == "tuple[str, ...]":
+        return _names(name, raw)
     try:
         if "Path" in kind:
             return Path(str(raw)).expanduser()
@@ -153,6 +164,28 @@ def _convert(name: str, annotation: Any, raw: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"setting {name!r} must be {kind}, got {raw!r}") from exc
+
+
+_NAME_SEPARATORS = re.compile(r"[\s,]+")
+_NAME = re.compile(r"[^/\s,;=]+")
+
+
+def _names(name: str, raw: Any) -> tuple[str, ...]:
+    """A list setting: a YAML list or a flag's several values, or one string of names
+    separated by commas and/or spaces (``SHIPYARD_SIGNING_SERVICES="execute-api, s3"``)."""
+    if isinstance(raw, str):
+        items: list[Any] = [part for part in _NAME_SEPARATORS.split(raw) if part]
+    elif isinstance(raw, list | tuple):
+        items = list(raw)
+    else:
+        raise InvalidInput(f"setting {name!r} must be a list of names, got {raw!r}")
+    for item in items:
+        if not isinstance(item, str) or not _NAME.fullmatch(item):
+            raise InvalidInput(
+                f"setting {name!r} must be a list of names without spaces, commas, '/', ';' "
+                f"or '=', got {item!r}"
+            )
+    return tuple(dict.fromkeys(items))
 
 
 def _jsonable(value: Any) -> Any:

@@ -216,6 +216,19 @@ def test_iris_example_predicts_a_valid_class_for_each_record(
     csv = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
     as_csv = shipyard.http.post(predict, data=csv, headers={"Content-Type": "text/csv"}, timeout=10)
     assert as_csv.json()["predictions"] == ["setosa"]
+    headerless = "5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3\n"  # SageMaker's CSV: features in order
+    as_rows = shipyard.http.post(predict, data=headerless, headers={"Content-Type": "text/csv"},
+                                 timeout=10)
+    assert as_rows.status_code == 200, as_rows.text
+    assert as_rows.json()["predictions"][0] == "setosa"
+    assert len(as_rows.json()["predictions"]) == 2
+    short = shipyard.http.post(predict, data="5.1,3.5,1.4\n", headers={"Content-Type": "text/csv"},
+                               timeout=10)
+    assert short.status_code == 400
+    assert short.json()["error"]["message"] == (
+        "CSV line 1 has 3 columns; expected 4 (sepal_length, sepal_width, petal_length, "
+        "petal_width, in this order)"
+    )
 
     health = shipyard.http.get(invoke_url(shipyard, "iris", "/api/v1.0/health/status/")).json()
     assert health["ready"] is True

@@ -15,6 +15,7 @@ import requests
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from requests_aws4auth import AWS4Auth
 
 from tests.conftest import RunningShipyard, start_shipyard
 from tests.credentials import Credentials
@@ -114,6 +115,37 @@ def test_a_presigned_url_is_accepted_until_it_expires(world: World) -> None:
     assert answer.status_code == 200, answer.text
     tampered = request.prepare().url.replace("x=1", "x=2")
     assert requests.get(tampered, timeout=10).status_code == 403
+
+
+def test_the_seeds_snippet_calls_a_service_and_the_api(world: World) -> None:
+    """The Allonia example's ``AWS4Auth(key, secret, '', 's3')`` through the gateway, to a
+    service (with a body, and on an encoded path: S3's path rule) and to the API."""
+    token = world.token
+    seed = AWS4Auth(token["access_key_id"], token["secret_access_key"], "", "s3")
+    for path, payload in (("predict", {"num1": 2, "num2": 5}), ("a%20b/%C3%A4/c?x=1", None)):
+        answer = requests.post(world.url("echo", path), json=payload, auth=seed, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["raw"] == "/" + path
+        assert answer.json()["body"] == ("" if payload is None else json.dumps(payload))
+    listed = requests.get(f"{world.shipyard.url}/api/v1/services", auth=seed, timeout=10)
+    assert listed.status_code == 200, listed.text
+    assert "echo" in {service["name"] for service in listed.json()["services"]}
+    request = AWSRequest(method="GET", url=world.url("echo", "presigned?x=1"))
+    SigV4QueryAuth(BotoCredentials(token["access_key_id"], token["secret_access_key"]),
+                   "s3", "", expires=60).add_auth(request)
+    assert requests.get(request.prepare().url, timeout=10).status_code == 200
+
+
+def test_a_service_not_accepted_is_refused_with_the_accepted_ones(world: World) -> None:
+    token = world.token
+    wrong = AWS4Auth(token["access_key_id"], token["secret_access_key"], "", "lambda")
+    for url in (world.url("echo", "x"), f"{world.shipyard.url}/api/v1/services"):
+        answer = requests.get(url, auth=wrong, timeout=10)
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"]["message"] == (
+            "The credential scope names the service 'lambda', which this endpoint does not "
+            "accept: sign for one of 'execute-api', 's3'."
+        )
 
 
 def _aws4auth_prepared(world: World, secret: str | None = None) -> requests.PreparedRequest:

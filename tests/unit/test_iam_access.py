@@ -3,6 +3,7 @@ real SigV4 requests) and the domain objects behind it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from shipyard.app import create_app
 from shipyard.errors import ShipyardError
 from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invoke
 from shipyard.iam.vault import Vault
@@ -121,6 +123,35 @@ def test_a_bad_signature_and_an_unknown_key_get_the_same_403(app, admin_credenti
     assert [a.status_code for a in answers] == [403, 403]
     assert answers[0].get_json() == answers[1].get_json()
     assert answers[0].get_json()["error"]["type"] == "SignatureRejected"
+
+
+def test_the_seeds_snippet_signs_with_an_empty_region_and_s3(app, admin_credentials) -> None:
+    """``AWS4Auth(key, secret, "", "s3")``, as the Allonia integration example signs."""
+    keys = {"access_key_id": admin_credentials.access_key_id,
+            "secret_access_key": admin_credentials.secret_access_key}
+    for region, service in (("", "s3"), ("eu-west-3", "execute-api")):
+        me = signed_as(app, {**keys, "region": region, "service": service}).get("/iam/whoami")
+        assert me.status_code == 200, me.get_json()
+        assert me.get_json()["name"] == "admin"
+    refused = signed_as(app, {**keys, "region": "", "service": "lambda"}).get("/iam/whoami")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == {"type": "SignatureRejected", "message": (
+        "The credential scope names the service 'lambda', which this endpoint does not "
+        "accept: sign for one of 'execute-api', 's3'.")}
+
+
+def test_the_accepted_services_are_a_setting(tmp_path) -> None:
+    settings = Settings(home=tmp_path / "home", port=0, signing_services=("lambda",))
+    app = create_app(settings)
+    app.test_client_class = SigningClient
+    try:
+        path = app.extensions["shipyard"].access.ensure_administrator(settings)
+        admin = Credentials.read(path)
+        for service, status in (("lambda", 200), ("execute-api", 200), ("s3", 403)):
+            signed = signed_as(app, {**dataclasses.asdict(admin), "service": service})
+            assert signed.get("/iam/whoami").status_code == status, service
+    finally:
+        app.extensions["shipyard"].close()
 
 
 def test_whoami_names_the_signer(client, admin_credentials) -> None:

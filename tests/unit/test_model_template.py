@@ -120,6 +120,31 @@ def test_csv_gives_the_same_answer(classifier_app: ModuleType) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "0.8,1\n4.2,8\n",  # no header: the features in order, as SageMaker sends them
+        "\ufeff0.8, 1\r\n\r\n4.2,8",
+        "petals,width\n1,0.8\n8,4.2\n",  # a header says the order
+    ],
+)
+def test_headerless_csv_and_a_header_in_any_order_give_the_same_answer(
+    classifier_app: ModuleType, text: str
+) -> None:
+    client = classifier_app.app.test_client()
+    records = client.post("/api/v1.0/predict/", json=RECORDS).get_json()
+    response = client.post("/api/v1.0/predict/", data=text, content_type="text/csv")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == records
+
+
+def test_a_header_is_a_first_row_of_exactly_the_feature_names(classifier_app: ModuleType) -> None:
+    assert classifier_app.csv_rows("width,petals\n0.8,1\n") == [[0.8, 1]]
+    assert classifier_app.csv_rows(" petals , width\n1,0.8\n") == [[0.8, 1]]
+    assert classifier_app.csv_rows("0.8,1\n4.2,8\n") == [[0.8, 1], [4.2, 8]]
+    assert classifier_app.csv_rows("width,petals\n") == []  # a header alone: no rows
+
+
+@pytest.mark.parametrize(
     ("body", "expected"),
     [
         ([{"width": 1.0}], "lacks the feature(s) 'petals'"),
@@ -150,8 +175,15 @@ def test_bad_json_input_is_a_400_naming_the_problem(
     [
         ("width\n1.0\n", "lacks the feature(s) 'petals'"),
         ("width,petals\nwide,2\n", "CSV line 2: feature 'width' must be a finite number"),
-        ("width,petals\n1.0,2\n1.0\n", "CSV line 3 has 1 values"),
+        ("width,petals\n1.0,2\n1.0\n", "CSV line 3 has 1 columns; expected 2, as the header"),
         ("", "the CSV is empty"),
+        ("\n\n", "the CSV is empty; send one row per record: 2 (width, petals, in this order)"),
+        ("0.8,1,3\n", "CSV line 1 has 3 columns; expected 2 (width, petals, in this order)"),
+        ("0.8,1\n4.2\n", "CSV line 2 has 1 columns; expected 2 (width, petals, in this order)"),
+        ("0.8,wide\n", "CSV line 1: feature 'petals' must be an integer, not 'wide'"),
+        ("widht,petals\n1.0,2\n", "the CSV header lacks the feature(s) 'width'"),
+        ("width,petals,colour\n1.0,2,red\n", "the CSV header has unknown feature(s) 'colour'"),
+        ("width,width,petals\n1.0,1.0,2\n", "the CSV header names a feature more than once"),
     ],
 )
 def test_bad_csv_is_a_400(classifier_app: ModuleType, text: str, expected: str) -> None:
@@ -216,10 +248,14 @@ def test_string_and_boolean_features(serve: ServeModel) -> None:
     client = serve(model, metadata(features), name="colours").app.test_client()
     good = client.post("/api/v1.0/predict/", json=[{"colour": "red", "fresh": False}])
     assert good.get_json()["predictions"] == [1]
-    csv = client.post(
-        "/api/v1.0/predict/", data="colour,fresh\nred,true\n", content_type="text/csv"
+    for text in ("colour,fresh\nred,true\n", "fresh,colour\ntrue,red\n", "red,true\n"):
+        csv = client.post("/api/v1.0/predict/", data=text, content_type="text/csv")
+        assert csv.get_json()["predictions"] == [1], text
+    swapped = client.post("/api/v1.0/predict/", data="true,red\n", content_type="text/csv")
+    assert swapped.status_code == 400
+    assert "CSV line 1: feature 'fresh' must be true or false, not 'red'" in (
+        swapped.get_json()["error"]["message"]
     )
-    assert csv.get_json()["predictions"] == [1]
     for record, feature in (
         ({"colour": 3, "fresh": True}, "colour"),
         ({"colour": "red", "fresh": "yes"}, "fresh"),

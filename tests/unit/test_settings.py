@@ -48,3 +48,26 @@ def test_bad_number_is_named() -> None:
 def test_json_round_trip(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, port=0, templates_dir=tmp_path / "t")
     assert Settings.from_json(settings.to_json()) == settings
+
+
+def test_signing_services_come_from_a_flag_the_file_or_the_environment(tmp_path: Path) -> None:
+    env = {"SHIPYARD_HOME": str(tmp_path), "SHIPYARD_SIGNING_SERVICES": "execute-api, s3 lambda"}
+    assert Settings.resolve({}, env).signing_services == ("execute-api", "s3", "lambda")
+    (tmp_path / "config.yaml").write_text("signing_services: [s3, es]\n")
+    assert Settings.resolve({}, env).signing_services == ("s3", "es")
+    assert Settings.resolve({"signing_services": ("iot",)}, env).signing_services == ("iot",)
+    settings = Settings.resolve({"signing_services": "iot,iot"}, env)
+    assert settings.signing_services == ("iot",)
+    assert Settings.from_json(settings.to_json()) == settings
+
+
+def test_signing_service_is_always_accepted(tmp_path: Path) -> None:
+    assert Settings(home=tmp_path).accepted_signing_services == ("execute-api", "s3")
+    mine = Settings(home=tmp_path, signing_service="shipyard", signing_services=("s3",))
+    assert mine.accepted_signing_services == ("shipyard", "s3")
+
+
+@pytest.mark.parametrize("bad", ["s3/x", {"s3": 1}, ["s3", 3], ["a=b"]])
+def test_a_bad_signing_service_is_named(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(InvalidInput, match="signing_services"):
+        Settings.resolve({"signing_services": bad}, {"SHIPYARD_HOME": str(tmp_path)})

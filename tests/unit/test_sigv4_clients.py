@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.auth import S3SigV4Auth, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from requests_aws4auth import AWS4Auth
@@ -35,7 +35,7 @@ from shipyard.iam import (
     normalize_path,
     sigv4,
 )
-from shipyard.iam.canonical import canonical_query
+from shipyard.iam.canonical import canonical_path, canonical_query
 from shipyard_sdk.errors import Forbidden, error_body, error_from_payload
 
 ACCESS_KEY = "AKIDSHIPYARDTEST0001"
@@ -44,6 +44,7 @@ OTHER_SECRET = "not/the+right=secret0123456789abcdefghij"
 TOKEN = "session-token/with+odd=chars"
 REGION = "us-east-1"
 SERVICE = "execute-api"
+ACCEPTED = (SERVICE, "s3")  # Shipyard's default signing_service and signing_services
 PATH = "/a b/ä/x%2Fy"
 QUERY = "b=2&a=1&a=0&plus=a+b"
 WIRE_TARGET = "/a%20b/%C3%A4/x%2Fy?b=2&a=1&a=0&plus=a+b"
@@ -61,7 +62,7 @@ class VerifyingServer(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), VerifyingHandler)
-        self.verifier = Verifier(lookup_secret, REGION, SERVICE)
+        self.verifier = Verifier(lookup_secret, ACCEPTED)
         self.clock_offset = timedelta(0)
 
     @property
@@ -133,30 +134,35 @@ def session() -> Iterator[requests.Session]:
 
 
 def prepare(
-    base_url: str, method: str, body: str, *, query: str = QUERY
+    base_url: str, method: str, body: str, *, query: str = QUERY, path: str = PATH
 ) -> requests.PreparedRequest:
     """What requests would send, before signing (the URL comes out percent-encoded)."""
     data: dict = {"json": PAYLOAD} if body == "json" else {"data": b""}
-    return requests.Request(method, f"{base_url}{PATH}?{query}", **data).prepare()
+    return requests.Request(method, f"{base_url}{path}?{query}", **data).prepare()
 
 
 def sign_aws4auth(
-    prepared: requests.PreparedRequest, *, secret: str = SECRET, token: str | None = None
+    prepared: requests.PreparedRequest, *, secret: str = SECRET, token: str | None = None,
+    region: str = REGION, service: str = SERVICE,
 ) -> requests.PreparedRequest:
-    auth = AWS4Auth(ACCESS_KEY, secret, REGION, SERVICE, session_token=token)
+    auth = AWS4Auth(ACCESS_KEY, secret, region, service, session_token=token)
     return auth(prepared)
 
 
 def sign_botocore(
-    prepared: requests.PreparedRequest, *, secret: str = SECRET, token: str | None = None
+    prepared: requests.PreparedRequest, *, secret: str = SECRET, token: str | None = None,
+    region: str = REGION, service: str = SERVICE,
 ) -> requests.PreparedRequest:
-    """botocore's SigV4Auth over the prepared request; its signing headers copied back."""
+    """botocore's signer for the service (S3SigV4Auth for s3, as boto3 picks, else
+    SigV4Auth) over the prepared request; its signing headers copied back."""
     signed = AWSRequest(
         method=prepared.method, url=prepared.url, data=prepared.body or b"",
         headers=dict(prepared.headers),
     )
-    SigV4Auth(Credentials(ACCESS_KEY, secret, token), SERVICE, REGION).add_auth(signed)
-    for name in ("Authorization", "X-Amz-Date", "Date", "X-Amz-Security-Token"):
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer(Credentials(ACCESS_KEY, secret, token), service, region).add_auth(signed)
+    for name in ("Authorization", "X-Amz-Date", "Date", "X-Amz-Security-Token",
+                 "X-Amz-Content-SHA256"):
         if name in signed.headers:
             prepared.headers[name] = signed.headers[name]
     return prepared
@@ -168,9 +174,11 @@ SIGNERS: dict[str, Callable[..., requests.PreparedRequest]] = {
 }
 
 
-def presign(url: str, *, expires: int, method: str = "GET") -> str:
+def presign(
+    url: str, *, expires: int, method: str = "GET", region: str = REGION, service: str = SERVICE
+) -> str:
     request = AWSRequest(method=method, url=url)
-    SigV4QueryAuth(Credentials(ACCESS_KEY, SECRET), SERVICE, REGION, expires=expires).add_auth(
+    SigV4QueryAuth(Credentials(ACCESS_KEY, SECRET), service, region, expires=expires).add_auth(
         request
     )
     return request.prepare().url
@@ -193,7 +201,7 @@ def signed_at(prepared: requests.PreparedRequest) -> datetime:
 
 
 def verifier() -> Verifier:
-    return Verifier(lookup_secret, REGION, SERVICE)
+    return Verifier(lookup_secret, ACCEPTED)
 
 
 def rejection(request: SignedRequest, checker: Verifier | None = None) -> SignatureRejected:
@@ -359,6 +367,120 @@ def test_date_header_instead_of_x_amz_date(
 # -- built from prepared requests, no server -----------------------------------------------
 
 
+# The seed's Allonia snippet signs with AWS4Auth(key, secret, "", "s3"): any region (an
+# empty one too) is accepted with a service from the list, and the signature is checked
+# with the scope the client put in its credential.
+SCOPES = [("", "s3"), ("eu-west-3", "execute-api"), ("", "execute-api"), ("ap-south-1", "s3")]
+SERVICE_PATH = "/user-services/invoke/iris/api/v1.0/predict/"
+S3_PATH = "/a b/ä/c"
+
+
+def signed_scope(prepared: requests.PreparedRequest, region: str, service: str) -> str:
+    return f"{prepared.headers['X-Amz-Date'][:8]}/{region}/{service}/aws4_request"
+
+
+@pytest.mark.parametrize("signer", SIGNERS)
+@pytest.mark.parametrize(("region", "service"), SCOPES)
+def test_any_region_with_an_accepted_service_is_verified_with_its_own_scope(
+    server: VerifyingServer, session: requests.Session, signer: str, region: str, service: str
+) -> None:
+    url = f"{server.base_url}{SERVICE_PATH}?b=2&a=1"
+    prepared = SIGNERS[signer](
+        requests.Request("POST", url, json=PAYLOAD).prepare(), region=region, service=service
+    )
+    answer = session.send(prepared)
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["scope"] == signed_scope(prepared, region, service)
+    prepared.body = json.dumps({**PAYLOAD, "num2": 6}).encode()
+    altered = session.send(prepared)
+    assert altered.status_code == 403
+    assert altered.json()["message"] in (SignatureRejected.MISMATCH, SignatureRejected.PAYLOAD)
+
+
+@pytest.mark.parametrize(("region", "service"), SCOPES)
+def test_presigned_urls_in_any_region_with_an_accepted_service(
+    server: VerifyingServer, session: requests.Session, region: str, service: str
+) -> None:
+    url = presign(f"{server.base_url}{SERVICE_PATH}?b=2", expires=60, region=region,
+                  service=service)
+    answer = session.get(url)
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["presigned"] is True
+    assert answer.json()["scope"].endswith(f"/{region}/{service}/aws4_request")
+    altered = session.get(url.replace("b=2", "b=3"))
+    assert altered.status_code == 403
+    assert altered.json()["message"] == SignatureRejected.MISMATCH
+
+
+@pytest.mark.parametrize("signer", SIGNERS)
+@pytest.mark.parametrize("region", ["", REGION])
+def test_the_scope_is_signed_claiming_another_one_does_not_match(signer: str, region: str) -> None:
+    """Rewriting the credential's region or service (to another accepted one) after
+    signing breaks the signature: the key and string to sign come from the claimed scope."""
+    request = received(SIGNERS[signer](
+        prepare("http://127.0.0.1:8123", "POST", "json", path=S3_PATH), region=region,
+        service="s3",
+    ))
+    verifier().verify(request)
+    for claimed in (f"/{region}/execute-api/", "/eu-west-1/s3/"):
+        changed = with_authorization(request, lambda v, c=claimed: v.replace(f"/{region}/s3/", c))
+        assert rejection(changed).message == SignatureRejected.MISMATCH
+
+
+@pytest.mark.parametrize("signer", SIGNERS)
+@pytest.mark.parametrize("service", ACCEPTED)
+def test_s3_signatures_follow_s3s_path_rule(
+    server: VerifyingServer, session: requests.Session, signer: str, service: str
+) -> None:
+    """For s3 the path is signed as sent (encoded once), for other services encoded once
+    more; either way the signature covers exactly one path."""
+    prepared = SIGNERS[signer](
+        prepare(server.base_url, "POST", "json", path=S3_PATH), region="", service=service
+    )
+    assert prepared.path_url.startswith("/a%20b/%C3%A4/c?")
+    answer = session.send(prepared)
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["target"] == prepared.path_url
+    prepared.url = prepared.url.replace("/c?", "/c/?")
+    moved = session.send(prepared)
+    assert moved.status_code == 403
+    assert moved.json()["message"] == SignatureRejected.MISMATCH
+
+
+@pytest.mark.parametrize("path", ["/a!b", "/a:b@c", "/it's", "/a(b)*", "/a~b", "/a%21b", "/"])
+def test_s3_paths_are_decoded_and_encoded_once_per_segment(path: str) -> None:
+    """requests-aws4auth re-encodes the path for s3 (``!`` as ``%21``): so does S3's rule."""
+    prepared = prepare("http://127.0.0.1:8123", "GET", "empty", path=path)
+    verifier().verify(received(sign_aws4auth(prepared, region="", service="s3")))
+
+
+def test_s3_path_rule_keeps_an_encoded_slash_apart_from_a_slash() -> None:
+    """requests-aws4auth signs x%2Fy as x/y for s3: another path here, so refused."""
+    request = received(sign_aws4auth(prepare("http://127.0.0.1:8123", "GET", "empty"),
+                                     region="", service="s3"))
+    assert request.path.endswith("/x%2Fy")
+    assert rejection(request).message == SignatureRejected.MISMATCH
+
+
+@pytest.mark.parametrize("form", ["aws4auth", "botocore", "presigned"])
+def test_a_service_not_accepted_is_refused_naming_the_accepted_ones(
+    server: VerifyingServer, session: requests.Session, form: str
+) -> None:
+    url = f"{server.base_url}{SERVICE_PATH}"
+    if form == "presigned":
+        answer = session.get(presign(url, expires=60, region="", service="lambda"))
+    else:
+        prepared = requests.Request("POST", url, json=PAYLOAD).prepare()
+        answer = session.send(SIGNERS[form](prepared, region="", service="lambda"))
+    assert answer.status_code == 403
+    message = answer.json()["message"]
+    assert message == (
+        "The credential scope names the service 'lambda', which this endpoint does not "
+        "accept: sign for one of 'execute-api', 's3'."
+    )
+    assert "'lambda'" in answer.json()["reason"]
+
+
 def botocore_request() -> requests.PreparedRequest:
     """A JSON POST to the test URL, signed by botocore just now."""
     return sign_botocore(prepare("http://127.0.0.1:8123", "POST", "json"))
@@ -407,6 +529,8 @@ def test_authorization_header_layout_tolerance(reformat: Callable[[str], str]) -
         ),
         pytest.param(lambda v: v.replace(";x-amz-date", ""), id="x-amz-date-not-signed"),
         pytest.param(lambda v: v.replace("aws4_request", "aws4_requests"), id="bad-terminator"),
+        pytest.param(lambda v: v.replace("/execute-api/", "//"), id="empty-service"),
+        pytest.param(lambda v: v.replace(f"/{REGION}/", "/ /"), id="blank-region"),
         pytest.param(lambda v: v.replace("AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256"),
                      id="sigv4a"),
     ],
@@ -446,8 +570,8 @@ def test_two_authorization_headers_or_both_forms_are_refused() -> None:
 
 def test_unknown_key_and_bad_signature_look_the_same_to_the_client() -> None:
     request = received(botocore_request())
-    unknown = rejection(request, Verifier(lambda _key: None, REGION, SERVICE))
-    wrong = rejection(request, Verifier(lambda _key: OTHER_SECRET, REGION, SERVICE))
+    unknown = rejection(request, Verifier(lambda _key: None, [SERVICE]))
+    wrong = rejection(request, Verifier(lambda _key: OTHER_SECRET, [SERVICE]))
     assert unknown.message == wrong.message == SignatureRejected.MISMATCH
     assert str(unknown) == str(wrong)
     assert "unknown access key id" in unknown.reason
@@ -472,11 +596,13 @@ def test_declared_body_hash_must_match_even_when_streamed() -> None:
     assert rejection(streamed_other).message == SignatureRejected.PAYLOAD
 
 
-def test_scope_must_match_region_service_and_request_day() -> None:
+def test_scope_must_name_an_accepted_service_and_the_request_day() -> None:
     request = received(botocore_request())
-    for other in (Verifier(lookup_secret, "eu-west-1", SERVICE),
-                  Verifier(lookup_secret, REGION, "other-service")):
-        assert rejection(request, other).message == SignatureRejected.SCOPE
+    refused = rejection(request, Verifier(lookup_secret, ["other-service", "s3"]))
+    assert refused.message == SignatureRejected.SERVICE.format(
+        service=SERVICE, accepted="'other-service', 's3'"
+    )
+    assert "'execute-api'" in refused.reason
     next_day = signed_at(botocore_request()) + timedelta(days=1)
     moved = dataclasses.replace(request, headers=[
         (name, f"{next_day:%Y%m%dT%H%M%SZ}" if name == "X-Amz-Date" else value)
@@ -493,7 +619,7 @@ def test_frozen_clock_at_the_skew_boundary() -> None:
     assert rejection(late).message == SignatureRejected.SKEWED
     assert rejection(dataclasses.replace(late, now=at - timedelta(minutes=5, seconds=1))).message \
         == SignatureRejected.SKEWED
-    lenient = Verifier(lookup_secret, REGION, SERVICE, clock_skew=timedelta(minutes=10))
+    lenient = Verifier(lookup_secret, [SERVICE], clock_skew=timedelta(minutes=10))
     lenient.verify(late)
 
 
@@ -509,7 +635,7 @@ def test_signing_keys_are_derived_once_per_secret_and_day(
 
     monkeypatch.setattr(sigv4, "derive_signing_key", counting)
     secrets = {ACCESS_KEY: SECRET}
-    checker = Verifier(secrets.get, REGION, SERVICE)
+    checker = Verifier(secrets.get, [SERVICE])
     request = received(botocore_request())
     for _ in range(3):
         checker.verify(request)
@@ -547,7 +673,7 @@ def test_unsigned_session_token_header_is_refused() -> None:
 
 
 def test_rejection_round_trips_through_the_error_answer() -> None:
-    rejected = rejection(received(botocore_request()), Verifier(lambda _key: None, REGION, SERVICE))
+    rejected = rejection(received(botocore_request()), Verifier(lambda _key: None, [SERVICE]))
     assert rejected.http_status == 403
     assert error_body(rejected) == {
         "error": {"type": "SignatureRejected", "message": SignatureRejected.MISMATCH}
@@ -588,3 +714,12 @@ def test_paths_are_normalized_on_the_raw_form() -> None:
     assert normalize_path("/a/..") == "/"
     assert normalize_path("/../../a") == "/a"
     assert normalize_path("/a/%2E%2E/b") == "/a/%2E%2E/b"  # encoded dots are not dot segments
+
+
+def test_s3_canonical_path_is_encoded_once_per_segment_and_not_normalized() -> None:
+    assert canonical_path("/a%20b/x%2fy/it's/./../~", s3=True) == "/a%20b/x%2Fy/it%27s/./../~"
+    assert canonical_path("/a%20b/x%2fy/it's/./../~") == "/a%2520b/x%252fy/~"
+    assert canonical_path("", s3=True) == canonical_path("") == "/"
+    # Encoded dots are an ordinary segment (the gateway routes them so): never "..".
+    assert canonical_path("/x/%2e%2E/y/%2E", s3=True) == "/x/%2E%2E/y/%2E"
+    assert canonical_path("/x/../y/.", s3=True) == "/x/../y/."

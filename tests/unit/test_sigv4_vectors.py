@@ -84,8 +84,7 @@ class Case:
         secrets = {self.credentials["access_key_id"]: self.credentials["secret_access_key"]}
         return Verifier(
             secrets.get if known else (lambda _key: None),
-            self.context["region"],
-            self.context["service"],
+            [self.context["service"]],
             normalize_path=self.context["normalize"] if normalize is None else normalize,
         )
 

@@ -62,7 +62,7 @@ class Gateway:
             query_spool.submit if query_spool is not None else _forget
         )
         self.guard = guard or GatewayGuard(Authenticator(
-            lambda _key_id: None, lambda _api_key: None, region="-", service="-"
+            lambda _key_id: None, lambda _api_key: None, services=("-",)
         ))
         self.routes_path = Path(routes_path)
         self.api_address = api_address

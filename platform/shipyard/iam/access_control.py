@@ -38,7 +38,7 @@ class AccessControl:
         api_keys = ApiKeys(store)
         authenticator = Authenticator(
             access_keys.resolve, api_keys.resolve,
-            region=settings.region, service=settings.signing_service,
+            services=settings.accepted_signing_services,
             clock_skew=timedelta(seconds=settings.clock_skew_seconds),
         )
         return cls(Directory(store), access_keys, api_keys, authenticator)

@@ -13,7 +13,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from shipyard.errors import Forbidden, Unauthorized
@@ -80,8 +80,7 @@ class Authenticator:
         resolve_access_key: KeyResolver,
         resolve_api_key: ApiKeyResolver,
         *,
-        region: str,
-        service: str,
+        services: Iterable[str],
         clock_skew: timedelta = timedelta(minutes=5),
         cache_seconds: float = 2.0,
     ) -> None:
@@ -89,9 +88,7 @@ class Authenticator:
         self._api_keys = _TimedCache(cache_seconds)
         self._resolve_access_key = resolve_access_key
         self._resolve_api_key = resolve_api_key
-        self.region = region
-        self.service = service
-        self.verifier = Verifier(self._secret_of, region, service, clock_skew=clock_skew)
+        self.verifier = Verifier(self._secret_of, services, clock_skew=clock_skew)
 
     def authenticate(self, request: SignedRequest, api_key: str | None) -> Caller:
         """The caller a request's credentials stand for; ``ANONYMOUS`` when it has none.

@@ -14,7 +14,9 @@ Two forms carry it (AWS "Authentication methods"):
 
 Parsing is strict: each field exactly once, a lowercase, sorted signed-header list that
 includes ``host`` and names only headers the request carries, 64 lowercase hex digits for
-the signature. The one tolerance is spaces after the commas of the header form.
+the signature. The tolerances are spaces after the commas of the header form and an
+empty region in the credential (``AKID/20150830//s3/aws4_request``, which clients given
+no region sign; which regions and services are accepted is the verifier's business).
 """
 
 from __future__ import annotations
@@ -137,11 +139,13 @@ def _parse_credential(text: str) -> tuple[str, CredentialScope]:
     if (
         len(parts) != 5
         or parts[4] != SCOPE_TERMINATOR
-        or not all(_SCOPE_PART.fullmatch(part) for part in parts[:4])
+        or not all(_SCOPE_PART.fullmatch(part) for part in (parts[0], parts[1], parts[3]))
+        or not (parts[2] == "" or _SCOPE_PART.fullmatch(parts[2]))
         or not _SCOPE_DATE.fullmatch(parts[1])
     ):
         raise SignatureRejected.malformed(
-            "the credential is not <key id>/<yyyymmdd>/<region>/<service>/aws4_request"
+            "the credential is not <key id>/<yyyymmdd>/<region>/<service>/aws4_request "
+            "(the region may be empty)"
         )
     return parts[0], CredentialScope(parts[1], parts[2], parts[3])
 

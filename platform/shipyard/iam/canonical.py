@@ -1,4 +1,4 @@
-"""The AWS Signature Version 4 canonical request and string to sign, for non-S3 services.
+"""The AWS Signature Version 4 canonical request and string to sign.
 
 Everything here is a pure function of a received request: no secrets, no clock, no I/O.
 ``sigv4`` builds verification on top of it.
@@ -18,7 +18,9 @@ Choices where the specification leaves room:
 - The path is taken exactly as it arrived on the wire (already percent-encoded once by
   the client) and encoded once more, as requests-aws4auth and botocore do for non-S3
   services: ``/a%20b`` is signed as ``/a%2520b``. Nothing is decoded, so ``x%2Fy`` and
-  ``x/y`` are different paths, and ``%2E%2E`` is not a dot segment.
+  ``x/y`` are different paths, and ``%2E%2E`` is not a dot segment. A signature whose
+  credential scope names the service ``s3`` follows S3's rule instead: the path encoded
+  once (each segment decoded and encoded again), not normalized.
 - ``+`` in the query means a space (form encoding: how requests-aws4auth, botocore's
   presigner and Flask all read it), so ``a+b`` canonicalizes to ``a%20b`` and a literal
   plus travels as ``%2B``. botocore's header signer signs a URL's query as sent instead;
@@ -39,6 +41,7 @@ from urllib.parse import quote, unquote_to_bytes
 __all__ = [
     "ALGORITHM",
     "AMZ_DATE_FORMAT",
+    "S3_SERVICE",
     "SCOPE_TERMINATOR",
     "SignedRequest",
     "canonical_headers",
@@ -51,6 +54,7 @@ __all__ = [
 ]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+S3_SERVICE = "s3"  # the one service whose canonical path follows S3's rule
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 SCOPE_TERMINATOR = "aws4_request"
 
@@ -150,10 +154,27 @@ def normalize_path(raw_path: str) -> str:
     return normalized
 
 
-def canonical_path(raw_path: str, *, normalize: bool = True) -> str:
-    """The canonical URI: the (normalized) raw path, URI-encoded once more, ``/`` kept."""
+def canonical_path(raw_path: str, *, normalize: bool = True, s3: bool = False) -> str:
+    """The canonical URI: the (normalized) raw path, URI-encoded once more, ``/`` kept.
+
+    ``s3=True`` is S3's rule: the path encoded once and not normalized. Each segment of
+    the raw path (split at its literal slashes) is decoded and encoded again with only
+    the unreserved characters bare, so ``/a!b`` and ``/a%21b`` sign alike, as
+    requests-aws4auth and botocore's S3 signers sign them; an encoded slash stays
+    ``%2F``, so ``x%2Fy`` and ``x/y`` remain different paths, and an encoded dot segment
+    stays encoded, so ``%2E%2E`` (an ordinary segment) and ``..`` do too.
+    """
+    if s3:
+        return "/".join(_s3_segment(part) for part in (raw_path or "/").split("/"))
     path = normalize_path(raw_path) if normalize else (raw_path or "/")
     return quote(_wire_bytes(path), safe="/")
+
+
+def _s3_segment(raw: str) -> str:
+    decoded = unquote_to_bytes(_wire_bytes(raw))
+    if decoded in (b".", b"..") and raw not in (".", ".."):
+        return raw.upper()
+    return quote(decoded, safe="")
 
 
 def _decode_query_component(raw: str) -> bytes:
@@ -232,17 +253,18 @@ def canonical_request(
     normalize: bool = True,
     exclude_query: Collection[str] = (),
     query_as_sent: bool = False,
+    s3_path: bool = False,
 ) -> str:
     """The canonical request of ``request`` for the given signed headers and payload hash.
 
-    ``normalize=False`` is the S3 convention (no dot-segment removal), needed only to
-    reproduce test vectors signed that way. See ``canonical_query`` for
-    ``exclude_query`` and ``query_as_sent``.
+    ``normalize=False`` (no dot-segment removal) is needed only to reproduce test vectors
+    signed that way; ``s3_path`` is S3's path rule (see ``canonical_path``). See
+    ``canonical_query`` for ``exclude_query`` and ``query_as_sent``.
     """
     names = sorted(set(signed_headers))
     return "\n".join([
         request.method,
-        canonical_path(request.path, normalize=normalize),
+        canonical_path(request.path, normalize=normalize, s3=s3_path),
         canonical_query(request.query, exclude=exclude_query, as_sent=query_as_sent),
         canonical_headers(request.headers, names),
         ";".join(names),

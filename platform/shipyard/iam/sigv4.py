@@ -1,6 +1,6 @@
 """Verify AWS Signature Version 4 requests, in the Authorization header or presigned form.
 
-    verifier = Verifier(secret_for_access_key, region="us-east-1", service="execute-api")
+    verifier = Verifier(secret_for_access_key, services=("execute-api", "s3"))
     identity = verifier.verify(SignedRequest.from_target(method, target, headers,
                                                          body=body, now=now))
 
@@ -10,7 +10,10 @@
    algorithm, the credential, a sorted signed-header list that includes ``host`` and names
    only headers the request carries, a signed ``x-amz-date`` (or ``Date``), presigned
    ``X-Amz-Expires`` between 1 and 604800 seconds;
-2. the credential scope is this verifier's region and service, dated the request's day;
+2. the credential scope is dated the request's day and names one of this verifier's
+   services, in any region (an empty one too): the signature is then checked with the
+   scope the client chose, so ``AWS4Auth(key, secret, "", "s3")`` verifies like
+   ``AWS4Auth(key, secret, "us-east-1", "execute-api")``;
 3. the request time is within the clock skew (presigned: not from the future, not expired);
 4. a session-token header, if any, is signed; ``x-amz-content-sha256``, if any, is the
    body's hash (``UNSIGNED-PAYLOAD`` and streaming payloads are refused);
@@ -29,7 +32,7 @@ import hmac
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +45,7 @@ from shipyard.iam.authorization import (
 )
 from shipyard.iam.canonical import (
     AMZ_DATE_FORMAT,
+    S3_SERVICE,
     SCOPE_TERMINATOR,
     SignedRequest,
     canonical_request,
@@ -151,12 +155,12 @@ def payload_hash(request: SignedRequest) -> str:
 
 
 class Verifier:
-    """Verifies SigV4-signed requests for one region and service name.
+    """Verifies SigV4-signed requests whose credential scope names one of ``services``.
 
     ``lookup_secret(access_key_id)`` returns the secret access key, or ``None`` for an
     unknown (or revoked, or expired) key; it is called on every request, so revocation
     takes effect at once, while signing keys are derived only once per secret and day.
-    ``normalize_path=False`` is the S3 convention and only exists to check vectors
+    ``normalize_path=False`` (no dot-segment removal) only exists to check vectors
     signed that way; a caller that routes by path must route on
     ``canonical.normalize_path(request.path)``, the path that was verified.
     """
@@ -164,8 +168,7 @@ class Verifier:
     def __init__(
         self,
         lookup_secret: Callable[[str], str | None],
-        region: str,
-        service: str,
+        services: Iterable[str],
         *,
         clock_skew: timedelta = timedelta(minutes=5),
         normalize_path: bool = True,
@@ -173,8 +176,9 @@ class Verifier:
     ) -> None:
         if clock_skew < timedelta(0):
             raise ValueError("clock_skew cannot be negative")
-        self.region = region
-        self.service = service
+        self.services = tuple(dict.fromkeys(services))
+        if not self.services or not all(self.services):
+            raise ValueError("services must name at least one service, none of them empty")
         self.clock_skew = clock_skew
         self.normalize_path = normalize_path
         self._lookup_secret = lookup_secret
@@ -226,12 +230,8 @@ class Verifier:
                 SignatureRejected.SCOPE,
                 reason=f"credential date {scope.date} is not the request date {info.amz_date[:8]}",
             )
-        if (scope.region, scope.service) != (self.region, self.service):
-            raise SignatureRejected(
-                SignatureRejected.SCOPE,
-                reason=f"credential scope {str(scope)!r} is not for region {self.region!r} "
-                f"and service {self.service!r}",
-            )
+        if scope.service not in self.services:
+            raise SignatureRejected.service_refused(scope.service, self.services)
 
     def _check_time(self, info: SignatureInfo, now: datetime) -> None:
         ahead = info.request_time - now
@@ -262,15 +262,18 @@ class Verifier:
         self, request: SignedRequest, info: SignatureInfo, payload: str
     ) -> list[str]:
         """The canonical request, then (only when it differs) the one with the query as
-        sent, which is what botocore signs for a query that is not canonically encoded."""
+        sent, which is what botocore signs for a query that is not canonically encoded.
+        A scope for S3 takes S3's path rule (``canonical.canonical_path``)."""
+        s3_path = info.scope.service == S3_SERVICE
         canonical = canonical_request(
             request, info.signed_headers, payload,
             normalize=self.normalize_path, exclude_query=info.excluded_query,
+            s3_path=s3_path,
         )
         as_sent = canonical_request(
             request, info.signed_headers, payload,
             normalize=self.normalize_path, exclude_query=info.excluded_query,
-            query_as_sent=True,
+            query_as_sent=True, s3_path=s3_path,
         )
         return [canonical] if as_sent == canonical else [canonical, as_sent]
 
