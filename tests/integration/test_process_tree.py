@@ -93,7 +93,7 @@ def test_children_die_with_up_and_the_home_is_free_again(tmp_path: Path) -> None
     assert len(children) == 3
     os.kill(up.process.pid, signal.SIGKILL)
     up.process.wait(timeout=10)
-    gone, alive = psutil.wait_procs(children, timeout=60)
+    _, alive = psutil.wait_procs(children, timeout=60)
     assert alive == []
     again = start_shipyard(tmp_path / "home")
     try:
