@@ -192,7 +192,17 @@ def test_token_expiry_is_checked(app, alice) -> None:
     with plane.store.writing() as session:
         row = session.get(AccessKeyRow, token["access_key_id"])
         row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
-    assert signed_as(app, token).get("/iam/whoami").status_code == 403
+    plane.access.authenticator.forget()
+    refused = signed_as(app, token).get("/iam/whoami")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["message"] == (
+        "The access key has expired; create another (`shipyard tokens create`)."
+    )
+    # Only a caller who holds the secret learns that the key expired.
+    wrong = signed_as(app, {**token, "secret_access_key": "not-the-secret"})
+    assert wrong.get("/iam/whoami").get_json()["error"]["message"] == (
+        "The request signature does not match."
+    )
 
 
 def test_secrets_are_stored_sealed(app, alice) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,6 +27,15 @@ __all__ = ["MAX_LIFETIME", "AccessKey", "AccessKeys", "NewAccessKey"]
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 MAX_LIFETIME = timedelta(days=3650)
+
+
+class ResolvedKey(NamedTuple):
+    secret: str
+    caller: Caller
+    expires_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True)
@@ -142,19 +151,20 @@ class AccessKeys:
                 row.revoked_at = datetime.now(UTC)
             return AccessKey.from_row(row)
 
-    def resolve(self, key_id: str) -> tuple[str, Caller] | None:
-        """The secret of a usable key and who it stands for; None for an unknown, revoked
-        or expired key."""
+    def resolve(self, key_id: str, *, include_expired: bool = False) -> ResolvedKey | None:
+        """The secret of a usable key, who it stands for and until when; None for an
+        unknown, revoked or (unless ``include_expired``) expired key."""
         with self.store.reading() as session:
             row = session.get(AccessKeyRow, key_id)
             if row is None or row.revoked_at is not None:
                 return None
-            if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+            if (not include_expired and row.expires_at is not None
+                    and row.expires_at <= datetime.now(UTC)):
                 return None
             caller = _caller_of(session, row)
             if caller is None:
                 return None
-            return self.vault.unseal(row.secret), caller
+            return ResolvedKey(self.vault.unseal(row.secret), caller, row.expires_at)
 
     def _add(self, session: Session, *, expires_at: datetime | None, description: str,
              user_id: str | None = None, service_id: str | None = None,

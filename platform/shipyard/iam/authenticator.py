@@ -14,9 +14,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from shipyard.errors import Forbidden, Unauthorized
+from shipyard.iam.access_keys import ResolvedKey
 from shipyard.iam.authorization import is_sigv4_signed
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import ANONYMOUS, Caller
@@ -35,7 +36,7 @@ CREDENTIALS_NEEDED = (
     "API key in the X-Api-Key header."
 )
 
-KeyResolver = Callable[[str], "tuple[str, Caller] | None"]
+KeyResolver = Callable[[str], "ResolvedKey | None"]
 ApiKeyResolver = Callable[[str], "Caller | None"]
 
 
@@ -126,7 +127,12 @@ class Authenticator:
         found = self._key(identity.access_key_id)
         if found is None:  # revoked between the two looks: as if unknown
             raise SignatureRejected(reason="access key revoked during verification")
-        return found[1]
+        # Said only now: the signature proved the caller holds the key's secret.
+        if found.expired(datetime.now(UTC)):
+            log.info("signature rejected: access key %s expired", identity.access_key_id)
+            raise SignatureRejected(SignatureRejected.KEY_EXPIRED,
+                                    reason=f"access key {identity.access_key_id} expired")
+        return found.caller
 
     def _verify_api_key(self, raw: str) -> Caller:
         caller = self._api_keys.get(raw, self._resolve_api_key)
@@ -142,12 +148,12 @@ class Authenticator:
         self._access_keys.clear()
         self._api_keys.clear()
 
-    def _key(self, access_key_id: str) -> tuple[str, Caller] | None:
+    def _key(self, access_key_id: str) -> ResolvedKey | None:
         return self._access_keys.get(access_key_id, self._resolve_access_key)  # type: ignore[return-value]
 
     def _secret_of(self, access_key_id: str) -> str | None:
         found = self._key(access_key_id)
-        return None if found is None else found[0]
+        return None if found is None else found.secret
 
 
 def require_authenticated(caller: Caller) -> Caller:

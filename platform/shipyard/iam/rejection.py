@@ -16,8 +16,10 @@ class SignatureRejected(Forbidden):
     with the service names filled in, by ``service_refused``). Every check
     that can fail with something other than ``MISMATCH`` depends on the request alone and
     runs before any secret is looked up, so no message says anything about a key: an
-    unknown access key and a wrong signature share ``MISMATCH``. ``reason`` says exactly
-    what failed, for server logs; it never holds a secret, a signature or a session token.
+    unknown access key and a wrong signature share ``MISMATCH``. ``KEY_EXPIRED`` is said
+    only after the signature matched, to a caller who holds the key's secret. ``reason``
+    says exactly what failed, for server logs; it never holds a secret, a signature or a
+    session token.
 
     ``SignatureRejected(message)`` alone is valid too, which is how the SDK's
     ``error_from_payload`` rebuilds it from an error answer.
@@ -33,6 +35,9 @@ class SignatureRejected(Forbidden):
     )
     SKEWED = "The request time is too far from the server's clock."
     EXPIRED = "The presigned request has expired."
+    KEY_EXPIRED = (
+        "The access key has expired; create another (`shipyard tokens create`)."
+    )
     PAYLOAD = "The payload hash does not match the body (unsigned payloads are refused)."
 
     def __init__(self, message: str = MISMATCH, *, reason: str | None = None) -> None:
