@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import docker.errors
 import pytest
 
 from shipyard.environments import EnvironmentCatalog
@@ -30,6 +31,7 @@ from shipyard_runners.containers.host_address import (
     bridge_address,
     bridge_gateway,
     seen_from_containers,
+    url_for_containers,
 )
 from shipyard_runners.containers.limits import limits_for
 from shipyard_runners.containers.usage import memory_in_use
@@ -291,3 +293,33 @@ def test_a_bridge_without_any_ipv4_address_is_an_error_that_says_so() -> None:
     attrs = default_bridge("fd00::/64", "docker0")
     with pytest.raises(RunnerError, match=r"no IPv4 gateway or subnet.*'docker0'"):
         bridge_address(attrs, {"eth0": ["10.0.0.7"]})
+
+
+def engine_with_bridge(attrs: dict[str, Any] | None) -> Any:
+    """A client whose engine describes its ``bridge`` network as ``attrs`` (None: it has
+    none, as an engine started with ``--bridge=none``)."""
+    def get(name: str) -> Any:
+        if attrs is None:
+            raise docker.errors.NotFound(f"network {name} not found")
+        return SimpleNamespace(attrs=attrs)
+    return SimpleNamespace(networks=SimpleNamespace(get=get))
+
+
+def test_containers_call_the_gateway_on_the_bridge_of_an_engine_with_default_flags() -> None:
+    client = engine_with_bridge(default_bridge("10.99.0.0/24", "no-such-if"))
+    assert url_for_containers(client, "http://127.0.0.1:8080") == ("http://10.99.0.1:8080", "")
+    assert url_for_containers(client, "https://shipyard.example.com") == (
+        "https://shipyard.example.com", "")
+
+
+@pytest.mark.parametrize(("attrs", "reason"), [
+    (None, "asking the engine for its 'bridge' network failed: network bridge not found"),
+    (default_bridge("fd00::/64", "docker9"), "names no IPv4 gateway or subnet"),
+])
+def test_without_a_bridge_address_a_container_still_starts_and_its_note_says_why(
+    attrs: dict[str, Any] | None, reason: str
+) -> None:
+    url, note = url_for_containers(engine_with_bridge(attrs), "http://127.0.0.1:8080")
+    assert url == "http://127.0.0.1:8080"
+    assert note.startswith("its calls to other services fail: they go to http://127.0.0.1:8080")
+    assert reason in note

@@ -35,6 +35,7 @@ __all__ = [
     "is_loopback",
     "points_at_loopback",
     "seen_from_containers",
+    "url_for_containers",
 ]
 
 BRIDGE_NETWORK = "bridge"
@@ -103,3 +104,17 @@ def seen_from_containers(url: str, bridge: str) -> str:
     parts = urlsplit(url)
     netloc = bridge if parts.port is None else f"{bridge}:{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def url_for_containers(client: docker.DockerClient, url: str) -> tuple[str, str]:
+    """``url`` as this engine's containers reach it, and a note ("" for none). Where this
+    machine's bridge address cannot be found, ``url`` stays as it is and the note says
+    why calls to it from a container fail: that never stops a container from starting."""
+    if not points_at_loopback(url):
+        return url, ""
+    try:
+        bridge = bridge_gateway(client)
+    except RunnerError as exc:
+        return url, (f"its calls to other services fail: they go to {url}, out of a "
+                     f"container's reach, because {exc.message}")
+    return seen_from_containers(url, bridge), ""
