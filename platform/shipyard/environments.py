@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from shipyard.errors import InvalidInput, UnknownEnvironment
+from shipyard.validation import validate_flag
 
 __all__ = ["Environment", "EnvironmentCatalog", "parse_size"]
 
@@ -39,12 +40,15 @@ class Environment:
     gpu_memory_bytes: int
     base_image: str
     description: str
+    allow_cpu_fallback: bool = False
+    """Whether its instances run on CPU where no GPU is found, instead of not starting."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "cpu": self.cpu, "memory_bytes": self.memory_bytes,
             "gpu": self.gpu, "gpu_memory_bytes": self.gpu_memory_bytes,
             "base_image": self.base_image, "description": self.description,
+            "allow_cpu_fallback": self.allow_cpu_fallback,
         }
 
 
@@ -88,6 +92,11 @@ def _profile(name: str, spec: Any) -> Environment:
             gpu_memory_bytes=parse_size(spec.get("gpu_memory", 0)),
             base_image=str(spec.get("base_image", "")),
             description=str(spec.get("description", "")),
+            allow_cpu_fallback=validate_flag(
+                spec.get("allow_cpu_fallback", False),
+                f"environment {name!r}: 'allow_cpu_fallback'",
+            ),
         )
     except KeyError as exc:
         raise InvalidInput(f"environment {name!r} is missing {exc.args[0]!r}") from exc
+

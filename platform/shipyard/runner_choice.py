@@ -34,4 +34,5 @@ def profile_of(environment: Environment) -> Profile:
         gpu=environment.gpu,
         gpu_memory_bytes=environment.gpu_memory_bytes,
         base_image=environment.base_image,
+        allow_cpu_fallback=environment.allow_cpu_fallback,
     )

@@ -11,9 +11,10 @@ the query log, instance credentials). Because every decision is made from stored
 restart of the supervisor converges again: interrupted builds are redone, instances that
 survived are adopted, and the others are started from their artifacts without a rebuild.
 
-Failure keeps the old: a build that fails, or a generation that never becomes healthy,
-sends the service back to the mapping in force, whose generations keep serving, and the
-service's status says why.
+Failure keeps the old: a build that fails, or a generation that never becomes healthy
+(whether its instances exit, never answer, or cannot even be started), sends the service
+back to the mapping in force, whose generations keep serving, and the service's status
+says why.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class _Memory:
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
     routes: dict[str, Any] | None = None
+    # When each instance's starts began failing, for those failing still (wall clock);
+    # after a restart of the supervisor, a start that fails has its start_timeout again.
+    failing_since: dict[str, float] = field(default_factory=dict)
 
 
 class Supervisor:
@@ -299,8 +303,7 @@ class Supervisor:
         try:
             exists = self.runner.exists(artifact)
         except ShipyardError as exc:  # its runner cannot tell now (an engine that is down)
-            row.last_error = exc.message
-            row.next_start_at = now + self._backoff(row.restarts + 1)
+            self._start_failed(session, service, row, now, exc.message)
             return
         if not exists:
             # Its artifact is gone: build the same generation again.
@@ -327,14 +330,44 @@ class Supervisor:
         try:
             handle = self.runner.start(artifact, profile_of(environment), env)
         except ShipyardError as exc:
-            row.last_error = exc.message
-            row.restarts += 1
-            row.next_start_at = now + self._backoff(row.restarts)
+            self._start_failed(session, service, row, now, exc.message)
             return
+        self._memory.failing_since.pop(row.id, None)
         row.handle = handle.to_dict()
         row.state = State.STARTING.value
         row.started_at = now
         row.healthy_since = None
+        if handle.notes:  # what it runs without: its status says so
+            row.last_error = "; ".join(handle.notes)
+
+    def _start_failed(
+        self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
+        problem: str,
+    ) -> None:
+        """A start failed before any instance existed. A live generation keeps trying, with
+        backoff; a new one, like any start, has ``start_timeout`` (from its first failed
+        try) to succeed, and is then given up with the reason."""
+        row.last_error = problem
+        row.restarts += 1
+        first = self._memory.failing_since.setdefault(row.id, now)
+        row.next_start_at = now + self._backoff(row.restarts)
+        if row.generation_id in shares(service.live_mapping):
+            set_status(service, "starting", f"instance {row.id} cannot start: {problem}; "
+                                            f"trying again (restart {row.restarts})")
+            return
+        deadline = first + self.timings.start_timeout
+        if now < deadline:
+            row.next_start_at = min(row.next_start_at, deadline)
+            return
+        self._memory.failing_since.pop(row.id, None)
+        generation = session.get_one(GenerationRow, row.generation_id)
+        AccessKeys.revoke_for_instance(session, row.id)
+        session.delete(row)
+        give_up_generation(
+            session, service, generation,
+            f"{tag_of(generation.number)} could not start in "
+            f"{self.timings.start_timeout:g}s: {problem}",
+        )
 
     def _exited(
         self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
@@ -425,6 +458,7 @@ class Supervisor:
         if row.handle:
             self._submit_stop(InstanceHandle.from_dict(row.handle))
         self._memory.last_health.pop(row.id, None)
+        self._memory.failing_since.pop(row.id, None)
         AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)
 

@@ -21,9 +21,15 @@ address space, not resident memory: an allocation past it fails with ``MemoryErr
 inside the request that made it, and the worker carries on. It is per process, so an
 instance with N workers may use up to N + 1 times the profile's memory; and address space
 runs ahead of RSS (thread stacks, arenas, mapped files), so a profile must leave room. It
-is not set for GPU profiles, because the CUDA runtime reserves far more address space than
-any memory limit. Cgroups would limit the instance as a whole, but here they are v1 and not
-delegated to this user, so the runner cannot create one; the docker runner can.
+is not set for an instance on GPUs, because the CUDA runtime reserves far more address
+space than any memory limit. Cgroups would limit the instance as a whole, but here they
+are v1 and not delegated to this user, so the runner cannot create one; the docker runner
+can.
+
+GPUs: a profile's GPUs are looked for on this machine (see ``gpus``) at each build, which
+logs what was found, and at each start, which refuses a profile whose GPUs are missing or,
+with ``allow_cpu_fallback``, starts it on CPU (no ``CUDA_VISIBLE_DEVICES``) and says so in
+the instance's log and its handle's notes.
 
 The runner never restarts a process: ``health`` says ``exited`` and the supervisor calls
 ``stop`` (which also kills workers a killed master left behind) and ``start`` again.
@@ -52,6 +58,7 @@ import psutil
 
 from shipyard_runners import processes
 from shipyard_runners.commands import run, spawn
+from shipyard_runners.gpus import GpuPlan, gpu_plan, gpus_on_this_machine
 from shipyard_runners.protocol import (
     AppRoutes,
     Artifact,
@@ -86,8 +93,8 @@ def _safe(kind: str, value: str) -> str:
     return value
 
 
-def _memory_limit(profile: Profile) -> Callable[[], None] | None:
-    if profile.memory_bytes <= 0 or profile.gpu > 0:
+def _memory_limit(profile: Profile, gpus: int) -> Callable[[], None] | None:
+    if profile.memory_bytes <= 0 or gpus > 0:
         return None
     limit = int(profile.memory_bytes)
     # A partial of a C function: the child runs no Python bytecode between fork and exec.
@@ -109,6 +116,7 @@ class LocalRunner:
         graceful_timeout: float = 30.0,
         check_timeout: float = 300.0,
         health_timeout: float = 2.0,
+        find_gpus: Callable[[], str] = gpus_on_this_machine,
     ) -> None:
         self.root = Path(root).absolute()
         self.envs = EnvironmentStore(self.root / "envs", installer)
@@ -117,6 +125,8 @@ class LocalRunner:
         self.graceful_timeout = graceful_timeout
         self.check_timeout = check_timeout
         self.health_timeout = health_timeout
+        self.find_gpus = find_gpus
+        """Describes this machine's GPUs, "" for none (see ``gpus``)."""
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._answered: set[str] = set()
@@ -130,6 +140,9 @@ class LocalRunner:
         if not spec.code_dir.is_dir():
             raise BuildFailed(f"the code directory {spec.code_dir} does not exist")
         log(f"building {spec.service_name} {spec.generation} on the local runner")
+        gpus = self._gpu_plan(spec.profile)
+        if gpus.note:
+            log(gpus.note)
         env_key = self.envs.ensure(spec.python, spec.packages, log)
 
         service_dir.mkdir(parents=True, exist_ok=True)
@@ -234,6 +247,9 @@ class LocalRunner:
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
         metadata = self._metadata(artifact)
+        gpus = self._gpu_plan(profile)
+        gpus.check()
+        notes = (gpus.note,) if gpus.on_cpu else ()
         instance_id = uuid.uuid4().hex
         workers = max(1, int(profile.cpu))
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -261,7 +277,7 @@ class LocalRunner:
                 "SHIPYARD_SERVICE_ID": str(metadata["service_id"]),
                 processes.INSTANCE_VAR: instance_id,
                 "PYTHONUNBUFFERED": "1",
-                "CUDA_VISIBLE_DEVICES": ",".join(str(device) for device in range(profile.gpu)),
+                "CUDA_VISIBLE_DEVICES": ",".join(str(device) for device in range(gpus.gpus)),
             })
             log_path = self._log_path(instance_id)
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +285,7 @@ class LocalRunner:
                 header.write(
                     f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} shipyard: starting instance "
                     f"{instance_id} of {artifact.key} on {self.host}:{port}\n"
+                    + "".join(f"shipyard: {note}\n" for note in notes)
                 )
             started_at = time.time()
             proc = spawn(
@@ -277,7 +294,7 @@ class LocalRunner:
                 env=instance_env,
                 output=log_path,
                 pass_fds=[listener.fileno()],
-                preexec_fn=_memory_limit(profile),
+                preexec_fn=_memory_limit(profile, gpus.gpus),
             )
         except OSError as exc:
             raise RunnerError(f"cannot start an instance of {artifact.key}: {exc}") from exc
@@ -293,6 +310,7 @@ class LocalRunner:
             pid=proc.pid,
             runner=self.name,
             started_at=started_at,
+            notes=notes,
         )
 
     def health(self, handle: InstanceHandle) -> State:
@@ -363,6 +381,11 @@ class LocalRunner:
         if proc is not None and proc.pid == handle.pid:
             return proc.poll() is None
         return processes.find_master(handle.pid, handle.instance_id) is not None
+
+    def _gpu_plan(self, profile: Profile) -> GpuPlan:
+        if profile.gpu <= 0:
+            return GpuPlan(gpus=0)
+        return gpu_plan(profile, self.find_gpus(), "this machine")
 
     def _check_runner(self, runner: str) -> None:
         if runner != self.name:

@@ -45,6 +45,8 @@ class Profile:
     gpu: int = 0
     gpu_memory_bytes: int = 0
     base_image: str = ""
+    allow_cpu_fallback: bool = False
+    """Whether an instance runs on CPU where no GPU is found, instead of not starting."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,10 @@ class InstanceHandle:
     pid: int | None
     runner: str
     started_at: float
+    notes: tuple[str, ...] = ()
+    """What the runner says about how this instance runs, where it is not as its profile
+    and environment ask (capped cpus, on CPU for want of a GPU, no way to reach other
+    services); shown in its status."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +144,7 @@ class InstanceHandle:
             pid=None if pid is None else int(pid),
             runner=str(data["runner"]),
             started_at=float(data["started_at"]),
+            notes=tuple(str(note) for note in data.get("notes") or ()),
         )
 
 
@@ -185,7 +192,11 @@ class Runner(Protocol):
     def start(
         self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
     ) -> InstanceHandle:
-        """Start one instance and return once it is started, not once it is healthy."""
+        """Start one instance and return once it is started, not once it is healthy.
+
+        Raises ``RunnerError`` when it cannot start at all (no process or container
+        exists then); what it starts without, it says in the handle's ``notes``.
+        """
         ...
 
     def health(self, handle: InstanceHandle) -> State: ...

@@ -3,7 +3,9 @@ against a real engine (skipped with the reason when none answers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +19,8 @@ import pytest
 
 from shipyard_runners import Artifact, BuildSpec, DockerRunner, InstanceHandle, Profile, State
 from shipyard_runners.containers import labels
+from shipyard_runners.containers.host_address import interface_addresses
+from shipyard_runners.gpus import engine_gpus
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from tests.integration.docker_engine import BASE_IMAGE, require_docker, test_installation
 
@@ -193,24 +197,59 @@ def test_a_container_over_its_memory_limit_is_killed_and_reported_as_such(
     assert "out of memory" in runner.logs(handle)
 
 
-def test_a_gpu_profile_asks_for_nvidia_gpus_and_fails_clearly_without_them(
+def test_an_instance_reaches_this_machine_on_the_engines_bridge(
+    runner: DockerRunner, engine: docker.DockerClient, artifact: Artifact
+) -> None:
+    """On any engine, one started with default flags included (its ``bridge`` network
+    names a subnet and no gateway), containers get a ``SHIPYARD_URL`` on this machine's
+    address on that network, and this machine really has that address."""
+    bridge = engine.networks.get("bridge").attrs
+    interface = bridge["Options"]["com.docker.network.bridge.name"]
+    address = runner.host_address()
+    assert address in interface_addresses().get(interface, [address])
+    handle = runner.start(artifact, profile(), {"SHIPYARD_URL": "http://127.0.0.1:8080"})
+    try:
+        healthy(runner, handle)
+        _, answer = get(handle, "/env")
+        assert answer["env"]["SHIPYARD_URL"] == f"http://{address}:8080"
+        assert handle.notes == ()
+    finally:
+        runner.stop(handle, grace=0)
+
+
+def test_a_gpu_profile_gets_the_engines_gpus_or_runs_on_cpu_only_where_it_may(
     runner: DockerRunner, artifact: Artifact
 ) -> None:
     gpu = profile(cpu=1, memory_mib=512, gpu=1)
-    described = runner.create(artifact, gpu, {})
-    requests = described["HostConfig"]["DeviceRequests"]
-    assert [(r["Driver"], r["Count"], r["Capabilities"]) for r in requests] == [
-        ("nvidia", 1, [["gpu"]])
-    ]
-    assert described["HostConfig"]["Memory"] == 512 * 1024**2
-    if any("nvidia" in name for name in runner.engine.client().info().get("Runtimes", {})):
-        pytest.skip("this engine has an NVIDIA runtime: nothing to refuse")
-    with pytest.raises(RunnerError, match="NVIDIA"):
+    if engine_gpus(runner.engine.client().info()):
+        described = runner.create(artifact, gpu, {})
+        requests = described["HostConfig"]["DeviceRequests"]
+        assert [(r["Driver"], r["Count"], r["Capabilities"]) for r in requests] == [
+            ("nvidia", 1, [["gpu"]])
+        ]
+        pytest.skip("this engine offers GPUs: nothing to refuse or fall back from")
+    with pytest.raises(RunnerError, match=re.escape(
+        "profile 'test' asks for 1 GPU(s) and no GPU was found on the Docker engine; "
+        "set allow_cpu_fallback: true"
+    )):
         runner.start(artifact, gpu, {})
     leftovers = runner.engine.client().containers.list(
         all=True, filters=labels.installation_filter(runner.installation)
     )
     assert leftovers == []
+    on_cpu = dataclasses.replace(gpu, allow_cpu_fallback=True)
+    described = runner.create(artifact, on_cpu, {})
+    assert not described["HostConfig"].get("DeviceRequests")
+    assert described["HostConfig"]["Memory"] == 512 * 1024**2
+    handle = runner.start(artifact, on_cpu, {})
+    try:
+        assert handle.notes == (
+            "profile 'test' asks for 1 GPU(s) and no GPU was found on the Docker engine: "
+            "it runs on CPU (allow_cpu_fallback)",
+        )
+        assert "it runs on CPU (allow_cpu_fallback)" in runner.logs(handle)
+    finally:
+        runner.stop(handle, grace=0)
 
 
 def test_a_code_only_change_reuses_the_environment_image(

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import docker.errors
 import pytest
 
 from shipyard.environments import EnvironmentCatalog
@@ -26,7 +27,12 @@ from shipyard_runners.containers.dockerfiles import (
     generation_context,
     generation_dockerfile,
 )
-from shipyard_runners.containers.host_address import bridge_gateway, seen_from_containers
+from shipyard_runners.containers.host_address import (
+    bridge_address,
+    bridge_gateway,
+    seen_from_containers,
+    url_for_containers,
+)
 from shipyard_runners.containers.limits import limits_for
 from shipyard_runners.containers.usage import memory_in_use
 from shipyard_runners.venvs import RUNTIME_REQUIREMENTS
@@ -247,5 +253,73 @@ def test_the_bridge_address_is_the_ipv4_gateway_of_the_bridge_network() -> None:
     client = networks_of([{"Subnet": "fd00::/64", "Gateway": "fd00::1"},
                           {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}])
     assert bridge_gateway(client) == "172.18.0.1"
-    with pytest.raises(RunnerError, match="no IPv4 gateway"):
-        bridge_gateway(networks_of([{"Subnet": "172.18.0.0/16"}]))
+
+
+def default_bridge(subnet: str = "172.17.0.0/16", interface: str = "docker0") -> dict[str, Any]:
+    """The ``bridge`` network as an engine started with its default flags describes it:
+    a subnet, no gateway (``docker network inspect bridge``, trimmed)."""
+    return {
+        "Name": "bridge", "Driver": "bridge", "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None, "Config": [{"Subnet": subnet}]},
+        "Options": {
+            "com.docker.network.bridge.default_bridge": "true",
+            "com.docker.network.bridge.enable_icc": "true",
+            "com.docker.network.bridge.enable_ip_masquerade": "true",
+            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+            "com.docker.network.bridge.name": interface,
+            "com.docker.network.driver.mtu": "1500",
+        },
+    }
+
+
+def test_without_a_gateway_the_bridge_address_is_the_bridge_interfaces() -> None:
+    interfaces = {"lo": ["127.0.0.1"], "eth0": ["10.0.0.7"], "br-x": ["172.18.5.1"]}
+    assert bridge_address(default_bridge("172.18.0.0/16", "br-x"), interfaces) == "172.18.5.1"
+    assert bridge_address(default_bridge(), {"docker0": ["172.17.0.1"]}) == "172.17.0.1"
+    # An address of the interface outside the network's subnet is not the bridge's.
+    assert bridge_address(default_bridge("172.18.0.0/16", "br-x"),
+                          {"br-x": ["192.168.9.1"]}) == "172.18.0.1"
+
+
+def test_without_a_gateway_or_an_interface_the_bridge_address_is_the_subnets_first() -> None:
+    assert bridge_address(default_bridge("172.18.0.0/16", "br-x"), {}) == "172.18.0.1"
+    client = SimpleNamespace(networks=SimpleNamespace(
+        get=lambda name: SimpleNamespace(attrs=default_bridge("10.99.0.0/24", "no-such-if"))
+    ))
+    assert bridge_gateway(client) == "10.99.0.1"
+
+
+def test_a_bridge_without_any_ipv4_address_is_an_error_that_says_so() -> None:
+    attrs = default_bridge("fd00::/64", "docker0")
+    with pytest.raises(RunnerError, match=r"no IPv4 gateway or subnet.*'docker0'"):
+        bridge_address(attrs, {"eth0": ["10.0.0.7"]})
+
+
+def engine_with_bridge(attrs: dict[str, Any] | None) -> Any:
+    """A client whose engine describes its ``bridge`` network as ``attrs`` (None: it has
+    none, as an engine started with ``--bridge=none``)."""
+    def get(name: str) -> Any:
+        if attrs is None:
+            raise docker.errors.NotFound(f"network {name} not found")
+        return SimpleNamespace(attrs=attrs)
+    return SimpleNamespace(networks=SimpleNamespace(get=get))
+
+
+def test_containers_call_the_gateway_on_the_bridge_of_an_engine_with_default_flags() -> None:
+    client = engine_with_bridge(default_bridge("10.99.0.0/24", "no-such-if"))
+    assert url_for_containers(client, "http://127.0.0.1:8080") == ("http://10.99.0.1:8080", "")
+    assert url_for_containers(client, "https://shipyard.example.com") == (
+        "https://shipyard.example.com", "")
+
+
+@pytest.mark.parametrize(("attrs", "reason"), [
+    (None, "asking the engine for its 'bridge' network failed: network bridge not found"),
+    (default_bridge("fd00::/64", "docker9"), "names no IPv4 gateway or subnet"),
+])
+def test_without_a_bridge_address_a_container_still_starts_and_its_note_says_why(
+    attrs: dict[str, Any] | None, reason: str
+) -> None:
+    url, note = url_for_containers(engine_with_bridge(attrs), "http://127.0.0.1:8080")
+    assert url == "http://127.0.0.1:8080"
+    assert note.startswith("its calls to other services fail: they go to http://127.0.0.1:8080")
+    assert reason in note

@@ -5,6 +5,7 @@ import pytest
 from shipyard.environments import EnvironmentCatalog, parse_size
 from shipyard.errors import InvalidInput, UnknownEnvironment
 from shipyard.resources import environments_file
+from shipyard.runner_choice import profile_of
 
 
 def test_bundled_profiles() -> None:
@@ -43,4 +44,27 @@ def test_profile_missing_a_key_is_named(tmp_path: Path) -> None:
     path = tmp_path / "environments.yaml"
     path.write_text("profiles:\n  tiny:\n    cpu: 1\n")
     with pytest.raises(InvalidInput, match="'tiny' is missing 'memory'"):
+        EnvironmentCatalog.load(path)
+
+
+def test_a_gpu_profile_may_allow_running_on_cpu(tmp_path: Path) -> None:
+    path = tmp_path / "environments.yaml"
+    path.write_text(
+        "profiles:\n"
+        "  gpu:\n    cpu: 1\n    memory: 1GiB\n    gpu: 1\n"
+        "  gpu-or-cpu:\n    cpu: 1\n    memory: 1GiB\n    gpu: 1\n    allow_cpu_fallback: true\n"
+    )
+    catalog = EnvironmentCatalog.load(path)
+    assert catalog.get("gpu").allow_cpu_fallback is False
+    assert catalog.get("gpu-or-cpu").allow_cpu_fallback is True
+    assert catalog.get("gpu-or-cpu").to_dict()["allow_cpu_fallback"] is True
+    assert profile_of(catalog.get("gpu-or-cpu")).allow_cpu_fallback is True
+    assert EnvironmentCatalog.load(environments_file()).get("gpu").allow_cpu_fallback is False
+
+
+def test_allow_cpu_fallback_must_be_true_or_false(tmp_path: Path) -> None:
+    path = tmp_path / "environments.yaml"
+    path.write_text("profiles:\n  gpu:\n    cpu: 1\n    memory: 1GiB\n    gpu: 1\n"
+                    "    allow_cpu_fallback: sometimes\n")
+    with pytest.raises(InvalidInput, match="'gpu': 'allow_cpu_fallback' must be true or false"):
         EnvironmentCatalog.load(path)

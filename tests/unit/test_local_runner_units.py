@@ -106,12 +106,20 @@ class TestValues:
         assert Artifact.from_dict(json.loads(json.dumps(artifact.to_dict()))) == artifact
 
     @pytest.mark.parametrize("pid", [1234, None])
-    def test_instance_handle_round_trips_through_json(self, pid: int | None) -> None:
+    @pytest.mark.parametrize("notes", [(), ("it runs on CPU",)])
+    def test_instance_handle_round_trips_through_json(
+        self, pid: int | None, notes: tuple[str, ...]
+    ) -> None:
         handle = InstanceHandle(
             instance_id="abc", artifact_key="svc-v1-ab12", host="127.0.0.1", port=8123,
-            pid=pid, runner="local", started_at=1700000000.25,
+            pid=pid, runner="local", started_at=1700000000.25, notes=notes,
         )
         assert InstanceHandle.from_dict(json.loads(json.dumps(handle.to_dict()))) == handle
+
+    def test_a_handle_stored_before_notes_existed_has_none(self) -> None:
+        stored = {"instance_id": "abc", "artifact_key": "a", "host": "127.0.0.1", "port": 1,
+                  "pid": 2, "runner": "local", "started_at": 0.0}
+        assert InstanceHandle.from_dict(stored).notes == ()
 
     def test_from_dict_ignores_fields_a_newer_version_added(self) -> None:
         data = {"key": "k", "env_key": "e", "path": "p", "runner": "local", "digest": "x"}
@@ -128,12 +136,15 @@ class TestValues:
 
 class TestLocalRunnerParts:
     def test_memory_limit_caps_address_space(self) -> None:
-        limit = local_module._memory_limit(Profile("small", 1, 512 * 1024**2))
+        limit = local_module._memory_limit(Profile("small", 1, 512 * 1024**2), gpus=0)
         assert limit is not None
         assert limit.args == (resource.RLIMIT_AS, (512 * 1024**2, 512 * 1024**2))  # type: ignore[attr-defined]
 
-    def test_no_address_space_limit_for_gpu_profiles(self) -> None:
-        assert local_module._memory_limit(Profile("gpu", 8, 40 * 1024**3, gpu=1)) is None
+    def test_no_address_space_limit_for_instances_on_gpus(self) -> None:
+        gpu = Profile("gpu", 8, 40 * 1024**3, gpu=1, allow_cpu_fallback=True)
+        assert local_module._memory_limit(gpu, gpus=1) is None
+        # On CPU for want of a GPU, the limit holds as on any CPU profile.
+        assert local_module._memory_limit(gpu, gpus=0) is not None
 
     def test_handles_of_other_runners_are_refused(self, tmp_path: Path) -> None:
         handle = InstanceHandle("i", "a", "127.0.0.1", 1, 1, "docker", 0.0)

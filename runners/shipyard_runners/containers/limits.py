@@ -46,7 +46,9 @@ class ContainerLimits:
         return options
 
 
-def limits_for(profile: Profile, engine_cpus: int) -> ContainerLimits:
+def limits_for(profile: Profile, engine_cpus: int, gpus: int | None = None) -> ContainerLimits:
+    """What ``profile`` gets on an engine of ``engine_cpus`` cores, with ``gpus`` GPUs
+    (the profile's when None; fewer where the engine has none, see ``gpus``)."""
     cpu = profile.cpu
     capped_from = None
     if engine_cpus > 0 and cpu > engine_cpus:
@@ -54,6 +56,6 @@ def limits_for(profile: Profile, engine_cpus: int) -> ContainerLimits:
     return ContainerLimits(
         nano_cpus=max(0, int(cpu * NANO)),
         memory_bytes=max(0, int(profile.memory_bytes)),
-        gpus=max(0, int(profile.gpu)),
+        gpus=max(0, int(profile.gpu if gpus is None else gpus)),
         capped_from=capped_from,
     )

@@ -14,6 +14,12 @@ it when it is exceeded. The runner then kills the whole container, and its ``hea
 lost a worker this way is not left half-serving. The engine reports such kills as ``oom``
 events, which ``health`` looks for.
 
+GPUs: a profile's GPUs are looked for on the engine (see ``shipyard_runners.gpus``) at
+each build, which logs what was found, and at each start, which refuses a profile whose
+GPUs are missing or, with ``allow_cpu_fallback``, runs the container without a device
+request. What an instance runs without (cpus beyond the engine's, its GPUs, an address of
+this machine to call other services at) is noted in its log and its handle's notes.
+
 What the runner makes carries labels (see ``labels``) naming this installation, so
 ``purge`` removes its own objects and nobody else's. Build contexts are made in memory;
 ``root`` holds what outlives a container (see ``records``).
@@ -48,17 +54,14 @@ from shipyard_runners.containers.dockerfiles import (
     VENV,
 )
 from shipyard_runners.containers.engine import engine_at, engine_errors
-from shipyard_runners.containers.host_address import (
-    bridge_gateway,
-    points_at_loopback,
-    seen_from_containers,
-)
+from shipyard_runners.containers.host_address import bridge_gateway, url_for_containers
 from shipyard_runners.containers.housekeeping import purge_installation
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
 from shipyard_runners.containers.limits import NANO, limits_for
 from shipyard_runners.containers.records import InstanceRecords
 from shipyard_runners.containers.route_lists import read_route_list
 from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
+from shipyard_runners.gpus import engine_gpus, gpu_plan
 from shipyard_runners.protocol import (
     AppRoutes,
     Artifact,
@@ -83,6 +86,7 @@ INSTANCE_KEEP_ALIVE = 75
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
 # Where the SDK inside an instance finds the gateway.
 SHIPYARD_URL_VAR = "SHIPYARD_URL"
+ENGINE = "the Docker engine"
 
 
 def _memory(limit: int) -> str:
@@ -126,6 +130,10 @@ class DockerRunner:
             raise BuildFailed(f"the code directory {spec.code_dir} does not exist")
         log(f"building {spec.service_name} {spec.generation} on the docker runner")
         client = self.engine.client(BuildFailed)
+        if spec.profile.gpu > 0:
+            with engine_errors("asking the engine what it offers", BuildFailed):
+                info = client.info()
+            log(gpu_plan(spec.profile, engine_gpus(info), ENGINE).note)
         built = self.images.build(client, spec, log)
         return Artifact(
             key=built.artifact_key, env_key=built.env_key, path=built.reference,
@@ -174,7 +182,7 @@ class DockerRunner:
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
         client = self.engine.client()
-        container, limits = self._create(client, artifact, profile, env)
+        container, limits, notes = self._create(client, artifact, profile, env)
         instance_id = str(container.labels[label.INSTANCE])
         started_at = time.time()
         try:
@@ -190,10 +198,8 @@ class DockerRunner:
                     f"Docker engine cannot give them (no NVIDIA container runtime?): {reason}"
                 ) from exc
             raise RunnerError(f"cannot start an instance of {artifact.key}: {reason}") from exc
-        if limits.capped_from is not None:
-            self.records.note(instance_id, f"profile {profile.name!r} asks for "
-                       f"{limits.capped_from:g} cpus; this engine has "
-                       f"{limits.nano_cpus / NANO:g}, so it gets {limits.nano_cpus / NANO:g}")
+        for note in notes:
+            self.records.note(instance_id, note)
         bindings = (container.ports or {}).get(f"{APP_PORT}/tcp") or [{}]
         return InstanceHandle(
             instance_id=instance_id,
@@ -203,6 +209,7 @@ class DockerRunner:
             pid=int(container.attrs["State"].get("Pid") or 0) or None,
             runner=self.name,
             started_at=started_at,
+            notes=notes,
         )
 
     def create(self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
@@ -211,7 +218,7 @@ class DockerRunner:
         the engine's description of it (``docker inspect``); then remove it. What
         ``start`` would ask of the engine, seen from the engine's side."""
         client = self.engine.client()
-        container, _ = self._create(client, artifact, profile, env)
+        container, _, _ = self._create(client, artifact, profile, env)
         try:
             return dict(container.attrs)
         finally:
@@ -222,24 +229,30 @@ class DockerRunner:
         """The address this machine has for the engine's containers (see ``host_address``)."""
         return bridge_gateway(self.engine.client())
 
-    @staticmethod
-    def _reachable_from_containers(
-        client: docker.DockerClient, env: Mapping[str, str]
-    ) -> dict[str, str]:
-        url = env.get(SHIPYARD_URL_VAR, "")
-        if not points_at_loopback(url):
-            return {}
-        return {SHIPYARD_URL_VAR: seen_from_containers(url, bridge_gateway(client))}
-
     def _create(
         self, client: docker.DockerClient, artifact: Artifact, profile: Profile,
         env: Mapping[str, str],
-    ) -> tuple[Container, Any]:
+    ) -> tuple[Container, Any, tuple[str, ...]]:
+        """The container of a new instance, its limits, and what it runs without."""
         image_labels = self._image_labels(client, artifact.path) or {}
         instance_id = uuid.uuid4().hex
-        with engine_errors("asking the engine for its cores"):
-            engine_cpus = int(client.info().get("NCPU") or 0)
-        limits = limits_for(profile, engine_cpus)
+        with engine_errors("asking the engine what it offers"):
+            info = client.info()
+        gpus = gpu_plan(profile, engine_gpus(info), ENGINE)
+        gpus.check()
+        limits = limits_for(profile, int(info.get("NCPU") or 0), gpus=gpus.gpus)
+        notes: list[str] = []
+        if limits.capped_from is not None:
+            notes.append(f"profile {profile.name!r} asks for {limits.capped_from:g} cpus; "
+                         f"this engine has {limits.nano_cpus / NANO:g}, so it gets "
+                         f"{limits.nano_cpus / NANO:g}")
+        if gpus.on_cpu:
+            notes.append(gpus.note)
+        reachable = dict(env)
+        if SHIPYARD_URL_VAR in env:
+            reachable[SHIPYARD_URL_VAR], note = url_for_containers(client, env[SHIPYARD_URL_VAR])
+            if note:
+                notes.append(note)
         workers = max(1, int(min(profile.cpu, limits.nano_cpus / NANO or profile.cpu)))
         command = [
             f"{VENV}/bin/python", "-m", "gunicorn",
@@ -254,8 +267,7 @@ class DockerRunner:
             WSGI_APP,
         ]
         environment = {
-            **env,
-            **self._reachable_from_containers(client, env),
+            **reachable,
             "SHIPYARD_GENERATION": image_labels.get(label.GENERATION, ""),
             "SHIPYARD_SERVICE_ID": image_labels.get(label.SERVICE, ""),
             "SHIPYARD_INSTANCE_ID": instance_id,
@@ -278,7 +290,7 @@ class DockerRunner:
                 stop_signal="SIGTERM",
                 **limits.run_options(),
             )
-        return container, limits
+        return container, limits, tuple(notes)
 
     def health(self, handle: InstanceHandle) -> State:
         try:
