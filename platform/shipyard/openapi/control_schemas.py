@@ -161,6 +161,9 @@ schemas:
       memory_bytes: {type: integer}
       gpu: {type: integer}
       gpu_memory_bytes: {type: integer}
+      allow_cpu_fallback:
+        type: boolean
+        description: Whether an instance may run on CPU where no GPU is found.
       base_image: {type: string}
       description: {type: string}
   ModelVersion:
