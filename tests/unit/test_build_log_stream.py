@@ -23,7 +23,7 @@ class LogHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: LogServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Transfer-Encoding", "chunked")
