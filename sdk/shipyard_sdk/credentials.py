@@ -16,7 +16,7 @@ from pathlib import Path
 
 from shipyard_sdk.errors import InvalidInput
 
-__all__ = ["CREDENTIALS_FILE_VAR", "SigningCredentials", "find_credentials"]
+__all__ = ["CREDENTIALS_FILE_VAR", "SigningCredentials", "credentials_file", "find_credentials"]
 
 CREDENTIALS_FILE_VAR = "SHIPYARD_CREDENTIALS_FILE"
 
@@ -40,11 +40,20 @@ def find_credentials(environ: Mapping[str, str] | None = None) -> SigningCredent
             )
         return SigningCredentials(access_key, secret_key, environ.get("SHIPYARD_REGION"),
                                   environ.get("SHIPYARD_SIGNING_SERVICE"))
+    path = credentials_file(environ)
+    return None if path is None else _read(path, required=bool(environ.get(CREDENTIALS_FILE_VAR)))
+
+
+def credentials_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The file ``find_credentials`` reads, or None when the environment holds the keys."""
+    environ = os.environ if environ is None else environ
+    if environ.get("SHIPYARD_ACCESS_KEY_ID") or environ.get("SHIPYARD_SECRET_ACCESS_KEY"):
+        return None
     named = environ.get(CREDENTIALS_FILE_VAR)
     if named:
-        return _read(Path(named).expanduser(), required=True)
+        return Path(named).expanduser()
     home = Path(environ.get("SHIPYARD_HOME") or "~/.shipyard").expanduser()
-    return _read(home / "credentials" / "admin.json", required=False)
+    return home / "credentials" / "admin.json"
 
 
 def _read(path: Path, *, required: bool) -> SigningCredentials | None:

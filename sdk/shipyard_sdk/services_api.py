@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import requests
 
-from shipyard_sdk.errors import BuildFailed, RunnerError
+from shipyard_sdk.errors import BuildFailed, RunnerError, Unavailable
 from shipyard_sdk.runtime.health import HEALTH_PATH
 from shipyard_sdk.user_services import GENERATION_HEADER, INVOKE_PREFIX
 
@@ -90,10 +90,20 @@ class ServicesAPI:
     def build(self, ref: str, number: int) -> dict[str, Any]:
         return self._client.json("GET", f"{service_path(ref)}/builds/{number}")
 
-    def build_log(self, ref: str, number: int, *, follow: bool = False) -> Iterator[str]:
-        """The build's log lines; with ``follow``, as they come until the build ends."""
+    def build_log(
+        self, ref: str, number: int, *, follow: bool = False, timeout: float | None = None
+    ) -> Iterator[str]:
+        """The build's log lines; with ``follow``, as they come until the build ends.
+
+        ``timeout`` bounds each wait for more of the log (None: as long as it takes). A
+        stream that stalls past it, or breaks, raises ``Unavailable``.
+        """
         path = f"{service_path(ref)}/builds/{number}/log"
-        return self._client.stream_lines(path, params={"follow": "true" if follow else "false"})
+        lines = self._client.stream_lines(
+            path, params={"follow": "true" if follow else "false"},
+            timeout=(self._client.timeout, timeout),
+        )
+        return _unbroken(lines, f"the build log of {ref} build {number}")
 
     def wait_until_serving(
         self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.2
@@ -117,7 +127,20 @@ class ServicesAPI:
                 reason = status["status_message"] or status["state"]
                 raise RunnerError(f"{ref} {tag} did not start: {reason}")
             time.sleep(poll)
-        raise RunnerError(f"{ref} {tag} was not serving after {timeout:g}s")
+        raise RunnerError(
+            f"{ref} {tag} was not serving after {timeout:g}s: {self.waiting_for(ref, tag)}"
+        )
+
+    def waiting_for(self, ref: str, tag: str) -> str:
+        """What generation ``tag`` of ``ref`` is still waiting for, in words."""
+        build = self.build(ref, int(tag.removeprefix("v")))
+        if build["build_state"] in ("pending", "building"):
+            return f"its build is still {build['build_state']}"
+        status = self.get(ref)
+        if status.get("live_generation") == tag and status["state"] == "running":
+            return "it runs, but the gateway does not send it calls yet"
+        detail = f" ({status['status_message']})" if status.get("status_message") else ""
+        return f"it is built, waiting for a healthy instance{detail}"
 
     def _gateway_serves(self, ref: str, tag: str) -> bool:
         """Whether the gateway already sends the service's calls to generation ``tag``
@@ -162,6 +185,14 @@ class ServicesAPI:
 
 def service_path(ref: str) -> str:
     return "/api/v1/services/" + quote(ref, safe="")
+
+
+def _unbroken(lines: Iterator[str], what: str) -> Iterator[str]:
+    """``lines``, with a stream that stalls or breaks halfway raised as ``Unavailable``."""
+    try:
+        yield from lines
+    except requests.RequestException as exc:
+        raise Unavailable(f"{what} stopped coming: {exc}") from exc
 
 
 def _lines(response: requests.Response) -> Iterator[str]:

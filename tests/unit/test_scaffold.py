@@ -74,7 +74,8 @@ def test_custom_template_renders_every_file() -> None:
     for path in ("app.py", "conftest.py", "tests/test_app.py"):
         compile(files[path], path, "exec")
     readme = files["README.md"].decode()
-    assert "shipyard deploy add-numbers" in readme
+    assert "shipyard test\n" in readme
+    assert "shipyard deploy .\n" in readme
     assert "shipyard invoke add-numbers post /add-numbers" in readme
 
 

@@ -12,6 +12,7 @@ from shipyard.api.callers import (
     require_collaborator,
 )
 from shipyard.api.context import control_plane
+from shipyard.deploy_limits import settle_limit
 from shipyard.errors import InvalidInput
 from shipyard.runner_set import RunnerSet
 from shipyard_runners import InstanceHandle
@@ -34,13 +35,25 @@ def deploy(ref: str) -> tuple[dict[str, Any], int]:
         description: The new generation; its build has started.
         content:
           application/json:
-            schema: {$ref: '#/components/schemas/Generation'}
+            schema:
+              allOf:
+                - $ref: '#/components/schemas/Generation'
+                - type: object
+                  required: [settles_within]
+                  properties:
+                    settles_within:
+                      type: number
+                      description: >-
+                        Seconds by which the generation serves or has been given up
+                        (the build's and the start's limits, and a margin).
       "404": {$ref: '#/components/responses/NotFound'}
       "409": {$ref: '#/components/responses/Conflict'}
       default: {$ref: '#/components/responses/Error'}
     """
     require_collaborator(ref)
-    return control_plane().deployments.deploy(ref).to_dict(), 202
+    plane = control_plane()
+    generation = plane.deployments.deploy(ref).to_dict()
+    return {**generation, "settles_within": settle_limit(plane.settings)}, 202
 
 
 @deployments.post("/<ref>/undeploy")

@@ -11,7 +11,7 @@ import click
 from shipyard.runfile import read_run_file
 from shipyard_sdk.client import Client
 
-__all__ = ["client_from", "server_url"]
+__all__ = ["client_from", "local_home", "server_url"]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -21,11 +21,15 @@ def server_url(ctx: click.Context) -> str:
     url = (ctx.find_root().obj or {}).get("url")
     if url:
         return str(url)
-    home = Path(os.environ.get("SHIPYARD_HOME") or "~/.shipyard").expanduser()
-    running = read_run_file(home)
+    running = read_run_file(local_home())
     if running and running.get("url"):
         return str(running["url"])
     return DEFAULT_URL
+
+
+def local_home() -> Path:
+    """This machine's Shipyard home folder: ``SHIPYARD_HOME``, else ``~/.shipyard``."""
+    return Path(os.environ.get("SHIPYARD_HOME") or "~/.shipyard").expanduser()
 
 
 def client_from(ctx: click.Context) -> Client:

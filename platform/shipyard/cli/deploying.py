@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
+from shipyard.cli.call_lines import echo_call_lines
 from shipyard.cli.connection import client_from
-from shipyard.errors import BuildFailed, InvalidInput
+from shipyard.cli.local import push_folder
+from shipyard.deploy_limits import settle_limit
+from shipyard.errors import BuildFailed, InvalidInput, RunnerError, Unavailable
+from shipyard.manifest import MANIFEST_NAME
 from shipyard_sdk.client import Client
 
 __all__ = ["deploy", "follow_deploy", "logs", "undeploy"]
@@ -17,30 +22,79 @@ SERVE_TIMEOUT = 600.0
 
 
 @click.command()
-@click.argument("service")
+@click.argument("target", metavar="NAME|FOLDER")
 @click.option("--follow/--no-follow", default=True, show_default=True,
               help="Print the build log as it happens.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Return only once the new generation serves (or failed).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds to wait for it to serve (default: the control plane's own "
+                   "limits for a build and a start, and a margin).")
 @click.pass_context
-def deploy(ctx: click.Context, service: str, follow: bool, wait: bool) -> None:
-    """Build SERVICE's current files as a new generation and switch to it."""
+def deploy(
+    ctx: click.Context, target: str, follow: bool, wait: bool, timeout: float | None
+) -> None:
+    """Build a service's current files as a new generation and switch to it.
+
+    NAME is a registered service. FOLDER, a folder with a shipyard.yaml, is pushed first
+    (the service is created if needed) and enabled; the command then ends with the
+    service's URL and ready commands that call it.
+    """
     client = client_from(ctx)
-    follow_deploy(client, service, client.services.deploy(service), follow=follow, wait=wait)
+    folder = service_folder(target)
+    service = target if folder is None else push_folder(client, folder)
+    if folder is not None:
+        client.services.enable(service)
+    generation = client.services.deploy(service)
+    follow_deploy(client, service, generation, follow=follow, wait=wait, timeout=timeout)
+    if folder is not None and wait:
+        echo_call_lines(client, service)
+
+
+def service_folder(target: str) -> Path | None:
+    """``target`` as a service folder, or None when it is not a folder (then: a name)."""
+    folder = Path(target)
+    if not folder.is_dir():
+        return None
+    if not (folder / MANIFEST_NAME).is_file():
+        raise InvalidInput(
+            f"{target} is a folder without {MANIFEST_NAME}: give a service folder "
+            "(`shipyard new` makes one) or a service's name"
+        )
+    return folder
 
 
 def follow_deploy(
-    client: Client, service: str, generation: dict, *, follow: bool, wait: bool
+    client: Client, service: str, generation: dict, *, follow: bool, wait: bool,
+    timeout: float | None = None,
 ) -> None:
-    """Print the build log of a deploy that started, then wait until it serves."""
+    """Print the build log of a deploy that started, then wait until it serves; give up
+    after ``timeout`` seconds (default: the ``settles_within`` the control plane answered
+    the deploy with)."""
     tag, number = generation["tag"], generation["build"]
+    limit = timeout or float(generation.get("settles_within") or settle_limit())
+    deadline = time.monotonic() + limit
     click.echo(f"Deploying {service} {tag}.", err=True)
     if follow:
-        for line in client.services.build_log(service, number, follow=True):
-            click.echo(line)
+        try:
+            for line in client.services.build_log(service, number, follow=True, timeout=limit):
+                click.echo(line)
+                if time.monotonic() > deadline:
+                    break
+        except Unavailable as exc:
+            if time.monotonic() < deadline:
+                click.echo(f"warning: {exc.message}; waiting for the build without it", err=True)
     if not wait:
         return
-    client.services.wait_until_serving(service, tag, timeout=SERVE_TIMEOUT)
+    try:
+        client.services.wait_until_serving(
+            service, tag, timeout=max(deadline - time.monotonic(), 0.0)
+        )
+    except RunnerError:
+        if time.monotonic() < deadline:
+            raise  # given up by the control plane, and the message says why
+        raise RunnerError(f"{service} {tag} was not serving after {limit:g}s: "
+                          f"{client.services.waiting_for(service, tag)}") from None
     click.echo(f"{service} {tag} is serving.", err=True)
 
 

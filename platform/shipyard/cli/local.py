@@ -22,8 +22,9 @@ from shipyard.scaffold import (
     write_files,
 )
 from shipyard.validation import validate_package_list
+from shipyard_sdk.client import Client
 
-__all__ = ["new", "push"]
+__all__ = ["new", "push", "push_folder"]
 
 # What `push` sets on a service that exists; kind and name are fixed.
 _UPDATED_FROM_MANIFEST = (
@@ -63,7 +64,7 @@ def new(
     target = parent / name
     write_files(target, files)
     click.echo(f"Created {target}/ ({len(files)} files). Next: edit it, then "
-               f"`shipyard push {target}`.")
+               f"`shipyard deploy {target}`.")
 
 
 @click.command()
@@ -71,18 +72,22 @@ def new(
 @click.pass_context
 def push(ctx: click.Context, folder: Path) -> None:
     """Create or update the service described by FOLDER/shipyard.yaml with its files."""
+    push_folder(client_from(ctx), folder)
+
+
+def push_folder(client: Client, folder: Path) -> str:
+    """Create or update the service ``folder`` holds, say which, and return its name."""
     manifest_path = folder / MANIFEST_NAME
     if not manifest_path.is_file():
         raise InvalidInput(f"{folder} has no {MANIFEST_NAME}; create one with `shipyard new`")
     manifest = parse_manifest(manifest_path.read_bytes())
     archive = write_zip(read_folder(folder))
-    client = client_from(ctx)
     try:
         existing = client.services.get(manifest.name)
     except NotFound:
         created = client.services.create(manifest.to_spec(), archive=archive)
         click.echo(f"Created {created['name']} ({created['id']}), disabled and not deployed.")
-        return
+        return manifest.name
     if existing["kind"] != manifest.kind:
         raise InvalidInput(
             f"service {manifest.name!r} is a {existing['kind']} service; "
@@ -94,6 +99,7 @@ def push(ctx: click.Context, folder: Path) -> None:
     )
     files = client.services.replace_files(manifest.name, archive)
     click.echo(f"Updated {manifest.name}: {len(files)} files.")
+    return manifest.name
 
 
 def _environments_path() -> Path:
