@@ -8,13 +8,15 @@ and no longer.
 from __future__ import annotations
 
 from shipyard.settings import Settings
+from shipyard_runners.local import CHECK_TIMEOUT
+from shipyard_runners.venvs import INSTALL_TIMEOUT
 
 __all__ = ["BUILD_LIMIT", "settle_limit"]
 
-BUILD_LIMIT = 30 * 60.0 + 2 * 300.0
-"""The longest a build runs: the package install (``shipyard_runners.venvs``, 30 min; the
-docker runner's image builds share its bound through the engine's read timeout), then the
-local runner's import check and route listing (``check_timeout``, 5 min each)."""
+BUILD_LIMIT = INSTALL_TIMEOUT + 2 * CHECK_TIMEOUT
+"""The longest a build runs: the package install (30 min; the docker runner's image builds
+share its bound through the engine's read timeout), then the local runner's import check
+and route listing (5 min each)."""
 
 MARGIN = 60.0
 """For the supervisor to pick the build up and the gateway to load the new routes."""

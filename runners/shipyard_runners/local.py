@@ -74,10 +74,12 @@ from shipyard_runners.venvs import EnvironmentStore, Installer
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
 
-__all__ = ["LocalRunner"]
+__all__ = ["CHECK_TIMEOUT", "LocalRunner"]
 
 WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
 INSTANCE_THREADS = 4
+CHECK_TIMEOUT = 300.0
+"""The longest the import check, and then the route listing, of a build may run."""
 INSTANCE_KEEP_ALIVE = 75
 GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
 _PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
@@ -114,7 +116,7 @@ class LocalRunner:
         host: str = "127.0.0.1",
         request_timeout: float = 120.0,
         graceful_timeout: float = 30.0,
-        check_timeout: float = 300.0,
+        check_timeout: float = CHECK_TIMEOUT,
         health_timeout: float = 2.0,
         find_gpus: Callable[[], str] = gpus_on_this_machine,
     ) -> None:

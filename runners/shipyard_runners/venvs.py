@@ -54,6 +54,7 @@ from shipyard_sdk.errors import BuildFailed, InvalidPackageList
 
 __all__ = [
     "BYTECODE",
+    "INSTALL_TIMEOUT",
     "RUNTIME_REQUIREMENTS",
     "EnvironmentStore",
     "distributions",
@@ -76,7 +77,7 @@ BYTECODE = ".bytecode"
 """The bytecode store's directory under the environments' root, unless given."""
 _LAYOUT = 1  # bump when the way an environment is put together changes
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
-_INSTALL_TIMEOUT = 30 * 60.0
+INSTALL_TIMEOUT = 30 * 60.0
 
 Installer = Literal["auto", "uv", "pip"]
 
@@ -212,7 +213,7 @@ class _Uv:
     def install(self, target: Path, requirements: list[str], log: LogSink) -> None:
         _install_step([self.binary, "pip", "install", "--python", target / "bin" / "python",
                        *requirements], log,
-                      "installing packages", target.parent, _INSTALL_TIMEOUT)
+                      "installing packages", target.parent, INSTALL_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ class _Pip:
     def install(self, target: Path, requirements: list[str], log: LogSink) -> None:
         _install_step([target / "bin" / "python", "-m", "pip", "install", "--no-input",
                        "--disable-pip-version-check", "--no-compile", *requirements], log,
-                      "installing packages", target.parent, _INSTALL_TIMEOUT)
+                      "installing packages", target.parent, INSTALL_TIMEOUT)
 
 
 def _find_uv() -> str | None:
@@ -367,7 +368,7 @@ class EnvironmentStore:
         _install_step([staging / "bin" / "python", "-I", "-S", bytecode.SCRIPT,
                        "--store", self.bytecode_store, "--summary", summary_file,
                        _site_packages(staging)], log, "compiling bytecode", staging,
-                      _INSTALL_TIMEOUT)
+                      INSTALL_TIMEOUT)
         try:
             summary = json.loads(summary_file.read_text())
             summary_file.unlink()
