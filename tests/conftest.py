@@ -144,7 +144,7 @@ def start_shipyard(
             [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home", str(home), *extra],
             stdout=sink, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
         )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine can take a minute
     while time.monotonic() < deadline:
         found = re.search(r"running at (http://\S+)", output.read_text())
         if found:

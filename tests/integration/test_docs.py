@@ -238,11 +238,11 @@ def test_shipyard_docs_prints_the_page_url_or_the_document(documented: Documente
 
 def test_the_control_plane_documents_itself(documented: Documented) -> None:
     shipyard = documented.shipyard
-    document = shipyard.http.get(f"{shipyard.url}/api/v1/openapi.json", timeout=10).json()
+    document = shipyard.http.get(f"{shipyard.url}/api/v1/openapi.json", timeout=60).json()
     assert first_problem(document) is None
     assert document["servers"][0]["url"] == documented.shipyard.url
     assert "/api/v1/services/{ref}/openapi.json" in document["paths"]
-    page = documented.shipyard.http.get(f"{documented.shipyard.url}/docs", timeout=10)
+    page = documented.shipyard.http.get(f"{documented.shipyard.url}/docs", timeout=60)
     assert page.status_code == 200
     assert "/api/v1/openapi.json" in page.text
 
