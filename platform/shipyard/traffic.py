@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.deployments import BuildState, Generation, find_generation
-from shipyard.errors import Conflict, InvalidInput
+from shipyard.errors import BuildFailed, Conflict, InvalidInput
 from shipyard.generation_refs import (
     Shares,
     generation_numbers,
@@ -112,18 +112,26 @@ class Traffic:
         return self.mapping(ref)
 
     def switch_to_newest(self, ref: str) -> Generation:
-        """Ask for all traffic on the newest generation that built."""
+        """Ask for all traffic on the newest generation. One still waiting for its build
+        takes the traffic once it is built and healthy; if its build fails, the mapping in
+        force stays. A newest generation whose build already failed is refused."""
         with self.store.writing() as session:
             service = _deployed(session, ref)
             row = session.scalar(
-                select(GenerationRow).where(
-                    GenerationRow.service_id == service.id,
-                    GenerationRow.build_state == BuildState.SUCCEEDED,
-                ).order_by(GenerationRow.number.desc()).limit(1)
+                select(GenerationRow).where(GenerationRow.service_id == service.id)
+                .order_by(GenerationRow.number.desc()).limit(1)
             )
             if row is None:
-                raise Conflict(f"service {service.name!r} has no built generation to switch to")
+                raise Conflict(f"service {service.name!r} has no generation to switch to")
+            tag = tag_of(row.number)
+            if row.build_state == BuildState.FAILED:
+                raise BuildFailed(
+                    f"build of {service.name} {tag} failed: {row.build_error}"
+                )
             _ask_for(service, [(row.id, 1.0)])
+            if row.build_state != BuildState.SUCCEEDED:
+                service.state = "building"
+                service.status_message = f"building {tag}, which is to take all traffic"
             return Generation.from_row(row)
 
     def rollback(self, ref: str, tag: str) -> Generation:

@@ -19,12 +19,26 @@ class GenerationsAPI:
 
     def export(self, ref: str, tag: str) -> bytes:
         """Generation ``tag`` (``v2``) of ``ref`` as a package zip."""
-        path = f"{service_path(ref)}/generations/{quote(tag, safe='')}/package"
+        path = _generation_path(ref, tag) + "/package"
         return self._client.request("GET", path).content
 
-    def import_package(self, ref: str, package: bytes) -> dict[str, Any]:
-        """Add a package as ``ref``'s next generation (it builds; what serves stays)."""
-        return self._client.json(
+    def import_package(
+        self, ref: str, package: bytes, *, wait: bool = False, timeout: float = 600.0
+    ) -> dict[str, Any]:
+        """Add a package as ``ref``'s next generation; the generation. It builds, and what
+        serves stays. With ``wait``, return once it is built: a build that fails raises
+        ``BuildFailed``."""
+        generation = self._client.json(
             "POST", service_path(ref) + "/generations/import", data=package,
             headers={"Content-Type": "application/zip"},
         )
+        if wait:
+            generation = self._client.services.wait_until_built(
+                ref, generation["tag"], timeout=timeout
+            )
+        return generation
+
+
+
+def _generation_path(ref: str, tag: str) -> str:
+    return f"{service_path(ref)}/generations/{quote(tag, safe='')}"

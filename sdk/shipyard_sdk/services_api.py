@@ -107,9 +107,7 @@ class ServicesAPI:
             # return to what served are stored together, so a status that no longer
             # targets ``tag`` is always followed by a build that shows the failure.
             status = self.get(ref)
-            build = self.build(ref, number)
-            if build["build_state"] == "failed":
-                raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
+            _raise_if_failed(ref, tag, self.build(ref, number))
             if (status.get("live_generation") == tag and status["state"] == "running"
                     and self._gateway_serves(ref, tag)):
                 return status
@@ -118,6 +116,21 @@ class ServicesAPI:
                 raise RunnerError(f"{ref} {tag} did not start: {reason}")
             time.sleep(poll)
         raise RunnerError(f"{ref} {tag} was not serving after {timeout:g}s")
+
+    def wait_until_built(
+        self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.2
+    ) -> dict[str, Any]:
+        """Wait until generation ``tag``'s build ends; the generation then. A failed build
+        raises ``BuildFailed`` with its error."""
+        number = int(tag.removeprefix("v"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            build = self.build(ref, number)
+            _raise_if_failed(ref, tag, build)
+            if build["build_state"] == "succeeded":
+                return build
+            time.sleep(poll)
+        raise RunnerError(f"{ref} {tag} was still building after {timeout:g}s")
 
     def _gateway_serves(self, ref: str, tag: str) -> bool:
         """Whether the gateway already sends the service's calls to generation ``tag``
@@ -162,6 +175,11 @@ class ServicesAPI:
 
 def service_path(ref: str) -> str:
     return "/api/v1/services/" + quote(ref, safe="")
+
+
+def _raise_if_failed(ref: str, tag: str, build: Mapping[str, Any]) -> None:
+    if build["build_state"] == "failed":
+        raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
 
 
 def _lines(response: requests.Response) -> Iterator[str]:

@@ -115,17 +115,28 @@ def set_mapping(ref: str) -> tuple[dict[str, Any], int]:
 
 @traffic.post("/<ref>/switch-to-newest")
 def switch_to_newest(ref: str) -> tuple[dict[str, Any], int]:
-    """Put all live traffic on the newest generation that built.
+    """Put all live traffic on the newest generation, as soon as it can take it.
+
+    A generation still waiting for its build (an import, a deploy) is accepted: it takes
+    all traffic once it is built and healthy, and if its build fails the mapping in force
+    stays (the service's status says why). Follow its build and its switch with
+    ``GET .../builds/<n>/log?follow=true`` and ``GET .../mapping``. A newest generation
+    whose build failed is refused (422, with its build error).
     ---
     tags: [traffic]
     responses:
       "202":
-        description: The generation that is to take all traffic.
+        description: The generation that is to take all traffic, with its build state.
         content:
           application/json:
             schema: {$ref: '#/components/schemas/Generation'}
       "404": {$ref: '#/components/responses/NotFound'}
       "409": {$ref: '#/components/responses/Conflict'}
+      "422":
+        description: The newest generation's build failed; the message holds its error.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Error'}
       default: {$ref: '#/components/responses/Error'}
     """
     require_collaborator(ref)
