@@ -1,4 +1,5 @@
-"""A service's generations from Python: export one as a package, import a package."""
+"""A service's generations from Python: export one as a package, import a package, delete
+one."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class GenerationsAPI:
             )
         return generation
 
+    def delete(self, ref: str, tag: str) -> None:
+        """Delete generation ``tag``, which must neither serve nor challenge nor be
+        building; its artifact is removed. Its tag is never given again."""
+        self._client.json("DELETE", _generation_path(ref, tag))
 
 
 def _generation_path(ref: str, tag: str) -> str:

@@ -1,5 +1,5 @@
-"""Traffic between a service's generations: listing them, the mapping, switching, rolling
-back, and the challenger."""
+"""Traffic between a service's generations: listing and deleting them, the mapping,
+switching, rolling back, and the challenger."""
 
 from __future__ import annotations
 
@@ -40,6 +40,31 @@ def list_generations(ref: str) -> dict[str, Any]:
     require_collaborator(ref)
     standings = control_plane().traffic.standings(ref)
     return {"generations": [standing.to_dict() for standing in standings]}
+
+
+@traffic.delete("/<ref>/generations/<tag>")
+def delete_generation(ref: str, tag: str) -> tuple[str, int]:
+    """Delete a generation that takes no traffic, is not the challenger and is not
+    building, with its build log; its artifact (code, image, and its environment if no
+    other generation uses it) is removed by the supervisor soon after. Its calls stay in
+    the query log, and its tag is never given to another generation.
+    ---
+    tags: [traffic]
+    responses:
+      "204": {description: Deleted.}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "409":
+        description: The generation is in the mapping in force or asked for, is the
+          challenger, is building, or still has instances stopping; the message says which.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Error'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    control_plane().traffic.delete_generation(ref, tag)
+    return "", 204
 
 
 @traffic.get("/<ref>/mapping")

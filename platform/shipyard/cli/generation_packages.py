@@ -1,5 +1,5 @@
-"""``shipyard generations export`` and ``import``: a generation as a package file, and a
-package file as a service's next generation."""
+"""``shipyard generations export``, ``import`` and ``delete``: a generation as a package
+file, a package file as a service's next generation, and a generation gone."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from shipyard.cli.connection import client_from
 from shipyard.cli.deploying import SERVE_TIMEOUT
 from shipyard_sdk.client import Client
 
-__all__ = ["export", "follow_build", "import_package"]
+__all__ = ["delete", "export", "follow_build", "import_package"]
 
 BUILDING = ("pending", "building")
 
@@ -54,6 +54,24 @@ def import_package(ctx: click.Context, service: str, package: Path, wait: bool) 
     follow_build(client, service, generation)
     client.services.wait_until_built(service, tag, timeout=SERVE_TIMEOUT)
     click.echo(f"{service} {tag} is built; what serves is unchanged.", err=True)
+
+
+@click.command("delete")
+@click.argument("service")
+@click.argument("tag")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete(ctx: click.Context, service: str, tag: str, yes: bool) -> None:
+    """Delete generation TAG (such as v2) of SERVICE, its build and what its runner holds
+    for it (its environment too, if no other generation uses it).
+
+    Refused while it takes traffic, is the challenger or is building. Its tag is never
+    given again, and its calls stay in the query log.
+    """
+    if not yes:
+        click.confirm(f"Delete {service} {tag} and its build?", abort=True)
+    client_from(ctx).generations.delete(service, tag)
+    click.echo(f"Deleted {service} {tag}.", err=True)
 
 
 def follow_build(client: Client, service: str, generation: dict) -> None:

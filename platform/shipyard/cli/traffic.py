@@ -10,7 +10,7 @@ import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.deploying import SERVE_TIMEOUT
-from shipyard.cli.generation_packages import export, follow_build, import_package
+from shipyard.cli.generation_packages import delete, export, follow_build, import_package
 from shipyard.cli.output import echo_json, echo_listing, echo_table
 from shipyard.errors import InvalidInput
 from shipyard_sdk.client import Client
@@ -24,11 +24,12 @@ GENERATION_COLUMNS = (
 
 @click.group()
 def generations() -> None:
-    """A service's generations: list them, export or import one."""
+    """A service's generations: list them, export, import or delete one."""
 
 
 generations.add_command(export)
 generations.add_command(import_package)
+generations.add_command(delete)
 
 
 @generations.command("list")
