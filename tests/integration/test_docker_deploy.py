@@ -130,6 +130,7 @@ def test_a_service_that_names_the_docker_runner_runs_in_a_container_on_a_local_i
         DockerRunner(home / "docker", installation=installation_id(home)).purge()
 
 
+@pytest.mark.timeout(900)  # two image builds on a shared machine
 def test_deleting_a_generation_and_then_its_service_removes_their_images(
     shipyard: RunningShipyard,
 ) -> None:
