@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.archives import write_zip
+from shipyard.build_states import BuildState
 from shipyard.errors import NotFound, ServiceDisabled
 from shipyard.generation_refs import (
     generation_numbers,
@@ -40,14 +41,6 @@ __all__ = [
     "BuildState", "Deployments", "Generation", "GenerationDocument", "add_generation",
     "find_generation",
 ]
-
-class BuildState:
-    PENDING = "pending"
-    BUILDING = "building"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    DONE = (SUCCEEDED, FAILED)
-
 
 @dataclass(frozen=True)
 class Generation:
@@ -226,14 +219,13 @@ def add_generation(
     session: Session, service: ServiceRow, *, files: bytes, environment: str,
     packages: list[str], model_version: str | None,
 ) -> GenerationRow:
-    """A new generation of ``service`` (numbered after its last) holding the code archive
-    ``files``, pending its build."""
-    last = session.scalar(
-        select(func.max(GenerationRow.number)).where(GenerationRow.service_id == service.id)
-    )
+    """A new generation of ``service`` holding the code archive ``files``, pending its
+    build, numbered after the last it ever made (a deleted generation's tag is not
+    given again)."""
+    service.last_generation_number += 1
     row = GenerationRow(
         id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
-        number=(last or 0) + 1, created_at=datetime.now(UTC), kind=service.kind,
+        number=service.last_generation_number, created_at=datetime.now(UTC), kind=service.kind,
         environment=environment, packages=packages, files=files,
         model_version=model_version, build_state=BuildState.PENDING, build_error="",
         artifact=None,

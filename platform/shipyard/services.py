@@ -21,8 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.archives import read_archive, write_zip
+from shipyard.artifact_removals import queue_removal
+from shipyard.build_states import BuildState
 from shipyard.environments import EnvironmentCatalog
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
+from shipyard.generation_refs import tag_of
 from shipyard.resources import templates_root
 from shipyard.runner_choice import RUNNERS
 from shipyard.scaffold import (
@@ -32,7 +35,7 @@ from shipyard.scaffold import (
     ScaffoldValues,
     render_template,
 )
-from shipyard.store import ServiceFileRow, ServiceRow, Store
+from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
 from shipyard.validation import (
     validate_association_id_field,
     validate_description,
@@ -207,7 +210,7 @@ class ServiceRegistry:
             environment=environment, packages=packages, description=description,
             access_level=access_level, project_id=project_id, runner=runner,
             collect_prediction_data=collect, association_id_field=association_field,
-            enabled=False, deployed=False,
+            enabled=False, deployed=False, last_generation_number=0,
             state="stopped", status_message="",
             created_at=now, updated_at=now,
         )
@@ -256,10 +259,31 @@ class ServiceRegistry:
             raise Conflict(f"a service named {changes.get('name')!r} already exists") from exc
 
     def delete(self, ref: str) -> None:
+        """Delete an undeployed service whose instances have stopped and whose builds have
+        ended, with its files and generations; their artifacts are queued for removal
+        (``artifact_removals``). Its calls stay in the query log."""
         with self.store.writing() as session:
             row = find_service(session, ref)
             if row.deployed:
                 raise Conflict(f"service {row.name!r} is deployed; undeploy it first")
+            if session.scalar(
+                select(InstanceRow.id).where(InstanceRow.service_id == row.id).limit(1)
+            ) is not None:
+                raise Conflict(
+                    f"service {row.name!r} is still stopping its instances; try again "
+                    "once it is stopped"
+                )
+            generations = session.scalars(
+                select(GenerationRow).where(GenerationRow.service_id == row.id)
+            ).all()
+            building = [g for g in generations if g.build_state in BuildState.UNDER_WAY]
+            if building:
+                raise Conflict(
+                    f"service {row.name!r} has a build under way ({tag_of(building[0].number)}); "
+                    "delete it once the build has ended"
+                )
+            for generation in generations:
+                queue_removal(session, generation, row.name)
             session.delete(row)
 
     def set_enabled(self, ref: str, enabled: bool) -> Service:

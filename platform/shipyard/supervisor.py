@@ -7,7 +7,8 @@ generations the mapping and the challenger need, puts the mapping in force once 
 its generations has a healthy instance (and passed the promotion gates), drains and stops
 instances nobody needs, restarts instances that died (with backoff, counted), publishes
 the routing table the gateway reads, and does the housekeeping (``shipyard.housekeeping``:
-the query log, instance credentials). Because every decision is made from stored state, a
+the query log, instance credentials; ``shipyard.artifact_removals``: the artifacts of
+deleted generations). Because every decision is made from stored state, a
 restart of the supervisor converges again: interrupted builds are redone, instances that
 survived are adopted, and the others are started from their artifacts without a rebuild.
 
@@ -34,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from shipyard.artifact_removals import ArtifactRemovals
 from shipyard.builder import Builder
 from shipyard.control_plane import ControlPlane
 from shipyard.deployments import BuildState
@@ -121,6 +123,7 @@ class Supervisor:
             self.store, plane.settings, prune_interval=self.timings.prune_interval,
             renewal_interval=self.timings.credentials_renewal_interval,
         )
+        self._removals = ArtifactRemovals(self.store, runner)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -160,6 +163,10 @@ class Supervisor:
         if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
             self._record_usage()
         self._housekeeping.run()
+        with self._lock:
+            stopping = bool(self._stopping)
+        if not stopping:  # an instance being stopped may still run from its artifact
+            self._removals.run()
 
     def shutdown(self) -> None:
         """Finish running builds and gates, then stop every instance; desired state stays

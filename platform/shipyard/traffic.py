@@ -1,11 +1,13 @@
-"""Traffic between a service's generations: the mapping, switches, rollbacks, the challenger.
+"""Traffic between a service's generations: the mapping, switches, rollbacks, the
+challenger, and deleting a generation that takes no part in them.
 
 The API records what should be (``services.mapping``: generations and the share of live
 traffic each should take; ``services.challenger_generation_id``); the supervisor mounts
 what that needs and puts the mapping in force (``services.live_mapping``) only once every
 generation in it has a healthy instance, so a change never sends a request to a
 generation that cannot answer. A generation left with no share and no challenger role is
-stopped after a drain period. Nothing here starts or stops a process.
+stopped after a drain period. A deleted generation's artifact is queued for the supervisor
+to remove (``artifact_removals``). Nothing here starts or stops a process.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.artifact_removals import queue_removal
 from shipyard.deployments import BuildState, Generation, find_generation
-from shipyard.errors import Conflict, InvalidInput
+from shipyard.errors import BuildFailed, Conflict, InvalidInput
 from shipyard.generation_refs import (
     Shares,
     generation_numbers,
@@ -112,18 +115,26 @@ class Traffic:
         return self.mapping(ref)
 
     def switch_to_newest(self, ref: str) -> Generation:
-        """Ask for all traffic on the newest generation that built."""
+        """Ask for all traffic on the newest generation. One still waiting for its build
+        takes the traffic once it is built and healthy; if its build fails, the mapping in
+        force stays. A newest generation whose build already failed is refused."""
         with self.store.writing() as session:
             service = _deployed(session, ref)
             row = session.scalar(
-                select(GenerationRow).where(
-                    GenerationRow.service_id == service.id,
-                    GenerationRow.build_state == BuildState.SUCCEEDED,
-                ).order_by(GenerationRow.number.desc()).limit(1)
+                select(GenerationRow).where(GenerationRow.service_id == service.id)
+                .order_by(GenerationRow.number.desc()).limit(1)
             )
             if row is None:
-                raise Conflict(f"service {service.name!r} has no built generation to switch to")
+                raise Conflict(f"service {service.name!r} has no generation to switch to")
+            tag = tag_of(row.number)
+            if row.build_state == BuildState.FAILED:
+                raise BuildFailed(
+                    f"build of {service.name} {tag} failed: {row.build_error}"
+                )
             _ask_for(service, [(row.id, 1.0)])
+            if row.build_state != BuildState.SUCCEEDED:
+                service.state = "building"
+                service.status_message = f"building {tag}, which is to take all traffic"
             return Generation.from_row(row)
 
     def rollback(self, ref: str, tag: str) -> Generation:
@@ -139,6 +150,17 @@ class Traffic:
                 )
             _ask_for(service, [(row.id, 1.0)])
             return Generation.from_row(row)
+
+    def delete_generation(self, ref: str, tag: str) -> None:
+        """Delete a generation that neither serves nor challenges nor builds, and queue its
+        artifact's removal (``artifact_removals``). Its calls stay in the query log."""
+        number = parse_tag(tag)
+        with self.store.writing() as session:
+            service = find_service(session, ref)
+            row = find_generation(session, service, number)
+            _check_deletable(session, service, row)
+            queue_removal(session, row, service.name)
+            session.delete(row)
 
     def set_challenger(self, ref: str, tag: str | None) -> dict[str, Any]:
         """Name the generation that gets a copy of every request, or none (``None``)."""
@@ -201,6 +223,28 @@ def _ask_for(service: ServiceRow, pairs: Shares) -> None:
         service.state = "switching"
         service.status_message = "putting the new mapping in force"
     service.updated_at = datetime.now(UTC)
+
+
+def _check_deletable(session: Session, service: ServiceRow, row: GenerationRow) -> None:
+    """Refuse (``Conflict``) to delete a generation that is, or is about to be, in use."""
+    name = f"{tag_of(row.number)} of {service.name!r}"
+    for mapping, which in ((service.live_mapping, "in force"), (service.mapping, "asked for")):
+        if row.id in dict(mapping_of(mapping)):
+            raise Conflict(
+                f"{name} is in the mapping {which}; map its traffic to other generations "
+                "before deleting it"
+            )
+    if row.id == service.challenger_generation_id:
+        raise Conflict(f"{name} is the challenger; unset the challenger before deleting it")
+    if row.build_state in BuildState.UNDER_WAY:
+        raise Conflict(f"{name} is building; delete it once its build has ended")
+    if session.scalar(
+        select(InstanceRow.id).where(InstanceRow.generation_id == row.id).limit(1)
+    ) is not None:
+        raise Conflict(
+            f"{name} still has instances, which stop within seconds of leaving the "
+            "mapping; try again then"
+        )
 
 
 def _entries_of(raw: Any) -> list[tuple[str, float]]:

@@ -37,6 +37,7 @@ The runner never restarts a process: ``health`` says ``exited`` and the supervis
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import json
@@ -232,14 +233,30 @@ class LocalRunner:
         )
 
     def remove(self, artifact: Artifact) -> None:
-        """Delete the artifact's code copy; its environment stays for other generations.
-        Stop its instances first."""
+        """Delete the artifact's code copy and metadata, and its environment unless another
+        artifact here runs on it. Stop its instances first, and build nothing meanwhile (a
+        build may be about to use the environment)."""
         self._check_runner(artifact.runner)
         path = Path(artifact.path)
         if path.parent.parent != self.root / "artifacts":
             raise RunnerError(f"{artifact.path} is not an artifact of this runner")
+        # The metadata goes last: until it is gone, the environment counts as used.
         shutil.rmtree(path, ignore_errors=True)
         self._metadata_path(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the service's folder, once its last one went
+            path.parent.rmdir()
+        if not self._environment_in_use(artifact.env_key):
+            self.envs.remove(artifact.env_key)
+
+    def _environment_in_use(self, env_key: str) -> bool:
+        """Whether an artifact here runs on environment ``env_key``."""
+        for metadata in (self.root / "artifacts").glob("*/*.json"):
+            try:
+                if json.loads(metadata.read_text())["env_key"] == env_key:
+                    return True
+            except (OSError, ValueError, KeyError, TypeError):
+                return True  # unreadable: it may be this one's
+        return False
 
     # -- instances ------------------------------------------------------------------------
 

@@ -222,5 +222,7 @@ class Runner(Protocol):
         ...
 
     def remove(self, artifact: Artifact) -> None:
-        """Delete what ``artifact`` alone holds. Idempotent."""
+        """Delete what ``artifact`` alone holds: its code or image, and its environment
+        once no other artifact of this runner uses it. Idempotent. The caller stops its
+        instances first and builds nothing meanwhile."""
         ...

@@ -50,7 +50,7 @@ import shipyard_sdk
 from shipyard_runners import bytecode
 from shipyard_runners.commands import run
 from shipyard_runners.protocol import LogSink
-from shipyard_sdk.errors import BuildFailed, InvalidPackageList
+from shipyard_sdk.errors import BuildFailed, InvalidPackageList, RunnerError
 
 __all__ = [
     "BYTECODE",
@@ -77,6 +77,7 @@ BYTECODE = ".bytecode"
 """The bytecode store's directory under the environments' root, unless given."""
 _LAYOUT = 1  # bump when the way an environment is put together changes
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
+_ENV_KEY = re.compile(r"^[0-9a-f]{16}$")
 INSTALL_TIMEOUT = 30 * 60.0
 
 Installer = Literal["auto", "uv", "pip"]
@@ -324,6 +325,16 @@ class EnvironmentStore:
                 raise
             log(f"environment {key}: ready in {time.monotonic() - started:.1f} s")
         return key
+
+    def remove(self, key: str) -> None:
+        """Delete environment ``key`` (once nothing runs on it: the caller knows). A build
+        of the same key waits for it, then makes it again."""
+        if not _ENV_KEY.match(key):
+            raise RunnerError(f"{key!r} is not an environment key")
+        if not self.path(key).exists():
+            return
+        with _locked(self.root / f".{key}.lock", logger.info, key):
+            self._discard(key)
 
     def _discard(self, key: str) -> None:
         """Remove what an interrupted build of ``key`` left; the caller holds its lock."""

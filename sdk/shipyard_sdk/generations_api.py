@@ -1,4 +1,5 @@
-"""A service's generations from Python: export one as a package, import a package."""
+"""A service's generations from Python: export one as a package, import a package, delete
+one."""
 
 from __future__ import annotations
 
@@ -19,12 +20,30 @@ class GenerationsAPI:
 
     def export(self, ref: str, tag: str) -> bytes:
         """Generation ``tag`` (``v2``) of ``ref`` as a package zip."""
-        path = f"{service_path(ref)}/generations/{quote(tag, safe='')}/package"
+        path = _generation_path(ref, tag) + "/package"
         return self._client.request("GET", path).content
 
-    def import_package(self, ref: str, package: bytes) -> dict[str, Any]:
-        """Add a package as ``ref``'s next generation (it builds; what serves stays)."""
-        return self._client.json(
+    def import_package(
+        self, ref: str, package: bytes, *, wait: bool = False, timeout: float = 600.0
+    ) -> dict[str, Any]:
+        """Add a package as ``ref``'s next generation; the generation. It builds, and what
+        serves stays. With ``wait``, return once it is built: a build that fails raises
+        ``BuildFailed``."""
+        generation = self._client.json(
             "POST", service_path(ref) + "/generations/import", data=package,
             headers={"Content-Type": "application/zip"},
         )
+        if wait:
+            generation = self._client.services.wait_until_built(
+                ref, generation["tag"], timeout=timeout
+            )
+        return generation
+
+    def delete(self, ref: str, tag: str) -> None:
+        """Delete generation ``tag``, which must neither serve nor challenge nor be
+        building; its artifact is removed. Its tag is never given again."""
+        self._client.json("DELETE", _generation_path(ref, tag))
+
+
+def _generation_path(ref: str, tag: str) -> str:
+    return f"{service_path(ref)}/generations/{quote(tag, safe='')}"

@@ -117,9 +117,7 @@ class ServicesAPI:
             # return to what served are stored together, so a status that no longer
             # targets ``tag`` is always followed by a build that shows the failure.
             status = self.get(ref)
-            build = self.build(ref, number)
-            if build["build_state"] == "failed":
-                raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
+            _raise_if_failed(ref, tag, self.build(ref, number))
             if (status.get("live_generation") == tag and status["state"] == "running"
                     and self._gateway_serves(ref, tag)):
                 return status
@@ -141,6 +139,21 @@ class ServicesAPI:
             return "it runs, but the gateway does not send it calls yet"
         detail = f" ({status['status_message']})" if status.get("status_message") else ""
         return f"it is built, waiting for a healthy instance{detail}"
+
+    def wait_until_built(
+        self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.2
+    ) -> dict[str, Any]:
+        """Wait until generation ``tag``'s build ends; the generation then. A failed build
+        raises ``BuildFailed`` with its error."""
+        number = int(tag.removeprefix("v"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            build = self.build(ref, number)
+            _raise_if_failed(ref, tag, build)
+            if build["build_state"] == "succeeded":
+                return build
+            time.sleep(poll)
+        raise RunnerError(f"{ref} {tag} was still building after {timeout:g}s")
 
     def _gateway_serves(self, ref: str, tag: str) -> bool:
         """Whether the gateway already sends the service's calls to generation ``tag``
@@ -193,6 +206,11 @@ def _unbroken(lines: Iterator[str], what: str) -> Iterator[str]:
         yield from lines
     except requests.RequestException as exc:
         raise Unavailable(f"{what} stopped coming: {exc}") from exc
+
+
+def _raise_if_failed(ref: str, tag: str, build: Mapping[str, Any]) -> None:
+    if build["build_state"] == "failed":
+        raise BuildFailed(f"build of {ref} {tag} failed: {build['build_error']}")
 
 
 def _lines(response: requests.Response) -> Iterator[str]:

@@ -37,9 +37,16 @@ class TrafficAPI:
         """Ask for ``{"entries": [{"generation", "proba"}...]}`` or ``{"weights": {...}}``."""
         return self._client.json("PUT", service_path(ref) + "/mapping", json=dict(mapping))
 
-    def switch_to_newest(self, ref: str) -> dict[str, Any]:
-        """Ask for all traffic on the newest built generation; that generation."""
-        return self._client.json("POST", service_path(ref) + "/switch-to-newest")
+    def switch_to_newest(
+        self, ref: str, *, wait: bool = False, timeout: float = 600.0
+    ) -> dict[str, Any]:
+        """Ask for all traffic on the newest generation, even one still building; that
+        generation. With ``wait``, return once it serves (the gateway included): a build
+        that fails raises ``BuildFailed``, and the mapping in force stays."""
+        generation = self._client.json("POST", service_path(ref) + "/switch-to-newest")
+        if wait:
+            self._client.services.wait_until_serving(ref, generation["tag"], timeout=timeout)
+        return generation
 
     def rollback(self, ref: str, tag: str) -> dict[str, Any]:
         """Ask for all traffic back on generation ``tag``; that generation."""

@@ -15,6 +15,7 @@ from shipyard_runners.containers import installation_id, labels
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from tests.conftest import RunningShipyard, start_shipyard
 from tests.integration.docker_engine import require_docker
+from tests.integration.test_deploy import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +128,49 @@ def test_a_service_that_names_the_docker_runner_runs_in_a_container_on_a_local_i
     finally:
         shipyard.stop()
         DockerRunner(home / "docker", installation=installation_id(home)).purge()
+
+
+@pytest.mark.timeout(900)  # two image builds on a shared machine
+def test_deleting_a_generation_and_then_its_service_removes_their_images(
+    shipyard: RunningShipyard,
+) -> None:
+    runner = DockerRunner(shipyard.home / "docker", installation=installation_id(shipyard.home))
+    engine = runner.engine.client()
+
+    def images(**more: str) -> list[object]:
+        # Intermediate images of the builds too: they carry the labels of their image.
+        return engine.images.list(
+            all=True, filters=labels.installation_filter(runner.installation, more)
+        )
+
+    with shipyard.sdk() as sdk:
+        sdk.services.create({"name": "hello"})
+        sdk.services.write_file("hello", "app.py", HELLO.encode())
+        sdk.services.enable("hello")
+        sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+        service_id = sdk.services.get("hello")["id"]
+        sdk.services.write_file("hello", "note.txt", b"a code change\n")
+        sdk.services.wait_until_serving("hello", sdk.services.deploy("hello")["tag"])
+        [v1] = engine.images.list(filters=labels.installation_filter(
+            runner.installation, {labels.SERVICE: service_id, labels.GENERATION: "v1"}))
+        env_key = v1.labels[labels.ENV_KEY]
+        assert images(**{labels.KIND: "environment", labels.ENV_KEY: env_key})
+
+        wait_for(lambda: {i["generation"] for i in sdk.services.get("hello")["instances"]}
+                 == {"v2"}, what="v1's container to stop")
+        sdk.generations.delete("hello", "v1")
+        wait_for(lambda: not images(**{labels.SERVICE: service_id, labels.GENERATION: "v1"}),
+                 what="v1's image to go")
+        # v2 is built on the same environment image, which stays.
+        assert images(**{labels.SERVICE: service_id, labels.GENERATION: "v2"})
+        assert images(**{labels.KIND: "environment", labels.ENV_KEY: env_key})
+        assert hello(shipyard) == (200, "v2", {"hello": "world"})
+
+        sdk.services.undeploy("hello")
+        wait_for(lambda: sdk.services.get("hello")["state"] == "stopped",
+                 what="hello to stop")
+        sdk.services.delete("hello")
+        wait_for(lambda: not images(**{labels.SERVICE: service_id}),
+                 what="no image of the service to be left")
+        wait_for(lambda: not images(**{labels.KIND: "environment", labels.ENV_KEY: env_key}),
+                 what="its environment image to go")

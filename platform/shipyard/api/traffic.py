@@ -1,5 +1,5 @@
-"""Traffic between a service's generations: listing them, the mapping, switching, rolling
-back, and the challenger."""
+"""Traffic between a service's generations: listing and deleting them, the mapping,
+switching, rolling back, and the challenger."""
 
 from __future__ import annotations
 
@@ -40,6 +40,31 @@ def list_generations(ref: str) -> dict[str, Any]:
     require_collaborator(ref)
     standings = control_plane().traffic.standings(ref)
     return {"generations": [standing.to_dict() for standing in standings]}
+
+
+@traffic.delete("/<ref>/generations/<tag>")
+def delete_generation(ref: str, tag: str) -> tuple[str, int]:
+    """Delete a generation that takes no traffic, is not the challenger and is not
+    building, with its build log; its artifact (code, image, and its environment if no
+    other generation uses it) is removed by the supervisor soon after. Its calls stay in
+    the query log, and its tag is never given to another generation.
+    ---
+    tags: [traffic]
+    responses:
+      "204": {description: Deleted.}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      "409":
+        description: The generation is in the mapping in force or asked for, is the
+          challenger, is building, or still has instances stopping; the message says which.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Error'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    control_plane().traffic.delete_generation(ref, tag)
+    return "", 204
 
 
 @traffic.get("/<ref>/mapping")
@@ -115,17 +140,28 @@ def set_mapping(ref: str) -> tuple[dict[str, Any], int]:
 
 @traffic.post("/<ref>/switch-to-newest")
 def switch_to_newest(ref: str) -> tuple[dict[str, Any], int]:
-    """Put all live traffic on the newest generation that built.
+    """Put all live traffic on the newest generation, as soon as it can take it.
+
+    A generation still waiting for its build (an import, a deploy) is accepted: it takes
+    all traffic once it is built and healthy, and if its build fails the mapping in force
+    stays (the service's status says why). Follow its build and its switch with
+    ``GET .../builds/<n>/log?follow=true`` and ``GET .../mapping``. A newest generation
+    whose build failed is refused (422, with its build error).
     ---
     tags: [traffic]
     responses:
       "202":
-        description: The generation that is to take all traffic.
+        description: The generation that is to take all traffic, with its build state.
         content:
           application/json:
             schema: {$ref: '#/components/schemas/Generation'}
       "404": {$ref: '#/components/responses/NotFound'}
       "409": {$ref: '#/components/responses/Conflict'}
+      "422":
+        description: The newest generation's build failed; the message holds its error.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Error'}
       default: {$ref: '#/components/responses/Error'}
     """
     require_collaborator(ref)

@@ -10,7 +10,7 @@ import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.deploying import SERVE_TIMEOUT
-from shipyard.cli.generation_packages import export, import_package
+from shipyard.cli.generation_packages import delete, export, follow_build, import_package
 from shipyard.cli.output import echo_json, echo_listing, echo_table
 from shipyard.errors import InvalidInput
 from shipyard_sdk.client import Client
@@ -24,11 +24,12 @@ GENERATION_COLUMNS = (
 
 @click.group()
 def generations() -> None:
-    """A service's generations: list them, export or import one."""
+    """A service's generations: list them, export, import or delete one."""
 
 
 generations.add_command(export)
 generations.add_command(import_package)
+generations.add_command(delete)
 
 
 @generations.command("list")
@@ -52,10 +53,17 @@ def list_generations(ctx: click.Context, service: str, as_json: bool) -> None:
               help="Return only once the generation serves.")
 @click.pass_context
 def switch_to_newest(ctx: click.Context, service: str, wait: bool) -> None:
-    """Put all of SERVICE's traffic on its newest built generation."""
+    """Put all of SERVICE's traffic on its newest generation.
+
+    One still building (just imported or deployed) takes it once built: with --wait, its
+    build log is printed as it comes, and a failed build is an error (what served before
+    keeps serving).
+    """
     client = client_from(ctx)
-    tag = client.traffic.switch_to_newest(service)["tag"]
-    _finish(client, service, tag, wait)
+    generation = client.traffic.switch_to_newest(service)
+    if wait:
+        follow_build(client, service, generation)
+    _finish(client, service, generation["tag"], wait)
 
 
 @click.command()

@@ -9,6 +9,7 @@ from shipyard.store.identity_tables import (
     UserRow,
 )
 from shipyard.store.tables import (
+    ArtifactRemovalRow,
     Base,
     BuildLogRow,
     GenerationRow,
@@ -24,6 +25,7 @@ from shipyard.store.tables import (
 __all__ = [
     "AccessKeyRow",
     "ApiKeyRow",
+    "ArtifactRemovalRow",
     "Base",
     "BuildLogRow",
     "GenerationRow",

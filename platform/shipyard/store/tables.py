@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ArtifactRemovalRow",
     "Base",
     "BuildLogRow",
     "GenerationRow",
@@ -82,6 +83,8 @@ class ServiceRow(Base):
     # Query logs: whether bodies are kept, and the JSON field naming an association id.
     collect_prediction_data: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     association_id_field: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    # The number of the newest generation it ever made: a deleted tag is never given again.
+    last_generation_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class ServiceFileRow(Base):
@@ -120,6 +123,21 @@ class GenerationRow(Base):
     build_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The OpenAPI document its build made from the app's routes (without ``servers``).
     openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+
+
+class ArtifactRemovalRow(Base):
+    """The artifact of a deleted generation (or of a deleted service's generation), queued
+    in the transaction that deleted it, until the supervisor has removed it from its
+    runner."""
+
+    __tablename__ = "artifact_removals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    artifact: Mapped[dict] = mapped_column(JSON, nullable=False)
+    # Whose it was, for the log: "add-numbers v2".
+    generation: Mapped[str] = mapped_column(Text, nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
 
 class BuildLogRow(Base):

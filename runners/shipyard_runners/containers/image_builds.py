@@ -7,6 +7,7 @@ with the same packages never build it twice at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -156,6 +157,21 @@ class ImageBuilds:
             )
             log(f"environment {key}: ready in {time.monotonic() - started:.1f} s")
         return reference
+
+    def remove_environment_if_unused(self, client: docker.DockerClient, key: str) -> None:
+        """Remove environment image ``key`` unless a generation image of this installation
+        is built on it (a build that may be about to use it is the caller's to rule out)."""
+        reference = f"{self._repository('environments')}:{_tag('environment', key)}"
+        used_by = label.installation_filter(
+            self.installation, {label.KIND: "generation", label.ENV_KEY: key}
+        )
+        with self._lock:
+            lock = self._environment_locks.setdefault(key, threading.Lock())
+        with lock, engine_errors(f"removing image {reference}"):
+            if client.images.list(filters=used_by) or self.labels_of(client, reference) is None:
+                return
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(reference)
 
     def _build_arguments(self) -> dict[str, str]:
         values = {name: os.environ[name] for name in BUILD_ARGUMENTS if os.environ.get(name)}

@@ -161,18 +161,22 @@ class DockerRunner:
         return labels is not None and labels.get(label.ARTIFACT) == artifact.key
 
     def remove(self, artifact: Artifact) -> None:
-        """Delete the generation image; its environment image stays for other generations.
-        Stop its instances first."""
+        """Delete the generation image, and its environment image unless another
+        generation image is built on it. Stop its instances first (the engine refuses to
+        remove an image a container uses), and build nothing meanwhile."""
         self._check_runner(artifact.runner)
         client = self.engine.client()
         labels = self._image_labels(client, artifact.path)
-        if labels is None:
-            return
-        if labels.get(label.ARTIFACT) != artifact.key:
-            raise RunnerError(f"{artifact.path} is not the image of artifact {artifact.key}")
-        with engine_errors(f"removing image {artifact.path}"), \
-                contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(artifact.path)
+        if labels is not None:
+            if labels.get(label.ARTIFACT) != artifact.key:
+                raise RunnerError(
+                    f"{artifact.path} is not the image of artifact {artifact.key}"
+                )
+            with engine_errors(f"removing image {artifact.path}"), \
+                    contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(artifact.path)
+        # Also when the generation image went before (a removal interrupted in between).
+        self.images.remove_environment_if_unused(client, artifact.env_key)
 
     # -- instances ------------------------------------------------------------------------
 
