@@ -15,7 +15,7 @@ from shipyard.errors import BuildFailed, InvalidInput, RunnerError, Unavailable
 from shipyard.manifest import MANIFEST_NAME
 from shipyard_sdk.client import Client
 
-__all__ = ["deploy", "follow_deploy", "logs", "undeploy"]
+__all__ = ["deploy", "follow_deploy", "logs", "print_build_log", "undeploy"]
 
 POLL = 0.2
 SERVE_TIMEOUT = 600.0
@@ -76,14 +76,7 @@ def follow_deploy(
     deadline = time.monotonic() + limit
     click.echo(f"Deploying {service} {tag}.", err=True)
     if follow:
-        try:
-            for line in client.services.build_log(service, number, follow=True, timeout=limit):
-                click.echo(line)
-                if time.monotonic() > deadline:
-                    break
-        except Unavailable as exc:
-            if time.monotonic() < deadline:
-                click.echo(f"warning: {exc.message}; waiting for the build without it", err=True)
+        print_build_log(client, service, number, deadline)
     if not wait:
         return
     try:
@@ -97,6 +90,22 @@ def follow_deploy(
                           f"{client.services.waiting_for(service, tag)}") from None
     click.echo(f"{service} {tag} is serving.", err=True)
 
+
+
+def print_build_log(client: Client, service: str, number: int, deadline: float) -> None:
+    """Print build ``number``'s log as it comes, until the build ends or ``deadline``
+    (``time.monotonic()``); a stream that stalls or breaks is one warning line."""
+    try:
+        lines = client.services.build_log(
+            service, number, follow=True, timeout=max(deadline - time.monotonic(), 1.0)
+        )
+        for line in lines:
+            click.echo(line)
+            if time.monotonic() > deadline:
+                break
+    except Unavailable as exc:
+        if time.monotonic() < deadline:
+            click.echo(f"warning: {exc.message}; waiting for the build without it", err=True)
 
 @click.command()
 @click.argument("service")

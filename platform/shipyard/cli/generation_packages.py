@@ -3,12 +3,13 @@ file, a package file as a service's next generation, and a generation gone."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
 from shipyard.cli.connection import client_from
-from shipyard.cli.deploying import SERVE_TIMEOUT
+from shipyard.cli.deploying import SERVE_TIMEOUT, print_build_log
 from shipyard_sdk.client import Client
 
 __all__ = ["delete", "export", "follow_build", "import_package"]
@@ -79,5 +80,4 @@ def follow_build(client: Client, service: str, generation: dict) -> None:
     if generation["build_state"] not in BUILDING:
         return
     click.echo(f"Building {service} {generation['tag']}.", err=True)
-    for line in client.services.build_log(service, generation["build"], follow=True):
-        click.echo(line)
+    print_build_log(client, service, generation["build"], time.monotonic() + SERVE_TIMEOUT)
