@@ -138,8 +138,10 @@ def test_deleting_a_generation_and_then_its_service_removes_their_images(
     engine = runner.engine.client()
 
     def images(**more: str) -> list[object]:
-        # Intermediate images of the builds too: they carry the labels of their image.
-        return engine.images.list(
+        # Intermediate images of the builds too: they carry the labels of their image. The
+        # raw listing: docker-py's model layer reads each listed image again, and one the
+        # supervisor removes in between would fail that read.
+        return engine.api.images(
             all=True, filters=labels.installation_filter(runner.installation, more)
         )
 
