@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from rollout import SERVICE, Call, deploy, load  # noqa: E402
+from rollout import SERVICE, Call, load, serve_hello  # noqa: E402
 
 from tests.conftest import RunningShipyard, start_shipyard  # noqa: E402
 
@@ -124,12 +124,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
         shipyard = start_shipyard(Path(scratch) / "home")
         try:
-            api = f"{shipyard.url}/api/v1/services"
-            shipyard.http.post(api, json={"name": SERVICE}, timeout=10).raise_for_status()
-            shipyard.http.post(f"{api}/{SERVICE}/enable", timeout=10).raise_for_status()
-            shipyard.set_access_level(SERVICE, "public")
-            deploy(shipyard, 1)
-            url = f"{shipyard.url}/user-services/invoke/{SERVICE}/"
+            url = serve_hello(shipyard)
             print(f"{'killed':<11} {'calls':>24}  {'service out':>12}  process back", flush=True)
             for name in ("gateway", "api", "supervisor", "instance"):
                 one_kill(shipyard, url, name, args.connections, args.settle)

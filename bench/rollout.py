@@ -98,6 +98,17 @@ def deploy(shipyard: RunningShipyard, n: int) -> str:
     return tag
 
 
+def serve_hello(shipyard: RunningShipyard) -> str:
+    """Create, enable and deploy the public hello service; its URL through the gateway."""
+    api = f"{shipyard.url}/api/v1/services"
+    shipyard.http.post(api, json={"name": SERVICE}, timeout=10).raise_for_status()
+    shipyard.http.post(f"{api}/{SERVICE}/enable", timeout=10).raise_for_status()
+    # Public, so that the load measures routing, not signing.
+    shipyard.set_access_level(SERVICE, "public")
+    deploy(shipyard, 1)
+    return f"{shipyard.url}/user-services/invoke/{SERVICE}/"
+
+
 def bench_switches(shipyard: RunningShipyard, url: str, connections: int) -> None:
     windows: list[tuple[str, float, float]] = []
 
@@ -177,13 +188,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-rollout-") as scratch:
         shipyard = start_shipyard(Path(scratch) / "home")
         try:
-            api = f"{shipyard.url}/api/v1/services"
-            shipyard.http.post(api, json={"name": SERVICE}, timeout=10).raise_for_status()
-            shipyard.http.post(f"{api}/{SERVICE}/enable", timeout=10).raise_for_status()
-            # Public, so that the load measures routing, not signing.
-            shipyard.set_access_level(SERVICE, "public")
-            deploy(shipyard, 1)
-            url = f"{shipyard.url}/user-services/invoke/{SERVICE}/"
+            url = serve_hello(shipyard)
             bench_switches(shipyard, url, args.connections)
             bench_challenger(shipyard, url, args.connections, args.duration, args.rounds)
         finally:
