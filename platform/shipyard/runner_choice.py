@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy.engine import make_url
+
 from shipyard.environments import Environment
 from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
 from shipyard_runners import DockerRunner, LocalRunner, Profile, Runner
 from shipyard_runners.containers import installation_id
+from shipyard_runners.sandbox import Sandbox
 
-__all__ = ["RUNNERS", "make_runner", "profile_of", "runner_named"]
+__all__ = ["RUNNERS", "SANDBOXES", "make_runner", "profile_of", "runner_named"]
 
 RUNNERS = ("local", "docker")
+SANDBOXES = ("bubblewrap", "none")
 
 
 def make_runner(settings: Settings) -> Runner:
@@ -20,10 +27,27 @@ def make_runner(settings: Settings) -> Runner:
 
 def runner_named(name: str, settings: Settings) -> Runner:
     if name == "local":
-        return LocalRunner(settings.home / "local")
+        return LocalRunner(settings.home / "local", sandbox=_sandbox(settings))
     if name == "docker":
         return DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
     raise InvalidInput(f"unknown runner {name!r}; known: {', '.join(RUNNERS)}")
+
+
+def _sandbox(settings: Settings) -> Sandbox | Literal["none"]:
+    """The local runner's sandbox, hiding the home and a database file kept elsewhere."""
+    if settings.sandbox == "none":
+        return "none"
+    if settings.sandbox != "bubblewrap":
+        raise InvalidInput(
+            f"unknown sandbox {settings.sandbox!r}; known: {', '.join(SANDBOXES)}"
+        )
+    hidden = [settings.home]
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = Path(url.database).absolute()
+        hidden += [database.with_name(database.name + suffix)
+                   for suffix in ("", "-wal", "-shm", "-journal")]
+    return Sandbox.for_this_machine(hidden=hidden)
 
 
 def profile_of(environment: Environment) -> Profile:

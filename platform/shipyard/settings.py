@@ -40,6 +40,9 @@ class Settings:
     environments_file: Path | None = None
     templates_dir: Path | None = None
     runner: str = "local"
+    # The local runner runs service code in a bubblewrap sandbox; "none" runs it with
+    # Shipyard's own rights (see shipyard_runners.sandbox).
+    sandbox: str = "bubblewrap"
     api_workers: int = 2
     max_upload_bytes: int = 64 * 1024 * 1024
     start_timeout: int = 60

@@ -102,6 +102,7 @@ def run(
     shown_env: Collection[str] | None = None,
     timeout: float | None = None,
     check: bool = True,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> int:
     """Run a build step to completion and return its exit code.
 
@@ -109,6 +110,7 @@ def run(
     the whole environment) and shown in the log: all of it, or the names in ``shown_env``.
     With ``check``, a non-zero exit raises ``BuildFailed`` naming ``what``. A step still
     running after ``timeout`` seconds is killed with its children and fails.
+    ``preexec_fn`` runs in the child before the command (a resource limit).
     """
     argv = [os.fspath(arg) for arg in args]
     shown = {
@@ -129,6 +131,7 @@ def run(
             text=True,
             encoding="utf-8",
             errors="replace",
+            preexec_fn=preexec_fn,
         )
     except OSError as exc:
         raise BuildFailed(f"{what} failed: cannot run {argv[0]}: {exc.strerror}") from exc

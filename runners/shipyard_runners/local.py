@@ -31,6 +31,13 @@ logs what was found, and at each start, which refuses a profile whose GPUs are m
 with ``allow_cpu_fallback``, starts it on CPU (no ``CUDA_VISIBLE_DEVICES``) and says so in
 the instance's log and its handle's notes.
 
+Sandbox: every process that runs the service's code (the import check, the route listing,
+the instances) runs in a bubblewrap sandbox (see ``sandbox``) that sees none of this
+runner's root but the artifact and environment it runs, none of the control plane's
+folders, and, when Shipyard runs as root, runs as a user of its own. ``sandbox="none"``
+runs them unsandboxed, with this process's rights. The import check and the route listing
+get the profile's memory limit too, as the instances do.
+
 The runner never restarts a process: ``health`` says ``exited`` and the supervisor calls
 ``stop`` (which also kills workers a killed master left behind) and ``start`` again.
 """
@@ -38,6 +45,7 @@ The runner never restarts a process: ``health`` says ``exited`` and the supervis
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import http.client
 import json
@@ -53,7 +61,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
@@ -71,6 +79,7 @@ from shipyard_runners.protocol import (
     State,
     Usage,
 )
+from shipyard_runners.sandbox import Sandbox, open_to_sandbox
 from shipyard_runners.venvs import EnvironmentStore, Installer
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
@@ -87,6 +96,8 @@ _PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 MAX_ROUTE_LIST_BYTES = 16 * 1024 * 1024
 """A route list past this is refused: the service wrote it, the control plane reads it."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MASTER_WAIT = 10.0
+"""How long bwrap may take to start an instance's master before the start fails."""
 
 
 def _safe(kind: str, value: str) -> str:
@@ -96,12 +107,24 @@ def _safe(kind: str, value: str) -> str:
     return value
 
 
-def _memory_limit(profile: Profile, gpus: int) -> Callable[[], None] | None:
-    if profile.memory_bytes <= 0 or gpus > 0:
+def _memory_limit(memory_bytes: int, gpus: int) -> Callable[[], None] | None:
+    if memory_bytes <= 0 or gpus > 0:
         return None
-    limit = int(profile.memory_bytes)
+    limit = int(memory_bytes)
     # A partial of a C function: the child runs no Python bytecode between fork and exec.
     return functools.partial(resource.setrlimit, resource.RLIMIT_AS, (limit, limit))
+
+
+def _started(proc: subprocess.Popen[bytes], pid: int | None) -> bool:
+    """Whether ``pid`` is the master ``proc`` is or, in a sandbox, runs."""
+    if pid is None:
+        return False
+    if proc.pid == pid:
+        return True
+    try:
+        return psutil.Process(pid).ppid() == proc.pid
+    except psutil.Error:
+        return False
 
 
 class LocalRunner:
@@ -120,6 +143,7 @@ class LocalRunner:
         check_timeout: float = CHECK_TIMEOUT,
         health_timeout: float = 2.0,
         find_gpus: Callable[[], str] = gpus_on_this_machine,
+        sandbox: Sandbox | Literal["auto", "none"] = "auto",
     ) -> None:
         self.root = Path(root).absolute()
         self.envs = EnvironmentStore(self.root / "envs", installer)
@@ -134,6 +158,22 @@ class LocalRunner:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._answered: set[str] = set()
         self._cpu = processes.CpuMeter()
+        self._sandbox_choice = sandbox
+        self._sandbox: Sandbox | None = None
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        """The sandbox service code runs in (None: unsandboxed). This runner's root is
+        always among what it hides; "auto" makes one for this machine on first use."""
+        if self._sandbox_choice == "none":
+            return None
+        if self._sandbox is None:
+            if self._sandbox_choice == "auto":
+                made = Sandbox.for_this_machine(hidden=[self.root])
+            else:
+                made = self._sandbox_choice
+            self._sandbox = dataclasses.replace(made, hidden=(*made.hidden, self.root))
+        return self._sandbox
 
     # -- builds ---------------------------------------------------------------------------
 
@@ -158,16 +198,17 @@ class LocalRunner:
                 )
             except OSError as exc:
                 raise BuildFailed(f"cannot copy the code of {spec.generation}: {exc}") from exc
-            log("checking that the app imports")
-            run(
+            open_to_sandbox(staging)
+            log("checking that the app imports" + self._sandbox_note())
+            self._run_service_code(
                 [self.envs.python(env_key), "-m", "shipyard_sdk.runtime.check"],
                 log,
                 what="importing the app",
-                cwd=staging,
-                extra_env=self._service_env(env_key, {"SHIPYARD_GENERATION": spec.generation}),
-                inherit_env=False,
-                shown_env=("SHIPYARD_GENERATION",),
-                timeout=self.check_timeout,
+                code=staging,
+                env_key=env_key,
+                values={"SHIPYARD_GENERATION": spec.generation},
+                memory_bytes=spec.profile.memory_bytes,
+                gpus=gpus.gpus,
             )
             metadata = {
                 "service_id": spec.service_id,
@@ -176,6 +217,9 @@ class LocalRunner:
                 "env_key": env_key,
                 "python": spec.python,
                 "built_at": time.time(),
+                # What the route listing runs with, as the import check did.
+                "memory_bytes": int(spec.profile.memory_bytes),
+                "gpus": gpus.gpus,
             }
             self._metadata_path(target).write_text(json.dumps(metadata, indent=2) + "\n")
             staging.rename(target)
@@ -196,17 +240,18 @@ class LocalRunner:
         metadata = self._metadata(artifact)
         with tempfile.TemporaryDirectory(prefix="shipyard-routes-") as scratch:
             output = Path(scratch) / "routes.json"
-            run(
+            if self.sandbox is not None:
+                self.sandbox.give_to_sandbox(Path(scratch))
+            self._run_service_code(
                 [self.envs.python(artifact.env_key), "-m", "shipyard_sdk.runtime.routes", output],
                 log,
                 what="listing the app's routes",
-                cwd=Path(artifact.path),
-                extra_env=self._service_env(
-                    artifact.env_key, {"SHIPYARD_GENERATION": str(metadata["generation"])}
-                ),
-                inherit_env=False,
-                shown_env=("SHIPYARD_GENERATION",),
-                timeout=self.check_timeout,
+                code=Path(artifact.path),
+                env_key=artifact.env_key,
+                values={"SHIPYARD_GENERATION": str(metadata["generation"])},
+                memory_bytes=int(metadata.get("memory_bytes", 0)),
+                gpus=int(metadata.get("gpus", 0)),
+                writable=(Path(scratch),),
             )
             try:
                 if output.stat().st_size > MAX_ROUTE_LIST_BYTES:
@@ -307,18 +352,24 @@ class LocalRunner:
                     + "".join(f"shipyard: {note}\n" for note in notes)
                 )
             started_at = time.time()
+            sandbox = self.sandbox
+            if sandbox is not None:
+                command = self._sandboxed(sandbox, command, Path(artifact.path),
+                                          artifact.env_key, gpus=gpus.gpus > 0)
+                instance_env = sandbox.environment(instance_env)
             proc = spawn(
                 command,
                 cwd=Path(artifact.path),
                 env=instance_env,
                 output=log_path,
                 pass_fds=[listener.fileno()],
-                preexec_fn=_memory_limit(profile, gpus.gpus),
+                preexec_fn=_memory_limit(profile.memory_bytes, gpus.gpus),
             )
         except OSError as exc:
             raise RunnerError(f"cannot start an instance of {artifact.key}: {exc}") from exc
         finally:
             listener.close()
+        master_pid = proc.pid if sandbox is None else self._sandboxed_master(proc, instance_id)
         with self._lock:
             self._children[instance_id] = proc
         return InstanceHandle(
@@ -326,7 +377,7 @@ class LocalRunner:
             artifact_key=artifact.key,
             host=self.host,
             port=port,
-            pid=proc.pid,
+            pid=master_pid,
             runner=self.name,
             started_at=started_at,
             notes=notes,
@@ -358,16 +409,19 @@ class LocalRunner:
         self._check_runner(handle.runner)
         with self._lock:
             proc = self._children.get(handle.instance_id)
-            if proc is not None and proc.pid == handle.pid:
+            if proc is not None and (proc.poll() is not None or _started(proc, handle.pid)):
                 del self._children[handle.instance_id]
             else:
-                proc = None
+                proc = None  # a handle whose pid is not that instance's
             self._answered.discard(handle.instance_id)
         self._cpu.forget(handle.instance_id)
         if handle.pid is not None:
             processes.terminate(handle.pid, handle.instance_id, grace)
         if proc is not None:
-            proc.poll()  # already reaped by terminate; lets Popen know
+            # The master (reaped by terminate when it is our child) or the bwrap around
+            # it, which ends with it.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
 
     def adopt(self, handle: InstanceHandle) -> bool:
         if handle.runner != self.name:
@@ -397,7 +451,8 @@ class LocalRunner:
         self._check_runner(handle.runner)
         with self._lock:
             proc = self._children.get(handle.instance_id)
-        if proc is not None and proc.pid == handle.pid:
+        if proc is not None:
+            # The master, or the bwrap that lives exactly as long as it.
             return proc.poll() is None
         return processes.find_master(handle.pid, handle.instance_id) is not None
 
@@ -409,6 +464,65 @@ class LocalRunner:
     def _check_runner(self, runner: str) -> None:
         if runner != self.name:
             raise RunnerError(f"a {runner!r} artifact or instance given to the local runner")
+
+    def _run_service_code(
+        self, argv: list[str | os.PathLike[str]], log: LogSink, *, what: str, code: Path,
+        env_key: str, values: Mapping[str, str], memory_bytes: int, gpus: int,
+        writable: tuple[Path, ...] = (),
+    ) -> None:
+        """Run a build step of the service's own code (its import check, its route
+        listing): in ``code``, sandboxed, with the profile's memory limit."""
+        env = self._service_env(env_key, values)
+        sandbox = self.sandbox
+        if sandbox is not None:
+            argv = list(self._sandboxed(sandbox, argv, code, env_key, gpus=gpus > 0,
+                                        writable=writable, die_with_parent=True))
+            env = sandbox.environment(env)
+        run(
+            argv, log, what=what, cwd=code, extra_env=env, inherit_env=False,
+            shown_env=tuple(values), timeout=self.check_timeout,
+            preexec_fn=_memory_limit(memory_bytes, gpus),
+        )
+
+    def _sandboxed(
+        self, sandbox: Sandbox, argv: list[str | os.PathLike[str]], code: Path, env_key: str,
+        *, gpus: bool, writable: tuple[Path, ...] = (), die_with_parent: bool = False,
+    ) -> list[str]:
+        """``argv`` in a sandbox that sees the code, its environment and the Python this
+        environment was made from (wherever it is installed), and nothing else of ours."""
+        interpreter = self.envs.python(env_key).resolve()
+        return sandbox.command(
+            argv, cwd=code,
+            readable=(interpreter.parent.parent, self.envs.path(env_key), code),
+            writable=writable, gpus=gpus, die_with_parent=die_with_parent,
+        )
+
+    def _sandboxed_master(self, proc: subprocess.Popen[bytes], instance_id: str) -> int:
+        """The pid of the gunicorn master bwrap starts: its only child."""
+        deadline = time.monotonic() + MASTER_WAIT
+        while time.monotonic() < deadline:
+            try:
+                children = psutil.Process(proc.pid).children()
+            except psutil.NoSuchProcess:
+                children = []
+            if children:
+                return children[0].pid
+            if proc.poll() is not None:
+                raise RunnerError(
+                    f"the sandbox of instance {instance_id} exited with {proc.returncode} "
+                    f"before starting it; its log: {self._log_path(instance_id)}"
+                )
+            time.sleep(0.005)
+        with contextlib.suppress(OSError):
+            proc.kill()
+        proc.wait()
+        raise RunnerError(f"the sandbox of instance {instance_id} did not start it within "
+                          f"{MASTER_WAIT:g} s")
+
+    def _sandbox_note(self) -> str:
+        if self.sandbox is None:
+            return " (unsandboxed: sandbox is none)"
+        return " in its sandbox"
 
     def _service_env(self, env_key: str, values: Mapping[str, str]) -> dict[str, str]:
         """The whole environment of a service process: nothing of ours leaks in."""

@@ -50,6 +50,7 @@ import shipyard_sdk
 from shipyard_runners import bytecode
 from shipyard_runners.commands import run
 from shipyard_runners.protocol import LogSink
+from shipyard_runners.sandbox import open_to_sandbox
 from shipyard_sdk.errors import BuildFailed, InvalidPackageList, RunnerError
 
 __all__ = [
@@ -354,6 +355,7 @@ class EnvironmentStore:
         backend.install(staging, [*RUNTIME_REQUIREMENTS, *packages], log)
         self._copy_sdk(staging, log)
         compiled = self._compile(staging, log)
+        open_to_sandbox(staging)  # the sandbox's own user runs it
         marker = {
             **_key_inputs(python, packages),
             "key": env_key(python, packages),

@@ -267,6 +267,17 @@ def test_a_code_only_change_reuses_the_environment_image(
     assert runner.exists(artifact)
 
 
+def test_the_build_steps_have_the_profiles_memory_limit(
+    runner: DockerRunner, artifact: Artifact, tmp_path: Path
+) -> None:
+    """The import check runs in a build step: an app that takes more memory at import than
+    its profile grants fails the build there, as its instance would fail to start."""
+    (tmp_path / "app.py").write_text(SERVICE + "\nhoard = bytearray(512 * 1024 * 1024)\n")
+    hoarding = dataclasses.replace(spec(tmp_path), profile=profile(memory_mib=256))
+    with pytest.raises(BuildFailed, match="importing the app failed"):
+        runner.build(hoarding, lambda line: None)
+
+
 def test_a_missing_base_image_fails_the_build_saying_how_to_make_it(
     runner: DockerRunner, code: Path
 ) -> None:

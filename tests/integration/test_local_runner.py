@@ -149,6 +149,37 @@ def test_allocating_past_the_memory_limit_fails_and_the_instance_serves_on(
         local.stop(handle, grace=10)
 
 
+def test_the_import_check_has_the_profiles_memory_limit(local: LocalRunner, tmp_path: Path
+                                                       ) -> None:
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\n"
+        "hoard = bytearray(1536 * 1024 * 1024)  # past the profile's 1 GiB\n"
+        "app = Flask(__name__)\n"
+    )
+    build = BuildSpec(service_id="svc-hoard", service_name="hoard", generation="v1",
+                      code_dir=tmp_path, packages=(), profile=profile(memory_mib=1024))
+    with pytest.raises(BuildFailed, match=r"importing the app failed.*MemoryError"):
+        local.build(build, lambda line: None)
+
+
+def test_sandboxed_instances_read_the_environments_bytecode(local: LocalRunner, code: Path
+                                                            ) -> None:
+    """The sandbox's user reads every pyc the build compiled: none is compiled again."""
+    artifact = local.build(spec(code), lambda line: None)
+    sandbox = local.sandbox
+    assert sandbox is not None
+    env = local.envs.path(artifact.env_key)
+    probe = subprocess.run(
+        local._sandboxed(sandbox, [env / "bin" / "python", "-v", "-c", "import flask"],
+                         Path(artifact.path), artifact.env_key, gpus=False),
+        capture_output=True, text=True, check=True,
+        env=sandbox.environment({"PYTHONDONTWRITEBYTECODE": "1"}),
+    )
+    loads = re.findall(r"^# code object from (.*)$", probe.stderr, re.MULTILINE)
+    ours = [load for load in loads if "site-packages" in load]
+    assert ours and all(load.endswith(".pyc'") for load in ours), ours
+
+
 def test_concurrent_builds_of_one_environment_build_it_once(
     tmp_path: Path, code: Path
 ) -> None:

@@ -13,7 +13,6 @@ from shipyard_runners import (
     Artifact,
     InstanceHandle,
     LocalRunner,
-    Profile,
     Runner,
     State,
     venvs,
@@ -136,15 +135,14 @@ class TestValues:
 
 class TestLocalRunnerParts:
     def test_memory_limit_caps_address_space(self) -> None:
-        limit = local_module._memory_limit(Profile("small", 1, 512 * 1024**2), gpus=0)
+        limit = local_module._memory_limit(512 * 1024**2, gpus=0)
         assert limit is not None
         assert limit.args == (resource.RLIMIT_AS, (512 * 1024**2, 512 * 1024**2))  # type: ignore[attr-defined]
 
     def test_no_address_space_limit_for_instances_on_gpus(self) -> None:
-        gpu = Profile("gpu", 8, 40 * 1024**3, gpu=1, allow_cpu_fallback=True)
-        assert local_module._memory_limit(gpu, gpus=1) is None
+        assert local_module._memory_limit(40 * 1024**3, gpus=1) is None
         # On CPU for want of a GPU, the limit holds as on any CPU profile.
-        assert local_module._memory_limit(gpu, gpus=0) is not None
+        assert local_module._memory_limit(40 * 1024**3, gpus=0) is not None
 
     def test_handles_of_other_runners_are_refused(self, tmp_path: Path) -> None:
         handle = InstanceHandle("i", "a", "127.0.0.1", 1, 1, "docker", 0.0)

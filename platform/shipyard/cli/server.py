@@ -10,6 +10,7 @@ import click
 
 from shipyard.runner_choice import make_runner
 from shipyard.settings import Settings
+from shipyard_runners import LocalRunner
 
 __all__ = ["up"]
 
@@ -29,13 +30,24 @@ def up(host: str | None, port: int | None, home: Path | None, config: Path | Non
 
     flags = {"host": host, "port": port, "home": home, "config": config, "runner": runner}
     settings = Settings.resolve(flags, os.environ)
-    make_runner(settings)  # an unknown runner fails here, before anything starts
+    chosen = make_runner(settings)  # an unknown runner fails here, before anything starts
     tree = ProcessTree(settings)
     tree.install_signal_handlers()
     url = tree.start()
     click.echo(f"Shipyard is running at {url} (data in {settings.home})")
     click.echo(f"Administrator credentials: {tree.credentials_file} (the CLI signs with them)")
+    if isinstance(chosen, LocalRunner):
+        click.echo(_sandbox_line(chosen))
     status = tree.wait()
     tree.stop()
     if status:
         raise SystemExit(status)
+
+
+def _sandbox_line(runner: LocalRunner) -> str:
+    sandbox = runner.sandbox
+    if sandbox is None:
+        return ("Warning: sandbox is none: service code runs with Shipyard's own rights and "
+                "can read its home")
+    who = f"as uid {sandbox.user}" if sandbox.user is not None else "as this user"
+    return f"Service code runs in a bubblewrap sandbox ({sandbox.bwrap}), {who}"

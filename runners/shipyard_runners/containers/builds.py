@@ -78,18 +78,23 @@ def build_image(
     buildargs: Mapping[str, str],
     steps: Mapping[str, str],
     log: LogSink,
+    memory_bytes: int = 0,
 ) -> str:
     """Build the tar ``context`` into an image tagged ``tag``; return the image id.
 
     The Dockerfile labels the image itself, early, so that every intermediate image is
     labelled too (the engine's ``labels`` option would add one slow step per label at the
-    end)."""
+    end). ``memory_bytes`` (when positive) caps every build step's container, swap
+    included, as the profile caps its instances."""
     lines = _Lines(log)
     image_id = ""
     with engine_errors("building an image", BuildFailed):
         messages: Iterable[dict[str, object]] = client.api.build(
             fileobj=io.BytesIO(context), custom_context=True, tag=tag,
             buildargs=dict(buildargs), rm=True, forcerm=True, pull=False, decode=True,
+            container_limits=(
+                {"memory": memory_bytes, "memswap": memory_bytes} if memory_bytes > 0 else None
+            ),
         )
         failure: BuildFailed | None = None
         # Read to the end even after an error, which the engine sends last: a stream left

@@ -86,7 +86,8 @@ class ImageBuilds:
         base = spec.profile.base_image
         base_id = self._base_image_id(client, base, spec.profile.name)
         key = environment_key(base_id, python, packages)
-        environment = self._ensure_environment(client, base, python, key, packages, log)
+        environment = self._ensure_environment(client, base, python, key, packages, log,
+                                               spec.profile.memory_bytes)
 
         name = f"{generation}-{uuid.uuid4().hex[:8]}"
         reference = f"{self._repository('generations')}:{service_tag}.{name}"
@@ -101,6 +102,7 @@ class ImageBuilds:
             generation_context(generation_dockerfile(environment, generation, labels),
                                spec.code_dir),
             tag=reference, buildargs={}, steps=_GENERATION_STEPS, log=log,
+            memory_bytes=spec.profile.memory_bytes,
         )
         log(f"built {spec.service_name} {generation} as {reference} "
             f"in {time.monotonic() - started:.1f} s")
@@ -125,7 +127,7 @@ class ImageBuilds:
 
     def _ensure_environment(
         self, client: docker.DockerClient, base: str, python: str, key: str,
-        packages: tuple[str, ...], log: LogSink,
+        packages: tuple[str, ...], log: LogSink, memory_bytes: int,
     ) -> str:
         """The reference of the environment image ``key``, built if it is not there."""
         reference = f"{self._repository('environments')}:{key}"
@@ -153,7 +155,7 @@ class ImageBuilds:
                 environment_context(environment_dockerfile(base, python, labels), packages,
                                     ca_bundle),
                 tag=reference, buildargs=self._build_arguments(),
-                steps=_ENV_STEPS, log=log,
+                steps=_ENV_STEPS, log=log, memory_bytes=memory_bytes,
             )
             log(f"environment {key}: ready in {time.monotonic() - started:.1f} s")
         return reference
