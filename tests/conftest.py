@@ -68,6 +68,27 @@ def anonymous_client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def signed_as(app: Flask, answer: dict) -> SigningClient:
+    """A test client signing with the access key of an API answer (a new user's)."""
+    return app.test_client(credentials=Credentials.from_dict(answer))  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def alice(app: Flask, client: SigningClient) -> SigningClient:
+    """A user, member of her own project ``alice``."""
+    created = client.post("/iam/users", json={"name": "alice"})
+    assert created.status_code == 201, created.get_json()
+    return signed_as(app, created.get_json())
+
+
+@pytest.fixture
+def bob(app: Flask, client: SigningClient) -> SigningClient:
+    """Another user, member of his own project ``bob`` only."""
+    created = client.post("/iam/users", json={"name": "bob"})
+    assert created.status_code == 201
+    return signed_as(app, created.get_json())
+
+
 @dataclass
 class RunningShipyard:
     url: str

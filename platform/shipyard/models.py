@@ -4,6 +4,11 @@ An uploaded model is stored as bytes with what it predicts from (feature names a
 target, problem type, the packages that load it) and a sample of its training data kept as
 the baseline for monitoring. The control plane never opens the model file: deploying one
 renders the model-service template around it, and only the service's instances load it.
+
+A model belongs to a project, as a service does: the project of its first upload, which
+every later version stays in. Who may upload, read and deploy it is the API's to check
+(``project_of`` says whose it is); the registry refuses a version meant for another
+project.
 """
 
 from __future__ import annotations
@@ -109,10 +114,11 @@ class ModelVersion:
     size: int
     details: ModelDetails
     baseline_rows: int
+    project_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "version": self.version,
+            "name": self.name, "version": self.version, "project_id": self.project_id,
             "created_at": self.created_at.isoformat(), "sha256": self.sha256,
             "size": self.size, **self.details.to_dict(), "baseline_rows": self.baseline_rows,
         }
@@ -128,8 +134,10 @@ class ModelRegistry:
         self.deployments = deployments
         self.max_model_bytes = max_model_bytes
 
-    def upload(self, name: str, content: bytes, metadata: Mapping[str, Any]) -> ModelVersion:
-        """Store a new version of model ``name`` (created on its first upload)."""
+    def upload(self, name: str, content: bytes, metadata: Mapping[str, Any],
+               *, project_id: str | None = None) -> ModelVersion:
+        """Store a new version of model ``name``, created in ``project_id`` on its first
+        upload; a model of another project is a ``Conflict``."""
         name = validate_service_name(name)
         details = ModelDetails.parse(metadata)
         baseline = _baseline(metadata.get("baseline", []), details)
@@ -141,9 +149,13 @@ class ModelRegistry:
         with self.store.writing() as session:
             model = session.scalar(select(ModelRow).where(ModelRow.name == name))
             if model is None:
-                model = ModelRow(id="mdl_" + uuid.uuid4().hex[:16], name=name, created_at=now)
+                model = ModelRow(id="mdl_" + uuid.uuid4().hex[:16], name=name, created_at=now,
+                                 project_id=project_id)
                 session.add(model)
                 session.flush()
+            elif model.project_id != project_id:
+                raise Conflict(f"model {name!r} belongs to another project; its versions "
+                               "stay there (upload under another name)")
             last = session.scalar(
                 select(func.max(ModelVersionRow.version))
                 .where(ModelVersionRow.model_id == model.id)
@@ -154,16 +166,29 @@ class ModelRegistry:
                 size=len(content), details=details.to_dict(), baseline=baseline,
             )
             session.add(row)
-            return _version(name, row)
+            return _version(model, row)
 
-    def list(self) -> list[dict[str, Any]]:
+    def project_of(self, name: str) -> str | None:
+        """The project model ``name`` belongs to (None: administrators' only), or
+        ``NotFound``."""
         with self.store.reading() as session:
-            rows = session.execute(
-                select(ModelRow.name, func.max(ModelVersionRow.version), func.count())
-                .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
-                .group_by(ModelRow.name).order_by(ModelRow.name)
-            ).all()
-            return [{"name": n, "latest_version": v, "versions": c} for n, v, c in rows]
+            return _model(session, name).project_id
+
+    def list(self, projects: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """Every model of ``projects`` (of all, for None), with its newest version."""
+        query = (
+            select(ModelRow.name, ModelRow.project_id, func.max(ModelVersionRow.version),
+                   func.count())
+            .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
+            .group_by(ModelRow.name, ModelRow.project_id).order_by(ModelRow.name)
+        )
+        if projects is not None:
+            query = query.where(ModelRow.project_id.in_(sorted(projects)))
+        with self.store.reading() as session:
+            return [
+                {"name": n, "project_id": p, "latest_version": v, "versions": c}
+                for n, p, v, c in session.execute(query).all()
+            ]
 
     def versions(self, name: str) -> list[ModelVersion]:
         with self.store.reading() as session:
@@ -172,11 +197,12 @@ class ModelRegistry:
                 select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
                 .order_by(ModelVersionRow.version)
             )
-            return [_version(model.name, row) for row in rows]
+            return [_version(model, row) for row in rows]
 
     def get(self, name: str, version: int | None = None) -> ModelVersion:
         with self.store.reading() as session:
-            return _version(name, _model_version(session, name, version))
+            row = _model_version(session, name, version)
+            return _version(_model(session, name), row)
 
     def baseline(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
         with self.store.reading() as session:
@@ -335,8 +361,9 @@ def _model_version(session: Session, name: str, version: int | None) -> ModelVer
     return row
 
 
-def _version(name: str, row: ModelVersionRow) -> ModelVersion:
+def _version(model: ModelRow, row: ModelVersionRow) -> ModelVersion:
     return ModelVersion(
-        name=name, version=row.version, created_at=row.created_at, sha256=row.sha256, size=row.size,
-        details=ModelDetails.parse(row.details), baseline_rows=len(row.baseline),
+        name=model.name, version=row.version, created_at=row.created_at, sha256=row.sha256,
+        size=row.size, details=ModelDetails.parse(row.details), baseline_rows=len(row.baseline),
+        project_id=model.project_id,
     )

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from flask import Flask
 
 from shipyard.app import create_app
 from shipyard.errors import ShipyardError
@@ -18,26 +17,8 @@ from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invo
 from shipyard.iam.vault import Vault
 from shipyard.settings import Settings
 from shipyard.store import AccessKeyRow
+from tests.conftest import signed_as
 from tests.credentials import Credentials, SigningClient
-
-
-def signed_as(app: Flask, answer: dict) -> SigningClient:
-    return app.test_client(credentials=Credentials.from_dict(answer))  # type: ignore[call-arg]
-
-
-@pytest.fixture
-def alice(app: Flask, client: SigningClient) -> SigningClient:
-    created = client.post("/iam/users", json={"name": "alice"})
-    assert created.status_code == 201, created.get_json()
-    return signed_as(app, created.get_json())
-
-
-@pytest.fixture
-def bob(app: Flask, client: SigningClient) -> SigningClient:
-    created = client.post("/iam/users", json={"name": "bob"})
-    assert created.status_code == 201
-    return signed_as(app, created.get_json())
-
 
 # -- the policy --------------------------------------------------------------------------
 

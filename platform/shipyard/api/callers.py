@@ -27,6 +27,7 @@ __all__ = [
     "authenticate",
     "current_caller",
     "require_collaborator",
+    "require_model_collaborator",
     "require_reader",
     "require_user",
     "visible",
@@ -67,6 +68,17 @@ def require_collaborator(ref: str) -> Service:
     if not may_collaborate(caller, service.project_id):
         raise Forbidden(f"you are not a collaborator of service {service.name!r}")
     return service
+
+
+def require_model_collaborator(name: str) -> str | None:
+    """The project of model ``name``, if the caller collaborates on it (or administers
+    Shipyard): reading a model, its versions and its baseline, uploading a version of it
+    and deploying it are a collaborator's rights."""
+    caller = require_user()
+    project_id = control_plane().models.project_of(name)
+    if not may_collaborate(caller, project_id):
+        raise Forbidden(f"you are not a collaborator of model {name!r}")
+    return project_id
 
 
 def require_reader(ref: str) -> Service:

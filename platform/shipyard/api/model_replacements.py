@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from shipyard.api.callers import current_caller, require_collaborator
+from shipyard.api.callers import current_caller, require_collaborator, require_model_collaborator
 from shipyard.api.context import control_plane, json_fields
 from shipyard.errors import InvalidInput
 
@@ -47,6 +47,7 @@ def replace_model(ref: str) -> tuple[dict[str, Any], int]:
     require_collaborator(ref)
     body = json_fields("model", "version", "reason", "note")
     model, version = _model_and_version(body)
+    require_model_collaborator(model)
     replacement = control_plane().replacements.replace(
         ref, model, version, body.get("reason"), body.get("note") or "",
         caller_label=current_caller().label,
@@ -90,6 +91,7 @@ def validate_replacement(ref: str) -> dict[str, Any]:
     """
     require_collaborator(ref)
     model, version = _model_and_version(json_fields("model", "version"))
+    require_model_collaborator(model)
     return control_plane().replacements.validate(ref, model, version).to_dict()
 
 

@@ -8,11 +8,12 @@ from flask import Blueprint, request
 
 from shipyard.api.callers import (
     require_collaborator,
+    require_model_collaborator,
     require_user,
 )
 from shipyard.api.context import control_plane, json_body
 from shipyard.api.forms import form_json
-from shipyard.errors import InvalidInput
+from shipyard.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["models"]
 
@@ -25,7 +26,8 @@ def upload_model() -> tuple[dict[str, Any], int]:
 
     Multipart: ``model``, the joblib or pickle file (the control plane never opens it),
     and ``metadata``, JSON with the name, features, target, problem type, packages,
-    description and baseline records.
+    description and baseline records, and for a new model its ``project`` (default:
+    yours). A new version of a model is its project's collaborators' to upload.
     ---
     tags: [models]
     requestBody:
@@ -45,10 +47,12 @@ def upload_model() -> tuple[dict[str, Any], int]:
           application/json:
             schema: {$ref: '#/components/schemas/ModelVersion'}
       "400": {$ref: '#/components/responses/BadRequest'}
+      "403": {$ref: '#/components/responses/Forbidden'}
+      "409": {$ref: '#/components/responses/Conflict'}
       "413": {$ref: '#/components/responses/TooLarge'}
       default: {$ref: '#/components/responses/Error'}
     """
-    require_user()
+    caller = require_user()
     metadata = form_json("metadata")
     upload = request.files.get("model")
     if upload is None:
@@ -56,7 +60,18 @@ def upload_model() -> tuple[dict[str, Any], int]:
     name = metadata.get("name")
     if not isinstance(name, str):
         raise InvalidInput("the metadata needs a 'name' string")
-    version = control_plane().models.upload(name, upload.read(), metadata)
+    requested = metadata.pop("project", None)
+    if requested is not None and not isinstance(requested, str):
+        raise InvalidInput("'project' must be a project's name or id")
+    plane = control_plane()
+    try:
+        project_id = require_model_collaborator(name)
+    except NotFound:  # a new model
+        project_id = plane.access.directory.project_for_new_service(caller, requested)
+    else:
+        if requested is not None and project_id != plane.access.directory.get_project(requested).id:
+            raise Conflict(f"model {name!r} belongs to another project; its versions stay there")
+    version = plane.models.upload(name, upload.read(), metadata, project_id=project_id)
     return version.to_dict(), 201
 
 
@@ -80,11 +95,13 @@ def list_models() -> dict[str, Any]:
                     type: object
                     properties:
                       name: {type: string}
+                      project_id: {type: string, nullable: true}
                       latest_version: {type: integer}
                       versions: {type: integer}
       default: {$ref: '#/components/responses/Error'}
     """
-    return {"models": control_plane().models.list()}
+    caller = require_user()
+    return {"models": control_plane().models.list(None if caller.is_admin else caller.projects)}
 
 
 @models.get("/<name>")
@@ -104,9 +121,11 @@ def list_versions(name: str) -> dict[str, Any]:
                 versions:
                   type: array
                   items: {$ref: '#/components/schemas/ModelVersion'}
+      "403": {$ref: '#/components/responses/Forbidden'}
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_model_collaborator(name)
     return {"versions": [v.to_dict() for v in control_plane().models.versions(name)]}
 
 
@@ -121,9 +140,11 @@ def get_version(name: str, version: int) -> dict[str, Any]:
         content:
           application/json:
             schema: {$ref: '#/components/schemas/ModelVersion'}
+      "403": {$ref: '#/components/responses/Forbidden'}
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_model_collaborator(name)
     return control_plane().models.get(name, version).to_dict()
 
 
@@ -142,9 +163,11 @@ def get_baseline(name: str, version: int) -> dict[str, Any]:
               required: [records]
               properties:
                 records: {type: array, items: {type: object}}
+      "403": {$ref: '#/components/responses/Forbidden'}
       "404": {$ref: '#/components/responses/NotFound'}
       default: {$ref: '#/components/responses/Error'}
     """
+    require_model_collaborator(name)
     return {"records": control_plane().models.baseline(name, version)}
 
 
@@ -176,6 +199,7 @@ def deploy_model(name: str) -> tuple[dict[str, Any], int]:
                 service: {type: string}
                 generation: {$ref: '#/components/schemas/Generation'}
       "400": {$ref: '#/components/responses/BadRequest'}
+      "403": {$ref: '#/components/responses/Forbidden'}
       "404": {$ref: '#/components/responses/NotFound'}
       "409": {$ref: '#/components/responses/Conflict'}
       default: {$ref: '#/components/responses/Error'}
@@ -189,6 +213,7 @@ def deploy_model(name: str) -> tuple[dict[str, Any], int]:
         raise InvalidInput("'project' must be a project's name or id")
     plane = control_plane()
     caller = require_user()
+    require_model_collaborator(name)
     service, generation = plane.models.deploy(
         name, version, service=body.get("service"), environment=body.get("environment"),
         project_id=plane.access.directory.project_for_new_service(caller, project),

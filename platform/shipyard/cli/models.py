@@ -37,13 +37,19 @@ def models() -> None:
 @click.option("--metadata", "metadata_file", required=True,
               type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="JSON: features [{name, type}], target, problem_type, packages, baseline.")
+@click.option("--project", help="A new model's project (default: yours).")
 @click.pass_context
-def upload(ctx: click.Context, name: str, model_file: Path, metadata_file: Path) -> None:
+def upload(ctx: click.Context, name: str, model_file: Path, metadata_file: Path,
+           project: str | None) -> None:
     """Upload MODEL_FILE (joblib or pickle) as a new version of model NAME."""
     try:
         metadata = json.loads(metadata_file.read_text())
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{metadata_file} is not valid JSON: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise InvalidInput(f"{metadata_file} must hold a JSON object")
+    if project is not None:
+        metadata["project"] = project
     version = client_from(ctx).models.upload(name, model_file.read_bytes(), metadata)
     click.echo(f"Uploaded {name}:{version['version']} ({len(version['features'])} features).")
 
@@ -54,7 +60,7 @@ def upload(ctx: click.Context, name: str, model_file: Path, metadata_file: Path)
 def list_models(ctx: click.Context, as_json: bool) -> None:
     """List models with their newest version."""
     found = client_from(ctx).models.list()
-    echo_listing(found, ("name", "latest_version", "versions"), as_json)
+    echo_listing(found, ("name", "project_id", "latest_version", "versions"), as_json)
 
 
 @models.command("versions")

@@ -180,6 +180,8 @@ class ModelRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Its collaborators are this project's members; none: administrators only.
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class ModelVersionRow(Base):
