@@ -6,7 +6,8 @@ A hello service is called through the gateway without pause on keep-alive connec
 while, one at a time, the gateway, the API, the supervisor and the service's instance get
 SIGKILL. For each kill it prints the calls that failed, the time from the kill to the
 last failed call (how long the service was out), the time until the killed process was
-replaced (not for the instance, whose workers outlive their master a while), and, for
+replaced (for the instance: until a new master listens; its sandbox's PID namespace ends
+with the master, workers included), and, for
 the gateway, how many calls answered before the kill never reached the query log (the
 gateway flushes its records once a second, so the README allows a second). The tree keeps
 the listening sockets, so callers who connect while a gateway restarts wait for it.
@@ -97,9 +98,7 @@ def one_kill(shipyard: RunningShipyard, url: str, name: str, connections: int,
     time.sleep(settle)
     killed_at = time.perf_counter()
     os.kill(victim.pid, signal.SIGKILL)
-    # An instance's gunicorn workers outlive their master for a while, so "replaced" is
-    # measured for the tree's own processes only.
-    back_after = float("nan") if name == "instance" else replaced(find, victim.pid)
+    back_after = replaced(find, victim.pid)
     loader.join()
     failed = [call for call in calls if not call.ok]
     out = max((call.started + call.latency for call in failed), default=killed_at) - killed_at

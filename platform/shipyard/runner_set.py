@@ -74,3 +74,11 @@ class RunnerSet:
 
     def remove(self, artifact: Artifact) -> None:
         self.get(artifact.runner).remove(artifact)
+
+    def discard_unfinished(self) -> None:
+        """In the installation's runner and every other one made so far."""
+        self.get(self.name)
+        with self._lock:
+            runners = list(self._runners.values())
+        for runner in runners:
+            runner.discard_unfinished()

@@ -138,12 +138,10 @@ class Supervisor:
         self.shutdown()
 
     def recover(self) -> None:
-        """After a (re)start: redo interrupted builds, adopt or forget old instances."""
+        """After a (re)start: redo builds a crash cut short (or fail those cut short too
+        often), adopt or forget old instances."""
+        self._builder.recover()
         with self.store.writing() as session:
-            for generation in session.scalars(
-                select(GenerationRow).where(GenerationRow.build_state == BuildState.BUILDING)
-            ):
-                generation.build_state = BuildState.PENDING
             for row in session.scalars(select(InstanceRow)):
                 if row.handle:
                     handle = InstanceHandle.from_dict(row.handle)
@@ -315,6 +313,7 @@ class Supervisor:
         if not exists:
             # Its artifact is gone: build the same generation again.
             generation.build_state = BuildState.PENDING
+            generation.build_attempts = 0
             generation.artifact = None
             session.delete(row)
             return

@@ -49,6 +49,7 @@ import dataclasses
 import functools
 import http.client
 import json
+import logging
 import os
 import re
 import resource
@@ -85,6 +86,8 @@ from shipyard_sdk.errors import BuildFailed, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
 
 __all__ = ["CHECK_TIMEOUT", "LocalRunner"]
+
+logger = logging.getLogger(__name__)
 
 WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
 INSTANCE_THREADS = 4
@@ -292,6 +295,15 @@ class LocalRunner:
             path.parent.rmdir()
         if not self._environment_in_use(artifact.env_key):
             self.envs.remove(artifact.env_key)
+
+    def discard_unfinished(self) -> None:
+        """Remove the staging folders of artifacts and environments that builds cut short
+        by a crash left (``.tmp-*``); built ones are never touched."""
+        leftovers = [*(self.root / "artifacts").glob("*/.tmp-*"),
+                     *self.envs.root.glob(".tmp-*")]
+        for leftover in leftovers:
+            logger.info("removing %s, left by a build cut short", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _environment_in_use(self, env_key: str) -> bool:
         """Whether an artifact here runs on environment ``env_key``."""

@@ -226,3 +226,8 @@ class Runner(Protocol):
         once no other artifact of this runner uses it. Idempotent. The caller stops its
         instances first and builds nothing meanwhile."""
         ...
+
+    def discard_unfinished(self) -> None:
+        """Delete what builds cut short by a crash left half-made. The caller builds
+        nothing meanwhile (a supervisor calls it as it starts)."""
+        ...

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
-from shipyard_sdk.errors import BuildFailed, RunnerError, Unavailable
+from shipyard_sdk.errors import BadGateway, BuildFailed, RunnerError, Unavailable
 from shipyard_sdk.runtime.health import HEALTH_PATH
 from shipyard_sdk.user_services import GENERATION_HEADER, INVOKE_PREFIX
+
+RECONNECT_WITHIN = 30.0
+"""How long a followed build log keeps trying to open its stream again after a break."""
+RECONNECT_PAUSE = 0.25
 
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
@@ -91,19 +96,26 @@ class ServicesAPI:
         return self._client.json("GET", f"{service_path(ref)}/builds/{number}")
 
     def build_log(
-        self, ref: str, number: int, *, follow: bool = False, timeout: float | None = None
+        self, ref: str, number: int, *, follow: bool = False, timeout: float | None = None,
+        reconnect_within: float = RECONNECT_WITHIN,
     ) -> Iterator[str]:
         """The build's log lines; with ``follow``, as they come until the build ends.
 
         ``timeout`` bounds each wait for more of the log (None: as long as it takes). A
-        stream that stalls past it, or breaks, raises ``Unavailable``.
+        followed stream that breaks (the control plane restarting) is opened again, on
+        from the lines already read, for up to ``reconnect_within`` seconds. A stream
+        that stalls past ``timeout``, or stays broken, raises ``Unavailable``.
         """
         path = f"{service_path(ref)}/builds/{number}/log"
-        lines = self._client.stream_lines(
-            path, params={"follow": "true" if follow else "false"},
-            timeout=(self._client.timeout, timeout),
-        )
-        return _unbroken(lines, f"the build log of {ref} build {number}")
+
+        def open_after(after: int) -> Iterator[str]:
+            return self._client.stream_lines(
+                path, params={"follow": "true" if follow else "false", "after": str(after)},
+                timeout=(self._client.timeout, timeout),
+            )
+
+        return _reconnecting(open_after, f"the build log of {ref} build {number}",
+                             reconnect_within if follow else 0.0)
 
     def wait_until_serving(
         self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.2
@@ -200,12 +212,37 @@ def service_path(ref: str) -> str:
     return "/api/v1/services/" + quote(ref, safe="")
 
 
-def _unbroken(lines: Iterator[str], what: str) -> Iterator[str]:
-    """``lines``, with a stream that stalls or breaks halfway raised as ``Unavailable``."""
-    try:
-        yield from lines
-    except requests.RequestException as exc:
-        raise Unavailable(f"{what} stopped coming: {exc}") from exc
+def _reconnecting(
+    open_after: Callable[[int], Iterator[str]], what: str, within: float
+) -> Iterator[str]:
+    """The lines ``open_after(0)`` streams; a stream that breaks is opened again after
+    the lines already read, until ``within`` seconds pass without a line. A stall, or a
+    break past that, raises ``Unavailable``."""
+    read = 0
+    broken_since: float | None = None
+    while True:
+        try:
+            for line in open_after(read):
+                read += 1
+                broken_since = None
+                yield line
+            return
+        except (requests.RequestException, BadGateway, Unavailable) as exc:
+            # A gateway answers 502 or 503 while the API behind it starts again.
+            now = time.monotonic()
+            broken_since = now if broken_since is None else broken_since
+            stalled = isinstance(exc, requests.RequestException) and _stalled(exc)
+            if stalled or now - broken_since >= within:
+                raise Unavailable(f"{what} stopped coming: {exc}") from exc
+            time.sleep(RECONNECT_PAUSE)
+
+
+def _stalled(exc: requests.RequestException) -> bool:
+    """Whether ``exc`` is a read that waited past its timeout (requests reports one that
+    happens mid-stream as a ``ConnectionError`` around urllib3's ``ReadTimeoutError``)."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    return any(isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
 
 
 def _raise_if_failed(ref: str, tag: str, build: Mapping[str, Any]) -> None:

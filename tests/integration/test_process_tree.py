@@ -100,3 +100,63 @@ def test_children_die_with_up_and_the_home_is_free_again(tmp_path: Path) -> None
         assert answers(again)
     finally:
         again.stop()
+
+
+SLOW_TO_IMPORT = """\
+import time
+
+from flask import Flask
+
+time.sleep(3)  # long enough to kill the supervisor while its import check runs
+app = Flask(__name__)
+
+
+@app.get("/hello")
+def hello():
+    return {"hello": "again"}
+"""
+
+
+def test_a_build_cut_short_by_a_crash_is_built_again_and_its_follower_sees_it_end(
+    tmp_path: Path
+) -> None:
+    """Kill the supervisor (and the API the CLI streams the log from) during a build:
+    the build starts again, its log keeps the lines of both attempts once each, what the
+    first attempt left is removed, and ``shipyard deploy`` follows it to the end."""
+    up = start_shipyard(tmp_path / "home")
+    try:
+        assert up.cli("new", "custom", "slow", cwd=tmp_path).returncode == 0
+        (tmp_path / "slow" / "app.py").write_text(SLOW_TO_IMPORT)
+        for args in (("push", "slow"), ("enable", "slow")):
+            assert up.cli(*args, cwd=tmp_path).returncode == 0
+        deploy = subprocess.Popen(
+            [sys.executable, "-m", "shipyard", "deploy", "slow"], cwd=tmp_path, env=up.env(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        log_url = f"{up.url}/api/v1/services/slow/builds/1/log"
+        wait_for(lambda: "checking that the app imports" in up.http.get(log_url).text,
+                 "the import check", timeout=300)
+        artifacts = up.home / "local" / "artifacts"
+        assert list(artifacts.glob("*/.tmp-v1-*")), "the build has its staging folder"
+        for name in ("supervisor", "api"):
+            child_named(up, name).kill()
+        stdout, stderr = deploy.communicate(timeout=600)
+
+        assert deploy.returncode == 0, stdout + stderr
+        assert "Traceback" not in stderr
+        assert "slow v1 is serving" in stderr
+        log = up.http.get(log_url).text.splitlines()
+        assert len([line for line in log if line.startswith("checking that the app imports")]
+                   ) == 2
+        restarted = log.index("--- the supervisor stopped during this build; building it "
+                              "again from the start (attempt 2 of 3)")
+        assert log[restarted + 1:].count("built v1") == 1
+        # The follower saw both attempts, each line once, up to the end.
+        followed = [line for line in stdout.splitlines() if line in log]
+        assert followed == log
+        assert not list(artifacts.glob("*/.tmp-*"))
+        assert not any((up.home / "run" / "build-scratch").iterdir())
+        answer = up.http.get(f"{up.url}/user-services/invoke/slow/hello", timeout=10)
+        assert answer.json() == {"hello": "again"}
+    finally:
+        up.stop()

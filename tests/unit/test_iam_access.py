@@ -279,6 +279,10 @@ def test_an_api_key_does_not_open_the_control_plane(anonymous_client, alice) -> 
     assert answer.status_code == 403
     assert anonymous_client.get("/api/v1/services", headers={"X-Api-Key": "sy_bogus"}
                                 ).status_code == 403
+    # It sees its own service only, not the others every user may list.
+    alice.post("/api/v1/services", json={"name": "shared", "access_level": "instance"})
+    listed = anonymous_client.get("/api/v1/services", headers={"X-Api-Key": key}).get_json()
+    assert [service["name"] for service in listed["services"]] == ["svc"]
 
 
 # -- first start -------------------------------------------------------------------------

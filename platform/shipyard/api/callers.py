@@ -102,7 +102,9 @@ def require_reader(ref: str) -> Service:
 
 
 def visible(caller: Caller, service: Service) -> bool:
-    """Whether ``caller`` sees ``service`` in listings."""
+    """Whether ``caller`` sees ``service`` in listings: an API key sees only its own."""
+    if caller.kind == "api_key":
+        return service.id == caller.service_id
     return may_collaborate(caller, service.project_id) or service.access_level != "project"
 
 

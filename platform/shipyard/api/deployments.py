@@ -122,13 +122,17 @@ def build_log(ref: str, number: int) -> Response:
     """A build's log as text.
 
     With ``follow=true`` the answer streams until the build ends. Lines that start with
-    ``warning:`` are documentation problems that did not fail the build.
+    ``warning:`` are documentation problems that did not fail the build. ``after=N``
+    skips the first N lines, as a follower that lost its stream and reconnects does.
     ---
     tags: [deployments]
     parameters:
       - name: follow
         in: query
         schema: {type: boolean, default: false}
+      - name: after
+        in: query
+        schema: {type: integer, minimum: 0, default: 0}
     responses:
       "200":
         description: The log, one line per line.
@@ -139,14 +143,15 @@ def build_log(ref: str, number: int) -> Response:
       default: {$ref: '#/components/responses/Error'}
     """
     require_collaborator(ref)
+    after = _count("after")
     plane = control_plane()
-    lines, done = plane.deployments.build_log(ref, number)
+    lines, done = plane.deployments.build_log(ref, number, after=after)
     if not _flag("follow"):
         return Response("".join(line + "\n" for _, line in lines), mimetype="text/plain")
 
     def _follow() -> Iterator[str]:
         nonlocal lines, done
-        last = 0
+        last = after
         while True:
             for seq, line in lines:
                 last = seq
@@ -193,6 +198,13 @@ def runtime_logs(ref: str) -> Response:
         parts.append(f"==> {generation} {instance.instance_id} <==\n")
         parts.append(runner.logs(instance, tail=int(tail)))
     return Response("".join(parts), mimetype="text/plain")
+
+
+def _count(name: str) -> int:
+    raw = request.args.get(name, "0")
+    if not raw.isdigit():
+        raise InvalidInput(f"{name!r} must be a whole number of lines, not {raw!r}")
+    return int(raw)
 
 
 def _flag(name: str) -> bool:

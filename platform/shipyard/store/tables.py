@@ -120,6 +120,8 @@ class GenerationRow(Base):
     build_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     artifact: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     build_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times its build was started: more than one when a crash cut a build short.
+    build_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     build_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The OpenAPI document its build made from the app's routes (without ``servers``).
     openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)

@@ -11,7 +11,7 @@ from shipyard_runners.containers import labels as label
 from shipyard_runners.containers.engine import engine_errors
 from shipyard_sdk.errors import RunnerError
 
-__all__ = ["purge_installation"]
+__all__ = ["discard_dangling_images", "purge_installation"]
 
 
 def purge_installation(client: docker.DockerClient, installation: str) -> tuple[int, int]:
@@ -48,3 +48,21 @@ def purge_installation(client: docker.DockerClient, installation: str) -> tuple[
             + ", ".join(image.short_id for image in images)
         )
     return len(containers), removed
+
+
+def discard_dangling_images(client: docker.DockerClient, installation: str) -> int:
+    """Remove the untagged images of ``installation`` that no tagged image is built on:
+    what a build cut short leaves (a finished build tags its image). How many went."""
+    filters = {**label.installation_filter(installation), "dangling": ["true"]}
+    removed = 0
+    with engine_errors(f"removing the unfinished images of {installation}"):
+        for image_id in client.api.images(filters=filters, quiet=True):
+            try:
+                client.api.remove_image(image_id)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # in use: a container runs it, it stays
+                    raise
+    return removed

@@ -55,7 +55,10 @@ from shipyard_runners.containers.dockerfiles import (
 )
 from shipyard_runners.containers.engine import engine_at, engine_errors
 from shipyard_runners.containers.host_address import bridge_gateway, url_for_containers
-from shipyard_runners.containers.housekeeping import purge_installation
+from shipyard_runners.containers.housekeeping import (
+    discard_dangling_images,
+    purge_installation,
+)
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
 from shipyard_runners.containers.limits import NANO, limits_for
 from shipyard_runners.containers.records import InstanceRecords
@@ -427,6 +430,14 @@ class DockerRunner:
         )
 
     # -- housekeeping ---------------------------------------------------------------------
+
+    def discard_unfinished(self) -> None:
+        """Remove the untagged images of this installation a build cut short left; the
+        engine itself removes the build's containers (``forcerm``) and stops a build whose
+        client is gone."""
+        gone = discard_dangling_images(self.engine.client(), self.installation)
+        if gone:
+            logger.info("removed %d image(s) left by builds cut short", gone)
 
     def purge(self) -> tuple[int, int]:
         """Remove every container and image of this installation, running or not; the
