@@ -4,6 +4,7 @@ against a real engine (skipped with the reason when none answers)."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import time
@@ -276,6 +277,22 @@ def test_the_build_steps_have_the_profiles_memory_limit(
     hoarding = dataclasses.replace(spec(tmp_path), profile=profile(memory_mib=256))
     with pytest.raises(BuildFailed, match="importing the app failed"):
         runner.build(hoarding, lambda line: None)
+
+
+def test_what_a_build_cut_short_left_is_discarded_and_built_images_stay(
+    runner: DockerRunner, artifact: Artifact, engine: docker.DockerClient
+) -> None:
+    """A build cut short leaves an untagged image of this installation; a new supervisor
+    removes it, never a tagged one (nor another installation's)."""
+    dockerfile = (f"FROM {BASE_IMAGE}\nLABEL {labels.MANAGED}=true "
+                  f"{labels.INSTALLATION}={runner.installation}\nRUN echo cut short\n")
+    left = engine.api.build(fileobj=io.BytesIO(dockerfile.encode()), rm=True, decode=True)
+    image_id = next(m["aux"]["ID"] for m in left if isinstance(m.get("aux"), dict))
+    assert engine.images.get(image_id).tags == []
+    runner.discard_unfinished()
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(image_id)
+    assert runner.exists(artifact)
 
 
 def test_a_missing_base_image_fails_the_build_saying_how_to_make_it(
