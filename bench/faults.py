@@ -51,17 +51,30 @@ def child(shipyard: RunningShipyard, module: str) -> psutil.Process:
 
 
 def instance(shipyard: RunningShipyard) -> psutil.Process:
-    """The gunicorn master of the service's instance: of the processes listening on the
-    instance's port, the one whose parent is not one of them."""
+    """The gunicorn master of the service's instance: from a gunicorn process listening on
+    the instance's port (a worker, or the master), up its parents while they are gunicorn
+    (the sandbox's bwrap, which holds the socket too, is not)."""
     with shipyard.sdk() as client:
         address = client.services.get(SERVICE)["instances"][0]["address"]
+    if not address:  # being started again
+        raise LookupError(SERVICE)
     port = int(address.rsplit(":", 1)[1])
-    listening = {c.pid for c in psutil.net_connections("tcp")
-                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid}
-    for pid in listening:
-        if psutil.Process(pid).ppid() not in listening:
-            return psutil.Process(pid)
+    for connection in psutil.net_connections("tcp"):
+        if (connection.status != psutil.CONN_LISTEN or connection.laddr.port != port
+                or not connection.pid):
+            continue
+        process = psutil.Process(connection.pid)
+        if not _is_gunicorn(process):
+            continue
+        while (parent := process.parent()) is not None and _is_gunicorn(parent):
+            process = parent
+        return process
     raise LookupError(address)
+
+
+def _is_gunicorn(process: psutil.Process) -> bool:
+    """``python -m gunicorn``: not the bwrap around it, whose arguments name it too."""
+    return process.cmdline()[1:3] == ["-m", "gunicorn"]
 
 
 def replaced(find, old_pid: int, timeout: float = 60.0) -> float:  # type: ignore[no-untyped-def]
