@@ -39,7 +39,7 @@ from rollout import SERVICE, Call, load, serve_hello  # noqa: E402
 
 from tests.conftest import RunningShipyard, start_shipyard  # noqa: E402
 
-CHILDREN = {"gateway": "shipyard.gateway", "api": "shipyard.api_server",
+CHILDREN = {"gateway": "shipyard.gateway", "api": "shipyard.api.process",
             "supervisor": "shipyard.supervisor"}
 
 

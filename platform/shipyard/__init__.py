@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shipyard.app import create_app
+    from shipyard.api.app import create_app
     from shipyard.settings import Settings
 
 __all__ = ["Settings", "__version__", "create_app"]
@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from shipyard.app import create_app
+        from shipyard.api.app import create_app
 
         return create_app
     if name == "Settings":

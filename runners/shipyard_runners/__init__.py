@@ -1,10 +1,16 @@
 """Backends that build generations and run their instances: ``local`` and ``docker``.
 
 Every runner implements ``Runner``; the values crossing it are plain frozen dataclasses.
+This module is the package's public surface, and it is lazy: the protocol's values load
+at once, each runner (and docker-py with the docker one) on first use, so that a process
+that only needs ``State`` never pays for a runner.
 """
 
-from shipyard_runners.containers import DockerRunner
-from shipyard_runners.local import LocalRunner
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from shipyard_runners.protocol import (
     AppRoutes,
     Artifact,
@@ -18,17 +24,45 @@ from shipyard_runners.protocol import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from shipyard_runners.commands import run
+    from shipyard_runners.containers import DockerRunner
+    from shipyard_runners.local import CHECK_TIMEOUT, LocalRunner
+    from shipyard_runners.sandbox import Sandbox
+    from shipyard_runners.venvs import INSTALL_TIMEOUT, EnvironmentStore
+
 __all__ = [
+    "CHECK_TIMEOUT",
+    "INSTALL_TIMEOUT",
     "AppRoutes",
     "Artifact",
     "BuildSpec",
     "DockerRunner",
+    "EnvironmentStore",
     "InstanceHandle",
     "LocalRunner",
     "LogSink",
     "Profile",
     "Route",
     "Runner",
+    "Sandbox",
     "State",
     "Usage",
+    "run",
 ]
+
+_LAZY = {
+    "DockerRunner": "shipyard_runners.containers",
+    "LocalRunner": "shipyard_runners.local",
+    "CHECK_TIMEOUT": "shipyard_runners.local",
+    "EnvironmentStore": "shipyard_runners.venvs",
+    "INSTALL_TIMEOUT": "shipyard_runners.venvs",
+    "Sandbox": "shipyard_runners.sandbox",
+    "run": "shipyard_runners.commands",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'shipyard_runners' has no attribute {name!r}")

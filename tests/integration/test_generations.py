@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shipyard.archives import write_zip
-from shipyard.generation_packages import read_package, write_package
+from shipyard.domain.archives import write_zip
+from shipyard.domain.generation_packages import read_package, write_package
 from shipyard_sdk.errors import BuildFailed
 from tests.conftest import RunningShipyard
 from tests.integration.test_deploy import put_file, scaffold_and_push, status, wait_for

@@ -18,7 +18,7 @@ from tests.conftest import RunningShipyard, start_shipyard
 
 pytestmark = pytest.mark.slow
 
-MODULES = {"api": "shipyard.api_server", "supervisor": "shipyard.supervisor",
+MODULES = {"api": "shipyard.api.process", "supervisor": "shipyard.supervisor",
            "gateway": "shipyard.gateway"}
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.run_paths import query_spool_dir
 from shipyard.errors import Forbidden, InvalidInput, NotFound
-from shipyard.query_log import QueryRecord, QuerySpool
-from shipyard.supervisor_paths import query_spool_dir
+from shipyard.gateway.spool import QuerySpool
 from tests.conftest import RunningShipyard, start_shipyard
 from tests.credentials import Credentials
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from shipyard.archives import read_archive, write_tar_gz, write_zip
+from shipyard.domain.archives import read_archive, write_tar_gz, write_zip
 from shipyard_sdk.errors import InvalidArchive, InvalidInput, PayloadTooLarge
 
 SERVICE = {"app.py": b"app = 1\n", "tests/test_app.py": b"def test(): pass\n"}

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from shipyard import Settings
-from shipyard.deploy_limits import settle_limit
+from shipyard.domain.deploy_limits import settle_limit
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from typing import Any
 import docker.errors
 import pytest
 
-from shipyard.environments import EnvironmentCatalog
+from shipyard.domain.environments import EnvironmentCatalog
+from shipyard.domain.manifest import parse_manifest
 from shipyard.errors import InvalidInput
 from shipyard.images import RECIPES, debian_mirror, recipes_for
-from shipyard.manifest import parse_manifest
 from shipyard.resources import environments_file
 from shipyard_runners import Profile
 from shipyard_runners.containers import labels

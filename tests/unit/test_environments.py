@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.environments import EnvironmentCatalog, parse_size
+from shipyard.domain.environments import EnvironmentCatalog, parse_size
 from shipyard.errors import InvalidInput, UnknownEnvironment
 from shipyard.resources import environments_file
-from shipyard.runner_choice import profile_of
+from shipyard.supervisor.runner_choice import profile_of
 
 
 def test_bundled_profiles() -> None:

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from shipyard.control_plane import ControlPlane
-from shipyard.gatekeeper import Gatekeeper
+from shipyard.domain.control_plane import ControlPlane
 from shipyard.store import GenerationRow, InstanceRow, Store
+from shipyard.supervisor.gatekeeper import Gatekeeper
 
 WAIT = 10.0
 

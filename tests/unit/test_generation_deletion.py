@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from shipyard.artifact_removals import ArtifactRemovals
+from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.store import (
     ArtifactRemovalRow,
     BuildLogRow,

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shipyard.archives import write_zip
-from shipyard.generation_packages import MANIFEST_FILE, read_package, write_package
+from shipyard.domain.archives import write_zip
+from shipyard.domain.generation_packages import MANIFEST_FILE, read_package, write_package
 from shipyard.store import ServiceRow
 
 ZIP = {"Content-Type": "application/zip"}

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.fernet import Fernet
 
-from shipyard.app import create_app
+from shipyard.api.app import create_app
 from shipyard.errors import ShipyardError
 from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invoke
 from shipyard.iam.vault import Vault

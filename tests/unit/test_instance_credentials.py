@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from shipyard.control_plane import ControlPlane
-from shipyard.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
+from shipyard.domain.control_plane import ControlPlane
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.store import AccessKeyRow, GenerationRow, InstanceRow, ServiceRow
+from shipyard.supervisor.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
 from tests.credentials import Credentials
 
 

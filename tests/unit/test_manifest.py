@@ -1,7 +1,7 @@
 import pytest
 
+from shipyard.domain.manifest import parse_manifest
 from shipyard.errors import InvalidInput, InvalidName, InvalidPackageList
-from shipyard.manifest import parse_manifest
 
 
 def test_parses_a_scaffolded_manifest() -> None:

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from shipyard.errors import InvalidInput
-from shipyard.model_checks import (
+from shipyard.domain.model_checks import (
     FAILING,
     PASSING,
     REASONS,
@@ -20,7 +19,8 @@ from shipyard.model_checks import (
     static_checks,
     validate_reason,
 )
-from shipyard.replacement_gate import baseline_sample, predict_check
+from shipyard.errors import InvalidInput
+from shipyard.supervisor.replacement_gate import baseline_sample, predict_check
 
 IRIS = {
     "features": [{"name": n, "type": "number"} for n in ("a", "b", "c")],

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from shipyard.control_plane import ControlPlane
+from shipyard.domain.control_plane import ControlPlane
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from tests.conftest import signed_as
 from tests.credentials import SigningClient

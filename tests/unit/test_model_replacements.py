@@ -11,8 +11,8 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shipyard.replacement_gate import ReplacementGate
 from shipyard.store import GenerationRow, ServiceRow
+from shipyard.supervisor.replacement_gate import ReplacementGate
 
 FEATURES = [{"name": n, "type": "number"} for n in ("a", "b")]
 METADATA: dict[str, Any] = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.scaffold import (
+from shipyard.domain.scaffold import (
     DEFAULT_PACKAGES,
     ScaffoldValues,
     render_template,

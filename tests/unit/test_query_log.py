@@ -20,24 +20,23 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from shipyard.contracts.query_entries import association_from_body, entry_of
+from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.run_paths import query_spool_dir
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.gateway.spool import QuerySpool
 from shipyard.query_log import (
     COLUMNS,
     QueryLog,
-    QueryRecord,
-    QuerySpool,
     TimeRange,
     csv_chunks,
-    ingest_spool,
     jsonl_chunks,
     parse_instant,
-    prune_query_log,
-    retention,
 )
-from shipyard.query_log.entries import association_from_body, entry_of
-from shipyard.query_log.ingest import STALE_PART_AGE
 from shipyard.store import Base, QueryLogRow, Store
-from shipyard.supervisor_paths import query_spool_dir
+from shipyard.supervisor import query_retention as retention
+from shipyard.supervisor.query_ingest import STALE_PART_AGE, ingest_spool
+from shipyard.supervisor.query_retention import prune_query_log
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -599,7 +598,7 @@ def test_bad_query_log_settings_are_refused(
 def test_a_backlog_is_worked_off_over_several_calls(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shipyard.query_log.ingest.FILES_PER_CALL", 2)
+    monkeypatch.setattr("shipyard.supervisor.query_ingest.FILES_PER_CALL", 2)
     spool = QuerySpool(tmp_path, flush_interval=60)
     for number in range(5):
         spool.submit(record(number))

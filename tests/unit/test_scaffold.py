@@ -14,8 +14,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from shipyard.resources import environments_file, templates_root
-from shipyard.scaffold import (
+from shipyard.domain.scaffold import (
     DEFAULT_PACKAGES,
     KINDS,
     ScaffoldValues,
@@ -25,6 +24,7 @@ from shipyard.scaffold import (
     template_dir_for,
     write_files,
 )
+from shipyard.resources import environments_file, templates_root
 from shipyard_sdk.errors import Conflict, InvalidInput, InvalidTemplate, PayloadTooLarge
 
 HOSTILE = 'Adds "numbers" \\ """; import os; os.system("echo pwned") # {{ name }} \'\'\''

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
+from shipyard.contracts.query_record import QueryRecord
+from shipyard.domain.generation_refs import main_generation, mapping_of
+from shipyard.domain.traffic import parse_mapping
 from shipyard.errors import InvalidInput
 from shipyard.gateway.challenger import SKIPPED, TIMED_OUT, ChallengerMirror, copy_request
 from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.recording import BodyCopies
 from shipyard.gateway.routes import RoutingTable, Upstream
 from shipyard.gateway.settings import GatewaySettings
-from shipyard.generation_refs import main_generation, mapping_of
-from shipyard.query_log.record import QueryRecord
-from shipyard.traffic import parse_mapping
 
 BUILT = {"v1": "gen_1", "v2": "gen_2", "v3": "gen_3"}
 

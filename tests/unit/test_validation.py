@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from shipyard.validation import (
+from shipyard.domain.validation import (
     folder_clash,
     parse_requirements_text,
     python_identifier,

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from flask import g, request
 
 from shipyard.api.context import control_plane
+from shipyard.domain.services import Service
 from shipyard.errors import Forbidden, NotFound, Unauthorized
 from shipyard.iam.api_keys import API_KEY_HEADER
 from shipyard.iam.authenticator import CREDENTIALS_NEEDED
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invoke
-from shipyard.services import Service
 
 __all__ = [
     "ANONYMOUS_ENDPOINTS",

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from shipyard.control_plane import ControlPlane
+from shipyard.domain.control_plane import ControlPlane
 from shipyard.errors import InvalidInput
 
 __all__ = ["control_plane", "json_body", "json_fields"]

@@ -12,9 +12,8 @@ from shipyard.api.callers import (
     require_collaborator,
 )
 from shipyard.api.context import control_plane
-from shipyard.deploy_limits import settle_limit
+from shipyard.domain.deploy_limits import settle_limit
 from shipyard.errors import InvalidInput
-from shipyard.runner_set import RunnerSet
 from shipyard_runners import InstanceHandle
 
 __all__ = ["deployments"]
@@ -191,12 +190,11 @@ def runtime_logs(ref: str) -> Response:
     tail = request.args.get("tail", "200")
     if not tail.isdigit():
         raise InvalidInput(f"tail must be a number of lines, got {tail!r}")
-    runner = RunnerSet(plane.settings)
     parts = []
     for generation, handle in plane.deployments.instance_handles(ref):
         instance = InstanceHandle.from_dict(handle)
         parts.append(f"==> {generation} {instance.instance_id} <==\n")
-        parts.append(runner.logs(instance, tail=int(tail)))
+        parts.append(plane.runners.logs(instance, tail=int(tail)))
     return Response("".join(parts), mimetype="text/plain")
 
 

@@ -15,9 +15,9 @@ from shipyard.api.callers import (
 )
 from shipyard.api.context import control_plane, json_body
 from shipyard.api.forms import form_json
-from shipyard.archives import read_archive
+from shipyard.domain.archives import read_archive
+from shipyard.domain.services import ServiceSpec
 from shipyard.errors import InvalidInput
-from shipyard.services import ServiceSpec
 
 __all__ = ["services"]
 

@@ -10,9 +10,9 @@ import click
 from shipyard.cli.call_lines import echo_call_lines
 from shipyard.cli.connection import client_from
 from shipyard.cli.local import push_folder
-from shipyard.deploy_limits import settle_limit
+from shipyard.domain.deploy_limits import settle_limit
+from shipyard.domain.manifest import MANIFEST_NAME
 from shipyard.errors import BuildFailed, InvalidInput, RunnerError, Unavailable
-from shipyard.manifest import MANIFEST_NAME
 from shipyard_sdk.client import Client
 
 __all__ = ["deploy", "follow_deploy", "logs", "print_build_log", "undeploy"]

@@ -7,7 +7,7 @@ import os
 import click
 
 from shipyard.cli.output import echo_table
-from shipyard.environments import EnvironmentCatalog
+from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.resources import environments_file
 from shipyard.settings import Settings
 

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import click
 
-from shipyard.archives import write_zip
 from shipyard.cli.connection import client_from
-from shipyard.environments import EnvironmentCatalog
-from shipyard.errors import InvalidInput, NotFound
-from shipyard.manifest import MANIFEST_NAME, parse_manifest
-from shipyard.resources import environments_file
-from shipyard.scaffold import (
+from shipyard.domain.archives import write_zip
+from shipyard.domain.environments import EnvironmentCatalog
+from shipyard.domain.manifest import MANIFEST_NAME, parse_manifest
+from shipyard.domain.scaffold import (
     DEFAULT_PACKAGES,
     ScaffoldValues,
     read_folder,
@@ -21,7 +19,9 @@ from shipyard.scaffold import (
     template_dir_for,
     write_files,
 )
-from shipyard.validation import validate_package_list
+from shipyard.domain.validation import validate_package_list
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.resources import environments_file
 from shipyard_sdk.client import Client
 
 __all__ = ["new", "push", "push_folder"]

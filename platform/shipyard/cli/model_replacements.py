@@ -11,8 +11,8 @@ import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.output import echo_json, echo_table
+from shipyard.domain.model_checks import REASONS
 from shipyard.errors import ReplacementBlocked, ShipyardError
-from shipyard.model_checks import REASONS
 from shipyard_sdk.client import Client
 
 __all__ = ["echo_validation", "replace", "replacements"]

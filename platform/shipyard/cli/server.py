@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from shipyard.runner_choice import make_runner
 from shipyard.settings import Settings
+from shipyard.supervisor.runner_choice import make_runner
 from shipyard_runners import LocalRunner
 
 __all__ = ["up"]
@@ -26,7 +26,7 @@ def up(host: str | None, port: int | None, home: Path | None, config: Path | Non
     """Start Shipyard and keep it running until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from shipyard.process_tree import ProcessTree  # the server stack, only when serving
+    from shipyard.up.process_tree import ProcessTree  # the server stack, only when serving
 
     flags = {"host": host, "port": port, "home": home, "config": config, "runner": runner}
     settings = Settings.resolve(flags, os.environ)

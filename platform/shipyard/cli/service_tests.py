@@ -16,10 +16,9 @@ from pathlib import Path
 import click
 
 from shipyard.cli.connection import local_home
+from shipyard.domain.manifest import MANIFEST_NAME, parse_manifest
 from shipyard.errors import InvalidInput
-from shipyard.manifest import MANIFEST_NAME, parse_manifest
-from shipyard_runners import BuildSpec
-from shipyard_runners.venvs import EnvironmentStore
+from shipyard_runners import BuildSpec, EnvironmentStore
 
 __all__ = ["TEST_PACKAGES", "test"]
 

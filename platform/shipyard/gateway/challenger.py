@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import httptools
 
+from shipyard.contracts.query_record import QueryRecord
 from shipyard.gateway.routes import Upstream
-from shipyard.query_log.record import QueryRecord
 
 __all__ = [
     "SKIPPED", "TIMED_OUT", "UNREACHABLE", "ChallengerMirror", "append_capped", "copy_request",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 import re
 
+from shipyard.contracts.query_record import ASSOCIATION_ID_HEADER
 from shipyard.errors import InvalidInput
-from shipyard.query_log.record import ASSOCIATION_ID_HEADER
 
 __all__ = [
     "RequestHeaders",

@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from shipyard.contracts.query_record import QueryRecord
 from shipyard.gateway.access import CLIENT_GONE
 from shipyard.gateway.challenger import append_capped, copy_request
 from shipyard.gateway.dispatch import Destination
 from shipyard.gateway.routes import ServiceRoute
 from shipyard.gateway.settings import GatewaySettings
-from shipyard.query_log.record import QueryRecord
 
 if TYPE_CHECKING:
     from shipyard.gateway.exchange import Exchange

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import uvloop
 
+from shipyard.contracts.query_record import QueryRecord
 from shipyard.gateway.access import access_log
 from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.challenger import ChallengerMirror
@@ -29,10 +30,9 @@ from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.pool import ConnectionPool
 from shipyard.gateway.routes import RoutingTable
 from shipyard.gateway.settings import GatewaySettings
+from shipyard.gateway.spool import QuerySpool
 from shipyard.gateway.watcher import TableWatcher
 from shipyard.iam.authenticator import Authenticator
-from shipyard.query_log.record import QueryRecord
-from shipyard.query_log.spool import QuerySpool
 
 __all__ = ["Gateway", "run_gateway"]
 

@@ -16,10 +16,10 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shipyard.domain.validation import validate_service_name
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shipyard.iam.principals import Caller
 from shipyard.store import ProjectMemberRow, ProjectRow, Store, UserRow
-from shipyard.validation import validate_service_name
 
 __all__ = ["Directory", "Project", "User", "caller_for_user", "find_project", "find_user"]
 

@@ -21,10 +21,9 @@ import docker
 
 from shipyard.errors import BuildFailed, InvalidInput
 from shipyard.images.recipes import RECIPES, BaseImageRecipe
-from shipyard_runners.commands import run
+from shipyard_runners import LogSink, run
+from shipyard_runners.containers import Engine, engine_errors
 from shipyard_runners.containers import labels as label
-from shipyard_runners.containers.engine import Engine, engine_errors
-from shipyard_runners.protocol import LogSink
 
 __all__ = ["BASE_KIND", "base_images", "build_base_images", "debian_mirror", "recipes_for"]
 

@@ -30,7 +30,7 @@ from shipyard.openapi.service_components import COMPONENTS_FILE, read_components
 from shipyard_runners import Artifact, LogSink, Route, Runner
 
 if TYPE_CHECKING:
-    from shipyard.models import ModelRegistry
+    from shipyard.domain.models import ModelRegistry
 
 __all__ = ["GenerationFacts", "document_generation", "model_baseline"]
 

@@ -1,12 +1,15 @@
-"""The query log: every call through the gateway, recorded for comparing generations.
+"""The query log's reader: every call through the gateway, as the API exports it.
 
-    gateway (event loop)            supervisor (each tick)          api
-    QuerySpool.submit(QueryRecord)  ingest_spool(store, directory)  QueryLog(store).export
-      -> spool thread writes          -> rows in ``query_log``        -> JSONL or CSV
-         <spool dir>/*.jsonl
+    gateway (event loop)              supervisor (each tick)            api
+    gateway.spool.QuerySpool          supervisor.query_ingest           QueryLog(store).export
+      .submit(QueryRecord)              .ingest_spool(store, dir)         -> JSONL or CSV
+      -> <spool dir>/*.jsonl            -> rows in ``query_log``
 
-The spool directory is ``shipyard.supervisor_paths.query_spool_dir(home)``. The supervisor
-also prunes calls older than ``Settings.query_log_retention_days`` (``prune_query_log``).
+The record and its spool line are contracts (``shipyard.contracts.query_record``,
+``query_entries``); the spool directory is ``shipyard.contracts.run_paths
+.query_spool_dir(home)``. The supervisor also prunes calls older than
+``Settings.query_log_retention_days`` (``supervisor.query_retention``). This package is
+the API's half: run by the api process, imported by the domain.
 """
 
 from shipyard.query_log.export import (
@@ -17,24 +20,15 @@ from shipyard.query_log.export import (
     csv_chunks,
     jsonl_chunks,
 )
-from shipyard.query_log.ingest import ingest_spool
-from shipyard.query_log.record import ASSOCIATION_ID_HEADER, QueryRecord
-from shipyard.query_log.retention import prune_query_log
-from shipyard.query_log.spool import QuerySpool
 from shipyard.query_log.time_range import TimeRange, parse_instant
 
 __all__ = [
-    "ASSOCIATION_ID_HEADER",
     "COLUMNS",
     "FORMATS",
     "QueryExport",
     "QueryLog",
-    "QueryRecord",
-    "QuerySpool",
     "TimeRange",
     "csv_chunks",
-    "ingest_spool",
     "jsonl_chunks",
     "parse_instant",
-    "prune_query_log",
 ]

@@ -35,11 +35,11 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from shipyard.domain.services import find_service
+from shipyard.domain.validation import quoted
 from shipyard.errors import InvalidInput
 from shipyard.query_log.time_range import TimeRange
-from shipyard.services import find_service
 from shipyard.store import QueryLogRow, Store
-from shipyard.validation import quoted
 
 __all__ = ["COLUMNS", "FORMATS", "QueryExport", "QueryLog", "csv_chunks", "jsonl_chunks"]
 

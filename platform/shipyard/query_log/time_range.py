@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shipyard.domain.validation import quoted
 from shipyard.errors import InvalidInput
-from shipyard.validation import quoted
 
 __all__ = ["TimeRange", "parse_instant"]
 

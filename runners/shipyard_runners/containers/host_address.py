@@ -4,7 +4,7 @@ An instance calls other services through the gateway at ``SHIPYARD_URL``. Inside
 container, 127.0.0.1 is the container itself, so a loopback URL is given to containers
 with this machine's address on the engine's default bridge network (``docker0``, usually
 172.17.0.1) as its host; ``shipyard up`` also opens the gateway on that address when the
-installation uses Docker (see ``shipyard.process_tree``). Only containers on this machine
+installation uses Docker (see ``shipyard.up.process_tree``). Only containers on this machine
 reach that address.
 
 The address is the gateway of the network's IPv4 subnet when the engine names one; an

@@ -1,0 +1,130 @@
+"""From a ``QueryRecord`` to the JSON object a spool file holds for it, one per line.
+
+This runs in the spool's thread, off the gateway's event loop: it reads the association
+id from the request body when no header gave one, drops the bodies unless the service
+collects prediction data, and turns the bodies into text.
+
+Bodies are kept byte for byte, as text so that JSONL and CSV carry them alike: a call's
+bodies are written as UTF-8 text when each of them is text (``body_encoding`` "utf-8"),
+else each of them in base64 (``body_encoding`` "base64"): an image sent to a model, or
+text holding a NUL, which a PostgreSQL text column cannot. A body cut at the size cap may
+end inside a character; the start of that character is dropped with the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import json
+import re
+from typing import Any
+
+from shipyard.contracts.query_record import QueryRecord
+
+__all__ = ["association_from_body", "entry_of", "redacted_path", "spool_line"]
+
+# A presigned URL carries its signature and credential in the query: whoever reads the
+# log must not be able to replay the call.
+_SIGNED_QUERY = re.compile(
+    r"(?i)([?&]X-Amz-(?:Signature|Credential|Security-Token)=)[^&#]*"
+)
+
+
+def association_from_body(body: bytes | None, field: str) -> str | None:
+    """The top-level ``field`` of a JSON object body, as text; None when the body is not
+    a JSON object (or was cut by the size cap), lacks the field, or holds no string or
+    number there."""
+    if not body or not field:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:  # invalid JSON, or bytes that are not UTF-8/16/32
+        return None
+    if not isinstance(document, dict):
+        return None
+    value = document.get(field)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return json.dumps(value)
+    return None
+
+
+def redacted_path(path: str) -> str:
+    """``path`` with the values of a presigned URL's signing parameters replaced."""
+    if "x-amz-" not in path.lower():
+        return path
+    return _SIGNED_QUERY.sub(r"\1REDACTED", path)
+
+
+def entry_of(record: QueryRecord) -> dict[str, Any]:
+    """The stored form of ``record``: the ``query_log`` columns, ``at`` in epoch seconds."""
+    association = record.association_id
+    if association is None and record.association_field:
+        association = association_from_body(record.request_body, record.association_field)
+    keep = record.keep_bodies
+    return {
+        "at": record.at,
+        "request_id": record.request_id,
+        "service_id": record.service_id,
+        "generation": record.generation,
+        "method": record.method,
+        "path": redacted_path(record.path),
+        "status": record.status,
+        "latency_ms": record.latency_ms,
+        "request_bytes": record.request_bytes,
+        "response_bytes": record.response_bytes,
+        "caller": record.caller,
+        "association_id": association,
+        "challenger_generation": record.challenger_generation,
+        "challenger_status": record.challenger_status,
+        "challenger_latency_ms": record.challenger_latency_ms,
+        **(_bodies(record) if keep else _NO_BODIES),
+    }
+
+
+def spool_line(record: QueryRecord) -> str:
+    """One line of a spool file (ASCII only, so no character in a body can break it)."""
+    return json.dumps(entry_of(record), separators=(",", ":")) + "\n"
+
+
+_NO_BODIES: dict[str, str | None] = {
+    "request_body": None, "response_body": None, "challenger_body": None,
+    "body_encoding": None,
+}
+
+
+def _bodies(record: QueryRecord) -> dict[str, str | None]:
+    """The kept bodies of ``record`` as text, and how they are written."""
+    bodies = {
+        # A body shorter than the call's byte count was cut at the cap. The challenger's
+        # size is not counted: its body counts as whole.
+        "request_body": (record.request_body, _cut(record.request_body, record.request_bytes)),
+        "response_body": (record.response_body,
+                          _cut(record.response_body, record.response_bytes)),
+        "challenger_body": (record.challenger_body, False),
+    }
+    texts = {name: None if body is None else _as_text(body, cut)
+             for name, (body, cut) in bodies.items()}
+    if all(body is None for body, _ in bodies.values()):
+        return dict(_NO_BODIES)
+    if all(texts[name] is not None or body is None for name, (body, _) in bodies.items()):
+        return {**texts, "body_encoding": "utf-8"}
+    return {
+        **{name: None if body is None else base64.b64encode(body).decode("ascii")
+           for name, (body, _) in bodies.items()},
+        "body_encoding": "base64",
+    }
+
+
+def _cut(body: bytes | None, size: int) -> bool:
+    return body is not None and len(body) < size
+
+
+def _as_text(body: bytes, cut: bool) -> str | None:
+    """``body`` as text, or None if it is not UTF-8 text a text column can hold."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(body, final=not cut)
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in text else text

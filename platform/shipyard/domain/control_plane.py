@@ -1,0 +1,78 @@
+"""The domain objects one control-plane process works with, built once from settings.
+
+``runners`` is the installation's runners, given by the process that builds the control
+plane (the domain never picks a runner itself): the API reads instance logs through it,
+the supervisor builds and runs with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shipyard.domain.deployments import Deployments
+from shipyard.domain.environments import EnvironmentCatalog
+from shipyard.domain.generation_packages import GenerationPackages
+from shipyard.domain.model_replacements import ModelReplacements
+from shipyard.domain.models import ModelRegistry
+from shipyard.domain.services import ServiceRegistry
+from shipyard.domain.traffic import Traffic
+from shipyard.home import prepare_home
+from shipyard.iam.access_control import AccessControl
+from shipyard.query_log import QueryLog
+from shipyard.resources import environments_file
+from shipyard.settings import Settings
+from shipyard.store import Store
+from shipyard_runners import Runner
+
+__all__ = ["ControlPlane"]
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    settings: Settings
+    store: Store
+    environments: EnvironmentCatalog
+    services: ServiceRegistry
+    deployments: Deployments
+    models: ModelRegistry
+    access: AccessControl
+    traffic: Traffic
+    queries: QueryLog
+    replacements: ModelReplacements
+    generation_packages: GenerationPackages
+    runners: Runner
+
+    @classmethod
+    def build(
+        cls, settings: Settings, runners: Callable[[Settings], Runner], *, migrate: bool = True
+    ) -> ControlPlane:
+        prepare_home(settings.home)
+        store = Store(settings.effective_database_url)
+        if migrate:
+            store.migrate(lock_dir=settings.home)
+        environments = EnvironmentCatalog.load(settings.environments_file or environments_file())
+        services = ServiceRegistry(
+            store,
+            environments,
+            extra_templates=settings.templates_dir,
+            max_files_bytes=settings.max_upload_bytes,
+        )
+        deployments = Deployments(store)
+        models = ModelRegistry(
+            store, services, deployments, max_model_bytes=settings.max_upload_bytes
+        )
+        return cls(
+            settings=settings, store=store, environments=environments, services=services,
+            deployments=deployments, models=models, access=AccessControl.build(settings, store),
+            traffic=Traffic(store),
+            queries=QueryLog(store),
+            replacements=ModelReplacements(store, models),
+            generation_packages=GenerationPackages(
+                store, environments, max_bytes=settings.max_upload_bytes
+            ),
+            runners=runners(settings),
+        )
+
+    def close(self) -> None:
+        self.store.dispose()

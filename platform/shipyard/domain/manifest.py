@@ -1,0 +1,102 @@
+"""``shipyard.yaml``: the manifest at the root of a service folder."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from shipyard.domain.validation import (
+    validate_association_id_field,
+    validate_flag,
+    validate_package_list,
+    validate_service_name,
+)
+from shipyard.errors import InvalidInput
+
+__all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]
+
+MANIFEST_NAME = "shipyard.yaml"
+_KEYS = {
+    "name", "kind", "environment", "packages", "description", "template", "runner",
+    "collect_prediction_data", "association_id_field",
+}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    kind: str
+    environment: str | None
+    packages: tuple[str, ...]
+    description: str
+    runner: str | None = None
+    """``local`` or ``docker``; None leaves it to the installation (or to what is stored)."""
+    collect_prediction_data: bool | None = None
+    """Whether the query log keeps call bodies; None leaves what is stored (default off)."""
+    association_id_field: str | None = None
+    """The JSON field naming a call's association id; None leaves what is stored."""
+
+    def to_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "packages": list(self.packages),
+            "description": self.description,
+        }
+        if self.environment:
+            spec["environment"] = self.environment
+        if self.runner is not None:
+            spec["runner"] = self.runner
+        if self.collect_prediction_data is not None:
+            spec["collect_prediction_data"] = self.collect_prediction_data
+        if self.association_id_field is not None:
+            spec["association_id_field"] = self.association_id_field
+        return spec
+
+
+def parse_manifest(text: str | bytes) -> Manifest:
+    """Parse and validate a manifest; errors name the key at fault."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{MANIFEST_NAME} is not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"{MANIFEST_NAME} must be a mapping with at least 'name'")
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise InvalidInput(f"{MANIFEST_NAME} has unknown keys {unknown}; known: {sorted(_KEYS)}")
+    if not isinstance(data.get("name"), str):
+        raise InvalidInput(f"{MANIFEST_NAME} needs 'name' (a string)")
+    packages = data.get("packages") or []
+    kind = data.get("kind", "custom")
+    if kind not in ("custom", "model"):
+        raise InvalidInput(f"{MANIFEST_NAME}: unknown kind {kind!r}; known: custom, model")
+    environment = data.get("environment")
+    description = data.get("description") or ""
+    if environment is not None and not isinstance(environment, str):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'environment' must be a string")
+    if not isinstance(description, str):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'description' must be a string")
+    runner = data.get("runner")
+    if runner is not None and not isinstance(runner, str):
+        raise InvalidInput(f"{MANIFEST_NAME}: 'runner' must be a string such as docker")
+    collect = data.get("collect_prediction_data")
+    if collect is not None:
+        validate_flag(collect, f"{MANIFEST_NAME}: 'collect_prediction_data'")
+    field = data.get("association_id_field")
+    if field is not None:
+        try:
+            field = validate_association_id_field(field)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
+    return Manifest(
+        name=validate_service_name(data["name"]),
+        kind=kind,
+        environment=environment,
+        packages=tuple(validate_package_list(packages)),
+        description=description,
+        runner=runner,
+        collect_prediction_data=collect,
+        association_id_field=field,
+    )

@@ -1,0 +1,483 @@
+"""The service registry: create, read, change and delete services and their files.
+
+Plain domain code: it takes its store and catalogues as arguments, validates everything
+before it writes, and raises typed errors. Every change is one transaction, so a bad
+request leaves the registry exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shipyard.domain.archives import read_archive, write_zip
+from shipyard.domain.artifact_removals import queue_removal
+from shipyard.domain.build_states import BuildState
+from shipyard.domain.environments import EnvironmentCatalog
+from shipyard.domain.generation_refs import tag_of
+from shipyard.domain.scaffold import (
+    DEFAULT_PACKAGES,
+    DEFAULT_TEMPLATES,
+    KINDS,
+    ScaffoldValues,
+    render_template,
+)
+from shipyard.domain.validation import (
+    validate_association_id_field,
+    validate_description,
+    validate_file_tree,
+    validate_flag,
+    validate_package_list,
+    validate_relative_path,
+    validate_service_name,
+)
+from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
+from shipyard.resources import templates_root
+from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
+from shipyard.supervisor.runner_choice import RUNNERS
+
+__all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
+
+ACCESS_LEVELS = ("public", "instance", "project")
+_TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ID_PREFIX = "svc_"
+_EDITABLE = (
+    "name", "description", "environment", "packages", "access_level", "runner",
+    "collect_prediction_data", "association_id_field",
+)
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    kind: str
+    template: str
+    environment: str
+    packages: tuple[str, ...]
+    description: str
+    access_level: str
+    project_id: str | None
+    runner: str
+    enabled: bool
+    deployed: bool
+    state: str
+    status_message: str
+    created_at: datetime
+    updated_at: datetime
+    collect_prediction_data: bool = False
+    """Whether the query log keeps the bodies of its calls."""
+    association_id_field: str = ""
+    """The request body's JSON field that names a call's association id; "" for none."""
+
+    @classmethod
+    def from_row(cls, row: ServiceRow) -> Service:
+        return cls(
+            id=row.id, name=row.name, kind=row.kind, template=row.template,
+            environment=row.environment, packages=tuple(row.packages),
+            description=row.description, access_level=row.access_level, runner=row.runner,
+            project_id=row.project_id, enabled=row.enabled, deployed=row.deployed,
+            state=row.state, status_message=row.status_message,
+            created_at=row.created_at, updated_at=row.updated_at,
+            collect_prediction_data=row.collect_prediction_data,
+            association_id_field=row.association_id_field,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "kind": self.kind, "template": self.template,
+            "environment": self.environment, "packages": list(self.packages),
+            "description": self.description, "access_level": self.access_level,
+            "project_id": self.project_id, "runner": self.runner,
+            "enabled": self.enabled, "deployed": self.deployed,
+            "state": self.state, "status_message": self.status_message,
+            "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+            "collect_prediction_data": self.collect_prediction_data,
+            "association_id_field": self.association_id_field,
+        }
+
+
+@dataclass(frozen=True)
+class ServiceFile:
+    path: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a caller asks for when creating a service (validated by the registry)."""
+
+    name: str
+    kind: str = "custom"
+    template: str | None = None
+    environment: str | None = None
+    packages: tuple[str, ...] = ()
+    description: str = ""
+    access_level: str = "project"
+    project: str | None = None
+    runner: str = ""
+    collect_prediction_data: bool = False
+    association_id_field: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
+        unknown = sorted(set(data) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise InvalidInput(f"unknown fields {unknown}")
+        if not isinstance(data.get("name"), str):
+            raise InvalidInput("'name' is required and must be a string")
+        return cls(
+            name=data["name"],
+            kind=_string(data, "kind", "custom"),
+            template=_string(data, "template", "") or None,
+            environment=_string(data, "environment", "") or None,
+            packages=tuple(validate_package_list(data.get("packages") or ())),
+            description=_string(data, "description", ""),
+            access_level=_string(data, "access_level", "project"),
+            project=_string(data, "project", "") or None,
+            runner=_string(data, "runner", ""),
+            collect_prediction_data=validate_flag(
+                data.get("collect_prediction_data", False), "collect_prediction_data"
+            ),
+            association_id_field=validate_association_id_field(
+                data.get("association_id_field", "")
+            ),
+        )
+
+
+class ServiceRegistry:
+    def __init__(
+        self,
+        store: Store,
+        environments: EnvironmentCatalog,
+        *,
+        extra_templates: Path | None = None,
+        max_files_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.store = store
+        self.environments = environments
+        self.extra_templates = extra_templates
+        self.max_files_bytes = max_files_bytes
+
+    # -- services -------------------------------------------------------------------
+
+    def create(
+        self,
+        spec: ServiceSpec,
+        files: Mapping[str, bytes] | None = None,
+        *,
+        project_id: str | None = None,
+    ) -> Service:
+        """Register a new, disabled and undeployed service in project ``project_id``.
+
+        Its files are ``files`` when given (an upload), else its template rendered.
+        """
+        name = validate_service_name(spec.name)
+        if spec.kind not in KINDS:
+            raise InvalidInput(f"unknown kind {spec.kind!r}; known: {', '.join(KINDS)}")
+        environment = self.environments.get(spec.environment).name
+        packages = validate_package_list(spec.packages or DEFAULT_PACKAGES[spec.kind])
+        description = validate_description(spec.description)
+        access_level = _validate_access_level(spec.access_level)
+        runner = _validate_runner(spec.runner)
+        collect = validate_flag(spec.collect_prediction_data, "collect_prediction_data")
+        association_field = validate_association_id_field(spec.association_id_field)
+        template = spec.template or DEFAULT_TEMPLATES[spec.kind]
+        if files is None:
+            values = ScaffoldValues(
+                name=name, kind=spec.kind, environment=environment,
+                packages=tuple(packages), description=description,
+            )
+            files = render_template(self.template_dir(template), values)
+        checked = self._checked_files(files)
+        now = _now()
+        row = ServiceRow(
+            id=_new_id(), name=name, kind=spec.kind, template=template,
+            environment=environment, packages=packages, description=description,
+            access_level=access_level, project_id=project_id, runner=runner,
+            collect_prediction_data=collect, association_id_field=association_field,
+            enabled=False, deployed=False, last_generation_number=0,
+            state="stopped", status_message="",
+            created_at=now, updated_at=now,
+        )
+        try:
+            with self.store.writing() as session:
+                if session.scalar(select(ServiceRow.id).where(ServiceRow.name == name)):
+                    raise Conflict(f"a service named {name!r} already exists")
+                session.add(row)
+                session.flush()
+                _put_files(session, row.id, checked)
+                return Service.from_row(row)
+        except IntegrityError as exc:
+            raise Conflict(f"a service named {name!r} already exists") from exc
+
+    def list(self) -> list[Service]:
+        with self.store.reading() as session:
+            rows = session.scalars(select(ServiceRow).order_by(ServiceRow.name))
+            return [Service.from_row(row) for row in rows]
+
+    def get(self, ref: str) -> Service:
+        with self.store.reading() as session:
+            return Service.from_row(find_service(session, ref))
+
+    def update(self, ref: str, changes: Mapping[str, Any]) -> Service:
+        """Change the editable fields; kind and template are fixed at creation."""
+        fixed = sorted(set(changes) & {"id", "kind", "template", "enabled", "deployed"})
+        if fixed:
+            raise InvalidInput(f"fields {fixed} cannot be changed this way")
+        unknown = sorted(set(changes) - set(_EDITABLE))
+        if unknown:
+            raise InvalidInput(f"unknown fields {unknown}; editable: {list(_EDITABLE)}")
+        values = self._validated_changes(changes)
+        try:
+            with self.store.writing() as session:
+                row = find_service(session, ref)
+                new_name = values.get("name")
+                if new_name and new_name != row.name and session.scalar(
+                    select(ServiceRow.id).where(ServiceRow.name == new_name)
+                ):
+                    raise Conflict(f"a service named {new_name!r} already exists")
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.updated_at = _now()
+                return Service.from_row(row)
+        except IntegrityError as exc:
+            raise Conflict(f"a service named {changes.get('name')!r} already exists") from exc
+
+    def delete(self, ref: str) -> None:
+        """Delete an undeployed service whose instances have stopped and whose builds have
+        ended, with its files and generations; their artifacts are queued for removal
+        (``artifact_removals``). Its calls stay in the query log."""
+        with self.store.writing() as session:
+            row = find_service(session, ref)
+            if row.deployed:
+                raise Conflict(f"service {row.name!r} is deployed; undeploy it first")
+            if session.scalar(
+                select(InstanceRow.id).where(InstanceRow.service_id == row.id).limit(1)
+            ) is not None:
+                raise Conflict(
+                    f"service {row.name!r} is still stopping its instances; try again "
+                    "once it is stopped"
+                )
+            generations = session.scalars(
+                select(GenerationRow).where(GenerationRow.service_id == row.id)
+            ).all()
+            building = [g for g in generations if g.build_state in BuildState.UNDER_WAY]
+            if building:
+                raise Conflict(
+                    f"service {row.name!r} has a build under way ({tag_of(building[0].number)}); "
+                    "delete it once the build has ended"
+                )
+            for generation in generations:
+                queue_removal(session, generation, row.name)
+            session.delete(row)
+
+    def set_enabled(self, ref: str, enabled: bool) -> Service:
+        with self.store.writing() as session:
+            row = find_service(session, ref)
+            row.enabled = enabled
+            row.updated_at = _now()
+            return Service.from_row(row)
+
+    # -- files ----------------------------------------------------------------------
+
+    def list_files(self, ref: str) -> list[ServiceFile]:
+        with self.store.reading() as session:
+            service_id = find_service(session, ref).id
+            rows = session.execute(
+                select(ServiceFileRow.path, ServiceFileRow.size, ServiceFileRow.sha256)
+                .where(ServiceFileRow.service_id == service_id)
+                .order_by(ServiceFileRow.path)
+            )
+            return [ServiceFile(path, size, digest) for path, size, digest in rows]
+
+    def read_file(self, ref: str, path: str) -> bytes:
+        path = validate_relative_path(path)
+        with self.store.reading() as session:
+            row = find_service(session, ref)
+            content = session.scalar(
+                select(ServiceFileRow.content).where(
+                    ServiceFileRow.service_id == row.id, ServiceFileRow.path == path
+                )
+            )
+            if content is None:
+                raise NotFound(f"service {row.name!r} has no file {path!r}")
+            return content
+
+    def read_all_files(self, ref: str) -> dict[str, bytes]:
+        with self.store.reading() as session:
+            return _files_of(session, find_service(session, ref).id)
+
+    def write_file(self, ref: str, path: str, content: bytes) -> ServiceFile:
+        path = validate_relative_path(path)
+        with self.store.writing() as session:
+            row = find_service(session, ref)
+            files = _files_of(session, row.id)
+            files[path] = content
+            self._checked_files(files)
+            session.execute(
+                delete(ServiceFileRow).where(
+                    ServiceFileRow.service_id == row.id, ServiceFileRow.path == path
+                )
+            )
+            _put_files(session, row.id, {path: content})
+            row.updated_at = _now()
+            return _describe(path, content)
+
+    def delete_file(self, ref: str, path: str) -> None:
+        path = validate_relative_path(path)
+        with self.store.writing() as session:
+            row = find_service(session, ref)
+            result = session.execute(
+                delete(ServiceFileRow).where(
+                    ServiceFileRow.service_id == row.id, ServiceFileRow.path == path
+                )
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"service {row.name!r} has no file {path!r}")
+            row.updated_at = _now()
+
+    def replace_files(self, ref: str, archive: bytes) -> list[ServiceFile]:
+        """Replace all of a service's files with an archive's (zip or tar.gz), atomically."""
+        return self.set_files(ref, read_archive(archive, max_total_bytes=self.max_files_bytes))
+
+    def set_files(self, ref: str, files: Mapping[str, bytes]) -> list[ServiceFile]:
+        """Replace all of a service's files, atomically."""
+        files = self._checked_files(files)
+        with self.store.writing() as session:
+            row = find_service(session, ref)
+            session.execute(delete(ServiceFileRow).where(ServiceFileRow.service_id == row.id))
+            _put_files(session, row.id, files)
+            row.updated_at = _now()
+        return [_describe(path, files[path]) for path in sorted(files)]
+
+    def archive(self, ref: str) -> bytes:
+        return write_zip(self.read_all_files(ref))
+
+    # -- helpers --------------------------------------------------------------------
+
+    def template_dir(self, template: str) -> Path:
+        """A template folder by name: the configured extra folder first, then the bundled."""
+        if not _TEMPLATE_NAME.match(template):
+            raise InvalidTemplate(f"template {template!r} is not a template name")
+        roots = [r for r in (self.extra_templates, templates_root()) if r is not None]
+        for root in roots:
+            candidate = root / template
+            if candidate.is_dir():
+                return candidate
+        known = sorted({p.name for r in roots if r.is_dir() for p in r.iterdir() if p.is_dir()})
+        raise InvalidTemplate(f"unknown template {template!r}; known: {', '.join(known)}")
+
+    def _validated_changes(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if "name" in changes:
+            values["name"] = validate_service_name(str(changes["name"]))
+        if "description" in changes:
+            values["description"] = validate_description(changes["description"])
+        if "environment" in changes:
+            values["environment"] = self.environments.get(str(changes["environment"])).name
+        if "packages" in changes:
+            values["packages"] = validate_package_list(changes["packages"])
+        if "access_level" in changes:
+            values["access_level"] = _validate_access_level(changes["access_level"])
+        if "runner" in changes:
+            values["runner"] = _validate_runner(changes["runner"])
+        if "collect_prediction_data" in changes:
+            values["collect_prediction_data"] = validate_flag(
+                changes["collect_prediction_data"], "collect_prediction_data"
+            )
+        if "association_id_field" in changes:
+            values["association_id_field"] = validate_association_id_field(
+                changes["association_id_field"]
+            )
+        return values
+
+    def _checked_files(self, files: Mapping[str, bytes]) -> dict[str, bytes]:
+        checked = validate_file_tree(files)
+        total = sum(len(content) for content in checked.values())
+        if total > self.max_files_bytes:
+            raise PayloadTooLarge(
+                f"service files total {total} bytes, over the limit of {self.max_files_bytes}"
+            )
+        return checked
+
+
+def find_service(session: Session, ref: str) -> ServiceRow:
+    """The service row with id or name ``ref``, or ``NotFound``."""
+    column = ServiceRow.id if ref.startswith(_ID_PREFIX) else ServiceRow.name
+    row = session.scalar(select(ServiceRow).where(column == ref))
+    if row is None:
+        raise NotFound(f"no service {ref!r}")
+    return row
+
+
+def _files_of(session: Session, service_id: str) -> dict[str, bytes]:
+    rows = session.execute(
+        select(ServiceFileRow.path, ServiceFileRow.content).where(
+            ServiceFileRow.service_id == service_id
+        )
+    )
+    return {path: content for path, content in rows}
+
+
+def _put_files(session: Session, service_id: str, files: Mapping[str, bytes]) -> None:
+    for path, content in files.items():
+        described = _describe(path, content)
+        session.add(ServiceFileRow(
+            service_id=service_id, path=path, content=content,
+            size=described.size, sha256=described.sha256,
+        ))
+
+
+def _describe(path: str, content: bytes) -> ServiceFile:
+    return ServiceFile(path, len(content), hashlib.sha256(content).hexdigest())
+
+
+def _validate_runner(value: Any) -> str:
+    """A runner name, or "" for the installation's own."""
+    if value is None or value == "":
+        return ""
+    if value not in RUNNERS:
+        raise InvalidInput(
+            f"unknown runner {value!r}; known: {', '.join(RUNNERS)} (or \"\" for the "
+            "installation's)"
+        )
+    return str(value)
+
+
+def _validate_access_level(value: Any) -> str:
+    if value not in ACCESS_LEVELS:
+        raise InvalidInput(f"unknown access level {value!r}; known: {', '.join(ACCESS_LEVELS)}")
+    return str(value)
+
+
+def _string(data: Mapping[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key!r} must be a string")
+    return value
+
+
+def _new_id() -> str:
+    return _ID_PREFIX + uuid.uuid4().hex[:16]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+

@@ -1,0 +1,543 @@
+"""The supervisor: one reconciliation loop that owns builds and instances.
+
+Each tick compares what the store says should be (a service deployed with a mapping of
+generations and maybe a challenger) with what is (builds, instances and their health) and
+acts: it builds pending generations (``shipyard.supervisor.builder``), starts instances of the built
+generations the mapping and the challenger need, puts the mapping in force once each of
+its generations has a healthy instance (and passed the promotion gates), drains and stops
+instances nobody needs, restarts instances that died (with backoff, counted), publishes
+the routing table the gateway reads, and does the housekeeping (``housekeeping``: the
+query log, instance credentials; ``shipyard.domain.artifact_removals``: the artifacts of
+deleted generations). Because every decision is made from stored state, a
+restart of the supervisor converges again: interrupted builds are redone, instances that
+survived are adopted, and the others are started from their artifacts without a rebuild.
+
+Failure keeps the old: a build that fails, or a generation that never becomes healthy
+(whether its instances exit, never answer, or cannot even be started), sends the service
+back to the mapping in force, whose generations keep serving, and the service's status
+says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from shipyard.contracts.run_paths import routes_file
+from shipyard.domain.artifact_removals import ArtifactRemovals
+from shipyard.domain.control_plane import ControlPlane
+from shipyard.domain.deployments import BuildState
+from shipyard.domain.generation_refs import tag_of
+from shipyard.errors import ShipyardError
+from shipyard.gateway.routes import write_routing_table
+from shipyard.iam.access_keys import AccessKeys
+from shipyard.settings import Settings
+from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.supervisor.builder import Builder
+from shipyard.supervisor.gatekeeper import Gatekeeper
+from shipyard.supervisor.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
+from shipyard.supervisor.rollout import (
+    PromotionGate,
+    give_up_generation,
+    put_in_force,
+    set_status,
+    shares,
+    wanted_generations,
+)
+from shipyard.supervisor.routing import routing_table
+from shipyard.supervisor.runner_choice import profile_of
+from shipyard.supervisor.runner_set import RunnerSet
+from shipyard_runners import Artifact, InstanceHandle, Runner, State
+
+__all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SupervisorTimings:
+    tick: float = 0.2
+    start_timeout: float = 60.0
+    healthy_check_interval: float = 1.0
+    usage_interval: float = 2.0
+    drain: float = 1.0
+    stop_grace: float = 30.0
+    backoff_first: float = 1.0
+    backoff_max: float = 30.0
+    new_tries: int = 3
+    """Starts a new generation gets before it is given up when it keeps exiting."""
+    prune_interval: float = 3600.0
+    """How often calls past the query log's retention are dropped."""
+    credentials_renewal_interval: float = 300.0
+    """How often running instances' access keys are renewed (see ``housekeeping``)."""
+
+
+@dataclass
+class _Memory:
+    """What the supervisor remembers between ticks (never needed for correctness)."""
+
+    last_health: dict[str, float] = field(default_factory=dict)
+    # When each generation last had a share of traffic or the challenger's role.
+    routed_at: dict[str, float] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
+    last_usage: float = 0.0
+    routes: dict[str, Any] | None = None
+    # When each instance's starts began failing, for those failing still (wall clock);
+    # after a restart of the supervisor, a start that fails has its start_timeout again.
+    failing_since: dict[str, float] = field(default_factory=dict)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        plane: ControlPlane,
+        runner: Runner,
+        *,
+        timings: SupervisorTimings | None = None,
+        build_workers: int = 2,
+        gates: Sequence[PromotionGate] = (),
+    ) -> None:
+        self.plane = plane
+        self.store = plane.store
+        self.runner = runner
+        self.timings = timings or SupervisorTimings()
+        self._builder = Builder(plane, runner, build_workers, self._build_finished)
+        self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
+        self._lock = threading.Lock()
+        self._stopping: set[str] = set()
+        self._memory = _Memory()
+        self._gatekeeper = Gatekeeper(self.store, gates)
+        self._housekeeping = Housekeeping(
+            self.store, plane.settings, prune_interval=self.timings.prune_interval,
+            renewal_interval=self.timings.credentials_renewal_interval,
+        )
+        self._removals = ArtifactRemovals(self.store, runner)
+
+    # -- the loop -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.recover()
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("supervisor tick failed; trying again")
+            stop.wait(self.timings.tick)
+        self.shutdown()
+
+    def recover(self) -> None:
+        """After a (re)start: redo builds a crash cut short (or fail those cut short too
+        often), adopt or forget old instances."""
+        self._builder.recover()
+        with self.store.writing() as session:
+            for row in session.scalars(select(InstanceRow)):
+                if row.handle:
+                    handle = InstanceHandle.from_dict(row.handle)
+                    if self.runner.adopt(handle):
+                        log.info("adopted instance %s", row.id)
+                        continue
+                    # Its master may be gone while workers still hold the port.
+                    self._stop_quietly(handle, grace=0.0)
+                row.handle = None
+                row.state = State.EXITED.value
+                row.next_start_at = 0.0
+
+    def tick(self) -> None:
+        self._builder.schedule()
+        self._reconcile()
+        self._publish_routes()
+        if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
+            self._record_usage()
+        self._housekeeping.run()
+        with self._lock:
+            stopping = bool(self._stopping)
+        if not stopping:  # an instance being stopped may still run from its artifact
+            self._removals.run()
+
+    def shutdown(self) -> None:
+        """Finish running builds and gates, then stop every instance; desired state stays
+        stored."""
+        self._builder.shutdown()
+        self._gatekeeper.shutdown()
+        self._stops.shutdown(wait=True)
+        with self.store.reading() as session:
+            rows = [(r.id, r.handle) for r in session.scalars(select(InstanceRow))]
+        with ThreadPoolExecutor(8) as pool:
+            for _id, handle in rows:
+                if handle:
+                    pool.submit(self._stop_quietly, InstanceHandle.from_dict(handle))
+        with self.store.writing() as session:
+            session.execute(delete(InstanceRow))
+
+    # -- builds ---------------------------------------------------------------------
+
+    def _build_finished(
+        self, session: Session, service: ServiceRow, generation: GenerationRow, error: str
+    ) -> None:
+        """A build ended (``error`` is "" when it succeeded): say what comes next."""
+        tag = tag_of(generation.number)
+        if not error:
+            if generation.id in shares(service.mapping):
+                set_status(service, "starting", f"starting {tag}")
+            return
+        give_up_generation(session, service, generation, f"build of {tag} failed: {error}")
+
+    # -- instances ------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        # Health checks are network calls: made before taking the store's write lock.
+        health = self._check_health()
+        self._gatekeeper.ask_due()
+        with self.store.writing() as session:
+            services = session.scalars(select(ServiceRow)).all()
+            for service in services:
+                self._reconcile_service(session, service, health)
+            # Published before the commit, so that the gateway routes to a promoted
+            # generation no later than the API reports it live.
+            session.flush()
+            self._publish(routing_table(session))
+
+    def _check_health(self) -> dict[str, State]:
+        """The health of every started instance that is due a check."""
+        with self.store.reading() as session:
+            rows = session.execute(
+                select(InstanceRow.id, InstanceRow.state, InstanceRow.handle)
+                .where(InstanceRow.handle.is_not(None))
+            ).all()
+        found: dict[str, State] = {}
+        for instance_id, state, handle in rows:
+            last = self._memory.last_health.get(instance_id, 0.0)
+            if (
+                state == State.HEALTHY.value
+                and time.monotonic() - last < self.timings.healthy_check_interval
+            ):
+                continue
+            self._memory.last_health[instance_id] = time.monotonic()
+            found[instance_id] = self.runner.health(InstanceHandle.from_dict(handle))
+        return found
+
+    def _reconcile_service(
+        self, session: Session, service: ServiceRow, health: dict[str, State]
+    ) -> None:
+        now = time.time()
+        wanted = wanted_generations(session, service)
+        instances = session.scalars(
+            select(InstanceRow).where(InstanceRow.service_id == service.id)
+        ).all()
+        by_generation = {row.generation_id: row for row in instances}
+        for generation_id in wanted:
+            if generation_id not in by_generation:
+                row = InstanceRow(
+                    id="i-" + uuid.uuid4().hex[:12], service_id=service.id,
+                    generation_id=generation_id, handle=None, state="pending", restarts=0,
+                    next_start_at=0.0, started_at=0.0, healthy_since=None, last_error="",
+                    cpu_percent=0.0, memory_bytes=0,
+                )
+                session.add(row)
+                by_generation[generation_id] = row
+        routed = set(shares(service.live_mapping)) if service.deployed else set()
+        if service.deployed and service.challenger_generation_id:
+            routed.add(service.challenger_generation_id)
+        for generation_id in routed:
+            self._memory.routed_at[generation_id] = time.monotonic()
+        for generation_id, row in list(by_generation.items()):
+            if generation_id not in wanted:
+                if self._may_stop(generation_id):
+                    self._retire(session, row)
+                continue
+            self._tend(session, service, row, health.get(row.id), now)
+        self._promote_if_ready(session, service, by_generation)
+        if not service.deployed and not by_generation:
+            service.live_generation_id = None
+            service.live_mapping = None
+            if service.state != "stopped":
+                set_status(service, "stopped", "")
+
+    def _may_stop(self, generation_id: str) -> bool:
+        # Give the gateway time to route away from a generation before it stops; after a
+        # restart of the supervisor, when that time is not known, wait as long again.
+        memory = self._memory
+        last = memory.routed_at.get(generation_id, memory.started_at)
+        if time.monotonic() - last < self.timings.drain:
+            return False
+        memory.routed_at.pop(generation_id, None)
+        return True
+
+    def _tend(
+        self, session: Session, service: ServiceRow, row: InstanceRow,
+        state: State | None, now: float,
+    ) -> None:
+        """Start, or act on the health of, one wanted instance."""
+        if row.handle is None:
+            if now >= row.next_start_at:
+                self._start(session, service, row, now)
+            return
+        if state is None:
+            return
+        handle = InstanceHandle.from_dict(row.handle)
+        if state == State.HEALTHY:
+            if row.state != State.HEALTHY.value:
+                row.healthy_since = now
+                if (service.state == "starting" and service.mapping == service.live_mapping
+                        and row.generation_id in shares(service.live_mapping)):
+                    set_status(service, "running", "")
+            row.state = state.value
+        elif state == State.EXITED:
+            self._exited(session, service, row, now, handle)
+        elif state == State.STARTING and now - row.started_at > self.timings.start_timeout:
+            self._never_healthy(session, service, row, handle, now)
+        else:
+            row.state = state.value
+
+    def _start(self, session: Session, service: ServiceRow, row: InstanceRow, now: float) -> None:
+        generation = session.get_one(GenerationRow, row.generation_id)
+        artifact = Artifact.from_dict(generation.artifact or {})
+        environment = self.plane.environments.get(generation.environment)
+        try:
+            exists = self.runner.exists(artifact)
+        except ShipyardError as exc:  # its runner cannot tell now (an engine that is down)
+            self._start_failed(session, service, row, now, exc.message)
+            return
+        if not exists:
+            # Its artifact is gone: build the same generation again.
+            generation.build_state = BuildState.PENDING
+            generation.build_attempts = 0
+            generation.artifact = None
+            session.delete(row)
+            return
+        settings = self.plane.settings
+        # The instance's own credentials, for the SDK inside it to call other services.
+        credentials = self.plane.access.access_keys.issue_for_instance(
+            session, service.id, row.id, INSTANCE_CREDENTIALS_LIFETIME
+        )
+        env = {
+            "SHIPYARD_SERVICE_ID": service.id,
+            "SHIPYARD_SERVICE_NAME": service.name,
+            "SHIPYARD_GENERATION": tag_of(generation.number),
+            # Where the SDK inside the instance calls other services.
+            "SHIPYARD_URL": settings.public_url,
+            "SHIPYARD_ACCESS_KEY_ID": credentials.key.id,
+            "SHIPYARD_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "SHIPYARD_REGION": settings.region,
+            "SHIPYARD_SIGNING_SERVICE": settings.signing_service,
+        }
+        try:
+            handle = self.runner.start(artifact, profile_of(environment), env)
+        except ShipyardError as exc:
+            self._start_failed(session, service, row, now, exc.message)
+            return
+        self._memory.failing_since.pop(row.id, None)
+        row.handle = handle.to_dict()
+        row.state = State.STARTING.value
+        row.started_at = now
+        row.healthy_since = None
+        if handle.notes:  # what it runs without: its status says so
+            row.last_error = "; ".join(handle.notes)
+
+    def _start_failed(
+        self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
+        problem: str,
+    ) -> None:
+        """A start failed before any instance existed. A live generation keeps trying, with
+        backoff; a new one, like any start, has ``start_timeout`` (from its first failed
+        try) to succeed, and is then given up with the reason."""
+        row.last_error = problem
+        row.restarts += 1
+        first = self._memory.failing_since.setdefault(row.id, now)
+        row.next_start_at = now + self._backoff(row.restarts)
+        if row.generation_id in shares(service.live_mapping):
+            set_status(service, "starting", f"instance {row.id} cannot start: {problem}; "
+                                            f"trying again (restart {row.restarts})")
+            return
+        deadline = first + self.timings.start_timeout
+        if now < deadline:
+            row.next_start_at = min(row.next_start_at, deadline)
+            return
+        self._memory.failing_since.pop(row.id, None)
+        generation = session.get_one(GenerationRow, row.generation_id)
+        AccessKeys.revoke_for_instance(session, row.id)
+        session.delete(row)
+        give_up_generation(
+            session, service, generation,
+            f"{tag_of(generation.number)} could not start in "
+            f"{self.timings.start_timeout:g}s: {problem}",
+        )
+
+    def _exited(
+        self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
+        handle: InstanceHandle,
+    ) -> None:
+        """Restart a dead instance, unless it is a new generation that keeps dying."""
+        is_new = row.generation_id not in shares(service.live_mapping)
+        if is_new and row.healthy_since is None and row.restarts + 1 >= self.timings.new_tries:
+            self._abandon(
+                session, service, row, handle,
+                f"exited {row.restarts + 1} times before it became healthy",
+            )
+            return
+        self._restart_later(service, row, now, handle)
+
+    def _restart_later(
+        self, service: ServiceRow, row: InstanceRow, now: float, handle: InstanceHandle
+    ) -> None:
+        tail = self._log_tail(handle)
+        self._stop_quietly(handle, grace=0.0)
+        row.handle = None
+        row.state = State.EXITED.value
+        row.restarts += 1
+        row.last_error = tail
+        row.next_start_at = now + self._backoff(row.restarts)
+        log.warning("instance %s of %s exited; restart %d", row.id, service.name, row.restarts)
+        if row.generation_id in shares(service.live_mapping):
+            set_status(
+                service, "starting",
+                f"instance {row.id} exited; restarting (restart {row.restarts})",
+            )
+
+    def _never_healthy(
+        self, session: Session, service: ServiceRow, row: InstanceRow,
+        handle: InstanceHandle, now: float,
+    ) -> None:
+        if row.generation_id in shares(service.live_mapping):
+            # A live generation stopped answering after a restart: keep trying.
+            self._restart_later(service, row, now, handle)
+            return
+        self._abandon(
+            session, service, row, handle,
+            f"never became healthy in {self.timings.start_timeout:g}s",
+        )
+
+    def _abandon(
+        self, session: Session, service: ServiceRow, row: InstanceRow,
+        handle: InstanceHandle, problem: str,
+    ) -> None:
+        """Stop and forget a new generation's instance; the live generations keep serving."""
+        generation = session.get_one(GenerationRow, row.generation_id)
+        tail = self._log_tail(handle)
+        self._submit_stop(handle)
+        AccessKeys.revoke_for_instance(session, row.id)
+        session.delete(row)
+        give_up_generation(
+            session, service, generation, f"{tag_of(generation.number)} {problem}: {tail}"
+        )
+
+    def _promote_if_ready(
+        self, session: Session, service: ServiceRow, by_generation: dict[str, InstanceRow]
+    ) -> None:
+        """Put the desired mapping in force once each of its generations has a healthy
+        instance and has passed the gates."""
+        desired = shares(service.mapping)
+        if not service.deployed or not desired or service.mapping == service.live_mapping:
+            return
+        for generation_id in desired:
+            row = by_generation.get(generation_id)
+            if row is None or row.state != State.HEALTHY.value or row.handle is None:
+                return
+        new = [generation_id for generation_id in desired
+               if generation_id not in shares(service.live_mapping)]
+        if not self._gatekeeper.answered(new):
+            return  # a later tick takes the verdicts
+        for generation_id in new:
+            problem = self._gatekeeper.take(generation_id)
+            if problem is not None:
+                generation = session.get_one(GenerationRow, generation_id)
+                give_up_generation(
+                    session, service, generation, f"{tag_of(generation.number)} {problem}"
+                )
+                return
+        put_in_force(service)
+        log.info("%s now serves %s", service.name, service.live_mapping)
+
+    def _retire(self, session: Session, row: InstanceRow) -> None:
+        if row.handle:
+            self._submit_stop(InstanceHandle.from_dict(row.handle))
+        self._memory.last_health.pop(row.id, None)
+        self._memory.failing_since.pop(row.id, None)
+        AccessKeys.revoke_for_instance(session, row.id)
+        session.delete(row)
+
+    def _submit_stop(self, handle: InstanceHandle) -> None:
+        with self._lock:
+            if handle.instance_id in self._stopping:
+                return
+            self._stopping.add(handle.instance_id)
+
+        def _stop() -> None:
+            try:
+                self._stop_quietly(handle)
+            finally:
+                with self._lock:
+                    self._stopping.discard(handle.instance_id)
+
+        self._stops.submit(_stop)
+
+    def _stop_quietly(self, handle: InstanceHandle, grace: float | None = None) -> None:
+        try:
+            self.runner.stop(handle, self.timings.stop_grace if grace is None else grace)
+        except Exception:
+            log.exception("could not stop instance %s", handle.instance_id)
+
+    def _log_tail(self, handle: InstanceHandle, lines: int = 20) -> str:
+        try:
+            return self.runner.logs(handle, tail=lines).strip()[-2000:]
+        except Exception:
+            return ""
+
+    def _backoff(self, restarts: int) -> float:
+        return min(self.timings.backoff_max, self.timings.backoff_first * 2 ** (restarts - 1))
+
+    def _record_usage(self) -> None:
+        self._memory.last_usage = time.monotonic()
+        with self.store.writing() as session:
+            for row in session.scalars(select(InstanceRow).where(InstanceRow.handle.is_not(None))):
+                try:
+                    usage = self.runner.usage(InstanceHandle.from_dict(row.handle or {}))
+                except ShipyardError:
+                    continue
+                row.cpu_percent = usage.cpu_percent
+                row.memory_bytes = usage.memory_bytes
+
+    # -- routing --------------------------------------------------------------------
+
+    def _publish_routes(self) -> None:
+        with self.store.reading() as session:
+            self._publish(routing_table(session))
+
+    def _publish(self, table: dict[str, Any]) -> None:
+        if table == self._memory.routes:
+            return
+        write_routing_table(routes_file(self.plane.settings.home), table)
+        self._memory.routes = table
+
+
+def main() -> None:
+    """``python -m shipyard.supervisor``: run the loop until SIGTERM."""
+    from shipyard.settings import RESOLVED_SETTINGS_VAR
+    from shipyard.supervisor.replacement_gate import ReplacementGate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(message)s")
+    argparse.ArgumentParser(prog="shipyard-supervisor").parse_args()
+    settings = Settings.from_json(os.environ[RESOLVED_SETTINGS_VAR])
+    plane = ControlPlane.build(settings, RunnerSet, migrate=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
+    Supervisor(plane, plane.runners, timings=timings, gates=[ReplacementGate()]).run(stop)
+    plane.close()
+
+
+if __name__ == "__main__":
+    main()

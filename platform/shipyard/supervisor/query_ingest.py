@@ -1,0 +1,241 @@
+"""``ingest_spool``: the supervisor's side of the query log, from spool files to rows.
+
+Each completed spool file (``*.jsonl``) is claimed by renaming it to ``*.jsonl.ingesting``,
+its rows are inserted into ``query_log`` in one write transaction, and the file is deleted
+after the commit. Each file is ingested exactly once:
+
+- a file is claimed by one atomic rename, so it is read by one call only;
+- a ``.ingesting`` file found when a call starts was left by an earlier call that crashed
+  or failed. Its rows went in all together or not at all, so the call looks for its first
+  row (same service, request id and time) in the same transaction: found, the file was
+  already committed and is only deleted; not found, it is inserted now.
+
+That reasoning assumes one ingester per spool directory at a time (the supervisor, whose
+ticks run one after another).
+
+A line that is not a JSON object with the columns' types is corrupt: it is left out,
+appended to ``quarantine/<file>`` in the spool directory for inspection, and logged; the
+rest of its file goes in. A file whose insert fails (the database is away) is logged and
+stays claimed; the next call tries it again, as an interrupted file.
+
+A ``.jsonl.part`` file older than ``STALE_PART_AGE`` seconds was left by a gateway that
+crashed while writing it (writing one takes milliseconds): it is salvaged (ingested as
+it is, its cut last line quarantined) rather than left to pile up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from shipyard.gateway.spool import PART_SUFFIX, SPOOL_SUFFIX
+from shipyard.store import QueryLogRow, Store
+
+__all__ = ["INGESTING_SUFFIX", "QUARANTINE", "STALE_PART_AGE", "ingest_spool"]
+
+log = logging.getLogger(__name__)
+
+INGESTING_SUFFIX = ".jsonl.ingesting"
+QUARANTINE = "quarantine"
+STALE_PART_AGE = 300.0
+CHUNK = 1000
+"""Rows per INSERT statement (executemany)."""
+FILES_PER_CALL = 200
+"""Completed files one call ingests at most (oldest first), so that a backlog after a
+downtime is worked off over a few supervisor ticks instead of holding one up."""
+
+_REQUIRED_TEXT = ("request_id", "service_id", "method", "path")
+_BODIES = ("request_body", "response_body", "challenger_body")
+_OPTIONAL_TEXT = ("generation", "association_id", "challenger_generation", *_BODIES)
+BODY_ENCODINGS = ("utf-8", "base64")
+_LIMITS = {
+    column.name: column.type.length
+    for column in QueryLogRow.__table__.columns
+    if getattr(column.type, "length", None)
+}
+
+
+class CorruptEntry(ValueError):
+    """A spool line that cannot become a ``query_log`` row."""
+
+
+def ingest_spool(store: Store, directory: Path) -> int:
+    """Insert the rows of every completed spool file in ``directory``; how many went in."""
+    if not directory.is_dir():
+        return 0
+    _salvage_stale_parts(directory)
+    interrupted = sorted(directory.glob("*" + INGESTING_SUFFIX))
+    inserted = 0
+    completed = sorted(directory.glob("*" + SPOOL_SUFFIX), key=_age_order)[:FILES_PER_CALL]
+    for path in completed:
+        claimed = path.with_name(path.name.removesuffix(SPOOL_SUFFIX) + INGESTING_SUFFIX)
+        try:
+            path.rename(claimed)
+        except FileNotFoundError:
+            continue
+        inserted += _ingest_file(store, claimed, recovering=False)
+    for path in interrupted:
+        inserted += _ingest_file(store, path, recovering=True)
+    return inserted
+
+
+def row_values(entry: Any) -> dict[str, Any]:
+    """The ``query_log`` column values of one spool entry, or ``CorruptEntry``."""
+    if not isinstance(entry, dict):
+        raise CorruptEntry("not a JSON object")
+    values: dict[str, Any] = {"at": datetime.fromtimestamp(_number(entry, "at"), UTC)}
+    service_id = entry.get("service_id")
+    if isinstance(service_id, str) and len(service_id) > _LIMITS["service_id"]:
+        raise CorruptEntry("service_id is too long to be a service id")
+    for name in _REQUIRED_TEXT:
+        values[name] = _text(entry, name, required=True)
+    for name in _OPTIONAL_TEXT:
+        values[name] = _text(entry, name, required=False)
+    values["body_encoding"] = _body_encoding(entry, values)
+    values["caller"] = _text(entry, "caller", required=False) or ""
+    values["status"] = _integer(entry.get("status"), "status")
+    values["latency_ms"] = _number(entry, "latency_ms")
+    for name in ("request_bytes", "response_bytes"):
+        values[name] = _integer(entry.get(name, 0), name)
+    values["challenger_status"] = _integer(
+        entry.get("challenger_status"), "challenger_status", nullable=True
+    )
+    values["challenger_latency_ms"] = (
+        None if entry.get("challenger_latency_ms") is None
+        else _number(entry, "challenger_latency_ms")
+    )
+    return values
+
+
+def _ingest_file(store: Store, path: Path, *, recovering: bool) -> int:
+    rows, corrupt = _read(path)
+    try:
+        with store.writing() as session:
+            if recovering and rows and _already_stored(session, rows[0]):
+                log.info("query spool file %s was already ingested; removing it", path.name)
+                rows = []
+            for start in range(0, len(rows), CHUNK):
+                session.execute(insert(QueryLogRow), rows[start:start + CHUNK])
+    except SQLAlchemyError:
+        log.exception("could not ingest query spool file %s; trying again later", path.name)
+        return 0
+    if corrupt:
+        _quarantine(path, corrupt)
+    path.unlink(missing_ok=True)
+    return len(rows)
+
+
+def _age_order(path: Path) -> tuple[float, str]:
+    try:
+        return (path.stat().st_mtime, path.name)
+    except FileNotFoundError:
+        return (0.0, path.name)
+
+
+def _read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    rows: list[dict[str, Any]] = []
+    corrupt: list[str] = []
+    with path.open("rb") as source:
+        for number, raw in enumerate(source, start=1):
+            line = raw.decode("utf-8", errors="replace")
+            if not line.strip():
+                continue
+            try:
+                rows.append(row_values(json.loads(line)))
+            except (ValueError, OverflowError, OSError) as exc:  # CorruptEntry, bad JSON
+                log.warning("query spool file %s line %d is corrupt (%s); quarantined",
+                            path.name, number, exc)
+                corrupt.append(line if line.endswith("\n") else line + "\n")
+    return rows, corrupt
+
+
+def _already_stored(session: Session, row: dict[str, Any]) -> bool:
+    found = session.scalar(
+        select(QueryLogRow.id).where(
+            QueryLogRow.service_id == row["service_id"],
+            QueryLogRow.request_id == row["request_id"],
+            QueryLogRow.at == row["at"],
+        ).limit(1)
+    )
+    return found is not None
+
+
+def _quarantine(path: Path, lines: list[str]) -> None:
+    folder = path.parent / QUARANTINE
+    folder.mkdir(exist_ok=True)
+    name = path.name.removesuffix(INGESTING_SUFFIX) + SPOOL_SUFFIX
+    with (folder / name).open("a", encoding="utf-8") as sink:
+        sink.writelines(lines)
+
+
+def _salvage_stale_parts(directory: Path) -> None:
+    now = time.time()
+    for part in directory.glob("*" + PART_SUFFIX):
+        try:
+            if now - part.stat().st_mtime < STALE_PART_AGE:
+                continue
+            part.rename(part.with_name(part.name.removesuffix(PART_SUFFIX) + SPOOL_SUFFIX))
+        except FileNotFoundError:
+            continue
+        log.warning("salvaging %s, left half written by a gateway that stopped", part.name)
+
+
+def _text(entry: dict[str, Any], name: str, *, required: bool) -> str | None:
+    value = entry.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise CorruptEntry(f"{name} is not text")
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL
+        value = value.replace("\x00", "\ufffd")
+    limit = _LIMITS.get(name)
+    return value[:limit] if limit else value
+
+
+def _body_encoding(entry: dict[str, Any], values: dict[str, Any]) -> str | None:
+    encoding = entry.get("body_encoding")
+    if encoding is None:
+        # Spooled before bodies said how they are written: they were UTF-8 text.
+        has_bodies = any(values[name] is not None for name in _BODIES)
+        return "utf-8" if has_bodies else None
+    if encoding not in BODY_ENCODINGS:
+        raise CorruptEntry(f"body_encoding is not one of {', '.join(BODY_ENCODINGS)}")
+    if encoding == "base64":
+        for name in _BODIES:
+            if values[name] is not None and not _is_base64(values[name]):
+                raise CorruptEntry(f"{name} is not base64")
+    return encoding
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _integer(value: Any, name: str, *, nullable: bool = False) -> int | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CorruptEntry(f"{name} is not an integer")
+    return value
+
+
+def _number(entry: dict[str, Any], name: str) -> float:
+    value = entry.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise CorruptEntry(f"{name} is not a finite number")
+    return float(value)
