@@ -31,9 +31,13 @@ if TYPE_CHECKING:
     from shipyard_runners.sandbox import Sandbox
     from shipyard_runners.venvs import INSTALL_TIMEOUT, EnvironmentStore
 
+RUNNERS = ("local", "docker")
+"""The names of the runners this package has."""
+
 __all__ = [
     "CHECK_TIMEOUT",
     "INSTALL_TIMEOUT",
+    "RUNNERS",
     "AppRoutes",
     "Artifact",
     "BuildSpec",

@@ -44,7 +44,7 @@ from shipyard.domain.validation import (
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
 from shipyard.resources import templates_root
 from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
-from shipyard.supervisor.runner_choice import RUNNERS
+from shipyard_runners import RUNNERS
 
 __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
 

@@ -27,7 +27,6 @@ from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.workers import run_workers
 from shipyard.iam.access_control import AccessControl
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
-from shipyard.store import Store
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -95,9 +94,7 @@ def _guard() -> GatewayGuard | None:
     resolved = os.environ.get(RESOLVED_SETTINGS_VAR)
     if not resolved:
         return None
-    control = Settings.from_json(resolved)
-    store = Store(control.effective_database_url)
-    return GatewayGuard(AccessControl.build(control, store).authenticator)
+    return GatewayGuard(AccessControl.connect(Settings.from_json(resolved)).authenticator)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@ class AccessControl:
         )
         return cls(Directory(store), access_keys, api_keys, authenticator)
 
+    @classmethod
+    def connect(cls, settings: Settings) -> AccessControl:
+        """Access control over a connection of its own to the database of ``settings``:
+        for a process (the gateway) that reaches the store through iam alone."""
+        return cls.build(settings, Store(settings.effective_database_url))
+
     def ensure_administrator(self, settings: Settings) -> Path:
         """On first start, an administrator with an access key written (mode 0600) to
         ``settings.admin_credentials_file``; services from before identities existed go

@@ -10,12 +10,11 @@ from sqlalchemy.engine import make_url
 from shipyard.domain.environments import Environment
 from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
-from shipyard_runners import DockerRunner, LocalRunner, Profile, Runner, Sandbox
+from shipyard_runners import RUNNERS, DockerRunner, LocalRunner, Profile, Runner, Sandbox
 from shipyard_runners.containers import installation_id
 
 __all__ = ["RUNNERS", "SANDBOXES", "make_runner", "profile_of", "runner_named"]
 
-RUNNERS = ("local", "docker")
 SANDBOXES = ("bubblewrap", "none")
 
 
