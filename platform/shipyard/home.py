@@ -12,6 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from shipyard.contracts.run_paths import lock_file
 from shipyard.errors import Conflict
 
 __all__ = ["HOME_MODE", "lock_home", "prepare_home"]
@@ -40,7 +41,7 @@ def lock_home(home: Path) -> int:
     """Take ``home`` for this ``shipyard up``: a lock held as long as the returned file
     descriptor is open, in this process or any that inherited it. A home already taken
     raises ``Conflict`` with the PID that took it."""
-    path = home / "run" / "up.lock"
+    path = lock_file(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -58,6 +58,22 @@ def table_of(*services: dict[str, Any]) -> dict[str, Any]:
 # -- the table ------------------------------------------------------------------------
 
 
+def test_the_table_the_supervisor_writes_is_the_table_the_gateway_reads(tmp_path) -> None:
+    """The contract both sides hold: a ``RoutingTable`` written and loaded back is equal
+    to itself, every field included."""
+    written = RoutingTable.from_dict(table_of(
+        service(mapping=[("v1", 0.25), ("v2", 0.75)], instances={"v1": [1], "v2": [2, 3]},
+                access_level="instance", project_id="prj_1", challenger="v3",
+                collect_prediction_data=True, association_id_field="order"),
+        service(sid="svc_2", name="other"),
+    ))
+    path = tmp_path / "routes.json"
+    write_routing_table(path, written)
+    assert RoutingTable.load(path) == written
+    assert RoutingTable.load(path).to_dict() == written.to_dict()
+
+
+
 def test_parses_the_published_shape_and_looks_up_by_id_or_name() -> None:
     table = RoutingTable.from_dict(table_of(service()))
     route = table.lookup("svc_0123abcd")

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.routing_table import RoutingTable, Upstream
 from shipyard.domain.generation_refs import main_generation, mapping_of
 from shipyard.domain.traffic import parse_mapping
 from shipyard.errors import InvalidInput
 from shipyard.gateway.challenger import SKIPPED, TIMED_OUT, ChallengerMirror, copy_request
 from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.recording import BodyCopies
-from shipyard.gateway.routes import RoutingTable, Upstream
 from shipyard.gateway.settings import GatewaySettings
 
 BUILT = {"v1": "gen_1", "v2": "gen_2", "v3": "gen_3"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from shipyard.contracts.runfile import read_run_file
+from shipyard.contracts.run_paths import read_run_file
 from shipyard_sdk.client import Client
 
 __all__ = ["client_from", "local_home", "server_url"]

@@ -1,17 +1,79 @@
-"""Files through which the supervisor tells other processes what it did."""
+"""The run folder, ``<home>/run``: the files through which the processes of one
+``shipyard up`` find each other and hand each other work. Each is named here once, with
+who writes it and who reads it:
+
+    api.json        up writes the URL it serves (``write_run_file``); the CLI reads it
+    up.lock         up holds it while it runs (``shipyard.home.lock_home``)
+    routes.json     the supervisor writes the routing table; the gateway reads it
+    query-spool/    gateways write query records; the supervisor ingests them
+    build-scratch/  the supervisor's builds unpack code there; a new one empties it
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["query_spool_dir", "routes_file"]
+__all__ = [
+    "build_scratch_dir",
+    "clear_run_file",
+    "lock_file",
+    "query_spool_dir",
+    "read_run_file",
+    "routes_file",
+    "run_dir",
+    "run_file",
+    "write_run_file",
+]
+
+
+def run_dir(home: Path) -> Path:
+    return home / "run"
 
 
 def routes_file(home: Path) -> Path:
     """Where the supervisor publishes the routing table the gateway reads."""
-    return home / "run" / "routes.json"
+    return run_dir(home) / "routes.json"
 
 
 def query_spool_dir(home: Path) -> Path:
     """Where gateways leave their query-log records for the supervisor to ingest."""
-    return home / "run" / "query-spool"
+    return run_dir(home) / "query-spool"
+
+
+def build_scratch_dir(home: Path) -> Path:
+    """Where the supervisor's builds unpack a generation's code."""
+    return run_dir(home) / "build-scratch"
+
+
+def lock_file(home: Path) -> Path:
+    """The lock a running ``shipyard up`` holds on its home."""
+    return run_dir(home) / "up.lock"
+
+
+def run_file(home: Path) -> Path:
+    """Where a running ``shipyard up`` records its URL, so the CLI can find it."""
+    return run_dir(home) / "api.json"
+
+
+def read_run_file(home: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(run_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_run_file(home: Path, url: str) -> None:
+    path = run_file(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+
+
+def clear_run_file(home: Path) -> None:
+    """Remove the run file if this process wrote it."""
+    info = read_run_file(home)
+    if info and info.get("pid") == os.getpid():
+        run_file(home).unlink(missing_ok=True)

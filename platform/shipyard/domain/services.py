@@ -42,13 +42,13 @@ from shipyard.domain.validation import (
     validate_service_name,
 )
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
+from shipyard.iam.principals import ACCESS_LEVELS
 from shipyard.resources import templates_root
 from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
 from shipyard_runners import RUNNERS
 
 __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
 
-ACCESS_LEVELS = ("public", "instance", "project")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_PREFIX = "svc_"
 _EDITABLE = (

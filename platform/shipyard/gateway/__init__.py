@@ -2,13 +2,17 @@
 
 ``/user-services/invoke/<service id or name>/<path>`` is forwarded to a live instance of
 that service, picked from the routing table the supervisor publishes; every other path
-goes unchanged to the control plane's API upstream. Bodies stream both ways; the
-supervisor's side of the contract is ``write_routing_table``.
+goes unchanged to the control plane's API upstream. Bodies stream both ways. The routing
+table is a contract (``shipyard.contracts.routing_table``) the supervisor writes.
+
+Run by the gateway process only. It imports iam (to check credentials, which reaches the
+store), the contracts and the errors; nothing of the domain, the supervisor or the API,
+and none of docker-py, jinja2 or flask.
 
 Start it with ``python -m shipyard.gateway --fd N --routes PATH --api-upstream HOST:PORT``.
 """
 
-from shipyard.gateway.routes import (
+from shipyard.contracts.routing_table import (
     ROUTING_TABLE_VERSION,
     RoutingTable,
     RoutingTableError,

@@ -13,8 +13,8 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from shipyard.contracts.routing_table import ServiceRoute
 from shipyard.errors import Forbidden, ShipyardError, Unauthorized
-from shipyard.gateway.routes import ServiceRoute
 from shipyard.iam.authenticator import CREDENTIALS_NEEDED, Authenticator, NotCached
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import Caller, may_invoke

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import httptools
 
 from shipyard.contracts.query_record import QueryRecord
-from shipyard.gateway.routes import Upstream
+from shipyard.contracts.routing_table import Upstream
 
 __all__ = [
     "SKIPPED", "TIMED_OUT", "UNREACHABLE", "ChallengerMirror", "append_capped", "copy_request",

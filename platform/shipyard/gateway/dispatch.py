@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 
+from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, authority_of
 from shipyard.errors import NotFound, ShipyardError, Unavailable
 from shipyard.gateway.headers import RequestHeaders
-from shipyard.gateway.routes import RoutingTable, ServiceRoute, authority_of
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.targets import origin_form, split_invoke
 

@@ -14,10 +14,10 @@ import time
 from typing import TYPE_CHECKING
 
 from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.routing_table import ServiceRoute
 from shipyard.gateway.access import CLIENT_GONE
 from shipyard.gateway.challenger import append_capped, copy_request
 from shipyard.gateway.dispatch import Destination
-from shipyard.gateway.routes import ServiceRoute
 from shipyard.gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:

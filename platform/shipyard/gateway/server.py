@@ -20,6 +20,7 @@ from pathlib import Path
 import uvloop
 
 from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.routing_table import RoutingTable
 from shipyard.gateway.access import access_log
 from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.challenger import ChallengerMirror
@@ -28,7 +29,6 @@ from shipyard.gateway.dispatch import Destination, dispatch
 from shipyard.gateway.downstream import ClientConnection
 from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.pool import ConnectionPool
-from shipyard.gateway.routes import RoutingTable
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.spool import QuerySpool
 from shipyard.gateway.watcher import TableWatcher

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from shipyard.gateway.routes import RoutingTable, RoutingTableError
+from shipyard.contracts.routing_table import RoutingTable, RoutingTableError
 
 __all__ = ["TableWatcher"]
 

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.run_paths import build_scratch_dir
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.deployments import BuildState
 from shipyard.domain.generation_refs import tag_of
@@ -76,7 +77,7 @@ class Builder:
         self.runner = runner
         self.settle = settle
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="build")
-        self.scratch = plane.settings.home / "run" / "build-scratch"
+        self.scratch = build_scratch_dir(plane.settings.home)
 
     def recover(self) -> None:
         """Before the first build of a new supervisor: remove what builds cut short by a

@@ -35,13 +35,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.routing_table import RoutingTable, write_routing_table
 from shipyard.contracts.run_paths import routes_file
 from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.deployments import BuildState
 from shipyard.domain.generation_refs import tag_of
 from shipyard.errors import ShipyardError
-from shipyard.gateway.routes import write_routing_table
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
@@ -515,7 +515,7 @@ class Supervisor:
         with self.store.reading() as session:
             self._publish(routing_table(session))
 
-    def _publish(self, table: dict[str, Any]) -> None:
+    def _publish(self, table: RoutingTable) -> None:
         if table == self._memory.routes:
             return
         write_routing_table(routes_file(self.plane.settings.home), table)

@@ -1,12 +1,11 @@
-"""The routing table: what the gateway may forward to, as the supervisor sees it."""
+"""The routing table, as the supervisor sees it: what the gateway may forward to."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, Upstream
 from shipyard.domain.generation_refs import generation_numbers, tag_in, tag_of, tagged_mapping
 from shipyard.store import InstanceRow, ServiceRow
 from shipyard_runners import State
@@ -14,28 +13,29 @@ from shipyard_runners import State
 __all__ = ["routing_table"]
 
 
-def routing_table(session: Session) -> dict[str, Any]:
+def routing_table(session: Session) -> RoutingTable:
     """Each service with its live mapping and its healthy instances, by generation."""
     numbers = generation_numbers(session)
-    healthy: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    healthy: dict[str, dict[str, list[Upstream]]] = {}
     for row in session.scalars(
         select(InstanceRow).where(InstanceRow.state == State.HEALTHY.value)
     ):
         handle = row.handle or {}
         healthy.setdefault(row.service_id, {}).setdefault(
             tag_of(numbers[row.generation_id]), []
-        ).append({"instance_id": row.id, "host": handle["host"], "port": handle["port"]})
-    services: dict[str, Any] = {}
-    for service in session.scalars(select(ServiceRow)):
-        services[service.id] = {
-            "id": service.id, "name": service.name, "enabled": service.enabled,
-            "deployed": service.deployed, "state": service.state,
-            "message": service.status_message,
-            "access_level": service.access_level, "project_id": service.project_id,
-            "mapping": tagged_mapping(numbers, service.live_mapping),
-            "challenger": tag_in(numbers, service.challenger_generation_id),
-            "collect_prediction_data": service.collect_prediction_data,
-            "association_id_field": service.association_id_field,
-            "instances": healthy.get(service.id, {}),
-        }
-    return {"version": 1, "services": services}
+        ).append(Upstream(instance_id=row.id, host=handle["host"], port=handle["port"]))
+    return RoutingTable({
+        service.id: ServiceRoute(
+            id=service.id, name=service.name, enabled=service.enabled,
+            deployed=service.deployed, state=service.state, message=service.status_message,
+            access_level=service.access_level, project_id=service.project_id,
+            mapping=tuple((entry["generation"], float(entry["proba"]))
+                          for entry in tagged_mapping(numbers, service.live_mapping)),
+            challenger=tag_in(numbers, service.challenger_generation_id),
+            collect_prediction_data=service.collect_prediction_data,
+            association_id_field=service.association_id_field,
+            instances={gen: tuple(upstreams)
+                       for gen, upstreams in healthy.get(service.id, {}).items()},
+        )
+        for service in session.scalars(select(ServiceRow))
+    })

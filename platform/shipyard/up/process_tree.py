@@ -31,10 +31,14 @@ from pathlib import Path
 
 import requests
 
-from shipyard.contracts.run_paths import query_spool_dir, routes_file
-from shipyard.contracts.runfile import clear_run_file, write_run_file
+from shipyard.contracts.routing_table import RoutingTable, write_routing_table
+from shipyard.contracts.run_paths import (
+    clear_run_file,
+    query_spool_dir,
+    routes_file,
+    write_run_file,
+)
 from shipyard.errors import RunnerError
-from shipyard.gateway.routes import write_routing_table
 from shipyard.home import lock_home, prepare_home
 from shipyard.iam.access_control import AccessControl
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
@@ -105,7 +109,7 @@ class ProcessTree:
             store.dispose()
         # Routes of an earlier run name instances that are gone: start from none, and let
         # the supervisor publish what it starts or adopts.
-        write_routing_table(routes_file(home), {"version": 1, "services": {}})
+        write_routing_table(routes_file(home), RoutingTable())
         # The gateway is the front door on the public address; the API listens on an
         # internal loopback port behind it.
         public = _listen(self.settings.host, self.settings.port)

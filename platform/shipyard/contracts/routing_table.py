@@ -1,7 +1,7 @@
 """The routing table: the contract between the supervisor, which publishes it, and the
-gateway, which reads it.
-
-The supervisor writes one JSON file, atomically (``write_routing_table``)::
+gateway, which reads it. Both hold it as the frozen dataclasses below: the supervisor
+builds a ``RoutingTable`` and writes it (``write_routing_table``), the gateway loads the
+file back into one (``RoutingTable.load``); the JSON between them is theirs alone::
 
     {"version": 1,
      "services": {
@@ -67,6 +67,9 @@ class Upstream:
     def authority(self) -> bytes:
         """``host:port``, for a Host header."""
         return authority_of(self.address)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id, "host": self.host, "port": self.port}
 
     @classmethod
     def from_dict(cls, data: Any) -> Upstream:
@@ -148,6 +151,19 @@ class ServiceRoute:
                 return generation
         return weights[-1][1]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "enabled": self.enabled,
+            "deployed": self.deployed, "state": self.state, "message": self.message,
+            "access_level": self.access_level, "project_id": self.project_id,
+            "mapping": [{"generation": gen, "proba": proba} for gen, proba in self.mapping],
+            "challenger": self.challenger,
+            "collect_prediction_data": self.collect_prediction_data,
+            "association_id_field": self.association_id_field,
+            "instances": {gen: [upstream.to_dict() for upstream in upstreams]
+                          for gen, upstreams in self.instances.items()},
+        }
+
     @classmethod
     def from_dict(cls, key: str, data: Any) -> ServiceRoute:
         raw = _mapping(data, f"service {key!r}")
@@ -188,6 +204,10 @@ class RoutingTable:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {r.name: r for r in self.services.values()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": ROUTING_TABLE_VERSION,
+                "services": {key: route.to_dict() for key, route in self.services.items()}}
 
     @classmethod
     def from_dict(cls, data: Any) -> RoutingTable:
@@ -250,12 +270,16 @@ def authority_of(address: tuple[str, int]) -> bytes:
     return (f"[{host}]:{port}" if ":" in host else f"{host}:{port}").encode()
 
 
-def write_routing_table(path: Path | str, table: Mapping[str, Any]) -> None:
+def write_routing_table(path: Path | str, table: RoutingTable | Mapping[str, Any]) -> None:
     """Publish ``table`` at ``path`` atomically: a reader sees the old file or the new one.
 
-    The table is checked first, so a malformed one fails here, at its writer.
+    A table given as JSON-like data (a test's, a benchmark's) is checked first, so a
+    malformed one fails here, at its writer.
     """
-    RoutingTable.from_dict(table)
+    if isinstance(table, RoutingTable):
+        table = table.to_dict()
+    else:
+        RoutingTable.from_dict(table)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
