@@ -606,3 +606,23 @@ def test_a_backlog_is_worked_off_over_several_calls(
     spool.close()
     assert [ingest_spool(store, tmp_path) for _ in range(4)] == [2, 2, 1, 0]
     assert [r.request_id for r in stored(store)] == [f"req-{n}" for n in range(5)]
+
+
+def test_the_table_the_spool_line_the_ingest_and_the_export_share_one_column_list(
+    app: Flask,
+) -> None:
+    """``QUERY_COLUMNS`` is the contract: the migrated table has exactly its columns (and
+    an id), and every stage of a record carries them in its order."""
+    from sqlalchemy import inspect
+
+    from shipyard.contracts.query_entries import spool_line
+    from shipyard.contracts.query_record import QUERY_COLUMN_NAMES
+    from shipyard.supervisor.query_ingest import row_values
+
+    engine = app.extensions["shipyard"].store.engine
+    migrated = [column["name"] for column in inspect(engine).get_columns("query_log")]
+    assert sorted(migrated) == sorted(["id", *QUERY_COLUMN_NAMES])
+    entry = entry_of(record(1))
+    assert tuple(entry) == QUERY_COLUMN_NAMES
+    assert tuple(row_values(json.loads(spool_line(record(1))))) == QUERY_COLUMN_NAMES
+    assert COLUMNS == QUERY_COLUMN_NAMES

@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS, QueryRecord
 
 __all__ = ["association_from_body", "entry_of", "redacted_path", "spool_line"]
 
@@ -58,29 +58,16 @@ def redacted_path(path: str) -> str:
 
 
 def entry_of(record: QueryRecord) -> dict[str, Any]:
-    """The stored form of ``record``: the ``query_log`` columns, ``at`` in epoch seconds."""
+    """The stored form of ``record``: the ``QUERY_COLUMNS``, ``at`` in epoch seconds."""
     association = record.association_id
     if association is None and record.association_field:
         association = association_from_body(record.request_body, record.association_field)
-    keep = record.keep_bodies
-    return {
-        "at": record.at,
-        "request_id": record.request_id,
-        "service_id": record.service_id,
-        "generation": record.generation,
-        "method": record.method,
-        "path": redacted_path(record.path),
-        "status": record.status,
-        "latency_ms": record.latency_ms,
-        "request_bytes": record.request_bytes,
-        "response_bytes": record.response_bytes,
-        "caller": record.caller,
-        "association_id": association,
-        "challenger_generation": record.challenger_generation,
-        "challenger_status": record.challenger_status,
-        "challenger_latency_ms": record.challenger_latency_ms,
-        **(_bodies(record) if keep else _NO_BODIES),
-    }
+    entry = {column.name: getattr(record, column.name) for column in QUERY_COLUMNS
+             if column.kind not in ("body", "encoding")}
+    entry["path"] = redacted_path(record.path)
+    entry["association_id"] = association
+    entry.update(_bodies(record) if record.keep_bodies else _NO_BODIES)
+    return entry
 
 
 def spool_line(record: QueryRecord) -> str:
@@ -88,10 +75,7 @@ def spool_line(record: QueryRecord) -> str:
     return json.dumps(entry_of(record), separators=(",", ":")) + "\n"
 
 
-_NO_BODIES: dict[str, str | None] = {
-    "request_body": None, "response_body": None, "challenger_body": None,
-    "body_encoding": None,
-}
+_NO_BODIES: dict[str, str | None] = {**dict.fromkeys(BODY_COLUMNS), "body_encoding": None}
 
 
 def _bodies(record: QueryRecord) -> dict[str, str | None]:

@@ -1,10 +1,69 @@
-"""``QueryRecord``: what the gateway knows about one call, filled on its event loop."""
+"""The query record: what the gateway knows about one call (``QueryRecord``, filled on its
+event loop), and the columns of the query log it becomes (``QUERY_COLUMNS``).
+
+``QUERY_COLUMNS`` is the one list the others derive from: the spool line the gateway
+writes (``query_entries.entry_of``), the checks the supervisor's ingest makes, the
+``query_log`` table (``shipyard.store``), and the API's JSONL and CSV export. Adding a
+column is an edit here, a field of ``QueryRecord`` of the same name, and a migration.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
-__all__ = ["ASSOCIATION_ID_HEADER", "QueryRecord"]
+__all__ = [
+    "ASSOCIATION_ID_HEADER",
+    "BODY_COLUMNS",
+    "QUERY_COLUMNS",
+    "QUERY_COLUMN_NAMES",
+    "QueryColumn",
+    "QueryRecord",
+]
+
+ColumnKind = Literal["time", "text", "integer", "number", "body", "encoding"]
+
+
+@dataclass(frozen=True)
+class QueryColumn:
+    """One column of the query log: ``time`` (epoch seconds in a spool line, a UTC
+    timestamp in the table, ISO 8601 in an export), ``text`` (cut at ``length`` when it
+    has one), ``integer``, ``number`` (finite), ``body`` (text, or base64 as
+    ``body_encoding`` says) or ``encoding`` (how the bodies are written)."""
+
+    name: str
+    kind: ColumnKind
+    required: bool
+    length: int | None = None
+    default: Any = None
+    """What a spool line without it stands for (a required column only)."""
+    indexed: bool = False
+    """Looked up alone (the ingest's check for a row stored already)."""
+
+
+QUERY_COLUMNS: tuple[QueryColumn, ...] = (
+    QueryColumn("at", "time", required=True),
+    QueryColumn("request_id", "text", required=True, length=128, indexed=True),
+    QueryColumn("service_id", "text", required=True, length=32),
+    QueryColumn("generation", "text", required=False, length=16),
+    QueryColumn("method", "text", required=True, length=16),
+    QueryColumn("path", "text", required=True),
+    QueryColumn("status", "integer", required=True),
+    QueryColumn("latency_ms", "number", required=True),
+    QueryColumn("request_bytes", "integer", required=True, default=0),
+    QueryColumn("response_bytes", "integer", required=True, default=0),
+    QueryColumn("caller", "text", required=True, length=255, default=""),
+    QueryColumn("association_id", "text", required=False, length=255),
+    QueryColumn("challenger_generation", "text", required=False, length=16),
+    QueryColumn("challenger_status", "integer", required=False),
+    QueryColumn("challenger_latency_ms", "number", required=False),
+    QueryColumn("request_body", "body", required=False),
+    QueryColumn("response_body", "body", required=False),
+    QueryColumn("challenger_body", "body", required=False),
+    QueryColumn("body_encoding", "encoding", required=False, length=8),
+)
+QUERY_COLUMN_NAMES = tuple(column.name for column in QUERY_COLUMNS)
+BODY_COLUMNS = tuple(column.name for column in QUERY_COLUMNS if column.kind == "body")
 
 ASSOCIATION_ID_HEADER = "X-Shipyard-Association-Id"
 """The request header that names a call's association id (it wins over a JSON field)."""

@@ -1,11 +1,7 @@
 """Reading the query log back: a service's calls in a time range, as JSONL or CSV.
 
-Both formats carry the same columns in the same order, ``COLUMNS``:
-
-    at, request_id, service_id, generation, method, path, status, latency_ms,
-    request_bytes, response_bytes, caller, association_id, challenger_generation,
-    challenger_status, challenger_latency_ms, request_body, response_body, challenger_body,
-    body_encoding
+Both formats carry the same columns in the same order, ``COLUMNS``: the contract's
+``QUERY_COLUMNS`` (``shipyard.contracts.query_record``).
 
 ``body_encoding`` says how the row's bodies are written: ``utf-8`` (text as sent) or
 ``base64`` (every body of the row, when one of them is not text); empty when no body is
@@ -35,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from shipyard.contracts.query_record import QUERY_COLUMN_NAMES
 from shipyard.domain.services import find_service
 from shipyard.domain.validation import quoted
 from shipyard.errors import InvalidInput
@@ -43,12 +40,7 @@ from shipyard.store import QueryLogRow, Store
 
 __all__ = ["COLUMNS", "FORMATS", "QueryExport", "QueryLog", "csv_chunks", "jsonl_chunks"]
 
-COLUMNS = (
-    "at", "request_id", "service_id", "generation", "method", "path", "status",
-    "latency_ms", "request_bytes", "response_bytes", "caller", "association_id",
-    "challenger_generation", "challenger_status", "challenger_latency_ms",
-    "request_body", "response_body", "challenger_body", "body_encoding",
-)
+COLUMNS = QUERY_COLUMN_NAMES
 PAGE = 1000
 _CHUNK_CHARS = 64 * 1024
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -15,11 +16,14 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shipyard.contracts.query_record import QUERY_COLUMNS, QueryColumn
 
 __all__ = [
     "ArtifactRemovalRow",
@@ -207,34 +211,27 @@ class ModelVersionRow(Base):
     baseline: Mapped[list] = mapped_column(JSON, nullable=False)
 
 
+def _query_log_column(column: QueryColumn) -> Column[Any]:
+    kind: Any
+    if column.kind in ("text", "body", "encoding"):
+        kind = String(column.length) if column.length else Text
+    else:
+        kind = {"time": UTCDateTime, "integer": Integer, "number": Float}[column.kind]
+    return Column(column.name, kind, nullable=not column.required, default=column.default,
+                  index=column.indexed)
+
+
 class QueryLogRow(Base):
-    """One call through the gateway, and what its challenger answered."""
+    """One call through the gateway, and what its challenger answered: the columns of
+    the contract's ``QUERY_COLUMNS``, after an id. Services may be deleted; their calls
+    stay on record."""
 
-    __tablename__ = "query_log"
-    __table_args__ = (Index("ix_query_log_service_at", "service_id", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # Services may be deleted; their calls stay on record.
-    service_id: Mapped[str] = mapped_column(String(32), nullable=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    request_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
-    generation: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    method: Mapped[str] = mapped_column(String(16), nullable=False)
-    path: Mapped[str] = mapped_column(Text, nullable=False)
-    status: Mapped[int] = mapped_column(Integer, nullable=False)
-    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    request_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    response_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    caller: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    association_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    challenger_generation: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    challenger_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    challenger_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-    request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    challenger_body: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # How the bodies are written: "utf-8" (as text) or "base64"; None when none is kept.
-    body_encoding: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    __table__ = Table(
+        "query_log", Base.metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        *(_query_log_column(column) for column in QUERY_COLUMNS),
+        Index("ix_query_log_service_at", "service_id", "at"),
+    )
 
 
 class ModelReplacementRow(Base):

@@ -39,6 +39,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS, QueryColumn
 from shipyard.gateway.spool import PART_SUFFIX, SPOOL_SUFFIX
 from shipyard.store import QueryLogRow, Store
 
@@ -55,15 +56,10 @@ FILES_PER_CALL = 200
 """Completed files one call ingests at most (oldest first), so that a backlog after a
 downtime is worked off over a few supervisor ticks instead of holding one up."""
 
-_REQUIRED_TEXT = ("request_id", "service_id", "method", "path")
-_BODIES = ("request_body", "response_body", "challenger_body")
-_OPTIONAL_TEXT = ("generation", "association_id", "challenger_generation", *_BODIES)
 BODY_ENCODINGS = ("utf-8", "base64")
-_LIMITS = {
-    column.name: column.type.length
-    for column in QueryLogRow.__table__.columns
-    if getattr(column.type, "length", None)
-}
+
+
+_LIMITS = {column.name: column.length for column in QUERY_COLUMNS if column.length}
 
 
 class CorruptEntry(ValueError):
@@ -91,31 +87,33 @@ def ingest_spool(store: Store, directory: Path) -> int:
 
 
 def row_values(entry: Any) -> dict[str, Any]:
-    """The ``query_log`` column values of one spool entry, or ``CorruptEntry``."""
+    """The ``query_log`` column values of one spool entry, or ``CorruptEntry``: each of
+    ``QUERY_COLUMNS`` checked by its kind."""
     if not isinstance(entry, dict):
         raise CorruptEntry("not a JSON object")
-    values: dict[str, Any] = {"at": datetime.fromtimestamp(_number(entry, "at"), UTC)}
     service_id = entry.get("service_id")
     if isinstance(service_id, str) and len(service_id) > _LIMITS["service_id"]:
         raise CorruptEntry("service_id is too long to be a service id")
-    for name in _REQUIRED_TEXT:
-        values[name] = _text(entry, name, required=True)
-    for name in _OPTIONAL_TEXT:
-        values[name] = _text(entry, name, required=False)
+    values = {column.name: _value(column, entry) for column in QUERY_COLUMNS
+              if column.kind != "encoding"}
     values["body_encoding"] = _body_encoding(entry, values)
-    values["caller"] = _text(entry, "caller", required=False) or ""
-    values["status"] = _integer(entry.get("status"), "status")
-    values["latency_ms"] = _number(entry, "latency_ms")
-    for name in ("request_bytes", "response_bytes"):
-        values[name] = _integer(entry.get(name, 0), name)
-    values["challenger_status"] = _integer(
-        entry.get("challenger_status"), "challenger_status", nullable=True
-    )
-    values["challenger_latency_ms"] = (
-        None if entry.get("challenger_latency_ms") is None
-        else _number(entry, "challenger_latency_ms")
-    )
     return values
+
+
+def _value(column: QueryColumn, entry: dict[str, Any]) -> Any:
+    name = column.name
+    raw = entry.get(name)
+    if raw is None and column.default is not None:
+        raw = column.default
+    if column.kind == "time":
+        return datetime.fromtimestamp(_number(raw, name), UTC)
+    if column.kind in ("text", "body"):
+        return _text(raw, name, required=column.required)
+    if column.kind == "integer":
+        return _integer(raw, name, nullable=not column.required)
+    if column.kind == "number":
+        return None if raw is None and not column.required else _number(raw, name)
+    raise AssertionError(f"no check for a {column.kind} column")
 
 
 def _ingest_file(store: Store, path: Path, *, recovering: bool) -> int:
@@ -191,8 +189,7 @@ def _salvage_stale_parts(directory: Path) -> None:
         log.warning("salvaging %s, left half written by a gateway that stopped", part.name)
 
 
-def _text(entry: dict[str, Any], name: str, *, required: bool) -> str | None:
-    value = entry.get(name)
+def _text(value: Any, name: str, *, required: bool) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str):
@@ -207,12 +204,12 @@ def _body_encoding(entry: dict[str, Any], values: dict[str, Any]) -> str | None:
     encoding = entry.get("body_encoding")
     if encoding is None:
         # Spooled before bodies said how they are written: they were UTF-8 text.
-        has_bodies = any(values[name] is not None for name in _BODIES)
+        has_bodies = any(values[name] is not None for name in BODY_COLUMNS)
         return "utf-8" if has_bodies else None
     if encoding not in BODY_ENCODINGS:
         raise CorruptEntry(f"body_encoding is not one of {', '.join(BODY_ENCODINGS)}")
     if encoding == "base64":
-        for name in _BODIES:
+        for name in BODY_COLUMNS:
             if values[name] is not None and not _is_base64(values[name]):
                 raise CorruptEntry(f"{name} is not base64")
     return encoding
@@ -234,8 +231,7 @@ def _integer(value: Any, name: str, *, nullable: bool = False) -> int | None:
     return value
 
 
-def _number(entry: dict[str, Any], name: str) -> float:
-    value = entry.get(name)
+def _number(value: Any, name: str) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         raise CorruptEntry(f"{name} is not a finite number")
     return float(value)
