@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.domain.build_states import BuildState
 from shipyard.domain.generation_refs import tag_of
+from shipyard.domain.states import BUILD_UNDER_WAY
 from shipyard.errors import ShipyardError
 from shipyard.store import ArtifactRemovalRow, GenerationRow, Store
 from shipyard_runners import Artifact, Runner
@@ -71,7 +71,7 @@ class ArtifactRemovals:
             ).all()
             if not queued or session.scalar(
                 select(GenerationRow.id).where(
-                    GenerationRow.build_state.in_(BuildState.UNDER_WAY)
+                    GenerationRow.build_state.in_(BUILD_UNDER_WAY)
                 ).limit(1)
             ) is not None:
                 return 0

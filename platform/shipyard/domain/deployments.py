@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.domain.archives import write_zip
-from shipyard.domain.build_states import BuildState
 from shipyard.domain.generation_refs import (
     generation_numbers,
     parse_tag,
@@ -27,6 +26,7 @@ from shipyard.domain.generation_refs import (
     tagged_mapping,
 )
 from shipyard.domain.services import find_service
+from shipyard.domain.states import BUILD_DONE, BuildState, ServiceState, set_service_state
 from shipyard.errors import NotFound, ServiceDisabled
 from shipyard.store import (
     BuildLogRow,
@@ -109,9 +109,7 @@ class Deployments:
             service.deployed = True
             service.target_generation_id = row.id
             service.mapping = stored_mapping([(row.id, 1.0)])
-            service.state = "building"
-            service.status_message = f"building {tag_of(row.number)}"
-            service.updated_at = datetime.now(UTC)
+            set_service_state(service, ServiceState.BUILDING, f"building {tag_of(row.number)}")
             session.flush()
             return Generation.from_row(row)
 
@@ -122,10 +120,9 @@ class Deployments:
             service.target_generation_id = None
             service.mapping = None
             service.challenger_generation_id = None
-            if service.state != "stopped":
-                service.state = "stopping"
-                service.status_message = "stopping its instances"
             service.updated_at = datetime.now(UTC)
+            if service.state != ServiceState.STOPPED:
+                set_service_state(service, ServiceState.STOPPING, "stopping its instances")
 
     def generations(self, ref: str) -> list[Generation]:
         with self.store.reading() as session:
@@ -151,7 +148,7 @@ class Deployments:
                 .where(BuildLogRow.generation_id == generation.id, BuildLogRow.seq > after)
                 .order_by(BuildLogRow.seq)
             ).all()
-            return list(lines), generation.build_state in BuildState.DONE
+            return list(lines), generation.build_state in BUILD_DONE
 
     def document(self, ref: str, generation: str | None = None) -> GenerationDocument:
         """The OpenAPI document of the live generation, or of ``generation`` (``v2``)."""

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from shipyard.domain.archives import read_archive, write_zip
 from shipyard.domain.artifact_removals import queue_removal
-from shipyard.domain.build_states import BuildState
 from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_refs import tag_of
 from shipyard.domain.scaffold import (
@@ -32,6 +31,7 @@ from shipyard.domain.scaffold import (
     ScaffoldValues,
     render_template,
 )
+from shipyard.domain.states import BUILD_UNDER_WAY, ServiceState
 from shipyard.domain.validation import (
     validate_association_id_field,
     validate_description,
@@ -211,7 +211,7 @@ class ServiceRegistry:
             access_level=access_level, project_id=project_id, runner=runner,
             collect_prediction_data=collect, association_id_field=association_field,
             enabled=False, deployed=False, last_generation_number=0,
-            state="stopped", status_message="",
+            state=ServiceState.STOPPED, status_message="",
             created_at=now, updated_at=now,
         )
         try:
@@ -276,7 +276,7 @@ class ServiceRegistry:
             generations = session.scalars(
                 select(GenerationRow).where(GenerationRow.service_id == row.id)
             ).all()
-            building = [g for g in generations if g.build_state in BuildState.UNDER_WAY]
+            building = [g for g in generations if g.build_state in BUILD_UNDER_WAY]
             if building:
                 raise Conflict(
                     f"service {row.name!r} has a build under way ({tag_of(building[0].number)}); "

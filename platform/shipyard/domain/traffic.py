@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.domain.artifact_removals import queue_removal
-from shipyard.domain.deployments import BuildState, Generation, find_generation
+from shipyard.domain.deployments import Generation, find_generation
 from shipyard.domain.generation_refs import (
     Shares,
     generation_numbers,
@@ -35,6 +35,7 @@ from shipyard.domain.generation_refs import (
     tagged_mapping,
 )
 from shipyard.domain.services import find_service
+from shipyard.domain.states import BUILD_UNDER_WAY, BuildState, ServiceState, set_service_state
 from shipyard.errors import BuildFailed, Conflict, InvalidInput
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
 from shipyard_runners import State
@@ -133,8 +134,8 @@ class Traffic:
                 )
             _ask_for(service, [(row.id, 1.0)])
             if row.build_state != BuildState.SUCCEEDED:
-                service.state = "building"
-                service.status_message = f"building {tag}, which is to take all traffic"
+                set_service_state(service, ServiceState.BUILDING,
+                                  f"building {tag}, which is to take all traffic")
             return Generation.from_row(row)
 
     def rollback(self, ref: str, tag: str) -> Generation:
@@ -220,8 +221,7 @@ def _ask_for(service: ServiceRow, pairs: Shares) -> None:
     service.mapping = stored_mapping(pairs)
     service.target_generation_id = main_generation(pairs)
     if service.mapping != service.live_mapping:
-        service.state = "switching"
-        service.status_message = "putting the new mapping in force"
+        set_service_state(service, ServiceState.SWITCHING, "putting the new mapping in force")
     service.updated_at = datetime.now(UTC)
 
 
@@ -236,7 +236,7 @@ def _check_deletable(session: Session, service: ServiceRow, row: GenerationRow) 
             )
     if row.id == service.challenger_generation_id:
         raise Conflict(f"{name} is the challenger; unset the challenger before deleting it")
-    if row.build_state in BuildState.UNDER_WAY:
+    if row.build_state in BUILD_UNDER_WAY:
         raise Conflict(f"{name} is building; delete it once its build has ended")
     if session.scalar(
         select(InstanceRow.id).where(InstanceRow.generation_id == row.id).limit(1)

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from shipyard.contracts.run_paths import build_scratch_dir
 from shipyard.domain.control_plane import ControlPlane
-from shipyard.domain.deployments import BuildState
 from shipyard.domain.generation_refs import tag_of
+from shipyard.domain.states import BuildState, set_build_state
 from shipyard.errors import ShipyardError
 from shipyard.openapi.generations import GenerationFacts, document_generation, model_baseline
 from shipyard.store import GenerationRow, ServiceRow
@@ -93,7 +93,7 @@ class Builder:
                 select(GenerationRow).where(GenerationRow.build_state == BuildState.BUILDING)
             ):
                 if generation.build_attempts < MAX_BUILD_ATTEMPTS:
-                    generation.build_state = BuildState.PENDING
+                    set_build_state(generation, BuildState.PENDING)
                     continue
                 error = (f"the supervisor stopped during this build "
                          f"{generation.build_attempts} times; deploy again to build it anew")
@@ -107,7 +107,7 @@ class Builder:
                 select(GenerationRow).where(GenerationRow.build_state == BuildState.PENDING)
             ).all()
             for generation in pending:
-                generation.build_state = BuildState.BUILDING
+                set_build_state(generation, BuildState.BUILDING)
                 generation.build_started_at = datetime.now(UTC)
             ids = [generation.id for generation in pending]
         for generation_id in ids:
@@ -217,11 +217,11 @@ class Builder:
         """Store how a build ended and let the supervisor settle the service."""
         generation.build_finished_at = datetime.now(UTC)
         if artifact is not None:
-            generation.build_state = BuildState.SUCCEEDED
+            set_build_state(generation, BuildState.SUCCEEDED)
             generation.artifact = artifact.to_dict()
             generation.openapi = document
         else:
-            generation.build_state = BuildState.FAILED
+            set_build_state(generation, BuildState.FAILED)
             generation.build_error = error
         service = session.get(ServiceRow, generation.service_id)
         if service is not None:

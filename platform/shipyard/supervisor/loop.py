@@ -39,8 +39,15 @@ from shipyard.contracts.routing_table import RoutingTable, write_routing_table
 from shipyard.contracts.run_paths import routes_file
 from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
-from shipyard.domain.deployments import BuildState
 from shipyard.domain.generation_refs import tag_of
+from shipyard.domain.states import (
+    BuildState,
+    InstanceState,
+    ServiceState,
+    set_build_state,
+    set_instance_state,
+    set_service_state,
+)
 from shipyard.errors import ShipyardError
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.settings import Settings
@@ -52,7 +59,6 @@ from shipyard.supervisor.rollout import (
     PromotionGate,
     give_up_generation,
     put_in_force,
-    set_status,
     shares,
     wanted_generations,
 )
@@ -151,7 +157,7 @@ class Supervisor:
                     # Its master may be gone while workers still hold the port.
                     self._stop_quietly(handle, grace=0.0)
                 row.handle = None
-                row.state = State.EXITED.value
+                set_instance_state(row, State.EXITED)
                 row.next_start_at = 0.0
 
     def tick(self) -> None:
@@ -190,7 +196,7 @@ class Supervisor:
         tag = tag_of(generation.number)
         if not error:
             if generation.id in shares(service.mapping):
-                set_status(service, "starting", f"starting {tag}")
+                set_service_state(service, ServiceState.STARTING, f"starting {tag}")
             return
         give_up_generation(session, service, generation, f"build of {tag} failed: {error}")
 
@@ -241,9 +247,9 @@ class Supervisor:
             if generation_id not in by_generation:
                 row = InstanceRow(
                     id="i-" + uuid.uuid4().hex[:12], service_id=service.id,
-                    generation_id=generation_id, handle=None, state="pending", restarts=0,
-                    next_start_at=0.0, started_at=0.0, healthy_since=None, last_error="",
-                    cpu_percent=0.0, memory_bytes=0,
+                    generation_id=generation_id, handle=None, state=InstanceState.PENDING,
+                    restarts=0, next_start_at=0.0, started_at=0.0, healthy_since=None,
+                    last_error="", cpu_percent=0.0, memory_bytes=0,
                 )
                 session.add(row)
                 by_generation[generation_id] = row
@@ -262,8 +268,8 @@ class Supervisor:
         if not service.deployed and not by_generation:
             service.live_generation_id = None
             service.live_mapping = None
-            if service.state != "stopped":
-                set_status(service, "stopped", "")
+            if service.state != ServiceState.STOPPED:
+                set_service_state(service, ServiceState.STOPPED, "")
 
     def _may_stop(self, generation_id: str) -> bool:
         # Give the gateway time to route away from a generation before it stops; after a
@@ -290,16 +296,17 @@ class Supervisor:
         if state == State.HEALTHY:
             if row.state != State.HEALTHY.value:
                 row.healthy_since = now
-                if (service.state == "starting" and service.mapping == service.live_mapping
+                if (service.state == ServiceState.STARTING
+                        and service.mapping == service.live_mapping
                         and row.generation_id in shares(service.live_mapping)):
-                    set_status(service, "running", "")
-            row.state = state.value
+                    set_service_state(service, ServiceState.RUNNING, "")
+            set_instance_state(row, state)
         elif state == State.EXITED:
             self._exited(session, service, row, now, handle)
         elif state == State.STARTING and now - row.started_at > self.timings.start_timeout:
             self._never_healthy(session, service, row, handle, now)
         else:
-            row.state = state.value
+            set_instance_state(row, state)
 
     def _start(self, session: Session, service: ServiceRow, row: InstanceRow, now: float) -> None:
         generation = session.get_one(GenerationRow, row.generation_id)
@@ -312,7 +319,7 @@ class Supervisor:
             return
         if not exists:
             # Its artifact is gone: build the same generation again.
-            generation.build_state = BuildState.PENDING
+            set_build_state(generation, BuildState.PENDING)
             generation.build_attempts = 0
             generation.artifact = None
             session.delete(row)
@@ -340,7 +347,7 @@ class Supervisor:
             return
         self._memory.failing_since.pop(row.id, None)
         row.handle = handle.to_dict()
-        row.state = State.STARTING.value
+        set_instance_state(row, State.STARTING)
         row.started_at = now
         row.healthy_since = None
         if handle.notes:  # what it runs without: its status says so
@@ -358,8 +365,9 @@ class Supervisor:
         first = self._memory.failing_since.setdefault(row.id, now)
         row.next_start_at = now + self._backoff(row.restarts)
         if row.generation_id in shares(service.live_mapping):
-            set_status(service, "starting", f"instance {row.id} cannot start: {problem}; "
-                                            f"trying again (restart {row.restarts})")
+            set_service_state(service, ServiceState.STARTING,
+                              f"instance {row.id} cannot start: {problem}; "
+                              f"trying again (restart {row.restarts})")
             return
         deadline = first + self.timings.start_timeout
         if now < deadline:
@@ -395,14 +403,13 @@ class Supervisor:
         tail = self._log_tail(handle)
         self._stop_quietly(handle, grace=0.0)
         row.handle = None
-        row.state = State.EXITED.value
+        set_instance_state(row, State.EXITED)
         row.restarts += 1
         row.last_error = tail
         row.next_start_at = now + self._backoff(row.restarts)
         log.warning("instance %s of %s exited; restart %d", row.id, service.name, row.restarts)
         if row.generation_id in shares(service.live_mapping):
-            set_status(
-                service, "starting",
+            set_service_state(service, ServiceState.STARTING,
                 f"instance {row.id} exited; restarting (restart {row.restarts})",
             )
 

@@ -10,21 +10,19 @@ being one. These functions decide; the supervisor starts and stops.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.domain.deployments import BuildState
 from shipyard.domain.generation_refs import main_generation, mapping_of, tag_of
+from shipyard.domain.states import BuildState, ServiceState, set_service_state
 from shipyard.store import GenerationRow, ServiceRow, Store
 
 __all__ = [
     "PromotionGate",
     "give_up_generation",
     "put_in_force",
-    "set_status",
     "shares",
     "wanted_generations",
 ]
@@ -66,7 +64,7 @@ def put_in_force(service: ServiceRow) -> None:
     service.live_mapping = service.mapping
     service.live_generation_id = main_generation(mapping_of(service.mapping))
     service.target_generation_id = service.live_generation_id
-    set_status(service, "running", "")
+    set_service_state(service, ServiceState.RUNNING, "")
 
 
 def give_up_generation(
@@ -77,7 +75,8 @@ def give_up_generation(
     if generation.id == service.challenger_generation_id:
         service.challenger_generation_id = None
         if generation.id not in shares(service.mapping):
-            set_status(service, service.state, f"challenger {reason}; no challenger now")
+            set_service_state(service, ServiceState(service.state),
+                              f"challenger {reason}; no challenger now")
             return
     if generation.id not in shares(service.mapping):
         return
@@ -92,9 +91,9 @@ def give_up_generation(
     ] if service.live_mapping else []
     if live:
         serving = " and ".join(live)
-        set_status(service, "running", f"{reason}; {serving} still serving")
+        set_service_state(service, ServiceState.RUNNING, f"{reason}; {serving} still serving")
     else:
-        set_status(service, "failed", reason)
+        set_service_state(service, ServiceState.FAILED, reason)
 
 
 def shares(stored: list | None) -> dict[str, float]:
@@ -102,7 +101,3 @@ def shares(stored: list | None) -> dict[str, float]:
     return {generation_id: proba for generation_id, proba in mapping_of(stored) if proba > 0}
 
 
-def set_status(service: ServiceRow, state: str, message: str) -> None:
-    service.state = state
-    service.status_message = message
-    service.updated_at = datetime.now(UTC)
