@@ -20,7 +20,7 @@ import yaml
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["RESOLVED_SETTINGS_VAR", "Settings", "resolve_value"]
+__all__ = ["RESOLVED_SETTINGS_VAR", "Settings", "home_from", "resolve_value"]
 
 ENV_PREFIX = "SHIPYARD_"
 # How ``shipyard up`` hands its resolved settings to the processes it starts.
@@ -29,6 +29,12 @@ RESOLVED_SETTINGS_VAR = "SHIPYARD_RESOLVED_SETTINGS"
 
 def _default_home() -> Path:
     return Path("~/.shipyard").expanduser()
+
+
+def home_from(environ: Mapping[str, str]) -> Path:
+    """The home a process started with ``environ`` uses when no flag names one:
+    ``SHIPYARD_HOME``, else ``~/.shipyard`` (what ``Settings.resolve`` gives ``home``)."""
+    return Path(resolve_value("home", {}, {}, environ, str(_default_home()))).expanduser()
 
 
 @dataclass(frozen=True)
@@ -86,9 +92,7 @@ class Settings:
         """Build settings from flags, the config file and the environment."""
         flags = {k: v for k, v in (flags or {}).items() if v is not None}
         environ = environ or {}
-        home = Path(
-            resolve_value("home", flags, {}, environ, str(_default_home()))
-        ).expanduser()
+        home = Path(flags["home"]).expanduser() if flags.get("home") else home_from(environ)
         file_values = _read_config_file(flags, environ, home)
         values: dict[str, Any] = {"home": home}
         for spec in fields(cls):

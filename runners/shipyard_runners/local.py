@@ -15,28 +15,17 @@ choosing and binding it. Its environment is built from scratch: the ``env`` the 
 gives, a few harmless variables (PATH, HOME, locale, TZ, TMPDIR) and the ``SHIPYARD_*``
 ones, never the control plane's own variables and secrets.
 
-Memory: each process of an instance (the master and every worker) gets ``RLIMIT_AS`` =
-``profile.memory_bytes``, set with ``setrlimit`` between fork and exec. It caps virtual
-address space, not resident memory: an allocation past it fails with ``MemoryError``
-inside the request that made it, and the worker carries on. It is per process, so an
-instance with N workers may use up to N + 1 times the profile's memory; and address space
-runs ahead of RSS (thread stacks, arenas, mapped files), so a profile must leave room. It
-is not set for an instance on GPUs, because the CUDA runtime reserves far more address
-space than any memory limit. Cgroups would limit the instance as a whole, but here they
-are v1 and not delegated to this user, so the runner cannot create one; the docker runner
-can.
+Memory: every process that runs the service's code gets ``RLIMIT_AS`` = the profile's
+memory (see ``service_code``, which says what that limit is and is not).
 
 GPUs: a profile's GPUs are looked for on this machine (see ``gpus``) at each build, which
 logs what was found, and at each start, which refuses a profile whose GPUs are missing or,
 with ``allow_cpu_fallback``, starts it on CPU (no ``CUDA_VISIBLE_DEVICES``) and says so in
 the instance's log and its handle's notes.
 
-Sandbox: every process that runs the service's code (the import check, the route listing,
-the instances) runs in a bubblewrap sandbox (see ``sandbox``) that sees none of this
-runner's root but the artifact and environment it runs, none of the control plane's
-folders, and, when Shipyard runs as root, runs as a user of its own. ``sandbox="none"``
-runs them unsandboxed, with this process's rights. The import check and the route listing
-get the profile's memory limit too, as the instances do.
+Sandbox: the import check, the route listing and the instances run in a bubblewrap
+sandbox (see ``sandbox`` and ``service_code``); ``sandbox="none"`` runs them with this
+process's rights.
 
 The runner never restarts a process: ``health`` says ``exited`` and the supervisor calls
 ``stop`` (which also kills workers a killed master left behind) and ``start`` again.
@@ -45,14 +34,10 @@ The runner never restarts a process: ``health`` says ``exited`` and the supervis
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
 import http.client
 import json
 import logging
-import os
 import re
-import resource
 import shutil
 import socket
 import subprocess
@@ -67,7 +52,7 @@ from typing import Any, Literal
 import psutil
 
 from shipyard_runners import processes
-from shipyard_runners.commands import run, spawn
+from shipyard_runners.commands import spawn
 from shipyard_runners.gpus import GpuPlan, gpu_plan, gpus_on_this_machine
 from shipyard_runners.protocol import (
     AppRoutes,
@@ -81,6 +66,7 @@ from shipyard_runners.protocol import (
     Usage,
 )
 from shipyard_runners.sandbox import Sandbox, open_to_sandbox
+from shipyard_runners.service_code import ServiceCode, memory_limit, started_by
 from shipyard_runners.venvs import EnvironmentStore, Installer
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
@@ -95,12 +81,9 @@ CHECK_TIMEOUT = 300.0
 """The longest the import check, and then the route listing, of a build may run."""
 INSTANCE_KEEP_ALIVE = 75
 GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
-_PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 MAX_ROUTE_LIST_BYTES = 16 * 1024 * 1024
 """A route list past this is refused: the service wrote it, the control plane reads it."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-MASTER_WAIT = 10.0
-"""How long bwrap may take to start an instance's master before the start fails."""
 
 
 def _safe(kind: str, value: str) -> str:
@@ -110,27 +93,7 @@ def _safe(kind: str, value: str) -> str:
     return value
 
 
-def _memory_limit(memory_bytes: int, gpus: int) -> Callable[[], None] | None:
-    if memory_bytes <= 0 or gpus > 0:
-        return None
-    limit = int(memory_bytes)
-    # A partial of a C function: the child runs no Python bytecode between fork and exec.
-    return functools.partial(resource.setrlimit, resource.RLIMIT_AS, (limit, limit))
-
-
-def _started(proc: subprocess.Popen[bytes], pid: int | None) -> bool:
-    """Whether ``pid`` is the master ``proc`` is or, in a sandbox, runs."""
-    if pid is None:
-        return False
-    if proc.pid == pid:
-        return True
-    try:
-        return psutil.Process(pid).ppid() == proc.pid
-    except psutil.Error:
-        return False
-
-
-class LocalRunner:
+class LocalRunner(ServiceCode):
     """Builds generations into virtualenvs and runs them as gunicorn processes."""
 
     name = "local"
@@ -163,20 +126,6 @@ class LocalRunner:
         self._cpu = processes.CpuMeter()
         self._sandbox_choice = sandbox
         self._sandbox: Sandbox | None = None
-
-    @property
-    def sandbox(self) -> Sandbox | None:
-        """The sandbox service code runs in (None: unsandboxed). This runner's root is
-        always among what it hides; "auto" makes one for this machine on first use."""
-        if self._sandbox_choice == "none":
-            return None
-        if self._sandbox is None:
-            if self._sandbox_choice == "auto":
-                made = Sandbox.for_this_machine(hidden=[self.root])
-            else:
-                made = self._sandbox_choice
-            self._sandbox = dataclasses.replace(made, hidden=(*made.hidden, self.root))
-        return self._sandbox
 
     # -- builds ---------------------------------------------------------------------------
 
@@ -375,7 +324,7 @@ class LocalRunner:
                 env=instance_env,
                 output=log_path,
                 pass_fds=[listener.fileno()],
-                preexec_fn=_memory_limit(profile.memory_bytes, gpus.gpus),
+                preexec_fn=memory_limit(profile.memory_bytes, gpus.gpus),
             )
         except OSError as exc:
             raise RunnerError(f"cannot start an instance of {artifact.key}: {exc}") from exc
@@ -421,7 +370,7 @@ class LocalRunner:
         self._check_runner(handle.runner)
         with self._lock:
             proc = self._children.get(handle.instance_id)
-            if proc is not None and (proc.poll() is not None or _started(proc, handle.pid)):
+            if proc is not None and (proc.poll() is not None or started_by(proc, handle.pid)):
                 del self._children[handle.instance_id]
             else:
                 proc = None  # a handle whose pid is not that instance's
@@ -463,9 +412,11 @@ class LocalRunner:
         self._check_runner(handle.runner)
         with self._lock:
             proc = self._children.get(handle.instance_id)
-        if proc is not None:
-            # The master, or the bwrap that lives exactly as long as it.
-            return proc.poll() is None
+        if proc is not None and proc.poll() is not None:
+            return False  # the master, or the bwrap that ends with it, has exited
+        if proc is not None and proc.pid == handle.pid:
+            return True
+        # Sandboxed (bwrap may outlive its master by a moment), or adopted.
         return processes.find_master(handle.pid, handle.instance_id) is not None
 
     def _gpu_plan(self, profile: Profile) -> GpuPlan:
@@ -476,77 +427,6 @@ class LocalRunner:
     def _check_runner(self, runner: str) -> None:
         if runner != self.name:
             raise RunnerError(f"a {runner!r} artifact or instance given to the local runner")
-
-    def _run_service_code(
-        self, argv: list[str | os.PathLike[str]], log: LogSink, *, what: str, code: Path,
-        env_key: str, values: Mapping[str, str], memory_bytes: int, gpus: int,
-        writable: tuple[Path, ...] = (),
-    ) -> None:
-        """Run a build step of the service's own code (its import check, its route
-        listing): in ``code``, sandboxed, with the profile's memory limit."""
-        env = self._service_env(env_key, values)
-        sandbox = self.sandbox
-        if sandbox is not None:
-            argv = list(self._sandboxed(sandbox, argv, code, env_key, gpus=gpus > 0,
-                                        writable=writable, die_with_parent=True))
-            env = sandbox.environment(env)
-        run(
-            argv, log, what=what, cwd=code, extra_env=env, inherit_env=False,
-            shown_env=tuple(values), timeout=self.check_timeout,
-            preexec_fn=_memory_limit(memory_bytes, gpus),
-        )
-
-    def _sandboxed(
-        self, sandbox: Sandbox, argv: list[str | os.PathLike[str]], code: Path, env_key: str,
-        *, gpus: bool, writable: tuple[Path, ...] = (), die_with_parent: bool = False,
-    ) -> list[str]:
-        """``argv`` in a sandbox that sees the code, its environment and the Python this
-        environment was made from (wherever it is installed), and nothing else of ours."""
-        interpreter = self.envs.python(env_key).resolve()
-        return sandbox.command(
-            argv, cwd=code,
-            readable=(interpreter.parent.parent, self.envs.path(env_key), code),
-            writable=writable, gpus=gpus, die_with_parent=die_with_parent,
-        )
-
-    def _sandboxed_master(self, proc: subprocess.Popen[bytes], instance_id: str) -> int:
-        """The pid of the gunicorn master bwrap starts: its only child."""
-        deadline = time.monotonic() + MASTER_WAIT
-        while time.monotonic() < deadline:
-            try:
-                children = psutil.Process(proc.pid).children()
-            except psutil.NoSuchProcess:
-                children = []
-            if children:
-                return children[0].pid
-            if proc.poll() is not None:
-                raise RunnerError(
-                    f"the sandbox of instance {instance_id} exited with {proc.returncode} "
-                    f"before starting it; its log: {self._log_path(instance_id)}"
-                )
-            time.sleep(0.005)
-        with contextlib.suppress(OSError):
-            proc.kill()
-        proc.wait()
-        raise RunnerError(f"the sandbox of instance {instance_id} did not start it within "
-                          f"{MASTER_WAIT:g} s")
-
-    def _sandbox_note(self) -> str:
-        if self.sandbox is None:
-            return " (unsandboxed: sandbox is none)"
-        return " in its sandbox"
-
-    def _service_env(self, env_key: str, values: Mapping[str, str]) -> dict[str, str]:
-        """The whole environment of a service process: nothing of ours leaks in."""
-        env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
-        env["LANG"] = env.get("LANG", "C.UTF-8")
-        env["PATH"] = os.pathsep.join(
-            [str(self.envs.python(env_key).parent), os.environ.get("PATH", os.defpath)]
-        )
-        # The artifact is immutable: no __pycache__ written into it.
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env.update(values)
-        return env
 
     def _metadata_path(self, artifact_dir: Path) -> Path:
         return artifact_dir.with_name(artifact_dir.name + ".json")

@@ -20,6 +20,7 @@ from shipyard_runners import (
 from shipyard_runners import local as local_module
 from shipyard_runners.commands import describe, redact_args, redact_env
 from shipyard_runners.processes import tail
+from shipyard_runners.service_code import memory_limit
 from shipyard_sdk.errors import BuildFailed, InvalidPackageList, RunnerError
 
 
@@ -135,14 +136,14 @@ class TestValues:
 
 class TestLocalRunnerParts:
     def test_memory_limit_caps_address_space(self) -> None:
-        limit = local_module._memory_limit(512 * 1024**2, gpus=0)
+        limit = memory_limit(512 * 1024**2, gpus=0)
         assert limit is not None
         assert limit.args == (resource.RLIMIT_AS, (512 * 1024**2, 512 * 1024**2))  # type: ignore[attr-defined]
 
     def test_no_address_space_limit_for_instances_on_gpus(self) -> None:
-        assert local_module._memory_limit(40 * 1024**3, gpus=1) is None
+        assert memory_limit(40 * 1024**3, gpus=1) is None
         # On CPU for want of a GPU, the limit holds as on any CPU profile.
-        assert local_module._memory_limit(40 * 1024**3, gpus=0) is not None
+        assert memory_limit(40 * 1024**3, gpus=0) is not None
 
     def test_handles_of_other_runners_are_refused(self, tmp_path: Path) -> None:
         handle = InstanceHandle("i", "a", "127.0.0.1", 1, 1, "docker", 0.0)

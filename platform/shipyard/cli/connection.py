@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from shipyard.contracts.run_paths import read_run_file
+from shipyard.settings import home_from
 from shipyard_sdk.client import Client
 
 __all__ = ["client_from", "local_home", "server_url"]
@@ -28,8 +29,8 @@ def server_url(ctx: click.Context) -> str:
 
 
 def local_home() -> Path:
-    """This machine's Shipyard home folder: ``SHIPYARD_HOME``, else ``~/.shipyard``."""
-    return Path(os.environ.get("SHIPYARD_HOME") or "~/.shipyard").expanduser()
+    """This machine's Shipyard home folder, as ``shipyard up`` resolves it."""
+    return home_from(os.environ)
 
 
 def client_from(ctx: click.Context) -> Client:

@@ -1,7 +1,8 @@
 """One call through the gateway: a client's request forwarded upstream, and the answer
 streamed back.
 
-An exchange is driven by callbacks, not by a task: the client connection feeds it the
+An exchange is driven by callbacks, not by a task (its upstream side, forwarding and
+retrying, is in ``gateway.forwarding``): the client connection feeds it the
 request (``feed_body``, ``end_body``) and starts it when the answers before it are done
 (``start``); the upstream connection feeds it the answer (``response_head``,
 ``response_body``, ``response_flush``). Bodies are streamed both ways as they arrive,
@@ -25,7 +26,6 @@ import time
 from typing import TYPE_CHECKING
 
 from shipyard.errors import (
-    BadGateway,
     InvalidInput,
     PayloadTooLarge,
     ShipyardError,
@@ -35,6 +35,7 @@ from shipyard.errors import (
 from shipyard.gateway.access import CLIENT_GONE, log_call
 from shipyard.gateway.authentication import SIGV4, credentials_kind
 from shipyard.gateway.dispatch import Destination, refused_destination
+from shipyard.gateway.forwarding import Forwarding
 from shipyard.gateway.headers import RequestHeaders, ResponseHeaders, request_id_of
 from shipyard.gateway.recording import BodyCopies, record_call
 from shipyard.gateway.responses import CONTINUE, error_response
@@ -49,16 +50,15 @@ __all__ = ["Exchange"]
 
 log = logging.getLogger(__name__)
 
-# A request body is kept (to send it again on a fresh connection when a reused one turns
-# out to have been closed by the upstream) up to this size.
-REPLAY_LIMIT = 256 * 1024
 # Body bytes buffered while no upstream connection is ready, before reading pauses.
 BUFFER_LIMIT = 1024 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
 _LAST_CHUNK = b"0\r\n\r\n"
 
 
-class Exchange:
+class Exchange(Forwarding):
+    """One call; its upstream side is ``Forwarding``'s (``gateway.forwarding``)."""
+
     __slots__ = (
         "awaiting", "body_complete", "body_hash", "body_size", "caller", "chunked_out",
         "client", "close_after", "connecting", "copies",
@@ -187,14 +187,6 @@ class Exchange:
         upstream.write(data)
         self._keep_for_retry(data)
 
-    def _keep_for_retry(self, data: bytes) -> None:
-        if self.sent is not None:
-            self.sent_size += len(data)
-            if self.sent_size > REPLAY_LIMIT:
-                self.sent = None
-            else:
-                self.sent.append(data)
-
     def fail(self, error: ShipyardError) -> None:
         """The request turned out to be unacceptable (too large, malformed)."""
         self.close_after = True
@@ -256,112 +248,6 @@ class Exchange:
         if self.started:
             self._forward()
 
-    def _forward(self) -> None:
-        assert self.destination is not None
-        self.forwarded = True
-        upstream = self.gateway.pool.take(self.destination.address)
-        if upstream is None:
-            self._connect()
-        else:
-            self._attach(upstream, self._request_data())
-
-    def _request_data(self) -> bytes:
-        """What to send upstream now: the head (on a retry, all that was sent before) and
-        the body received so far; kept for a retry while it is small."""
-        assert self.headers is not None and self.destination is not None
-        if self.retried and self.sent is not None:
-            pieces = list(self.sent)
-        else:
-            destination = self.destination
-            pieces = self.headers.head(
-                self.method, destination.path, destination.authority, self.client.peer,
-                self.gateway.settings.trust_forwarded_headers,
-            )
-        pieces += self._take_pending()
-        data = b"".join(pieces)
-        self.sent_size = len(data)
-        self.sent = [data] if self.sent_size <= REPLAY_LIMIT else None
-        return data
-
-    def _take_pending(self) -> list[bytes]:
-        pending = self.pending
-        if pending:
-            self.pending = []
-            self.pending_size = 0
-            self.client.resume_reading("body")
-        return pending
-
-    def _connect(self) -> None:
-        assert self.destination is not None
-        gateway = self.gateway
-        address = self.destination.address
-        data = self._request_data()
-        try:
-            sock, sent = gateway.pool.dial(address, data)
-        except OSError as error:
-            self._unreachable(error)
-            return
-        self.unsent = data[sent:]
-        task = gateway.loop.create_task(
-            gateway.pool.open(address, self._upstream_ready, sock, connected=sent > 0)
-        )
-        self.connecting = task
-        task.add_done_callback(self._connected)
-        gateway.deadlines.set(self, gateway.settings.connect_timeout, self._connect_timed_out)
-
-    def _upstream_ready(self, upstream: UpstreamConnection) -> None:
-        # Called from the new connection's connection_made, a few loop turns before the
-        # connecting task finishes.
-        if self.done or self.connecting is None or self.upstream is not None:
-            upstream.close()
-            return
-        self.connecting = None
-        self._cancel_timer()
-        data, self.unsent = self.unsent, b""
-        later = self._take_pending()
-        if later:
-            # Body that arrived while connecting: it follows what was already prepared.
-            data += b"".join(later)
-            for chunk in later:
-                self._keep_for_retry(chunk)
-        self._attach(upstream, data)
-
-    def _connect_timed_out(self) -> None:
-        self.respond_error(UpstreamTimeout(
-            f"{self._upstream_name()} did not accept a connection within "
-            f"{self.gateway.settings.connect_timeout:g}s"
-        ))
-
-    def _connected(self, task: asyncio.Task[UpstreamConnection]) -> None:
-        """The connecting task ended: only its failures are left to handle here."""
-        if task is not self.connecting:
-            return
-        self.connecting = None
-        self._cancel_timer()
-        if task.cancelled():
-            self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}"))
-            return
-        error = task.exception()
-        if error is None:
-            task.result().close()
-        elif isinstance(error, OSError):
-            self._unreachable(error)
-        else:
-            log.error("connecting upstream failed", exc_info=error)
-            self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}"))
-
-    def _unreachable(self, error: OSError) -> None:
-        reason = error.strerror or str(error)
-        self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}: {reason}"))
-
-    def _attach(self, upstream: UpstreamConnection, data: bytes) -> None:
-        self.upstream = upstream
-        upstream.send(self, data, self.no_body)
-        if self.client.write_paused:
-            upstream.pause_reading()
-        if self.body_complete:
-            self._arm_answer_timer()
-
     # -- the answer, from the upstream ---------------------------------------------------
 
     def response_head(
@@ -418,33 +304,6 @@ class Exchange:
             self.out.clear()
         # Else only the head of a sized answer has come: it leaves with the first body
         # bytes, which instances send right behind it, one write (and wake-up) fewer.
-
-    def upstream_lost(self, connection: UpstreamConnection, error: str | None) -> None:
-        """The upstream connection ended before the answer did; ``error`` is None for a
-        plain close."""
-        if self.done or connection is not self.upstream:
-            return
-        self.upstream = None
-        if not self.head_written:
-            if (connection.requests > 1 and not connection.received
-                    and self.sent is not None and not self.retried):
-                # A reused connection that the upstream closed while it sat idle.
-                self.retried = True
-                self._cancel_timer()
-                self._connect()
-                return
-            what = error or "closed the connection without answering"
-            self.respond_error(BadGateway(f"{self._upstream_name()} {what}"))
-        elif self.until_close and error is None:
-            self._complete()
-        else:
-            self._abort()
-
-    def upstream_write_paused(self, paused: bool) -> None:
-        if paused:
-            self.client.pause_reading("upstream")
-        else:
-            self.client.resume_reading("upstream")
 
     # -- the client ----------------------------------------------------------------------
 

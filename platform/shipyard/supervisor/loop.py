@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -41,31 +40,27 @@ from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.generation_refs import tag_of
 from shipyard.domain.states import (
-    BuildState,
     InstanceState,
     ServiceState,
-    set_build_state,
     set_instance_state,
     set_service_state,
 )
 from shipyard.errors import ShipyardError
-from shipyard.iam.access_keys import AccessKeys
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor.builder import Builder
 from shipyard.supervisor.gatekeeper import Gatekeeper
-from shipyard.supervisor.housekeeping import INSTANCE_CREDENTIALS_LIFETIME, Housekeeping
+from shipyard.supervisor.housekeeping import Housekeeping
+from shipyard.supervisor.instances import InstanceLifecycle
 from shipyard.supervisor.rollout import (
     PromotionGate,
     give_up_generation,
-    put_in_force,
     shares,
     wanted_generations,
 )
 from shipyard.supervisor.routing import routing_table
-from shipyard.supervisor.runner_choice import profile_of
 from shipyard.supervisor.runner_set import RunnerSet
-from shipyard_runners import Artifact, InstanceHandle, Runner, State
+from shipyard_runners import InstanceHandle, Runner, State
 
 __all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
 
@@ -99,13 +94,13 @@ class _Memory:
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
-    routes: dict[str, Any] | None = None
+    routes: RoutingTable | None = None
     # When each instance's starts began failing, for those failing still (wall clock);
     # after a restart of the supervisor, a start that fails has its start_timeout again.
     failing_since: dict[str, float] = field(default_factory=dict)
 
 
-class Supervisor:
+class Supervisor(InstanceLifecycle):
     def __init__(
         self,
         plane: ControlPlane,
@@ -307,203 +302,6 @@ class Supervisor:
             self._never_healthy(session, service, row, handle, now)
         else:
             set_instance_state(row, state)
-
-    def _start(self, session: Session, service: ServiceRow, row: InstanceRow, now: float) -> None:
-        generation = session.get_one(GenerationRow, row.generation_id)
-        artifact = Artifact.from_dict(generation.artifact or {})
-        environment = self.plane.environments.get(generation.environment)
-        try:
-            exists = self.runner.exists(artifact)
-        except ShipyardError as exc:  # its runner cannot tell now (an engine that is down)
-            self._start_failed(session, service, row, now, exc.message)
-            return
-        if not exists:
-            # Its artifact is gone: build the same generation again.
-            set_build_state(generation, BuildState.PENDING)
-            generation.build_attempts = 0
-            generation.artifact = None
-            session.delete(row)
-            return
-        settings = self.plane.settings
-        # The instance's own credentials, for the SDK inside it to call other services.
-        credentials = self.plane.access.access_keys.issue_for_instance(
-            session, service.id, row.id, INSTANCE_CREDENTIALS_LIFETIME
-        )
-        env = {
-            "SHIPYARD_SERVICE_ID": service.id,
-            "SHIPYARD_SERVICE_NAME": service.name,
-            "SHIPYARD_GENERATION": tag_of(generation.number),
-            # Where the SDK inside the instance calls other services.
-            "SHIPYARD_URL": settings.public_url,
-            "SHIPYARD_ACCESS_KEY_ID": credentials.key.id,
-            "SHIPYARD_SECRET_ACCESS_KEY": credentials.secret_access_key,
-            "SHIPYARD_REGION": settings.region,
-            "SHIPYARD_SIGNING_SERVICE": settings.signing_service,
-        }
-        try:
-            handle = self.runner.start(artifact, profile_of(environment), env)
-        except ShipyardError as exc:
-            self._start_failed(session, service, row, now, exc.message)
-            return
-        self._memory.failing_since.pop(row.id, None)
-        row.handle = handle.to_dict()
-        set_instance_state(row, State.STARTING)
-        row.started_at = now
-        row.healthy_since = None
-        if handle.notes:  # what it runs without: its status says so
-            row.last_error = "; ".join(handle.notes)
-
-    def _start_failed(
-        self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
-        problem: str,
-    ) -> None:
-        """A start failed before any instance existed. A live generation keeps trying, with
-        backoff; a new one, like any start, has ``start_timeout`` (from its first failed
-        try) to succeed, and is then given up with the reason."""
-        row.last_error = problem
-        row.restarts += 1
-        first = self._memory.failing_since.setdefault(row.id, now)
-        row.next_start_at = now + self._backoff(row.restarts)
-        if row.generation_id in shares(service.live_mapping):
-            set_service_state(service, ServiceState.STARTING,
-                              f"instance {row.id} cannot start: {problem}; "
-                              f"trying again (restart {row.restarts})")
-            return
-        deadline = first + self.timings.start_timeout
-        if now < deadline:
-            row.next_start_at = min(row.next_start_at, deadline)
-            return
-        self._memory.failing_since.pop(row.id, None)
-        generation = session.get_one(GenerationRow, row.generation_id)
-        AccessKeys.revoke_for_instance(session, row.id)
-        session.delete(row)
-        give_up_generation(
-            session, service, generation,
-            f"{tag_of(generation.number)} could not start in "
-            f"{self.timings.start_timeout:g}s: {problem}",
-        )
-
-    def _exited(
-        self, session: Session, service: ServiceRow, row: InstanceRow, now: float,
-        handle: InstanceHandle,
-    ) -> None:
-        """Restart a dead instance, unless it is a new generation that keeps dying."""
-        is_new = row.generation_id not in shares(service.live_mapping)
-        if is_new and row.healthy_since is None and row.restarts + 1 >= self.timings.new_tries:
-            self._abandon(
-                session, service, row, handle,
-                f"exited {row.restarts + 1} times before it became healthy",
-            )
-            return
-        self._restart_later(service, row, now, handle)
-
-    def _restart_later(
-        self, service: ServiceRow, row: InstanceRow, now: float, handle: InstanceHandle
-    ) -> None:
-        tail = self._log_tail(handle)
-        self._stop_quietly(handle, grace=0.0)
-        row.handle = None
-        set_instance_state(row, State.EXITED)
-        row.restarts += 1
-        row.last_error = tail
-        row.next_start_at = now + self._backoff(row.restarts)
-        log.warning("instance %s of %s exited; restart %d", row.id, service.name, row.restarts)
-        if row.generation_id in shares(service.live_mapping):
-            set_service_state(service, ServiceState.STARTING,
-                f"instance {row.id} exited; restarting (restart {row.restarts})",
-            )
-
-    def _never_healthy(
-        self, session: Session, service: ServiceRow, row: InstanceRow,
-        handle: InstanceHandle, now: float,
-    ) -> None:
-        if row.generation_id in shares(service.live_mapping):
-            # A live generation stopped answering after a restart: keep trying.
-            self._restart_later(service, row, now, handle)
-            return
-        self._abandon(
-            session, service, row, handle,
-            f"never became healthy in {self.timings.start_timeout:g}s",
-        )
-
-    def _abandon(
-        self, session: Session, service: ServiceRow, row: InstanceRow,
-        handle: InstanceHandle, problem: str,
-    ) -> None:
-        """Stop and forget a new generation's instance; the live generations keep serving."""
-        generation = session.get_one(GenerationRow, row.generation_id)
-        tail = self._log_tail(handle)
-        self._submit_stop(handle)
-        AccessKeys.revoke_for_instance(session, row.id)
-        session.delete(row)
-        give_up_generation(
-            session, service, generation, f"{tag_of(generation.number)} {problem}: {tail}"
-        )
-
-    def _promote_if_ready(
-        self, session: Session, service: ServiceRow, by_generation: dict[str, InstanceRow]
-    ) -> None:
-        """Put the desired mapping in force once each of its generations has a healthy
-        instance and has passed the gates."""
-        desired = shares(service.mapping)
-        if not service.deployed or not desired or service.mapping == service.live_mapping:
-            return
-        for generation_id in desired:
-            row = by_generation.get(generation_id)
-            if row is None or row.state != State.HEALTHY.value or row.handle is None:
-                return
-        new = [generation_id for generation_id in desired
-               if generation_id not in shares(service.live_mapping)]
-        if not self._gatekeeper.answered(new):
-            return  # a later tick takes the verdicts
-        for generation_id in new:
-            problem = self._gatekeeper.take(generation_id)
-            if problem is not None:
-                generation = session.get_one(GenerationRow, generation_id)
-                give_up_generation(
-                    session, service, generation, f"{tag_of(generation.number)} {problem}"
-                )
-                return
-        put_in_force(service)
-        log.info("%s now serves %s", service.name, service.live_mapping)
-
-    def _retire(self, session: Session, row: InstanceRow) -> None:
-        if row.handle:
-            self._submit_stop(InstanceHandle.from_dict(row.handle))
-        self._memory.last_health.pop(row.id, None)
-        self._memory.failing_since.pop(row.id, None)
-        AccessKeys.revoke_for_instance(session, row.id)
-        session.delete(row)
-
-    def _submit_stop(self, handle: InstanceHandle) -> None:
-        with self._lock:
-            if handle.instance_id in self._stopping:
-                return
-            self._stopping.add(handle.instance_id)
-
-        def _stop() -> None:
-            try:
-                self._stop_quietly(handle)
-            finally:
-                with self._lock:
-                    self._stopping.discard(handle.instance_id)
-
-        self._stops.submit(_stop)
-
-    def _stop_quietly(self, handle: InstanceHandle, grace: float | None = None) -> None:
-        try:
-            self.runner.stop(handle, self.timings.stop_grace if grace is None else grace)
-        except Exception:
-            log.exception("could not stop instance %s", handle.instance_id)
-
-    def _log_tail(self, handle: InstanceHandle, lines: int = 20) -> str:
-        try:
-            return self.runner.logs(handle, tail=lines).strip()[-2000:]
-        except Exception:
-            return ""
-
-    def _backoff(self, restarts: int) -> float:
-        return min(self.timings.backoff_max, self.timings.backoff_first * 2 ** (restarts - 1))
 
     def _record_usage(self) -> None:
         self._memory.last_usage = time.monotonic()

@@ -13,7 +13,7 @@ from shipyard.settings import Settings
 from shipyard_runners import RUNNERS, DockerRunner, LocalRunner, Profile, Runner, Sandbox
 from shipyard_runners.containers import installation_id
 
-__all__ = ["RUNNERS", "SANDBOXES", "make_runner", "profile_of", "runner_named"]
+__all__ = ["RUNNERS", "SANDBOXES", "docker_runner", "make_runner", "profile_of", "runner_named"]
 
 SANDBOXES = ("bubblewrap", "none")
 
@@ -27,8 +27,13 @@ def runner_named(name: str, settings: Settings) -> Runner:
     if name == "local":
         return LocalRunner(settings.home / "local", sandbox=_sandbox(settings))
     if name == "docker":
-        return DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
+        return docker_runner(settings)
     raise InvalidInput(f"unknown runner {name!r}; known: {', '.join(RUNNERS)}")
+
+
+def docker_runner(settings: Settings) -> DockerRunner:
+    """The installation's docker runner: its folder in the home, its installation id."""
+    return DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
 
 
 def _sandbox(settings: Settings) -> Sandbox | Literal["none"]:

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
 from shipyard.store import ServiceRow, Store
-from shipyard_runners import DockerRunner
-from shipyard_runners.containers import installation_id, is_loopback
+from shipyard.supervisor.runner_choice import docker_runner
+from shipyard_runners.containers import is_loopback
 
 __all__ = ["container_gateway_host"]
 
@@ -30,7 +30,7 @@ def container_gateway_host(settings: Settings, store: Store) -> str | None:
     (no engine answers now: a warning says so)."""
     if not is_loopback(settings.host) or not _uses_docker(settings, store):
         return None
-    runner = DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
+    runner = docker_runner(settings)
     try:
         return runner.host_address()
     except ShipyardError as exc:

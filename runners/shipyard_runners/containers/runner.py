@@ -8,11 +8,9 @@ published on loopback only (``127.0.0.1``, a port the engine picks), with the pr
 limits (see ``limits``). Its handle holds the container's main process id, so that a handle
 whose pid is not the container's main process is never taken for it.
 
-Memory: the kernel enforces the limit on the container as a whole, and kills a process of
-it when it is exceeded. The runner then kills the whole container, and its ``health`` says
-``exited`` and its log ends with a line saying it was killed for memory: an instance that
-lost a worker this way is not left half-serving. The engine reports such kills as ``oom``
-events, which ``health`` looks for.
+Memory: the kernel enforces the limit on the container as a whole and kills a process of
+it past the limit; the runner then kills the whole container (an instance is not left
+half-serving), ``health`` says ``exited`` and its notes say why (see ``memory_kills``).
 
 GPUs: a profile's GPUs are looked for on the engine (see ``shipyard_runners.gpus``) at
 each build, which logs what was found, and at each start, which refuses a profile whose
@@ -24,8 +22,8 @@ What the runner makes carries labels (see ``labels``) naming this installation, 
 ``purge`` removes its own objects and nobody else's. Build contexts are made in memory;
 ``root`` holds what outlives a container (see ``records``).
 
-The runner never restarts a container: ``health`` says ``exited`` and the supervisor calls
-``stop`` (which removes it) and ``start`` again.
+It never restarts a container: the supervisor calls ``stop`` (which removes it) and
+``start`` again.
 """
 
 from __future__ import annotations
@@ -61,6 +59,7 @@ from shipyard_runners.containers.housekeeping import (
 )
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
 from shipyard_runners.containers.limits import NANO, limits_for
+from shipyard_runners.containers.memory_kills import killed_for_memory, note_memory_kill
 from shipyard_runners.containers.records import InstanceRecords
 from shipyard_runners.containers.route_lists import read_route_list
 from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
@@ -87,13 +86,8 @@ GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
 INSTANCE_THREADS = 4
 INSTANCE_KEEP_ALIVE = 75
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
-# Where the SDK inside an instance finds the gateway.
-SHIPYARD_URL_VAR = "SHIPYARD_URL"
+SHIPYARD_URL_VAR = "SHIPYARD_URL"  # where the SDK inside an instance finds the gateway
 ENGINE = "the Docker engine"
-
-
-def _memory(limit: int) -> str:
-    return f"{limit / 1024**2:.0f} MiB"
 
 
 class DockerRunner:
@@ -336,37 +330,14 @@ class DockerRunner:
             return State.EXITED
         if container.status != "running":
             if container.attrs["State"].get("OOMKilled"):
-                self._note_memory_kill(handle, container)
+                note_memory_kill(self.records, handle, container)
             return State.EXITED
-        if self._killed_for_memory(handle, container):
+        if killed_for_memory(self.engine.client(), handle, container):
             with contextlib.suppress(docker.errors.APIError):
                 container.kill()
-            self._note_memory_kill(handle, container)
+            note_memory_kill(self.records, handle, container)
             return State.EXITED
         return None
-
-    def _killed_for_memory(self, handle: InstanceHandle, container: Container) -> bool:
-        """Whether the kernel killed a process of the container for exceeding its limit."""
-        client = self.engine.client()
-        with engine_errors("reading the engine's events"):
-            # An ``until`` in the future would make the engine wait for it.
-            now = time.time()
-            events = client.events(
-                since=int(handle.started_at) - 1, until=f"{int(now)}.{int(now % 1 * 1e9):09d}",
-                filters={"container": container.id, "event": "oom"}, decode=True,
-            )
-            try:
-                return any(True for _ in events)
-            finally:
-                events.close()
-
-    def _note_memory_kill(self, handle: InstanceHandle, container: Container) -> None:
-        limit = int(container.attrs["HostConfig"].get("Memory") or 0)
-        message = "killed: out of memory"
-        if limit:
-            message += f" (it used more than its limit of {_memory(limit)})"
-        if not any(message in line for line in self.records.notes(handle.instance_id)):
-            self.records.note(handle.instance_id, message)
 
     def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
         self._check_runner(handle.runner)

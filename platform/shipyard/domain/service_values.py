@@ -1,0 +1,159 @@
+"""The values the service registry takes and gives: a service as the API shows it
+(``Service``), one of its files (``ServiceFile``), and what creating one asks for
+(``ServiceSpec``, checked as it is read), with the checks of a runner name and an access
+level they share with the registry's updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shipyard.domain.validation import (
+    validate_association_id_field,
+    validate_flag,
+    validate_package_list,
+)
+from shipyard.errors import InvalidInput
+from shipyard.iam.principals import ACCESS_LEVELS
+from shipyard.store import ServiceRow
+from shipyard_runners import RUNNERS
+
+__all__ = [
+    "Service",
+    "ServiceFile",
+    "ServiceSpec",
+    "validate_access_level",
+    "validate_runner",
+]
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    kind: str
+    template: str
+    environment: str
+    packages: tuple[str, ...]
+    description: str
+    access_level: str
+    project_id: str | None
+    runner: str
+    enabled: bool
+    deployed: bool
+    state: str
+    status_message: str
+    created_at: datetime
+    updated_at: datetime
+    collect_prediction_data: bool = False
+    """Whether the query log keeps the bodies of its calls."""
+    association_id_field: str = ""
+    """The request body's JSON field that names a call's association id; "" for none."""
+
+    @classmethod
+    def from_row(cls, row: ServiceRow) -> Service:
+        return cls(
+            id=row.id, name=row.name, kind=row.kind, template=row.template,
+            environment=row.environment, packages=tuple(row.packages),
+            description=row.description, access_level=row.access_level, runner=row.runner,
+            project_id=row.project_id, enabled=row.enabled, deployed=row.deployed,
+            state=row.state, status_message=row.status_message,
+            created_at=row.created_at, updated_at=row.updated_at,
+            collect_prediction_data=row.collect_prediction_data,
+            association_id_field=row.association_id_field,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "kind": self.kind, "template": self.template,
+            "environment": self.environment, "packages": list(self.packages),
+            "description": self.description, "access_level": self.access_level,
+            "project_id": self.project_id, "runner": self.runner,
+            "enabled": self.enabled, "deployed": self.deployed,
+            "state": self.state, "status_message": self.status_message,
+            "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+            "collect_prediction_data": self.collect_prediction_data,
+            "association_id_field": self.association_id_field,
+        }
+
+
+@dataclass(frozen=True)
+class ServiceFile:
+    path: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a caller asks for when creating a service (validated by the registry)."""
+
+    name: str
+    kind: str = "custom"
+    template: str | None = None
+    environment: str | None = None
+    packages: tuple[str, ...] = ()
+    description: str = ""
+    access_level: str = "project"
+    project: str | None = None
+    runner: str = ""
+    collect_prediction_data: bool = False
+    association_id_field: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
+        unknown = sorted(set(data) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise InvalidInput(f"unknown fields {unknown}")
+        if not isinstance(data.get("name"), str):
+            raise InvalidInput("'name' is required and must be a string")
+        return cls(
+            name=data["name"],
+            kind=_string(data, "kind", "custom"),
+            template=_string(data, "template", "") or None,
+            environment=_string(data, "environment", "") or None,
+            packages=tuple(validate_package_list(data.get("packages") or ())),
+            description=_string(data, "description", ""),
+            access_level=_string(data, "access_level", "project"),
+            project=_string(data, "project", "") or None,
+            runner=_string(data, "runner", ""),
+            collect_prediction_data=validate_flag(
+                data.get("collect_prediction_data", False), "collect_prediction_data"
+            ),
+            association_id_field=validate_association_id_field(
+                data.get("association_id_field", "")
+            ),
+        )
+
+
+def validate_runner(value: Any) -> str:
+    """A runner name, or "" for the installation's own."""
+    if value is None or value == "":
+        return ""
+    if value not in RUNNERS:
+        raise InvalidInput(
+            f"unknown runner {value!r}; known: {', '.join(RUNNERS)} (or \"\" for the "
+            "installation's)"
+        )
+    return str(value)
+
+
+def validate_access_level(value: Any) -> str:
+    if value not in ACCESS_LEVELS:
+        raise InvalidInput(f"unknown access level {value!r}; known: {', '.join(ACCESS_LEVELS)}")
+    return str(value)
+
+
+def _string(data: Mapping[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key!r} must be a string")
+    return value
