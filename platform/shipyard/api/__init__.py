@@ -1,4 +1,10 @@
-"""The control plane's HTTP API: blueprints that parse, call one domain method, serialize."""
+"""The control plane's HTTP API: blueprints that parse, call one domain method, serialize.
+
+Run by the api process (``python -m shipyard.api.process``, gunicorn workers over
+``app.create_app``). It may import the domain, iam, openapi, the query log's reader, the
+store and the contracts; the runners only through their protocol (the control plane hands
+it the installation's ``RunnerSet``, made by the app factory).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The ``shipyard`` command line."""
+"""The ``shipyard`` command line.
+
+Runs in the user's own process, a client of the API (through the SDK); ``shipyard up``
+(``server``) starts the process tree of ``shipyard.up``. It may import anything of
+Shipyard, and loads what a command needs when that command runs.
+"""
 
 from __future__ import annotations
 

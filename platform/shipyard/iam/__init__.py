@@ -8,6 +8,10 @@
 All of it is pure (no I/O, no clock, no framework), so the asyncio gateway and the Flask
 API call the same code: build a ``SignedRequest`` from what arrived, call
 ``Verifier.verify``.
+
+Used by the api and the supervisor, and by the gateway to check credentials (its only way
+to the store). It imports the store, the errors, the settings and the domain's name
+checks (``domain.validation``); never the supervisor, the API or the gateway.
 """
 
 from shipyard.iam.authorization import (

@@ -15,6 +15,10 @@ control plane's own.
 - ``publication``: a stored document's servers and security schemes, when it is served;
 - ``control_api``, ``control_schemas``: the control plane's API, from its views' docstrings;
 - ``swagger_ui``: the Swagger UI page and its bundled assets.
+
+Used by the api (the control plane's document, the docs pages) and the supervisor (each
+generation's document, made when its build ends). It never imports user code: a
+generation's routes are listed by its runner, in the service's own environment.
 """
 
 from shipyard.openapi.control_api import control_plane_document

@@ -1,4 +1,8 @@
-"""The store: SQLAlchemy 2 tables, the engine set-up and migrations."""
+"""The store: SQLAlchemy 2 tables, the engine set-up and migrations.
+
+Used by every process (the gateway only through iam). It imports nothing of Shipyard but
+the errors and the query-record contract its ``query_log`` table is made from.
+"""
 
 from shipyard.store.database import Store
 from shipyard.store.identity_tables import (
