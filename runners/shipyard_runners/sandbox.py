@@ -178,8 +178,13 @@ class Sandbox:
         """``argv`` wrapped to run in a sandbox that sees ``readable`` read-only and
         ``writable`` read-write (each at its own path), and starts in ``cwd``."""
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        for hidden in _outermost((*ALWAYS_HIDDEN, *self.hidden)):
-            if hidden.is_dir() and not hidden.is_symlink():
+        # Real paths throughout: a home reached through a link is hidden, and put back,
+        # where it really is.
+        all_hidden = [path.resolve() for path in (*ALWAYS_HIDDEN, *self.hidden)]
+        readable = [path.resolve() for path in readable]
+        writable = [path.resolve() for path in writable]
+        for hidden in _outermost(all_hidden):
+            if hidden.is_dir():
                 args += ["--tmpfs", str(hidden)]
             elif hidden.exists():
                 args += ["--ro-bind", os.devnull, str(hidden)]
@@ -191,8 +196,7 @@ class Sandbox:
             for pattern in _NVIDIA_DEVICES:
                 for device in sorted(Path("/").glob(pattern.lstrip("/"))):
                     args += ["--dev-bind-try", str(device), str(device)]
-        readable, writable = list(readable), list(writable)
-        hidden_dirs = [path for path in (*ALWAYS_HIDDEN, *self.hidden) if path.is_dir()]
+        hidden_dirs = [path for path in all_hidden if path.is_dir()]
         for folder in _folders_between(hidden_dirs, [*readable, *writable]):
             # bwrap would copy the mode of the folder it stands for (0700 in a home).
             args += ["--perms", "0755", "--dir", str(folder)]

@@ -119,3 +119,20 @@ def test_a_sandbox_that_cannot_start_says_why_and_how_to_do_without() -> None:
     broken = Sandbox(bwrap=shutil.which("false") or "/bin/false")
     with pytest.raises(RunnerError, match=r"cannot start a bubblewrap sandbox.*sandbox: none"):
         broken.check()
+
+
+@BWRAPS
+@AS_ROOT
+def test_a_home_reached_through_a_link_is_hidden_where_it_really_is(
+    bwrap: str, home: Path
+) -> None:
+    link = home.parent / "link-to-home"
+    link.symlink_to(home)
+    sandbox = Sandbox(bwrap=bwrap, hidden=(link,), user=SANDBOX_UID,
+                      setpriv=shutil.which("setpriv") or "setpriv")
+    seen = _run(sandbox, link / "secrets" / "server.key", home / "secrets" / "server.key",
+                home / "code" / "app.py", readable=(link / "code",))
+    assert seen[str(link / "secrets" / "server.key")].startswith("refused")
+    assert seen[str(home / "secrets" / "server.key")].startswith("refused")
+    # Put back where it really is (the link itself lies in /tmp here, hidden too).
+    assert seen[str(home / "code" / "app.py")] == "READ print('app')"
