@@ -31,8 +31,13 @@ class ServicesAPI:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def list(self) -> list[dict[str, Any]]:
-        return self._client.json("GET", "/api/v1/services")["services"]
+    def list(self, **filters: str | bool) -> list[dict[str, Any]]:
+        """The services the caller may see; ``filters`` are the API's (``kind="model"``,
+        ``state``, ``enabled``, ``deployed``, ``environment``, ``runner``, ``project``,
+        ``search``, ``order_by``)."""
+        params = {name: (str(value).lower() if isinstance(value, bool) else value)
+                  for name, value in filters.items()}
+        return self._client.json("GET", "/api/v1/services", params=params)["services"]
 
     def get(self, ref: str) -> dict[str, Any]:
         return self._client.json("GET", service_path(ref))

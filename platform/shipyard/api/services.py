@@ -16,8 +16,10 @@ from shipyard.api.callers import (
 from shipyard.api.context import control_plane, json_body
 from shipyard.api.forms import form_json
 from shipyard.domain.archives import read_archive
+from shipyard.domain.control_plane import ControlPlane
+from shipyard.domain.service_filters import ServiceFilter
 from shipyard.domain.services import ServiceSpec
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 
 __all__ = ["services"]
 
@@ -28,9 +30,36 @@ ResponseValue = dict[str, Any] | tuple[dict[str, Any], int]
 
 @services.get("")
 def list_services() -> ResponseValue:
-    """Every service, by name.
+    """The services the caller may see, by name, or as the filters select.
+
+    Filters combine; an unknown filter or value answers 400 naming it.
     ---
     tags: [services]
+    parameters:
+      - {name: kind, in: query, schema: {type: string, enum: [custom, model]}}
+      - name: state
+        in: query
+        schema:
+          type: string
+          enum: [stopped, building, starting, running, switching, stopping, failed]
+      - {name: enabled, in: query, schema: {type: boolean}}
+      - {name: deployed, in: query, schema: {type: boolean}}
+      - {name: environment, in: query, description: a profile's name, schema: {type: string}}
+      - name: runner
+        in: query
+        description: local, docker, or empty for the installation's own
+        schema: {type: string}
+      - {name: project, in: query, description: a project's name or id, schema: {type: string}}
+      - name: search
+        in: query
+        description: words to find in the name or the description (case-insensitive)
+        schema: {type: string, maxLength: 200}
+      - name: order_by
+        in: query
+        schema:
+          type: string
+          enum: [name, -name, created_at, -created_at, updated_at, -updated_at, state]
+          default: name
     responses:
       "200":
         description: The services.
@@ -43,12 +72,25 @@ def list_services() -> ResponseValue:
                 services:
                   type: array
                   items: {$ref: '#/components/schemas/Service'}
+      "400": {$ref: '#/components/responses/BadRequest'}
       default: {$ref: '#/components/responses/Error'}
     """
     caller = current_caller()
+    plane = control_plane()
+    filters = ServiceFilter.parse(
+        request.args, environments=tuple(plane.environments.profiles),
+        project_id=lambda ref: _project_id(plane, ref),
+    )
     return {"services": [
-        s.to_dict() for s in control_plane().services.list() if visible(caller, s)
+        s.to_dict() for s in plane.services.list(filters) if visible(caller, s)
     ]}
+
+
+def _project_id(plane: ControlPlane, ref: str) -> str:
+    try:
+        return plane.access.directory.get_project(ref).id
+    except NotFound:
+        raise InvalidInput(f"unknown project {ref!r}") from None
 
 
 @services.post("")

@@ -19,10 +19,20 @@ def services() -> None:
 
 @services.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--kind", help="custom or model.")
+@click.option("--state", help="stopped, building, starting, running, switching, stopping, failed.")
+@click.option("--enabled/--disabled", default=None, help="Only switched on (or off) ones.")
+@click.option("--deployed/--undeployed", default=None, help="Only deployed (or not) ones.")
+@click.option("--environment", "-e", help="A profile's name.")
+@click.option("--runner", help="local or docker.")
+@click.option("--project", help="A project's name or id.")
+@click.option("--search", help="Words to find in the name or description.")
+@click.option("--order-by", help="name, created_at, updated_at or state; a leading - reverses.")
 @click.pass_context
-def list_services(ctx: click.Context, as_json: bool) -> None:
-    """List every service."""
-    echo_listing(client_from(ctx).services.list(), COLUMNS, as_json)
+def list_services(ctx: click.Context, as_json: bool, **filters: str | bool | None) -> None:
+    """List the services you may see, or those the options select."""
+    chosen = {name: value for name, value in filters.items() if value is not None}
+    echo_listing(client_from(ctx).services.list(**chosen), COLUMNS, as_json)
 
 
 @services.command("get")

@@ -30,6 +30,7 @@ from shipyard.domain.scaffold import (
     ScaffoldValues,
     render_template,
 )
+from shipyard.domain.service_filters import ServiceFilter
 from shipyard.domain.service_values import (
     Service,
     ServiceFile,
@@ -130,10 +131,11 @@ class ServiceRegistry:
         except IntegrityError as exc:
             raise Conflict(f"a service named {name!r} already exists") from exc
 
-    def list(self) -> list[Service]:
+    def list(self, filters: ServiceFilter | None = None) -> list[Service]:
+        """The services ``filters`` selects (all of them, by name, for None)."""
+        query = (filters or ServiceFilter()).apply(select(ServiceRow))
         with self.store.reading() as session:
-            rows = session.scalars(select(ServiceRow).order_by(ServiceRow.name))
-            return [Service.from_row(row) for row in rows]
+            return [Service.from_row(row) for row in session.scalars(query)]
 
     def get(self, ref: str) -> Service:
         with self.store.reading() as session:

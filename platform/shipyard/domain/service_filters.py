@@ -1,0 +1,116 @@
+"""Which services a listing shows, and in what order: ``GET /api/v1/services``'s filters.
+
+Each filter is checked before anything is read: an unknown filter, or a value a filter
+cannot take, is an ``InvalidInput`` that names it and what it takes (a listing that
+silently ignored a misspelt filter would show everything and look right). Filters combine
+with AND; ``search`` looks for its words, case-insensitively, in the name or the
+description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, or_
+
+from shipyard.domain.scaffold import KINDS
+from shipyard.domain.states import ServiceState
+from shipyard.errors import InvalidInput
+from shipyard.store import ServiceRow
+from shipyard_runners import RUNNERS
+
+__all__ = ["FILTERS", "ORDERS", "ServiceFilter"]
+
+ORDERS: dict[str, Any] = {
+    "name": ServiceRow.name, "-name": ServiceRow.name.desc(),
+    "created_at": ServiceRow.created_at, "-created_at": ServiceRow.created_at.desc(),
+    "updated_at": ServiceRow.updated_at, "-updated_at": ServiceRow.updated_at.desc(),
+    "state": ServiceRow.state,
+}
+FILTERS = ("kind", "state", "enabled", "deployed", "environment", "runner", "project",
+           "search", "order_by")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_MAX_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class ServiceFilter:
+    kind: str | None = None
+    state: ServiceState | None = None
+    enabled: bool | None = None
+    deployed: bool | None = None
+    environment: str | None = None
+    runner: str | None = None
+    """A runner's name, or "" for services on the installation's own."""
+    project_id: str | None = None
+    search: str | None = None
+    order_by: str = "name"
+
+    @classmethod
+    def parse(
+        cls, args: Mapping[str, str], *, environments: tuple[str, ...],
+        project_id: Callable[[str], str],
+    ) -> ServiceFilter:
+        """The filter of a listing's query ``args``. ``project_id`` turns a project's name
+        or id into its id (or raises); ``environments`` are the known profiles."""
+        unknown = sorted(set(args) - set(FILTERS))
+        if unknown:
+            raise InvalidInput(f"unknown filter(s) {unknown}; known: {', '.join(FILTERS)}")
+        kind = _one_of(args, "kind", KINDS)
+        state = _one_of(args, "state", tuple(ServiceState))
+        environment = _one_of(args, "environment", environments)
+        runner = _one_of(args, "runner", ("", *RUNNERS))
+        order_by = _one_of(args, "order_by", tuple(ORDERS)) or "name"
+        search = args.get("search")
+        if search is not None and len(search) > _MAX_SEARCH:
+            raise InvalidInput(f"'search' may be at most {_MAX_SEARCH} characters")
+        project = args.get("project")
+        return cls(
+            kind=kind, state=ServiceState(state) if state else None,
+            enabled=_boolean(args, "enabled"), deployed=_boolean(args, "deployed"),
+            environment=environment, runner=runner,
+            project_id=project_id(project) if project is not None else None,
+            search=search or None, order_by=order_by,
+        )
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """``query`` (over ``ServiceRow``) narrowed and ordered by this filter."""
+        equal = {
+            ServiceRow.kind: self.kind, ServiceRow.state: self.state,
+            ServiceRow.enabled: self.enabled, ServiceRow.deployed: self.deployed,
+            ServiceRow.environment: self.environment, ServiceRow.runner: self.runner,
+            ServiceRow.project_id: self.project_id,
+        }
+        for column, value in equal.items():
+            if value is not None:
+                query = query.where(column == value)
+        for word in (self.search or "").split():
+            pattern = "%" + _escaped(word.lower()) + "%"
+            query = query.where(or_(
+                ServiceRow.name.ilike(pattern, escape="\\"),
+                ServiceRow.description.ilike(pattern, escape="\\"),
+            ))
+        return query.order_by(ORDERS[self.order_by], ServiceRow.name)
+
+
+def _one_of(args: Mapping[str, str], name: str, known: tuple[str, ...]) -> str | None:
+    value = args.get(name)
+    if value is not None and value not in known:
+        shown = ", ".join(repr(k) if k == "" else k for k in known)
+        raise InvalidInput(f"unknown {name} {value!r}; known: {shown}")
+    return value
+
+
+def _boolean(args: Mapping[str, str], name: str) -> bool | None:
+    value = args.get(name)
+    if value is None:
+        return None
+    if value.lower() not in _BOOLEANS:
+        raise InvalidInput(f"{name!r} must be true or false, not {value!r}")
+    return _BOOLEANS[value.lower()]
+
+
+def _escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
