@@ -187,19 +187,18 @@ def runtime_logs(ref: str) -> Response:
     """
     require_collaborator(ref)
     plane = control_plane()
-    tail = request.args.get("tail", "200")
-    if not tail.isdigit():
-        raise InvalidInput(f"tail must be a number of lines, got {tail!r}")
+    tail = _count("tail", default=200)
     parts = []
     for generation, handle in plane.deployments.instance_handles(ref):
         instance = InstanceHandle.from_dict(handle)
         parts.append(f"==> {generation} {instance.instance_id} <==\n")
-        parts.append(plane.runners.logs(instance, tail=int(tail)))
+        parts.append(plane.runners.logs(instance, tail=tail))
     return Response("".join(parts), mimetype="text/plain")
 
 
-def _count(name: str) -> int:
-    raw = request.args.get(name, "0")
+def _count(name: str, default: int = 0) -> int:
+    """Query parameter ``name``, a number of lines."""
+    raw = request.args.get(name, str(default))
     if not raw.isdigit():
         raise InvalidInput(f"{name!r} must be a whole number of lines, not {raw!r}")
     return int(raw)
