@@ -171,6 +171,9 @@ def test_mappings_split_calls_the_target_header_wins_and_the_query_log_has_every
     assert sample["path"] == f"/user-services/invoke/{SERVICE}/add-numbers"
     assert sample["request_bytes"] > 0 and sample["response_bytes"] > 0
     assert sample["request_body"] is None  # prediction data collection is off by default
+    # The time in the instance is part of the whole; the rest is the gateway's overhead.
+    assert all(0 < row["instance_ms"] <= row["latency_ms"] for row in logged)
+    assert sample["predictions"] is None  # a custom service that does not say
     exported = shipyard.cli("logs", SERVICE, "--queries", "--since", "1h", "--format", "csv")
     assert exported.returncode == 0, exported.stderr
     csv_rows = list(csv.DictReader(io.StringIO(exported.stdout)))

@@ -325,6 +325,17 @@ def test_hop_by_hop_response_headers_are_dropped() -> None:
     assert headers.content_length == b"5"
 
 
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [(b"50", 50), (b" 7 ", 7), (b"0", 0), (b"-1", None), (b"many", None), (b"1e3", None),
+     (b"99999999999999999", None)],
+)
+def test_an_answer_says_how_many_rows_it_scored(value: bytes, count: int | None) -> None:
+    headers = ResponseHeaders([(b"X-Shipyard-Predictions", value)])
+    assert headers.predictions == count
+    assert headers.kept == [(b"X-Shipyard-Predictions", value)]
+
+
 # -- dispatch -------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 __all__ = [
     "ASSOCIATION_ID_HEADER",
     "BODY_COLUMNS",
+    "PREDICTIONS_HEADER",
     "QUERY_COLUMNS",
     "QUERY_COLUMN_NAMES",
     "QueryColumn",
@@ -50,9 +51,11 @@ QUERY_COLUMNS: tuple[QueryColumn, ...] = (
     QueryColumn("path", "text", required=True),
     QueryColumn("status", "integer", required=True),
     QueryColumn("latency_ms", "number", required=True),
+    QueryColumn("instance_ms", "number", required=False),
     QueryColumn("request_bytes", "integer", required=True, default=0),
     QueryColumn("response_bytes", "integer", required=True, default=0),
     QueryColumn("caller", "text", required=True, length=255, default=""),
+    QueryColumn("predictions", "integer", required=False),
     QueryColumn("association_id", "text", required=False, length=255),
     QueryColumn("challenger_generation", "text", required=False, length=16),
     QueryColumn("challenger_status", "integer", required=False),
@@ -66,6 +69,8 @@ QUERY_COLUMN_NAMES = tuple(column.name for column in QUERY_COLUMNS)
 BODY_COLUMNS = tuple(column.name for column in QUERY_COLUMNS if column.kind == "body")
 
 ASSOCIATION_ID_HEADER = "X-Shipyard-Association-Id"
+PREDICTIONS_HEADER = "X-Shipyard-Predictions"
+"""The answer header in which an instance says how many rows it scored."""
 """The request header that names a call's association id (it wins over a JSON field)."""
 
 
@@ -90,10 +95,17 @@ class QueryRecord:
     """The path the caller sent, query included, decoded as Latin-1."""
     status: int
     latency_ms: float
+    """From the start of the call to the end of the answer (or the error)."""
+    instance_ms: float | None = None
+    """From forwarding the request to the end of the instance's answer; None when it was
+    never forwarded. ``latency_ms - instance_ms`` is the gateway's own overhead."""
     request_bytes: int = 0
     response_bytes: int = 0
     caller: str = ""
     """A label for who called; "" for anonymous."""
+    predictions: int | None = None
+    """Rows the instance scored, as its ``X-Shipyard-Predictions`` answer header says;
+    None when it did not say."""
     association_id: str | None = None
     """From the ``X-Shipyard-Association-Id`` header; None to look in the body."""
     association_field: str = ""

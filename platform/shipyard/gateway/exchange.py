@@ -61,12 +61,12 @@ class Exchange(Forwarding):
 
     __slots__ = (
         "awaiting", "body_complete", "body_hash", "body_size", "caller", "chunked_out",
-        "client", "close_after", "connecting", "copies",
-        "destination", "done", "error", "forwarded", "gateway", "head_written", "headers",
-        "http11", "keep_upstream", "last_read", "limit", "method", "no_body", "out",
-        "pending", "pending_size", "raw_headers", "request_id", "response_bytes", "retried",
-        "sent", "sent_size", "sized", "started", "started_at", "status", "target", "unsent",
-        "until_close", "upstream", "watch_idle"
+        "client", "close_after", "connecting", "copies", "destination", "done", "error",
+        "forwarded", "forwarded_at", "gateway", "head_written", "headers", "http11",
+        "keep_upstream", "last_read", "limit", "method", "no_body", "out", "pending",
+        "pending_size", "predictions", "raw_headers", "request_id", "response_bytes",
+        "retried", "sent", "sent_size", "sized", "started", "started_at", "status",
+        "target", "unsent", "until_close", "upstream", "watch_idle"
     )
 
     def __init__(
@@ -116,6 +116,8 @@ class Exchange(Forwarding):
         self.caller: Caller | None = None
         self.awaiting = False
         self.forwarded = False
+        self.forwarded_at = 0.0
+        self.predictions: int | None = None
         self.body_hash: hashlib._Hash | None = None
         self.raw_headers: list[tuple[bytes, bytes]] | None = None
         self.copies: BodyCopies | None = None
@@ -259,6 +261,7 @@ class Exchange(Forwarding):
         self.status = status
         self.keep_upstream = keep_alive
         answer = ResponseHeaders(headers)
+        self.predictions = answer.predictions
         no_body = self.no_body or status in _NO_BODY_STATUSES
         self.sized = not no_body and answer.sized
         if not no_body and not self.sized:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from shipyard.errors import BadGateway, UpstreamTimeout
@@ -52,6 +53,7 @@ class Forwarding:
     unsent: bytes
     retried: bool
     forwarded: bool
+    forwarded_at: float
     no_body: bool
     body_complete: bool
     done: bool
@@ -69,6 +71,7 @@ class Forwarding:
     def _forward(self) -> None:
         assert self.destination is not None
         self.forwarded = True
+        self.forwarded_at = time.perf_counter()
         upstream = self.gateway.pool.take(self.destination.address)
         if upstream is None:
             self._connect()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 
-from shipyard.contracts.query_record import ASSOCIATION_ID_HEADER
+from shipyard.contracts.query_record import ASSOCIATION_ID_HEADER, PREDICTIONS_HEADER
 from shipyard.errors import InvalidInput
 
 __all__ = [
@@ -169,20 +169,37 @@ class RequestHeaders:
         return pieces
 
 
+_PREDICTIONS = PREDICTIONS_HEADER.lower().encode()
+_MAX_PREDICTIONS = 2**53
+
+
+def _count(value: bytes) -> int | None:
+    """A non-negative decimal count, or None for anything else."""
+    text = value.strip()
+    if not text.isdigit() or len(text) > 16:
+        return None
+    count = int(text)
+    return count if count <= _MAX_PREDICTIONS else None
+
+
 class ResponseHeaders:
     """An upstream answer's headers, sorted into what is passed back and its framing."""
 
-    __slots__ = ("chunked", "content_length", "kept")
+    __slots__ = ("chunked", "content_length", "kept", "predictions")
 
     def __init__(self, headers: HeaderList) -> None:
         kept: HeaderList = []
         connection: list[bytes] = []
         self.content_length: bytes | None = None
         self.chunked = False
+        self.predictions: int | None = None
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"content-length":
                 self.content_length = value
+            elif lowered == _PREDICTIONS:
+                self.predictions = _count(value)
+                kept.append((name, value))
             elif _is_hop_by_hop(lowered):
                 if lowered == b"connection":
                     connection.append(value)

@@ -83,13 +83,17 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     # The request body goes to the log only where the spool needs it (to keep it, or to
     # read an association id from it); a body kept for the challenger alone does not.
     logged = body if route.collect_prediction_data or route.association_id_field else None
+    instance_ms = None
+    if exchange.forwarded:
+        instance_ms = (elapsed - (exchange.forwarded_at - exchange.started_at)) * 1000.0
     query = QueryRecord(
         at=time.time() - elapsed, request_id=exchange.request_id.decode("latin-1"),
         service_id=route.id, generation=generation,
         method=exchange.method.decode("latin-1"), path=exchange.target.decode("latin-1"),
-        status=status, latency_ms=elapsed * 1000.0, request_bytes=exchange.body_size,
-        response_bytes=exchange.response_bytes,
+        status=status, latency_ms=elapsed * 1000.0, instance_ms=instance_ms,
+        request_bytes=exchange.body_size, response_bytes=exchange.response_bytes,
         caller=exchange.caller.label if exchange.caller is not None else "",
+        predictions=exchange.predictions,
         association_id=headers.association_id,
         association_field=route.association_id_field,
         keep_bodies=route.collect_prediction_data,
