@@ -150,10 +150,12 @@ class InstanceHandle:
 
 @dataclass(frozen=True)
 class Usage:
-    """What an instance uses now: ``cpu_percent`` is 100 per busy core."""
+    """What an instance uses now: ``cpu_percent`` is 100 per busy core;
+    ``gpu_memory_bytes`` is what its processes hold on GPUs (0 without one)."""
 
     cpu_percent: float
     memory_bytes: int
+    gpu_memory_bytes: int = 0
 
 
 class State(enum.StrEnum):

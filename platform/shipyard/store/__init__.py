@@ -12,6 +12,7 @@ from shipyard.store.identity_tables import (
     ProjectRow,
     UserRow,
 )
+from shipyard.store.stats_tables import StatsRollupRow
 from shipyard.store.tables import (
     ArtifactRemovalRow,
     Base,
@@ -42,6 +43,7 @@ __all__ = [
     "QueryLogRow",
     "ServiceFileRow",
     "ServiceRow",
+    "StatsRollupRow",
     "Store",
     "UserRow",
 ]

@@ -60,6 +60,7 @@ from shipyard.supervisor.rollout import (
 )
 from shipyard.supervisor.routing import routing_table
 from shipyard.supervisor.runner_set import RunnerSet
+from shipyard.supervisor.usage_history import UsageHistory
 from shipyard_runners import InstanceHandle, Runner, State
 
 __all__ = ["PromotionGate", "Supervisor", "SupervisorTimings"]
@@ -73,6 +74,8 @@ class SupervisorTimings:
     start_timeout: float = 60.0
     healthy_check_interval: float = 1.0
     usage_interval: float = 2.0
+    usage_history_interval: float = 10.0
+    """How often the instances' usage goes into the stats (their usage history)."""
     drain: float = 1.0
     stop_grace: float = 30.0
     backoff_first: float = 1.0
@@ -94,6 +97,7 @@ class _Memory:
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
+    last_usage_history: float = 0.0
     routes: RoutingTable | None = None
     # When each instance's starts began failing, for those failing still (wall clock);
     # after a restart of the supervisor, a start that fails has its start_timeout again.
@@ -304,7 +308,12 @@ class Supervisor(InstanceLifecycle):
             set_instance_state(row, state)
 
     def _record_usage(self) -> None:
-        self._memory.last_usage = time.monotonic()
+        """Each running instance's usage now; every ``usage_history_interval``, also a
+        sample of it in the stats."""
+        now = time.monotonic()
+        self._memory.last_usage = now
+        into_history = now - self._memory.last_usage_history >= self.timings.usage_history_interval
+        history = UsageHistory(time.time()) if into_history else None
         with self.store.writing() as session:
             for row in session.scalars(select(InstanceRow).where(InstanceRow.handle.is_not(None))):
                 try:
@@ -313,6 +322,11 @@ class Supervisor(InstanceLifecycle):
                     continue
                 row.cpu_percent = usage.cpu_percent
                 row.memory_bytes = usage.memory_bytes
+                if history is not None:
+                    history.sample(session, row, usage)
+            if history is not None:
+                self._memory.last_usage_history = now
+                history.fold(session)
 
     # -- routing --------------------------------------------------------------------
 

@@ -1,0 +1,166 @@
+"""``ServiceStats``: a service's stats over a window, per generation and role and for
+the service as a whole (``summary``), or bucket by bucket (``over_time``), each answered
+by merging rollups.
+
+A window is covered by as few rollups as possible: whole days by daily rollups, the
+whole hours left at either end by hourly ones, the minutes left by per-minute ones, so a
+question reads at most a few hundred rows per generation whatever its traffic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from shipyard.domain.generation_refs import parse_tag
+from shipyard.errors import InvalidInput
+from shipyard.stats.figures import METRICS, metric_values, summary_of
+from shipyard.stats.folding import ALL_GENERATIONS
+from shipyard.stats.rollup import DAY, HOUR, MINUTE, ROLES, SPANS, Rollup
+from shipyard.stats.windows import StatsWindow, iso
+from shipyard.store import GenerationRow, StatsRollupRow, Store
+
+__all__ = ["ServiceStats", "covering"]
+
+_TABLE = StatsRollupRow.__table__
+Series = tuple[str, str]
+"""(generation, role)."""
+
+
+def covering(start: int, end: int) -> list[tuple[int, int, int]]:
+    """(span, first start, end) ranges of rollups that cover ``[start, end)`` exactly,
+    the longest spans first; ``start`` and ``end`` are whole minutes."""
+    ranges: list[tuple[int, int, int]] = []
+    pieces = [(start, end)]
+    for span in (DAY, HOUR):
+        left: list[tuple[int, int]] = []
+        for lo, hi in pieces:
+            first = -(-lo // span) * span
+            last = hi // span * span
+            if first < last:
+                ranges.append((span, first, last))
+                left += [(lo, first), (last, hi)]
+            else:
+                left.append((lo, hi))
+        pieces = [(lo, hi) for lo, hi in left if lo < hi]
+    ranges += [(MINUTE, lo, hi) for lo, hi in pieces]
+    return ranges
+
+
+class ServiceStats:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def summary(
+        self, service_id: str, window: StatsWindow, *, generation: str | None = None,
+        role: str | None = None, slow_ms: float,
+    ) -> dict[str, Any]:
+        """The service's figures over ``window``: ``overall`` (every call, main role),
+        and one entry per generation and role (the challenger's beside the main ones)."""
+        with self.store.reading() as session:
+            self._check(session, service_id, generation, role)
+            merged = self._merged(session, service_id, covering(window.start, window.end),
+                                  generation, role, bucket=None)
+        series = merged.get(0, {})
+        overall = series.pop((ALL_GENERATIONS, "main"), Rollup())
+        return {
+            **window.as_dict(),
+            "slow_request_ms": slow_ms,
+            "overall": summary_of(overall, slow_ms),
+            "generations": [
+                {"generation": tag, "role": kind, **summary_of(rollup, slow_ms)}
+                for (tag, kind), rollup in sorted(series.items(), key=_series_order)
+            ],
+        }
+
+    def over_time(
+        self, service_id: str, window: StatsWindow, bucket_size: int, metrics: list[str],
+        *, generation: str | None = None, role: str | None = None, slow_ms: float,
+    ) -> dict[str, Any]:
+        """``metrics`` per bucket of ``bucket_size`` seconds, for the service and per
+        generation and role; a bucket without data has zeros and Nones."""
+        for name in metrics:
+            if name not in METRICS:
+                raise InvalidInput(
+                    f"unknown metric {name!r}; the metrics are {', '.join(METRICS)}"
+                )
+        starts = window.bucket_starts(bucket_size)
+        span = max(s for s in SPANS
+                   if bucket_size % s == 0 and window.start % s == 0 and window.end % s == 0)
+        with self.store.reading() as session:
+            self._check(session, service_id, generation, role)
+            merged = self._merged(session, service_id, [(span, window.start, window.end)],
+                                  generation, role, bucket=(window.start, bucket_size))
+        names = sorted({key for buckets in merged.values() for key in buckets},
+                       key=_series_order)
+        if generation is None and role in (None, "main"):
+            names = [(ALL_GENERATIONS, "main"), *(n for n in names if n[0] != ALL_GENERATIONS)]
+        series = []
+        for key in names:
+            buckets = []
+            for index, begin in enumerate(starts):
+                rollup = merged.get(index, {}).get(key, Rollup())
+                buckets.append({"start": iso(begin), "end": iso(min(begin + bucket_size,
+                                                                     window.end)),
+                                **metric_values(rollup, metrics, slow_ms)})
+            tag, kind = key
+            series.append({"generation": tag or None, "role": kind, "buckets": buckets})
+        return {**window.as_dict(), "bucket_size": bucket_size, "metrics": metrics,
+                "slow_request_ms": slow_ms, "series": series}
+
+    def _check(
+        self, session: Session, service_id: str, generation: str | None, role: str | None
+    ) -> None:
+        if role is not None and role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if generation is None:
+            return
+        number = parse_tag(generation)
+        known = session.scalar(select(
+            exists().where(GenerationRow.service_id == service_id,
+                           GenerationRow.number == number)
+            | exists().where(_TABLE.c.service_id == service_id,
+                             _TABLE.c.generation == generation)
+        ))
+        if not known:
+            raise InvalidInput(f"the service has no generation {generation}")
+
+    def _merged(
+        self, session: Session, service_id: str, ranges: Iterable[tuple[int, int, int]],
+        generation: str | None, role: str | None, *, bucket: tuple[int, int] | None,
+    ) -> dict[int, dict[Series, Rollup]]:
+        """The rollups in ``ranges``, merged per bucket (0 when ``bucket`` is None) and
+        series."""
+        query = select(_TABLE).where(
+            _TABLE.c.service_id == service_id,
+            or_(*(and_(_TABLE.c.span == span, _TABLE.c.start >= lo, _TABLE.c.start < hi)
+                  for span, lo, hi in ranges)),
+        )
+        if generation is not None:
+            query = query.where(_TABLE.c.generation == generation)
+        if role is not None:
+            query = query.where(_TABLE.c.role == role)
+        merged: dict[int, dict[Series, Rollup]] = defaultdict(dict)
+        for row in session.execute(query):
+            index = 0 if bucket is None else (row.start - bucket[0]) // bucket[1]
+            series = merged[index]
+            key = (row.generation, row.role)
+            rollup = Rollup.from_columns(row)
+            target = series.get(key)
+            if target is None:
+                target = series[key] = Rollup()
+            if row.span == MINUTE:
+                target.merge_as_minute(rollup)
+            else:
+                target.merge(rollup)
+        return merged
+
+
+def _series_order(item: Any) -> tuple[int, str, int]:
+    tag, role = item[0] if isinstance(item[0], tuple) else item
+    number = int(tag[1:]) if tag.startswith("v") and tag[1:].isdigit() else 0
+    return (ROLES.index(role), "", number)
