@@ -62,6 +62,8 @@ class Settings:
     clock_skew_seconds: int = 300
     # Calls older than this leave the query log (0 keeps them all).
     query_log_retention_days: int = 30
+    # Service stats (their rollups) older than this are dropped (0 keeps them all).
+    stats_retention_days: int = 400
 
     @property
     def secret_key_file(self) -> Path:

@@ -354,3 +354,19 @@ def test_too_many_buckets_an_unknown_metric_generation_or_role_are_refused(
     # A generation known only from its stats (deleted since) is still asked about.
     assert stats.summary(SERVICE, window, generation="v2", slow_ms=1)["generations"]
     assert json.dumps(stats.summary(SERVICE, window, slow_ms=1))  # plain JSON
+
+
+def test_stats_past_their_retention_are_dropped_span_by_span(store: Store) -> None:
+    from shipyard.stats.retention import prune_stats
+
+    fold_in_batches(store, synthetic_calls(300))
+    stats = ServiceStats(store)
+    window = StatsWindow(DAY0, DAY0 + 3 * DAY)
+    before = stats.summary(SERVICE, window, slow_ms=1)["overall"]["total_requests"]
+    assert prune_stats(store, 0, now=DAY0 + 500 * DAY) == 0  # 0 keeps everything
+    # 400 days after the second day ended: the first two days go, the third stays.
+    removed = prune_stats(store, 400, now=DAY0 + 402 * DAY)
+    assert removed > 0
+    after = stats.summary(SERVICE, window, slow_ms=1)["overall"]["total_requests"]
+    third = sum(DAY0 + 2 * DAY <= c["at"].timestamp() for c in synthetic_calls(300))
+    assert (before, after) == (300, third)

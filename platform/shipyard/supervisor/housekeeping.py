@@ -1,6 +1,6 @@
 """What the supervisor does besides running instances: each tick, move the calls the
-gateways spooled into the query log; now and then, drop the calls past the log's retention
-and renew the instances' credentials.
+gateways spooled into the query log (and the stats); now and then, drop the calls and the
+stats past their retention and renew the instances' credentials.
 
 An instance gets its access key in its environment when it starts and cannot be handed
 another while it runs, so its key is renewed for ``INSTANCE_CREDENTIALS_LIFETIME`` at a
@@ -19,6 +19,7 @@ from datetime import timedelta
 from shipyard.contracts.run_paths import query_spool_dir
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.settings import Settings
+from shipyard.stats.retention import prune_stats
 from shipyard.store import Store
 from shipyard.supervisor.query_ingest import ingest_spool
 from shipyard.supervisor.query_retention import prune_query_log
@@ -62,3 +63,7 @@ class Housekeeping:
         removed = prune_query_log(self.store, days)
         if removed:
             log.info("dropped %d calls older than %d days from the query log", removed, days)
+        days = self.settings.stats_retention_days
+        removed = prune_stats(self.store, days)
+        if removed:
+            log.info("dropped %d stats rollups older than %d days", removed, days)
