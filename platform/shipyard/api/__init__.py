@@ -23,6 +23,7 @@ from shipyard.api.model_replacements import model_replacements
 from shipyard.api.models import models
 from shipyard.api.queries import queries
 from shipyard.api.services import services
+from shipyard.api.stats import stats
 from shipyard.api.traffic import traffic
 
 __all__ = ["register_api"]
@@ -37,6 +38,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(deployments, url_prefix="/api/v1/services")
     app.register_blueprint(traffic, url_prefix="/api/v1/services")
     app.register_blueprint(queries, url_prefix="/api/v1/services")
+    app.register_blueprint(stats, url_prefix="/api/v1/services")
     app.register_blueprint(generation_packages, url_prefix="/api/v1/services")
     app.register_blueprint(model_replacements, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")

@@ -22,6 +22,7 @@ from shipyard.iam.access_control import AccessControl
 from shipyard.query_log import QueryLog
 from shipyard.resources import environments_file
 from shipyard.settings import Settings
+from shipyard.stats.queries import ServiceStats
 from shipyard.store import Store
 from shipyard_runners import Runner
 
@@ -39,6 +40,7 @@ class ControlPlane:
     access: AccessControl
     traffic: Traffic
     queries: QueryLog
+    stats: ServiceStats
     replacements: ModelReplacements
     generation_packages: GenerationPackages
     runners: Runner
@@ -67,6 +69,7 @@ class ControlPlane:
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
             traffic=Traffic(store),
             queries=QueryLog(store),
+            stats=ServiceStats(store),
             replacements=ModelReplacements(store, models),
             generation_packages=GenerationPackages(
                 store, environments, max_bytes=settings.max_upload_bytes

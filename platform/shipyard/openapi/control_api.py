@@ -15,6 +15,7 @@ from flask import Flask
 from shipyard import __version__
 from shipyard.openapi.control_schemas import COMPONENTS, TAGS
 from shipyard.openapi.document import BuiltDocument, build_document
+from shipyard.openapi.stats_schemas import STATS_PARAMETERS, STATS_SCHEMAS, STATS_TAGS
 from shipyard_runners import Route
 
 __all__ = ["control_plane_document", "control_plane_routes"]
@@ -54,8 +55,14 @@ def control_plane_document(app: Flask) -> BuiltDocument:
     with _lock:
         built = app.extensions.get(_EXTENSION)
         if built is None:
+            components = {
+                **COMPONENTS,
+                "schemas": {**COMPONENTS["schemas"], **STATS_SCHEMAS},
+                "parameters": {**COMPONENTS.get("parameters", {}), **STATS_PARAMETERS},
+            }
             built = build_document(
-                _INFO, control_plane_routes(app), components=COMPONENTS, tags=TAGS
+                _INFO, control_plane_routes(app), components=components,
+                tags=TAGS + STATS_TAGS,
             )
             app.extensions[_EXTENSION] = built
         return built

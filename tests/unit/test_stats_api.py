@@ -1,0 +1,109 @@
+"""``/api/v1/services/<ref>/stats`` and ``/stats/over-time`` through the API: who may ask,
+what comes back, and the 400s that name the problem."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask
+
+from shipyard.stats.folding import fold_calls
+from shipyard.stats.windows import MAX_BUCKETS
+from tests.credentials import SigningClient
+
+HOUR_AGO = int(time.time()) // 3600 * 3600 - 3600
+
+
+def call(at: float, status: int = 200, generation: str | None = "v1", **extra: Any) -> dict:
+    return {
+        "at": datetime.fromtimestamp(at, UTC), "service_id": "", "generation": generation,
+        "status": status, "latency_ms": 12.0, "instance_ms": 10.0, "predictions": 5,
+        "request_bytes": 100, "response_bytes": 40, "caller": "user:admin",
+        "challenger_generation": None, "challenger_status": None,
+        "challenger_latency_ms": None, **extra,
+    }
+
+
+@pytest.fixture
+def scored(app: Flask, client: SigningClient) -> str:
+    """A service with 30 calls an hour ago: 20 to v1 (2 of them 500s), 10 to v2, each of
+    v1's also copied to a challenger v3."""
+    created = client.post("/api/v1/services", json={"name": "scored", "kind": "model"})
+    assert created.status_code == 201
+    service_id = created.get_json()["id"]
+    calls = [call(HOUR_AGO + n, 500 if n < 2 else 200, challenger_generation="v3",
+                  challenger_status=200, challenger_latency_ms=30.0) for n in range(20)]
+    calls += [call(HOUR_AGO + 60 + n, generation="v2") for n in range(10)]
+    store = app.extensions["shipyard"].store
+    with store.writing() as session:
+        fold_calls(session, [{**c, "service_id": service_id} for c in calls])
+    return "scored"
+
+
+def get(client: SigningClient, path: str, **params: str) -> Any:
+    return client.get(path + ("?" + urlencode(params) if params else ""))
+
+
+def test_stats_per_generation_and_role_with_the_service_as_a_whole(
+    client: SigningClient, scored: str
+) -> None:
+    answer = get(client, f"/api/v1/services/{scored}/stats", start="3h")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    overall = body["overall"]
+    assert (overall["total_requests"], overall["total_predictions"]) == (30, 150)
+    assert overall["server_error_rate"] == pytest.approx(2 / 30)
+    assert overall["num_consumers"] == 1
+    assert (overall["peak_load"], overall["median_load"]) == (20, 10)
+    assert abs(overall["response_time"]["p50"] - 12.0) <= 0.25
+    assert abs(overall["overhead_time"]["p99"] - 2.0) <= 0.05
+    assert [(g["generation"], g["role"], g["total_requests"]) for g in body["generations"]] \
+        == [("v1", "main", 20), ("v2", "main", 10), ("v3", "challenger", 20)]
+    v2 = get(client, f"/api/v1/services/{scored}/stats", start="3h", generation="v2")
+    assert [g["generation"] for g in v2.get_json()["generations"]] == ["v2"]
+
+
+def test_stats_over_time_buckets_one_metric_or_all(client: SigningClient, scored: str) -> None:
+    answer = get(client, f"/api/v1/services/{scored}/stats/over-time",
+                 start=datetime.fromtimestamp(HOUR_AGO, UTC).isoformat(), end="0s",
+                 bucket_size="PT1M", metric="total_requests,server_error_rate")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    overall = body["series"][0]
+    assert overall["generation"] is None
+    first, second = overall["buckets"][:2]
+    assert (first["total_requests"], second["total_requests"]) == (20, 10)
+    assert first["server_error_rate"] == pytest.approx(0.1)
+    assert set(first) == {"start", "end", "total_requests", "server_error_rate"}
+    every = get(client, f"/api/v1/services/{scored}/stats/over-time", start="3h")
+    assert every.status_code == 200
+    assert "cpu_percent_mean" in every.get_json()["series"][0]["buckets"][0]
+
+
+@pytest.mark.parametrize(("path", "params", "message"), [
+    ("stats", {"start": "1h", "end": "2h"}, "before it starts"),
+    ("stats", {"generation": "v9"}, "no generation v9"),
+    ("stats", {"role": "shadow"}, "role must be one of main, challenger"),
+    ("stats", {"since": "1h"}, "unknown parameter(s) ['since']"),
+    ("stats/over-time", {"bucket_size": "PT30S"}, "whole minutes"),
+    ("stats/over-time", {"bucket_size": "PT1M", "start": "30d"}, f"at most {MAX_BUCKETS}"),
+    ("stats/over-time", {"metric": "latency"}, "unknown metric 'latency'"),
+])
+def test_bad_questions_are_400s_that_name_the_problem(
+    client: SigningClient, scored: str, path: str, params: dict[str, str], message: str
+) -> None:
+    answer = get(client, f"/api/v1/services/{scored}/{path}", **params)
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["type"] == "InvalidInput" and message in error["message"]
+
+
+def test_only_collaborators_see_a_services_stats(
+    client: SigningClient, alice: SigningClient, scored: str
+) -> None:
+    assert alice.get(f"/api/v1/services/{scored}/stats").status_code in (403, 404)
+    assert client.get("/api/v1/services/nothing-here/stats").status_code == 404
