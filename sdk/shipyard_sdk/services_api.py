@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -211,6 +211,37 @@ class ServicesAPI:
             timeout=(client.timeout, None),
         )
         return _lines(response)
+
+    def stats(
+        self, ref: str, start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> dict[str, Any]:
+        """The service's stats over a window (ISO 8601 instants, or back from now such as
+        ``24h``; by default the last 7 days up to the next whole hour): ``overall`` and
+        one entry per generation and role in ``generations``."""
+        params = _present(start=start, end=end, generation=generation, role=role)
+        return self._client.json("GET", service_path(ref) + "/stats", params=params)
+
+    def stats_over_time(
+        self, ref: str, metrics: str | Sequence[str] | None = None, bucket_size: str = "PT1H",
+        start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The service's figures bucket by bucket (``bucket_size`` an ISO 8601 duration
+        such as ``PT1M``, ``PT1H`` or ``P1D``): a list of series, the service as a whole
+        first (generation None), then each generation and role, each with its
+        ``buckets``: dicts of ``start``, ``end`` and one value per metric (all metrics
+        when ``metrics`` is None)."""
+        named = metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics)
+        params = _present(metric=named, bucket_size=bucket_size, start=start, end=end,
+                          generation=generation, role=role)
+        answer = self._client.json("GET", service_path(ref) + "/stats/over-time",
+                                   params=params)
+        return list(answer["series"])
+
+
+def _present(**params: str | None) -> dict[str, str]:
+    return {name: value for name, value in params.items() if value is not None}
 
 
 def service_path(ref: str) -> str:

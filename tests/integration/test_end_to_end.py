@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from shipyard_sdk import Client
 from shipyard_sdk.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from tests.conftest import REPO, RunningShipyard, start_shipyard
 from tests.integration.docker_engine import require_docker
+from tests.integration.test_deploy import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -241,6 +243,22 @@ def test_iris_example_predicts_a_valid_class_for_each_record(
     missing = shipyard.http.post(predict, json=[{"sepal_length": 1.0}], timeout=10)
     assert missing.status_code == 400
     assert "sepal_width" in missing.json()["error"]["message"]
+
+    # A records body of 50 rows is 50 predictions, in the query log and in the stats.
+    fifty = shipyard.http.post(predict, json=[record] * 50, timeout=10,
+                               headers={"X-Request-Id": "fifty-rows"})
+    assert fifty.headers["X-Shipyard-Predictions"] == "50"
+
+    def fifty_logged() -> dict[str, Any] | None:
+        with shipyard.sdk() as client:
+            rows = [json.loads(line) for line in client.services.queries("iris", since="1h")]
+        return next((row for row in rows if row["request_id"] == "fifty-rows"), None)
+
+    assert wait_for(fifty_logged, what="the 50-row call in the query log")["predictions"] == 50
+    with shipyard.sdk() as client:
+        overall = client.services.stats("iris", start="1h")["overall"]
+    assert overall["total_predictions"] >= 50
+    assert overall["total_requests"] >= 8
 
 
 def test_models_deploy_from_the_cli(shipyard: RunningShipyard, tmp_path: Path) -> None:

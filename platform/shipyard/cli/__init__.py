@@ -21,6 +21,7 @@ from shipyard.cli.models import models
 from shipyard.cli.server import up
 from shipyard.cli.service_tests import test
 from shipyard.cli.services import disable, enable, services
+from shipyard.cli.stats import stats
 from shipyard.cli.traffic import challenger, generations, mapping, rollback, switch_to_newest
 from shipyard.errors import ShipyardError
 
@@ -53,7 +54,7 @@ def cli(ctx: click.Context, url: str | None) -> None:
 for command in (
     up, new, test, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
     tokens, users, projects, api_keys,
-    images, generations, switch_to_newest, rollback, mapping, challenger,
+    images, generations, switch_to_newest, rollback, mapping, challenger, stats,
 ):
     cli.add_command(command)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from shipyard.stats.rollup import DAY, HOUR, MINUTE, Rollup
 from shipyard.store import StatsRollupRow
 
-__all__ = ["ALL_GENERATIONS", "UsageSample", "fold_calls", "fold_usage"]
+__all__ = ["ALL_GENERATIONS", "Key", "UsageSample", "fold_calls", "fold_minutes", "fold_usage"]
 
 ALL_GENERATIONS = ""
 """The generation of the rollups of a service as a whole."""
@@ -75,7 +75,7 @@ def fold_calls(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
             minutes[(service_id, ALL_GENERATIONS, role, minute)].merge(rollup)
     for key in [key for key in minutes if key[1] == _NONE]:
         del minutes[key]
-    _fold(session, minutes)
+    fold_minutes(session, minutes)
     return len(minutes)
 
 
@@ -85,10 +85,12 @@ def fold_usage(session: Session, samples: Iterable[UsageSample]) -> None:
         minute = int(sample.at) // MINUTE * MINUTE
         minutes[(sample.service_id, sample.generation, sample.role, minute)].add_usage(
             sample.cpu_percent, sample.memory_bytes, sample.gpu_memory_bytes)
-    _fold(session, minutes)
+    fold_minutes(session, minutes)
 
 
-def _fold(session: Session, minutes: dict[Key, Rollup]) -> None:
+def fold_minutes(session: Session, minutes: dict[Key, Rollup]) -> None:
+    """Merge per-minute rollups, keyed (service id, generation, role, minute start), into
+    the stored minute, hour and day rollups."""
     if not minutes:
         return
     stored = _stored(session, MINUTE, minutes)

@@ -14,6 +14,8 @@ import math
 from array import array
 from collections.abc import Iterable
 
+import numpy
+
 __all__ = ["GAMMA", "RELATIVE_ERROR", "SMALLEST", "Histogram"]
 
 GAMMA = 1.04
@@ -54,6 +56,19 @@ class Histogram:
         counts = self.counts
         for index, count in other.counts.items():
             counts[index] = counts.get(index, 0) + count
+
+    @classmethod
+    def summed(cls, stored: Iterable[bytes]) -> Histogram:
+        """The sum of stored histograms (``to_bytes``), in one pass of numpy over all of
+        them: what a question does with the hundreds of rollups it reads."""
+        data = b"".join(stored)
+        if not data:
+            return cls()
+        pairs = numpy.frombuffer(data, dtype=numpy.int64).reshape(-1, 2)
+        low = int(pairs[:, 0].min())
+        sums = numpy.bincount(pairs[:, 0] - low, weights=pairs[:, 1])
+        present = numpy.flatnonzero(sums)
+        return cls({int(index) + low: int(sums[index]) for index in present})
 
     @property
     def total(self) -> int:

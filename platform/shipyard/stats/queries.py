@@ -13,14 +13,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from shipyard.domain.generation_refs import parse_tag
 from shipyard.errors import InvalidInput
 from shipyard.stats.figures import METRICS, metric_values, summary_of
 from shipyard.stats.folding import ALL_GENERATIONS
-from shipyard.stats.rollup import DAY, HOUR, MINUTE, ROLES, SPANS, Rollup
+from shipyard.stats.histogram import Histogram
+from shipyard.stats.rollup import DAY, HISTOGRAMS, HOUR, MINUTE, ROLES, SPANS, Rollup
 from shipyard.stats.windows import StatsWindow, iso
 from shipyard.store import GenerationRow, StatsRollupRow, Store
 
@@ -135,29 +136,52 @@ class ServiceStats:
     ) -> dict[int, dict[Series, Rollup]]:
         """The rollups in ``ranges``, merged per bucket (0 when ``bucket`` is None) and
         series."""
-        query = select(_TABLE).where(
-            _TABLE.c.service_id == service_id,
-            or_(*(and_(_TABLE.c.span == span, _TABLE.c.start >= lo, _TABLE.c.start < hi)
-                  for span, lo, hi in ranges)),
-        )
-        if generation is not None:
-            query = query.where(_TABLE.c.generation == generation)
-        if role is not None:
-            query = query.where(_TABLE.c.role == role)
-        merged: dict[int, dict[Series, Rollup]] = defaultdict(dict)
-        for row in session.execute(query):
+        # One range scan of the primary key per range: an OR of them would scan them all.
+        queries = []
+        for span, lo, hi in ranges:
+            query = select(_TABLE).where(_TABLE.c.service_id == service_id,
+                                         _TABLE.c.span == span, _TABLE.c.start >= lo,
+                                         _TABLE.c.start < hi)
+            if generation is not None:
+                query = query.where(_TABLE.c.generation == generation)
+            if role is not None:
+                query = query.where(_TABLE.c.role == role)
+            queries.append(query)
+        merging: dict[int, dict[Series, _Merging]] = defaultdict(dict)
+        rows = (row for query in queries for row in session.execute(query))
+        for row in rows:
             index = 0 if bucket is None else (row.start - bucket[0]) // bucket[1]
-            series = merged[index]
+            series = merging[index]
             key = (row.generation, row.role)
-            rollup = Rollup.from_columns(row)
             target = series.get(key)
             if target is None:
-                target = series[key] = Rollup()
-            if row.span == MINUTE:
-                target.merge_as_minute(rollup)
-            else:
-                target.merge(rollup)
-        return merged
+                target = series[key] = _Merging()
+            target.add(row)
+        return {index: {key: target.result() for key, target in series.items()}
+                for index, series in merging.items()}
+
+
+class _Merging:
+    """The rows of one series (in one bucket) as they are read: their numbers merged at
+    once, their histograms kept to be summed together at the end."""
+
+    __slots__ = ("rollup", "stored")
+
+    def __init__(self) -> None:
+        self.rollup = Rollup()
+        self.stored: dict[str, list[bytes]] = {name: [] for name in HISTOGRAMS}
+
+    def add(self, row: Any) -> None:
+        minute = row.span == MINUTE
+        self.rollup.merge_numbers(row, as_minute=minute)
+        for name, stored in self.stored.items():
+            if not (minute and name == "load"):
+                stored.append(getattr(row, name))
+
+    def result(self) -> Rollup:
+        for name, stored in self.stored.items():
+            getattr(self.rollup, name).merge(Histogram.summed(stored))
+        return self.rollup
 
 
 def _series_order(item: Any) -> tuple[int, str, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from math import ceil, log
+from typing import Any
 
 from shipyard.stats.callers import Callers, caller_digest
 from shipyard.stats.histogram import GAMMA, SMALLEST, ZERO_INDEX, Histogram
@@ -111,6 +112,32 @@ class Rollup:
             getattr(self, name).merge(getattr(other, name))
         self.callers.merge(other.callers)
 
+    def merge_numbers(self, row: Any, *, as_minute: bool = False) -> None:
+        """Merge the numbers and callers of a stored row (``columns``) in place, leaving
+        its histograms to the caller (``Histogram.summed``), but for a minute's
+        (``as_minute``), whose calls are one minute's load."""
+        self.calls += row.calls
+        self.predictions += row.predictions
+        self.ok += row.ok
+        self.user_errors += row.user_errors
+        self.server_errors += row.server_errors
+        self.timeouts += row.timeouts
+        self.bytes_in += row.bytes_in
+        self.bytes_out += row.bytes_out
+        self.usage_samples += row.usage_samples
+        self.cpu_sum += row.cpu_sum
+        self.memory_sum += row.memory_sum
+        self.gpu_memory_sum += row.gpu_memory_sum
+        self.cpu_max = max(self.cpu_max, row.cpu_max)
+        self.memory_max = max(self.memory_max, row.memory_max)
+        self.gpu_memory_max = max(self.gpu_memory_max, row.gpu_memory_max)
+        self.callers.digests.update(Callers.from_bytes(row.callers).digests)
+        if not as_minute:
+            self.peak_load = max(self.peak_load, row.peak_load)
+        elif row.calls:
+            self.load.add(row.calls)
+            self.peak_load = max(self.peak_load, row.calls)
+
     def merge_as_minute(self, minute: Rollup) -> None:
         """Merge a minute's rollup into a longer span's, its calls as one minute's load."""
         self.merge(minute)
@@ -128,13 +155,11 @@ class Rollup:
         return values
 
     @classmethod
-    def from_columns(cls, row: object) -> Rollup:
-        values = {}
-        for spec in fields(cls):
-            value = getattr(row, spec.name)
-            if spec.name == "callers":
-                value = Callers.from_bytes(value)
-            elif spec.name in HISTOGRAMS:
-                value = Histogram.from_bytes(value)
-            values[spec.name] = value
-        return cls(**values)
+    def from_columns(cls, row: Any) -> Rollup:
+        """A stored row (with the columns ``columns`` gives) as a ``Rollup``."""
+        values = {name: getattr(row, name) for name in _NUMBERS}
+        values.update({name: Histogram.from_bytes(getattr(row, name)) for name in HISTOGRAMS})
+        return cls(**values, callers=Callers.from_bytes(row.callers))
+
+
+_NUMBERS = COUNTERS + MAXIMA
