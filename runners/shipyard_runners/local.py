@@ -53,6 +53,7 @@ import psutil
 
 from shipyard_runners import processes
 from shipyard_runners.commands import spawn
+from shipyard_runners.gpu_memory import GpuMemoryMeter
 from shipyard_runners.gpus import GpuPlan, gpu_plan, gpus_on_this_machine
 from shipyard_runners.protocol import (
     AppRoutes,
@@ -124,6 +125,7 @@ class LocalRunner(ServiceCode):
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._answered: set[str] = set()
         self._cpu = processes.CpuMeter()
+        self._gpu_memory = GpuMemoryMeter()
         self._sandbox_choice = sandbox
         self._sandbox: Sandbox | None = None
 
@@ -402,6 +404,7 @@ class LocalRunner(ServiceCode):
             return Usage(
                 cpu_percent=self._cpu.read(handle.instance_id, master),
                 memory_bytes=processes.memory_bytes(master),
+                gpu_memory_bytes=self._gpu_memory.held_by(processes.tree_pids(master)),
             )
         except psutil.NoSuchProcess:
             return Usage(cpu_percent=0.0, memory_bytes=0)

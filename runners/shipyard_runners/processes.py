@@ -28,6 +28,7 @@ __all__ = [
     "memory_bytes",
     "tail",
     "terminate",
+    "tree_pids",
 ]
 
 INSTANCE_VAR = "SHIPYARD_INSTANCE_ID"
@@ -112,6 +113,14 @@ def memory_bytes(master: psutil.Process) -> int:
         with contextlib.suppress(psutil.NoSuchProcess):
             total += process.memory_info().rss
     return total
+
+
+def tree_pids(master: psutil.Process) -> list[int]:
+    """The pids of the master and its workers."""
+    pids = [master.pid]
+    with contextlib.suppress(psutil.NoSuchProcess):
+        pids += [child.pid for child in master.children(recursive=True)]
+    return pids
 
 
 @dataclass

@@ -241,7 +241,7 @@ def test_a_generation_or_a_role_narrows_the_answer(store: Store) -> None:
 
 
 def test_usage_samples_become_a_mean_and_a_maximum_per_generation(store: Store) -> None:
-    samples = [UsageSample(SERVICE, "v1", "main", DAY0 + 10 * n, 10.0 * n, 1000 * n)
+    samples = [UsageSample(SERVICE, "v1", "main", DAY0 + 10 * n, 10.0 * n, 1000 * n, 7 * n)
                for n in range(1, 13)]
     with store.writing() as session:
         fold_usage(session, samples[:6])
@@ -251,6 +251,7 @@ def test_usage_samples_become_a_mean_and_a_maximum_per_generation(store: Store) 
     (v1,) = answer["generations"]
     assert v1["cpu_percent"] == {"mean": 65.0, "max": 120.0}
     assert v1["memory_bytes"] == {"mean": 6500, "max": 12000}
+    assert v1["gpu_memory_bytes"] == {"mean": 46, "max": 84}  # 45.5 rounds to even
     assert v1["total_requests"] == 0 and v1["response_time"]["p50"] is None
 
 

@@ -397,7 +397,7 @@ class DockerRunner:
             cpu_percent=self._meter.cpu_percent(
                 handle.instance_id, stats, container.attrs["State"]["StartedAt"]
             ),
-            memory_bytes=memory_in_use(stats),
+            memory_bytes=memory_in_use(stats), gpu_memory_bytes=self._meter.gpu_memory(container),
         )
 
     # -- housekeeping ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""CPU and memory of a container, from the engine's one-shot statistics.
+"""CPU, memory and GPU memory of a container, from the engine's one-shot statistics and,
+for a container given GPUs, ``nvidia-smi``'s compute processes (``GpuMemoryMeter``).
 
 CPU is the container's CPU time since the previous reading of the same instance divided by
 the wall time between them (100 per busy core); the first reading averages over the
@@ -14,6 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import docker.errors
+
+from shipyard_runners.gpu_memory import GpuMemoryMeter
 
 __all__ = ["ContainerMeter", "memory_in_use"]
 
@@ -45,6 +50,19 @@ def _started(started_at: str) -> float:
 class ContainerMeter:
     _last: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _gpu_memory: GpuMemoryMeter = field(default_factory=GpuMemoryMeter)
+
+    def gpu_memory(self, container: Any) -> int:
+        """What the processes of a container given GPUs hold on them (host pids, as
+        ``top`` lists them); 0 for a container without GPUs."""
+        if not (container.attrs.get("HostConfig") or {}).get("DeviceRequests"):
+            return 0
+        try:
+            listed = container.top(ps_args="-o pid")
+        except (docker.errors.APIError, OSError):  # it stopped meanwhile, or no engine
+            return 0
+        pids = [int(row[0]) for row in listed.get("Processes") or [] if row and row[0].isdigit()]
+        return self._gpu_memory.held_by(pids)
 
     def cpu_percent(self, instance_id: str, stats: Mapping[str, Any], started_at: str) -> float:
         now = time.time()
