@@ -17,9 +17,10 @@ def export_queries(ref: str) -> Response:
     """Every call to a service through the gateway in a time range, oldest first.
 
     Columns, in this order: at, request_id, service_id, generation, method, path, status,
-    latency_ms, request_bytes, response_bytes, caller, association_id,
-    challenger_generation, challenger_status, challenger_latency_ms, request_body,
-    response_body, challenger_body, body_encoding. Bodies are there only when the service
+    latency_ms, instance_ms (the part spent in the instance), request_bytes,
+    response_bytes, caller, predictions (rows scored, as the instance said),
+    association_id, challenger_generation, challenger_status, challenger_latency_ms,
+    request_body, response_body, challenger_body, body_encoding. Bodies are there only when the service
     collects prediction data, as text (body_encoding utf-8) or, when one of a call's
     bodies is not text, each in base64. Calls reach the log within a few seconds.
     ---
