@@ -20,9 +20,10 @@ def export_queries(ref: str) -> Response:
     latency_ms, instance_ms (the part spent in the instance), request_bytes,
     response_bytes, caller, predictions (rows scored, as the instance said),
     association_id, challenger_generation, challenger_status, challenger_latency_ms,
-    request_body, response_body, challenger_body, body_encoding. Bodies are there only when the service
-    collects prediction data, as text (body_encoding utf-8) or, when one of a call's
-    bodies is not text, each in base64. Calls reach the log within a few seconds.
+    request_body, response_body, challenger_body, body_encoding. Bodies are there only
+    when the service collects prediction data, as text (body_encoding utf-8) or, when one
+    of a call's bodies is not text, each in base64. Calls reach the log within a few
+    seconds.
     ---
     tags: [queries]
     parameters:
