@@ -31,13 +31,21 @@ class ServicesAPI:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def list(self, **filters: str | bool) -> list[dict[str, Any]]:
-        """The services the caller may see; ``filters`` are the API's (``kind="model"``,
-        ``state``, ``enabled``, ``deployed``, ``environment``, ``runner``, ``project``,
-        ``search``, ``order_by``)."""
-        params = {name: (str(value).lower() if isinstance(value, bool) else value)
-                  for name, value in filters.items()}
+    def list(
+        self, **filters: str | bool | list[str] | tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """The services the caller may see, each with its ``service_health``; ``filters``
+        are the API's (``kind="model"``, ``state``, ``enabled``, ``deployed``,
+        ``environment``, ``runner``, ``project``, ``search``, ``order_by``, and
+        ``service_health``: ``"failing"``, or several as ``"warning,failing"`` or a list)."""
+        params = {name: _parameter(value) for name, value in filters.items()}
         return self._client.json("GET", "/api/v1/services", params=params)["services"]
+
+    def health(self, ref: str) -> dict[str, Any]:
+        """The service's health now: ``status`` (passing, warning, failing or unknown),
+        ``reasons`` and ``window_minutes``. Its thresholds are in ``get(ref)`` and change
+        with ``update(ref, {"health_thresholds": {...}})``."""
+        return self.get(ref)["service_health"]
 
     def get(self, ref: str) -> dict[str, Any]:
         return self._client.json("GET", service_path(ref))
@@ -54,6 +62,9 @@ class ServicesAPI:
         )
 
     def update(self, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the fields in ``changes``; ``health_thresholds`` merge over the stored
+        ones (``{"server_error_rate": {"warning": 0.02}}``; None puts them all back to
+        their defaults)."""
         return self._client.json("PATCH", service_path(ref), json=dict(changes))
 
     def delete(self, ref: str) -> None:
@@ -246,6 +257,16 @@ def _present(**params: str | None) -> dict[str, str]:
 
 def service_path(ref: str) -> str:
     return "/api/v1/services/" + quote(ref, safe="")
+
+
+def _parameter(value: str | bool | list[str] | tuple[str, ...]) -> str:
+    """A listing filter's value in the query: booleans as true / false, several values
+    separated by commas."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(value)
+    return value
 
 
 def _reconnecting(

@@ -32,7 +32,9 @@ ResponseValue = dict[str, Any] | tuple[dict[str, Any], int]
 def list_services() -> ResponseValue:
     """The services the caller may see, by name, or as the filters select.
 
-    Filters combine; an unknown filter or value answers 400 naming it.
+    Filters combine; an unknown filter or value answers 400 naming it. Each service comes
+    with its health now (``service_health``), which the ``service_health`` filter selects
+    on.
     ---
     tags: [services]
     parameters:
@@ -54,6 +56,15 @@ def list_services() -> ResponseValue:
         in: query
         description: words to find in the name or the description (case-insensitive)
         schema: {type: string, maxLength: 200}
+      - name: service_health
+        in: query
+        description: one health status or several, separated by commas
+        style: form
+        explode: false
+        schema:
+          type: array
+          minItems: 1
+          items: {type: string, enum: [passing, warning, failing, unknown]}
       - name: order_by
         in: query
         schema:
@@ -143,7 +154,7 @@ def create_service() -> ResponseValue:
 
 @services.get("/<ref>")
 def get_service(ref: str) -> ResponseValue:
-    """One service, what serves it now and each instance.
+    """One service, its health, what serves it now and each instance.
     ---
     tags: [services]
     responses:
@@ -157,13 +168,17 @@ def get_service(ref: str) -> ResponseValue:
     """
     require_reader(ref)
     plane = control_plane()
-    return {**plane.services.get(ref).to_dict(), **plane.deployments.status(ref)}
+    service = plane.services.get(ref, with_health=True)
+    return {**service.to_dict(), **plane.deployments.status(ref)}
 
 
 @services.patch("/<ref>")
 def update_service(ref: str) -> ResponseValue:
     """Change a service's name, description, environment,
-    packages, access level or query-log settings.
+    packages, access level, query-log settings or health thresholds.
+
+    ``health_thresholds`` merge over the stored ones; a null puts one, or all of them,
+    back to the defaults.
     ---
     tags: [services]
     requestBody:

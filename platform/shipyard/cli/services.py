@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from shipyard.cli.connection import client_from
-from shipyard.cli.output import echo_json, echo_listing
+from shipyard.cli.output import echo_json, echo_listing, echo_table
 
 __all__ = ["disable", "enable", "services"]
 
-COLUMNS = ("name", "id", "kind", "environment", "enabled", "deployed")
+COLUMNS = ("name", "id", "kind", "environment", "enabled", "deployed", "health")
+_LEVELS = ("warning", "failing")
 
 
 @click.group()
@@ -27,12 +31,18 @@ def services() -> None:
 @click.option("--runner", help="local or docker.")
 @click.option("--project", help="A project's name or id.")
 @click.option("--search", help="Words to find in the name or description.")
+@click.option("--service-health", metavar="STATUS[,STATUS]",
+              help="passing, warning, failing or unknown; several separated by commas.")
 @click.option("--order-by", help="name, created_at, updated_at or state; a leading - reverses.")
 @click.pass_context
 def list_services(ctx: click.Context, as_json: bool, **filters: str | bool | None) -> None:
-    """List the services you may see, or those the options select."""
+    """List the services you may see, or those the options select, with their health."""
     chosen = {name: value for name, value in filters.items() if value is not None}
-    echo_listing(client_from(ctx).services.list(**chosen), COLUMNS, as_json)
+    found = client_from(ctx).services.list(**chosen)
+    if not as_json:
+        found = [{**service, "health": (service.get("service_health") or {}).get("status")}
+                 for service in found]
+    echo_listing(found, COLUMNS, as_json)
 
 
 @services.command("get")
@@ -41,6 +51,96 @@ def list_services(ctx: click.Context, as_json: bool, **filters: str | bool | Non
 def get_service(ctx: click.Context, service: str) -> None:
     """Show one service (by name or id) as JSON."""
     echo_json(client_from(ctx).services.get(service))
+
+
+@services.command("update")
+@click.argument("service")
+@click.option("--health-threshold", "thresholds", multiple=True, metavar="KEY=VALUE",
+              help="A health threshold: server_error_rate.warning=0.02 (or 2%), "
+                   "response_time_p90_ms.failing=3000, window_minutes=30, min_requests=10, "
+                   "slow_request_ms=500; VALUE 'default' puts it back. Repeatable.")
+@click.option("--default-health-thresholds", "defaults", is_flag=True,
+              help="Put every health threshold back to its default.")
+@click.pass_context
+def update_service(
+    ctx: click.Context, service: str, thresholds: tuple[str, ...], defaults: bool
+) -> None:
+    """Change a service's health thresholds (other settings: shipyard.yaml and push)."""
+    if defaults and thresholds:
+        raise click.UsageError("give --health-threshold or --default-health-thresholds, "
+                               "not both")
+    if not defaults and not thresholds:
+        raise click.UsageError("nothing to change: give --health-threshold KEY=VALUE or "
+                               "--default-health-thresholds")
+    changes = None if defaults else threshold_changes(thresholds)
+    updated = client_from(ctx).services.update(service, {"health_thresholds": changes})
+    click.echo(f"Updated {updated['name']}'s health thresholds:")
+    echo_thresholds(updated["health_thresholds"])
+
+
+@services.command("health")
+@click.argument("service")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def service_health(ctx: click.Context, service: str, as_json: bool) -> None:
+    """Show a service's health now, why, and the thresholds it is told by."""
+    found = client_from(ctx).services.get(service)
+    health = found["service_health"]
+    if as_json:
+        echo_json({"service_health": health, "health_thresholds": found["health_thresholds"]})
+        return
+    click.echo(f"{found['name']}: {health['status']} "
+               f"(over the last {health['window_minutes']} minutes)")
+    for reason in health["reasons"]:
+        click.echo(f"  - {reason}")
+    echo_thresholds(found["health_thresholds"])
+
+
+def threshold_changes(assignments: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` and ``KEY.LEVEL=VALUE`` options as the API's ``health_thresholds``
+    changes: numbers, ``N%`` for a rate, ``default`` (null) to put one back."""
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        if not equals or not key.strip() or not text.strip():
+            raise click.BadParameter(
+                f"{assignment!r} is not KEY=VALUE, such as server_error_rate.warning=0.02",
+                param_hint="--health-threshold",
+            )
+        name, dot, level = key.strip().partition(".")
+        value = _threshold_value(text.strip(), assignment)
+        if dot:
+            changes.setdefault(name, {})
+            if not isinstance(changes[name], dict):
+                raise click.BadParameter(f"{name} is given both whole and by level",
+                                         param_hint="--health-threshold")
+            changes[name][level] = value
+        else:
+            changes[name] = value
+    return changes
+
+
+def _threshold_value(text: str, assignment: str) -> float | int | None:
+    if text.lower() == "default":
+        return None
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{assignment!r}: {text!r} is not a number, a percentage or 'default'",
+            param_hint="--health-threshold",
+        ) from None
+
+
+def echo_thresholds(thresholds: Mapping[str, Any]) -> None:
+    """The thresholds as a table, a figure's two levels on its line."""
+    rows = [{"threshold": key,
+             "value": (", ".join(f"{level} {value.get(level):g}" for level in _LEVELS)
+                       if isinstance(value, Mapping) else f"{value:g}")}
+            for key, value in thresholds.items()]
+    echo_table(rows, ("threshold", "value"))
 
 
 @services.command("create")

@@ -15,13 +15,14 @@ from shipyard.domain.validation import (
     validate_service_name,
 )
 from shipyard.errors import InvalidInput
+from shipyard.stats.health import patched_overrides
 
 __all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]
 
 MANIFEST_NAME = "shipyard.yaml"
 _KEYS = {
     "name", "kind", "environment", "packages", "description", "template", "runner",
-    "collect_prediction_data", "association_id_field",
+    "collect_prediction_data", "association_id_field", "health_thresholds",
 }
 
 
@@ -38,6 +39,9 @@ class Manifest:
     """Whether the query log keeps call bodies; None leaves what is stored (default off)."""
     association_id_field: str | None = None
     """The JSON field naming a call's association id; None leaves what is stored."""
+    health_thresholds: Mapping[str, Any] | None = None
+    """Health thresholds, merged over the stored ones (a null puts one back to its
+    default); None leaves what is stored (default: the defaults)."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -52,6 +56,8 @@ class Manifest:
             spec["collect_prediction_data"] = self.collect_prediction_data
         if self.association_id_field is not None:
             spec["association_id_field"] = self.association_id_field
+        if self.health_thresholds is not None:
+            spec["health_thresholds"] = dict(self.health_thresholds)
         return spec
 
 
@@ -90,6 +96,12 @@ def parse_manifest(text: str | bytes) -> Manifest:
             field = validate_association_id_field(field)
         except InvalidInput as exc:
             raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
+    thresholds = data.get("health_thresholds")
+    if thresholds is not None:
+        try:
+            patched_overrides(None, thresholds)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
@@ -99,4 +111,5 @@ def parse_manifest(text: str | bytes) -> Manifest:
         runner=runner,
         collect_prediction_data=collect,
         association_id_field=field,
+        health_thresholds=thresholds,
     )

@@ -4,22 +4,27 @@ Each filter is checked before anything is read: an unknown filter, or a value a 
 cannot take, is an ``InvalidInput`` that names it and what it takes (a listing that
 silently ignored a misspelt filter would show everything and look right). Filters combine
 with AND; ``search`` looks for its words, case-insensitively, in the name or the
-description.
+description. ``service_health`` (one status or several, separated by commas) is computed,
+not stored: it selects among the services the other filters found (``keeps``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, or_
 
 from shipyard.domain.scaffold import KINDS
 from shipyard.domain.states import ServiceState
 from shipyard.errors import InvalidInput
+from shipyard.stats.health import HEALTH_STATUSES, HealthStatus
 from shipyard.store import ServiceRow
 from shipyard_runners import RUNNERS
+
+if TYPE_CHECKING:
+    from shipyard.domain.service_values import Service
 
 __all__ = ["FILTERS", "ORDERS", "ServiceFilter"]
 
@@ -30,7 +35,7 @@ ORDERS: dict[str, Any] = {
     "state": ServiceRow.state,
 }
 FILTERS = ("kind", "state", "enabled", "deployed", "environment", "runner", "project",
-           "search", "order_by")
+           "search", "service_health", "order_by")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _MAX_SEARCH = 200
 
@@ -46,6 +51,8 @@ class ServiceFilter:
     """A runner's name, or "" for services on the installation's own."""
     project_id: str | None = None
     search: str | None = None
+    service_health: frozenset[HealthStatus] | None = None
+    """The health statuses to keep; None keeps every service."""
     order_by: str = "name"
 
     @classmethod
@@ -72,8 +79,14 @@ class ServiceFilter:
             enabled=_boolean(args, "enabled"), deployed=_boolean(args, "deployed"),
             environment=environment, runner=runner,
             project_id=project_id(project) if project is not None else None,
-            search=search or None, order_by=order_by,
+            search=search or None, service_health=_statuses(args), order_by=order_by,
         )
+
+    def keeps(self, service: Service) -> bool:
+        """Whether ``service`` (with its health) passes the filters SQL cannot apply."""
+        if self.service_health is None:
+            return True
+        return service.health is not None and service.health.status in self.service_health
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """``query`` (over ``ServiceRow``) narrowed and ordered by this filter."""
@@ -101,6 +114,20 @@ def _one_of(args: Mapping[str, str], name: str, known: tuple[str, ...]) -> str |
         shown = ", ".join(repr(k) if k == "" else k for k in known)
         raise InvalidInput(f"unknown {name} {value!r}; known: {shown}")
     return value
+
+
+def _statuses(args: Mapping[str, str]) -> frozenset[HealthStatus] | None:
+    value = args.get("service_health")
+    if value is None:
+        return None
+    statuses = [word.strip() for word in value.split(",")]
+    unknown = [word for word in statuses if word not in HEALTH_STATUSES]
+    if unknown:
+        raise InvalidInput(
+            f"unknown service_health {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(HEALTH_STATUSES)} (several separated by commas)"
+        )
+    return frozenset(HealthStatus(word) for word in statuses)
 
 
 def _boolean(args: Mapping[str, str], name: str) -> bool | None:

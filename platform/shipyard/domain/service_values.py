@@ -1,13 +1,14 @@
 """The values the service registry takes and gives: a service as the API shows it
 (``Service``), one of its files (``ServiceFile``), and what creating one asks for
 (``ServiceSpec``, checked as it is read), with the checks of a runner name and an access
-level they share with the registry's updates.
+level they share with the registry's updates. A service shows its health thresholds, all
+of them (``shipyard.stats.health``), and, where it was asked for, its health.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from shipyard.domain.validation import (
 )
 from shipyard.errors import InvalidInput
 from shipyard.iam.principals import ACCESS_LEVELS
+from shipyard.stats.health import Health, HealthThresholds, patched_overrides, thresholds_of
 from shipyard.store import ServiceRow
 from shipyard_runners import RUNNERS
 
@@ -52,9 +54,13 @@ class Service:
     """Whether the query log keeps the bodies of its calls."""
     association_id_field: str = ""
     """The request body's JSON field that names a call's association id; "" for none."""
+    health_thresholds: HealthThresholds = field(default_factory=HealthThresholds)
+    """Its thresholds: the defaults, with the ones it set over them."""
+    health: Health | None = None
+    """Its health now, where it was asked for (a listing, a service's status)."""
 
     @classmethod
-    def from_row(cls, row: ServiceRow) -> Service:
+    def from_row(cls, row: ServiceRow, *, health: Health | None = None) -> Service:
         return cls(
             id=row.id, name=row.name, kind=row.kind, template=row.template,
             environment=row.environment, packages=tuple(row.packages),
@@ -64,6 +70,7 @@ class Service:
             created_at=row.created_at, updated_at=row.updated_at,
             collect_prediction_data=row.collect_prediction_data,
             association_id_field=row.association_id_field,
+            health_thresholds=thresholds_of(row), health=health,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +84,8 @@ class Service:
             "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
             "collect_prediction_data": self.collect_prediction_data,
             "association_id_field": self.association_id_field,
+            "health_thresholds": self.health_thresholds.to_dict(),
+            **({"service_health": self.health.to_dict()} if self.health else {}),
         }
 
 
@@ -105,6 +114,8 @@ class ServiceSpec:
     runner: str = ""
     collect_prediction_data: bool = False
     association_id_field: str = ""
+    health_thresholds: Mapping[str, Any] | None = None
+    """The health thresholds it sets (any of them); None: the defaults."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -129,6 +140,7 @@ class ServiceSpec:
             association_id_field=validate_association_id_field(
                 data.get("association_id_field", "")
             ),
+            health_thresholds=patched_overrides(None, data.get("health_thresholds")),
         )
 
 

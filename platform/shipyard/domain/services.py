@@ -50,6 +50,7 @@ from shipyard.domain.validation import (
 )
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
 from shipyard.resources import templates_root
+from shipyard.stats.health import patched_overrides, service_health
 from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
 
 __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
@@ -61,7 +62,7 @@ _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_PREFIX = "svc_"
 _EDITABLE = (
     "name", "description", "environment", "packages", "access_level", "runner",
-    "collect_prediction_data", "association_id_field",
+    "collect_prediction_data", "association_id_field", "health_thresholds",
 )
 
 
@@ -102,6 +103,7 @@ class ServiceRegistry:
         runner = validate_runner(spec.runner)
         collect = validate_flag(spec.collect_prediction_data, "collect_prediction_data")
         association_field = validate_association_id_field(spec.association_id_field)
+        thresholds = patched_overrides(None, spec.health_thresholds)
         template = spec.template or DEFAULT_TEMPLATES[spec.kind]
         if files is None:
             values = ScaffoldValues(
@@ -116,7 +118,7 @@ class ServiceRegistry:
             environment=environment, packages=packages, description=description,
             access_level=access_level, project_id=project_id, runner=runner,
             collect_prediction_data=collect, association_id_field=association_field,
-            enabled=False, deployed=False, last_generation_number=0,
+            health_thresholds=thresholds, enabled=False, deployed=False, last_generation_number=0,
             state=ServiceState.STOPPED, status_message="",
             created_at=now, updated_at=now,
         )
@@ -131,15 +133,27 @@ class ServiceRegistry:
         except IntegrityError as exc:
             raise Conflict(f"a service named {name!r} already exists") from exc
 
-    def list(self, filters: ServiceFilter | None = None) -> list[Service]:
-        """The services ``filters`` selects (all of them, by name, for None)."""
-        query = (filters or ServiceFilter()).apply(select(ServiceRow))
+    def list(
+        self, filters: ServiceFilter | None = None, *, now: datetime | None = None
+    ) -> list[Service]:
+        """The services ``filters`` selects (all of them, by name, for None), each with
+        its health at ``now`` (default: now)."""
+        filters = filters or ServiceFilter()
         with self.store.reading() as session:
-            return [Service.from_row(row) for row in session.scalars(query)]
+            rows = list(session.scalars(filters.apply(select(ServiceRow))))
+            health = service_health(session, rows, now)
+            found = [Service.from_row(row, health=health[row.id]) for row in rows]
+        return [service for service in found if filters.keeps(service)]
 
-    def get(self, ref: str) -> Service:
+    def get(
+        self, ref: str, *, with_health: bool = False, now: datetime | None = None
+    ) -> Service:
+        """The service ``ref`` (an id or a name); ``with_health``, with its health at
+        ``now`` (default: now)."""
         with self.store.reading() as session:
-            return Service.from_row(find_service(session, ref))
+            row = find_service(session, ref)
+            health = service_health(session, [row], now)[row.id] if with_health else None
+            return Service.from_row(row, health=health)
 
     def update(self, ref: str, changes: Mapping[str, Any]) -> Service:
         """Change the editable fields; kind and template are fixed at creation."""
@@ -158,6 +172,11 @@ class ServiceRegistry:
                     select(ServiceRow.id).where(ServiceRow.name == new_name)
                 ):
                     raise Conflict(f"a service named {new_name!r} already exists")
+                if "health_thresholds" in changes:
+                    # Merged over the stored ones, so checked once they are read.
+                    values["health_thresholds"] = patched_overrides(
+                        row.health_thresholds, changes["health_thresholds"]
+                    )
                 for key, value in values.items():
                     setattr(row, key, value)
                 row.updated_at = _now()

@@ -24,7 +24,8 @@ schemas:
   Service:
     type: object
     required: [id, name, kind, template, environment, packages, description, access_level,
-               enabled, deployed, state, status_message, created_at, updated_at]
+               enabled, deployed, state, status_message, created_at, updated_at,
+               health_thresholds]
     properties:
       id: {type: string, example: svc_0123456789abcdef}
       name: {type: string, example: add-numbers}
@@ -48,6 +49,61 @@ schemas:
       association_id_field:
         type: string
         description: "the request body's JSON field naming a call's association id (empty for none)"
+      health_thresholds: {$ref: '#/components/schemas/HealthThresholds'}
+      service_health:
+        allOf: [{$ref: '#/components/schemas/ServiceHealth'}]
+        description: "its health now (in a listing and a service's status)"
+  ServiceHealth:
+    type: object
+    required: [status, reasons, window_minutes]
+    properties:
+      status:
+        type: string
+        enum: [passing, warning, failing, unknown]
+        description: "unknown: not deployed, or fewer than min_requests calls in the window"
+      reasons:
+        type: array
+        items: {type: string}
+        example: ["server_error_rate 7.0% over the failing threshold 5%"]
+      window_minutes: {type: integer, example: 60}
+  HealthLevels:
+    type: object
+    required: [warning, failing]
+    properties:
+      warning: {type: number, description: "over this: warning"}
+      failing: {type: number, description: "over this: failing"}
+  HealthThresholds:
+    type: object
+    description: "The thresholds in force: the defaults, with the ones the service set."
+    required: [window_minutes, min_requests, server_error_rate, user_error_rate,
+               response_time_p90_ms, slow_request_ms]
+    properties:
+      window_minutes: {type: integer, minimum: 1, maximum: 10080, example: 60}
+      min_requests: {type: integer, minimum: 1, example: 1}
+      server_error_rate: {$ref: '#/components/schemas/HealthLevels'}
+      user_error_rate: {$ref: '#/components/schemas/HealthLevels'}
+      response_time_p90_ms: {$ref: '#/components/schemas/HealthLevels'}
+      slow_request_ms: {type: number, example: 1000}
+  HealthLevelChanges:
+    type: object
+    nullable: true
+    additionalProperties: false
+    properties:
+      warning: {type: number, minimum: 0, nullable: true}
+      failing: {type: number, minimum: 0, nullable: true}
+  HealthThresholdChanges:
+    type: object
+    nullable: true
+    additionalProperties: false
+    description: "Merged over the stored thresholds; a null puts one (or, for the whole
+      object, every one) back to its default."
+    properties:
+      window_minutes: {type: integer, minimum: 1, maximum: 10080, nullable: true}
+      min_requests: {type: integer, minimum: 1, nullable: true}
+      server_error_rate: {$ref: '#/components/schemas/HealthLevelChanges'}
+      user_error_rate: {$ref: '#/components/schemas/HealthLevelChanges'}
+      response_time_p90_ms: {$ref: '#/components/schemas/HealthLevelChanges'}
+      slow_request_ms: {type: number, minimum: 0, nullable: true}
   ServiceStatus:
     allOf:
       - $ref: '#/components/schemas/Service'
@@ -90,6 +146,7 @@ schemas:
       runner: {type: string, enum: ["", local, docker], default: ""}
       collect_prediction_data: {type: boolean, default: false}
       association_id_field: {type: string, maxLength: 255, default: ""}
+      health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -102,6 +159,7 @@ schemas:
       runner: {type: string, enum: ["", local, docker]}
       collect_prediction_data: {type: boolean}
       association_id_field: {type: string, maxLength: 255}
+      health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
   ServiceFile:
     type: object
     required: [path, size, sha256]

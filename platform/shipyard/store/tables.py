@@ -87,6 +87,10 @@ class ServiceRow(Base):
     # Query logs: whether bodies are kept, and the JSON field naming an association id.
     collect_prediction_data: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     association_id_field: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    # The health thresholds it sets (``shipyard.stats.health``); None: the defaults.
+    health_thresholds: Mapped[dict | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
     # The number of the newest generation it ever made: a deleted tag is never given again.
     last_generation_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
