@@ -107,3 +107,18 @@ def test_only_collaborators_see_a_services_stats(
 ) -> None:
     assert alice.get(f"/api/v1/services/{scored}/stats").status_code in (403, 404)
     assert client.get("/api/v1/services/nothing-here/stats").status_code == 404
+
+
+def test_slow_requests_are_those_over_the_services_own_threshold(
+    client: SigningClient, scored: str
+) -> None:
+    before = get(client, f"/api/v1/services/{scored}/stats", start="3h").get_json()
+    assert (before["slow_request_ms"], before["overall"]["slow_requests"]) == (1000, 0)
+    changed = client.patch(f"/api/v1/services/{scored}",
+                           json={"health_thresholds": {"slow_request_ms": 10}})
+    assert changed.status_code == 200, changed.get_json()
+    after = get(client, f"/api/v1/services/{scored}/stats", start="3h").get_json()
+    assert (after["slow_request_ms"], after["overall"]["slow_requests"]) == (10, 30)
+    chart = get(client, f"/api/v1/services/{scored}/stats/over-time", start="3h",
+                metric="slow_requests").get_json()
+    assert sum(b["slow_requests"] for b in chart["series"][0]["buckets"]) == 30

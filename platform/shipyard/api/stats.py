@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from shipyard.api.callers import require_collaborator
 from shipyard.api.context import control_plane
 from shipyard.errors import InvalidInput
-from shipyard.stats.figures import DEFAULT_SLOW_REQUEST_MS, METRICS
+from shipyard.stats.figures import METRICS
 from shipyard.stats.windows import StatsWindow, parse_bucket_size
 
 __all__ = ["stats"]
@@ -25,7 +25,9 @@ def service_stats(ref: str) -> Response:
 
     DataRobot's service stats where they apply: requests, predictions, slow requests,
     response, execution and overhead time (p50, p90, p99), error rates, consumers, load,
-    and the instances' cpu and memory; the challenger's figures beside the main ones. The
+    and the instances' cpu and memory; the challenger's figures beside the main ones.
+    Slow requests are those over the service's ``slow_request_ms`` (a health threshold,
+    1000 by default). The
     window is whole minutes, by default the last 7 days up to the next whole hour.
     Collaborators of the service only.
     ---
@@ -51,7 +53,7 @@ def service_stats(ref: str) -> Response:
     window = StatsWindow.parse(args.get("start"), args.get("end"))
     return jsonify(control_plane().stats.summary(
         service.id, window, generation=args.get("generation"), role=args.get("role"),
-        slow_ms=DEFAULT_SLOW_REQUEST_MS,
+        slow_ms=service.health_thresholds.slow_request_ms,
     ))
 
 
@@ -100,7 +102,7 @@ def service_stats_over_time(ref: str) -> Response:
         raise InvalidInput("metric names no metric")
     return jsonify(control_plane().stats.over_time(
         service.id, window, bucket_size, metrics, generation=args.get("generation"),
-        role=args.get("role"), slow_ms=DEFAULT_SLOW_REQUEST_MS,
+        role=args.get("role"), slow_ms=service.health_thresholds.slow_request_ms,
     ))
 
 

@@ -8,12 +8,14 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.output import echo_json, echo_table
+from shipyard.stats.windows import parse_bucket_size
 
 __all__ = ["SPARK", "sparkline", "stats"]
 
@@ -81,10 +83,14 @@ def stats(
     service and per generation, the challenger's beside the main ones."""
     client = client_from(ctx).services
     bucket_size = iso_bucket(bucket)
+    seconds = parse_bucket_size(bucket_size)
     summary = client.stats(service, since, until, generation=generation, role=role)
+    # The sparklines start on a whole bucket, so that they read whole rollups.
+    start = datetime.fromisoformat(summary["start"]).timestamp() // seconds * seconds
     series = client.stats_over_time(
         service, [figure.metric for figure in FIGURES], bucket_size,
-        summary["start"], summary["end"], generation=generation, role=role,
+        datetime.fromtimestamp(start, UTC).isoformat(), summary["end"],
+        generation=generation, role=role,
     )
     if output == "json":
         echo_json({**summary, "bucket_size": bucket_size, "series": series})
