@@ -21,6 +21,10 @@ and p99 of each side and their ratio, the p50 added with one connection, and the
 gateway's CPU time per request (its user + system time before and after, over all its
 rounds). Every process it starts is stopped before it returns; all load stays on
 127.0.0.1. On a shared machine the figures move between runs: compare within one run.
+
+The gateway inherits this process's environment, so ``SHIPYARD_GATEWAY_*`` variables
+apply to it: ``SHIPYARD_GATEWAY_METRICS=off python bench/gateway.py`` gives its figures
+without the Prometheus counting, to set beside a run with it.
 """
 
 from __future__ import annotations

@@ -64,6 +64,9 @@ class Settings:
     query_log_retention_days: int = 30
     # Service stats (their rollups) older than this are dropped (0 keeps them all).
     stats_retention_days: int = 400
+    # A bearer token that may scrape the gateway's /metrics, besides an administrator's
+    # signature ("" for none); a secret, kept out of every repr.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def secret_key_file(self) -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from shipyard.stats.histogram import RELATIVE_ERROR
 from tests.conftest import RunningShipyard, start_shipyard
@@ -51,6 +52,7 @@ def add_numbers():
     return answer
 """
 CALLS = 240
+METRICS_TOKEN = "scrape-me-please-0123456789"
 
 
 def minute(epoch: float) -> int:
@@ -65,7 +67,8 @@ def iso(epoch: int) -> str:
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningShipyard, str]]:
     """v1 and v2 share the traffic half and half, v3 is the challenger; ``CALLS`` calls
     made by the administrator and by an API key, while the supervisor is killed twice."""
-    shipyard = start_shipyard(tmp_path_factory.mktemp("stats") / "home")
+    shipyard = start_shipyard(tmp_path_factory.mktemp("stats") / "home",
+                              env={"SHIPYARD_METRICS_TOKEN": METRICS_TOKEN})
     try:
         started = time.time()
         scaffold_and_push(shipyard, tmp_path_factory.mktemp("code"))
@@ -123,11 +126,15 @@ def _call_while_killing_the_supervisor(shipyard: RunningShipyard, api_key: str) 
 
 
 def _kill_supervisor(shipyard: RunningShipyard) -> None:
-    for process in psutil.Process(shipyard.process.pid).children():
-        if "shipyard.supervisor" in process.cmdline():
-            os.kill(process.pid, signal.SIGKILL)
-            return
-    raise AssertionError("no supervisor to kill")
+    """SIGKILL the supervisor, once ``shipyard up`` has one running (it starts a new one a
+    moment after the last was killed)."""
+    def supervisor() -> psutil.Process | None:
+        for process in psutil.Process(shipyard.process.pid).children():
+            if "shipyard.supervisor" in process.cmdline():
+                return process
+        return None
+
+    os.kill(wait_for(supervisor, timeout=30, what="a supervisor").pid, signal.SIGKILL)
 
 
 def exported(shipyard: RunningShipyard, start: str, end: str) -> list[dict[str, Any]]:
@@ -264,3 +271,41 @@ def test_the_cli_prints_tables_with_sparklines_json_and_csv(
     refused = shipyard.cli("stats", SERVICE, "--bucket", "30s")
     assert refused.returncode == 1
     assert refused.stderr.startswith("Error: ") and "whole minutes" in refused.stderr
+
+
+def scraped_requests(shipyard: RunningShipyard) -> Counter[tuple[str, str, str]]:
+    """``shipyard_gateway_requests_total`` of the service: (generation, role, status
+    class) → calls, parsed with prometheus_client's own parser."""
+    answer = requests.get(f"{shipyard.url}/metrics", timeout=10,
+                          headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "shipyard_gateway_requests_total" \
+                    and labels["service"] == SERVICE:
+                counts[(labels["generation"], labels["role"], labels["status_class"])] += \
+                    int(sample.value)
+    return counts
+
+
+def test_a_prometheus_scrape_agrees_with_the_stats(
+    traffic: tuple[RunningShipyard, str], window: tuple[str, str, list[dict[str, Any]]]
+) -> None:
+    shipyard, _ = traffic
+    start, end, rows = window
+    assert requests.get(f"{shipyard.url}/metrics", timeout=10).status_code == 401
+    with shipyard.sdk() as client:
+        stats = client.services.stats(SERVICE, start, end)
+    counts = scraped_requests(shipyard)
+    main = sum(count for (_, role, _), count in counts.items() if role == "main")
+    assert main == stats["overall"]["total_requests"] == len(rows)
+    for figures in stats["generations"]:
+        tag, role = figures["generation"], figures["role"]
+        by_class = {status_class: count for (generation, kind, status_class), count
+                    in counts.items() if (generation, kind) == (tag, role)}
+        total = figures["total_requests"]
+        assert sum(by_class.values()) == total, (tag, role, by_class)
+        assert by_class.get("4xx", 0) == round(figures["user_error_rate"] * total)
+        assert by_class.get("5xx", 0) == round(figures["server_error_rate"] * total)

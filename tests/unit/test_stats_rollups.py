@@ -371,3 +371,21 @@ def test_stats_past_their_retention_are_dropped_span_by_span(store: Store) -> No
     after = stats.summary(SERVICE, window, slow_ms=1)["overall"]["total_requests"]
     third = sum(c["at"].timestamp() >= DAY0 + 2 * DAY for c in synthetic_calls(300))
     assert (before, after) == (300, third)
+
+
+def test_the_lines_set_aside_are_counted_for_the_supervisors_figures(
+    store: Store, tmp_path: Path
+) -> None:
+    from shipyard.settings import Settings
+    from shipyard.supervisor.housekeeping import Housekeeping
+
+    home = tmp_path / "home"
+    spool = home / "run" / "query-spool"
+    spool.mkdir(parents=True)
+    spool_calls(spool, "first", 10)
+    spool_calls(spool, "second", 10)
+    housekeeping = Housekeeping(store, Settings(home=home), prune_interval=1e9,
+                                renewal_interval=1e9)
+    housekeeping.run()
+    assert housekeeping.lines_set_aside == 2
+    assert totals(store) == 3 * 20

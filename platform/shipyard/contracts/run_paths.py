@@ -5,6 +5,8 @@ who writes it and who reads it:
     api.json        up writes the URL it serves (``write_run_file``); the CLI reads it
     up.lock         up holds it while it runs (``shipyard.home.lock_home``)
     routes.json     the supervisor writes the routing table; the gateway reads it
+    fleet.json      the supervisor writes its fleet snapshot; the gateway's /metrics reads it
+    metrics/        a gateway with several workers keeps their Prometheus counters there
     query-spool/    gateways write query records; the supervisor ingests them
     build-scratch/  the supervisor's builds unpack code there; a new one empties it
 """
@@ -19,7 +21,9 @@ from typing import Any
 __all__ = [
     "build_scratch_dir",
     "clear_run_file",
+    "fleet_file",
     "lock_file",
+    "metrics_dir",
     "query_spool_dir",
     "read_run_file",
     "routes_file",
@@ -36,6 +40,18 @@ def run_dir(home: Path) -> Path:
 def routes_file(home: Path) -> Path:
     """Where the supervisor publishes the routing table the gateway reads."""
     return run_dir(home) / "routes.json"
+
+
+def fleet_file(home: Path) -> Path:
+    """Where the supervisor publishes the fleet snapshot (instances and builds) that the
+    gateway's ``/metrics`` reads."""
+    return run_dir(home) / "fleet.json"
+
+
+def metrics_dir(home: Path) -> Path:
+    """Where the workers of a gateway keep their Prometheus counters (multiprocess
+    mode); the gateway empties it when it starts."""
+    return run_dir(home) / "metrics"
 
 
 def query_spool_dir(home: Path) -> Path:

@@ -3,7 +3,10 @@
 Serves the listening sockets inherited as file descriptors ``N`` (and ``M``: the address
 Docker instances reach this machine at, when the public one is loopback) with ``--workers
 K`` processes: service calls go to the instances listed in the routing table at ``PATH``,
-everything else to the API upstream.
+``/metrics`` to the gateway's own Prometheus endpoint, everything else to the API upstream.
+With several workers, their metrics are kept in ``--metrics-dir`` (emptied at start; a
+temporary folder without it); ``--fleet`` names the supervisor's fleet snapshot, whose
+instances and builds ``/metrics`` shows too.
 Limits and timeouts come from ``SHIPYARD_GATEWAY_*`` variables (see ``GatewaySettings``).
 Credentials are checked against the store named by the control plane's resolved settings
 (``SHIPYARD_RESOLVED_SETTINGS``, set by ``shipyard up``); without them only public
@@ -15,13 +18,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
 from shipyard.gateway.access import BatchingHandler, access_log
 from shipyard.gateway.authentication import GatewayGuard
+from shipyard.gateway.metrics import MetricsSetup, use_directory, worker_exited
 from shipyard.gateway.server import run_gateway
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.workers import run_workers
@@ -66,21 +73,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=_positive, default=1, help="processes (default 1)")
     parser.add_argument("--query-spool", type=Path, default=None, metavar="DIR",
                         help="record every service call in DIR for the query log")
+    parser.add_argument("--metrics-dir", type=Path, default=None, metavar="DIR",
+                        help="where several workers keep their metrics (emptied at start)")
+    parser.add_argument("--fleet", type=Path, default=None, metavar="PATH",
+                        help="the supervisor's fleet snapshot, for /metrics")
     args = parser.parse_args(argv)
     _configure_logging()
+    scratch: Path | None = None
     try:
         settings = GatewaySettings.from_env(os.environ)
         socks = [socket.socket(fileno=fd) for fd in args.fd]
+        metrics = None
+        if settings.metrics:
+            directory = None
+            if args.workers > 1:
+                directory = args.metrics_dir
+                if directory is None:
+                    directory = scratch = Path(tempfile.mkdtemp(prefix="shipyard-metrics-"))
+                use_directory(directory)
+            metrics = MetricsSetup(directory, args.fleet)
     except (ShipyardError, OSError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    return run_workers(
-        args.workers,
-        lambda: run_gateway(
-            settings, socks, args.routes, args.api_upstream, _guard(), args.query_spool
-        ),
-        on_stop=lambda: _close_all(socks),
-    )
+    try:
+        return run_workers(
+            args.workers,
+            lambda: run_gateway(
+                settings, socks, args.routes, args.api_upstream, _guard(), args.query_spool,
+                metrics,
+            ),
+            on_stop=lambda: _close_all(socks),
+            on_exit=_forget_worker(metrics),
+        )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _forget_worker(metrics: MetricsSetup | None) -> Callable[[int], None] | None:
+    directory = metrics.directory if metrics is not None else None
+    if directory is None:
+        return None
+    return lambda pid: worker_exited(directory, pid)
 
 
 def _close_all(socks: list[socket.socket]) -> None:

@@ -4,7 +4,9 @@ A call to a service that is not public is held (nothing is forwarded, its body i
 until its credentials are checked: an API key as soon as the head has arrived, a SigV4
 signature once the whole body has (its hash is part of what was signed). A check whose
 key is cached runs at once, on the event loop; one that must look a key up in the store
-runs in a worker thread, while the loop goes on serving other calls.
+runs in a worker thread, while the loop goes on serving other calls. The ``/metrics``
+endpoint asks who signed a scrape (``GatewayGuard.signer``) or reads its bearer token
+(``bearer_token``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from shipyard.iam.authenticator import CREDENTIALS_NEEDED, Authenticator, NotCac
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import Caller, may_invoke
 
-__all__ = ["API_KEY", "SIGV4", "GatewayGuard", "credentials_kind"]
+__all__ = ["API_KEY", "SIGV4", "GatewayGuard", "bearer_token", "credentials_kind"]
 
 SIGV4 = "sigv4"
 API_KEY = "api_key"
@@ -47,6 +49,16 @@ def api_key_of(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
     for name, value in raw_headers:
         if name.lower() == b"x-api-key":
             return value.decode("latin-1").strip()
+    return None
+
+
+def bearer_token(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    for name, value in raw_headers:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer":
+                return token.strip().decode("latin-1")
     return None
 
 
@@ -94,6 +106,19 @@ class GatewayGuard:
 
         future.add_done_callback(_finished)
 
+    def signer(
+        self,
+        method: bytes,
+        target: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        body_sha256: str,
+    ) -> Caller:
+        """Who signed this request (SigV4); raises ``SignatureRejected`` for a signature
+        that does not hold. It may look a key up in the store: call it off the loop."""
+        return self.authenticator.verify_signature(
+            _signed_request(method, target, raw_headers, body_sha256, datetime.now(UTC))
+        )
+
     def _authorize(
         self,
         route: ServiceRoute,
@@ -105,11 +130,7 @@ class GatewayGuard:
         cached_only: bool = False,
     ) -> Caller:
         if body_sha256 is not None:
-            request = SignedRequest.from_target(
-                method.decode("latin-1"), target.decode("utf-8", "surrogateescape"),
-                [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers],
-                now=arrived, body_sha256=body_sha256,
-            )
+            request = _signed_request(method, target, raw_headers, body_sha256, arrived)
             caller = self.authenticator.verify_signature(request, cached_only=cached_only)
         else:
             api_key = api_key_of(raw_headers)
@@ -119,3 +140,17 @@ class GatewayGuard:
         if not may_invoke(caller, route.id, route.access_level, route.project_id):
             raise Forbidden(f"you may not call service {route.name!r}")
         return caller
+
+
+def _signed_request(
+    method: bytes,
+    target: bytes,
+    raw_headers: list[tuple[bytes, bytes]],
+    body_sha256: str,
+    arrived: datetime,
+) -> SignedRequest:
+    return SignedRequest.from_target(
+        method.decode("latin-1"), target.decode("utf-8", "surrogateescape"),
+        [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers],
+        now=arrived, body_sha256=body_sha256,
+    )

@@ -7,7 +7,7 @@ cannot touch the caller. Its status, latency and (capped) answer are written int
 call's query record, which goes to the query log only then: both answers sit on one line
 under one request id. At most ``max_in_flight`` copies run at once; a call made while
 that many are running gets no copy, and its record says so (challenger status 0 with
-no latency).
+no latency). Each copy also counts in the gateway's metrics (``metrics.CopyTally``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import httptools
 
 from shipyard.contracts.query_record import QueryRecord
 from shipyard.contracts.routing_table import Upstream
+from shipyard.gateway import metrics
 
 __all__ = [
     "SKIPPED", "TIMED_OUT", "UNREACHABLE", "ChallengerMirror", "append_capped", "copy_request",
@@ -57,16 +58,19 @@ class ChallengerMirror:
 
     def send(
         self, upstream: Upstream, generation: str, request: bytes | None,
-        query: QueryRecord,
+        query: QueryRecord, tally: metrics.CopyTally | None = None,
     ) -> None:
         """Copy ``request`` (a whole HTTP/1.1 request, or None when it could not be kept)
-        to ``upstream``; ``query`` is recorded once the copy has its answer."""
+        to ``upstream``; ``query`` is recorded once the copy has its answer, and the copy
+        counted in ``tally``."""
         query.challenger_generation = generation
         if request is None or len(self._tasks) >= self.max_in_flight:
             query.challenger_status = SKIPPED
             self.record(query)
+            if tally is not None:
+                tally.skipped()
             return
-        task = self.loop.create_task(self._call(upstream, request, query))
+        task = self.loop.create_task(self._call(upstream, request, query, tally))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -80,8 +84,12 @@ class ChallengerMirror:
         if self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    async def _call(self, upstream: Upstream, request: bytes, query: QueryRecord) -> None:
+    async def _call(
+        self, upstream: Upstream, request: bytes, query: QueryRecord,
+        tally: metrics.CopyTally | None,
+    ) -> None:
         started = time.perf_counter()
+        outcome = metrics.UNREACHABLE
         # The answer's body is kept only where the query log keeps bodies.
         answer = _Answer(self.body_cap if query.keep_bodies else 0)
         writer: asyncio.StreamWriter | None = None
@@ -97,21 +105,29 @@ class ChallengerMirror:
                         break
                     parser.feed_data(data)
             query.challenger_status = answer.status or UNREACHABLE
+            if answer.status:
+                outcome = metrics.ANSWERED
         except TimeoutError:
             query.challenger_status = TIMED_OUT
+            outcome = metrics.TIMED_OUT
         except (OSError, httptools.HttpParserError) as error:
             log.debug("challenger %s: %s", upstream.instance_id, error)
             query.challenger_status = UNREACHABLE
         except asyncio.CancelledError:
-            query.challenger_status = query.challenger_status or TIMED_OUT
+            if not query.challenger_status:
+                query.challenger_status = TIMED_OUT
+                outcome = metrics.TIMED_OUT
             raise
         finally:
-            query.challenger_latency_ms = (time.perf_counter() - started) * 1000.0
+            seconds = time.perf_counter() - started
+            query.challenger_latency_ms = seconds * 1000.0
             if answer.body:
                 query.challenger_body = bytes(answer.body)
             if writer is not None:
                 writer.close()
             self.record(query)
+            if tally is not None:
+                tally.copied(outcome, query.challenger_status or UNREACHABLE, seconds)
 
 
 def append_capped(copy: bytearray, chunk: bytes, cap: int) -> bool:

@@ -2,7 +2,8 @@
 
 ``dispatch`` is pure: the routing table, the request target and headers in, a
 ``Destination`` or a typed error out (404 unknown service or generation, 503 disabled,
-not deployed or not running, 400 a bad target).
+not deployed or not running, 400 a bad target). ``/metrics`` goes to the worker's own
+metrics endpoint (``gateway.metrics_endpoint``) when it has one.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.targets import origin_form, split_invoke
 
-__all__ = ["API_LABEL", "Destination", "dispatch", "refused_destination"]
+__all__ = [
+    "API_LABEL", "METRICS_LABEL", "METRICS_PATH", "Destination", "dispatch", "refused_destination",
+]
 
 API_LABEL = "api"
+METRICS_LABEL = "metrics"
+METRICS_PATH = b"/metrics"
 
 
 class Destination:
     """Where one request is forwarded, and the limits that apply to it.
 
-    ``service``, ``generation`` and ``route`` are None for the API upstream; ``body_limit``
-    and ``idle_timeout`` are None where they do not apply.
+    ``service``, ``generation`` and ``route`` are None for the API upstream (and the
+    metrics endpoint); ``body_limit`` and ``idle_timeout`` are None where they do not
+    apply; ``label`` names the destination in the access log.
     """
 
     __slots__ = ("address", "authority", "body_limit", "generation", "idle_timeout", "label",
@@ -40,6 +46,7 @@ class Destination:
         body_limit: int | None,
         idle_timeout: float | None,
         route: ServiceRoute | None = None,
+        label: str | None = None,
     ) -> None:
         self.address = address
         self.authority = authority
@@ -48,7 +55,7 @@ class Destination:
         self.generation = generation
         self.body_limit = body_limit
         self.idle_timeout = idle_timeout
-        self.label = service or API_LABEL
+        self.label = label or service or API_LABEL
         self.route = route
 
     @classmethod
@@ -71,11 +78,15 @@ def dispatch(
     rng: random.Random,
     settings: GatewaySettings,
     api_address: tuple[str, int],
+    metrics_address: tuple[str, int] | None = None,
 ) -> Destination:
     """The destination of a request for ``target`` (the raw request target)."""
     path = origin_form(target)
     invoke = split_invoke(path)
     if invoke is None:
+        if metrics_address is not None and path.partition(b"?")[0] == METRICS_PATH:
+            return Destination(metrics_address, authority_of(metrics_address), path, None,
+                               None, None, None, label=METRICS_LABEL)
         return Destination(api_address, authority_of(api_address), path, None, None, None, None)
     route = table.lookup(invoke.ref)
     if route is None:

@@ -5,7 +5,8 @@ and the copy its challenger gets.
 the answer's body (for the query log) as they stream through, each cut at its cap; the
 query log keeps what was cut, a challenger gets a copy only of a whole request.
 ``record_call`` turns an ended exchange into its ``QueryRecord`` and hands it to the query
-log, or first to the challenger, which records it once its copy has an answer.
+log, or first to the challenger, which records it once its copy has an answer; it also
+counts the call in the gateway's metrics (``gateway.metrics``).
 """
 
 from __future__ import annotations
@@ -83,14 +84,18 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     # The request body goes to the log only where the spool needs it (to keep it, or to
     # read an association id from it); a body kept for the challenger alone does not.
     logged = body if route.collect_prediction_data or route.association_id_field else None
-    instance_ms = None
+    instance = None
     if exchange.forwarded:
-        instance_ms = (elapsed - (exchange.forwarded_at - exchange.started_at)) * 1000.0
+        instance = elapsed - (exchange.forwarded_at - exchange.started_at)
+    metrics = gateway.metrics
+    if metrics is not None:
+        metrics.call(route.name, generation, status, elapsed, instance)
     query = QueryRecord(
         at=time.time() - elapsed, request_id=exchange.request_id.decode("latin-1"),
         service_id=route.id, generation=generation,
         method=exchange.method.decode("latin-1"), path=exchange.target.decode("latin-1"),
-        status=status, latency_ms=elapsed * 1000.0, instance_ms=instance_ms,
+        status=status, latency_ms=elapsed * 1000.0,
+        instance_ms=instance * 1000.0 if instance is not None else None,
         request_bytes=exchange.body_size, response_bytes=exchange.response_bytes,
         caller=exchange.caller.label if exchange.caller is not None else "",
         predictions=exchange.predictions,
@@ -116,4 +121,5 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
             settings.trust_forwarded_headers,
         )
         request = copy_request(head, headers.chunked, whole)
-    gateway.challengers.send(challenger, route.challenger, request, query)
+    tally = metrics.copies_of(route.name, route.challenger) if metrics is not None else None
+    gateway.challengers.send(challenger, route.challenger, request, query, tally)

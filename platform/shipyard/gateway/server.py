@@ -1,7 +1,8 @@
 """The gateway server: one event loop serving a listening socket.
 
 ``Gateway`` holds what the connections share (the routing table, the upstream pool, the
-settings, the challenger copies and the query log's spool) and starts and stops serving;
+settings, the challenger copies, the query log's spool and the metrics) and starts and
+stops serving;
 ``run_gateway`` runs one on uvloop until SIGTERM or SIGINT, then stops accepting, lets the
 calls in flight finish for up to the grace period, and cuts the rest."""
 
@@ -28,6 +29,8 @@ from shipyard.gateway.deadlines import Deadlines
 from shipyard.gateway.dispatch import Destination, dispatch
 from shipyard.gateway.downstream import ClientConnection
 from shipyard.gateway.headers import RequestHeaders
+from shipyard.gateway.metrics import GatewayMetrics, MetricsSetup
+from shipyard.gateway.metrics_endpoint import MetricsEndpoint
 from shipyard.gateway.pool import ConnectionPool
 from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.spool import QuerySpool
@@ -54,10 +57,14 @@ class Gateway:
         rng: random.Random | None = None,
         guard: GatewayGuard | None = None,
         query_spool: QuerySpool | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         """Without ``guard``, no credentials are known: only public services answer.
-        Without ``query_spool``, calls are not recorded (challengers still get copies)."""
+        Without ``query_spool``, calls are not recorded (challengers still get copies).
+        Without ``metrics``, nothing is counted and ``/metrics`` goes to the API."""
         self.settings = settings
+        self.metrics = metrics
+        self.metrics_address: tuple[str, int] | None = None
         self.record_query: Callable[[QueryRecord], None] = (
             query_spool.submit if query_spool is not None else _forget
         )
@@ -77,6 +84,7 @@ class Gateway:
         self._pool: ConnectionPool | None = None
         self._deadlines: Deadlines | None = None
         self._challengers: ChallengerMirror | None = None
+        self._endpoint: MetricsEndpoint | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -100,10 +108,14 @@ class Gateway:
 
     def use_table(self, table: RoutingTable) -> None:
         self.table = table
-        self._live = frozenset(table.addresses() | {self.api_address})
+        live = table.addresses() | {self.api_address}
+        if self.metrics_address is not None:
+            live.add(self.metrics_address)
+        self._live = frozenset(live)
 
     def dispatch(self, target: bytes, headers: RequestHeaders) -> Destination:
-        return dispatch(self.table, target, headers, self.rng, self.settings, self.api_address)
+        return dispatch(self.table, target, headers, self.rng, self.settings, self.api_address,
+                        self.metrics_address)
 
     async def start(self, socks: Sequence[socket.socket]) -> None:
         """Load the routing table and serve ``socks`` (listening sockets)."""
@@ -117,6 +129,9 @@ class Gateway:
             loop, self.record_query, timeout=settings.challenger_timeout,
             body_cap=settings.query_body_bytes, max_in_flight=settings.challenger_in_flight,
         )
+        if self.metrics is not None:
+            self._endpoint = MetricsEndpoint(self.metrics, self.guard, settings.metrics_token)
+            self.metrics_address = await self._endpoint.start()
         watcher = TableWatcher(self.routes_path, settings.reload_interval, self.use_table)
         watcher.load_now()
         self._servers = [
@@ -142,6 +157,10 @@ class Gateway:
         for connection in list(self.connections):
             connection.abort()
         await self.challengers.close(max(0.0, deadline - self.loop.time()))
+        if self.metrics is not None:
+            self.metrics.flush()
+        if self._endpoint is not None:
+            await self._endpoint.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -154,12 +173,15 @@ class Gateway:
             await server.wait_closed()
 
     async def _sweep(self) -> None:
-        """Close idle upstream connections past their time; flush the access log."""
+        """Close idle upstream connections past their time; flush the access log and the
+        metrics."""
         next_sweep = self.loop.time() + SWEEP_INTERVAL
         while True:
             await asyncio.sleep(LOG_FLUSH_INTERVAL)
             for handler in access_log.handlers:
                 handler.flush()
+            if self.metrics is not None:
+                self.metrics.flush()
             if self.loop.time() >= next_sweep:
                 next_sweep += SWEEP_INTERVAL
                 self.pool.sweep(self._live)
@@ -172,15 +194,19 @@ def run_gateway(
     api_address: tuple[str, int],
     guard: GatewayGuard | None = None,
     query_spool_dir: Path | None = None,
+    metrics: MetricsSetup | None = None,
 ) -> int:
     """Serve ``socks`` on uvloop until SIGTERM or SIGINT; returns the exit status.
 
     With ``query_spool_dir``, every service call is recorded there for the query log; the
-    spool is written out in full when the gateway stops."""
+    spool is written out in full when the gateway stops. With ``metrics``, calls are
+    counted for Prometheus and ``/metrics`` serves them."""
     spool = QuerySpool(query_spool_dir) if query_spool_dir is not None else None
+    counted = GatewayMetrics(metrics) if metrics is not None else None
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve(settings, socks, routes_path, api_address, guard, spool))
+            runner.run(_serve(settings, socks, routes_path, api_address, guard, spool,
+                              counted))
     finally:
         if spool is not None:
             spool.close()
@@ -194,12 +220,14 @@ async def _serve(
     api_address: tuple[str, int],
     guard: GatewayGuard | None,
     spool: QuerySpool | None,
+    metrics: GatewayMetrics | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    gateway = Gateway(settings, routes_path, api_address, guard=guard, query_spool=spool)
+    gateway = Gateway(settings, routes_path, api_address, guard=guard, query_spool=spool,
+                      metrics=metrics)
     await gateway.start(socks)
     # What exists now lives as long as the process: keep it out of every collection.
     gc.freeze()

@@ -8,7 +8,7 @@ read at import time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from shipyard.errors import InvalidInput
@@ -37,6 +37,11 @@ class GatewaySettings:
     prediction data, or name an association id field); ``challenger_body_bytes`` is the
     largest request copied to a challenger; ``challenger_timeout`` bounds a copy's whole
     exchange; ``challenger_in_flight`` bounds the copies running at once.
+
+    ``metrics`` counts the calls for Prometheus and serves ``GET /metrics`` (off, the
+    path goes to the API upstream like any other); ``metrics_token`` is a bearer token
+    that may scrape it, besides an administrator's signature ("" for none). It is a
+    secret: never shown in a repr or a log.
     """
 
     max_body_bytes: int = 10 * 1024 * 1024
@@ -53,11 +58,13 @@ class GatewaySettings:
     challenger_body_bytes: int = 1024 * 1024
     challenger_timeout: float = 30.0
     challenger_in_flight: int = 64
+    metrics: bool = True
+    metrics_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         for spec in fields(self):
             value = getattr(self, spec.name)
-            if not isinstance(value, bool) and value < 0:
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise InvalidInput(f"gateway setting {spec.name!r} must not be negative")
 
     @classmethod
@@ -71,7 +78,9 @@ class GatewaySettings:
         return cls(**values)
 
 
-def _convert(name: str, kind: str, raw: str) -> int | float | bool:
+def _convert(name: str, kind: str, raw: str) -> int | float | bool | str:
+    if kind == "str":
+        return raw
     try:
         if kind == "bool":
             lowered = raw.strip().lower()

@@ -29,12 +29,16 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def run_workers(
-    count: int, work: Callable[[], int], on_stop: Callable[[], None] | None = None
+    count: int,
+    work: Callable[[], int],
+    on_stop: Callable[[], None] | None = None,
+    on_exit: Callable[[int], None] | None = None,
 ) -> int:
     """Run ``work`` in ``count`` processes until told to stop; returns the exit status.
 
     ``on_stop`` runs in the parent when the stop signal arrives (to close its copy of the
-    listening socket, so that new connections are refused rather than left waiting).
+    listening socket, so that new connections are refused rather than left waiting);
+    ``on_exit(pid)`` once each worker has exited (to forget its live metrics).
     """
     if count <= 1:
         return work()
@@ -64,6 +68,8 @@ def run_workers(
         began = started.pop(pid, None)
         if began is None:
             continue
+        if on_exit is not None:
+            on_exit(pid)
         code = os.waitstatus_to_exitcode(wait_status)
         if stopping:
             if code != 0:

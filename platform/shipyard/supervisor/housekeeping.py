@@ -39,11 +39,13 @@ class Housekeeping:
     """How often calls past the query log's retention are dropped."""
     renewal_interval: float = 300.0
     """How often instance keys are renewed: well inside their lifetime."""
+    lines_set_aside: int = 0
+    """Spool lines that could not be ingested (quarantined) since the supervisor started."""
     _next_prune: float = 0.0
     _next_renewal: float = 0.0
 
     def run(self) -> None:
-        ingest_spool(self.store, query_spool_dir(self.settings.home))
+        ingest_spool(self.store, query_spool_dir(self.settings.home), self._set_aside)
         now = time.monotonic()
         if now >= self._next_renewal:
             self._next_renewal = now + self.renewal_interval
@@ -51,6 +53,9 @@ class Housekeeping:
         if now >= self._next_prune:
             self._next_prune = now + self.prune_interval
             self._prune_query_log()
+
+    def _set_aside(self, lines: int) -> None:
+        self.lines_set_aside += lines
 
     def renew_instance_credentials(self) -> None:
         with self.store.writing() as session:

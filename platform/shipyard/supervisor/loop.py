@@ -49,6 +49,7 @@ from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor.builder import Builder
+from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
 from shipyard.supervisor.gatekeeper import Gatekeeper
 from shipyard.supervisor.housekeeping import Housekeeping
 from shipyard.supervisor.instances import InstanceLifecycle
@@ -327,6 +328,8 @@ class Supervisor(InstanceLifecycle):
             if history is not None:
                 self._memory.last_usage_history = now
                 history.fold(session)
+            publish_fleet_snapshot(session, self.plane.settings.home,
+                                   self._housekeeping.lines_set_aside)
 
     # -- routing --------------------------------------------------------------------
 

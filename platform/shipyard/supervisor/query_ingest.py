@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,11 @@ class CorruptEntry(ValueError):
     """A spool line that cannot become a ``query_log`` row."""
 
 
-def ingest_spool(store: Store, directory: Path) -> int:
-    """Insert the rows of every completed spool file in ``directory``; how many went in."""
+def ingest_spool(
+    store: Store, directory: Path, set_aside: Callable[[int], None] | None = None
+) -> int:
+    """Insert the rows of every completed spool file in ``directory``; how many went in.
+    ``set_aside`` is told how many corrupt lines each file had (and were quarantined)."""
     if not directory.is_dir():
         return 0
     _salvage_stale_parts(directory)
@@ -81,9 +85,9 @@ def ingest_spool(store: Store, directory: Path) -> int:
             path.rename(claimed)
         except FileNotFoundError:
             continue
-        inserted += _ingest_file(store, claimed, recovering=False)
+        inserted += _ingest_file(store, claimed, recovering=False, set_aside=set_aside)
     for path in interrupted:
-        inserted += _ingest_file(store, path, recovering=True)
+        inserted += _ingest_file(store, path, recovering=True, set_aside=set_aside)
     return inserted
 
 
@@ -136,7 +140,9 @@ _CHECKS = tuple(
 )
 
 
-def _ingest_file(store: Store, path: Path, *, recovering: bool) -> int:
+def _ingest_file(
+    store: Store, path: Path, *, recovering: bool, set_aside: Callable[[int], None] | None
+) -> int:
     rows, corrupt = _read(path)
     try:
         with store.writing() as session:
@@ -151,6 +157,8 @@ def _ingest_file(store: Store, path: Path, *, recovering: bool) -> int:
         return 0
     if corrupt:
         _quarantine(path, corrupt)
+        if set_aside is not None:
+            set_aside(len(corrupt))
     path.unlink(missing_ok=True)
     return len(rows)
 

@@ -34,11 +34,14 @@ import requests
 from shipyard.contracts.routing_table import RoutingTable, write_routing_table
 from shipyard.contracts.run_paths import (
     clear_run_file,
+    fleet_file,
+    metrics_dir,
     query_spool_dir,
     routes_file,
     write_run_file,
 )
 from shipyard.errors import RunnerError
+from shipyard.gateway.settings import ENV_PREFIX as GATEWAY_ENV_PREFIX
 from shipyard.home import lock_home, prepare_home
 from shipyard.iam.access_control import AccessControl
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
@@ -110,6 +113,7 @@ class ProcessTree:
         # Routes of an earlier run name instances that are gone: start from none, and let
         # the supervisor publish what it starts or adopts.
         write_routing_table(routes_file(home), RoutingTable())
+        fleet_file(home).unlink(missing_ok=True)  # likewise its instances and builds
         # The gateway is the front door on the public address; the API listens on an
         # internal loopback port behind it.
         public = _listen(self.settings.host, self.settings.port)
@@ -123,6 +127,9 @@ class ProcessTree:
             self.settings, port=port, public_url=self.settings.public_url or self.url
         )
         self._env = {**os.environ, RESOLVED_SETTINGS_VAR: resolved.to_json()}
+        if self.settings.metrics_token:
+            # The gateway reads its settings from SHIPYARD_GATEWAY_* variables.
+            self._env[f"{GATEWAY_ENV_PREFIX}METRICS_TOKEN"] = self.settings.metrics_token
         self._children = [
             _Child("api", [sys.executable, "-m", "shipyard.api.process",
                            "--fd", str(internal.fileno())], (internal.fileno(), lock)),
@@ -134,6 +141,8 @@ class ProcessTree:
                 "--api-upstream", f"127.0.0.1:{internal.getsockname()[1]}",
                 "--workers", str(self.settings.gateway_workers),
                 "--query-spool", str(query_spool_dir(home)),
+                "--metrics-dir", str(metrics_dir(home)),
+                "--fleet", str(fleet_file(home)),
             ], (*(door.fileno() for door in front_doors), lock)),
         ]
         for child in self._children:
