@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shipyard.contracts.json_files import write_json_atomically
 
 __all__ = [
     "FLEET_SNAPSHOT_VERSION",
@@ -145,19 +145,7 @@ class FleetSnapshot:
 
 def write_fleet_snapshot(path: Path | str, snapshot: FleetSnapshot) -> None:
     """Write ``snapshot`` at ``path`` atomically: a reader sees the old file or the new one."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
-            json.dump(snapshot.to_dict(), sink, separators=(",", ":"))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, snapshot.to_dict())
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:

@@ -25,14 +25,13 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import os
 import random
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard.contracts.json_files import write_json_atomically
 from shipyard.iam.principals import ACCESS_LEVELS
 
 __all__ = [
@@ -280,19 +279,7 @@ def write_routing_table(path: Path | str, table: RoutingTable | Mapping[str, Any
         table = table.to_dict()
     else:
         RoutingTable.from_dict(table)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
-            json.dump(table, sink, separators=(",", ":"))
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, table)
 
 
 def _access_level(value: Any) -> str:
