@@ -65,7 +65,7 @@ class ServiceStats:
         with self.store.reading() as session:
             self._check(session, service_id, generation, role)
             merged = self._merged(session, service_id, covering(window.start, window.end),
-                                  generation, role, bucket=None)
+                                  generation, role, bucket=None, histograms=HISTOGRAMS)
         series = merged.get(0, {})
         overall = series.pop((ALL_GENERATIONS, "main"), Rollup())
         return {
@@ -74,7 +74,8 @@ class ServiceStats:
             "overall": summary_of(overall, slow_ms),
             "generations": [
                 {"generation": tag, "role": kind, **summary_of(rollup, slow_ms)}
-                for (tag, kind), rollup in sorted(series.items(), key=_series_order)
+                for (tag, kind), rollup in sorted(series.items(),
+                                                  key=lambda item: _series_order(item[0]))
             ],
         }
 
@@ -95,7 +96,8 @@ class ServiceStats:
         with self.store.reading() as session:
             self._check(session, service_id, generation, role)
             merged = self._merged(session, service_id, [(span, window.start, window.end)],
-                                  generation, role, bucket=(window.start, bucket_size))
+                                  generation, role, bucket=(window.start, bucket_size),
+                                  histograms=histograms_for(metrics))
         names = sorted({key for buckets in merged.values() for key in buckets},
                        key=_series_order)
         if generation is None and role in (None, "main"):
@@ -133,9 +135,10 @@ class ServiceStats:
     def _merged(
         self, session: Session, service_id: str, ranges: Iterable[tuple[int, int, int]],
         generation: str | None, role: str | None, *, bucket: tuple[int, int] | None,
+        histograms: Iterable[str],
     ) -> dict[int, dict[Series, Rollup]]:
         """The rollups in ``ranges``, merged per bucket (0 when ``bucket`` is None) and
-        series."""
+        series; of their histograms, only ``histograms`` (the others stay empty)."""
         # One range scan of the primary key per range: an OR of them would scan them all.
         queries = []
         for span, lo, hi in ranges:
@@ -148,6 +151,7 @@ class ServiceStats:
                 query = query.where(_TABLE.c.role == role)
             queries.append(query)
         merging: dict[int, dict[Series, _Merging]] = defaultdict(dict)
+        wanted = tuple(histograms)
         rows = (row for query in queries for row in session.execute(query))
         for row in rows:
             index = 0 if bucket is None else (row.start - bucket[0]) // bucket[1]
@@ -155,7 +159,7 @@ class ServiceStats:
             key = (row.generation, row.role)
             target = series.get(key)
             if target is None:
-                target = series[key] = _Merging()
+                target = series[key] = _Merging(wanted)
             target.add(row)
         return {index: {key: target.result() for key, target in series.items()}
                 for index, series in merging.items()}
@@ -163,13 +167,13 @@ class ServiceStats:
 
 class _Merging:
     """The rows of one series (in one bucket) as they are read: their numbers merged at
-    once, their histograms kept to be summed together at the end."""
+    once, the histograms wanted kept to be summed together at the end."""
 
     __slots__ = ("rollup", "stored")
 
-    def __init__(self) -> None:
+    def __init__(self, histograms: Iterable[str]) -> None:
         self.rollup = Rollup()
-        self.stored: dict[str, list[bytes]] = {name: [] for name in HISTOGRAMS}
+        self.stored: dict[str, list[bytes]] = {name: [] for name in histograms}
 
     def add(self, row: Any) -> None:
         minute = row.span == MINUTE
@@ -180,11 +184,30 @@ class _Merging:
 
     def result(self) -> Rollup:
         for name, stored in self.stored.items():
-            getattr(self.rollup, name).merge(Histogram.summed(stored))
+            # One row (a chart's bucket of one rollup) needs no summing.
+            summed = (Histogram.from_bytes(stored[0]) if len(stored) == 1
+                      else Histogram.summed(stored))
+            getattr(self.rollup, name).merge(summed)
         return self.rollup
 
 
-def _series_order(item: Any) -> tuple[int, str, int]:
-    tag, role = item[0] if isinstance(item[0], tuple) else item
+def histograms_for(metrics: Iterable[str]) -> tuple[str, ...]:
+    """The histograms ``metrics`` are computed from."""
+    wanted = set()
+    for name in metrics:
+        if name.startswith("response_time") or name == "slow_requests":
+            wanted.add("latency")
+        elif name.startswith("execution_time"):
+            wanted.add("instance_time")
+        elif name.startswith("overhead_time"):
+            wanted.add("overhead")
+        elif name == "median_load":
+            wanted.add("load")
+    return tuple(name for name in HISTOGRAMS if name in wanted)
+
+
+def _series_order(series: Series) -> tuple[int, int]:
+    """Main before challenger, then by generation number."""
+    tag, role = series
     number = int(tag[1:]) if tag.startswith("v") and tag[1:].isdigit() else 0
-    return (ROLES.index(role), "", number)
+    return (ROLES.index(role), number)
