@@ -53,6 +53,7 @@ def add_numbers():
 """
 CALLS = 240
 METRICS_TOKEN = "scrape-me-please-0123456789"
+SLOW_MS = 150  # the calls that sleep 0.2 s are slow, the others are not
 
 
 def minute(epoch: float) -> int:
@@ -84,6 +85,7 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningS
                                  for g in client.traffic.generations(SERVICE)),
                      timeout=120, what="the challenger v3 to be mounted")
             api_key = client.iam.create_api_key(SERVICE, "stats")["api_key"]
+            client.services.update(SERVICE, {"health_thresholds": {"slow_request_ms": SLOW_MS}})
         time.sleep(0.5)  # the gateway reads the routing table every 50 ms
         _call_while_killing_the_supervisor(shipyard, api_key)
         yield shipyard, iso(minute(started))
@@ -191,7 +193,7 @@ def check(figures: dict[str, Any], rows: list[dict[str, Any]], *, challenger: bo
     assert figures["peak_load"] == per_minute[-1]
     median = per_minute[(len(per_minute) - 1) // 2]
     assert abs(figures["median_load"] - median) <= RELATIVE_ERROR * median + 0.5
-    slow = sum(row[latency] > 1000 for row in rows)
+    slow = sum(row[latency] > SLOW_MS for row in rows)
     assert figures["slow_requests"] == slow
     for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
         assert within(figures["response_time"][label],
@@ -221,6 +223,7 @@ def test_every_stat_agrees_with_the_raw_query_log(
               and row["challenger_status"]]
     assert copies
     check(series[("v3", "challenger")], copies, challenger=True)
+    assert stats["slow_request_ms"] == SLOW_MS and stats["overall"]["slow_requests"] > 0
     # Sleeps of 0.2 s happened in the instance, not in the gateway.
     assert series[("v1", "main")]["execution_time"]["p99"] >= 200
     assert series[("v1", "main")]["overhead_time"]["p50"] < 50
