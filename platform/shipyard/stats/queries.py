@@ -65,7 +65,8 @@ class ServiceStats:
         with self.store.reading() as session:
             self._check(session, service_id, generation, role)
             merged = self._merged(session, service_id, covering(window.start, window.end),
-                                  generation, role, bucket=None, histograms=HISTOGRAMS)
+                                  generation, role, bucket=None, histograms=HISTOGRAMS,
+                                  callers=True)
         series = merged.get(0, {})
         overall = series.pop((ALL_GENERATIONS, "main"), Rollup())
         return {
@@ -97,19 +98,21 @@ class ServiceStats:
             self._check(session, service_id, generation, role)
             merged = self._merged(session, service_id, [(span, window.start, window.end)],
                                   generation, role, bucket=(window.start, bucket_size),
-                                  histograms=histograms_for(metrics))
+                                  histograms=histograms_for(metrics),
+                                  callers="num_consumers" in metrics)
         names = sorted({key for buckets in merged.values() for key in buckets},
                        key=_series_order)
         if generation is None and role in (None, "main"):
             names = [(ALL_GENERATIONS, "main"), *(n for n in names if n[0] != ALL_GENERATIONS)]
+        bounds = [(iso(begin), iso(min(begin + bucket_size, window.end))) for begin in starts]
+        empty = metric_values(Rollup(), metrics, slow_ms)
         series = []
         for key in names:
             buckets = []
-            for index, begin in enumerate(starts):
-                rollup = merged.get(index, {}).get(key, Rollup())
-                buckets.append({"start": iso(begin), "end": iso(min(begin + bucket_size,
-                                                                     window.end)),
-                                **metric_values(rollup, metrics, slow_ms)})
+            for index, (begin, end) in enumerate(bounds):
+                rollup = merged.get(index, {}).get(key)
+                values = empty if rollup is None else metric_values(rollup, metrics, slow_ms)
+                buckets.append({"start": begin, "end": end, **values})
             tag, kind = key
             series.append({"generation": tag or None, "role": kind, "buckets": buckets})
         return {**window.as_dict(), "bucket_size": bucket_size, "metrics": metrics,
@@ -135,10 +138,11 @@ class ServiceStats:
     def _merged(
         self, session: Session, service_id: str, ranges: Iterable[tuple[int, int, int]],
         generation: str | None, role: str | None, *, bucket: tuple[int, int] | None,
-        histograms: Iterable[str],
+        histograms: Iterable[str], callers: bool,
     ) -> dict[int, dict[Series, Rollup]]:
         """The rollups in ``ranges``, merged per bucket (0 when ``bucket`` is None) and
-        series; of their histograms, only ``histograms`` (the others stay empty)."""
+        series; of their histograms, only ``histograms``, and their callers only when
+        ``callers`` (what is left out stays empty)."""
         # One range scan of the primary key per range: an OR of them would scan them all.
         queries = []
         for span, lo, hi in ranges:
@@ -159,7 +163,7 @@ class ServiceStats:
             key = (row.generation, row.role)
             target = series.get(key)
             if target is None:
-                target = series[key] = _Merging(wanted)
+                target = series[key] = _Merging(wanted, callers)
             target.add(row)
         return {index: {key: target.result() for key, target in series.items()}
                 for index, series in merging.items()}
@@ -169,15 +173,16 @@ class _Merging:
     """The rows of one series (in one bucket) as they are read: their numbers merged at
     once, the histograms wanted kept to be summed together at the end."""
 
-    __slots__ = ("rollup", "stored")
+    __slots__ = ("callers", "rollup", "stored")
 
-    def __init__(self, histograms: Iterable[str]) -> None:
+    def __init__(self, histograms: Iterable[str], callers: bool) -> None:
         self.rollup = Rollup()
         self.stored: dict[str, list[bytes]] = {name: [] for name in histograms}
+        self.callers = callers
 
     def add(self, row: Any) -> None:
         minute = row.span == MINUTE
-        self.rollup.merge_numbers(row, as_minute=minute)
+        self.rollup.merge_numbers(row, as_minute=minute, callers=self.callers)
         for name, stored in self.stored.items():
             if not (minute and name == "load"):
                 stored.append(getattr(row, name))
@@ -187,7 +192,10 @@ class _Merging:
             # One row (a chart's bucket of one rollup) needs no summing.
             summed = (Histogram.from_bytes(stored[0]) if len(stored) == 1
                       else Histogram.summed(stored))
-            getattr(self.rollup, name).merge(summed)
+            if getattr(self.rollup, name).counts:  # the load of minutes, merged already
+                getattr(self.rollup, name).merge(summed)
+            else:
+                setattr(self.rollup, name, summed)
         return self.rollup
 
 

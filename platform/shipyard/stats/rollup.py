@@ -112,10 +112,11 @@ class Rollup:
             getattr(self, name).merge(getattr(other, name))
         self.callers.merge(other.callers)
 
-    def merge_numbers(self, row: Any, *, as_minute: bool = False) -> None:
+    def merge_numbers(self, row: Any, *, as_minute: bool = False, callers: bool = True) -> None:
         """Merge the numbers and callers of a stored row (``columns``) in place, leaving
         its histograms to the caller (``Histogram.summed``), but for a minute's
-        (``as_minute``), whose calls are one minute's load."""
+        (``as_minute``), whose calls are one minute's load; ``callers`` False leaves the
+        callers out too (a chart that does not count consumers)."""
         self.calls += row.calls
         self.predictions += row.predictions
         self.ok += row.ok
@@ -131,7 +132,8 @@ class Rollup:
         self.cpu_max = max(self.cpu_max, row.cpu_max)
         self.memory_max = max(self.memory_max, row.memory_max)
         self.gpu_memory_max = max(self.gpu_memory_max, row.gpu_memory_max)
-        self.callers.digests.update(Callers.from_bytes(row.callers).digests)
+        if callers:
+            self.callers.digests.update(Callers.from_bytes(row.callers).digests)
         if not as_minute:
             self.peak_load = max(self.peak_load, row.peak_load)
         elif row.calls:
