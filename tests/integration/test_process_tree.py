@@ -160,3 +160,28 @@ def test_a_build_cut_short_by_a_crash_is_built_again_and_its_follower_sees_it_en
         assert answer.json() == {"hello": "again"}
     finally:
         up.stop()
+
+
+def test_stopping_up_while_its_supervisor_is_down_still_stops_the_instances(
+    tmp_path: Path
+) -> None:
+    """The supervisor stops the instances when ``shipyard up`` stops; one that died and
+    waits to be started again cannot, so a one-off supervisor does it instead."""
+    from tests.integration.test_deploy import deploy, scaffold_and_push
+
+    up = start_shipyard(tmp_path / "home")
+    try:
+        scaffold_and_push(up, tmp_path)
+        deploy(up)
+        instances = [process for process in psutil.process_iter(["cmdline"])
+                     if "gunicorn" in " ".join(process.info["cmdline"] or ())
+                     and str(up.home) in " ".join(process.info["cmdline"] or ())]
+        assert instances, "the service's instance runs"
+        supervisor = child_named(up, "supervisor")
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+    finally:
+        up.stop()  # within the supervisor's restart delay
+    assert "stopping the instances it started" in (tmp_path / "home-up.log").read_text()
+    _, alive = psutil.wait_procs(instances, timeout=30)
+    assert alive == []

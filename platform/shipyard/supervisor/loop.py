@@ -350,9 +350,17 @@ def main() -> None:
     from shipyard.supervisor.replacement_gate import ReplacementGate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(message)s")
-    argparse.ArgumentParser(prog="shipyard-supervisor").parse_args()
+    parser = argparse.ArgumentParser(prog="shipyard-supervisor")
+    parser.add_argument("--stop-instances", action="store_true",
+                        help="Stop every instance on record and exit (shipyard up's stop, "
+                             "when the supervisor itself is down).")
+    args = parser.parse_args()
     settings = Settings.from_json(os.environ[RESOLVED_SETTINGS_VAR])
     plane = ControlPlane.build(settings, RunnerSet, migrate=False)
+    if args.stop_instances:
+        Supervisor(plane, plane.runners).shutdown()
+        plane.close()
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -194,17 +194,25 @@ class ProcessTree:
 
     def stop(self) -> None:
         self._stopping.set()
-        running = [c.process for c in self._children
+        running = [c for c in self._children
                    if c.process is not None and c.process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
+        for child in running:
+            assert child.process is not None
+            child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        for process in running:
+        for child in running:
+            assert child.process is not None
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        supervisor = next((c for c in self._children if c.name == "supervisor"), None)
+        if supervisor is not None and (supervisor.process is None
+                                       or supervisor.process.returncode != 0):
+            # It died (and was maybe waiting to be started again) rather than stopping
+            # the instances it started: a one-off supervisor stops them.
+            self._stop_instances(supervisor, deadline)
         for sock in self._sockets:
             sock.close()
         self._sockets = []
@@ -212,6 +220,15 @@ class ProcessTree:
         if self._home_lock is not None:
             os.close(self._home_lock)
             self._home_lock = None
+
+    def _stop_instances(self, supervisor: _Child, deadline: float) -> None:
+        log.warning("the supervisor did not stop cleanly: stopping the instances it started")
+        try:
+            subprocess.run([*supervisor.args, "--stop-instances"], env=self._env,
+                           pass_fds=supervisor.pass_fds, check=False,
+                           timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.error("the instances were not all stopped within %gs", STOP_TIMEOUT)
 
     def install_signal_handlers(self) -> None:
         def _handler(_signum: int, _frame: object) -> None:
