@@ -19,14 +19,18 @@ them: the service's name, the generation's tag.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.contracts.json_files import write_json_atomically
+from shipyard.contracts.json_files import (
+    json_list,
+    json_object,
+    read_json,
+    write_json_atomically,
+)
 
 __all__ = [
     "FLEET_SNAPSHOT_VERSION",
@@ -132,15 +136,7 @@ class FleetSnapshot:
     def load(cls, path: Path | str) -> FleetSnapshot:
         """Read and check a written snapshot; raises ``FleetSnapshotError`` (also when
         there is none yet)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FleetSnapshotError(f"cannot read fleet snapshot {str(path)!r}: {exc}") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FleetSnapshotError(f"fleet snapshot {str(path)!r} is not JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, "fleet snapshot", FleetSnapshotError))
 
 
 def write_fleet_snapshot(path: Path | str, snapshot: FleetSnapshot) -> None:
@@ -149,15 +145,11 @@ def write_fleet_snapshot(path: Path | str, snapshot: FleetSnapshot) -> None:
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise FleetSnapshotError(f"{what} must be a JSON object")
-    return value
+    return json_object(value, what, FleetSnapshotError)
 
 
 def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise FleetSnapshotError(f"{what} must be a JSON list")
-    return value
+    return json_list(value, what, FleetSnapshotError)
 
 
 def _text(raw: Mapping[str, Any], key: str) -> str:

@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipyard.contracts.json_files import write_json_atomically
+from shipyard.contracts.json_files import (
+    json_list,
+    json_object,
+    read_json,
+    write_json_atomically,
+)
 from shipyard.iam.principals import ACCESS_LEVELS
 
 __all__ = [
@@ -224,15 +228,7 @@ class RoutingTable:
     @classmethod
     def load(cls, path: Path | str) -> RoutingTable:
         """Read and check a published table; raises ``RoutingTableError``."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RoutingTableError(f"cannot read routing table {str(path)!r}: {exc}") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RoutingTableError(f"routing table {str(path)!r} is not JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_json(path, "routing table", RoutingTableError))
 
     def lookup(self, ref: str) -> ServiceRoute | None:
         """The service with this id, else with this name."""
@@ -289,15 +285,11 @@ def _access_level(value: Any) -> str:
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise RoutingTableError(f"{what} must be a JSON object")
-    return value
+    return json_object(value, what, RoutingTableError)
 
 
 def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise RoutingTableError(f"{what} must be a JSON list")
-    return value
+    return json_list(value, what, RoutingTableError)
 
 
 def _text(raw: Mapping[str, Any], key: str, required: bool = False) -> str:

@@ -140,13 +140,6 @@ class Rollup:
             self.load.add(row.calls)
             self.peak_load = max(self.peak_load, row.calls)
 
-    def merge_as_minute(self, minute: Rollup) -> None:
-        """Merge a minute's rollup into a longer span's, its calls as one minute's load."""
-        self.merge(minute)
-        if minute.calls:
-            self.load.add(minute.calls)
-            self.peak_load = max(self.peak_load, minute.calls)
-
     def columns(self) -> dict[str, object]:
         """The stored form: numbers as they are, histograms and callers as bytes."""
         values: dict[str, object] = {}

@@ -19,7 +19,7 @@ from shipyard.errors import InvalidInput
 from shipyard.query_log.time_range import parse_instant
 from shipyard.stats.rollup import MINUTE
 
-__all__ = ["DEFAULT_DAYS", "MAX_BUCKETS", "StatsWindow", "parse_bucket_size"]
+__all__ = ["DEFAULT_DAYS", "MAX_BUCKETS", "StatsWindow", "iso", "parse_bucket_size"]
 
 DEFAULT_DAYS = 7
 MAX_BUCKETS = 10_000
@@ -55,7 +55,7 @@ class StatsWindow:
         last = math.ceil(until.timestamp() / MINUTE) * MINUTE
         if last <= first:
             raise InvalidInput(
-                f"the window ends ({_iso(last)}) before it starts ({_iso(first)}): "
+                f"the window ends ({iso(last)}) before it starts ({iso(first)}): "
                 "give an end after the start"
             )
         return cls(first, last)
@@ -71,7 +71,7 @@ class StatsWindow:
         return range(self.start, self.end, size)
 
     def as_dict(self) -> dict[str, str]:
-        return {"start": _iso(self.start), "end": _iso(self.end)}
+        return {"start": iso(self.start), "end": iso(self.end)}
 
 
 def parse_bucket_size(text: str) -> int:
@@ -92,8 +92,4 @@ def parse_bucket_size(text: str) -> int:
 
 
 def iso(epoch: int) -> str:
-    return _iso(epoch)
-
-
-def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
