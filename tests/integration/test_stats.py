@@ -193,8 +193,12 @@ def check(figures: dict[str, Any], rows: list[dict[str, Any]], *, challenger: bo
     assert figures["peak_load"] == per_minute[-1]
     median = per_minute[(len(per_minute) - 1) // 2]
     assert abs(figures["median_load"] - median) <= RELATIVE_ERROR * median + 0.5
-    slow = sum(row[latency] > SLOW_MS for row in rows)
-    assert figures["slow_requests"] == slow
+    # A call is counted to its latency bucket's precision: one within RELATIVE_ERROR of
+    # the threshold (a quick call slowed by a loaded machine) may fall either side.
+    surely_slow = sum(row[latency] > SLOW_MS * (1 + RELATIVE_ERROR) for row in rows)
+    maybe_slow = sum(row[latency] > SLOW_MS * (1 - RELATIVE_ERROR) for row in rows)
+    assert surely_slow <= figures["slow_requests"] <= maybe_slow, sorted(
+        row[latency] for row in rows)
     for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
         assert within(figures["response_time"][label],
                       lower_quantile([row[latency] for row in rows], q)), label
