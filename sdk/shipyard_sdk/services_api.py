@@ -250,6 +250,63 @@ class ServicesAPI:
                                    params=params)
         return list(answer["series"])
 
+    def drift(
+        self, ref: str, start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None, metric: str | None = None,
+    ) -> dict[str, Any]:
+        """A model service's feature drift from its model's baseline over a window (as
+        ``stats`` takes it; whole hours): the window, ``generations``, ``role``, the
+        ``rows`` scored and ``data_errors``, ``baseline_rows``, the ``thresholds``,
+        ``too_small`` (too few rows to judge), how many features ``drifted``, and
+        ``features``: each with its ``psi``, ``js_distance``, ``hellinger``,
+        ``wasserstein`` (numbers only, else None), ``test`` (``ks`` or ``chi2``),
+        ``statistic``, ``p_value``, ``reference_rows``, ``current_rows``, ``importance``
+        (None when unknown), ``too_small`` and ``drifted``, most drifted first by
+        ``metric`` (``psi`` by default, ``js_distance``, ``hellinger``, ``wasserstein``
+        or ``p_value``)."""
+        params = _present(start=start, end=end, generation=generation, role=role,
+                          metric=metric)
+        return self._client.json("GET", service_path(ref) + "/drift/features", params=params)
+
+    def target_drift(
+        self, ref: str, start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> dict[str, Any]:
+        """The prediction's drift from the model's predictions on its baseline, over a
+        window: the same head as ``drift``'s, and ``target``, an entry like one of its
+        ``features`` (named ``prediction``), or None until the supervisor has had the
+        model's predictions on its baseline."""
+        params = _present(start=start, end=end, generation=generation, role=role)
+        return self._client.json("GET", service_path(ref) + "/drift/target", params=params)
+
+    def drift_over_time(
+        self, ref: str, feature: str, bucket_size: str = "P1D",
+        start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """One feature's (or ``"prediction"``'s) drift bucket by bucket (``bucket_size``
+        whole hours: ``PT1H``, ``PT6H``, ``P1D``), each bucket compared with the baseline
+        on its own: dicts of ``start``, ``end``, ``psi``, ``js_distance``,
+        ``hellinger``, ``wasserstein``, ``p_value``, ``current_rows``, ``drifted`` and
+        ``too_small``, oldest first."""
+        params = _present(feature=feature, bucket_size=bucket_size, start=start, end=end,
+                          generation=generation, role=role)
+        answer = self._client.json("GET", service_path(ref) + "/drift/over-time",
+                                   params=params)
+        return list(answer["series"])
+
+    def drift_distribution(
+        self, ref: str, feature: str, start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> dict[str, Any]:
+        """One feature's (or ``"prediction"``'s) histogram in the baseline and over the
+        window, on the same bins: its ``type``, the ``bins``' labels, and ``reference``
+        and ``current``, each with its ``rows`` and per bin ``counts`` and ``shares``."""
+        params = _present(feature=feature, start=start, end=end, generation=generation,
+                          role=role)
+        return self._client.json("GET", service_path(ref) + "/drift/distribution",
+                                 params=params)
+
 
 def _present(**params: str | None) -> dict[str, str]:
     return {name: value for name, value in params.items() if value is not None}

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shipyard.contracts.routing_table import ServiceRoute
 from shipyard.errors import InvalidInput, NotFound, Unavailable
 from shipyard.gateway import (
     GatewaySettings,
@@ -296,6 +297,25 @@ def test_hop_by_hop_request_headers_are_dropped_and_forwarded_ones_set() -> None
     assert head.endswith(b"\r\n\r\n")
     trusted = b"".join(headers.head(b"GET", b"/", b"h", b"10.0.0.1", True))
     assert b"X-Forwarded-For: 6.6.6.6, 10.0.0.1\r\n" in trusted
+
+
+def test_association_headers_come_from_the_route_never_from_the_caller() -> None:
+    route = ServiceRoute(
+        id="svc_1", name="iris", enabled=True, deployed=True, state="running", message="",
+        mapping=(), instances={}, association_columns=("order_id", "customer"),
+        association_required=True)
+    assert route.instance_headers == (b"X-Shipyard-Association-Columns: order_id,customer\r\n"
+                                      b"X-Shipyard-Association-Required: true\r\n")
+    assert ServiceRoute.from_dict("svc_1", route.to_dict()) == route
+    headers = RequestHeaders([(b"Host", b"h"), (b"X-Shipyard-Association-Columns", b"x"),
+                              (b"x-shipyard-association-required", b"true")])
+    plain = b"".join(headers.head(b"POST", b"/p", b"h", b"10.0.0.1", False))
+    assert b"association" not in plain.lower()
+    added = b"".join(headers.head(b"POST", b"/p", b"h", b"10.0.0.1", False,
+                                  route.instance_headers))
+    assert added.count(b"X-Shipyard-Association") == 2 and added.endswith(b"\r\n\r\n")
+    optional = ServiceRoute.from_dict("svc_1", {**route.to_dict(), "association_required": False})
+    assert optional.instance_headers == b"X-Shipyard-Association-Columns: order_id,customer\r\n"
 
 
 @pytest.mark.parametrize(

@@ -263,3 +263,70 @@ def test_string_and_boolean_features(serve: ServeModel) -> None:
         response = client.post("/api/v1.0/predict/", json=[record])
         assert response.status_code == 400
         assert f"feature {feature!r}" in response.get_json()["error"]["message"]
+
+
+ASSOCIATION = {"X-Shipyard-Association-Columns": "order_id,customer"}
+REQUIRED = {**ASSOCIATION, "X-Shipyard-Association-Required": "true"}
+
+
+def test_association_columns_are_not_features_and_may_be_required(
+    classifier_app: ModuleType
+) -> None:
+    client = classifier_app.app.test_client()
+    with_ids = [{**record, "order_id": n, "customer": "c"} for n, record in enumerate(RECORDS)]
+    plain = client.post("/api/v1.0/predict/", json=RECORDS).get_json()["predictions"]
+    for headers in (ASSOCIATION, REQUIRED):
+        answer = client.post("/api/v1.0/predict/", json=with_ids, headers=headers)
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["predictions"] == plain
+    split = {"columns": ["order_id", "width", "customer", "petals"],
+             "data": [[1, 0.8, "c", 1], [2, 4.2, "c", 8]]}
+    assert client.post("/api/v1.0/predict/", json=split, headers=REQUIRED).status_code == 200
+    csv = "customer,petals,order_id,width\nc,1,1,0.8\nc,8,2,4.2\n"
+    answer = client.post("/api/v1.0/predict/", data=csv, content_type="text/csv",
+                         headers=REQUIRED)
+    assert answer.get_json()["predictions"] == plain
+    # Without the gateway's word, an id column is an unknown feature, as before.
+    unknown = client.post("/api/v1.0/predict/", json=with_ids)
+    assert unknown.status_code == 400
+    assert "unknown feature(s) 'customer', 'order_id'" in unknown.get_json()["error"]["message"]
+    # Optional ids may be left out; required ones may not.
+    assert client.post("/api/v1.0/predict/", json=RECORDS, headers=ASSOCIATION).status_code == 200
+    refused = client.post("/api/v1.0/predict/", json=[with_ids[0], RECORDS[1]], headers=REQUIRED)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["message"] == (
+        "record 2 lacks the association id column(s) 'order_id', 'customer'")
+    headless = client.post("/api/v1.0/predict/", data="0.8,1\n", content_type="text/csv",
+                           headers=REQUIRED)
+    assert "a CSV without a header row lacks the association id" in \
+        headless.get_json()["error"]["message"]
+
+
+def test_feature_importance_comes_from_the_model_or_a_permutation(
+    serve: ServeModel, classifier_app: ModuleType
+) -> None:
+    baseline = [{"width": w, "petals": p} for w, p in ROWS]
+    own = classifier_app.app.test_client().post("/api/v1.0/feature-importance/", json=baseline)
+    assert own.status_code == 200, own.get_json()
+    body = own.get_json()
+    assert body["method"] == "coefficients"
+    assert set(body["importance"]) == {"width", "petals"}
+    assert sum(body["importance"].values()) == pytest.approx(1.0)
+    # A model without importances of its own: its predictions under shuffled columns.
+    dummy = DummyClassifier(strategy="most_frequent").fit(training_table(ROWS, FEATURES), LABELS)
+    permuted = serve(dummy, metadata(), name="dummy").app.test_client().post(
+        "/api/v1.0/feature-importance/", json=baseline).get_json()
+    assert permuted == {"importance": {"width": 0.0, "petals": 0.0}, "method": "permutation"}
+    from sklearn.neighbors import KNeighborsClassifier
+
+    nearest = KNeighborsClassifier(n_neighbors=1).fit(training_table(ROWS, FEATURES), LABELS)
+    body = serve(nearest, metadata(), name="nearest").app.test_client().post(
+        "/api/v1.0/feature-importance/", json=baseline).get_json()
+    assert body["method"] == "permutation"
+    assert sum(body["importance"].values()) == pytest.approx(1.0)
+    regression = serve(LinearRegression().fit(training_table(ROWS, FEATURES), [1, 2, 3, 8, 9, 7]),
+                       metadata(problem_type="regression"), name="sizes")
+    body = regression.app.test_client().post("/api/v1.0/feature-importance/",
+                                             json=baseline).get_json()
+    assert body["method"] == "coefficients" and sum(body["importance"].values()) == \
+        pytest.approx(1.0)

@@ -15,6 +15,7 @@ from shipyard.api.callers import authenticate
 from shipyard.api.catalog import catalog
 from shipyard.api.deployments import deployments
 from shipyard.api.docs import docs
+from shipyard.api.drift import drift
 from shipyard.api.errors import register_error_handlers
 from shipyard.api.generation_packages import generation_packages
 from shipyard.api.health import health
@@ -39,6 +40,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(traffic, url_prefix="/api/v1/services")
     app.register_blueprint(queries, url_prefix="/api/v1/services")
     app.register_blueprint(stats, url_prefix="/api/v1/services")
+    app.register_blueprint(drift, url_prefix="/api/v1/services")
     app.register_blueprint(generation_packages, url_prefix="/api/v1/services")
     app.register_blueprint(model_replacements, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")

@@ -175,10 +175,11 @@ def get_service(ref: str) -> ResponseValue:
 @services.patch("/<ref>")
 def update_service(ref: str) -> ResponseValue:
     """Change a service's name, description, environment,
-    packages, access level, query-log settings or health thresholds.
+    packages, access level, query-log settings, health thresholds or monitoring settings.
 
-    ``health_thresholds`` merge over the stored ones; a null puts one, or all of them,
-    back to the defaults.
+    ``health_thresholds`` and ``monitoring`` merge over the stored ones; a null puts one,
+    or all of them, back to the defaults. A monitoring change counts from the next call
+    folded, without a redeploy.
     ---
     tags: [services]
     requestBody:

@@ -3,10 +3,11 @@ role, and the same figures bucket by bucket (``/stats/over-time``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from shipyard.api.callers import require_collaborator
 from shipyard.api.context import control_plane
+from shipyard.api.query_args import checked_args
 from shipyard.errors import InvalidInput
 from shipyard.stats.figures import METRICS
 from shipyard.stats.windows import StatsWindow, parse_bucket_size
@@ -49,7 +50,7 @@ def service_stats(ref: str) -> Response:
       default: {$ref: '#/components/responses/Error'}
     """
     service = require_collaborator(ref)
-    args = _checked_args(_SUMMARY_ARGS)
+    args = checked_args(_SUMMARY_ARGS)
     window = StatsWindow.parse(args.get("start"), args.get("end"))
     return jsonify(control_plane().stats.summary(
         service.id, window, generation=args.get("generation"), role=args.get("role"),
@@ -92,7 +93,7 @@ def service_stats_over_time(ref: str) -> Response:
       default: {$ref: '#/components/responses/Error'}
     """
     service = require_collaborator(ref)
-    args = _checked_args(_OVER_TIME_ARGS)
+    args = checked_args(_OVER_TIME_ARGS)
     window = StatsWindow.parse(args.get("start"), args.get("end"))
     bucket_size = parse_bucket_size(args.get("bucket_size") or "PT1H")
     named = args.get("metric")
@@ -104,10 +105,3 @@ def service_stats_over_time(ref: str) -> Response:
         service.id, window, bucket_size, metrics, generation=args.get("generation"),
         role=args.get("role"), slow_ms=service.health_thresholds.slow_request_ms,
     ))
-
-
-def _checked_args(known: tuple[str, ...]) -> dict[str, str]:
-    unknown = sorted(set(request.args) - set(known))
-    if unknown:
-        raise InvalidInput(f"unknown parameter(s) {unknown}; known: {', '.join(known)}")
-    return {name: value for name, value in request.args.items()}

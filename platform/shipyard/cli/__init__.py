@@ -13,6 +13,7 @@ import click
 
 from shipyard.cli.deploying import deploy, logs, undeploy
 from shipyard.cli.docs import docs
+from shipyard.cli.drift import drift
 from shipyard.cli.iam import api_keys, projects, tokens, users
 from shipyard.cli.images import images
 from shipyard.cli.invoking import invoke
@@ -54,7 +55,7 @@ def cli(ctx: click.Context, url: str | None) -> None:
 for command in (
     up, new, test, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
     tokens, users, projects, api_keys,
-    images, generations, switch_to_newest, rollback, mapping, challenger, stats,
+    images, generations, switch_to_newest, rollback, mapping, challenger, stats, drift,
 ):
     cli.add_command(command)
 

@@ -2,7 +2,10 @@
 
 This runs in the spool's thread, off the gateway's event loop: it reads the association
 id from the request body when no header gave one, drops the bodies unless the service
-collects prediction data, and turns the bodies into text.
+collects prediction data or is monitored, and turns the bodies into text. A monitored
+service's line says so with ``"monitored": true`` (the ingest folds the rows it scored
+into drift), and one that carries its bodies for that alone with ``"bodies_kept":
+false``: the ingest stores the call without them. Neither key is a column.
 
 Bodies are kept byte for byte, as text so that JSONL and CSV carry them alike: a call's
 bodies are written as UTF-8 text when each of them is text (``body_encoding`` "utf-8"),
@@ -21,7 +24,16 @@ from typing import Any
 
 from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS, QueryRecord
 
-__all__ = ["association_from_body", "entry_of", "redacted_path", "spool_line"]
+__all__ = [
+    "BODIES_KEPT", "MONITORED", "association_from_body", "entry_of", "redacted_path",
+    "spool_line",
+]
+
+MONITORED = "monitored"
+"""A spool line's key (not a column): true for a call whose scored rows the drift fold
+reads from its bodies."""
+BODIES_KEPT = "bodies_kept"
+"""A spool line's key (not a column): false when its bodies are for the drift fold only."""
 
 # A presigned URL carries its signature and credential in the query: whoever reads the
 # log must not be able to replay the call.
@@ -66,7 +78,14 @@ def entry_of(record: QueryRecord) -> dict[str, Any]:
              if column.kind not in ("body", "encoding")}
     entry["path"] = redacted_path(record.path)
     entry["association_id"] = association
-    entry.update(_bodies(record) if record.keep_bodies else _NO_BODIES)
+    if record.keep_bodies or record.monitored:
+        entry.update(_bodies(record))
+    else:
+        entry.update(_NO_BODIES)
+    if record.monitored:
+        entry[MONITORED] = True
+        if not record.keep_bodies:
+            entry[BODIES_KEPT] = False
     return entry
 
 

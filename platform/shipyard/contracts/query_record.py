@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
+    "ASSOCIATION_COLUMNS_HEADER",
     "ASSOCIATION_ID_HEADER",
+    "ASSOCIATION_REQUIRED_HEADER",
     "BODY_COLUMNS",
     "PREDICTIONS_HEADER",
     "QUERY_COLUMNS",
@@ -69,9 +71,15 @@ QUERY_COLUMN_NAMES = tuple(column.name for column in QUERY_COLUMNS)
 BODY_COLUMNS = tuple(column.name for column in QUERY_COLUMNS if column.kind == "body")
 
 ASSOCIATION_ID_HEADER = "X-Shipyard-Association-Id"
+"""The request header that names a call's association id (it wins over a JSON field)."""
 PREDICTIONS_HEADER = "X-Shipyard-Predictions"
 """The answer header in which an instance says how many rows it scored."""
-"""The request header that names a call's association id (it wins over a JSON field)."""
+ASSOCIATION_COLUMNS_HEADER = "X-Shipyard-Association-Columns"
+"""The request header in which the gateway tells a model service's instance the columns of
+each record that identify it (comma-separated): not features, dropped before scoring."""
+ASSOCIATION_REQUIRED_HEADER = "X-Shipyard-Association-Required"
+"""The request header (``true``) in which the gateway tells the instance to refuse a record
+without its association columns."""
 
 
 @dataclass(slots=True)
@@ -80,9 +88,9 @@ class QueryRecord:
 
     Built and filled on the gateway's event loop, so it holds raw values only; everything
     that costs (JSON, text decoding, dropping bodies) happens later, in the spool's
-    thread. ``request_body`` must be set (capped) whenever ``keep_bodies`` is true *or*
-    ``association_field`` is set: the spool reads the association id from it and drops
-    it unless ``keep_bodies``.
+    thread. ``request_body`` must be set (capped) whenever ``keep_bodies`` or
+    ``monitored`` is true *or* ``association_field`` is set: the spool reads the
+    association id from it and drops it unless ``keep_bodies`` or ``monitored``.
     """
 
     at: float
@@ -112,6 +120,9 @@ class QueryRecord:
     """The service's top-level JSON field holding an association id; "" for none."""
     keep_bodies: bool = False
     """The service's ``collect_prediction_data``."""
+    monitored: bool = False
+    """The service's drift is tracked: the bodies go to the supervisor, which reads the
+    scored rows from them, and are stored only if ``keep_bodies``."""
     request_body: bytes | None = None
     response_body: bytes | None = None
     challenger_body: bytes | None = None

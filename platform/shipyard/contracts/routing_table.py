@@ -9,15 +9,19 @@ file back into one (``RoutingTable.load``); the JSON between them is theirs alon
          "enabled": true, "deployed": true, "state": "running", "message": "",
          "access_level": "project", "project_id": "prj_0123abcd",
          "mapping": [{"generation": "v2", "proba": 1.0}], "challenger": "v3",
-         "collect_prediction_data": false, "association_id_field": "",
+         "collect_prediction_data": false, "association_id_field": "", "monitored": true,
          "instances": {"v2": [{"instance_id": "i-1", "host": "127.0.0.1", "port": 41234}]}}}}
 
 ``mapping`` says which generations get live traffic and with which probabilities;
 ``challenger`` names the generation that gets a copy of each call (or is null);
 ``instances`` lists the live instances of each generation. The gateway forwards only to
 addresses listed here. ``collect_prediction_data`` and ``association_id_field`` say what
-the query log keeps of each call. ``access_level`` (``public``, ``instance`` or ``project``, the
-default when absent) and ``project_id`` say who may call the service.
+the query log keeps of each call; ``monitored``, that the supervisor reads the rows each
+call scored from its bodies (drift), so the gateway passes them on even when the query log
+does not keep them. ``association_columns`` (and ``association_required``) are what the
+gateway tells a model service's instance in the ``X-Shipyard-Association-*`` headers.
+``access_level`` (``public``, ``instance`` or ``project``, the default when absent) and
+``project_id`` say who may call the service.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ from shipyard.contracts.json_files import (
     json_object,
     read_json,
     write_json_atomically,
+)
+from shipyard.contracts.query_record import (
+    ASSOCIATION_COLUMNS_HEADER,
+    ASSOCIATION_REQUIRED_HEADER,
 )
 from shipyard.iam.principals import ACCESS_LEVELS
 
@@ -103,10 +111,15 @@ class ServiceRoute:
     challenger: str | None = None
     collect_prediction_data: bool = False
     association_id_field: str = ""
+    monitored: bool = False
+    association_columns: tuple[str, ...] = ()
+    association_required: bool = False
     # Cumulative weights over the mapped generations that have instances, and one
     # round-robin cycle per generation: derived once, so picking costs a few operations.
     _weights: tuple[tuple[float, str], ...] = field(init=False, repr=False, compare=False)
     _cycles: Mapping[str, Iterator[Upstream]] = field(init=False, repr=False, compare=False)
+    instance_headers: bytes = field(init=False, repr=False, compare=False)
+    """What the gateway adds to each request it forwards (and copies) to an instance."""
 
     def __post_init__(self) -> None:
         live = [(gen, proba) for gen, proba in self.mapping
@@ -117,6 +130,8 @@ class ServiceRoute:
             running += proba / total
             weights.append((running, gen))
         object.__setattr__(self, "_weights", tuple(weights))
+        object.__setattr__(self, "instance_headers", _instance_headers(
+            self.association_columns, self.association_required))
         object.__setattr__(self, "_cycles", {
             gen: itertools.cycle(upstreams) for gen, upstreams in self.instances.items()
             if upstreams
@@ -163,6 +178,9 @@ class ServiceRoute:
             "challenger": self.challenger,
             "collect_prediction_data": self.collect_prediction_data,
             "association_id_field": self.association_id_field,
+            "monitored": self.monitored,
+            "association_columns": list(self.association_columns),
+            "association_required": self.association_required,
             "instances": {gen: [upstream.to_dict() for upstream in upstreams]
                           for gen, upstreams in self.instances.items()},
         }
@@ -195,7 +213,21 @@ class ServiceRoute:
             challenger=_text(raw, "challenger") or None,
             collect_prediction_data=bool(raw.get("collect_prediction_data", False)),
             association_id_field=_text(raw, "association_id_field"),
+            monitored=bool(raw.get("monitored", False)),
+            association_columns=tuple(
+                str(column) for column in _list(raw.get("association_columns", []),
+                                                "association_columns")),
+            association_required=bool(raw.get("association_required", False)),
         )
+
+
+def _instance_headers(columns: tuple[str, ...], required: bool) -> bytes:
+    if not columns:
+        return b""
+    head = f"{ASSOCIATION_COLUMNS_HEADER}: {','.join(columns)}\r\n"
+    if required:
+        head += f"{ASSOCIATION_REQUIRED_HEADER}: true\r\n"
+    return head.encode("latin-1")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from shipyard.iam.access_control import AccessControl
 from shipyard.query_log import QueryLog
 from shipyard.resources import environments_file
 from shipyard.settings import Settings
+from shipyard.stats.drift_queries import ServiceDrift
 from shipyard.stats.queries import ServiceStats
 from shipyard.store import Store
 from shipyard_runners import Runner
@@ -41,6 +42,7 @@ class ControlPlane:
     traffic: Traffic
     queries: QueryLog
     stats: ServiceStats
+    drift: ServiceDrift
     replacements: ModelReplacements
     generation_packages: GenerationPackages
     runners: Runner
@@ -70,6 +72,7 @@ class ControlPlane:
             traffic=Traffic(store),
             queries=QueryLog(store),
             stats=ServiceStats(store),
+            drift=ServiceDrift(store),
             replacements=ModelReplacements(store, models),
             generation_packages=GenerationPackages(
                 store, environments, max_bytes=settings.max_upload_bytes

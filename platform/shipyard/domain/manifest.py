@@ -16,13 +16,14 @@ from shipyard.domain.validation import (
 )
 from shipyard.errors import InvalidInput
 from shipyard.stats.health import patched_overrides
+from shipyard.stats.monitoring_settings import patched_monitoring
 
 __all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]
 
 MANIFEST_NAME = "shipyard.yaml"
 _KEYS = {
     "name", "kind", "environment", "packages", "description", "template", "runner",
-    "collect_prediction_data", "association_id_field", "health_thresholds",
+    "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
 }
 
 
@@ -42,6 +43,8 @@ class Manifest:
     health_thresholds: Mapping[str, Any] | None = None
     """Health thresholds, merged over the stored ones (a null puts one back to its
     default); None leaves what is stored (default: the defaults)."""
+    monitoring: Mapping[str, Any] | None = None
+    """Monitoring settings, merged over the stored ones as health thresholds are."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -58,6 +61,8 @@ class Manifest:
             spec["association_id_field"] = self.association_id_field
         if self.health_thresholds is not None:
             spec["health_thresholds"] = dict(self.health_thresholds)
+        if self.monitoring is not None:
+            spec["monitoring"] = dict(self.monitoring)
         return spec
 
 
@@ -102,6 +107,12 @@ def parse_manifest(text: str | bytes) -> Manifest:
             patched_overrides(None, thresholds)
         except InvalidInput as exc:
             raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
+    monitoring = data.get("monitoring")
+    if monitoring is not None:
+        try:
+            patched_monitoring(None, monitoring)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
@@ -112,4 +123,5 @@ def parse_manifest(text: str | bytes) -> Manifest:
         collect_prediction_data=collect,
         association_id_field=field,
         health_thresholds=thresholds,
+        monitoring=monitoring,
     )

@@ -20,6 +20,11 @@ from shipyard.domain.validation import (
 from shipyard.errors import InvalidInput
 from shipyard.iam.principals import ACCESS_LEVELS
 from shipyard.stats.health import Health, HealthThresholds, patched_overrides, thresholds_of
+from shipyard.stats.monitoring_settings import (
+    MonitoringSettings,
+    monitoring_of,
+    patched_monitoring,
+)
 from shipyard.store import ServiceRow
 from shipyard_runners import RUNNERS
 
@@ -56,6 +61,8 @@ class Service:
     """The request body's JSON field that names a call's association id; "" for none."""
     health_thresholds: HealthThresholds = field(default_factory=HealthThresholds)
     """Its thresholds: the defaults, with the ones it set over them."""
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    """Its monitoring settings: the defaults, with the ones it set over them."""
     health: Health | None = None
     """Its health now, where it was asked for (a listing, a service's status)."""
 
@@ -70,7 +77,7 @@ class Service:
             created_at=row.created_at, updated_at=row.updated_at,
             collect_prediction_data=row.collect_prediction_data,
             association_id_field=row.association_id_field,
-            health_thresholds=thresholds_of(row), health=health,
+            health_thresholds=thresholds_of(row), monitoring=monitoring_of(row), health=health,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +92,7 @@ class Service:
             "collect_prediction_data": self.collect_prediction_data,
             "association_id_field": self.association_id_field,
             "health_thresholds": self.health_thresholds.to_dict(),
+            "monitoring": self.monitoring.to_dict(),
             **({"service_health": self.health.to_dict()} if self.health else {}),
         }
 
@@ -116,6 +124,8 @@ class ServiceSpec:
     association_id_field: str = ""
     health_thresholds: Mapping[str, Any] | None = None
     """The health thresholds it sets (any of them); None: the defaults."""
+    monitoring: Mapping[str, Any] | None = None
+    """The monitoring settings it sets (any of them); None: the defaults."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -141,6 +151,7 @@ class ServiceSpec:
                 data.get("association_id_field", "")
             ),
             health_thresholds=patched_overrides(None, data.get("health_thresholds")),
+            monitoring=patched_monitoring(None, data.get("monitoring")),
         )
 
 

@@ -51,6 +51,7 @@ from shipyard.domain.validation import (
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
 from shipyard.resources import templates_root
 from shipyard.stats.health import patched_overrides, service_health
+from shipyard.stats.monitoring_settings import patched_monitoring
 from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
 
 __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
@@ -62,7 +63,7 @@ _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ID_PREFIX = "svc_"
 _EDITABLE = (
     "name", "description", "environment", "packages", "access_level", "runner",
-    "collect_prediction_data", "association_id_field", "health_thresholds",
+    "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
 )
 
 
@@ -104,6 +105,7 @@ class ServiceRegistry:
         collect = validate_flag(spec.collect_prediction_data, "collect_prediction_data")
         association_field = validate_association_id_field(spec.association_id_field)
         thresholds = patched_overrides(None, spec.health_thresholds)
+        monitoring = patched_monitoring(None, spec.monitoring)
         template = spec.template or DEFAULT_TEMPLATES[spec.kind]
         if files is None:
             values = ScaffoldValues(
@@ -118,7 +120,8 @@ class ServiceRegistry:
             environment=environment, packages=packages, description=description,
             access_level=access_level, project_id=project_id, runner=runner,
             collect_prediction_data=collect, association_id_field=association_field,
-            health_thresholds=thresholds, enabled=False, deployed=False, last_generation_number=0,
+            health_thresholds=thresholds, monitoring=monitoring, enabled=False, deployed=False,
+            last_generation_number=0,
             state=ServiceState.STOPPED, status_message="",
             created_at=now, updated_at=now,
         )
@@ -177,6 +180,9 @@ class ServiceRegistry:
                     values["health_thresholds"] = patched_overrides(
                         row.health_thresholds, changes["health_thresholds"]
                     )
+                if "monitoring" in changes:
+                    values["monitoring"] = patched_monitoring(row.monitoring,
+                                                              changes["monitoring"])
                 for key, value in values.items():
                     setattr(row, key, value)
                 row.updated_at = _now()

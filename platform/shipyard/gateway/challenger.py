@@ -90,8 +90,9 @@ class ChallengerMirror:
     ) -> None:
         started = time.perf_counter()
         outcome = metrics.UNREACHABLE
-        # The answer's body is kept only where the query log keeps bodies.
-        answer = _Answer(self.body_cap if query.keep_bodies else 0)
+        # The answer's body is kept only where the query log keeps bodies, or the
+        # supervisor reads the challenger's predictions from it (drift).
+        answer = _Answer(self.body_cap if query.keep_bodies or query.monitored else 0)
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self.timeout):

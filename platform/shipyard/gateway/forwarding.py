@@ -86,9 +86,11 @@ class Forwarding:
             pieces = list(self.sent)
         else:
             destination = self.destination
+            route = destination.route
             pieces = self.headers.head(
                 self.method, destination.path, destination.authority, self.client.peer,
                 self.gateway.settings.trust_forwarded_headers,
+                route.instance_headers if route is not None else b"",
             )
         pieces += self._take_pending()
         data = b"".join(pieces)

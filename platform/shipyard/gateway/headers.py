@@ -11,7 +11,12 @@ from __future__ import annotations
 import random
 import re
 
-from shipyard.contracts.query_record import ASSOCIATION_ID_HEADER, PREDICTIONS_HEADER
+from shipyard.contracts.query_record import (
+    ASSOCIATION_COLUMNS_HEADER,
+    ASSOCIATION_ID_HEADER,
+    ASSOCIATION_REQUIRED_HEADER,
+    PREDICTIONS_HEADER,
+)
 from shipyard.errors import InvalidInput
 
 __all__ = [
@@ -30,6 +35,9 @@ _REQUEST_REPLACED = frozenset({
     b"expect", b"host",
 })
 _RESPONSE_REPLACED = frozenset({b"x-request-id", b"x-shipyard-generation"})
+# Set by the gateway alone (from the service's settings), never passed on from a caller.
+_GATEWAY_ONLY = frozenset({ASSOCIATION_COLUMNS_HEADER.lower().encode(),
+                           ASSOCIATION_REQUIRED_HEADER.lower().encode()})
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
@@ -123,6 +131,8 @@ class RequestHeaders:
                         self.association_id = (
                             value.strip()[:_ASSOCIATION_ID_CHARS].decode("latin-1")
                         )
+                    elif lowered in _GATEWAY_ONLY:
+                        continue
                 kept.append((name, value))
         if transfer_encoding and self.content_length is not None:
             raise InvalidInput("a request may not carry both Transfer-Encoding and Content-Length")
@@ -142,9 +152,11 @@ class RequestHeaders:
         default_host: bytes,
         peer: bytes,
         trust_forwarded: bool,
+        added: bytes = b"",
     ) -> list[bytes]:
-        """The request head for the upstream, as pieces to join, without the blank line's
-        framing header (the caller adds ``Transfer-Encoding`` when it re-chunks)."""
+        """The request head for the upstream, as pieces to join, with the ``added`` header
+        lines (the route's ``instance_headers``) and without the framing header (the
+        caller adds ``Transfer-Encoding`` when it re-chunks)."""
         host = self.host if self.host is not None else default_host
         forwarded_for = peer
         proto = b"http"
@@ -163,6 +175,8 @@ class RequestHeaders:
             b"\r\nX-Forwarded-Proto: ", proto,
             b"\r\nX-Forwarded-Host: ", forwarded_host, b"\r\n",
         )
+        if added:
+            pieces.append(added)
         if self.chunked:
             pieces.append(b"Transfer-Encoding: chunked\r\n")
         pieces.append(b"\r\n")

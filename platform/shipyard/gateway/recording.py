@@ -41,11 +41,12 @@ class BodyCopies:
     def for_route(cls, route: ServiceRoute, settings: GatewaySettings) -> BodyCopies | None:
         """The copies a call to ``route`` needs, or None when it needs none."""
         request_cap = 0
-        if route.collect_prediction_data or route.association_id_field:
+        if _logs_request(route):
             request_cap = settings.query_body_bytes
         if route.challenger is not None:
             request_cap = max(request_cap, settings.challenger_body_bytes)
-        answer_cap = settings.query_body_bytes if route.collect_prediction_data else 0
+        answer_cap = (settings.query_body_bytes
+                      if route.collect_prediction_data or route.monitored else 0)
         if not request_cap and not answer_cap:
             return None
         return cls(request_cap, answer_cap)
@@ -66,6 +67,10 @@ class BodyCopies:
         return bytes(self.request)
 
 
+def _logs_request(route: ServiceRoute) -> bool:
+    return route.collect_prediction_data or bool(route.association_id_field) or route.monitored
+
+
 def record_call(exchange: Exchange, destination: Destination, status: int, elapsed: float) -> None:
     """The call's line in the query log, after its challenger's answer if it has one.
 
@@ -81,9 +86,10 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     copies = exchange.copies
     body = copies.request if copies is not None else None
     answer = copies.answer if copies is not None else None
-    # The request body goes to the log only where the spool needs it (to keep it, or to
-    # read an association id from it); a body kept for the challenger alone does not.
-    logged = body if route.collect_prediction_data or route.association_id_field else None
+    # The request body goes to the log only where the spool needs it (to keep it, to
+    # read an association id from it, or for the supervisor's drift); a body kept for
+    # the challenger alone does not.
+    logged = body if _logs_request(route) else None
     instance = None
     if exchange.forwarded:
         instance = elapsed - (exchange.forwarded_at - exchange.started_at)
@@ -102,6 +108,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         association_id=headers.association_id,
         association_field=route.association_id_field,
         keep_bodies=route.collect_prediction_data,
+        monitored=route.monitored,
         request_body=(bytes(memoryview(logged)[:settings.query_body_bytes])
                       if logged is not None else None),
         response_body=bytes(answer) if answer is not None else None,
@@ -118,7 +125,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     if whole is not None:
         head = headers.head(
             exchange.method, destination.path, challenger.authority, exchange.client.peer,
-            settings.trust_forwarded_headers,
+            settings.trust_forwarded_headers, route.instance_headers,
         )
         request = copy_request(head, headers.chunked, whole)
     tally = metrics.copies_of(route.name, route.challenger) if metrics is not None else None

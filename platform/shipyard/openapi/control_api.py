@@ -15,6 +15,7 @@ from flask import Flask
 from shipyard import __version__
 from shipyard.openapi.control_schemas import COMPONENTS, TAGS
 from shipyard.openapi.document import BuiltDocument, build_document
+from shipyard.openapi.drift_schemas import DRIFT_SCHEMAS, DRIFT_TAGS
 from shipyard.openapi.stats_schemas import STATS_PARAMETERS, STATS_SCHEMAS, STATS_TAGS
 from shipyard_runners import Route
 
@@ -57,12 +58,12 @@ def control_plane_document(app: Flask) -> BuiltDocument:
         if built is None:
             components = {
                 **COMPONENTS,
-                "schemas": {**COMPONENTS["schemas"], **STATS_SCHEMAS},
+                "schemas": {**COMPONENTS["schemas"], **STATS_SCHEMAS, **DRIFT_SCHEMAS},
                 "parameters": {**COMPONENTS.get("parameters", {}), **STATS_PARAMETERS},
             }
             built = build_document(
                 _INFO, control_plane_routes(app), components=components,
-                tags=TAGS + STATS_TAGS,
+                tags=TAGS + STATS_TAGS + DRIFT_TAGS,
             )
             app.extensions[_EXTENSION] = built
         return built

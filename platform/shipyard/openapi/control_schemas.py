@@ -25,7 +25,7 @@ schemas:
     type: object
     required: [id, name, kind, template, environment, packages, description, access_level,
                enabled, deployed, state, status_message, created_at, updated_at,
-               health_thresholds]
+               health_thresholds, monitoring]
     properties:
       id: {type: string, example: svc_0123456789abcdef}
       name: {type: string, example: add-numbers}
@@ -50,6 +50,7 @@ schemas:
         type: string
         description: "the request body's JSON field naming a call's association id (empty for none)"
       health_thresholds: {$ref: '#/components/schemas/HealthThresholds'}
+      monitoring: {$ref: '#/components/schemas/MonitoringSettings'}
       service_health:
         allOf: [{$ref: '#/components/schemas/ServiceHealth'}]
         description: "its health now (in a listing and a service's status)"
@@ -84,6 +85,59 @@ schemas:
       user_error_rate: {$ref: '#/components/schemas/HealthLevels'}
       response_time_p90_ms: {$ref: '#/components/schemas/HealthLevels'}
       slow_request_ms: {type: number, example: 1000}
+  DriftThresholds:
+    type: object
+    description: "Drift is flagged at PSI or Jensen-Shannon distance at or over these, or a
+      test's p-value under p_value divided by the features tested (Bonferroni); a window
+      with fewer than min_rows rows is too small to judge."
+    required: [psi, js_distance, p_value, min_rows]
+    properties:
+      psi: {type: number, minimum: 0, maximum: 100, example: 0.2}
+      js_distance: {type: number, minimum: 0, maximum: 1, example: 0.1}
+      p_value: {type: number, minimum: 0, maximum: 1, example: 0.05}
+      min_rows: {type: integer, minimum: 1, maximum: 1000000, example: 100}
+  MonitoringSettings:
+    type: object
+    description: "The settings in force: the defaults, with the ones the service set."
+    required: [feature_drift, target_drift, drift_thresholds, association_id_columns,
+               required_in_prediction_requests]
+    properties:
+      feature_drift: {type: boolean, description: "count scored rows' features for drift"}
+      target_drift: {type: boolean, description: "count scored rows' predictions for drift"}
+      drift_thresholds: {$ref: '#/components/schemas/DriftThresholds'}
+      association_id_columns:
+        type: array
+        items: {type: string}
+        example: [customer_id]
+        description: "the columns of each record that identify it for actuals; not
+          features: the model never sees them"
+      required_in_prediction_requests:
+        type: boolean
+        description: "refuse (400) a record without its association columns"
+  MonitoringChanges:
+    type: object
+    nullable: true
+    additionalProperties: false
+    description: "Merged over the stored settings; a null puts one (or, for the whole
+      object, every one) back to its default."
+    properties:
+      feature_drift: {type: boolean, nullable: true}
+      target_drift: {type: boolean, nullable: true}
+      drift_thresholds:
+        type: object
+        nullable: true
+        additionalProperties: false
+        properties:
+          psi: {type: number, minimum: 0, maximum: 100, nullable: true}
+          js_distance: {type: number, minimum: 0, maximum: 1, nullable: true}
+          p_value: {type: number, minimum: 0, maximum: 1, nullable: true}
+          min_rows: {type: integer, minimum: 1, maximum: 1000000, nullable: true}
+      association_id_columns:
+        type: array
+        nullable: true
+        maxItems: 10
+        items: {type: string, minLength: 1, maxLength: 128}
+      required_in_prediction_requests: {type: boolean, nullable: true}
   HealthLevelChanges:
     type: object
     nullable: true
@@ -147,6 +201,7 @@ schemas:
       collect_prediction_data: {type: boolean, default: false}
       association_id_field: {type: string, maxLength: 255, default: ""}
       health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
+      monitoring: {$ref: '#/components/schemas/MonitoringChanges'}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -160,6 +215,7 @@ schemas:
       collect_prediction_data: {type: boolean}
       association_id_field: {type: string, maxLength: 255}
       health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
+      monitoring: {$ref: '#/components/schemas/MonitoringChanges'}
   ServiceFile:
     type: object
     required: [path, size, sha256]

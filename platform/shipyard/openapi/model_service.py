@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "HEALTH_PATH",
+    "IMPORTANCE_PATH",
     "METADATA_FILE",
     "PREDICT_PATH",
     "example_record",
@@ -25,6 +26,7 @@ __all__ = [
 METADATA_FILE = "model/metadata.json"
 PREDICT_PATH = "/api/v1.0/predict/"
 HEALTH_PATH = "/api/v1.0/health/status/"
+IMPORTANCE_PATH = "/api/v1.0/feature-importance/"
 _MADE_UP = {"number": 1.5, "integer": 1, "string": "text", "boolean": True}
 _ERROR = {
     "type": "object",

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "MAX_CATEGORIES", "MISSING", "NUMBER_BINS", "OTHER", "CategoryBins", "NumberBins",
-    "bins_for",
+    "MAX_CATEGORIES", "MISSING", "NUMBER_BINS", "OTHER", "Bins", "CategoryBins", "NumberBins",
+    "bins_for", "category_of",
 ]
 
 NUMBER_BINS = 20
@@ -82,7 +82,7 @@ class CategoryBins:
     def index(self, value: Any) -> int:
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
             return self.missing
-        text = value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else category_of(value)
         try:
             return self.categories.index(text)
         except ValueError:
@@ -103,9 +103,15 @@ def bins_for(kind: str, baseline: Iterable[Any]) -> Bins:
         numbers = sorted(float(v) for v in values if isinstance(v, int | float)
                          and not isinstance(v, bool) and math.isfinite(v))
         return _number_bins(numbers)
-    counted = Counter("true" if v is True else "false" if v is False else str(v)
-                      for v in values if v is not None)
+    counted = Counter(category_of(v) for v in values if v is not None)
     return CategoryBins(tuple(sorted(name for name, _ in counted.most_common(MAX_CATEGORIES))))
+
+
+def category_of(value: Any) -> str:
+    """The category a value counts as: booleans as JSON spells them, the rest as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
 
 
 def _number_bins(numbers: Sequence[float]) -> NumberBins:

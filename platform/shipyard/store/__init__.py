@@ -5,6 +5,7 @@ the errors and the query-record contract its ``query_log`` table is made from.
 """
 
 from shipyard.store.database import Store
+from shipyard.store.drift_tables import DriftProfileRow, DriftRollupRow
 from shipyard.store.identity_tables import (
     AccessKeyRow,
     ApiKeyRow,
@@ -33,6 +34,8 @@ __all__ = [
     "ArtifactRemovalRow",
     "Base",
     "BuildLogRow",
+    "DriftProfileRow",
+    "DriftRollupRow",
     "GenerationRow",
     "InstanceRow",
     "ModelReplacementRow",

@@ -91,6 +91,8 @@ class ServiceRow(Base):
     health_thresholds: Mapped[dict | None] = mapped_column(
         JSON(none_as_null=True), nullable=True
     )
+    # Its monitoring settings (``shipyard.domain.monitoring``) as set; None: the defaults.
+    monitoring: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     # The number of the newest generation it ever made: a deleted tag is never given again.
     last_generation_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 

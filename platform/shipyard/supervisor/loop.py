@@ -49,6 +49,7 @@ from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor.builder import Builder
+from shipyard.supervisor.drift_references import DriftReferences
 from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
 from shipyard.supervisor.gatekeeper import Gatekeeper
 from shipyard.supervisor.housekeeping import Housekeeping
@@ -114,6 +115,7 @@ class Supervisor(InstanceLifecycle):
         timings: SupervisorTimings | None = None,
         build_workers: int = 2,
         gates: Sequence[PromotionGate] = (),
+        drift_references: DriftReferences | None = None,
     ) -> None:
         self.plane = plane
         self.store = plane.store
@@ -125,6 +127,7 @@ class Supervisor(InstanceLifecycle):
         self._stopping: set[str] = set()
         self._memory = _Memory()
         self._gatekeeper = Gatekeeper(self.store, gates)
+        self._drift_references = drift_references
         self._housekeeping = Housekeeping(
             self.store, plane.settings, prune_interval=self.timings.prune_interval,
             renewal_interval=self.timings.credentials_renewal_interval,
@@ -167,6 +170,8 @@ class Supervisor(InstanceLifecycle):
         if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
             self._record_usage()
         self._housekeeping.run()
+        if self._drift_references is not None:
+            self._drift_references.take_due(self.store)
         with self._lock:
             stopping = bool(self._stopping)
         if not stopping:  # an instance being stopped may still run from its artifact
@@ -177,6 +182,8 @@ class Supervisor(InstanceLifecycle):
         stored."""
         self._builder.shutdown()
         self._gatekeeper.shutdown()
+        if self._drift_references is not None:
+            self._drift_references.shutdown()
         self._stops.shutdown(wait=True)
         with self.store.reading() as session:
             rows = [(r.id, r.handle) for r in session.scalars(select(InstanceRow))]
@@ -365,7 +372,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
-    Supervisor(plane, plane.runners, timings=timings, gates=[ReplacementGate()]).run(stop)
+    drift_references = DriftReferences()
+    Supervisor(plane, plane.runners, timings=timings,
+               gates=[ReplacementGate(), drift_references],
+               drift_references=drift_references).run(stop)
     plane.close()
 
 

@@ -1,8 +1,11 @@
 """``ingest_spool``: the supervisor's side of the query log, from spool files to rows.
 
 Each completed spool file (``*.jsonl``) is claimed by renaming it to ``*.jsonl.ingesting``,
-its rows are inserted into ``query_log``, and folded into the service stats' rollups, in
-one write transaction, and the file is deleted after the commit. Each file is ingested exactly once:
+its rows are inserted into ``query_log``, and folded into the service stats' rollups (and,
+for a monitored service, the rows each call scored into its drift rollups), in one write
+transaction, and the file is deleted after the commit. A monitored call's bodies that the
+service does not keep are read for the drift fold and not stored. Each file is ingested
+exactly once:
 
 - a file is claimed by one atomic rename, so it is read by one call only;
 - a ``.ingesting`` file found when a call starts was left by an earlier call that crashed
@@ -40,9 +43,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.query_entries import BODIES_KEPT, MONITORED
 from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS
 from shipyard.gateway.spool import PART_SUFFIX, SPOOL_SUFFIX
+from shipyard.stats.drift_folding import fold_drift
 from shipyard.stats.folding import fold_calls
+from shipyard.stats.scored_rows import ScoredCall
 from shipyard.store import QueryLogRow, Store
 
 __all__ = ["INGESTING_SUFFIX", "QUARANTINE", "STALE_PART_AGE", "ingest_spool"]
@@ -143,15 +149,16 @@ _CHECKS = tuple(
 def _ingest_file(
     store: Store, path: Path, *, recovering: bool, set_aside: Callable[[int], None] | None
 ) -> int:
-    rows, corrupt = _read(path)
+    rows, scored, corrupt = _read(path)
     try:
         with store.writing() as session:
             if recovering and rows and _already_stored(session, rows[0]):
                 log.info("query spool file %s was already ingested; removing it", path.name)
-                rows, corrupt = [], []  # its corrupt lines were set aside then too
+                rows, scored, corrupt = [], [], []  # its corrupt lines were set aside then too
             for start in range(0, len(rows), CHUNK):
                 session.execute(insert(_QUERY_LOG), rows[start:start + CHUNK])
             fold_calls(session, rows)
+            fold_drift(session, scored)
     except SQLAlchemyError:
         log.exception("could not ingest query spool file %s; trying again later", path.name)
         return 0
@@ -170,8 +177,9 @@ def _age_order(path: Path) -> tuple[float, str]:
         return (0.0, path.name)
 
 
-def _read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def _read(path: Path) -> tuple[list[dict[str, Any]], list[ScoredCall], list[str]]:
     rows: list[dict[str, Any]] = []
+    scored: list[ScoredCall] = []
     corrupt: list[str] = []
     with path.open("rb") as source:
         for number, raw in enumerate(source, start=1):
@@ -179,12 +187,41 @@ def _read(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             if not line.strip():
                 continue
             try:
-                rows.append(row_values(json.loads(line)))
+                entry = json.loads(line)
+                values = row_values(entry)
             except (ValueError, OverflowError, OSError) as exc:  # CorruptEntry, bad JSON
                 log.warning("query spool file %s line %d is corrupt (%s); quarantined",
                             path.name, number, exc)
                 corrupt.append(line if line.endswith("\n") else line + "\n")
-    return rows, corrupt
+                continue
+            if entry.get(MONITORED) is True:
+                scored.append(_scored_call(entry["at"], values))
+                if entry.get(BODIES_KEPT) is False:
+                    values.update(dict.fromkeys(BODY_COLUMNS), body_encoding=None)
+            rows.append(values)
+    return rows, scored, corrupt
+
+
+def _scored_call(at: float, values: dict[str, Any]) -> ScoredCall:
+    """What the drift fold reads of a monitored call (its ``query_log`` values)."""
+    base64_bodies = values["body_encoding"] == "base64"
+
+    def text(name: str) -> str | None:
+        body = values[name]
+        if body is None or not base64_bodies:
+            return body
+        try:  # a body that is not UTF-8 text holds no rows a model service reads
+            return base64.b64decode(body).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    return ScoredCall(
+        service_id=values["service_id"], at=at, generation=values["generation"],
+        status=values["status"], request=text("request_body"), response=text("response_body"),
+        challenger_generation=values["challenger_generation"],
+        challenger_status=values["challenger_status"],
+        challenger_response=text("challenger_body"),
+    )
 
 
 def _already_stored(session: Session, row: dict[str, Any]) -> bool:

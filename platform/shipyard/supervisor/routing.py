@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, Upstream
 from shipyard.domain.generation_refs import generation_numbers, tag_in, tag_of, tagged_mapping
+from shipyard.stats.monitoring_settings import monitoring_of
 from shipyard.store import InstanceRow, ServiceRow
 from shipyard_runners import State
 
 __all__ = ["routing_table"]
+
+
+def _monitoring(service: ServiceRow) -> dict[str, Any]:
+    """What the gateway does for a model service's monitoring."""
+    if service.kind != "model":
+        return {}
+    settings = monitoring_of(service)
+    return {"monitored": settings.tracks_drift or bool(settings.association_id_columns),
+            "association_columns": settings.association_id_columns,
+            "association_required": settings.required_in_prediction_requests}
 
 
 def routing_table(session: Session) -> RoutingTable:
@@ -34,6 +47,7 @@ def routing_table(session: Session) -> RoutingTable:
             challenger=tag_in(numbers, service.challenger_generation_id),
             collect_prediction_data=service.collect_prediction_data,
             association_id_field=service.association_id_field,
+            **_monitoring(service),
             instances={gen: tuple(upstreams)
                        for gen, upstreams in healthy.get(service.id, {}).items()},
         )
