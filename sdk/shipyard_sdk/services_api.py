@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
+import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
 import urllib3
 
-from shipyard_sdk.errors import BadGateway, BuildFailed, RunnerError, Unavailable
+from shipyard_sdk.errors import (
+    BadGateway,
+    BuildFailed,
+    RunnerError,
+    ShipyardError,
+    Unavailable,
+)
 from shipyard_sdk.runtime.health import HEALTH_PATH
 from shipyard_sdk.user_services import GENERATION_HEADER, INVOKE_PREFIX
 
 RECONNECT_WITHIN = 30.0
 """How long a followed build log keeps trying to open its stream again after a break."""
 RECONNECT_PAUSE = 0.25
+MAX_ACTUALS_PER_UPLOAD = 100_000
+"""The most actuals the API takes in one call; ``submit_actuals`` sends more in parts."""
+ACTUALS_COUNTS = ("received", "matched", "unmatched", "updated")
+_REQUIRED_ACTUAL_FIELDS = ("association_id", "actual_value")
+_CSV = "text/csv; charset=utf-8"
 
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
@@ -34,10 +50,12 @@ class ServicesAPI:
     def list(
         self, **filters: str | bool | list[str] | tuple[str, ...]
     ) -> list[dict[str, Any]]:
-        """The services the caller may see, each with its ``service_health``; ``filters``
-        are the API's (``kind="model"``, ``state``, ``enabled``, ``deployed``,
-        ``environment``, ``runner``, ``project``, ``search``, ``order_by``, and
-        ``service_health``: ``"failing"``, or several as ``"warning,failing"`` or a list)."""
+        """The services the caller may see, each with its ``service_health``,
+        ``drift_health`` and ``accuracy_health``; ``filters`` are the API's
+        (``kind="model"``, ``state``, ``enabled``, ``deployed``, ``environment``,
+        ``runner``, ``project``, ``search``, ``order_by``, and ``service_health``,
+        ``drift_health``, ``accuracy_health``: ``"failing"``, or several as
+        ``"warning,failing"`` or a list)."""
         params = {name: _parameter(value) for name, value in filters.items()}
         return self._client.json("GET", "/api/v1/services", params=params)["services"]
 
@@ -307,6 +325,95 @@ class ServicesAPI:
         return self._client.json("GET", service_path(ref) + "/drift/distribution",
                                  params=params)
 
+    def submit_actuals(
+        self, ref: str, actuals: str | os.PathLike[str] | Iterable[Mapping[str, Any]] | Any,
+        *, chunk_size: int = 10_000, progress: Callable[[int, int], object] | None = None,
+    ) -> dict[str, int]:
+        """Send a model service's actuals, the true outcomes of its predictions, joined to
+        them by association id. ``actuals`` is a list of dicts of ``association_id``,
+        ``actual_value`` and optionally ``timestamp`` (ISO 8601, epoch seconds or a
+        datetime) and ``was_acted_on``; or a pandas DataFrame of those columns; or the
+        path of a CSV file with them in a header row. A missing optional value (None,
+        NaN) is left out; numpy values are sent as the Python ones they hold.
+
+        They go in uploads of at most ``chunk_size`` rows (100,000 at most), one after
+        another; ``progress``, when given, is called after each upload with the rows sent
+        so far and the total. Returns the answers summed: ``received``, ``matched`` (joined
+        to a logged prediction), ``unmatched`` (kept until their prediction is logged),
+        ``updated`` (replaced an actual sent before) and ``uploads``; no actuals, no
+        upload.
+
+        An upload the API refuses (a bad row, named within its upload) raises after the
+        uploads before it were stored. A resend replaces an id's actual, counting nothing
+        twice, so the whole lot can be sent again once it is fixed.
+        """
+        size = max(1, min(int(chunk_size), MAX_ACTUALS_PER_UPLOAD))
+        uploads: Generator[tuple[int, dict[str, Any]], None, None]
+        if isinstance(actuals, str | os.PathLike):
+            total = _csv_rows(actuals)
+            uploads = ((rows, {"data": text.encode("utf-8"),
+                               "headers": {"Content-Type": _CSV}})
+                       for rows, text in _csv_parts(actuals, size))
+        else:
+            records = _actual_records(actuals)
+            total = len(records)
+            uploads = ((len(part), {"json": [_cleaned(record) for record in part]})
+                       for part in (records[at:at + size] for at in range(0, total, size)))
+        summed = dict.fromkeys((*ACTUALS_COUNTS, "uploads"), 0)
+        sent = 0
+        with contextlib.closing(uploads):
+            for rows, body in uploads:
+                try:
+                    answer = self._client.json("POST", service_path(ref) + "/actuals", **body)
+                except ShipyardError as exc:
+                    if rows == total:
+                        raise
+                    raise type(exc)(_upload_failed(summed["uploads"] + 1, sent, rows, exc)) \
+                        from exc
+                for key in ACTUALS_COUNTS:
+                    summed[key] += int(answer.get(key, 0))
+                summed["uploads"] += 1
+                sent += rows
+                if progress is not None:
+                    progress(sent, total)
+        return summed
+
+    def accuracy(
+        self, ref: str, start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> dict[str, Any]:
+        """A model service's accuracy from its actuals over a window (as ``stats`` takes
+        it; whole hours of the predictions' times): ``start``, ``end``, ``problem_type``
+        (``classification``, ``regression``, or None before any actual was joined),
+        ``overall`` (the main calls of every generation; None before any actual) and
+        ``generations``: one entry per generation and role. Each holds ``rows`` and the
+        metrics, None where they cannot be computed: for a classification
+        ``scored_with_probabilities``, ``accuracy``, ``balanced_accuracy``,
+        ``precision``, ``recall``, ``f1`` (averaged as ``average`` says: ``binary`` of
+        ``positive_class``, or ``weighted``), ``auc``, ``log_loss`` and
+        ``confusion_matrix`` (``labels``, and ``matrix``: a row per actual label, a column
+        per predicted one); for a regression ``rmse``, ``mae``, ``mape``, ``r2`` and
+        ``gamma_deviance``."""
+        params = _present(start=start, end=end, generation=generation, role=role)
+        return self._client.json("GET", service_path(ref) + "/accuracy", params=params)
+
+    def accuracy_over_time(
+        self, ref: str, metrics: str | Sequence[str] | None = None, bucket_size: str = "P1D",
+        start: str | None = None, end: str | None = None, *,
+        generation: str | None = None, role: str | None = None,
+    ) -> dict[str, Any]:
+        """A model service's accuracy bucket by bucket (``bucket_size`` whole hours:
+        ``PT1H``, ``PT6H``, ``P1D``), the whole answer: ``start``, ``end``,
+        ``problem_type``, ``bucket_size_seconds``, ``metrics`` (those asked, else all of
+        the problem type's) and ``series``: per generation and role, its ``buckets``,
+        oldest first, each with ``start``, ``end``, ``rows`` and one value per metric
+        (None where a bucket has no actual or the metric cannot be computed)."""
+        named = metrics if metrics is None or isinstance(metrics, str) else ",".join(metrics)
+        params = _present(metric=named, bucket_size=bucket_size, start=start, end=end,
+                          generation=generation, role=role)
+        return self._client.json("GET", service_path(ref) + "/accuracy/over-time",
+                                 params=params)
+
 
 def _present(**params: str | None) -> dict[str, str]:
     return {name: value for name, value in params.items() if value is not None}
@@ -376,6 +483,87 @@ def _lines(response: requests.Response) -> Iterator[str]:
         if pending:
             yield pending.decode("utf-8", errors="replace")
 
+
+def _actual_records(actuals: Any) -> list[Any]:
+    """A DataFrame's rows (anything with pandas' ``to_dict``) or the items given."""
+    if callable(getattr(actuals, "to_dict", None)):
+        return list(actuals.to_dict(orient="records"))
+    return list(actuals)
+
+
+def _cleaned(record: Any) -> Any:
+    """An actual as JSON takes it: numpy values as Python ones, times in ISO 8601, missing
+    optional values left out (a missing required one is sent as null, for the API to
+    name its row)."""
+    if not isinstance(record, Mapping):
+        return record
+    cleaned = {}
+    for name, value in record.items():
+        plain = _plain(value)
+        if plain is not None or name in _REQUIRED_ACTUAL_FIELDS:
+            cleaned[name] = plain
+    return cleaned
+
+
+def _plain(value: Any) -> Any:
+    if _missing(value):
+        return None
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, str | bytes):
+        value = item()  # a numpy scalar
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, pandas' NaT and NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA has no truth value
+        return True
+    except ValueError:  # an array: not a missing value, and not an actual either
+        return False
+
+
+def _csv_rows(path: str | os.PathLike[str]) -> int:
+    """The records of a CSV file, its header and blank lines aside."""
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        return max(0, sum(1 for row in csv.reader(file) if row) - 1)
+
+
+def _csv_parts(path: str | os.PathLike[str], size: int) -> Iterator[tuple[int, str]]:
+    """A CSV file in parts of at most ``size`` records, each with the header line: the
+    records and the text of each part."""
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file)
+        header = next((row for row in reader if row), None)
+        part: list[list[str]] = []
+        for row in reader:
+            if row:
+                part.append(row)
+            if len(part) == size:
+                yield len(part), _csv_text(header or [], part)
+                part = []
+        if part:
+            yield len(part), _csv_text(header or [], part)
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def _upload_failed(number: int, sent: int, rows: int, exc: ShipyardError) -> str:
+    stored = (f"; the {sent:,} actuals before it were stored, and sending them all again "
+              "is safe" if sent else "")
+    return (f"upload {number} (actuals {sent + 1:,} to {sent + rows:,}) was refused: "
+            f"{exc.message}{stored}")
 
 def _file_path(ref: str, path: str) -> str:
     return service_path(ref) + "/files/" + quote(path, safe="/")

@@ -1,10 +1,13 @@
 """Model monitoring end to end on a real ``shipyard up``: the iris model served by v1 with a
-retrained v2 as its challenger, traffic whose petals grew, and the drift of the features
-and of the predictions coming back through the API, the SDK and the CLI."""
+retrained v2 as its challenger, traffic whose petals grew, each flower with its id; the
+drift of the features and of the predictions, the accuracy of main and challenger from
+actuals sent for part of the traffic, and prediction warnings, through the API, the SDK
+and the CLI."""
 
 from __future__ import annotations
 
 import io
+import json
 import random
 import time
 from pathlib import Path
@@ -27,7 +30,7 @@ GROWTH = 2.5
 
 def iris_model(**options: Any) -> tuple[bytes, list[dict[str, Any]]]:
     """A logistic regression on the iris data (joblib bytes), and every flower with its
-    species as the baseline."""
+    species as the baseline (the target too, so health has the model's accuracy on it)."""
     import joblib
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
@@ -53,16 +56,23 @@ def metadata(baseline: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def drifted_traffic(baseline: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Flowers drawn from the baseline, their petals ``GROWTH`` cm longer."""
+def drifted_traffic(baseline: list[dict[str, Any]]
+                    ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Flowers drawn from the baseline, their petals ``GROWTH`` cm longer, each with its
+    ``flower_id``; and the species of each."""
     draw = random.Random(17)
     flowers = [draw.choice(baseline) for _ in range(SCORED)]
-    return [{name: flower[name] + (GROWTH if name == "petal_length" else 0.0)
-             for name in FEATURES} for flower in flowers]
+    records = [{"flower_id": f"f{number}",
+                **{name: flower[name] + (GROWTH if name == "petal_length" else 0.0)
+                   for name in FEATURES}}
+               for number, flower in enumerate(flowers)]
+    return records, [flower["species"] for flower in flowers]
 
 
-def serve_with_a_challenger(shipyard: RunningShipyard, client: Client) -> list[dict[str, Any]]:
-    """iris:1 serving as v1, iris:2 deployed as v2 and set as v1's challenger."""
+def serve_with_a_challenger(shipyard: RunningShipyard, client: Client
+                            ) -> tuple[list[dict[str, Any]], bytes]:
+    """iris:1 serving as v1, iris:2 deployed as v2 and set as v1's challenger; the
+    baseline, and the challenger's model."""
     first, baseline = iris_model()
     second, _ = iris_model(C=0.3)
     client.models.upload("iris", first, metadata(baseline))
@@ -76,7 +86,7 @@ def serve_with_a_challenger(shipyard: RunningShipyard, client: Client) -> list[d
                          for g in client.traffic.generations("iris")),
              timeout=300, what="the challenger v2 to be mounted")
     time.sleep(0.5)  # the gateway reads the routing table every 50 ms
-    return baseline
+    return baseline, second
 
 
 @pytest.mark.timeout(1500)
@@ -86,13 +96,28 @@ def test_drift_of_the_features_and_the_predictions_of_main_and_challenger(
     pytest.importorskip("sklearn")
     with shipyard.sdk() as client:
         client.timeout = 600
-        baseline = serve_with_a_challenger(shipyard, client)
-        traffic = drifted_traffic(baseline)
+        baseline, challenger_model = serve_with_a_challenger(shipyard, client)
+        client.services.update("iris", {"monitoring": {
+            "association_id_columns": ["flower_id"], "required_in_prediction_requests": True,
+            "prediction_warnings": {"enabled": True}}})
+        traffic, species = drifted_traffic(baseline)
         url = f"{shipyard.url}/user-services/invoke/iris/api/v1.0/predict/"
+        wait_for(lambda: _route(shipyard).get("association_required"), timeout=60,
+                 what="the supervisor to publish the new settings")
+        time.sleep(0.3)  # the gateway reads the routing table every 50 ms
+        bare = {name: value for name, value in traffic[0].items() if name != "flower_id"}
+        refused = shipyard.http.post(url, json=[bare], timeout=30)
+        assert refused.status_code == 400
+        assert "lacks the association id column(s) 'flower_id'" in refused.text
+        predicted, flagged = [], 0
         for start in range(0, SCORED, BATCH):
             answer = shipyard.http.post(url, json=traffic[start:start + BATCH], timeout=30)
             assert answer.status_code == 200, answer.text
             assert answer.headers["X-Shipyard-Generation"] == "v1"
+            predicted.extend(answer.json()["predictions"])
+            flagged += int(answer.headers.get("X-Shipyard-Prediction-Warnings", "0"))
+        assert flagged > SCORED // 2  # petals past the baseline's longest
+        assert "outside the baseline's" in answer.headers["X-Shipyard-Prediction-Warning"]
 
         def folded() -> bool:
             answers = (client.services.drift("iris", "1h"),
@@ -126,6 +151,19 @@ def test_drift_of_the_features_and_the_predictions_of_main_and_challenger(
         series = client.services.drift_over_time("iris", "petal_length", "PT1H", "1h")
         assert any(bucket["drifted"] for bucket in series)
 
+        _check_accuracy(shipyard, client, tmp_path, traffic, species, predicted,
+                        challenger_model)
+        stats = client.services.stats("iris", "1h", generation="v1")["generations"][0]
+        assert stats["prediction_warnings"] == flagged
+        # Its most important feature drifted, and it predicts worse than on its baseline.
+        service = client.services.get("iris")
+        assert service["drift_health"]["status"] == "failing", service["drift_health"]
+        assert any(reason.startswith("petal_length drifted")
+                   for reason in service["drift_health"]["reasons"])
+        assert service["accuracy_health"]["status"] == "failing", service["accuracy_health"]
+        listed = client.services.list(drift_health="failing")
+        assert [entry["name"] for entry in listed] == ["iris"]
+
     shown = shipyard.cli("drift", "iris", "--since", "1h")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     lines = shown.stdout.splitlines()
@@ -136,3 +174,52 @@ def test_drift_of_the_features_and_the_predictions_of_main_and_challenger(
     unknown = shipyard.cli("drift", "iris", "--feature", "petal_size")
     assert unknown.returncode == 1 and unknown.stderr.startswith("Error: ")
     assert "unknown feature 'petal_size'" in unknown.stderr
+
+
+def _route(shipyard: RunningShipyard) -> dict[str, Any]:
+    """The iris service's entry in the routing table the gateway reads."""
+    services = json.loads((shipyard.home / "run" / "routes.json").read_text())["services"]
+    return next(entry for entry in services.values() if entry["name"] == "iris")
+
+
+def _check_accuracy(
+    shipyard: RunningShipyard, client: Client, tmp_path: Path,
+    traffic: list[dict[str, Any]], species: list[str], predicted: list[str],
+    challenger_model: bytes,
+) -> None:
+    """Actuals for 300 of the flowers (250 from the SDK, 50 as a CSV from the CLI) and 5
+    ids no prediction carries; the accuracy of v1 and its challenger v2 as scikit-learn
+    computes it on the joined rows."""
+    import joblib
+    from sklearn import metrics
+
+    ids = [record["flower_id"] for record in traffic]
+    sent = client.services.submit_actuals("iris", [
+        {"association_id": ident, "actual_value": kind}
+        for ident, kind in zip([*ids[:250], *(f"x{n}" for n in range(5))],
+                               [*species[:250], *["setosa"] * 5], strict=True)])
+    assert (sent["matched"], sent["unmatched"]) == (250, 5)
+    rows = tmp_path / "actuals.csv"
+    rows.write_text("association_id,actual_value\n" + "".join(
+        f"{ident},{kind}\n" for ident, kind in zip(ids[250:300], species[250:300], strict=True)))
+    uploaded = shipyard.cli("actuals", "upload", "iris", str(rows))
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    assert "50 matched" in uploaded.stdout + uploaded.stderr
+
+    shadow = joblib.load(io.BytesIO(challenger_model))
+    inputs = [[record[name] for name in FEATURES] for record in traffic[:300]]
+    challenger_predicted = [str(label) for label in shadow.predict(inputs)]
+    accuracy = client.services.accuracy("iris", "1h")
+    by_role = {(g["generation"], g["role"]): g for g in accuracy["generations"]}
+    main, challenger = by_role[("v1", "main")], by_role[("v2", "challenger")]
+    assert main["rows"] == challenger["rows"] == 300
+    assert main["accuracy"] == metrics.accuracy_score(species[:300], predicted[:300])
+    assert challenger["accuracy"] == metrics.accuracy_score(species[:300],
+                                                            challenger_predicted)
+    assert main["confusion_matrix"]["matrix"] == metrics.confusion_matrix(
+        species[:300], predicted[:300], labels=main["confusion_matrix"]["labels"]).tolist()
+    assert main["f1"] == pytest.approx(metrics.f1_score(
+        species[:300], predicted[:300], average="weighted", zero_division=0), rel=1e-12)
+    shown = shipyard.cli("accuracy", "iris", "--since", "1h")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert f"{main['accuracy']:.4g}" in shown.stdout

@@ -384,3 +384,85 @@ def test_association_columns_are_settings_the_routing_table_carries(
         assert answer.status_code == 400 and message in answer.get_json()["error"]["message"]
     kept = client.get("/api/v1/services/flowers").get_json()["monitoring"]
     assert kept["association_id_columns"] == ["order_id"]  # a refused change loses nothing
+
+
+def test_prediction_warnings_are_settings_the_routing_table_carries(
+    app: Flask, client: SigningClient, service: str
+) -> None:
+    from shipyard.supervisor.routing import routing_table
+
+    def boundaries() -> str:
+        with app.extensions["shipyard"].store.reading() as session:
+            return routing_table(session).services[service].warning_boundaries
+
+    assert boundaries() == ""  # off by default
+    changed = client.patch("/api/v1/services/flowers", json={"monitoring": {
+        "prediction_warnings": {"enabled": True, "upper": 12.5, "min_confidence": 0.7}}})
+    assert changed.status_code == 200, changed.get_json()
+    assert boundaries() == "margin=0.1;min_confidence=0.7;inputs=1;upper=12.5"
+    for patch, message in (
+        ({"lower": 20}, "lower (20) must be under upper (12.5)"),
+        ({"margin": -1}, "prediction_warnings.margin must be"),
+        ({"loud": True}, "unknown monitoring.prediction_warnings key(s) ['loud']"),
+    ):
+        answer = client.patch("/api/v1/services/flowers",
+                              json={"monitoring": {"prediction_warnings": patch}})
+        assert answer.status_code == 400 and message in answer.get_json()["error"]["message"]
+    reset = client.patch("/api/v1/services/flowers",
+                         json={"monitoring": {"prediction_warnings": {"upper": None}}})
+    assert reset.get_json()["monitoring"]["prediction_warnings"]["upper"] is None
+
+
+def test_a_new_model_version_keeps_the_service_s_monitoring_settings(
+    app: Flask, client: SigningClient, service: str
+) -> None:
+    settings = {"association_id_columns": ["order_id"], "feature_drift": False,
+                "prediction_warnings": {"enabled": True, "min_confidence": 0.8}}
+    assert client.patch("/api/v1/services/flowers",
+                        json={"monitoring": settings}).status_code == 200
+    before = client.get("/api/v1/services/flowers").get_json()["monitoring"]
+    models = app.extensions["shipyard"].models
+    models.upload("flowers", b"retrained", {"features": FEATURES, "target": "size",
+                                            "problem_type": "classification",
+                                            "baseline": BASELINE})
+    _, generation = models.deploy("flowers", 2)
+    assert generation.tag == "v2"
+    assert client.get("/api/v1/services/flowers").get_json()["monitoring"] == before
+
+
+def test_the_cli_changes_monitoring_settings_through_the_api(
+    client: SigningClient, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from shipyard.cli import cli
+
+    def update(ref: str, changes: dict[str, Any]) -> dict[str, Any]:
+        answer = client.patch(f"/api/v1/services/{ref}", json=changes)
+        assert answer.status_code == 200, answer.get_json()
+        return answer.get_json()
+
+    fake = SimpleNamespace(services=SimpleNamespace(update=update))
+    monkeypatch.setattr(importlib.import_module("shipyard.cli.services"), "client_from",
+                        lambda ctx: fake)
+    done = CliRunner().invoke(cli, [
+        "services", "update", "flowers", "--monitoring", "feature_drift=false",
+        "--monitoring", "association_id_columns=order_id,customer",
+        "--monitoring", "prediction_warnings.enabled=true",
+        "--monitoring", "prediction_warnings.upper=500", "--monitoring", "health.window_hours=48",
+        "--monitoring", "health.accuracy_metric=f1"])
+    assert done.exit_code == 0, done.output
+    assert 'association_id_columns: ["order_id", "customer"]' in done.output
+    monitoring = client.get("/api/v1/services/flowers").get_json()["monitoring"]
+    assert (monitoring["feature_drift"], monitoring["prediction_warnings"]["upper"],
+            monitoring["health"]["window_hours"], monitoring["health"]["accuracy_metric"]) == (
+        False, 500.0, 48, "f1")
+    back = CliRunner().invoke(cli, ["services", "update", "flowers", "--monitoring",
+                                    "feature_drift=default"])
+    assert back.exit_code == 0, back.output
+    assert client.get("/api/v1/services/flowers").get_json()["monitoring"]["feature_drift"]
+    bad = CliRunner().invoke(cli, ["services", "update", "flowers", "--monitoring", "psi"])
+    assert bad.exit_code == 2 and "is not KEY=VALUE" in bad.output

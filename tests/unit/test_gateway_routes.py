@@ -451,3 +451,20 @@ def test_settings_come_from_the_environment_passed_in() -> None:
         GatewaySettings.from_env({"SHIPYARD_GATEWAY_MAX_BODY_BYTES": "lots"})
     with pytest.raises(InvalidInput):
         GatewaySettings(upstream_timeout=-1)
+
+
+def test_the_rows_an_instance_flagged_are_read_from_its_answer_and_passed_on() -> None:
+    answer = ResponseHeaders([(b"X-Shipyard-Predictions", b"5"),
+                              (b"X-Shipyard-Prediction-Warnings", b"2"),
+                              (b"X-Shipyard-Prediction-Warning", b"row 1: ...; row 4: ...")])
+    assert (answer.predictions, answer.warnings) == (5, 2)
+    assert len(answer.kept) == 3  # the caller sees why, too
+    assert ResponseHeaders([(b"X-Shipyard-Prediction-Warnings", b"-1")]).warnings is None
+    route = ServiceRoute(
+        id="svc_1", name="iris", enabled=True, deployed=True, state="running", message="",
+        mapping=(), instances={}, warning_boundaries="margin=0.1;min_confidence=0.5;inputs=1")
+    assert route.instance_headers == (
+        b"X-Shipyard-Warning-Boundaries: margin=0.1;min_confidence=0.5;inputs=1\r\n")
+    assert ServiceRoute.from_dict("svc_1", route.to_dict()) == route
+    sneaky = RequestHeaders([(b"Host", b"h"), (b"X-Shipyard-Warning-Boundaries", b"lower=0")])
+    assert b"boundaries" not in b"".join(sneaky.head(b"GET", b"/", b"h", b"p", False)).lower()

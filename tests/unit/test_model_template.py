@@ -330,3 +330,48 @@ def test_feature_importance_comes_from_the_model_or_a_permutation(
                                              json=baseline).get_json()
     assert body["method"] == "coefficients" and sum(body["importance"].values()) == \
         pytest.approx(1.0)
+
+
+WARN = {"X-Shipyard-Warning-Boundaries": "margin=0.1;min_confidence=0.9;inputs=1"}
+RANGES = {"baseline_ranges": {"width": {"min": 0.5, "max": 5.0}, "petals": {"min": 1, "max": 9}}}
+
+
+def test_prediction_warnings_flag_unusual_inputs_and_unsure_classes(serve: ServeModel) -> None:
+    model = LogisticRegression().fit(training_table(ROWS, FEATURES), LABELS)
+    client = serve(model, {**metadata(), **RANGES}).app.test_client()
+    quiet = client.post("/api/v1.0/predict/", json=RECORDS)
+    assert "X-Shipyard-Prediction-Warnings" not in quiet.headers  # not asked to flag
+    records = [{"width": 0.8, "petals": 1}, {"width": 40.0, "petals": 8}]
+    answer = client.post("/api/v1.0/predict/", json=records, headers=WARN)
+    assert answer.status_code == 200  # a flagged prediction still answers
+    confidences = [max(p) for p in answer.get_json()["probabilities"]]
+    flagged = [n for n, c in enumerate(confidences, 1) if c < 0.9 or n == 2]
+    assert answer.headers["X-Shipyard-Prediction-Warnings"] == str(len(flagged))
+    why = answer.headers["X-Shipyard-Prediction-Warning"]
+    assert "row 2: " in why and "width 40 outside the baseline's [0.5, 5]" in why
+    for number, confidence in enumerate(confidences, 1):
+        assert (f"row {number}: confidence" in why) == (confidence < 0.9)
+    calm = client.post("/api/v1.0/predict/", json=records[:1], headers={
+        "X-Shipyard-Warning-Boundaries": "min_confidence=0;inputs=0"})
+    assert calm.headers["X-Shipyard-Prediction-Warnings"] == "0"
+    assert "X-Shipyard-Prediction-Warning" not in calm.headers
+
+
+def test_a_regression_is_flagged_outside_its_target_range_widened_or_set(
+    serve: ServeModel
+) -> None:
+    model = LinearRegression().fit(training_table(ROWS, FEATURES), [1, 2, 3, 8, 9, 7])
+    meta = {**metadata(problem_type="regression"), **RANGES,
+            "target_range": {"min": 1, "max": 9}}
+    client = serve(model, meta, name="sizes").app.test_client()
+    records = [{"width": 1.0, "petals": 2}, {"width": 4.9, "petals": 9}]
+    predictions = client.post("/api/v1.0/predict/", json=records).get_json()["predictions"]
+    answer = client.post("/api/v1.0/predict/", json=records, headers={
+        "X-Shipyard-Warning-Boundaries": "margin=0;inputs=0;upper=5"})
+    assert answer.headers["X-Shipyard-Prediction-Warnings"] == str(
+        sum(p > 5 or p < 1 for p in predictions))
+    assert f"row 2: prediction {predictions[1]:g} over the upper boundary 5" in \
+        answer.headers["X-Shipyard-Prediction-Warning"]
+    widened = client.post("/api/v1.0/predict/", json=records, headers={
+        "X-Shipyard-Warning-Boundaries": "margin=10;inputs=0"})
+    assert widened.headers["X-Shipyard-Prediction-Warnings"] == "0"  # 1 - 80 to 9 + 80

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from shipyard.api.actuals import actuals
 from shipyard.api.api_keys import api_keys
 from shipyard.api.callers import authenticate
 from shipyard.api.catalog import catalog
@@ -41,6 +42,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(queries, url_prefix="/api/v1/services")
     app.register_blueprint(stats, url_prefix="/api/v1/services")
     app.register_blueprint(drift, url_prefix="/api/v1/services")
+    app.register_blueprint(actuals, url_prefix="/api/v1/services")
     app.register_blueprint(generation_packages, url_prefix="/api/v1/services")
     app.register_blueprint(model_replacements, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")

@@ -18,7 +18,8 @@ def export_queries(ref: str) -> Response:
 
     Columns, in this order: at, request_id, service_id, generation, method, path, status,
     latency_ms, instance_ms (the part spent in the instance), request_bytes,
-    response_bytes, caller, predictions (rows scored, as the instance said),
+    response_bytes, caller, predictions (rows scored, as the instance said), warnings
+    (rows it flagged: prediction warnings),
     association_id, challenger_generation, challenger_status, challenger_latency_ms,
     request_body, response_body, challenger_body, body_encoding. Bodies are there only
     when the service collects prediction data, as text (body_encoding utf-8) or, when one

@@ -33,8 +33,8 @@ def list_services() -> ResponseValue:
     """The services the caller may see, by name, or as the filters select.
 
     Filters combine; an unknown filter or value answers 400 naming it. Each service comes
-    with its health now (``service_health``), which the ``service_health`` filter selects
-    on.
+    with its health now (``service_health``), its drift health (``drift_health``) and its
+    accuracy health (``accuracy_health``), which the filters of the same names select on.
     ---
     tags: [services]
     parameters:
@@ -59,6 +59,24 @@ def list_services() -> ResponseValue:
       - name: service_health
         in: query
         description: one health status or several, separated by commas
+        style: form
+        explode: false
+        schema:
+          type: array
+          minItems: 1
+          items: {type: string, enum: [passing, warning, failing, unknown]}
+      - name: drift_health
+        in: query
+        description: one drift health status or several, separated by commas
+        style: form
+        explode: false
+        schema:
+          type: array
+          minItems: 1
+          items: {type: string, enum: [passing, warning, failing, unknown]}
+      - name: accuracy_health
+        in: query
+        description: one accuracy health status or several, separated by commas
         style: form
         explode: false
         schema:
@@ -154,7 +172,8 @@ def create_service() -> ResponseValue:
 
 @services.get("/<ref>")
 def get_service(ref: str) -> ResponseValue:
-    """One service, its health, what serves it now and each instance.
+    """One service, its health, drift health and accuracy health, what serves it now and
+    each instance.
     ---
     tags: [services]
     responses:

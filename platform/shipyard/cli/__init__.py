@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from shipyard.cli.accuracy import accuracy, actuals
 from shipyard.cli.deploying import deploy, logs, undeploy
 from shipyard.cli.docs import docs
 from shipyard.cli.drift import drift
@@ -56,6 +57,7 @@ for command in (
     up, new, test, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
     tokens, users, projects, api_keys,
     images, generations, switch_to_newest, rollback, mapping, challenger, stats, drift,
+    actuals, accuracy,
 ):
     cli.add_command(command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,11 @@ from shipyard.cli.output import echo_json, echo_listing, echo_table
 
 __all__ = ["disable", "enable", "services"]
 
-COLUMNS = ("name", "id", "kind", "environment", "enabled", "deployed", "health")
+COLUMNS = ("name", "id", "kind", "environment", "enabled", "deployed", "drift", "accuracy",
+           "health")
+_HEALTHS = {"health": "service_health", "drift": "drift_health",
+            "accuracy": "accuracy_health"}
+"""Each health column and the service's key it shows the status of."""
 _LEVELS = ("warning", "failing")
 
 
@@ -33,14 +38,20 @@ def services() -> None:
 @click.option("--search", help="Words to find in the name or description.")
 @click.option("--service-health", metavar="STATUS[,STATUS]",
               help="passing, warning, failing or unknown; several separated by commas.")
+@click.option("--drift-health", metavar="STATUS[,STATUS]",
+              help="The drift health to select on, as --service-health.")
+@click.option("--accuracy-health", metavar="STATUS[,STATUS]",
+              help="The accuracy health to select on, as --service-health.")
 @click.option("--order-by", help="name, created_at, updated_at or state; a leading - reverses.")
 @click.pass_context
 def list_services(ctx: click.Context, as_json: bool, **filters: str | bool | None) -> None:
-    """List the services you may see, or those the options select, with their health."""
+    """List the services you may see, or those the options select, with their health,
+    drift health and accuracy health."""
     chosen = {name: value for name, value in filters.items() if value is not None}
     found = client_from(ctx).services.list(**chosen)
     if not as_json:
-        found = [{**service, "health": (service.get("service_health") or {}).get("status")}
+        found = [{**service, **{column: (service.get(key) or {}).get("status")
+                                for column, key in _HEALTHS.items()}}
                  for service in found]
     echo_listing(found, COLUMNS, as_json)
 
@@ -61,21 +72,77 @@ def get_service(ctx: click.Context, service: str) -> None:
                    "slow_request_ms=500; VALUE 'default' puts it back. Repeatable.")
 @click.option("--default-health-thresholds", "defaults", is_flag=True,
               help="Put every health threshold back to its default.")
+@click.option("--monitoring", "monitoring", multiple=True, metavar="KEY=VALUE",
+              help="A monitoring setting: feature_drift=false, drift_thresholds.psi=0.25, "
+                   "association_id_columns=order_id,customer, "
+                   "required_in_prediction_requests=true, prediction_warnings.enabled=true, "
+                   "prediction_warnings.upper=500, health.window_hours=48; VALUE 'default' "
+                   "puts it back. Repeatable.")
 @click.pass_context
 def update_service(
-    ctx: click.Context, service: str, thresholds: tuple[str, ...], defaults: bool
+    ctx: click.Context, service: str, thresholds: tuple[str, ...], defaults: bool,
+    monitoring: tuple[str, ...],
 ) -> None:
-    """Change a service's health thresholds (other settings: shipyard.yaml and push)."""
+    """Change a service's health thresholds or monitoring settings (others: shipyard.yaml
+    and push). A change counts from the next call, without a redeploy."""
     if defaults and thresholds:
         raise click.UsageError("give --health-threshold or --default-health-thresholds, "
                                "not both")
-    if not defaults and not thresholds:
-        raise click.UsageError("nothing to change: give --health-threshold KEY=VALUE or "
-                               "--default-health-thresholds")
-    changes = None if defaults else threshold_changes(thresholds)
-    updated = client_from(ctx).services.update(service, {"health_thresholds": changes})
-    click.echo(f"Updated {updated['name']}'s health thresholds:")
-    echo_thresholds(updated["health_thresholds"])
+    if not defaults and not thresholds and not monitoring:
+        raise click.UsageError("nothing to change: give --health-threshold KEY=VALUE, "
+                               "--default-health-thresholds or --monitoring KEY=VALUE")
+    changes: dict[str, Any] = {}
+    if defaults or thresholds:
+        changes["health_thresholds"] = None if defaults else threshold_changes(thresholds)
+    if monitoring:
+        changes["monitoring"] = monitoring_changes(monitoring)
+    updated = client_from(ctx).services.update(service, changes)
+    if "health_thresholds" in changes:
+        click.echo(f"Updated {updated['name']}'s health thresholds:")
+        echo_thresholds(updated["health_thresholds"])
+    if monitoring:
+        click.echo(f"Updated {updated['name']}'s monitoring settings:")
+        for key, value in updated["monitoring"].items():
+            click.echo(f"  {key}: {json.dumps(value)}")
+
+
+_LIST_SETTINGS = ("association_id_columns",)
+
+
+def monitoring_changes(assignments: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` and ``SECTION.KEY=VALUE`` options as the API's ``monitoring``
+    changes: true/false, numbers, a comma-separated list for the association columns,
+    text for the rest, ``default`` (null) to put one back."""
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        key, text = key.strip(), text.strip()
+        if not equals or not key or not text:
+            raise click.BadParameter(
+                f"{assignment!r} is not KEY=VALUE, such as prediction_warnings.enabled=true",
+                param_hint="--monitoring")
+        section, dot, name = key.partition(".")
+        value: Any
+        if text.lower() == "default":
+            value = None
+        elif key in _LIST_SETTINGS:
+            value = [column.strip() for column in text.split(",") if column.strip()]
+        elif text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            try:
+                value = int(text) if text.lstrip("+-").isdigit() else float(text)
+            except ValueError:
+                value = text
+        if dot:
+            inner = changes.setdefault(section, {})
+            if not isinstance(inner, dict):
+                raise click.BadParameter(f"{section} is given both whole and by key",
+                                         param_hint="--monitoring")
+            inner[name] = value
+        else:
+            changes[key] = value
+    return changes
 
 
 @services.command("health")

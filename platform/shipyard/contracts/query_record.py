@@ -20,6 +20,8 @@ __all__ = [
     "PREDICTIONS_HEADER",
     "QUERY_COLUMNS",
     "QUERY_COLUMN_NAMES",
+    "WARNINGS_HEADER",
+    "WARNING_BOUNDARIES_HEADER",
     "QueryColumn",
     "QueryRecord",
 ]
@@ -58,6 +60,7 @@ QUERY_COLUMNS: tuple[QueryColumn, ...] = (
     QueryColumn("response_bytes", "integer", required=True, default=0),
     QueryColumn("caller", "text", required=True, length=255, default=""),
     QueryColumn("predictions", "integer", required=False),
+    QueryColumn("warnings", "integer", required=False),
     QueryColumn("association_id", "text", required=False, length=255),
     QueryColumn("challenger_generation", "text", required=False, length=16),
     QueryColumn("challenger_status", "integer", required=False),
@@ -74,6 +77,12 @@ ASSOCIATION_ID_HEADER = "X-Shipyard-Association-Id"
 """The request header that names a call's association id (it wins over a JSON field)."""
 PREDICTIONS_HEADER = "X-Shipyard-Predictions"
 """The answer header in which an instance says how many rows it scored."""
+WARNINGS_HEADER = "X-Shipyard-Prediction-Warnings"
+"""The answer header in which an instance says how many of the rows it scored it flagged
+(prediction warnings); the reasons are in ``X-Shipyard-Prediction-Warning``."""
+WARNING_BOUNDARIES_HEADER = "X-Shipyard-Warning-Boundaries"
+"""The request header in which the gateway tells a model service's instance to flag
+predictions, and by what boundaries (``key=value`` pairs separated by ``;``)."""
 ASSOCIATION_COLUMNS_HEADER = "X-Shipyard-Association-Columns"
 """The request header in which the gateway tells a model service's instance the columns of
 each record that identify it (comma-separated): not features, dropped before scoring."""
@@ -114,6 +123,8 @@ class QueryRecord:
     predictions: int | None = None
     """Rows the instance scored, as its ``X-Shipyard-Predictions`` answer header says;
     None when it did not say."""
+    warnings: int | None = None
+    """Rows it flagged, as its ``X-Shipyard-Prediction-Warnings`` answer header says."""
     association_id: str | None = None
     """From the ``X-Shipyard-Association-Id`` header; None to look in the body."""
     association_field: str = ""

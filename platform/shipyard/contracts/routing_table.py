@@ -19,7 +19,8 @@ addresses listed here. ``collect_prediction_data`` and ``association_id_field`` 
 the query log keeps of each call; ``monitored``, that the supervisor reads the rows each
 call scored from its bodies (drift), so the gateway passes them on even when the query log
 does not keep them. ``association_columns`` (and ``association_required``) are what the
-gateway tells a model service's instance in the ``X-Shipyard-Association-*`` headers.
+gateway tells a model service's instance in the ``X-Shipyard-Association-*`` headers, and
+``warning_boundaries`` what it says in ``X-Shipyard-Warning-Boundaries``.
 ``access_level`` (``public``, ``instance`` or ``project``, the default when absent) and
 ``project_id`` say who may call the service.
 """
@@ -43,6 +44,7 @@ from shipyard.contracts.json_files import (
 from shipyard.contracts.query_record import (
     ASSOCIATION_COLUMNS_HEADER,
     ASSOCIATION_REQUIRED_HEADER,
+    WARNING_BOUNDARIES_HEADER,
 )
 from shipyard.iam.principals import ACCESS_LEVELS
 
@@ -114,6 +116,9 @@ class ServiceRoute:
     monitored: bool = False
     association_columns: tuple[str, ...] = ()
     association_required: bool = False
+    warning_boundaries: str = ""
+    """The ``X-Shipyard-Warning-Boundaries`` value for the instance; "" when the service
+    flags no prediction."""
     # Cumulative weights over the mapped generations that have instances, and one
     # round-robin cycle per generation: derived once, so picking costs a few operations.
     _weights: tuple[tuple[float, str], ...] = field(init=False, repr=False, compare=False)
@@ -131,7 +136,7 @@ class ServiceRoute:
             weights.append((running, gen))
         object.__setattr__(self, "_weights", tuple(weights))
         object.__setattr__(self, "instance_headers", _instance_headers(
-            self.association_columns, self.association_required))
+            self.association_columns, self.association_required, self.warning_boundaries))
         object.__setattr__(self, "_cycles", {
             gen: itertools.cycle(upstreams) for gen, upstreams in self.instances.items()
             if upstreams
@@ -181,6 +186,7 @@ class ServiceRoute:
             "monitored": self.monitored,
             "association_columns": list(self.association_columns),
             "association_required": self.association_required,
+            "warning_boundaries": self.warning_boundaries,
             "instances": {gen: [upstream.to_dict() for upstream in upstreams]
                           for gen, upstreams in self.instances.items()},
         }
@@ -218,15 +224,18 @@ class ServiceRoute:
                 str(column) for column in _list(raw.get("association_columns", []),
                                                 "association_columns")),
             association_required=bool(raw.get("association_required", False)),
+            warning_boundaries=_text(raw, "warning_boundaries"),
         )
 
 
-def _instance_headers(columns: tuple[str, ...], required: bool) -> bytes:
-    if not columns:
-        return b""
-    head = f"{ASSOCIATION_COLUMNS_HEADER}: {','.join(columns)}\r\n"
-    if required:
-        head += f"{ASSOCIATION_REQUIRED_HEADER}: true\r\n"
+def _instance_headers(columns: tuple[str, ...], required: bool, boundaries: str) -> bytes:
+    head = ""
+    if columns:
+        head += f"{ASSOCIATION_COLUMNS_HEADER}: {','.join(columns)}\r\n"
+        if required:
+            head += f"{ASSOCIATION_REQUIRED_HEADER}: true\r\n"
+    if boundaries:
+        head += f"{WARNING_BOUNDARIES_HEADER}: {boundaries}\r\n"
     return head.encode("latin-1")
 
 

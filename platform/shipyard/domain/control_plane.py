@@ -22,6 +22,8 @@ from shipyard.iam.access_control import AccessControl
 from shipyard.query_log import QueryLog
 from shipyard.resources import environments_file
 from shipyard.settings import Settings
+from shipyard.stats.accuracy_queries import ServiceAccuracy
+from shipyard.stats.actuals import ServiceActuals
 from shipyard.stats.drift_queries import ServiceDrift
 from shipyard.stats.queries import ServiceStats
 from shipyard.store import Store
@@ -43,6 +45,8 @@ class ControlPlane:
     queries: QueryLog
     stats: ServiceStats
     drift: ServiceDrift
+    actuals: ServiceActuals
+    accuracy: ServiceAccuracy
     replacements: ModelReplacements
     generation_packages: GenerationPackages
     runners: Runner
@@ -73,6 +77,8 @@ class ControlPlane:
             queries=QueryLog(store),
             stats=ServiceStats(store),
             drift=ServiceDrift(store),
+            actuals=ServiceActuals(store),
+            accuracy=ServiceAccuracy(store),
             replacements=ModelReplacements(store, models),
             generation_packages=GenerationPackages(
                 store, environments, max_bytes=settings.max_upload_bytes

@@ -227,8 +227,10 @@ class ModelRegistry:
             row = _model_version(session, name, version)
             content, number = row.content, row.version
             details = ModelDetails.parse(row.details)
+            ranges = baseline_ranges(details, row.baseline)
         service_name = validate_service_name(service or name)
-        files = self._service_files(service_name, name, number, content, details, environment)
+        files = self._service_files(service_name, name, number, content, details, environment,
+                                    ranges)
         try:
             existing = self.services.get(service_name)
         except NotFound:
@@ -258,7 +260,7 @@ class ModelRegistry:
 
     def _service_files(
         self, service_name: str, model_name: str, number: int, content: bytes,
-        details: ModelDetails, environment: str | None,
+        details: ModelDetails, environment: str | None, ranges: Mapping[str, Any],
     ) -> dict[str, bytes]:
         values = ScaffoldValues(
             name=service_name, kind="model",
@@ -268,11 +270,41 @@ class ModelRegistry:
         files = render_template(self.services.template_dir(DEFAULT_TEMPLATES["model"]), values)
         metadata = {
             "name": model_name, "version": str(number), "problem_type": details.problem_type,
-            "target": details.target, "features": list(details.features),
+            "target": details.target, "features": list(details.features), **ranges,
         }
         files[MODEL_FILE] = content
         files[METADATA_FILE] = json.dumps(metadata, indent=2).encode()
         return files
+
+
+MAX_RANGE_CATEGORIES = 200
+
+
+def baseline_ranges(details: ModelDetails, baseline: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the model service's prediction warnings compare with, written beside its
+    metadata: each feature's range in the baseline (lowest and highest number, or its
+    categories, up to ``MAX_RANGE_CATEGORIES``), and a regression target's range where
+    the baseline holds the target. Empty without a baseline."""
+    if not baseline:
+        return {}
+    ranges: dict[str, Any] = {}
+    for feature in details.features:
+        values = [record[feature["name"]] for record in baseline]
+        if feature["type"] in ("number", "integer"):
+            ranges[feature["name"]] = {"min": min(values), "max": max(values)}
+        else:
+            categories = sorted({json.dumps(value) if isinstance(value, bool) else str(value)
+                                 for value in values})
+            if len(categories) <= MAX_RANGE_CATEGORIES:
+                ranges[feature["name"]] = {"categories": categories}
+    found: dict[str, Any] = {"baseline_ranges": ranges}
+    targets = [record.get(details.target) for record in baseline] if details.target else []
+    if details.problem_type == "regression" and targets and all(
+        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t)
+        for t in targets
+    ):
+        found["target_range"] = {"min": min(targets), "max": max(targets)}
+    return found
 
 
 def _feature(index: int, feature: Any) -> dict[str, str]:

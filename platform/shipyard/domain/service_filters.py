@@ -4,8 +4,9 @@ Each filter is checked before anything is read: an unknown filter, or a value a 
 cannot take, is an ``InvalidInput`` that names it and what it takes (a listing that
 silently ignored a misspelt filter would show everything and look right). Filters combine
 with AND; ``search`` looks for its words, case-insensitively, in the name or the
-description. ``service_health`` (one status or several, separated by commas) is computed,
-not stored: it selects among the services the other filters found (``keeps``).
+description. ``service_health``, ``drift_health`` and ``accuracy_health`` (each one status
+or several, separated by commas) are computed, not stored: they select among the services
+the other filters found (``keeps``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ORDERS: dict[str, Any] = {
     "state": ServiceRow.state,
 }
 FILTERS = ("kind", "state", "enabled", "deployed", "environment", "runner", "project",
-           "search", "service_health", "order_by")
+           "search", "service_health", "drift_health", "accuracy_health", "order_by")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _MAX_SEARCH = 200
 
@@ -53,6 +54,10 @@ class ServiceFilter:
     search: str | None = None
     service_health: frozenset[HealthStatus] | None = None
     """The health statuses to keep; None keeps every service."""
+    drift_health: frozenset[HealthStatus] | None = None
+    """The drift health statuses to keep; None keeps every service."""
+    accuracy_health: frozenset[HealthStatus] | None = None
+    """The accuracy health statuses to keep; None keeps every service."""
     order_by: str = "name"
 
     @classmethod
@@ -79,14 +84,18 @@ class ServiceFilter:
             enabled=_boolean(args, "enabled"), deployed=_boolean(args, "deployed"),
             environment=environment, runner=runner,
             project_id=project_id(project) if project is not None else None,
-            search=search or None, service_health=_statuses(args), order_by=order_by,
+            search=search or None, service_health=_statuses(args, "service_health"),
+            drift_health=_statuses(args, "drift_health"),
+            accuracy_health=_statuses(args, "accuracy_health"), order_by=order_by,
         )
 
     def keeps(self, service: Service) -> bool:
-        """Whether ``service`` (with its health) passes the filters SQL cannot apply."""
-        if self.service_health is None:
-            return True
-        return service.health is not None and service.health.status in self.service_health
+        """Whether ``service`` (with its healths) passes the filters SQL cannot apply."""
+        checks = ((self.service_health, service.health),
+                  (self.drift_health, service.drift_health),
+                  (self.accuracy_health, service.accuracy_health))
+        return all(statuses is None or (health is not None and health.status in statuses)
+                   for statuses, health in checks)
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """``query`` (over ``ServiceRow``) narrowed and ordered by this filter."""
@@ -116,15 +125,15 @@ def _one_of(args: Mapping[str, str], name: str, known: tuple[str, ...]) -> str |
     return value
 
 
-def _statuses(args: Mapping[str, str]) -> frozenset[HealthStatus] | None:
-    value = args.get("service_health")
+def _statuses(args: Mapping[str, str], name: str) -> frozenset[HealthStatus] | None:
+    value = args.get(name)
     if value is None:
         return None
     statuses = [word.strip() for word in value.split(",")]
     unknown = [word for word in statuses if word not in HEALTH_STATUSES]
     if unknown:
         raise InvalidInput(
-            f"unknown service_health {', '.join(map(repr, unknown))}; known: "
+            f"unknown {name} {', '.join(map(repr, unknown))}; known: "
             f"{', '.join(HEALTH_STATUSES)} (several separated by commas)"
         )
     return frozenset(HealthStatus(word) for word in statuses)

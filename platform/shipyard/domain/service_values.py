@@ -2,7 +2,8 @@
 (``Service``), one of its files (``ServiceFile``), and what creating one asks for
 (``ServiceSpec``, checked as it is read), with the checks of a runner name and an access
 level they share with the registry's updates. A service shows its health thresholds, all
-of them (``shipyard.stats.health``), and, where it was asked for, its health.
+of them (``shipyard.stats.health``), and, where it was asked for, its health, its drift
+health and its accuracy health (``shipyard.stats.monitoring_health``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class Service:
     """Its monitoring settings: the defaults, with the ones it set over them."""
     health: Health | None = None
     """Its health now, where it was asked for (a listing, a service's status)."""
+    drift_health: Health | None = None
+    """Its drift health now, where its health was asked for."""
+    accuracy_health: Health | None = None
+    """Its accuracy health now, where its health was asked for."""
 
     @classmethod
     def from_row(cls, row: ServiceRow, *, health: Health | None = None) -> Service:
@@ -94,6 +99,9 @@ class Service:
             "health_thresholds": self.health_thresholds.to_dict(),
             "monitoring": self.monitoring.to_dict(),
             **({"service_health": self.health.to_dict()} if self.health else {}),
+            **({"drift_health": self.drift_health.to_dict()} if self.drift_health else {}),
+            **({"accuracy_health": self.accuracy_health.to_dict()}
+               if self.accuracy_health else {}),
         }
 
 

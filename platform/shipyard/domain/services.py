@@ -11,6 +11,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from shipyard.domain.validation import (
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
 from shipyard.resources import templates_root
 from shipyard.stats.health import patched_overrides, service_health
+from shipyard.stats.monitoring_health import monitoring_health
 from shipyard.stats.monitoring_settings import patched_monitoring
 from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
 
@@ -140,23 +142,36 @@ class ServiceRegistry:
         self, filters: ServiceFilter | None = None, *, now: datetime | None = None
     ) -> list[Service]:
         """The services ``filters`` selects (all of them, by name, for None), each with
-        its health at ``now`` (default: now)."""
+        its health, drift health and accuracy health at ``now`` (default: now)."""
         filters = filters or ServiceFilter()
         with self.store.reading() as session:
             rows = list(session.scalars(filters.apply(select(ServiceRow))))
             health = service_health(session, rows, now)
             found = [Service.from_row(row, health=health[row.id]) for row in rows]
+        found = self._with_monitoring_health(found, now)
         return [service for service in found if filters.keeps(service)]
 
     def get(
         self, ref: str, *, with_health: bool = False, now: datetime | None = None
     ) -> Service:
-        """The service ``ref`` (an id or a name); ``with_health``, with its health at
-        ``now`` (default: now)."""
+        """The service ``ref`` (an id or a name); ``with_health``, with its health, drift
+        health and accuracy health at ``now`` (default: now)."""
         with self.store.reading() as session:
             row = find_service(session, ref)
             health = service_health(session, [row], now)[row.id] if with_health else None
-            return Service.from_row(row, health=health)
+            service = Service.from_row(row, health=health)
+        if not with_health:
+            return service
+        return self._with_monitoring_health([service], now)[0]
+
+    def _with_monitoring_health(
+        self, found: list[Service], now: datetime | None
+    ) -> list[Service]:
+        """``found`` with their drift and accuracy health (read after the registry's own
+        transaction: each question reads in its own)."""
+        answers = monitoring_health(self.store, found, now)
+        return [replace(service, drift_health=answers[service.id][0],
+                        accuracy_health=answers[service.id][1]) for service in found]
 
     def update(self, ref: str, changes: Mapping[str, Any]) -> Service:
         """Change the editable fields; kind and template are fixed at creation."""

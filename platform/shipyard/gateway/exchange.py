@@ -66,7 +66,7 @@ class Exchange(Forwarding):
         "keep_upstream", "last_read", "limit", "method", "no_body", "out", "pending",
         "pending_size", "predictions", "raw_headers", "request_id", "response_bytes",
         "retried", "sent", "sent_size", "sized", "started", "started_at", "status",
-        "target", "unsent", "until_close", "upstream", "watch_idle"
+        "target", "unsent", "until_close", "upstream", "warnings", "watch_idle"
     )
 
     def __init__(
@@ -118,6 +118,7 @@ class Exchange(Forwarding):
         self.forwarded = False
         self.forwarded_at = 0.0
         self.predictions: int | None = None
+        self.warnings: int | None = None
         self.body_hash: hashlib._Hash | None = None
         self.raw_headers: list[tuple[bytes, bytes]] | None = None
         self.copies: BodyCopies | None = None
@@ -262,6 +263,7 @@ class Exchange(Forwarding):
         self.keep_upstream = keep_alive
         answer = ResponseHeaders(headers)
         self.predictions = answer.predictions
+        self.warnings = answer.warnings
         no_body = self.no_body or status in _NO_BODY_STATUSES
         self.sized = not no_body and answer.sized
         if not no_body and not self.sized:

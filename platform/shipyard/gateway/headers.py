@@ -16,6 +16,8 @@ from shipyard.contracts.query_record import (
     ASSOCIATION_ID_HEADER,
     ASSOCIATION_REQUIRED_HEADER,
     PREDICTIONS_HEADER,
+    WARNING_BOUNDARIES_HEADER,
+    WARNINGS_HEADER,
 )
 from shipyard.errors import InvalidInput
 
@@ -37,7 +39,8 @@ _REQUEST_REPLACED = frozenset({
 _RESPONSE_REPLACED = frozenset({b"x-request-id", b"x-shipyard-generation"})
 # Set by the gateway alone (from the service's settings), never passed on from a caller.
 _GATEWAY_ONLY = frozenset({ASSOCIATION_COLUMNS_HEADER.lower().encode(),
-                           ASSOCIATION_REQUIRED_HEADER.lower().encode()})
+                           ASSOCIATION_REQUIRED_HEADER.lower().encode(),
+                           WARNING_BOUNDARIES_HEADER.lower().encode()})
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
@@ -184,6 +187,7 @@ class RequestHeaders:
 
 
 _PREDICTIONS = PREDICTIONS_HEADER.lower().encode()
+_WARNINGS = WARNINGS_HEADER.lower().encode()
 _MAX_PREDICTIONS = 2**53
 
 
@@ -199,7 +203,7 @@ def _count(value: bytes) -> int | None:
 class ResponseHeaders:
     """An upstream answer's headers, sorted into what is passed back and its framing."""
 
-    __slots__ = ("chunked", "content_length", "kept", "predictions")
+    __slots__ = ("chunked", "content_length", "kept", "predictions", "warnings")
 
     def __init__(self, headers: HeaderList) -> None:
         kept: HeaderList = []
@@ -207,12 +211,16 @@ class ResponseHeaders:
         self.content_length: bytes | None = None
         self.chunked = False
         self.predictions: int | None = None
+        self.warnings: int | None = None
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"content-length":
                 self.content_length = value
             elif lowered == _PREDICTIONS:
                 self.predictions = _count(value)
+                kept.append((name, value))
+            elif lowered == _WARNINGS:
+                self.warnings = _count(value)
                 kept.append((name, value))
             elif _is_hop_by_hop(lowered):
                 if lowered == b"connection":

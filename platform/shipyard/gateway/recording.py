@@ -105,6 +105,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         request_bytes=exchange.body_size, response_bytes=exchange.response_bytes,
         caller=exchange.caller.label if exchange.caller is not None else "",
         predictions=exchange.predictions,
+        warnings=exchange.warnings,
         association_id=headers.association_id,
         association_field=route.association_id_field,
         keep_bodies=route.collect_prediction_data,

@@ -13,6 +13,7 @@ import threading
 from flask import Flask
 
 from shipyard import __version__
+from shipyard.openapi.accuracy_schemas import ACCURACY_SCHEMAS, ACCURACY_TAGS
 from shipyard.openapi.control_schemas import COMPONENTS, TAGS
 from shipyard.openapi.document import BuiltDocument, build_document
 from shipyard.openapi.drift_schemas import DRIFT_SCHEMAS, DRIFT_TAGS
@@ -58,12 +59,13 @@ def control_plane_document(app: Flask) -> BuiltDocument:
         if built is None:
             components = {
                 **COMPONENTS,
-                "schemas": {**COMPONENTS["schemas"], **STATS_SCHEMAS, **DRIFT_SCHEMAS},
+                "schemas": {**COMPONENTS["schemas"], **STATS_SCHEMAS, **DRIFT_SCHEMAS,
+                            **ACCURACY_SCHEMAS},
                 "parameters": {**COMPONENTS.get("parameters", {}), **STATS_PARAMETERS},
             }
             built = build_document(
                 _INFO, control_plane_routes(app), components=components,
-                tags=TAGS + STATS_TAGS + DRIFT_TAGS,
+                tags=TAGS + STATS_TAGS + DRIFT_TAGS + ACCURACY_TAGS,
             )
             app.extensions[_EXTENSION] = built
         return built

@@ -54,6 +54,33 @@ schemas:
       service_health:
         allOf: [{$ref: '#/components/schemas/ServiceHealth'}]
         description: "its health now (in a listing and a service's status)"
+      drift_health:
+        type: object
+        description: "its drift health now, over the last window_hours (with service_health):
+          unknown for a custom service, a model service without drift yet, or fewer than
+          drift_thresholds.min_rows scored rows; failing when the prediction or an important
+          feature drifted; warning when another feature did"
+        required: [status, reasons, window_hours]
+        properties:
+          status: {type: string, enum: [passing, warning, failing, unknown]}
+          reasons:
+            type: array
+            items: {type: string}
+            example: ["petal_length drifted (PSI 1.83, importance 0.41)"]
+          window_hours: {type: integer, example: 24}
+      accuracy_health:
+        type: object
+        description: "its accuracy health now, over the last window_hours (with
+          service_health): the watched metric on the actuals against the model's own on its
+          baseline; unknown without enough actuals or without that reference"
+        required: [status, reasons, window_hours]
+        properties:
+          status: {type: string, enum: [passing, warning, failing, unknown]}
+          reasons:
+            type: array
+            items: {type: string}
+            example: ["accuracy 0.71, 16.5% under 0.85 on the baseline"]
+          window_hours: {type: integer, example: 24}
   ServiceHealth:
     type: object
     required: [status, reasons, window_minutes]
@@ -100,7 +127,7 @@ schemas:
     type: object
     description: "The settings in force: the defaults, with the ones the service set."
     required: [feature_drift, target_drift, drift_thresholds, association_id_columns,
-               required_in_prediction_requests]
+               required_in_prediction_requests, prediction_warnings, health]
     properties:
       feature_drift: {type: boolean, description: "count scored rows' features for drift"}
       target_drift: {type: boolean, description: "count scored rows' predictions for drift"}
@@ -114,6 +141,49 @@ schemas:
       required_in_prediction_requests:
         type: boolean
         description: "refuse (400) a record without its association columns"
+      prediction_warnings: {$ref: '#/components/schemas/PredictionWarnings'}
+      health: {$ref: '#/components/schemas/MonitoringHealth'}
+  PredictionWarnings:
+    type: object
+    description: "Flag predictions outside their boundaries, or made from inputs outside
+      the baseline's, with an X-Shipyard-Prediction-Warning header; they still answer."
+    required: [enabled, lower, upper, margin, min_confidence, flag_inputs]
+    properties:
+      enabled: {type: boolean}
+      lower:
+        type: number
+        nullable: true
+        description: "a regression's lowest expected prediction; null: the baseline
+          target's lowest, widened by margin"
+      upper: {type: number, nullable: true}
+      margin: {type: number, minimum: 0, maximum: 10, example: 0.1}
+      min_confidence:
+        type: number
+        minimum: 0
+        maximum: 1
+        description: "a classification whose top probability is under this is flagged"
+      flag_inputs:
+        type: boolean
+        description: "flag numbers outside the baseline's range and unseen categories"
+  MonitoringHealth:
+    type: object
+    required: [window_hours, important_feature, accuracy_metric, accuracy_warning,
+               accuracy_failing]
+    properties:
+      window_hours: {type: integer, minimum: 1, example: 24}
+      important_feature:
+        type: number
+        minimum: 0
+        maximum: 1
+        description: "a drifted feature this important (or the target) fails drift health"
+      accuracy_metric:
+        type: string
+        nullable: true
+        description: "null: accuracy for a classification, rmse for a regression"
+      accuracy_warning:
+        type: number
+        description: "relative degradation from the baseline's that warns"
+      accuracy_failing: {type: number}
   MonitoringChanges:
     type: object
     nullable: true
@@ -138,6 +208,31 @@ schemas:
         maxItems: 10
         items: {type: string, minLength: 1, maxLength: 128}
       required_in_prediction_requests: {type: boolean, nullable: true}
+      prediction_warnings:
+        type: object
+        nullable: true
+        additionalProperties: false
+        properties:
+          enabled: {type: boolean, nullable: true}
+          lower: {type: number, nullable: true}
+          upper: {type: number, nullable: true}
+          margin: {type: number, minimum: 0, maximum: 10, nullable: true}
+          min_confidence: {type: number, minimum: 0, maximum: 1, nullable: true}
+          flag_inputs: {type: boolean, nullable: true}
+      health:
+        type: object
+        nullable: true
+        additionalProperties: false
+        properties:
+          window_hours: {type: integer, minimum: 1, maximum: 8784, nullable: true}
+          important_feature: {type: number, minimum: 0, maximum: 1, nullable: true}
+          accuracy_metric:
+            type: string
+            nullable: true
+            enum: [accuracy, balanced_accuracy, precision, recall, f1, auc, log_loss, rmse,
+                   mae, mape, r2, gamma_deviance, null]
+          accuracy_warning: {type: number, minimum: 0, maximum: 10, nullable: true}
+          accuracy_failing: {type: number, minimum: 0, maximum: 10, nullable: true}
   HealthLevelChanges:
     type: object
     nullable: true

@@ -27,12 +27,16 @@ UsageFigure:
     max: {type: number, nullable: true}
 StatsFigures:
   type: object
-  required: [total_requests, total_predictions, slow_requests, response_time,
+  required: [total_requests, total_predictions, prediction_warnings, slow_requests, response_time,
              execution_time, overhead_time, user_error_rate, server_error_rate, timeouts,
              num_consumers, median_load, peak_load, bytes_in, bytes_out, cpu_percent,
              memory_bytes, gpu_memory_bytes]
   properties:
     total_requests: {type: integer}
+    prediction_warnings:
+      type: integer
+      description: Predictions the instances flagged (prediction warnings), as their
+        X-Shipyard-Prediction-Warnings header says.
     total_predictions:
       type: integer
       description: Rows scored, as the instances' X-Shipyard-Predictions header says.

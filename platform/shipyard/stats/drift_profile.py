@@ -68,6 +68,8 @@ class DriftProfile:
     baseline_rows: int
     importance: Mapping[str, float] | None = None
     """Each feature's importance to the model (adding up to 1), as its instance said."""
+    baseline_accuracy: Mapping[str, Any] | None = None
+    """The model's metrics on its baseline, where the baseline holds the target."""
 
     @property
     def size(self) -> int:
@@ -84,10 +86,12 @@ class DriftProfile:
         return self.to_dict()["slots"] == other.to_dict()["slots"]
 
     def with_predictions(
-        self, predictions: Sequence[Any], importance: Mapping[str, float] | None = None
+        self, predictions: Sequence[Any], importance: Mapping[str, float] | None = None,
+        baseline_accuracy: Mapping[str, Any] | None = None,
     ) -> DriftProfile:
         """This profile with the prediction's bins and reference, from the model's
-        ``predictions`` on the baseline records, and the features' ``importance``."""
+        ``predictions`` on the baseline records, the features' ``importance`` and the
+        model's metrics on its baseline."""
         kind = "number" if self.problem_type == "regression" else "string"
         offset = self.features[-1].offset + self.features[-1].bins.size if self.features else 0
         slot = Slot(PREDICTION, kind, bins_for(kind, predictions), offset)
@@ -100,6 +104,8 @@ class DriftProfile:
             numpy.concatenate([self.reference_counts[features], counts]),
             numpy.concatenate([self.reference_sums[features], sums]), self.baseline_rows,
             dict(importance) if importance is not None else self.importance,
+            dict(baseline_accuracy) if baseline_accuracy is not None
+            else self.baseline_accuracy,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +118,8 @@ class DriftProfile:
             "reference_sums": self.reference_sums.tolist(),
             "baseline_rows": self.baseline_rows,
             "importance": dict(self.importance) if self.importance is not None else None,
+            "baseline_accuracy": (dict(self.baseline_accuracy)
+                                  if self.baseline_accuracy is not None else None),
         }
 
     @classmethod
@@ -133,7 +141,7 @@ class DriftProfile:
             data["problem_type"], tuple(slots), prediction,
             numpy.asarray(data["reference_counts"], dtype=numpy.int64),
             numpy.asarray(data["reference_sums"], dtype=numpy.float64), data["baseline_rows"],
-            data.get("importance"),
+            data.get("importance"), data.get("baseline_accuracy"),
         )
 
 

@@ -21,6 +21,7 @@ def summary_of(rollup: Rollup, slow_ms: float) -> dict[str, Any]:
     return {
         "total_requests": calls,
         "total_predictions": rollup.predictions,
+        "prediction_warnings": rollup.warnings,
         "slow_requests": rollup.latency.count_above(slow_ms),
         "response_time": _quantiles(rollup.latency),
         "execution_time": _quantiles(rollup.instance_time),
@@ -47,6 +48,7 @@ def _quantile_metric(name: str, q: float) -> Callable[[Rollup, float], float | N
 METRICS: dict[str, Callable[[Rollup, float], Any]] = {
     "total_requests": lambda r, _s: r.calls,
     "total_predictions": lambda r, _s: r.predictions,
+    "prediction_warnings": lambda r, _s: r.warnings,
     "slow_requests": lambda r, slow: r.latency.count_above(slow),
     **{f"response_time_{label}": _quantile_metric("latency", q)
        for label, q in QUANTILES.items()},

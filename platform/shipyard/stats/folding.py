@@ -60,6 +60,7 @@ def fold_calls(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         minutes[(service_id, row["generation"] or _NONE, "main", minute)].add_call(
             row["status"], row["latency_ms"], row["instance_ms"], predictions,
             row["request_bytes"], row["response_bytes"], row["caller"] or "",
+            row.get("warnings") or 0,
         )
         challenger = row["challenger_generation"]
         challenger_status = row["challenger_status"]

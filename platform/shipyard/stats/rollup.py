@@ -26,7 +26,7 @@ SPANS = (MINUTE, HOUR, DAY)
 """The spans rollups are kept at, in seconds; each a whole number of the one before."""
 
 COUNTERS = (
-    "calls", "predictions", "ok", "user_errors", "server_errors", "timeouts",
+    "calls", "predictions", "warnings", "ok", "user_errors", "server_errors", "timeouts",
     "bytes_in", "bytes_out", "usage_samples", "cpu_sum", "memory_sum", "gpu_memory_sum",
 )
 MAXIMA = ("peak_load", "cpu_max", "memory_max", "gpu_memory_max")
@@ -38,6 +38,8 @@ _PER_LOG_GAMMA = 1 / log(GAMMA)
 class Rollup:
     calls: int = 0
     predictions: int = 0
+    warnings: int = 0
+    """Predictions their instance flagged (prediction warnings)."""
     ok: int = 0
     """Calls answered without an error status (1xx to 3xx)."""
     user_errors: int = 0
@@ -64,11 +66,12 @@ class Rollup:
 
     def add_call(
         self, status: int, latency_ms: float, instance_ms: float | None, predictions: int,
-        bytes_in: int, bytes_out: int, caller: str,
+        bytes_in: int, bytes_out: int, caller: str, warnings: int = 0,
     ) -> None:
         # The ingest's inner loop: histogram adds are inlined (``Histogram.index_of``).
         self.calls += 1
         self.predictions += predictions
+        self.warnings += warnings
         if status >= 500:
             self.server_errors += 1
             if status == 504:
@@ -119,6 +122,7 @@ class Rollup:
         callers out too (a chart that does not count consumers)."""
         self.calls += row.calls
         self.predictions += row.predictions
+        self.warnings += row.warnings
         self.ok += row.ok
         self.user_errors += row.user_errors
         self.server_errors += row.server_errors

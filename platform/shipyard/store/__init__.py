@@ -4,6 +4,7 @@ Used by every process (the gateway only through iam). It imports nothing of Ship
 the errors and the query-record contract its ``query_log`` table is made from.
 """
 
+from shipyard.store.accuracy_tables import AccuracyRollupRow, ActualRow, ScoredRowRow
 from shipyard.store.database import Store
 from shipyard.store.drift_tables import DriftProfileRow, DriftRollupRow
 from shipyard.store.identity_tables import (
@@ -30,6 +31,8 @@ from shipyard.store.tables import (
 
 __all__ = [
     "AccessKeyRow",
+    "AccuracyRollupRow",
+    "ActualRow",
     "ApiKeyRow",
     "ArtifactRemovalRow",
     "Base",
@@ -44,6 +47,7 @@ __all__ = [
     "ProjectMemberRow",
     "ProjectRow",
     "QueryLogRow",
+    "ScoredRowRow",
     "ServiceFileRow",
     "ServiceRow",
     "StatsRollupRow",

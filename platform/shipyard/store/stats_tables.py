@@ -23,7 +23,7 @@ class StatsRollupRow(Base):
         Column("generation", String(16), primary_key=True),
         Column("role", String(16), primary_key=True),
         *(Column(name, BigInteger, nullable=False, default=0) for name in (
-            "calls", "predictions", "ok", "user_errors", "server_errors", "timeouts",
+            "calls", "predictions", "warnings", "ok", "user_errors", "server_errors", "timeouts",
             "bytes_in", "bytes_out", "usage_samples", "peak_load", "memory_max",
             "gpu_memory_max")),
         *(Column(name, Float, nullable=False, default=0.0) for name in (

@@ -27,6 +27,8 @@ from shipyard.domain.generation_refs import tag_of
 from shipyard.domain.models import find_model_version, split_model_version
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.openapi.model_service import IMPORTANCE_PATH, PREDICT_PATH
+from shipyard.stats.accuracy_metrics import metrics_of
+from shipyard.stats.accuracy_rollup import rollup_for
 from shipyard.stats.drift_profiles import (
     generation_model_version,
     load_profile,
@@ -93,7 +95,7 @@ class DriftReferences:
             if profile.prediction is not None:
                 return True
             model_version = generation_model_version(session, service_id, tag) or ""
-            records = _baseline_records(session, model_version)
+            records, targets, problem = _baseline_records(session, model_version)
         host, port = address
         predictions: list[Any] = []
         try:
@@ -110,7 +112,9 @@ class DriftReferences:
             if current is None or current.prediction is not None:
                 return current is not None
             save_profile(session, service_id, tag, model_version,
-                         current.with_predictions(predictions, importance))
+                         current.with_predictions(
+                             predictions, importance,
+                             baseline_accuracy(problem, targets, predictions)))
         log.info("took the drift reference of %s %s: %d predictions on its baseline",
                  service_id, tag, len(predictions))
         return True
@@ -180,13 +184,36 @@ class DriftReferences:
         return predictions
 
 
-def _baseline_records(session: Session, model_version: str) -> list[dict[str, Any]]:
-    """The baseline's records with their features only (a baseline may hold the target,
-    which the predict route refuses)."""
+def _baseline_records(
+    session: Session, model_version: str
+) -> tuple[list[dict[str, Any]], list[Any], str]:
+    """The baseline's records with their features only (the predict route refuses the
+    target), the target of each (None where it has none), and the problem type."""
     try:
         name, number = split_model_version(model_version)
         row = find_model_version(session, name, number)
     except (InvalidInput, NotFound):
-        return []
+        return [], [], ""
     features = [feature["name"] for feature in row.details["features"]]
-    return [{name: record[name] for name in features} for record in row.baseline]
+    target = row.details.get("target") or ""
+    records = [{name: record[name] for name in features} for record in row.baseline]
+    targets = [record.get(target) if target else None for record in row.baseline]
+    return records, targets, str(row.details.get("problem_type") or "")
+
+
+def baseline_accuracy(problem: str, targets: list[Any], predictions: list[Any]
+                      ) -> dict[str, Any] | None:
+    """The model's metrics on its own baseline, where the baseline holds the target: what
+    accuracy health compares the live accuracy with. None without targets."""
+    if problem not in ("classification", "regression") or any(t is None for t in targets) \
+            or not targets:
+        return None
+    rollup = rollup_for(problem)
+    try:
+        for target, prediction in zip(targets, predictions, strict=True):
+            rollup.add(target, prediction)
+    except ValueError as exc:
+        log.warning("no accuracy on the baseline: %s", exc)
+        return None
+    return {name: value for name, value in metrics_of(rollup).items()
+            if not isinstance(value, dict)}

@@ -48,6 +48,7 @@ from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS
 from shipyard.gateway.spool import PART_SUFFIX, SPOOL_SUFFIX
 from shipyard.stats.drift_folding import fold_drift
 from shipyard.stats.folding import fold_calls
+from shipyard.stats.scored_row_store import keep_scored_rows
 from shipyard.stats.scored_rows import ScoredCall
 from shipyard.store import QueryLogRow, Store
 
@@ -159,6 +160,7 @@ def _ingest_file(
                 session.execute(insert(_QUERY_LOG), rows[start:start + CHUNK])
             fold_calls(session, rows)
             fold_drift(session, scored)
+            keep_scored_rows(session, scored)
     except SQLAlchemyError:
         log.exception("could not ingest query spool file %s; trying again later", path.name)
         return 0

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, Upstream
 from shipyard.domain.generation_refs import generation_numbers, tag_in, tag_of, tagged_mapping
-from shipyard.stats.monitoring_settings import monitoring_of
+from shipyard.stats.monitoring_settings import PredictionWarnings, monitoring_of
 from shipyard.store import InstanceRow, ServiceRow
 from shipyard_runners import State
 
@@ -23,7 +23,21 @@ def _monitoring(service: ServiceRow) -> dict[str, Any]:
     settings = monitoring_of(service)
     return {"monitored": settings.tracks_drift or bool(settings.association_id_columns),
             "association_columns": settings.association_id_columns,
-            "association_required": settings.required_in_prediction_requests}
+            "association_required": settings.required_in_prediction_requests,
+            "warning_boundaries": _boundaries(settings.prediction_warnings)}
+
+
+def _boundaries(warnings: PredictionWarnings) -> str:
+    """The header value that tells the instance how to flag predictions; "" for none."""
+    if not warnings.enabled:
+        return ""
+    pairs = [f"margin={warnings.margin!r}", f"min_confidence={warnings.min_confidence!r}",
+             f"inputs={int(warnings.flag_inputs)}"]
+    if warnings.lower is not None:
+        pairs.append(f"lower={warnings.lower!r}")
+    if warnings.upper is not None:
+        pairs.append(f"upper={warnings.upper!r}")
+    return ";".join(pairs)
 
 
 def routing_table(session: Session) -> RoutingTable:

@@ -1,0 +1,129 @@
+"""``refold_hours``: the accuracy rollups of a service's hours, made again from the scored
+rows of each hour joined to their actuals.
+
+Actuals come late and may be sent again (a correction replaces the first), so an hour's
+accuracy is never added to piecemeal: each upload makes again the hours its matched rows
+were scored in, from every joined pair of those hours. That is exact and idempotent (a
+resend changes nothing but what it corrects), and costs what the touched hours hold,
+never the service's whole history; a question over any window then merges hourly
+rollups (``accuracy_queries``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from shipyard.stats.accuracy_rollup import AccuracyRollup, ClassificationRollup, rollup_for
+from shipyard.stats.drift_profiles import model_details
+from shipyard.stats.rollup import HOUR
+from shipyard.store import AccuracyRollupRow, ActualRow, ScoredRowRow
+
+__all__ = ["actual_like", "hour_of", "refold_hours"]
+
+log = logging.getLogger(__name__)
+
+_ROLLUPS = AccuracyRollupRow.__table__
+
+
+def hour_of(at: float) -> int:
+    return int(at) // HOUR * HOUR
+
+
+def refold_hours(session: Session, hours: Iterable[tuple[str, int]]) -> int:
+    """Make again the accuracy rollups of each (service id, hour start); how many rows
+    were joined."""
+    joined = 0
+    problems: dict[tuple[str, str], str | None] = {}
+    for service_id, start in sorted(set(hours)):
+        rollups: dict[tuple[str, str], AccuracyRollup] = {}
+        # Alike pairs come counted: a classification without probabilities is a few
+        # groups however many rows it has.
+        columns = (ScoredRowRow.generation, ScoredRowRow.prediction, ScoredRowRow.scores,
+                   ScoredRowRow.challenger_generation, ScoredRowRow.challenger_prediction,
+                   ScoredRowRow.challenger_scores, ActualRow.actual_value)
+        for row in session.execute(
+            select(*columns, func.count().label("count"))
+            .join(ActualRow, (ActualRow.service_id == ScoredRowRow.service_id)
+                  & (ActualRow.association_id == ScoredRowRow.association_id))
+            .where(ScoredRowRow.service_id == service_id, ScoredRowRow.at >= start,
+                   ScoredRowRow.at < start + HOUR)
+            .group_by(*columns)
+        ):
+            actual = json.loads(row.actual_value)
+            for role, generation, prediction, scores in (
+                ("main", row.generation, row.prediction, row.scores),
+                ("challenger", row.challenger_generation, row.challenger_prediction,
+                 row.challenger_scores),
+            ):
+                if generation is None or prediction is None:
+                    continue
+                if (service_id, generation) not in problems:
+                    details = model_details(session, service_id, generation)
+                    problems[(service_id, generation)] = (
+                        None if details is None else details.get("problem_type"))
+                problem = problems[(service_id, generation)]
+                if problem is None:
+                    continue
+                rollup = rollups.get((generation, role))
+                if rollup is None:
+                    rollup = rollups[(generation, role)] = rollup_for(problem)
+                if _add(rollup, actual, json.loads(prediction), scores, row.count):
+                    joined += row.count if role == "main" else 0
+        session.execute(delete(_ROLLUPS).where(_ROLLUPS.c.service_id == service_id,
+                                               _ROLLUPS.c.start == start))
+        if rollups:
+            session.execute(insert(_ROLLUPS), [
+                {"service_id": service_id, "start": start, "generation": generation,
+                 "role": role, "problem_type": problems[(service_id, generation)],
+                 "rows": rollup.rows, "rollup": rollup.to_bytes()}
+                for (generation, role), rollup in rollups.items()
+            ])
+    return joined
+
+
+def _add(rollup: AccuracyRollup, actual: Any, predicted: Any, scores: str | None,
+         count: int) -> bool:
+    """Count ``count`` alike pairs; False (and logged) for a pair the rollup cannot
+    take."""
+    try:
+        if isinstance(rollup, ClassificationRollup):
+            if scores is None:
+                rollup.add(actual_like(actual, predicted, None), predicted, count=count)
+                return True
+            found = json.loads(scores)
+            probabilities, classes = found["probabilities"], found["classes"]
+            for _ in range(count):
+                rollup.add(actual_like(actual, predicted, classes), predicted, probabilities,
+                           classes)
+        else:
+            for _ in range(count):
+                rollup.add(actual, predicted)
+    except ValueError as exc:
+        log.debug("an actual left out of accuracy: %s", exc)
+        return False
+    return True
+
+
+def actual_like(actual: Any, predicted: Any, classes: list[Any] | None) -> Any:
+    """``actual`` as the model's own label where it only differs in type (CSV actuals are
+    text: "1" for the class 1)."""
+    if not isinstance(actual, str) or isinstance(predicted, str):
+        return actual
+    for label in [predicted, *(classes or ())]:
+        if not isinstance(label, str) and _text(label) == actual.strip():
+            return label
+    return actual
+
+
+def _text(label: Any) -> str:
+    if isinstance(label, bool):
+        return "true" if label else "false"
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))
+    return str(label)

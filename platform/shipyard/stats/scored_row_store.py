@@ -1,0 +1,111 @@
+"""``keep_scored_rows``: each row a monitored model service scored under an association id,
+kept with its prediction (and its challenger's) for actuals to join, in the ingest's
+transaction. One id per row: a records body of 50 rows with ``customer_id`` keeps 50.
+
+A row scored again under an id replaces the earlier one; where an actual is already
+stored for an id (sent before its prediction reached the log), the accuracy of that
+prediction's hour is made again (``refold_hours``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shipyard.stats.accuracy_folding import hour_of, refold_hours
+from shipyard.stats.drift_profiles import model_details
+from shipyard.stats.monitoring_settings import monitoring_of
+from shipyard.stats.scored_rows import ScoredAnswer, ScoredCall, answer_of, scored_rows
+from shipyard.store import ActualRow, ScoredRowRow, ServiceRow
+from shipyard.store.upserts import upsert
+
+__all__ = ["keep_scored_rows"]
+
+_TABLE = ScoredRowRow.__table__
+
+
+def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
+    """Keep the rows of ``calls`` that carry an association id; how many were kept."""
+    columns: dict[str, tuple[str, ...]] = {}
+    details: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+    kept: dict[tuple[str, str], dict[str, Any]] = {}
+    for call in calls:
+        if call.service_id not in columns:
+            service = session.get(ServiceRow, call.service_id)
+            columns[call.service_id] = (
+                monitoring_of(service).association_id_columns if service is not None else ())
+        ids = columns[call.service_id]
+        if not ids or not call.generation or not 200 <= call.status < 300:
+            continue
+        place = (call.service_id, call.generation)
+        if place not in details:
+            details[place] = model_details(session, *place)
+        model = details[place]
+        if model is None:
+            continue
+        rows = scored_rows(call.request, model["features"], ids)
+        if rows is None or rows.ids is None:
+            continue
+        main = answer_of(call.response, rows.count)
+        challenger = None
+        if call.challenger_generation and call.challenger_status is not None \
+                and 200 <= call.challenger_status < 300:
+            challenger = answer_of(call.challenger_response, rows.count)
+        for index, association_id in enumerate(rows.ids):
+            if association_id is None:
+                continue
+            kept[(call.service_id, association_id)] = {
+                "service_id": call.service_id, "association_id": association_id,
+                "at": call.at, "generation": call.generation,
+                "prediction": _prediction(main, index), "scores": _scores(main, index),
+                "challenger_generation": call.challenger_generation if challenger else None,
+                "challenger_prediction": _prediction(challenger, index),
+                "challenger_scores": _scores(challenger, index),
+            }
+    if not kept:
+        return 0
+    before = _already_joined(session, list(kept))
+    upsert(session, _TABLE, list(kept.values()))
+    hours: set[tuple[str, int]] = set()
+    for key, stored_at in before.items():
+        hours.add((key[0], hour_of(kept[key]["at"])))
+        if stored_at >= 0:
+            hours.add((key[0], hour_of(stored_at)))
+    refold_hours(session, hours)
+    return len(kept)
+
+
+def _already_joined(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """Of ``keys``, those with an actual, each with the time of its stored prediction (or
+    of the new one when none was stored)."""
+    found: dict[tuple[str, str], float] = {}
+    by_service: dict[str, list[str]] = {}
+    for service_id, association_id in keys:
+        by_service.setdefault(service_id, []).append(association_id)
+    for service_id, ids in by_service.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for association_id, at in session.execute(
+                select(ActualRow.association_id, ScoredRowRow.at)
+                .outerjoin(ScoredRowRow, (ScoredRowRow.service_id == ActualRow.service_id)
+                           & (ScoredRowRow.association_id == ActualRow.association_id))
+                .where(ActualRow.service_id == service_id,
+                       ActualRow.association_id.in_(chunk))
+            ):
+                found[(service_id, association_id)] = at if at is not None else -1.0
+    return found
+
+
+def _prediction(answer: ScoredAnswer | None, index: int) -> str | None:
+    return None if answer is None else json.dumps(answer.predictions[index])
+
+
+def _scores(answer: ScoredAnswer | None, index: int) -> str | None:
+    if answer is None or answer.probabilities is None or answer.classes is None:
+        return None
+    return json.dumps({"classes": answer.classes,
+                       "probabilities": answer.probabilities[index]})
