@@ -22,7 +22,7 @@ import time
 
 from flask import Flask
 
-time.sleep(60)  # the build's import check waits here
+time.sleep(20)  # the build's import check waits here, past the deploy's 10 s
 app = Flask(__name__)
 """
 
