@@ -23,14 +23,6 @@ import warnings
 from typing import Any
 
 import numpy
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    log_loss,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
 
 from shipyard.stats.accuracy_rollup import (
     AccuracyRollup,
@@ -41,6 +33,14 @@ from shipyard.stats.accuracy_rollup import (
 )
 
 __all__ = ["METRIC_NAMES", "metrics_of"]
+
+
+def _sklearn() -> Any:
+    """scikit-learn's metrics, imported when first asked for: the import takes a third of
+    a second that every process importing the stats would pay otherwise."""
+    from sklearn import metrics
+
+    return metrics
 
 METRIC_NAMES: dict[str, tuple[str, ...]] = {
     "classification": (
@@ -76,10 +76,12 @@ def _classification(rollup: ClassificationRollup) -> dict[str, Any]:
         # What scikit-learn warns of is answered here: a label only ever predicted is left
         # out of balanced accuracy, a single label is a matrix of one.
         warnings.simplefilter("ignore", UserWarning)
-        metrics["accuracy"] = float(accuracy_score(actual, predicted, sample_weight=weight))
+        sklearn = _sklearn()
+        metrics["accuracy"] = float(
+            sklearn.accuracy_score(actual, predicted, sample_weight=weight))
         metrics["balanced_accuracy"] = float(
-            balanced_accuracy_score(actual, predicted, sample_weight=weight))
-        matrix = confusion_matrix(actual, predicted, labels=list(range(len(labels))),
+            _sklearn().balanced_accuracy_score(actual, predicted, sample_weight=weight))
+        matrix = _sklearn().confusion_matrix(actual, predicted, labels=list(range(len(labels))),
                                   sample_weight=weight)
     positive = None
     if len(labels) == 2:
@@ -88,7 +90,7 @@ def _classification(rollup: ClassificationRollup) -> dict[str, Any]:
     elif len(labels) > 2:
         metrics["average"] = "weighted"
     if metrics["average"]:
-        precision, recall, f1, _ = precision_recall_fscore_support(
+        precision, recall, f1, _ = _sklearn().precision_recall_fscore_support(
             actual, predicted, average=metrics["average"],
             pos_label=codes[positive] if positive is not None else 1,
             sample_weight=weight, zero_division=0)
@@ -124,7 +126,7 @@ def _one_vs_rest(rollup: ClassificationRollup, key: str) -> float | None:
     scores = numpy.array([*positives, *negatives])
     truth = numpy.repeat([1, 0], [len(positives), len(negatives)])
     weight = numpy.array([*positives.values(), *negatives.values()])
-    return float(roc_auc_score(truth, scores, sample_weight=weight))
+    return float(_sklearn().roc_auc_score(truth, scores, sample_weight=weight))
 
 
 def _log_loss(rollup: ClassificationRollup) -> float | None:
@@ -138,8 +140,9 @@ def _log_loss(rollup: ClassificationRollup) -> float | None:
         given.append((0.0, rollup.unlisted))
     p = numpy.array([score for score, _ in given])
     weight = numpy.array([count for _, count in given])
-    return float(log_loss(numpy.ones(len(p), dtype=int), numpy.column_stack([1 - p, p]),
-                          labels=[0, 1], sample_weight=weight))
+    return float(_sklearn().log_loss(numpy.ones(len(p), dtype=int),
+                                     numpy.column_stack([1 - p, p]),
+                                     labels=[0, 1], sample_weight=weight))
 
 
 def _regression(rollup: RegressionRollup) -> dict[str, Any]:

@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from shipyard.stats.drift_bins import Bins, NumberBins
 
@@ -27,6 +25,15 @@ MIN_ROWS = 100
 PSI_SMOOTHING = 1e-4
 """Stands for an empty bin's share in PSI's logarithm (as Evidently does)."""
 
+
+
+def _scipy() -> Any:
+    """scipy, imported when a measure is first computed: its import takes half a second
+    that every process reading the thresholds (the CLI too) would pay otherwise."""
+    import scipy.spatial.distance
+    import scipy.stats
+
+    return scipy
 
 @dataclass(frozen=True)
 class DriftThresholds:
@@ -87,7 +94,7 @@ def drift_between(
                      "ks" if isinstance(bins, NumberBins) else "chi2", 0.0, 1.0, n, m)
     p, q = ref / n, cur / m
     psi = _psi(p, q)
-    js = float(jensenshannon(p, q, base=2))
+    js = float(_scipy().spatial.distance.jensenshannon(p, q, base=2))
     hellinger = float(math.sqrt(max(0.0, 1.0 - float(numpy.sum(numpy.sqrt(p * q))))))
     if isinstance(bins, NumberBins):
         values = slice(0, bins.missing)
@@ -116,7 +123,7 @@ def _wasserstein(
     else:
         ref_at = _means(numpy.asarray(sums[0], dtype=float)[:len(ref)], ref, centers)
         cur_at = _means(numpy.asarray(sums[1], dtype=float)[:len(cur)], cur, centers)
-    distance = stats.wasserstein_distance(ref_at, cur_at, ref, cur)
+    distance = _scipy().stats.wasserstein_distance(ref_at, cur_at, ref, cur)
     return float(distance / bins.spread)
 
 
@@ -132,7 +139,7 @@ def _ks(ref: numpy.ndarray, cur: numpy.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     gap = float(numpy.max(numpy.abs(numpy.cumsum(ref) / n - numpy.cumsum(cur) / m)))
     effective = n * m / (n + m)
-    return gap, float(stats.kstwobign.sf(gap * math.sqrt(effective)))
+    return gap, float(_scipy().stats.kstwobign.sf(gap * math.sqrt(effective)))
 
 
 def _chi2(ref: numpy.ndarray, cur: numpy.ndarray) -> tuple[float, float]:
@@ -140,5 +147,5 @@ def _chi2(ref: numpy.ndarray, cur: numpy.ndarray) -> tuple[float, float]:
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, 1.0
-    result = stats.chi2_contingency(table, correction=False)
+    result = _scipy().stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
