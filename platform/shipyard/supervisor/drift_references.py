@@ -15,7 +15,6 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,6 +35,7 @@ from shipyard.stats.drift_profiles import (
 )
 from shipyard.stats.monitoring_settings import monitoring_of
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
+from shipyard.supervisor.replacement_gate import Post, post_records
 from shipyard.supervisor.rollout import wanted_generations
 from shipyard_runners import State
 
@@ -52,17 +52,12 @@ DUE_INTERVAL = 10.0
 IMPORTANCE_ROWS = 2000
 """Baseline records the instance permutes for importance, where its model has none."""
 
-Post = Callable[[str, list[dict[str, Any]], float], requests.Response]
-
-
-def _post(url: str, records: list[dict[str, Any]], timeout: float) -> requests.Response:
-    return requests.post(url, json=records, timeout=timeout)
 
 
 class DriftReferences:
     """A ``shipyard.supervisor.PromotionGate`` that always lets the generation serve."""
 
-    def __init__(self, *, timeout: float = TIMEOUT, post: Post = _post) -> None:
+    def __init__(self, *, timeout: float = TIMEOUT, post: Post = post_records) -> None:
         self.timeout = timeout
         self.post = post
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="drift-reference")

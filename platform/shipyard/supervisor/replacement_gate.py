@@ -39,7 +39,8 @@ from shipyard.errors import NotFound
 from shipyard.openapi.model_service import PREDICT_PATH
 from shipyard.store import GenerationRow, ModelReplacementRow, Store
 
-__all__ = ["SAMPLE_SIZE", "ReplacementGate", "baseline_sample", "predict_check"]
+__all__ = ["SAMPLE_SIZE", "Post", "ReplacementGate", "baseline_sample", "post_records",
+           "predict_check"]
 
 SAMPLE_SIZE = 20
 TIMEOUT = 10.0
@@ -47,14 +48,15 @@ TIMEOUT = 10.0
 Post = Callable[[str, list[dict[str, Any]], float], requests.Response]
 
 
-def _post(url: str, records: list[dict[str, Any]], timeout: float) -> requests.Response:
+def post_records(url: str, records: list[dict[str, Any]], timeout: float) -> requests.Response:
+    """Records to an instance's route, straight (the gates' and references' call)."""
     return requests.post(url, json=records, timeout=timeout)
 
 
 class ReplacementGate:
     """A ``shipyard.supervisor.PromotionGate``."""
 
-    def __init__(self, *, timeout: float = TIMEOUT, post: Post = _post) -> None:
+    def __init__(self, *, timeout: float = TIMEOUT, post: Post = post_records) -> None:
         self.timeout = timeout
         self.post = post
 
