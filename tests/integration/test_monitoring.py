@@ -223,3 +223,55 @@ def _check_accuracy(
     shown = shipyard.cli("accuracy", "iris", "--since", "1h")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"{main['accuracy']:.4g}" in shown.stdout
+
+
+SCORER = '''\
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.post("/score")
+def score():
+    """Big or small, by size."""
+    rows = request.get_json()
+    return jsonify({"predictions": ["big" if row["size"] > 4 else "small" for row in rows]})
+'''
+SCORER_MANIFEST = """\
+name: scorer
+features:
+  - {name: size, type: number}
+  - {name: color, type: string}
+target: label
+problem_type: classification
+predict_path: /score
+baseline: baseline.json
+"""
+
+
+@pytest.mark.timeout(900)
+def test_a_custom_service_that_declares_a_model_is_monitored(
+    shipyard: RunningShipyard, tmp_path: Path
+) -> None:
+    assert shipyard.cli("new", "custom", "scorer", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "scorer"
+    (folder / "app.py").write_text(SCORER)
+    (folder / "shipyard.yaml").write_text(
+        (folder / "shipyard.yaml").read_text().replace("name: scorer\n", SCORER_MANIFEST, 1))
+    (folder / "baseline.json").write_text(json.dumps([
+        {"size": float(n % 10), "color": "red" if n % 2 else "blue"} for n in range(200)]))
+    for command in (("push", "scorer"), ("enable", "scorer"), ("deploy", "scorer")):
+        done = shipyard.cli(*command, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    url = f"{shipyard.url}/user-services/invoke/scorer/score"
+    for start in range(0, 200, 50):
+        rows = [{"size": float(n % 10) + 5, "color": "green"} for n in range(start, start + 50)]
+        answer = shipyard.http.post(url, json=rows, timeout=30)
+        assert answer.status_code == 200, answer.text
+    with shipyard.sdk() as client:
+        wait_for(lambda: client.services.drift("scorer", "1h")["rows"] == 200, timeout=120,
+                 what="the scorer's rows to be folded")
+        drift = client.services.drift("scorer", "1h")
+        assert {f["name"] for f in drift["features"] if f["drifted"]} == {"size", "color"}
+        target = client.services.target_drift("scorer", "1h")["target"]
+        assert target is not None and target["drifted"]  # its reference: its own predictions

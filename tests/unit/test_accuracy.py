@@ -5,6 +5,7 @@ the accuracy of main and challenger checked against scikit-learn on the joined r
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -13,9 +14,14 @@ import numpy
 import pytest
 from flask import Flask
 from sklearn import metrics
+from sqlalchemy import select
 
+from shipyard.errors import InvalidInput
+from shipyard.stats.actuals import Actual, parse_actuals
 from shipyard.stats.scored_row_store import keep_scored_rows
 from shipyard.stats.scored_rows import ScoredCall
+from shipyard.store import ActualRow
+from shipyard.store.upserts import upsert, upsert_rows
 from tests.credentials import SigningClient
 
 FEATURES = [{"name": "a", "type": "number"}, {"name": "b", "type": "number"}]
@@ -244,4 +250,78 @@ def test_too_many_actuals_in_one_upload(client: SigningClient, flowers: str) -> 
 def test_custom_services_take_no_actuals(client: SigningClient) -> None:
     assert client.post("/api/v1/services", json={"name": "plain"}).status_code == 201
     answer = send(client, "plain", [{"association_id": "x", "actual_value": 1}])
-    assert answer.status_code == 400 and "custom service" in answer.get_json()["error"]["message"]
+    assert answer.status_code == 400
+    assert "this service serves no model" in answer.get_json()["error"]["message"]
+
+
+def test_rows_are_checked_alike_on_every_path() -> None:
+    rows = [{"association_id": " a ", "actual_value": " yes ", "was_acted_on": True},
+            {"association_id": 7, "actual_value": 2.0, "timestamp": "1764583200"},
+            {"association_id": "b", "actual_value": False, "was_acted_on": " FALSE "},
+            {"association_id": "c", "actual_value": 3, "timestamp": "2025-12-01T11:00:00",
+             "was_acted_on": "1"}]
+    assert parse_actuals(json.dumps(rows).encode(), "application/json", "classification") == [
+        Actual("a", "yes", None, True), Actual("7", 2, 1764583200.0, None),
+        Actual("b", False, None, False), Actual("c", 3, 1764583200.0 + 3600, True)]
+    assert parse_actuals(b"association_id,actual_value\n a ,2.5\n", "text/csv",
+                         "regression") == [Actual("a", 2.5)]
+    for row, message in [
+        ({"association_id": " ", "actual_value": "x"}, "row 2: association_id must"),
+        ({"association_id": "x" * 256, "actual_value": "x"}, "row 2: association_id must"),
+        ({"association_id": True, "actual_value": "x"}, "row 2: association_id must"),
+        ({"association_id": "b", "actual_value": [1]}, "row 2: actual_value must be a class"),
+        ({"association_id": "b", "actual_value": "x", "was_acted_on": "maybe"},
+         "row 2: was_acted_on must be true or false, not 'maybe'"),
+        ({"association_id": "b", "actual_value": "x", "z": 1, "y": 2},
+         "row 2 has unknown field(s) ['y', 'z']"),
+        ("b", "row 2 must be an object"),
+    ]:
+        body = json.dumps([{"association_id": "a", "actual_value": "x"}, row]).encode()
+        with pytest.raises(InvalidInput, match=re.escape(message)):
+            parse_actuals(body, "application/json", "classification")
+
+
+def test_resends_are_counted_by_id_over_many_lookups(
+    app: Flask, client: SigningClient, flowers: str
+) -> None:
+    first = send(client, "flowers", [{"association_id": f"id-{n}", "actual_value": "big"}
+                                     for n in range(1200)])
+    assert first.get_json() == {"received": 1200, "matched": 0, "unmatched": 1200,
+                                "updated": 0}
+    again = send(client, "flowers", [{"association_id": f"id-{n}", "actual_value": n % 3}
+                                     for n in range(600, 1900)])
+    assert again.get_json() == {"received": 1300, "matched": 0, "unmatched": 1300,
+                                "updated": 600}
+    with app.extensions["shipyard"].store.writing() as session:
+        stored = {row.association_id: row.actual_value for row in session.execute(
+            select(ActualRow.association_id, ActualRow.actual_value))}
+    assert len(stored) == 1900
+    assert (stored["id-0"], stored["id-599"], stored["id-601"], stored["id-1899"]) == (
+        '"big"', '"big"', "1", "0")
+
+
+def test_upsert_rows_stores_what_upsert_stores(app: Flask) -> None:
+    table = ActualRow.__table__
+    names = [column.name for column in table.columns]
+
+    def rows(service_id: str, count: int, value: str) -> list[tuple[Any, ...]]:
+        return [(service_id, f"id-{n}", json.dumps(value), None if n % 2 else n / 3,
+                 None if n % 3 == 0 else n % 3 == 1, 10.0) for n in range(count)]
+
+    def stored(service_id: str) -> list[tuple[Any, ...]]:
+        with app.extensions["shipyard"].store.writing() as session:
+            return sorted(tuple(row) for row in session.execute(
+                select(*table.columns).where(table.c.service_id == service_id)))
+
+    with app.extensions["shipyard"].store.writing() as session:
+        # More rows than one statement takes, so that both of its shapes run, then a
+        # resend of some of them.
+        upsert_rows(session, table, rows("fast", 400, "a"))
+        upsert_rows(session, table, rows("fast", 170, "b"))
+        upsert(session, table, [dict(zip(names, row, strict=True))
+                                for row in rows("slow", 400, "a")])
+        upsert(session, table, [dict(zip(names, row, strict=True))
+                                for row in rows("slow", 170, "b")])
+    fast, slow = stored("fast"), stored("slow")
+    assert len(fast) == 400 and [row[1:] for row in fast] == [row[1:] for row in slow]
+    assert sum(row[2] == '"b"' for row in fast) == 170

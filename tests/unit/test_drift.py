@@ -50,7 +50,8 @@ BASELINE = records(numpy.random.default_rng(0), 2000)
 
 
 def label(record: dict[str, Any]) -> str:
-    return "big" if record["a"] > 0.5 else "small"
+    a = record.get("a")
+    return "big" if isinstance(a, float) and a > 0.5 else "small"
 
 
 @pytest.fixture
@@ -155,6 +156,21 @@ def test_values_of_the_wrong_type_stay_rows_and_unreadable_bodies_are_none() -> 
     assert predictions_of('{"predictions": [1, 2]}', 2) == [1, 2]
     assert predictions_of('{"predictions": [1]}', 2) is None
     assert predictions_of("not json", 1) is None
+
+
+def test_only_calls_to_the_predict_route_are_scored() -> None:
+    def at(path: str) -> ScoredCall:
+        return ScoredCall(service_id="s", at=0.0, generation="v1", status=200, request=None,
+                          response=None, path=path)
+
+    predict = "/api/v1.0/predict/"
+    assert at("/user-services/invoke/iris/api/v1.0/predict/").scores_at(predict)
+    assert at("/user-services/invoke/svc_1/api/v1.0/predict/?explain=1").scores_at(predict)
+    assert at("/api/v1.0/predict/").scores_at(predict)
+    assert at("").scores_at(predict)  # a path not known: the route itself
+    for other in ("/user-services/invoke/iris/api/v1.0/health/status/",
+                  "/user-services/invoke/iris/_shipyard/health", "/predict"):
+        assert not at(other).scores_at(predict), other
 
 
 # -- folding and asking -------------------------------------------------------------------
@@ -266,14 +282,21 @@ def test_unreadable_calls_are_data_errors_and_refused_calls_are_not_rows(
     app: Flask, client: SigningClient, service: str
 ) -> None:
     good = records(numpy.random.default_rng(6), 10)
+    odd = [{"a": "tall", "b": 5.0, "color": "red"}, {"b": 5.0, "color": 7},
+           {"a": 0.0, "b": 5.0, "color": "red"}]
     fold(app, [
         call(service, ONE_HOUR_AGO, good),
         call(service, ONE_HOUR_AGO + 1, good, status=400),
         ScoredCall(service_id=service, at=ONE_HOUR_AGO + 2, generation="v1", status=200,
                    request='[{"a": 1.0, "b":', response=None),
+        call(service, ONE_HOUR_AGO + 3, odd),
     ])
     body = get(client, "/api/v1/services/flowers/drift/features", start="3h").get_json()
-    assert (body["rows"], body["data_errors"]) == (10, 1)
+    # The cut body, and the two rows with a feature missing or of the wrong type.
+    assert (body["rows"], body["data_errors"]) == (13, 3)
+    distribution = get(client, "/api/v1/services/flowers/drift/distribution", start="3h",
+                       feature="color").get_json()
+    assert distribution["current"]["counts"][-1] == 1  # the 7, in "missing"
 
 
 def test_settings_change_what_is_counted_and_flagged_from_the_next_call(

@@ -22,7 +22,7 @@ from shipyard.cli import cli
 from shipyard.openapi.control_schemas import COMPONENTS
 from shipyard.stats.drift_folding import fold_drift
 from shipyard.stats.drift_profile import DriftProfile, profile_from_baseline
-from shipyard.stats.drift_profiles import generation_model_version, load_profile, save_profile
+from shipyard.stats.drift_profiles import generation_model, load_profile, save_profile
 from shipyard.stats.health import HealthStatus
 from shipyard.stats.monitoring_health import (
     accuracy_health_of,
@@ -252,8 +252,9 @@ def deploy_model(app: Flask, client: SigningClient, name: str, problem: str,
         with plane.store.writing() as session:
             found = load_profile(session, service_id, "v1")
             assert found is not None
-            save_profile(session, service_id, "v1",
-                         generation_model_version(session, service_id, "v1") or "",
+            model = generation_model(session, service_id, "v1")
+            assert model is not None
+            save_profile(session, service_id, "v1", model.source,
                          found.with_predictions(predictions, {"a": 0.7, "b": 0.3}, reference))
     return service_id
 

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, jsonify, request
 from shipyard.api.callers import require_collaborator
 from shipyard.api.context import control_plane
 from shipyard.api.query_args import checked_args
-from shipyard.errors import InvalidInput
 from shipyard.stats.windows import StatsWindow, parse_bucket_size
 
 __all__ = ["actuals"]
@@ -55,9 +54,6 @@ def submit_actuals(ref: str) -> Response:
       default: {$ref: '#/components/responses/Error'}
     """
     service = require_collaborator(ref)
-    if service.kind != "model":
-        raise InvalidInput(f"service {service.name!r} is a custom service: actuals are for "
-                           "model services")
     return jsonify(control_plane().actuals.submit(
         service.id, request.get_data(), request.content_type or "application/json"))
 

@@ -9,6 +9,7 @@ to the desired one; this module never starts a process.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from shipyard.domain.generation_refs import (
     tag_of,
     tagged_mapping,
 )
+from shipyard.domain.service_interface import declared_interface
 from shipyard.domain.services import find_service
 from shipyard.domain.states import BUILD_DONE, BuildState, ServiceState, set_service_state
 from shipyard.errors import NotFound, ServiceDisabled
@@ -103,7 +105,7 @@ class Deployments:
                 .where(ServiceFileRow.service_id == service.id)
             ).all())
             row = add_generation(
-                session, service, files=write_zip(files), environment=service.environment,
+                session, service, files=files, environment=service.environment,
                 packages=list(service.packages), model_version=model_version,
             )
             service.deployed = True
@@ -213,19 +215,21 @@ class Deployments:
 
 
 def add_generation(
-    session: Session, service: ServiceRow, *, files: bytes, environment: str,
+    session: Session, service: ServiceRow, *, files: Mapping[str, bytes], environment: str,
     packages: list[str], model_version: str | None,
 ) -> GenerationRow:
-    """A new generation of ``service`` holding the code archive ``files``, pending its
+    """A new generation of ``service`` holding ``files`` (as a code archive), pending its
     build, numbered after the last it ever made (a deleted generation's tag is not
-    given again)."""
+    given again); a custom service's keeps the model interface its files declare, checked
+    first (``InvalidInput``, and no generation)."""
+    interface = declared_interface(files) if service.kind == "custom" else None
     service.last_generation_number += 1
     row = GenerationRow(
         id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
         number=service.last_generation_number, created_at=datetime.now(UTC), kind=service.kind,
-        environment=environment, packages=packages, files=files,
+        environment=environment, packages=packages, files=write_zip(files),
         model_version=model_version, build_state=BuildState.PENDING, build_error="",
-        artifact=None,
+        artifact=None, interface=interface,
     )
     session.add(row)
     return row

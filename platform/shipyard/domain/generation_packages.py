@@ -145,7 +145,7 @@ class GenerationPackages:
             if model_version is not None:
                 _check_model_version(session, model_version, code)
             row = add_generation(
-                session, service, files=write_zip(code), environment=environment,
+                session, service, files=code, environment=environment,
                 packages=packages, model_version=model_version,
             )
             session.flush()

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from shipyard.domain.service_interface import INTERFACE_KEYS, check_interface_keys
 from shipyard.domain.validation import (
     validate_association_id_field,
     validate_flag,
@@ -24,6 +25,9 @@ MANIFEST_NAME = "shipyard.yaml"
 _KEYS = {
     "name", "kind", "environment", "packages", "description", "template", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
+    # A custom service that is its own model (``shipyard.domain.service_interface``): read
+    # from the files of each generation, not stored on the service.
+    "features", "target", "problem_type", "predict_path", "baseline",
 }
 
 
@@ -107,6 +111,11 @@ def parse_manifest(text: str | bytes) -> Manifest:
             patched_overrides(None, thresholds)
         except InvalidInput as exc:
             raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
+    if kind == "model" and any(key in data for key in INTERFACE_KEYS):
+        raise InvalidInput(f"{MANIFEST_NAME}: a model service's features come with its "
+                           "model; features, target, problem_type, predict_path and "
+                           "baseline are for a custom service that is its own model")
+    check_interface_keys(data)
     monitoring = data.get("monitoring")
     if monitoring is not None:
         try:

@@ -28,7 +28,8 @@ DriftWindow:
     data_errors:
       type: integer
       description: Calls whose rows could not be read (a body cut at the size cap, or
-        not records, columns and data, or CSV).
+        not records, columns and data, or CSV), and rows with a feature missing or of the
+        wrong type (their other features still count).
     too_small: {type: boolean, description: "fewer rows than min_rows: not judged"}
 FeatureDriftEntry:
   type: object

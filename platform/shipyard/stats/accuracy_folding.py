@@ -35,18 +35,22 @@ def hour_of(at: float) -> int:
     return int(at) // HOUR * HOUR
 
 
-def refold_hours(session: Session, hours: Iterable[tuple[str, int]]) -> int:
+def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
+                 models: dict[tuple[str, str], dict[str, Any] | None] | None = None) -> int:
     """Make again the accuracy rollups of each (service id, hour start); how many rows
-    were joined."""
+    were joined. ``models`` holds the ``model_details`` of (service id, generation) read
+    already in this transaction, and takes those read here."""
     joined = 0
+    models = {} if models is None else models
     problems: dict[tuple[str, str], str | None] = {}
+    # Alike pairs come counted: a classification without probabilities is a few groups
+    # however many rows it has. The columns that tell groups apart most often come first,
+    # which shortens the sort of the grouping.
+    columns = (ActualRow.actual_value, ScoredRowRow.prediction, ScoredRowRow.scores,
+               ScoredRowRow.generation, ScoredRowRow.challenger_prediction,
+               ScoredRowRow.challenger_generation, ScoredRowRow.challenger_scores)
     for service_id, start in sorted(set(hours)):
         rollups: dict[tuple[str, str], AccuracyRollup] = {}
-        # Alike pairs come counted: a classification without probabilities is a few
-        # groups however many rows it has.
-        columns = (ScoredRowRow.generation, ScoredRowRow.prediction, ScoredRowRow.scores,
-                   ScoredRowRow.challenger_generation, ScoredRowRow.challenger_prediction,
-                   ScoredRowRow.challenger_scores, ActualRow.actual_value)
         for row in session.execute(
             select(*columns, func.count().label("count"))
             .join(ActualRow, (ActualRow.service_id == ScoredRowRow.service_id)
@@ -64,7 +68,10 @@ def refold_hours(session: Session, hours: Iterable[tuple[str, int]]) -> int:
                 if generation is None or prediction is None:
                     continue
                 if (service_id, generation) not in problems:
-                    details = model_details(session, service_id, generation)
+                    if (service_id, generation) not in models:
+                        models[(service_id, generation)] = model_details(session, service_id,
+                                                                         generation)
+                    details = models[(service_id, generation)]
                     problems[(service_id, generation)] = (
                         None if details is None else details.get("problem_type"))
                 problem = problems[(service_id, generation)]

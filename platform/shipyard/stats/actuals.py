@@ -21,23 +21,36 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from shipyard.errors import InvalidInput, PayloadTooLarge
 from shipyard.stats.accuracy_folding import hour_of, refold_hours
 from shipyard.stats.drift_profiles import model_details
+from shipyard.stats.rollup import HOUR
 from shipyard.stats.scored_rows import MAX_ASSOCIATION_ID, association_id_of
 from shipyard.store import ActualRow, GenerationRow, ScoredRowRow, Store
-from shipyard.store.upserts import upsert
+from shipyard.store.upserts import upsert_rows
 
 __all__ = ["MAX_ACTUALS", "Actual", "ServiceActuals", "parse_actuals"]
 
 MAX_ACTUALS = 100_000
 COLUMNS = ("association_id", "actual_value", "timestamp", "was_acted_on")
-_CHUNK = 500
+_KNOWN = frozenset(COLUMNS)
+_IDS = 500
+"""Association ids looked up per statement (well under any database's parameter limit)."""
+_ACTUALS = ActualRow.__table__
+_SCORED = ScoredRowRow.__table__
+_ID_NAMES = [f"id{n}" for n in range(_IDS)]
+_STORED = select(func.count()).select_from(_ACTUALS).where(
+    _ACTUALS.c.service_id == bindparam("service_id"),
+    _ACTUALS.c.association_id.in_([bindparam(name) for name in _ID_NAMES]))
+
+_Row = tuple[str, Any, float | None, bool | None]
+"""A checked row: association id, actual, timestamp, was acted on (``Actual``'s fields)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,94 @@ class Actual:
 
 def parse_actuals(body: bytes, content_type: str, problem_type: str | None) -> list[Actual]:
     """The rows of an upload, checked; ``InvalidInput`` naming the first bad row."""
+    return [Actual(*row) for row in _checked_rows(body, content_type, problem_type)]
+
+
+class ServiceActuals:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def submit(self, service_id: str, body: bytes, content_type: str) -> dict[str, int]:
+        """Store an upload and join it; how many rows it held, matched a prediction, did
+        not, and replaced an actual sent before."""
+        with self.store.writing() as session:
+            models: dict[tuple[str, str], dict[str, Any] | None] = {}
+            problem = _problem_type(session, service_id, models)
+            if problem is None:
+                raise InvalidInput(
+                    "this service serves no model: actuals join the predictions of a model "
+                    "service, or of a custom service whose shipyard.yaml declares features, "
+                    "target and problem_type")
+            rows = _checked_rows(body, content_type, problem)
+            # This upload's stamp, later than any stored: its rows are found by it.
+            latest = session.scalar(select(func.max(_ACTUALS.c.received_at)).where(
+                _ACTUALS.c.service_id == service_id))
+            now = time.time() if latest is None else max(time.time(), latest + 1e-3)
+            updated = 0 if latest is None else _stored(session, service_id,
+                                                       [row[0] for row in rows])
+            dumps = json.dumps
+            upsert_rows(session, _ACTUALS, [
+                (service_id, association_id,
+                 encode_basestring_ascii(value) if type(value) is str else dumps(value),
+                 timestamp, was_acted_on, now)
+                for association_id, value, timestamp, was_acted_on in rows
+            ])
+            matched, hours = _matched(session, service_id, now)
+            refold_hours(session, {(service_id, hour) for hour in hours}, models)
+        return {"received": len(rows), "matched": matched,
+                "unmatched": len(rows) - matched, "updated": updated}
+
+
+def _problem_type(session: Session, service_id: str,
+                  models: dict[tuple[str, str], dict[str, Any] | None]) -> str | None:
+    """The problem type of the newest generation serving a model; the details read are
+    kept in ``models`` (``refold_hours`` takes them)."""
+    for number in session.scalars(select(GenerationRow.number).where(
+            GenerationRow.service_id == service_id,
+            GenerationRow.model_version.is_not(None) | GenerationRow.interface.is_not(None))
+            .order_by(GenerationRow.number.desc()).limit(1)):
+        generation = f"v{number}"
+        details = models[(service_id, generation)] = model_details(session, service_id,
+                                                                   generation)
+        if details is not None:
+            return str(details.get("problem_type") or "") or None
+    return None
+
+
+def _stored(session: Session, service_id: str, ids: list[str]) -> int:
+    """How many of ``ids`` have an actual stored, found by key whatever else the service
+    holds: ``_IDS`` at a time by one statement, the last ones padded with a repeat."""
+    stored = 0
+    for start in range(0, len(ids), _IDS):
+        some = ids[start:start + _IDS]
+        some += [some[0]] * (_IDS - len(some))
+        stored += session.scalar(_STORED, {"service_id": service_id,
+                                           **dict(zip(_ID_NAMES, some, strict=True))}) or 0
+    return stored
+
+
+def _matched(session: Session, service_id: str, received_at: float) -> tuple[int, set[int]]:
+    """How many rows of the upload stamped ``received_at`` a prediction carries, and the
+    hours (``hour_of``) those were scored in. The database counts them by hour, its hour
+    being whole seconds over 3600 however it turns a number into a whole one (SQLite cuts,
+    PostgreSQL rounds): such an hour spans at most two of ours, those of its first and
+    last rows."""
+    matched, hours = 0, set()
+    at = _SCORED.c.at
+    for first, last, count in session.execute(
+        select(func.min(at), func.max(at), func.count())
+        .join(_ACTUALS, (_ACTUALS.c.service_id == _SCORED.c.service_id)
+              & (_ACTUALS.c.association_id == _SCORED.c.association_id))
+        .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at)
+        .group_by(cast(at, BigInteger) // HOUR)
+    ):
+        matched += count
+        hours.update((hour_of(first), hour_of(last)))
+    return matched, hours
+
+
+def _checked_rows(body: bytes, content_type: str, problem_type: str | None) -> list[_Row]:
+    """``parse_actuals``, each row a tuple."""
     if content_type.split(";")[0].strip().lower() == "text/csv":
         records = _csv_records(body)
         from_text = True
@@ -69,65 +170,19 @@ def parse_actuals(body: bytes, content_type: str, problem_type: str | None) -> l
                               "are taken at once: send them in parts")
     if not records:
         raise InvalidInput("the upload holds no actuals")
-    actuals: list[Actual] = []
+    regression = problem_type == "regression"
+    rows: list[_Row] = []
     first_row: dict[str, int] = {}
     for number, record in enumerate(records, 1):
-        actual = _actual(record, number, problem_type, from_text)
-        if actual.association_id in first_row:
+        row = _actual(record, number, regression, from_text)
+        association_id = row[0]
+        if association_id in first_row:
             raise InvalidInput(
-                f"row {number}: association_id {actual.association_id!r} was sent already in "
-                f"row {first_row[actual.association_id]}; send each id once per upload")
-        first_row[actual.association_id] = number
-        actuals.append(actual)
-    return actuals
-
-
-class ServiceActuals:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def submit(self, service_id: str, body: bytes, content_type: str) -> dict[str, int]:
-        """Store an upload and join it; how many rows it held, matched a prediction, did
-        not, and replaced an actual sent before."""
-        with self.store.writing() as session:
-            actuals = parse_actuals(body, content_type, _problem_type(session, service_id))
-            before = _count(session, service_id)
-            # This upload's stamp, later than any stored: its rows are found by it.
-            latest = session.scalar(select(func.max(ActualRow.received_at)).where(
-                ActualRow.service_id == service_id))
-            now = time.time() if latest is None else max(time.time(), latest + 1e-3)
-            upsert(session, ActualRow.__table__, [
-                {"service_id": service_id, "association_id": actual.association_id,
-                 "actual_value": json.dumps(actual.value), "timestamp": actual.timestamp,
-                 "was_acted_on": actual.was_acted_on, "received_at": now}
-                for actual in actuals
-            ])
-            updated = len(actuals) - (_count(session, service_id) - before)
-            scored_at = list(session.scalars(
-                select(ScoredRowRow.at).join(ActualRow, (
-                    ActualRow.service_id == ScoredRowRow.service_id)
-                    & (ActualRow.association_id == ScoredRowRow.association_id))
-                .where(ActualRow.service_id == service_id, ActualRow.received_at == now)))
-            refold_hours(session, {(service_id, hour_of(at)) for at in scored_at})
-        matched = len(scored_at)
-        return {"received": len(actuals), "matched": matched,
-                "unmatched": len(actuals) - matched, "updated": updated}
-
-
-def _problem_type(session: Session, service_id: str) -> str | None:
-    """The problem type of the newest generation serving a model."""
-    for number in session.scalars(select(GenerationRow.number).where(
-            GenerationRow.service_id == service_id, GenerationRow.model_version.is_not(None))
-            .order_by(GenerationRow.number.desc()).limit(1)):
-        details = model_details(session, service_id, f"v{number}")
-        if details is not None:
-            return str(details.get("problem_type") or "") or None
-    return None
-
-
-def _count(session: Session, service_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(ActualRow).where(
-        ActualRow.service_id == service_id)) or 0
+                f"row {number}: association_id {association_id!r} was sent already in "
+                f"row {first_row[association_id]}; send each id once per upload")
+        first_row[association_id] = number
+        rows.append(row)
+    return rows
 
 
 def _csv_records(body: bytes) -> list[dict[str, Any]]:
@@ -150,70 +205,88 @@ def _csv_records(body: bytes) -> list[dict[str, Any]]:
         raise InvalidInput(f"the CSV cannot be read: {exc}") from None
 
 
-def _actual(record: Any, number: int, problem_type: str | None, from_text: bool) -> Actual:
-    where = f"row {number}"
+def _actual(record: Any, number: int, regression: bool, from_text: bool) -> _Row:
+    """Row ``number``, checked. The common cases (a text id, a text label, no timestamp or
+    a boolean) are taken on the spot; every other goes through the checks below, which
+    name the row when they refuse it."""
     if not isinstance(record, dict):
-        raise InvalidInput(f"{where} must be an object with association_id and actual_value")
-    unknown = sorted(set(record) - set(COLUMNS))
-    if unknown:
-        raise InvalidInput(f"{where} has unknown field(s) {unknown}; known: {', '.join(COLUMNS)}")
+        raise InvalidInput(f"row {number} must be an object with association_id and "
+                           "actual_value")
+    if not record.keys() <= _KNOWN:
+        unknown = sorted(set(record) - _KNOWN)
+        raise InvalidInput(f"row {number} has unknown field(s) {unknown}; known: "
+                           f"{', '.join(COLUMNS)}")
     raw_id = record.get("association_id")
+    association_id = raw_id.strip() if type(raw_id) is str else ""
+    if not 0 < len(association_id) <= MAX_ASSOCIATION_ID:
+        association_id = _association_id(raw_id, number)
+    value = record.get("actual_value")
+    if type(value) is str and not regression:
+        value = value.strip()
+    else:
+        value = _value(value, number, regression, from_text)
+    timestamp = record.get("timestamp")
+    if timestamp is not None:
+        timestamp = _timestamp(timestamp, number)
+    acted_on = record.get("was_acted_on")
+    if acted_on is not None and acted_on is not True and acted_on is not False:
+        acted_on = _acted_on(acted_on, number)
+    return association_id, value, timestamp, acted_on
+
+
+def _association_id(raw_id: Any, number: int) -> str:
     association_id = None
     if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
         association_id = association_id_of([raw_id.strip() if isinstance(raw_id, str)
                                             else raw_id])
     if association_id is None:
-        raise InvalidInput(f"{where}: association_id must be a text or a whole number of 1 to "
-                           f"{MAX_ASSOCIATION_ID} characters, not {raw_id!r}")
-    return Actual(association_id, _value(record.get("actual_value"), where, problem_type,
-                                         from_text),
-                  _timestamp(record.get("timestamp"), where),
-                  _acted_on(record.get("was_acted_on"), where))
+        raise InvalidInput(f"row {number}: association_id must be a text or a whole number "
+                           f"of 1 to {MAX_ASSOCIATION_ID} characters, not {raw_id!r}")
+    return association_id
 
 
-def _value(value: Any, where: str, problem_type: str | None, from_text: bool) -> Any:
+def _value(value: Any, number: int, regression: bool, from_text: bool) -> Any:
     if value is None:
-        raise InvalidInput(f"{where} lacks actual_value")
-    if problem_type == "regression":
+        raise InvalidInput(f"row {number} lacks actual_value")
+    if regression:
         if from_text and isinstance(value, str):
             with contextlib.suppress(ValueError):
                 value = float(value)
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not math.isfinite(value):
-            raise InvalidInput(f"{where}: actual_value must be a finite number for a "
+            raise InvalidInput(f"row {number}: actual_value must be a finite number for a "
                                f"regression model, not {value!r}")
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, str | int | bool):
-        raise InvalidInput(f"{where}: actual_value must be a class label (text, a whole "
+        raise InvalidInput(f"row {number}: actual_value must be a class label (text, a whole "
                            f"number or true/false) for a classification model, not {value!r}")
     return value.strip() if isinstance(value, str) else value
 
 
-def _timestamp(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
+def _timestamp(value: Any, number: int) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     if isinstance(value, str):
         text = value.strip()
         with contextlib.suppress(ValueError):  # epoch seconds, as CSV text
-            number = float(text)
-            if math.isfinite(number):
-                return number
+            seconds = float(text)
+            if math.isfinite(seconds):
+                return seconds
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             pass
         else:
             return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    raise InvalidInput(f"{where}: timestamp must be ISO 8601 or epoch seconds, not {value!r}")
+    raise InvalidInput(f"row {number}: timestamp must be ISO 8601 or epoch seconds, "
+                       f"not {value!r}")
 
 
-def _acted_on(value: Any, where: str) -> bool | None:
-    if value is None or isinstance(value, bool):
+def _acted_on(value: Any, number: int) -> bool:
+    if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
         return value.strip().lower() in ("true", "1")
-    raise InvalidInput(f"{where}: was_acted_on must be true or false, not {value!r}")
+    raise InvalidInput(f"row {number}: was_acted_on must be true or false, not {value!r}")

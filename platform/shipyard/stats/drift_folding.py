@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.stats.drift_profile import DriftProfile, count_values
-from shipyard.stats.drift_profiles import load_profile
+from shipyard.stats.drift_profiles import generation_model, load_profile
 from shipyard.stats.monitoring_settings import MonitoringSettings, monitoring_of
 from shipyard.stats.rollup import HOUR
 from shipyard.stats.scored_rows import ScoredCall, ScoredRows, predictions_of, scored_rows
@@ -95,20 +95,28 @@ class _Gathered:
             self.predictions.extend(predictions)
 
     def counted(self) -> DriftCounts:
+        """The counts, with every row that had a feature missing or of the wrong type
+        counted as a data error (its other features still count)."""
         profile = self.profile
         counts = DriftCounts.empty(profile.size)
+        faulty = numpy.zeros(self.rows, dtype=bool)
         for slot in profile.features:
-            count_values(slot, self.columns.get(slot.name, []), counts.counts, counts.sums, 0)
+            missing = count_values(slot, self.columns.get(slot.name, []), counts.counts,
+                                   counts.sums, 0)
+            if len(missing) == self.rows:
+                faulty |= missing
         if profile.prediction is not None and self.predictions:
             count_values(profile.prediction, self.predictions, counts.counts, counts.sums, 0)
             counts.predicted_rows = len(self.predictions)
-        counts.rows, counts.data_errors = self.rows, self.data_errors
+        counts.rows = self.rows
+        counts.data_errors = self.data_errors + int(faulty.sum())
         return counts
 
 
 def fold_drift(session: Session, calls: Iterable[ScoredCall]) -> int:
     """Count the rows of ``calls`` into the drift rollups; how many rollups changed."""
     profiles: dict[tuple[str, str], DriftProfile | None] = {}
+    routes: dict[tuple[str, str], str | None] = {}
     settings: dict[str, MonitoringSettings | None] = {}
     gathered: dict[DriftKey, _Gathered] = {}
     for call in calls:
@@ -130,8 +138,10 @@ def fold_drift(session: Session, calls: Iterable[ScoredCall]) -> int:
             place = (call.service_id, generation)
             if place not in profiles:
                 profiles[place] = load_profile(session, *place)
-            profile = profiles[place]
-            if profile is None:
+                model = generation_model(session, *place)
+                routes[place] = model.predict_path if model is not None else None
+            profile, route = profiles[place], routes[place]
+            if profile is None or route is None or not call.scores_at(route):
                 continue
             key = (call.service_id, generation, role, hour)
             target = gathered.get(key)

@@ -167,11 +167,12 @@ def profile_from_baseline(
 
 def count_values(
     slot: Slot, values: Sequence[Any], counts: numpy.ndarray, sums: numpy.ndarray, base: int
-) -> None:
+) -> numpy.ndarray:
     """Add ``values`` of ``slot`` into ``counts`` and ``sums`` (flat arrays whose slot
-    ``base`` is the profile's slot 0)."""
+    ``base`` is the profile's slot 0); which of them were missing or of the wrong type
+    (counted in the ``missing`` bin)."""
     if not values:
-        return
+        return numpy.zeros(0, dtype=bool)
     start = base + slot.offset
     bins = slot.bins
     if isinstance(bins, NumberBins):
@@ -184,14 +185,21 @@ def count_values(
         counts[start:start + bins.size] += numpy.bincount(indexes, minlength=bins.size)
         sums[start:start + bins.size] += numpy.bincount(
             indexes[known], weights=numbers[known], minlength=bins.size)
-        return
+        return ~known
     index = _category_index(bins)
     other, missing = len(bins.categories), bins.missing
-    for value in values:
-        if value is None or (isinstance(value, float) and value != value):
-            counts[start + missing] += 1
-        else:
-            counts[start + index.get(category_of(value), other)] += 1
+    fits = _CATEGORY_TYPES.get(slot.type)
+    found = [missing if value is None or (fits is not None and not isinstance(value, fits))
+             or (isinstance(value, float) and value != value)
+             else index.get(category_of(value), other) for value in values]
+    placed = numpy.asarray(found, dtype=numpy.int64)
+    counts[start:start + bins.size] += numpy.bincount(placed, minlength=bins.size)
+    return placed == missing
+
+
+# A category's values of another type (a number for a string feature) are missing: the
+# model service refuses them, and a custom service's model cannot have seen them.
+_CATEGORY_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "boolean": bool}
 
 
 def _number(value: Any) -> float:

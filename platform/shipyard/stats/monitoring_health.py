@@ -251,7 +251,8 @@ def monitoring_health_of(
     store: Store, service: MonitoredService, now: datetime | float | None = None
 ) -> tuple[HourlyHealth, HourlyHealth]:
     """The drift health and the accuracy health of ``service`` at ``now`` (default:
-    now); a custom service's without a read."""
+    now); a custom service is unknown unless one of its generations declares a model
+    (``shipyard.domain.service_interface``) and has served."""
     from shipyard.errors import NotFound
     from shipyard.stats.accuracy_queries import ServiceAccuracy
     from shipyard.stats.drift_profiles import stored_profiles
@@ -259,11 +260,11 @@ def monitoring_health_of(
 
     settings = monitoring_of(service)
     hours = settings.health.window_hours
-    if service.kind != "model":
-        return (_custom("drift", hours), _custom("accuracy", hours))
-    window = recent_hours(hours, now)
     with store.reading() as session:
         profiles = stored_profiles(session, service.id)
+    if service.kind != "model" and not profiles:
+        return (_custom("drift", hours), _custom("accuracy", hours))
+    window = recent_hours(hours, now)
     newest = max(profiles, key=_tag_number, default=None)
     profile = profiles[newest] if newest is not None else None
     summary = ServiceAccuracy(store).summary(service.id, window)

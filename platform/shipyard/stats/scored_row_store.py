@@ -10,14 +10,14 @@ prediction's hour is made again (``refold_hours``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.stats.accuracy_folding import hour_of, refold_hours
-from shipyard.stats.drift_profiles import model_details
+from shipyard.stats.drift_profiles import GenerationModel, generation_model
 from shipyard.stats.monitoring_settings import monitoring_of
 from shipyard.stats.scored_rows import ScoredAnswer, ScoredCall, answer_of, scored_rows
 from shipyard.store import ActualRow, ScoredRowRow, ServiceRow
@@ -31,7 +31,7 @@ _TABLE = ScoredRowRow.__table__
 def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
     """Keep the rows of ``calls`` that carry an association id; how many were kept."""
     columns: dict[str, tuple[str, ...]] = {}
-    details: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+    models: dict[tuple[str, str], GenerationModel | None] = {}
     kept: dict[tuple[str, str], dict[str, Any]] = {}
     for call in calls:
         if call.service_id not in columns:
@@ -42,12 +42,12 @@ def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
         if not ids or not call.generation or not 200 <= call.status < 300:
             continue
         place = (call.service_id, call.generation)
-        if place not in details:
-            details[place] = model_details(session, *place)
-        model = details[place]
-        if model is None:
+        if place not in models:
+            models[place] = generation_model(session, *place)
+        model = models[place]
+        if model is None or not call.scores_at(model.predict_path):
             continue
-        rows = scored_rows(call.request, model["features"], ids)
+        rows = scored_rows(call.request, model.details["features"], ids)
         if rows is None or rows.ids is None:
             continue
         main = answer_of(call.response, rows.count)

@@ -24,6 +24,7 @@ __all__ = [
     "association_id_of", "predictions_of", "scored_rows",
 ]
 
+INVOKE_PREFIX = "/user-services/invoke/"
 MAX_ASSOCIATION_ID = 255
 """Characters an association id may have; a longer one is no id."""
 
@@ -42,6 +43,20 @@ class ScoredCall:
     challenger_generation: str | None = None
     challenger_status: int | None = None
     challenger_response: str | None = None
+    path: str = ""
+    """The path called through the gateway (``/user-services/invoke/<service>/<route>``),
+    query included; "" when unknown (taken as the predict route)."""
+
+    def scores_at(self, predict_path: str) -> bool:
+        """Whether the call went to the service's ``predict_path`` (the only route whose
+        rows count)."""
+        if not self.path:
+            return True
+        path = self.path.split("?", 1)[0]
+        if path.startswith(INVOKE_PREFIX):
+            _service, _, route = path[len(INVOKE_PREFIX):].partition("/")
+            path = "/" + route
+        return path == predict_path
 
 
 @dataclass(frozen=True)

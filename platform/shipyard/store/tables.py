@@ -135,6 +135,8 @@ class GenerationRow(Base):
     build_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The OpenAPI document its build made from the app's routes (without ``servers``).
     openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # A custom service's declared model interface (``shipyard.domain.service_interface``).
+    interface: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class ArtifactRemovalRow(Base):

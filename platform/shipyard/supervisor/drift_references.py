@@ -20,16 +20,14 @@ from typing import Any
 
 import requests
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from shipyard.domain.generation_refs import tag_of
-from shipyard.domain.models import find_model_version, split_model_version
-from shipyard.errors import InvalidInput, NotFound
-from shipyard.openapi.model_service import IMPORTANCE_PATH, PREDICT_PATH
+from shipyard.openapi.model_service import IMPORTANCE_PATH
 from shipyard.stats.accuracy_metrics import metrics_of
 from shipyard.stats.accuracy_rollup import rollup_for
 from shipyard.stats.drift_profiles import (
-    generation_model_version,
+    GenerationModel,
+    generation_model,
     load_profile,
     save_profile,
 )
@@ -80,33 +78,37 @@ class DriftReferences:
         with store.writing() as session:
             service = session.get(ServiceRow, service_id)
             generation = session.get(GenerationRow, generation_id)
-            if service is None or generation is None or service.kind != "model" \
+            if service is None or generation is None \
                     or not monitoring_of(service).tracks_drift:
                 return False
             tag = tag_of(generation.number)
             profile = load_profile(session, service_id, tag)
-            if profile is None:
+            model = generation_model(session, service_id, tag)
+            if profile is None or model is None:
                 return False
             if profile.prediction is not None:
                 return True
-            model_version = generation_model_version(session, service_id, tag) or ""
-            records, targets, problem = _baseline_records(session, model_version)
+            records, targets = _baseline_records(model)
+            kind = service.kind
         host, port = address
         predictions: list[Any] = []
         try:
             for start in range(0, len(records), CHUNK):
-                predictions.extend(self._predict(f"http://{host}:{port}{PREDICT_PATH}",
+                predictions.extend(self._predict(f"http://{host}:{port}{model.predict_path}",
                                                  records[start:start + CHUNK]))
         except (requests.RequestException, ValueError) as exc:
             log.warning("could not take the drift reference of %s %s: %s", service_id, tag, exc)
             return False
-        importance = self._importance(f"http://{host}:{port}{IMPORTANCE_PATH}", records,
-                                      [slot.name for slot in profile.features])
+        importance = None
+        if kind == "model":  # the model-service template's route
+            importance = self._importance(f"http://{host}:{port}{IMPORTANCE_PATH}", records,
+                                          [slot.name for slot in profile.features])
+        problem = str(model.details.get("problem_type") or "")
         with store.writing() as session:
             current = load_profile(session, service_id, tag)
             if current is None or current.prediction is not None:
                 return current is not None
-            save_profile(session, service_id, tag, model_version,
+            save_profile(session, service_id, tag, model.source,
                          current.with_predictions(
                              predictions, importance,
                              baseline_accuracy(problem, targets, predictions)))
@@ -122,11 +124,14 @@ class DriftReferences:
         self._last_due = now
         due: list[tuple[str, str, tuple[str, int]]] = []
         with store.reading() as session:
-            for service in session.scalars(select(ServiceRow).where(
-                    ServiceRow.deployed, ServiceRow.kind == "model")):
+            for service in session.scalars(select(ServiceRow).where(ServiceRow.deployed)):
                 if not monitoring_of(service).tracks_drift:
                     continue
                 for generation_id in wanted_generations(session, service):
+                    if service.kind != "model" and session.scalar(select(
+                            GenerationRow.interface).where(GenerationRow.id == generation_id)
+                    ) is None:
+                        continue  # a custom generation that declares no model
                     with self._lock:
                         tried = self._tried.get(generation_id)
                     if tried is not None and now - tried < RETRY_AFTER:
@@ -179,21 +184,14 @@ class DriftReferences:
         return predictions
 
 
-def _baseline_records(
-    session: Session, model_version: str
-) -> tuple[list[dict[str, Any]], list[Any], str]:
-    """The baseline's records with their features only (the predict route refuses the
-    target), the target of each (None where it has none), and the problem type."""
-    try:
-        name, number = split_model_version(model_version)
-        row = find_model_version(session, name, number)
-    except (InvalidInput, NotFound):
-        return [], [], ""
-    features = [feature["name"] for feature in row.details["features"]]
-    target = row.details.get("target") or ""
-    records = [{name: record[name] for name in features} for record in row.baseline]
-    targets = [record.get(target) if target else None for record in row.baseline]
-    return records, targets, str(row.details.get("problem_type") or "")
+def _baseline_records(model: GenerationModel) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The baseline's records with their features only (a predict route refuses the
+    target), and the target of each (None where it has none)."""
+    features = [feature["name"] for feature in model.details["features"]]
+    target = model.details.get("target") or ""
+    records = [{name: record[name] for name in features} for record in model.baseline]
+    targets = [record.get(target) if target else None for record in model.baseline]
+    return records, targets
 
 
 def baseline_accuracy(problem: str, targets: list[Any], predictions: list[Any]

@@ -10,15 +10,16 @@ from sqlalchemy.orm import Session
 from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, Upstream
 from shipyard.domain.generation_refs import generation_numbers, tag_in, tag_of, tagged_mapping
 from shipyard.stats.monitoring_settings import PredictionWarnings, monitoring_of
-from shipyard.store import InstanceRow, ServiceRow
+from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard_runners import State
 
 __all__ = ["routing_table"]
 
 
-def _monitoring(service: ServiceRow) -> dict[str, Any]:
-    """What the gateway does for a model service's monitoring."""
-    if service.kind != "model":
+def _monitoring(service: ServiceRow, declared: set[str]) -> dict[str, Any]:
+    """What the gateway does for the monitoring of a model service, or of a custom
+    service one of whose generations declares a model (``declared``, by service id)."""
+    if service.kind != "model" and service.id not in declared:
         return {}
     settings = monitoring_of(service)
     return {"monitored": settings.tracks_drift or bool(settings.association_id_columns),
@@ -43,6 +44,8 @@ def _boundaries(warnings: PredictionWarnings) -> str:
 def routing_table(session: Session) -> RoutingTable:
     """Each service with its live mapping and its healthy instances, by generation."""
     numbers = generation_numbers(session)
+    declared = set(session.scalars(select(GenerationRow.service_id).where(
+        GenerationRow.interface.is_not(None)).distinct()))
     healthy: dict[str, dict[str, list[Upstream]]] = {}
     for row in session.scalars(
         select(InstanceRow).where(InstanceRow.state == State.HEALTHY.value)
@@ -61,7 +64,7 @@ def routing_table(session: Session) -> RoutingTable:
             challenger=tag_in(numbers, service.challenger_generation_id),
             collect_prediction_data=service.collect_prediction_data,
             association_id_field=service.association_id_field,
-            **_monitoring(service),
+            **_monitoring(service, declared),
             instances={gen: tuple(upstreams)
                        for gen, upstreams in healthy.get(service.id, {}).items()},
         )
