@@ -60,6 +60,8 @@ class Settings:
     signing_service: str = "execute-api"
     signing_services: tuple[str, ...] = ("execute-api", "s3")
     clock_skew_seconds: int = 300
+    # How long a browser stays signed in to the console.
+    session_hours: int = 12
     # Calls older than this leave the query log (0 keeps them all).
     query_log_retention_days: int = 30
     # Service stats (their rollups) older than this are dropped (0 keeps them all).

@@ -20,6 +20,7 @@ raised.
     │   ├── ServiceDisabled
     │   └── ReplacementBlocked
     ├── PayloadTooLarge (413)
+    ├── TooManyRequests (429)
     ├── BuildFailed (422)
     ├── RunnerError (500)
     ├── BadGateway (502)
@@ -47,6 +48,7 @@ __all__ = [
     "RunnerError",
     "ServiceDisabled",
     "ShipyardError",
+    "TooManyRequests",
     "Unauthorized",
     "Unavailable",
     "UnknownEnvironment",
@@ -128,6 +130,12 @@ class PayloadTooLarge(ShipyardError):
     """A request body or an upload over the configured limit."""
 
     http_status = 413
+
+
+class TooManyRequests(ShipyardError):
+    """Too many attempts in too short a time (failed sign-ins); try again later."""
+
+    http_status = 429
 
 
 class BuildFailed(ShipyardError):

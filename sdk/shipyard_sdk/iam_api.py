@@ -44,6 +44,14 @@ class IamAPI:
     def list_users(self) -> list[dict[str, Any]]:
         return self._client.json("GET", "/iam/users")["users"]
 
+    def set_password(self, user: str, password: str, *, current: str | None = None) -> None:
+        """Set ``user``'s console password (an administrator sets anyone's; a user their
+        own, with the ``current`` one when they have one)."""
+        body = {"password": password}
+        if current is not None:
+            body["current_password"] = current
+        self._client.json("PUT", f"/iam/users/{_q(user)}/password", json=body)
+
     def create_project(self, name: str) -> dict[str, Any]:
         return self._client.json("POST", "/iam/projects", json={"name": name})
 

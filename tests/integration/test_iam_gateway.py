@@ -32,7 +32,8 @@ app = Flask(__name__)
 @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE"])
 @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE"])
 def echo(path):
-    return {"raw": request.environ.get("RAW_URI"), "body": request.get_data(as_text=True)}
+    return {"raw": request.environ.get("RAW_URI"), "body": request.get_data(as_text=True),
+            "cookie": request.headers.get("Cookie"), "csrf": request.headers.get("X-CSRF-Token")}
 """
 
 
@@ -202,6 +203,52 @@ def test_the_access_matrix(world: World, level: str) -> None:
     )
     world.shipyard.set_access_level("echo", "project")
     assert got == EXPECTED[level]
+
+
+def _signed_in(world: World, user: str, credentials: Credentials | None) -> requests.Session:
+    """A browser-like session signed in to the console as ``user``."""
+    password = f"{user}'s console password"
+    auth = credentials.aws4auth() if credentials else world.shipyard.http.auth
+    set_it = requests.put(f"{world.shipyard.url}/iam/users/{user}/password",
+                          json={"password": password}, auth=auth, timeout=10)
+    assert set_it.status_code == 204, set_it.text
+    browser = requests.Session()
+    signed = browser.post(f"{world.shipyard.url}/iam/sessions",
+                          json={"user": user, "password": password}, timeout=10)
+    assert signed.status_code == 201, signed.text
+    return browser
+
+
+def test_a_browser_session_calls_services_with_its_users_rights(world: World) -> None:
+    carol = _signed_in(world, "carol", world.carol)  # a collaborator of echo's project
+    bob = _signed_in(world, "bob", world.bob)  # not one
+    csrf = {"X-CSRF-Token": carol.cookies["shipyard_csrf"]}
+    url = world.url("echo", "hello")
+    assert carol.get(url, timeout=10).status_code == 200
+    assert bob.get(url, timeout=10).status_code == 403
+    # A change needs the session's CSRF token, at the gateway as on the API.
+    refused = carol.post(url, json={"num1": 2}, timeout=10)
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]["message"]
+    assert carol.post(url, json={"num1": 2}, headers={"X-CSRF-Token": "forged"},
+                      timeout=10).status_code == 403
+    carol.cookies.set("theirs", "kept")
+    answer = carol.post(url, json={"num1": 2}, headers=csrf, timeout=10)
+    assert answer.status_code == 200
+    # The service's code never sees the console's credentials, only its own cookies.
+    assert answer.json()["csrf"] is None
+    assert answer.json()["cookie"] == "theirs=kept"
+    # What it answers runs sandboxed, as an origin of its own.
+    assert answer.headers["Content-Security-Policy"].startswith("sandbox")
+    # The API through the same gateway gets the session whole.
+    assert carol.get(f"{world.shipyard.url}/iam/whoami", timeout=10).json()["name"] == "carol"
+    token = carol.cookies["shipyard_session"]
+    signed_out = carol.delete(f"{world.shipyard.url}/iam/session", headers=csrf, timeout=10)
+    assert signed_out.status_code == 204
+    time.sleep(2.5)  # the gateway's credential cache keeps a session for two seconds
+    for cookie in (token, "made-up"):
+        stale = requests.get(url, cookies={"shipyard_session": cookie}, timeout=10)
+        assert stale.status_code == 401
+        assert "session has ended" in stale.json()["error"]["message"]
 
 
 def test_one_services_permission_never_reaches_another(world: World) -> None:

@@ -302,4 +302,4 @@ def test_the_service_documents_declare_the_security_schemes(client) -> None:
     schemes = document["components"]["securitySchemes"]
     assert schemes["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     assert schemes["apiKey"] == {**schemes["apiKey"], "in": "header", "name": "X-Api-Key"}
-    assert document["security"] == [{"sigv4": []}, {"apiKey": []}]
+    assert document["security"] == [{"sigv4": []}, {"apiKey": []}, {"session": []}]

@@ -12,8 +12,10 @@ from flask import Flask
 
 from shipyard.api.actuals import actuals
 from shipyard.api.api_keys import api_keys
+from shipyard.api.browser_sessions import browser_sessions
 from shipyard.api.callers import authenticate
 from shipyard.api.catalog import catalog
+from shipyard.api.console import console
 from shipyard.api.deployments import deployments
 from shipyard.api.docs import docs
 from shipyard.api.drift import drift
@@ -48,4 +50,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(models, url_prefix="/api/v1/models")
     app.register_blueprint(api_keys, url_prefix="/api/v1/services")
     app.register_blueprint(iam, url_prefix="/iam")
+    app.register_blueprint(browser_sessions, url_prefix="/iam")
     app.register_blueprint(docs)
+    app.register_blueprint(console)

@@ -1,7 +1,8 @@
 """Who is calling the API, and the checks views make with it.
 
 Every request is authenticated before its view runs (``authenticate``): a SigV4
-signature or an API key is verified, and a request with neither is anonymous. Anonymous
+signature, an API key or a browser's session cookie is verified (a session's change also
+needs its CSRF token), and a request with none is anonymous. Anonymous
 requests reach only the endpoints in ``ANONYMOUS_ENDPOINTS`` (health and the
 documentation pages, which check a service's access level themselves); every other
 endpoint answers 401 to them. Views then check what the caller may do with
@@ -19,6 +20,7 @@ from shipyard.domain.services import Service
 from shipyard.errors import Forbidden, NotFound, Unauthorized
 from shipyard.iam.api_keys import API_KEY_HEADER
 from shipyard.iam.authenticator import CREDENTIALS_NEEDED
+from shipyard.iam.browser_sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invoke
 
@@ -35,8 +37,11 @@ __all__ = [
 
 ANONYMOUS_ENDPOINTS = frozenset({
     "health.healthz", "docs.control_plane_openapi", "docs.control_plane_page", "docs.asset",
-    "docs.service_page", "docs.service_openapi", "static",
+    "docs.service_page", "docs.service_openapi", "static", "browser_sessions.sign_in",
+    "browser_sessions.current_session", "console.home", "console.page", "console.asset",
 })
+# Signing in ignores a session the browser may still hold.
+_SESSIONLESS_ENDPOINTS = frozenset({"browser_sessions.sign_in"})
 
 
 def authenticate() -> None:
@@ -45,6 +50,17 @@ def authenticate() -> None:
     g.caller = caller = authenticator.authenticate(
         _signed_request(), request.headers.get(API_KEY_HEADER)
     )
+    token = request.cookies.get(SESSION_COOKIE)
+    if not caller.authenticated and token and request.endpoint not in _SESSIONLESS_ENDPOINTS:
+        try:
+            g.caller = caller = authenticator.verify_session(
+                token, request.headers.get(CSRF_HEADER),
+                unsafe=request.method not in SAFE_METHODS,
+            )
+        except Unauthorized:
+            # An ended session is no credential: anonymous where that is enough.
+            if request.endpoint not in ANONYMOUS_ENDPOINTS:
+                raise
     if not caller.authenticated and request.endpoint not in ANONYMOUS_ENDPOINTS:
         raise Unauthorized(CREDENTIALS_NEEDED)
 

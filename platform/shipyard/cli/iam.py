@@ -57,7 +57,7 @@ def revoke_token(ctx: click.Context, access_key_id: str) -> None:
 
 @click.group()
 def users() -> None:
-    """Users (administrators only)."""
+    """Users (administrators only, but for your own password)."""
 
 
 @users.command("create")
@@ -74,6 +74,30 @@ def create_user(ctx: click.Context, name: str, is_admin: bool, as_json: bool) ->
     click.echo(f"Created user {new['user']['name']}.")
     click.echo(f"Access key id:     {new['access_key_id']}")
     click.echo(f"Secret access key: {new['secret_access_key']}")
+
+
+@users.command("set-password")
+@click.argument("name", required=False)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from standard input (its first line).")
+@click.pass_context
+def set_password(ctx: click.Context, name: str | None, password_stdin: bool) -> None:
+    """Set the password a user signs in to the console with (yours without NAME;
+    an administrator may set anyone's)."""
+    client = client_from(ctx)
+    who = client.iam.whoami()
+    name = name or who["name"]
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        current = None
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        current = None
+        if name == who["name"] and not who["is_admin"]:
+            current = click.prompt("Current password (empty if none)", hide_input=True,
+                                   default="", show_default=False) or None
+    client.iam.set_password(name, password, current=current)
+    click.echo(f"Password set for {name}: sign in at the console with it.")
 
 
 @users.command("list")

@@ -1,8 +1,10 @@
 """Who may call a service through the gateway.
 
 A call to a service that is not public is held (nothing is forwarded, its body is kept)
-until its credentials are checked: an API key as soon as the head has arrived, a SigV4
-signature once the whole body has (its hash is part of what was signed). A check whose
+until its credentials are checked: an API key or a browser's session cookie as soon as the
+head has arrived, a SigV4 signature once the whole body has (its hash is part of what was
+signed). A session's call that changes state (any method but GET, HEAD and OPTIONS) also
+needs its CSRF token, as on the API. A check whose
 key is cached runs at once, on the event loop; one that must look a key up in the store
 runs in a worker thread, while the loop goes on serving other calls. The ``/metrics``
 endpoint asks who signed a scrape (``GatewayGuard.signer``) or reads its bearer token
@@ -18,20 +20,29 @@ from datetime import UTC, datetime
 from shipyard.contracts.routing_table import ServiceRoute
 from shipyard.errors import Forbidden, ShipyardError, Unauthorized
 from shipyard.iam.authenticator import CREDENTIALS_NEEDED, Authenticator, NotCached
+from shipyard.iam.browser_sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import Caller, may_invoke
 
-__all__ = ["API_KEY", "SIGV4", "GatewayGuard", "bearer_token", "credentials_kind"]
+__all__ = [
+    "API_KEY", "SESSION", "SIGV4", "GatewayGuard", "bearer_token", "credentials_kind",
+    "session_token",
+]
 
 SIGV4 = "sigv4"
 API_KEY = "api_key"
+SESSION = "session"
+_SESSION_COOKIE = SESSION_COOKIE.encode("ascii")
+_CSRF_HEADER = CSRF_HEADER.lower().encode("ascii")
+_SAFE_METHODS = frozenset(method.encode("ascii") for method in SAFE_METHODS)
 _PRESIGN_MARKERS = (b"X-Amz-Signature=", b"X-Amz-Credential=", b"X-Amz-Algorithm=")
 
 Outcome = Callable[[Caller | None, ShipyardError | None], None]
 
 
 def credentials_kind(target: bytes, raw_headers: list[tuple[bytes, bytes]]) -> str | None:
-    """``SIGV4``, ``API_KEY`` or None: what the request offers to prove who it is."""
+    """``SIGV4``, ``API_KEY``, ``SESSION`` or None: what the request offers to prove who it
+    is, in that order of preference."""
     for name, value in raw_headers:
         lowered = name.lower()
         if lowered == b"authorization" and value.lstrip().startswith(b"AWS4-"):
@@ -42,6 +53,26 @@ def credentials_kind(target: bytes, raw_headers: list[tuple[bytes, bytes]]) -> s
     for name, _ in raw_headers:
         if name.lower() == b"x-api-key":
             return API_KEY
+    if session_token(raw_headers) is not None:
+        return SESSION
+    return None
+
+
+def session_token(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The console session's token from the ``Cookie`` headers, or None."""
+    for name, value in raw_headers:
+        if name.lower() == b"cookie" and _SESSION_COOKIE in value:
+            for pair in value.split(b";"):
+                key, _, token = pair.strip().partition(b"=")
+                if key == _SESSION_COOKIE and token:
+                    return token.decode("latin-1")
+    return None
+
+
+def _header(raw_headers: list[tuple[bytes, bytes]], lowered: bytes) -> str | None:
+    for name, value in raw_headers:
+        if name.lower() == lowered:
+            return value.decode("latin-1").strip()
     return None
 
 
@@ -132,11 +163,15 @@ class GatewayGuard:
         if body_sha256 is not None:
             request = _signed_request(method, target, raw_headers, body_sha256, arrived)
             caller = self.authenticator.verify_signature(request, cached_only=cached_only)
-        else:
-            api_key = api_key_of(raw_headers)
-            if api_key is None:
-                raise Unauthorized(CREDENTIALS_NEEDED)
+        elif (api_key := api_key_of(raw_headers)) is not None:
             caller = self.authenticator.verify_api_key(api_key, cached_only=cached_only)
+        elif (token := session_token(raw_headers)) is not None:
+            caller = self.authenticator.verify_session(
+                token, _header(raw_headers, _CSRF_HEADER),
+                unsafe=method.upper() not in _SAFE_METHODS, cached_only=cached_only,
+            )
+        else:
+            raise Unauthorized(CREDENTIALS_NEEDED)
         if not may_invoke(caller, route.id, route.access_level, route.project_id):
             raise Forbidden(f"you may not call service {route.name!r}")
         return caller

@@ -91,6 +91,7 @@ class Forwarding:
                 self.method, destination.path, destination.authority, self.client.peer,
                 self.gateway.settings.trust_forwarded_headers,
                 route.instance_headers if route is not None else b"",
+                to_control_plane=route is None,
             )
         pieces += self._take_pending()
         data = b"".join(pieces)

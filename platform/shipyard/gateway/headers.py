@@ -4,6 +4,12 @@ Hop-by-hop headers (``Connection`` and the names it lists, ``Keep-Alive``, ``Pro
 ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``) describe one connection, so they
 never cross the gateway; it frames each side itself. ``X-Request-Id`` and the
 ``X-Forwarded-*`` headers are the gateway's to set.
+
+A browser's console credentials (its session and CSRF cookies, the ``X-CSRF-Token``
+header) go to the control plane only, never to a service's code: the gateway checks them
+itself. And every answer of a service is sandboxed (``Content-Security-Policy: sandbox``),
+so that a page a service serves, on the console's own origin, runs as an origin of its
+own: it cannot read the console's cookies nor call the API with them.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ _GATEWAY_ONLY = frozenset({ASSOCIATION_COLUMNS_HEADER.lower().encode(),
                            ASSOCIATION_REQUIRED_HEADER.lower().encode(),
                            WARNING_BOUNDARIES_HEADER.lower().encode()})
 _CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive"})
+_CONSOLE_COOKIES = (b"shipyard_session=", b"shipyard_csrf=")
+_CSRF_HEADER = b"x-csrf-token"
+SERVICE_SANDBOX = (b"Content-Security-Policy: sandbox allow-scripts allow-forms allow-popups "
+                   b"allow-downloads\r\n")
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _ASSOCIATION_ID = ASSOCIATION_ID_HEADER.lower().encode("ascii")
@@ -79,8 +89,8 @@ class RequestHeaders:
     """One request's headers, sorted into what is forwarded and what the gateway uses."""
 
     __slots__ = (
-        "association_id", "chunked", "content_length", "expect_continue", "forwarded_for",
-        "forwarded_host", "forwarded_proto", "host", "kept", "request_id",
+        "association_id", "chunked", "console", "content_length", "expect_continue",
+        "forwarded_for", "forwarded_host", "forwarded_proto", "host", "kept", "request_id",
         "target_generation",
     )
 
@@ -96,6 +106,8 @@ class RequestHeaders:
         self.forwarded_for: bytes | None = None
         self.forwarded_proto: bytes | None = None
         self.forwarded_host: bytes | None = None
+        # Whether the console's credentials came, which go to the control plane only.
+        self.console = False
         given_id: bytes | None = None
         transfer_encoding = False
         for name, value in headers:
@@ -136,6 +148,10 @@ class RequestHeaders:
                         )
                     elif lowered in _GATEWAY_ONLY:
                         continue
+                elif lowered == _CSRF_HEADER or (
+                    lowered == b"cookie" and b"shipyard_" in value
+                ):
+                    self.console = True
                 kept.append((name, value))
         if transfer_encoding and self.content_length is not None:
             raise InvalidInput("a request may not carry both Transfer-Encoding and Content-Length")
@@ -156,10 +172,12 @@ class RequestHeaders:
         peer: bytes,
         trust_forwarded: bool,
         added: bytes = b"",
+        to_control_plane: bool = False,
     ) -> list[bytes]:
         """The request head for the upstream, as pieces to join, with the ``added`` header
         lines (the route's ``instance_headers``) and without the framing header (the
-        caller adds ``Transfer-Encoding`` when it re-chunks)."""
+        caller adds ``Transfer-Encoding`` when it re-chunks). The console's credentials
+        go only ``to_control_plane``."""
         host = self.host if self.host is not None else default_host
         forwarded_for = peer
         proto = b"http"
@@ -170,7 +188,10 @@ class RequestHeaders:
             proto = self.forwarded_proto or proto
             forwarded_host = self.forwarded_host or host
         pieces = [method, b" ", path, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
-        for name, value in self.kept:
+        kept = self.kept
+        if self.console and not to_control_plane:
+            kept = _without_console_credentials(kept)
+        for name, value in kept:
             pieces += (name, b": ", value, b"\r\n")
         pieces += (
             b"X-Request-Id: ", self.request_id,
@@ -184,6 +205,23 @@ class RequestHeaders:
             pieces.append(b"Transfer-Encoding: chunked\r\n")
         pieces.append(b"\r\n")
         return pieces
+
+
+def _without_console_credentials(headers: HeaderList) -> HeaderList:
+    kept: HeaderList = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == _CSRF_HEADER:
+            continue
+        if lowered == b"cookie":
+            value = b"; ".join(
+                pair for pair in (piece.strip() for piece in value.split(b";"))
+                if pair and not pair.startswith(_CONSOLE_COOKIES)
+            )
+            if not value:
+                continue
+        kept.append((name, value))
+    return kept
 
 
 _PREDICTIONS = PREDICTIONS_HEADER.lower().encode()
@@ -263,7 +301,8 @@ class ResponseHeaders:
             pieces.append(b"Connection: close\r\n")
         elif not http11:
             pieces.append(b"Connection: keep-alive\r\n")
-        if generation is not None:
-            pieces += (b"X-Shipyard-Generation: ", generation.encode(), b"\r\n")
+        if generation is not None:  # a service's answer
+            pieces += (b"X-Shipyard-Generation: ", generation.encode(), b"\r\n",
+                       SERVICE_SANDBOX)
         pieces += (b"X-Request-Id: ", request_id, b"\r\n\r\n")
         return b"".join(pieces)

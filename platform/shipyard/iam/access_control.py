@@ -15,7 +15,9 @@ from sqlalchemy import select, update
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.iam.api_keys import ApiKeys
 from shipyard.iam.authenticator import Authenticator
+from shipyard.iam.browser_sessions import BrowserSessions
 from shipyard.iam.directory import Directory
+from shipyard.iam.passwords import Passwords
 from shipyard.iam.vault import Vault
 from shipyard.settings import Settings
 from shipyard.store import ProjectRow, ServiceRow, Store
@@ -30,6 +32,8 @@ class AccessControl:
     directory: Directory
     access_keys: AccessKeys
     api_keys: ApiKeys
+    passwords: Passwords
+    sessions: BrowserSessions
     authenticator: Authenticator
 
     @classmethod
@@ -37,13 +41,16 @@ class AccessControl:
         vault = Vault.open(settings.secret_key_file)
         access_keys = AccessKeys(store, vault)
         api_keys = ApiKeys(store)
+        passwords = Passwords(store)
+        sessions = BrowserSessions(store, passwords, timedelta(hours=settings.session_hours))
         authenticator = Authenticator(
             # Expired keys too: a correct signature with one is told it expired.
             functools.partial(access_keys.resolve, include_expired=True), api_keys.resolve,
             services=settings.accepted_signing_services,
             clock_skew=timedelta(seconds=settings.clock_skew_seconds),
+            resolve_session=sessions.resolve,
         )
-        return cls(Directory(store), access_keys, api_keys, authenticator)
+        return cls(Directory(store), access_keys, api_keys, passwords, sessions, authenticator)
 
     @classmethod
     def connect(cls, settings: Settings) -> AccessControl:

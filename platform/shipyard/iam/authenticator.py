@@ -1,5 +1,5 @@
 """From a request's credentials to a ``Caller``: SigV4 (header or presigned query), an
-API key, or none.
+API key, a browser's session cookie, or none.
 
 The same ``Authenticator`` serves the Flask API (called in its request threads) and the
 gateway (called in a worker thread, off its event loop). Keys are looked up in the store
@@ -10,6 +10,7 @@ key and a bad signature are told apart only in the server's log.
 from __future__ import annotations
 
 import contextvars
+import hmac
 import logging
 import threading
 import time
@@ -19,13 +20,15 @@ from datetime import UTC, datetime, timedelta
 from shipyard.errors import Forbidden, Unauthorized
 from shipyard.iam.access_keys import ResolvedKey
 from shipyard.iam.authorization import is_sigv4_signed
+from shipyard.iam.browser_sessions import SessionGrant, token_digest
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import ANONYMOUS, Caller
 from shipyard.iam.rejection import SignatureRejected
 from shipyard.iam.sigv4 import Verifier
 
 __all__ = [
-    "API_KEY_REJECTED", "CREDENTIALS_NEEDED", "Authenticator", "NotCached", "require_authenticated",
+    "API_KEY_REJECTED", "CREDENTIALS_NEEDED", "CSRF_REFUSED", "SESSION_ENDED", "Authenticator",
+    "NotCached", "require_authenticated",
 ]
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,15 @@ CREDENTIALS_NEEDED = (
     "This needs credentials: sign the request with AWS Signature Version 4, or send an "
     "API key in the X-Api-Key header."
 )
+SESSION_ENDED = "The session has ended (signed out or expired): sign in again."
+CSRF_REFUSED = (
+    "A change made with a browser's session needs the session's CSRF token in the "
+    "X-CSRF-Token header; it is missing or wrong."
+)
 
 KeyResolver = Callable[[str], "ResolvedKey | None"]
 ApiKeyResolver = Callable[[str], "Caller | None"]
+SessionResolver = Callable[[str], "SessionGrant | None"]
 
 
 class NotCached(Exception):
@@ -84,11 +93,14 @@ class Authenticator:
         services: Iterable[str],
         clock_skew: timedelta = timedelta(minutes=5),
         cache_seconds: float = 2.0,
+        resolve_session: SessionResolver | None = None,
     ) -> None:
         self._access_keys = _TimedCache(cache_seconds)
         self._api_keys = _TimedCache(cache_seconds)
+        self._sessions = _TimedCache(cache_seconds)
         self._resolve_access_key = resolve_access_key
         self._resolve_api_key = resolve_api_key
+        self._resolve_session = resolve_session or (lambda _token: None)
         self.verifier = Verifier(self._secret_of, services, clock_skew=clock_skew)
 
     def authenticate(self, request: SignedRequest, api_key: str | None) -> Caller:
@@ -117,6 +129,29 @@ class Authenticator:
             return self._verify_api_key(raw)
         finally:
             _CACHED_ONLY.reset(token)
+
+    def verify_session(
+        self, token: str, csrf_token: str | None, *, unsafe: bool, cached_only: bool = False,
+    ) -> Caller:
+        """The user signed in with the session cookie ``token``. A state-changing
+        (``unsafe``) request must also bring the session's CSRF token."""
+        marker = _CACHED_ONLY.set(cached_only)
+        try:
+            # Cached under the token's digest: no raw session token stays in memory.
+            grant = self._sessions.get(token_digest(token), self._session_of_digest(token))
+        finally:
+            _CACHED_ONLY.reset(marker)
+        if not isinstance(grant, SessionGrant) or grant.expired(datetime.now(UTC)):
+            raise Unauthorized(SESSION_ENDED)
+        if unsafe and (csrf_token is None or not hmac.compare_digest(
+            token_digest(csrf_token), grant.csrf_digest
+        )):
+            log.info("CSRF token missing or wrong for %s", grant.caller.label)
+            raise Forbidden(CSRF_REFUSED)
+        return grant.caller
+
+    def _session_of_digest(self, token: str) -> Callable[[str], object]:
+        return lambda _digest: self._resolve_session(token)
 
     def _verify_signature(self, request: SignedRequest) -> Caller:
         try:
@@ -147,6 +182,7 @@ class Authenticator:
         ``cache_seconds``."""
         self._access_keys.clear()
         self._api_keys.clear()
+        self._sessions.clear()
 
     def _key(self, access_key_id: str) -> ResolvedKey | None:
         return self._access_keys.get(access_key_id, self._resolve_access_key)  # type: ignore[return-value]

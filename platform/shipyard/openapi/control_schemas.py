@@ -442,6 +442,13 @@ schemas:
       state: {type: string, enum: [blocked, validating, replaced, failed]}
       message: {type: string}
       finished_at: {type: string, format: date-time, nullable: true}
+  BrowserSession:
+    type: object
+    required: [user, is_admin, expires_at]
+    properties:
+      user: {type: string, nullable: true, example: alice}
+      is_admin: {type: boolean}
+      expires_at: {type: string, format: date-time, nullable: true}
   OpenAPIDocument:
     type: object
     required: [openapi, info, paths]
@@ -458,7 +465,8 @@ responses:
       application/json:
         schema: {$ref: '#/components/schemas/Error'}
   Unauthorized:
-    description: The request carries no credentials (sign it with SigV4).
+    description: The request carries no credentials (sign it with SigV4, or sign in from
+      a browser), or its session has ended.
     content:
       application/json:
         schema: {$ref: '#/components/schemas/Error'}
@@ -475,6 +483,11 @@ responses:
   Conflict:
     description: The request conflicts with the current state (a name taken, a service
       disabled or still deployed).
+    content:
+      application/json:
+        schema: {$ref: '#/components/schemas/Error'}
+  TooManyRequests:
+    description: Too many failed attempts in a short time; the message says when to retry.
     content:
       application/json:
         schema: {$ref: '#/components/schemas/Error'}
@@ -505,4 +518,5 @@ TAGS: list[dict[str, str]] = [
     {"name": "models", "description": "Trained models and the model services made of them."},
     {"name": "iam", "description": "Users, projects, access keys and API keys."},
     {"name": "platform", "description": "Environment profiles and the control plane's health."},
+    {"name": "console", "description": "The browser console's pages and files."},
 ]

@@ -4,7 +4,8 @@ Documents are stored without ``servers``: the public URL can change between runs
 up --port 0``) and a service can be renamed, so both are filled in when a document is
 served. This is also the one place that declares the platform's security schemes: AWS
 Signature Version 4 (declared the way API Gateway does, as an ``Authorization`` header of
-type ``awsSigv4``) and API keys in the ``X-Api-Key`` header.
+type ``awsSigv4``), API keys in the ``X-Api-Key`` header, and a browser's console session
+(its cookie, with the CSRF token in ``X-CSRF-Token`` on every change).
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "apiKey", "name": "X-Api-Key", "in": "header",
         "description": "An API key of this service (shipyard api-keys create SERVICE).",
     },
+    "session": {
+        "type": "apiKey", "name": "shipyard_session", "in": "cookie",
+        "description": "A browser signed in to the console; every change also sends the "
+                       "session's CSRF token (the shipyard_csrf cookie) in X-CSRF-Token.",
+    },
 }
 """Name → OpenAPI security scheme, declared in every served document."""
-SECURITY: list[dict[str, list[str]]] = [{"sigv4": []}, {"apiKey": []}]
+SECURITY: list[dict[str, list[str]]] = [{"sigv4": []}, {"apiKey": []}, {"session": []}]
 """The requirement applied to every operation of a service that is not public."""
 
 INVOKE_PREFIX = "/user-services/invoke/"

@@ -6,7 +6,9 @@ on the document named by the page. The page runs no inline script, and its
 Content-Security-Policy lets scripts come only from this server: a docstring's Markdown,
 which Swagger UI renders, cannot run code next to the control plane's API. The online
 validator badge (which would call an outside server) is off, and "try it out" calls the
-document's server: the gateway, which is also the page's origin.
+document's server: the gateway, which is also the page's origin. A browser signed in to
+the console calls with its session cookie, and the page adds the session's CSRF token to
+every call that changes state, so "try it out" works for services that are not public.
 """
 
 from __future__ import annotations
@@ -35,12 +37,25 @@ ASSETS = frozenset({
 INITIALIZER_NAME = "shipyard-swagger-ui.js"
 INITIALIZER = """window.addEventListener("DOMContentLoaded", function () {
   var root = document.getElementById("swagger-ui");
+  function csrfToken() {
+    var found = document.cookie.split(";").map(function (part) { return part.trim(); })
+      .filter(function (part) { return part.indexOf("shipyard_csrf=") === 0; })[0];
+    return found ? decodeURIComponent(found.slice("shipyard_csrf=".length)) : "";
+  }
   window.ui = SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
     deepLinking: true,
     validatorUrl: null,
     displayRequestDuration: true,
+    requestInterceptor: function (request) {
+      var method = (request.method || "GET").toUpperCase();
+      var token = csrfToken();
+      if (token && ["GET", "HEAD", "OPTIONS"].indexOf(method) < 0) {
+        request.headers["X-CSRF-Token"] = token;
+      }
+      return request;
+    },
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout"
   });

@@ -10,8 +10,10 @@ from shipyard.store.drift_tables import DriftProfileRow, DriftRollupRow
 from shipyard.store.identity_tables import (
     AccessKeyRow,
     ApiKeyRow,
+    BrowserSessionRow,
     ProjectMemberRow,
     ProjectRow,
+    SignInFailureRow,
     UserRow,
 )
 from shipyard.store.stats_tables import StatsRollupRow
@@ -36,6 +38,7 @@ __all__ = [
     "ApiKeyRow",
     "ArtifactRemovalRow",
     "Base",
+    "BrowserSessionRow",
     "BuildLogRow",
     "DriftProfileRow",
     "DriftRollupRow",
@@ -50,6 +53,7 @@ __all__ = [
     "ScoredRowRow",
     "ServiceFileRow",
     "ServiceRow",
+    "SignInFailureRow",
     "StatsRollupRow",
     "Store",
     "UserRow",

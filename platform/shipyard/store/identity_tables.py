@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipyard.store.tables import Base, UTCDateTime
 
-__all__ = ["AccessKeyRow", "ApiKeyRow", "ProjectMemberRow", "ProjectRow", "UserRow"]
+__all__ = [
+    "AccessKeyRow", "ApiKeyRow", "BrowserSessionRow", "ProjectMemberRow", "ProjectRow",
+    "SignInFailureRow", "UserRow",
+]
 
 
 class UserRow(Base):
@@ -19,6 +22,9 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # An argon2id hash (the whole PHC string: parameters, salt and digest); None until a
+    # password is set, and then the user cannot sign in with one.
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ProjectRow(Base):
@@ -81,3 +87,29 @@ class ApiKeyRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BrowserSessionRow(Base):
+    """A signed-in browser. Only the SHA-256 of the session cookie's token and of the
+    session's CSRF token are kept (both are long and random)."""
+
+    __tablename__ = "browser_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    csrf_digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class SignInFailureRow(Base):
+    """One failed sign-in, counted to slow down password guessing per user and address."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(String(63), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
