@@ -169,3 +169,24 @@ def test_an_api_key_cannot_set_a_password(app: Flask, client: SigningClient) -> 
     answer = app.test_client().put("/iam/users/admin/password", json={"password": PASSWORD},
                                    headers={"X-Api-Key": key})
     assert answer.status_code == 403
+
+
+def test_the_console_is_one_shell_with_a_strict_policy_and_only_its_own_files(
+    anonymous_client: FlaskClient,
+) -> None:
+    for url in ("/", "/console/services", "/console/services/add-numbers/code"):
+        page = anonymous_client.get(url)
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        policy = page.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+        assert "<script>" not in page.get_data(as_text=True)  # no inline script
+    entry = anonymous_client.get("/console/assets/js/main.js")
+    entry.close()  # a file's answer holds the file open until closed
+    assert entry.status_code == 200 and entry.mimetype == "text/javascript"
+    for outside in ("/console/assets/../__init__.py", "/console/assets/%2e%2e/__init__.py",
+                    "/console/assets/vendor/VENDORED.md", "/console/assets/missing.js"):
+        assert anonymous_client.get(outside).status_code == 404, outside
+    # Who is signed in, asked without a session: nobody, and no error for the console.
+    assert anonymous_client.get("/iam/session").json == {
+        "user": None, "is_admin": False, "expires_at": None,
+    }

@@ -65,8 +65,6 @@ def page(page: str) -> Response:
             schema: {type: string}
       default: {$ref: '#/components/responses/Error'}
     """
-    if page.startswith("assets/"):
-        return asset(page.removeprefix("assets/"))
     return _shell()
 
 

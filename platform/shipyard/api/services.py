@@ -34,7 +34,8 @@ def list_services() -> ResponseValue:
 
     Filters combine; an unknown filter or value answers 400 naming it. Each service comes
     with its health now (``service_health``), its drift health (``drift_health``) and its
-    accuracy health (``accuracy_health``), which the filters of the same names select on.
+    accuracy health (``accuracy_health``), which the filters of the same names select on,
+    and what serves it now (``live_generation``, ``mapping``).
     ---
     tags: [services]
     parameters:
@@ -100,7 +101,7 @@ def list_services() -> ResponseValue:
               properties:
                 services:
                   type: array
-                  items: {$ref: '#/components/schemas/Service'}
+                  items: {$ref: '#/components/schemas/ServiceListItem'}
       "400": {$ref: '#/components/responses/BadRequest'}
       default: {$ref: '#/components/responses/Error'}
     """
@@ -110,9 +111,9 @@ def list_services() -> ResponseValue:
         request.args, environments=tuple(plane.environments.profiles),
         project_id=lambda ref: _project_id(plane, ref),
     )
-    return {"services": [
-        s.to_dict() for s in plane.services.list(filters) if visible(caller, s)
-    ]}
+    listed = [s for s in plane.services.list(filters) if visible(caller, s)]
+    serving = plane.deployments.serving([s.id for s in listed])
+    return {"services": [{**s.to_dict(), **serving[s.id]} for s in listed]}
 
 
 def _project_id(plane: ControlPlane, ref: str) -> str:

@@ -9,7 +9,7 @@ to the desired one; this module never starts a process.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -201,6 +201,26 @@ class Deployments:
                     for row in instances
                 ],
             }
+
+    def serving(self, service_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        """What serves each of ``service_ids`` now (its live generation and mapping), in
+        two queries however many there are: for listings."""
+        if not service_ids:
+            return {}
+        with self.store.reading() as session:
+            numbers = dict(session.execute(
+                select(GenerationRow.id, GenerationRow.number)
+                .where(GenerationRow.service_id.in_(service_ids))
+            ).all())
+            rows = session.execute(
+                select(ServiceRow.id, ServiceRow.live_generation_id, ServiceRow.live_mapping)
+                .where(ServiceRow.id.in_(service_ids))
+            ).all()
+        return {
+            service_id: {"live_generation": tag_in(numbers, live),
+                         "mapping": tagged_mapping(numbers, mapping)}
+            for service_id, live, mapping in rows
+        }
 
     def instance_handles(self, ref: str) -> list[tuple[str, dict[str, Any]]]:
         """(generation tag, stored runner handle) of each started instance."""

@@ -253,6 +253,17 @@ schemas:
       user_error_rate: {$ref: '#/components/schemas/HealthLevelChanges'}
       response_time_p90_ms: {$ref: '#/components/schemas/HealthLevelChanges'}
       slow_request_ms: {type: number, minimum: 0, nullable: true}
+  ServiceListItem:
+    allOf:
+      - $ref: '#/components/schemas/Service'
+      - type: object
+        required: [live_generation, mapping]
+        properties:
+          live_generation: {type: string, nullable: true, example: v2}
+          mapping:
+            type: array
+            description: the mapping in force
+            items: {$ref: '#/components/schemas/MappingEntry'}
   ServiceStatus:
     allOf:
       - $ref: '#/components/schemas/Service'

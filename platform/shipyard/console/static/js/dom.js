@@ -104,7 +104,9 @@ export function toast(message, kind = "info") {
 /** A table from column specs [{label, value: row => node|text}] and rows. */
 export function table(columns, rows, { caption, empty = "Nothing yet." } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, empty);
-  return h("div", { class: "table-wrap" },
+  // The wrapper scrolls a wide table on a narrow screen: keyboards must reach it too.
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region",
+                    "aria-label": caption || "Table" },
     h("table", {},
       caption ? h("caption", {}, caption) : null,
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.label)))),

@@ -41,14 +41,18 @@ export async function render(root, ctx) {
   const label = TABS.find(([key]) => key === tab)[1];
   document.title = `${service.name} · ${label} · Shipyard`;
   const panel = h("section", { class: "tab-panel", id: "tab-panel", "aria-label": label });
+  const stateBadge = h("span", { class: `badge state-${service.state || "unknown"}` },
+                       service.state || "unknown");
+  const description = h("p", { class: "description", hidden: !service.description },
+                        service.description || "");
   root.append(
     h("nav", { class: "breadcrumbs", "aria-label": "Breadcrumbs" },
       link("/console/services", "Services"), " / ", h("span", {}, service.name)),
     h("div", { class: "page-head" },
       h("h1", {}, service.name),
       h("span", { class: `badge kind-${service.kind}` }, service.kind),
-      h("span", { class: `badge state-${service.state || "unknown"}` }, service.state || "unknown"),
-      service.description ? h("p", { class: "description" }, service.description) : null),
+      stateBadge,
+      description),
     h("nav", { class: "tabs", "aria-label": "Service" },
       h("ul", {}, TABS.map(([key, text]) => h("li", {},
         link(serviceUrl(service.name, key), text,
@@ -62,7 +66,15 @@ export async function render(root, ctx) {
     name: service.name,
     service,
     path,
-    /** The service again, as the API has it now. */
-    reload: () => get(path),
+    /** The service again, as the API has it now (the header's state follows it). */
+    reload: async (options) => {
+      const now = await get(path, options);
+      const state = now.state || "unknown";
+      stateBadge.className = `badge state-${state}`;
+      stateBadge.textContent = state;
+      description.textContent = now.description || "";
+      description.hidden = !now.description;
+      return now;
+    },
   });
 }
