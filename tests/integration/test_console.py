@@ -361,6 +361,32 @@ def test_the_try_it_form_of_a_model_service_is_made_of_its_features(
     assert admin.serious_violations() == []
 
 
+def test_monitoring_charts_follow_the_window_and_bucket_picked(
+    admin: Watched, shipyard: RunningShipyard, tmp_path: Path
+) -> None:
+    _deployed_add_numbers(shipyard, tmp_path)
+    url = f"{shipyard.url}/user-services/invoke/add-numbers/add-numbers"
+    for _ in range(12):
+        assert shipyard.http.post(url, json={"num1": 2, "num2": 5}, timeout=10).json() == 7
+    stats = f"{shipyard.url}/api/v1/services/add-numbers/stats"
+    _wait_for(lambda: shipyard.http.get(stats, timeout=10).json()["overall"]["total_requests"]
+              >= 12,
+              timeout=60)
+    page = admin.page
+    admin.goto("/console/services/add-numbers/monitoring")
+    requests_chart = page.get_by_role("figure", name="Requests")
+    requests_chart.locator("canvas").first.wait_for()
+    page.get_by_label("Bucket", exact=True).select_option(label="Hour")
+    page.wait_for_url(re.compile(r".*bucket=PT1H"))
+    requests_chart.locator("canvas").first.wait_for()
+    page.get_by_label("Window", exact=True).select_option(label="Last 7 days")
+    page.wait_for_url(re.compile(r".*range=7d"))
+    page.get_by_role("figure", name="Requests").locator("canvas").first.wait_for()
+    page.go_back()
+    page.wait_for_url(re.compile(r"^(?!.*range=7d).*bucket=PT1H"))
+    assert admin.serious_violations() == []
+
+
 # -- every page --------------------------------------------------------------------------
 
 PAGES = [
