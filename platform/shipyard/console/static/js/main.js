@@ -52,13 +52,17 @@ async function render() {
                 link("/", "Back to the services"));
     return;
   }
-  const params = path.match(route.pattern).slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p)));
-  root.append(h("p", { class: "loading" }, "Loading…"));
+  const params = path.match(route.pattern).slice(1)
+    .map((p) => (p === undefined ? p : decodeURIComponent(p)));
+  // Each render draws into a view of its own: a slower, older render still finishing
+  // (Back pressed twice) draws into a view no longer on the page.
+  const view = h("div", { class: "view" }, h("p", { class: "loading" }, "Loading…"));
+  root.append(view);
   try {
     const module = await route.page();
     if (ticket !== state.rendering) return;
-    clear(root);
-    const cleanup = await module.render(root, {
+    clear(view);
+    const cleanup = await module.render(view, {
       params, query: new URLSearchParams(location.search), session: state.session, navigate,
     });
     if (ticket !== state.rendering) {
@@ -68,8 +72,8 @@ async function render() {
     state.cleanup = typeof cleanup === "function" ? cleanup : null;
   } catch (error) {
     if (ticket !== state.rendering) return;
-    clear(root);
-    root.append(h("h1", {}, "Something went wrong"),
+    clear(view);
+    view.append(h("h1", {}, "Something went wrong"),
                 h("p", { class: "error", role: "alert" }, error.message || String(error)));
   }
   markCurrentNav();
