@@ -19,8 +19,10 @@ alternating, ``--rounds`` times each: a fixed connection count for ``--duration`
 (wrk when installed, else a small asyncio client). It prints the median requests/s, p50
 and p99 of each side and their ratio, the p50 added with one connection, and the
 gateway's CPU time per request (its user + system time before and after, over all its
-rounds). Every process it starts is stopped before it returns; all load stays on
-127.0.0.1. On a shared machine the figures move between runs: compare within one run.
+rounds) and the CPU it adds over the direct side (for the signed cases, what checking a
+signature costs over a public call). Every process it starts is stopped before it
+returns; all load stays on 127.0.0.1. On a shared machine the figures move between runs:
+compare within one run.
 
 The gateway inherits this process's environment, so ``SHIPYARD_GATEWAY_*`` variables
 apply to it: ``SHIPYARD_GATEWAY_METRICS=off python bench/gateway.py`` gives its figures
@@ -135,6 +137,9 @@ class Comparison:
     direct: Load
     gateway: Load
     cpu_us_per_request: float
+    # The gateway's CPU per request of the direct side: nothing for a truly direct side,
+    # the public call's cost for the signed cases (whose two sides both cross it).
+    direct_cpu_us_per_request: float
 
 
 # -- processes ------------------------------------------------------------------------
@@ -289,15 +294,19 @@ def _compare(name: str, direct_url: str, gateway_url: str, gateway_pid: int,
     _load(direct_url, connections, 1.0)  # warm-up
     _load(gateway_url, connections, 1.0)
     directs, throughs = [], []
-    cpu = 0.0
+    cpu = direct_cpu = 0.0
     for _ in range(rounds):
-        directs.append(_load(direct_url, connections, duration))
         before = _cpu_seconds(gateway_pid)
+        directs.append(_load(direct_url, connections, duration))
+        middle = _cpu_seconds(gateway_pid)
         throughs.append(_load(gateway_url, connections, duration))
-        cpu += _cpu_seconds(gateway_pid) - before
-    through = _median(throughs)
+        cpu += _cpu_seconds(gateway_pid) - middle
+        direct_cpu += middle - before
+    through, direct = _median(throughs), _median(directs)
     per_request = cpu / through.requests * 1e6 if through.requests else float("nan")
-    return Comparison(name, connections, _median(directs), through, per_request)
+    direct_per_request = (direct_cpu / direct.requests * 1e6 if direct.requests
+                          else float("nan"))
+    return Comparison(name, connections, direct, through, per_request, direct_per_request)
 
 
 # -- report -----------------------------------------------------------------------------
@@ -308,7 +317,7 @@ def _report(results: list[Comparison], generator: str, duration: float, rounds: 
           f"medians; CPUs: {os.cpu_count()}")
     header = (f"{'case':<37} {'conns':>5} {'direct r/s':>10} {'gateway r/s':>11} "
               f"{'ratio':>5} {'p50 direct':>10} {'p50 gw':>9} {'p99 direct':>10} "
-              f"{'p99 gw':>9} {'gw CPU/req':>10} {'errors':>6}")
+              f"{'p99 gw':>9} {'gw CPU/req':>10} {'added CPU':>9} {'errors':>6}")
     print(header)
     print("-" * len(header))
     for result in results:
@@ -317,7 +326,9 @@ def _report(results: list[Comparison], generator: str, duration: float, rounds: 
         print(f"{result.name:<37} {result.connections:>5} {direct.rate:>10.0f} "
               f"{through.rate:>11.0f} {ratio:>5.2f} {direct.p50_ms:>8.3f}ms "
               f"{through.p50_ms:>7.3f}ms {direct.p99_ms:>8.3f}ms {through.p99_ms:>7.3f}ms "
-              f"{result.cpu_us_per_request:>8.0f}us {direct.errors + through.errors:>6}")
+              f"{result.cpu_us_per_request:>8.0f}us "
+              f"{result.cpu_us_per_request - result.direct_cpu_us_per_request:>7.0f}us "
+              f"{direct.errors + through.errors:>6}")
     print()
     for result in results:
         if result.connections == 1:

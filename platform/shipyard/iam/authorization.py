@@ -109,8 +109,10 @@ def _parse_amz_date(text: str) -> datetime | None:
     if not _AMZ_DATE.fullmatch(text):
         return None
     try:
-        return datetime.strptime(text, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
+        # The shape is checked above; the fields by hand: strptime costs ten times more.
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]),
+                        int(text[11:13]), int(text[13:15]), tzinfo=UTC)
+    except ValueError:  # a day or an hour out of range
         return None
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes
 
@@ -47,7 +47,9 @@ __all__ = [
     "canonical_headers",
     "canonical_path",
     "canonical_query",
+    "canonical_query_forms",
     "canonical_request",
+    "canonical_requests",
     "normalize_path",
     "query_parameters",
     "string_to_sign",
@@ -59,6 +61,14 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 SCOPE_TERMINATOR = "aws4_request"
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A query name or value already in canonical encoding: unreserved characters, and
+# uppercase escapes of anything else (an escaped unreserved character, such as %41,
+# is not canonical: it canonicalizes to the character). Such a component canonicalizes
+# to itself, so it is neither decoded nor encoded again.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+_CANONICAL_COMPONENT = re.compile(
+    r"(?:[A-Za-z0-9._~-]|%(?!2[DE]|3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE])[0-9A-F]{2})*"
+)
 _HEADER_WHITESPACE = re.compile(r"[ \t\r\n]+")
 
 
@@ -91,9 +101,16 @@ class SignedRequest:
     body: bytes = b""
     body_sha256: str | None = None
     now: datetime
+    # Each header's values by lowercased name, made once: the checks look headers up often.
+    _values: dict[str, list[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", tuple((str(n), str(v)) for n, v in self.headers))
+        headers = tuple((str(n), str(v)) for n, v in self.headers)
+        object.__setattr__(self, "headers", headers)
+        values: dict[str, list[str]] = {}
+        for name, value in headers:
+            values.setdefault(name.lower(), []).append(value)
+        object.__setattr__(self, "_values", values)
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("SignedRequest.now must be timezone-aware")
         if self.body_sha256 is not None:
@@ -122,8 +139,7 @@ class SignedRequest:
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (any case), in arrival order."""
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
+        return list(self._values.get(name.lower(), ()))
 
     def payload_sha256(self) -> str:
         """The SHA-256 hex digest of the body actually received."""
@@ -182,6 +198,8 @@ def _decode_query_component(raw: str) -> bytes:
 
 
 def _decoded_name(raw: str) -> str:
+    if raw.isascii() and "%" not in raw and "+" not in raw:
+        return raw  # nothing to decode
     return _decode_query_component(raw).decode("utf-8", "replace")
 
 
@@ -206,21 +224,44 @@ def canonical_query(
     the raw pairs, sorted, not re-encoded. It only differs when the client sent a query
     that is not already in canonical encoding, such as ``a+b`` or ``a,b``.
     """
+    canonical, sent = canonical_query_forms(raw_query, exclude=exclude)
+    return sent if as_sent else canonical
+
+
+def canonical_query_forms(
+    raw_query: str, *, exclude: Collection[str] = ()
+) -> tuple[str, str]:
+    """Both forms of ``canonical_query`` (canonical, as sent) in one pass; the same
+    string twice, as is most often the case, when the query was sent canonically encoded."""
     if not raw_query:
-        return ""
+        return "", ""
     pairs: list[tuple[str, str]] = []
+    sent: list[tuple[str, str]] = []
+    differs = False
     for segment in raw_query.split("&"):
-        if not segment and not as_sent:
-            continue
         name, _, value = segment.partition("=")
+        if not segment:
+            sent.append((name, value))
+            differs = True
+            continue
         if exclude and _decoded_name(name) in exclude:
             continue
-        if not as_sent:
-            name = quote(_decode_query_component(name), safe="")
-            value = quote(_decode_query_component(value), safe="")
-        pairs.append((name, value))
+        sent.append((name, value))
+        encoded_name, encoded_value = _canonical_component(name), _canonical_component(value)
+        differs = differs or encoded_name != name or encoded_value != value
+        pairs.append((encoded_name, encoded_value))
     pairs.sort()
-    return "&".join(f"{name}={value}" for name, value in pairs)
+    canonical = "&".join(f"{name}={value}" for name, value in pairs)
+    if not differs:
+        return canonical, canonical
+    sent.sort()
+    return canonical, "&".join(f"{name}={value}" for name, value in sent)
+
+
+def _canonical_component(raw: str) -> str:
+    if _UNRESERVED.fullmatch(raw) or ("%" in raw and _CANONICAL_COMPONENT.fullmatch(raw)):
+        return raw
+    return quote(_decode_query_component(raw), safe="")
 
 
 def _trim_header_value(value: str) -> str:
@@ -245,6 +286,17 @@ def canonical_headers(headers: Iterable[tuple[str, str]], signed_headers: Iterab
     return "".join(f"{name}:{','.join(values)}\n" for name, values in collected.items())
 
 
+def _canonical_headers_of(request: SignedRequest, names: list[str]) -> str:
+    """``canonical_headers`` of a request, from its headers already sorted by name."""
+    lines = []
+    for name in names:
+        values = request._values.get(name)
+        if not values:
+            raise ValueError(f"signed header {name!r} is not in the request")
+        lines.append(f"{name}:{','.join(_trim_header_value(value) for value in values)}\n")
+    return "".join(lines)
+
+
 def canonical_request(
     request: SignedRequest,
     signed_headers: Iterable[str],
@@ -261,15 +313,33 @@ def canonical_request(
     signed that way; ``s3_path`` is S3's path rule (see ``canonical_path``). See
     ``canonical_query`` for ``exclude_query`` and ``query_as_sent``.
     """
+    forms = canonical_requests(
+        request, signed_headers, payload_hash, normalize=normalize,
+        exclude_query=exclude_query, s3_path=s3_path,
+    )
+    return forms[-1] if query_as_sent else forms[0]
+
+
+def canonical_requests(
+    request: SignedRequest,
+    signed_headers: Iterable[str],
+    payload_hash: str,
+    *,
+    normalize: bool = True,
+    exclude_query: Collection[str] = (),
+    s3_path: bool = False,
+) -> list[str]:
+    """The canonical request, then (only when it differs) the one with the query as sent
+    (see ``canonical_query``), each part made once."""
     names = sorted(set(signed_headers))
-    return "\n".join([
-        request.method,
-        canonical_path(request.path, normalize=normalize, s3=s3_path),
-        canonical_query(request.query, exclude=exclude_query, as_sent=query_as_sent),
-        canonical_headers(request.headers, names),
-        ";".join(names),
-        payload_hash,
-    ])
+    canonical, sent = canonical_query_forms(request.query, exclude=exclude_query)
+    head = "\n".join([request.method, canonical_path(request.path, normalize=normalize,
+                                                      s3=s3_path)])
+    tail = "\n".join([_canonical_headers_of(request, names), ";".join(names), payload_hash])
+    forms = [f"{head}\n{canonical}\n{tail}"]
+    if sent != canonical:
+        forms.append(f"{head}\n{sent}\n{tail}")
+    return forms
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:

@@ -48,7 +48,7 @@ from shipyard.iam.canonical import (
     S3_SERVICE,
     SCOPE_TERMINATOR,
     SignedRequest,
-    canonical_request,
+    canonical_requests,
     string_to_sign,
 )
 from shipyard.iam.rejection import SignatureRejected
@@ -264,16 +264,8 @@ class Verifier:
         """The canonical request, then (only when it differs) the one with the query as
         sent, which is what botocore signs for a query that is not canonically encoded.
         A scope for S3 takes S3's path rule (``canonical.canonical_path``)."""
-        s3_path = info.scope.service == S3_SERVICE
-        canonical = canonical_request(
-            request, info.signed_headers, payload,
-            normalize=self.normalize_path, exclude_query=info.excluded_query,
-            s3_path=s3_path,
+        return canonical_requests(
+            request, info.signed_headers, payload, normalize=self.normalize_path,
+            exclude_query=info.excluded_query, s3_path=info.scope.service == S3_SERVICE,
         )
-        as_sent = canonical_request(
-            request, info.signed_headers, payload,
-            normalize=self.normalize_path, exclude_query=info.excluded_query,
-            query_as_sent=True, s3_path=s3_path,
-        )
-        return [canonical] if as_sent == canonical else [canonical, as_sent]
 
