@@ -1,6 +1,8 @@
-"""How much the gateway costs: the same services called directly and through it.
+"""How much the gateway costs: the same services called directly, through the gateway and,
+with ``--nginx``, through nginx.
 
     python bench/gateway.py [--duration 5] [--rounds 3] [--connections 32] [--cases ...]
+                            [--nginx] [--workers 1,2,4]
 
 Starts, on loopback: a hello app with a ~10 ms "model" endpoint as a real gunicorn + Flask
 instance started like the local runner starts one (gthread workers, 4 threads, keep-alive);
@@ -12,17 +14,24 @@ cost); and the gateway
 The ``signed`` cases call the minimal upstream through the gateway twice over: as a public
 service, and as a service that needs credentials, with a presigned SigV4 URL that the
 gateway verifies on every call (against a store holding an administrator, as the first
-``shipyard up`` leaves it); their "direct" column is the public side.
+``shipyard up`` leaves it); their "direct" column is the public side. The ``signedh``
+cases do the same with the signature in the ``Authorization`` header, as the SDKs sign,
+signed when the case starts (within the clock skew the gateway allows for its whole run).
 
-For each case the same load runs directly on the instance's port and through the gateway,
-alternating, ``--rounds`` times each: a fixed connection count for ``--duration`` seconds
-(wrk when installed, else a small asyncio client). It prints the median requests/s, p50
-and p99 of each side and their ratio, the p50 added with one connection, and the
-gateway's CPU time per request (its user + system time before and after, over all its
-rounds) and the CPU it adds over the direct side (for the signed cases, what checking a
-signature costs over a public call). Every process it starts is stopped before it
-returns; all load stays on 127.0.0.1. On a shared machine the figures move between runs:
-compare within one run.
+``--nginx`` adds a third side where Debian's nginx is installed: nginx in front of the
+same upstreams (as many worker processes as the gateway has, keep-alive upstream
+connections, access log on and buffered, as the gateway's is), to set the gateway's CPU
+per call beside a C proxy's. ``--workers 1,2,4`` runs everything once per gateway worker
+count and prints how throughput grows with workers on the machine at hand.
+
+For each case the sides run alternately, ``--rounds`` times each: a fixed connection count
+for ``--duration`` seconds (wrk when installed, else a small asyncio client). It prints the
+median requests/s, p50 and p99 of each side and their ratio, the p50 added with one
+connection, and each proxy's CPU time per request (its user + system time, workers
+included, before and after each of its own rounds) and the CPU it adds over the direct
+side (for the signed cases, what checking a signature costs over a public call). Every
+process it starts is stopped before it returns; all load stays on 127.0.0.1. On a shared
+machine the figures move between runs: compare within one run.
 
 The gateway inherits this process's environment, so ``SHIPYARD_GATEWAY_*`` variables
 apply to it: ``SHIPYARD_GATEWAY_METRICS=off python bench/gateway.py`` gives its figures
@@ -50,7 +59,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-from botocore.auth import SigV4QueryAuth
+from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
@@ -118,6 +127,9 @@ CASES = {
     # presigned URL, verified on every call), to see what checking a signature costs.
     "signed": ("minimal: public vs SigV4 (both gateway)", "private", "/", False),
     "signed1": ("minimal: public vs SigV4 (both gateway)", "private", "/", True),
+    # The same with the signature in the Authorization header, as the SDKs send it.
+    "signedh": ("minimal: public vs SigV4 header (gw)", "private-header", "/", False),
+    "signedh1": ("minimal: public vs SigV4 header (gw)", "private-header", "/", True),
 }
 
 
@@ -131,15 +143,22 @@ class Load:
 
 
 @dataclasses.dataclass
+class Side:
+    """One side's load, and the CPU per request of the proxy it crossed (nothing for a
+    direct side; the gateway's public call for the signed cases' direct side)."""
+
+    load: Load
+    cpu_us_per_request: float
+
+
+@dataclasses.dataclass
 class Comparison:
     name: str
     connections: int
-    direct: Load
-    gateway: Load
-    cpu_us_per_request: float
-    # The gateway's CPU per request of the direct side: nothing for a truly direct side,
-    # the public call's cost for the signed cases (whose two sides both cross it).
-    direct_cpu_us_per_request: float
+    workers: int
+    direct: Side
+    gateway: Side
+    nginx: Side | None
 
 
 # -- processes ------------------------------------------------------------------------
@@ -150,13 +169,14 @@ def _listener() -> socket.socket:
 
 
 @contextlib.contextmanager
-def _process(args: list[str], sock: socket.socket, cwd: Path | None = None,
+def _process(args: list[str], sock: socket.socket | None, cwd: Path | None = None,
              env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        args, pass_fds=(sock.fileno(),), cwd=cwd, env=env,
+        args, pass_fds=(sock.fileno(),) if sock is not None else (), cwd=cwd, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    sock.close()
+    if sock is not None:
+        sock.close()
     try:
         yield process
     finally:
@@ -196,9 +216,10 @@ def _cpu_seconds(pid: int) -> float:
 # -- load -------------------------------------------------------------------------------
 
 
-def _wrk(url: str, connections: int, duration: float) -> Load:
+def _wrk(url: str, connections: int, duration: float, headers: dict[str, str]) -> Load:
+    extra = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", *extra, url],
         capture_output=True, text=True, timeout=duration + 60, check=True,
     ).stdout
     done = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)\b", output)
@@ -223,13 +244,16 @@ def _wrk_percentile(output: str, which: str) -> float:
     return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
 
 
-def _python_load(url: str, connections: int, duration: float) -> Load:
+def _python_load(url: str, connections: int, duration: float,
+                 headers: dict[str, str]) -> Load:
     """A small keep-alive HTTP/1.1 load generator, for machines without wrk; it needs
     answers with a Content-Length, and is much slower than wrk."""
     match = re.fullmatch(r"http://([^:/]+):(\d+)(/.*)", url)
     assert match is not None
     host, port, path = match.group(1), int(match.group(2)), match.group(3)
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items()
+                    if name.lower() != "host")
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
     latencies: list[float] = []
     errors = 0
 
@@ -273,10 +297,11 @@ def _python_load(url: str, connections: int, duration: float) -> Load:
                 len(latencies), errors)
 
 
-def _load(url: str, connections: int, duration: float) -> Load:
+def _load(url: str, connections: int, duration: float,
+          headers: dict[str, str] | None = None) -> Load:
     if shutil.which("wrk"):
-        return _wrk(url, connections, duration)
-    return _python_load(url, connections, duration)
+        return _wrk(url, connections, duration, headers or {})
+    return _python_load(url, connections, duration, headers or {})
 
 
 def _median(loads: list[Load]) -> Load:
@@ -289,51 +314,198 @@ def _median(loads: list[Load]) -> Load:
     )
 
 
-def _compare(name: str, direct_url: str, gateway_url: str, gateway_pid: int,
-             connections: int, duration: float, rounds: int) -> Comparison:
-    _load(direct_url, connections, 1.0)  # warm-up
-    _load(gateway_url, connections, 1.0)
-    directs, throughs = [], []
-    cpu = direct_cpu = 0.0
+@dataclasses.dataclass
+class Target:
+    """Where one side of a case sends its load, and the proxy (if any) whose CPU it costs."""
+
+    url: str
+    pid: int | None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _side(target: Target, connections: int, duration: float) -> tuple[Load, float]:
+    before = _cpu_seconds(target.pid) if target.pid is not None else 0.0
+    load = _load(target.url, connections, duration, target.headers)
+    after = _cpu_seconds(target.pid) if target.pid is not None else 0.0
+    return load, after - before
+
+
+def _compare(name: str, direct: Target, gateway: Target, nginx: Target | None,
+             connections: int, workers: int, duration: float, rounds: int) -> Comparison:
+    targets = {"direct": direct, "nginx": nginx, "gateway": gateway}
+    sides = {key: target for key, target in targets.items() if target is not None}
+    for target in sides.values():
+        _load(target.url, connections, 1.0, target.headers)  # warm-up
+    loads: dict[str, list[Load]] = {key: [] for key in sides}
+    cpu = dict.fromkeys(sides, 0.0)
     for _ in range(rounds):
-        before = _cpu_seconds(gateway_pid)
-        directs.append(_load(direct_url, connections, duration))
-        middle = _cpu_seconds(gateway_pid)
-        throughs.append(_load(gateway_url, connections, duration))
-        cpu += _cpu_seconds(gateway_pid) - middle
-        direct_cpu += middle - before
-    through, direct = _median(throughs), _median(directs)
-    per_request = cpu / through.requests * 1e6 if through.requests else float("nan")
-    direct_per_request = (direct_cpu / direct.requests * 1e6 if direct.requests
-                          else float("nan"))
-    return Comparison(name, connections, direct, through, per_request, direct_per_request)
+        for key, target in sides.items():
+            load, seconds = _side(target, connections, duration)
+            loads[key].append(load)
+            cpu[key] += seconds
+
+    def summary(key: str) -> Side:
+        load = _median(loads[key])
+        total = sum(found.requests for found in loads[key])
+        return Side(load, cpu[key] / total * 1e6 if total else float("nan"))
+
+    return Comparison(name, connections, workers, summary("direct"), summary("gateway"),
+                      summary("nginx") if nginx is not None else None)
 
 
 # -- report -----------------------------------------------------------------------------
 
 
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}us"
+
+
 def _report(results: list[Comparison], generator: str, duration: float, rounds: int) -> None:
     print(f"\nload generator: {generator}; {rounds} x {duration:g}s per side, alternating; "
           f"medians; CPUs: {os.cpu_count()}")
-    header = (f"{'case':<37} {'conns':>5} {'direct r/s':>10} {'gateway r/s':>11} "
-              f"{'ratio':>5} {'p50 direct':>10} {'p50 gw':>9} {'p99 direct':>10} "
-              f"{'p99 gw':>9} {'gw CPU/req':>10} {'added CPU':>9} {'errors':>6}")
+    with_nginx = any(result.nginx is not None for result in results)
+    header = (f"{'case':<37} {'conns':>5} {'wk':>2} {'direct r/s':>10} {'gateway r/s':>11} "
+              f"{'ratio':>5} {'p50 direct':>10} {'p50 gw':>9} {'p99 gw':>9} "
+              f"{'gw CPU/req':>10} {'added CPU':>9}")
+    if with_nginx:
+        header += f" {'nginx r/s':>9} {'p50 nginx':>9} {'nginx CPU':>9} {'gw/nginx':>8}"
+    header += f" {'errors':>6}"
     print(header)
     print("-" * len(header))
     for result in results:
-        direct, through = result.direct, result.gateway
+        direct, through = result.direct.load, result.gateway.load
         ratio = through.rate / direct.rate if direct.rate else 0.0
-        print(f"{result.name:<37} {result.connections:>5} {direct.rate:>10.0f} "
-              f"{through.rate:>11.0f} {ratio:>5.2f} {direct.p50_ms:>8.3f}ms "
-              f"{through.p50_ms:>7.3f}ms {direct.p99_ms:>8.3f}ms {through.p99_ms:>7.3f}ms "
-              f"{result.cpu_us_per_request:>8.0f}us "
-              f"{result.cpu_us_per_request - result.direct_cpu_us_per_request:>7.0f}us "
-              f"{direct.errors + through.errors:>6}")
+        gateway_cpu = result.gateway.cpu_us_per_request
+        line = (f"{result.name:<37} {result.connections:>5} {result.workers:>2} "
+                f"{direct.rate:>10.0f} {through.rate:>11.0f} {ratio:>5.2f} "
+                f"{direct.p50_ms:>8.3f}ms {through.p50_ms:>7.3f}ms {through.p99_ms:>7.3f}ms "
+                f"{_us(gateway_cpu):>10} "
+                f"{_us(gateway_cpu - result.direct.cpu_us_per_request):>9}")
+        errors = direct.errors + through.errors
+        if with_nginx:
+            nginx = result.nginx
+            if nginx is None:
+                line += f" {'-':>9} {'-':>9} {'-':>9} {'-':>8}"
+            else:
+                errors += nginx.load.errors
+                times = gateway_cpu / nginx.cpu_us_per_request
+                line += (f" {nginx.load.rate:>9.0f} {nginx.load.p50_ms:>7.3f}ms "
+                         f"{_us(nginx.cpu_us_per_request):>9} {times:>7.2f}x")
+        print(f"{line} {errors:>6}")
     print()
     for result in results:
         if result.connections == 1:
-            added = result.gateway.p50_ms - result.direct.p50_ms
-            print(f"p50 added with one connection, {result.name}: {added * 1000:.0f} us")
+            added = (result.gateway.load.p50_ms - result.direct.load.p50_ms) * 1000
+            also = ""
+            if result.nginx is not None:
+                by_nginx = (result.nginx.load.p50_ms - result.direct.load.p50_ms) * 1000
+                also = f" (nginx: {by_nginx:.0f} us)"
+            print(f"p50 added with one connection, {result.name}, {result.workers} "
+                  f"worker(s): {added:.0f} us{also}")
+    _report_growth(results)
+
+
+def _report_growth(results: list[Comparison]) -> None:
+    """Throughput by gateway worker count, as a multiple of one worker's, per case."""
+    counts = sorted({result.workers for result in results})
+    if len(counts) < 2:
+        return
+    print(f"\ngateway throughput by worker count ({', '.join(map(str, counts))}):")
+    by_case: dict[tuple[str, int], dict[int, float]] = {}
+    for result in results:
+        by_case.setdefault((result.name, result.connections), {})[result.workers] = (
+            result.gateway.load.rate
+        )
+    for (name, connections), rates in by_case.items():
+        first = rates.get(counts[0])
+        cells = []
+        for count in counts:
+            rate = rates.get(count)
+            if rate is None:
+                cells.append("-")
+            elif first:
+                cells.append(f"{rate:.0f} r/s ({rate / first:.2f}x)")
+            else:
+                cells.append(f"{rate:.0f} r/s")
+        print(f"  {name}, {connections} conn: {' | '.join(cells)}")
+
+
+# -- nginx ------------------------------------------------------------------------------
+
+
+NGINX_CONFIG = """
+worker_processes {workers};
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    access_log /dev/null combined buffer=64k flush=1s;
+    client_body_temp_path {work}/nginx-body;
+    proxy_temp_path {work}/nginx-proxy;
+    fastcgi_temp_path {work}/nginx-fastcgi;
+    uwsgi_temp_path {work}/nginx-uwsgi;
+    scgi_temp_path {work}/nginx-scgi;
+{upstreams}
+    server {{
+        listen 127.0.0.1:{port} backlog=2048;
+{locations}
+    }}
+}}
+"""
+
+
+def _nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
+    )
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def _nginx_config(work: Path, port: int, upstreams: dict[str, int], workers: int) -> Path:
+    """nginx in front of ``upstreams`` (name -> port) as the gateway is: the service's
+    prefix ``/user-services/invoke/<name>/`` taken off, HTTP/1.1 keep-alive upstreams."""
+    blocks = "".join(
+        f"    upstream up_{name} {{ server 127.0.0.1:{upstream}; keepalive 64; }}\n"
+        for name, upstream in upstreams.items()
+    )
+    locations = "".join(
+        f"        location /user-services/invoke/{name}/ {{\n"
+        f"            proxy_pass http://up_{name}/;\n"
+        f"            proxy_http_version 1.1;\n"
+        f"            proxy_set_header Connection \"\";\n"
+        f"        }}\n"
+        for name in upstreams
+    )
+    path = work / "nginx.conf"
+    path.write_text(NGINX_CONFIG.format(
+        workers=workers, work=work, port=port, upstreams=blocks, locations=locations,
+        # As root, nginx's workers would run as nobody, who cannot reach these folders.
+        user="user root;" if os.geteuid() == 0 else "",
+    ))
+    return path
+
+
+@contextlib.contextmanager
+def _nginx(binary: str, work: Path, upstreams: dict[str, int],
+           workers: int) -> Iterator[tuple[int, int]]:
+    """nginx running in the foreground; yields its port and its master's pid."""
+    port = _free_port()
+    config = _nginx_config(work, port, upstreams, workers)
+    args = [binary, "-p", str(work), "-c", str(config), "-e", str(work / "nginx-error.log"),
+            "-g", "daemon off;"]
+    with _process(args, None) as process:
+        try:
+            _wait_http(port, "/user-services/invoke/minimal/")
+        except SystemExit:
+            log = work / "nginx-error.log"
+            why = log.read_text() if log.exists() else ""
+            raise SystemExit(f"nginx did not start: {why}") from None
+        yield port, process.pid
 
 
 def _control_plane_with_an_administrator(home: Path) -> tuple[Settings, dict[str, str]]:
@@ -349,6 +521,17 @@ def _control_plane_with_an_administrator(home: Path) -> tuple[Settings, dict[str
     return settings, json.loads(path.read_text())
 
 
+def _signed_headers(url: str, credentials: dict[str, str]) -> dict[str, str]:
+    """The headers that sign a GET of ``url`` now (valid within the clock skew)."""
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(
+        BotoCredentials(credentials["access_key_id"], credentials["secret_access_key"]),
+        credentials["service"], credentials["region"],
+    ).add_auth(request)
+    return {name: value for name, value in request.headers.items()
+            if name.lower() in ("authorization", "x-amz-date")}
+
+
 def _presigned(url: str, credentials: dict[str, str]) -> str:
     """``url`` presigned for an hour: the same signature is verified on every call."""
     request = AWSRequest(method="GET", url=url)
@@ -359,6 +542,16 @@ def _presigned(url: str, credentials: dict[str, str]) -> str:
     return str(request.prepare().url)
 
 
+def _worker_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"worker counts are whole numbers from 1: {text!r}")
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
@@ -367,21 +560,29 @@ def main() -> None:
     parser.add_argument("--instance-workers", type=int, default=1,
                         help="gunicorn workers per instance (the runner starts the "
                              "profile's cpu count: 1 for small)")
-    parser.add_argument("--gateway-workers", type=int, default=1)
+    parser.add_argument("--workers", type=_worker_counts, default=[1],
+                        help="gateway (and nginx) worker counts, comma-separated: 1,2,4 "
+                             "runs every case once per count")
+    parser.add_argument("--nginx", action="store_true",
+                        help="add nginx in front of the same upstreams as a third side")
     parser.add_argument("--cases", default=",".join(CASES),
                         help=f"comma-separated, among {','.join(CASES)}")
     args = parser.parse_args()
-    unknown = set(args.cases.split(",")) - set(CASES)
+    cases = args.cases.split(",")
+    unknown = set(cases) - set(CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}")
+    nginx = _nginx_binary() if args.nginx else None
+    if args.nginx and nginx is None:
+        parser.error("--nginx needs nginx installed (apt-get install nginx-light)")
     generator = "wrk" if shutil.which("wrk") else "python asyncio client (no wrk found)"
 
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-") as tmp:
         work = Path(tmp)
         (work / "app.py").write_text(HELLO_APP)
         (work / "minimal.py").write_text(MINIMAL_UPSTREAM)
-        names = ("sync", "gthread", "minimal", "gateway", "api")
-        sockets = {name: _listener() for name in names}
+        upstream_names = ("sync", "gthread", "minimal")
+        sockets = {name: _listener() for name in upstream_names}
         ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
         routes = work / "routes.json"
         services = {
@@ -390,7 +591,7 @@ def main() -> None:
                    "mapping": [{"generation": "v1", "proba": 1.0}],
                    "instances": {"v1": [{"instance_id": name, "host": "127.0.0.1",
                                          "port": ports[name]}]}}
-            for name in ("sync", "gthread", "minimal")
+            for name in upstream_names
         }
         services["private"] = {**services["minimal"], "id": "svc_private", "name": "private",
                                "access_level": "project", "project_id": "prj_bench"}
@@ -399,11 +600,6 @@ def main() -> None:
         gunicorn = [sys.executable, "-m", "gunicorn", "--config",
                     "python:shipyard_sdk.runtime.gunicorn_conf",
                     "--workers", str(args.instance_workers)]
-        gateway = [
-            sys.executable, "-m", "shipyard.gateway", "--fd", str(sockets["gateway"].fileno()),
-            "--routes", str(routes), "--api-upstream", f"127.0.0.1:{ports['api']}",
-            "--workers", str(args.gateway_workers),
-        ]
         with (
             _process([*gunicorn, "--bind", f"fd://{sockets['sync'].fileno()}", "app:app"],
                      sockets["sync"], cwd=work),
@@ -412,32 +608,75 @@ def main() -> None:
                       "app:app"], sockets["gthread"], cwd=work),
             _process([sys.executable, str(work / "minimal.py"),
                       str(sockets["minimal"].fileno())], sockets["minimal"]),
-            _process(gateway, sockets["gateway"],
-                     env={**os.environ, RESOLVED_SETTINGS_VAR: settings.to_json()},
-                     ) as gateway_process,
         ):
-            sockets["api"].close()  # nothing serves the API: the benchmark never calls it
             for name, path in (("sync", "/hello"), ("gthread", "/hello"), ("minimal", "/")):
                 _wait_http(ports[name], path)
-            _wait_http(ports["gateway"], "/user-services/invoke/sync/hello")
-            through = f"http://127.0.0.1:{ports['gateway']}/user-services/invoke"
             results = []
-            for key in args.cases.split(","):
-                name, upstream, path, one = CASES[key]
-                if upstream == "private":
-                    base = f"{through}/minimal{path}"
-                    target = _presigned(f"{through}/private{path}", credentials)
-                else:
-                    base = f"http://127.0.0.1:{ports[upstream]}{path}"
-                    target = f"{through}/{upstream}{path}"
-                result = _compare(
-                    name, base, target, gateway_process.pid,
-                    1 if one else args.connections, args.duration, args.rounds,
+            for workers in args.workers:
+                results += _run_cases(
+                    args, cases, workers, work, routes, ports, settings, credentials, nginx,
                 )
-                results.append(result)
-                print(f"{name}, {result.connections} conn: direct {result.direct.rate:.0f} "
-                      f"r/s, through the gateway {result.gateway.rate:.0f} r/s", flush=True)
     _report(results, generator, args.duration, args.rounds)
+
+
+def _run_cases(
+    args: argparse.Namespace, cases: list[str], workers: int, work: Path, routes: Path,
+    ports: dict[str, int], settings: Settings, credentials: dict[str, str],
+    nginx: str | None,
+) -> list[Comparison]:
+    """Every case against a gateway (and an nginx) with ``workers`` workers."""
+    gateway_socket, api_socket = _listener(), _listener()
+    gateway_port = gateway_socket.getsockname()[1]
+    gateway = [
+        sys.executable, "-m", "shipyard.gateway", "--fd", str(gateway_socket.fileno()),
+        "--routes", str(routes), "--api-upstream", f"127.0.0.1:{api_socket.getsockname()[1]}",
+        "--workers", str(workers),
+    ]
+    api_socket.close()  # nothing serves the API: the benchmark never calls it
+    upstreams = {name: ports[name] for name in ("sync", "gthread", "minimal")}
+    with contextlib.ExitStack() as stack:
+        gateway_process = stack.enter_context(_process(
+            gateway, gateway_socket,
+            env={**os.environ, RESOLVED_SETTINGS_VAR: settings.to_json()},
+        ))
+        nginx_port = nginx_pid = None
+        if nginx is not None:
+            nginx_port, nginx_pid = stack.enter_context(
+                _nginx(nginx, work, upstreams, workers)
+            )
+        _wait_http(gateway_port, "/user-services/invoke/sync/hello")
+        through = f"http://127.0.0.1:{gateway_port}/user-services/invoke"
+        results = []
+        for key in cases:
+            name, upstream, path, one = CASES[key]
+            nginx_side = None
+            if upstream == "private":
+                direct = Target(f"{through}/minimal{path}", gateway_process.pid)
+                proxied = Target(_presigned(f"{through}/private{path}", credentials),
+                                gateway_process.pid)
+            elif upstream == "private-header":
+                direct = Target(f"{through}/minimal{path}", gateway_process.pid)
+                url = f"{through}/private{path}"
+                proxied = Target(url, gateway_process.pid, _signed_headers(url, credentials))
+            else:
+                direct = Target(f"http://127.0.0.1:{ports[upstream]}{path}", None)
+                proxied = Target(f"{through}/{upstream}{path}", gateway_process.pid)
+                if nginx_port is not None:
+                    nginx_side = Target(
+                        f"http://127.0.0.1:{nginx_port}/user-services/invoke/{upstream}{path}",
+                        nginx_pid,
+                    )
+            result = _compare(
+                name, direct, proxied, nginx_side,
+                1 if one else args.connections, workers, args.duration, args.rounds,
+            )
+            results.append(result)
+            also = (f", through nginx {result.nginx.load.rate:.0f} r/s"
+                    if result.nginx is not None else "")
+            print(f"{name}, {result.connections} conn, {workers} worker(s): direct "
+                  f"{result.direct.load.rate:.0f} r/s, through the gateway "
+                  f"{result.gateway.load.rate:.0f} r/s{also}", flush=True)
+        return results
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ its answer ended is logged with status 499.
 Logging a call must cost little next to forwarding it, so each line is an
 ``AccessRecord`` (a ``LogRecord`` that skips the caller, thread and process lookups), and
 ``BatchingHandler`` formats and writes the waiting records in one go, twice a
-second, rather than one system call per line.
+second, rather than one system call per line, with ``AccessFormatter``, which formats the
+time once per second rather than once per line.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import logging
 import time
 from typing import Any, TextIO
 
-__all__ = ["CLIENT_GONE", "AccessRecord", "BatchingHandler", "access_log", "log_call"]
+__all__ = [
+    "CLIENT_GONE", "AccessFormatter", "AccessRecord", "BatchingHandler", "access_log",
+    "log_call",
+]
 
 CLIENT_GONE = 499
 
@@ -110,3 +114,23 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self.stream.flush()
             except (OSError, ValueError):
                 pass
+
+
+class AccessFormatter(logging.Formatter):
+    """A ``Formatter`` that formats a second's time once (``formatTime`` is a third of the
+    cost of a line, and the access log writes many lines a second); the milliseconds are
+    added to each line as ``logging.Formatter`` does."""
+
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime(self.default_time_format, self.converter(second))
+            self._second = second
+        return self.default_msec_format % (self._stamp, record.msecs)

@@ -33,6 +33,7 @@ from shipyard.iam.canonical import (
     SignedRequest,
     query_parameters,
 )
+from shipyard.iam.memo import memoized_when_short
 from shipyard.iam.rejection import SignatureRejected
 
 __all__ = [
@@ -105,6 +106,7 @@ def single_header(request: SignedRequest, name: str) -> str | None:
     return values[0].strip() if values else None
 
 
+@memoized_when_short
 def _parse_amz_date(text: str) -> datetime | None:
     if not _AMZ_DATE.fullmatch(text):
         return None
@@ -136,6 +138,7 @@ def _parse_http_date(text: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+@memoized_when_short
 def _parse_credential(text: str) -> tuple[str, CredentialScope]:
     parts = text.split("/")
     if (
@@ -152,6 +155,7 @@ def _parse_credential(text: str) -> tuple[str, CredentialScope]:
     return parts[0], CredentialScope(parts[1], parts[2], parts[3])
 
 
+@memoized_when_short
 def _parse_signed_headers(text: str) -> tuple[str, ...]:
     if not _SIGNED_HEADERS.fullmatch(text):
         raise SignatureRejected.malformed(
@@ -309,9 +313,8 @@ def read_signature(request: SignedRequest) -> SignatureInfo:
             SignatureRejected.MISSING,
             reason="no Authorization header and no presigned query parameters",
         )
-    present = {name.lower() for name, _ in request.headers}
     for name in info.signed_headers:
-        if name not in present:
+        if not request.has_header(name):
             raise SignatureRejected.malformed(f"the signed header {name!r} is not in the request")
     return info
 

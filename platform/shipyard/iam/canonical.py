@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes
 
+from shipyard.iam.memo import memoized_when_short
+
 __all__ = [
     "ALGORITHM",
     "AMZ_DATE_FORMAT",
@@ -66,9 +68,13 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # is not canonical: it canonicalizes to the character). Such a component canonicalizes
 # to itself, so it is neither decoded nor encoded again.
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
-_CANONICAL_COMPONENT = re.compile(
+_COMPONENT = (
     r"(?:[A-Za-z0-9._~-]|%(?!2[DE]|3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE])[0-9A-F]{2})*"
 )
+_CANONICAL_COMPONENT = re.compile(_COMPONENT)
+# A whole query whose every name and value is canonical, each pair with its ``=``: its
+# canonical form is its pairs sorted, and it reads the same sent and canonical.
+_CANONICAL_QUERY = re.compile(rf"{_COMPONENT}={_COMPONENT}(?:&{_COMPONENT}={_COMPONENT})*")
 _HEADER_WHITESPACE = re.compile(r"[ \t\r\n]+")
 
 
@@ -105,11 +111,13 @@ class SignedRequest:
     _values: dict[str, list[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        headers = tuple((str(n), str(v)) for n, v in self.headers)
-        object.__setattr__(self, "headers", headers)
+        headers = tuple(self.headers)
         values: dict[str, list[str]] = {}
         for name, value in headers:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError("header names and values must be text")
             values.setdefault(name.lower(), []).append(value)
+        object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "_values", values)
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("SignedRequest.now must be timezone-aware")
@@ -136,6 +144,10 @@ class SignedRequest:
             method=method, path=path, query=query, headers=tuple(headers),
             body=body, body_sha256=body_sha256, now=now,
         )
+
+    def has_header(self, name: str) -> bool:
+        """Whether the request carries header ``name`` (a lowercase name)."""
+        return name in self._values
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (any case), in arrival order."""
@@ -180,6 +192,11 @@ def canonical_path(raw_path: str, *, normalize: bool = True, s3: bool = False) -
     ``%2F``, so ``x%2Fy`` and ``x/y`` remain different paths, and an encoded dot segment
     stays encoded, so ``%2E%2E`` (an ordinary segment) and ``..`` do too.
     """
+    return _canonical_path(raw_path, normalize, s3)
+
+
+@memoized_when_short
+def _canonical_path(raw_path: str, normalize: bool, s3: bool) -> str:
     if s3:
         return "/".join(_s3_segment(part) for part in (raw_path or "/").split("/"))
     path = normalize_path(raw_path) if normalize else (raw_path or "/")
@@ -203,11 +220,16 @@ def _decoded_name(raw: str) -> str:
     return _decode_query_component(raw).decode("utf-8", "replace")
 
 
-def query_parameters(raw_query: str) -> list[tuple[str, str]]:
+def query_parameters(raw_query: str) -> tuple[tuple[str, str], ...]:
     """The decoded ``(name, value)`` pairs of a raw query, in order, read the way the
     canonical query reads them (``+`` is a space; bytes that are not UTF-8 become U+FFFD)."""
+    return _query_parameters(raw_query)
+
+
+@memoized_when_short
+def _query_parameters(raw_query: str) -> tuple[tuple[str, str], ...]:
     segments = (segment.partition("=") for segment in raw_query.split("&") if segment)
-    return [(_decoded_name(name), _decoded_name(value)) for name, _, value in segments]
+    return tuple((_decoded_name(name), _decoded_name(value)) for name, _, value in segments)
 
 
 def canonical_query(
@@ -235,6 +257,19 @@ def canonical_query_forms(
     string twice, as is most often the case, when the query was sent canonically encoded."""
     if not raw_query:
         return "", ""
+    return _canonical_query_forms(raw_query, frozenset(exclude))
+
+
+@memoized_when_short
+def _canonical_query_forms(raw_query: str, exclude: frozenset[str]) -> tuple[str, str]:
+    if _CANONICAL_QUERY.fullmatch(raw_query):
+        kept = sorted(
+            (name, value) for name, _, value in
+            (segment.partition("=") for segment in raw_query.split("&"))
+            if not exclude or _decoded_name(name) not in exclude
+        )
+        canonical = "&".join(f"{name}={value}" for name, value in kept)
+        return canonical, canonical
     pairs: list[tuple[str, str]] = []
     sent: list[tuple[str, str]] = []
     differs = False
