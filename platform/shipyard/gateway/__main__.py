@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
-from shipyard.gateway.access import AccessFormatter, BatchingHandler, access_log
+from shipyard.gateway.access import log_to
 from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.metrics import MetricsSetup, use_directory, worker_exited
 from shipyard.gateway.server import run_gateway
@@ -58,10 +58,7 @@ def _configure_logging() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = BatchingHandler(sys.stderr)
-    handler.setFormatter(AccessFormatter("%(asctime)s %(name)s %(message)s"))
-    access_log.addHandler(handler)
-    access_log.propagate = False
+    log_to(sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,22 +7,25 @@ string, the status, the latency, the body bytes answered and the request id; nev
 header or a query string, which may carry secrets. A call the client gave up on before
 its answer ended is logged with status 499.
 
-Logging a call must cost little next to forwarding it, so each line is an
-``AccessRecord`` (a ``LogRecord`` that skips the caller, thread and process lookups), and
-``BatchingHandler`` formats and writes the waiting records in one go, twice a
-second, rather than one system call per line, with ``AccessFormatter``, which formats the
-time once per second rather than once per line.
+Logging a call must cost little next to forwarding it. ``BatchingHandler`` formats and
+writes the waiting lines in one go, twice a second, rather than one system call per line,
+and ``AccessFormatter`` formats a second's time once rather than once per line. While that
+handler, so formatted, is the logger's only one (as the gateway's process sets it up,
+``log_to``), a call is handed to it as its bare fields, without a ``LogRecord`` or the
+logger's dispatch, and written as the formatter would write its record; a logger set up
+otherwise gets an ``AccessRecord`` per call (a ``LogRecord`` that skips the caller, thread
+and process lookups).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 __all__ = [
     "CLIENT_GONE", "AccessFormatter", "AccessRecord", "BatchingHandler", "access_log",
-    "log_call",
+    "log_call", "log_to",
 ]
 
 CLIENT_GONE = 499
@@ -31,16 +34,20 @@ access_log = logging.getLogger("shipyard.gateway.access")
 
 _FORMAT = ("service=%s generation=%s method=%s path=%s status=%d latency_ms=%.2f bytes=%d "
            "request_id=%s")
+_LINE_FORMAT = "%(asctime)s %(name)s %(message)s"
 _START = time.time()
+# A call's bare fields: when it ended, and the arguments of _FORMAT.
+Call = tuple[float, tuple[Any, ...]]
 
 
 class AccessRecord(logging.LogRecord):
     """A ``LogRecord`` with every standard attribute, built without the lookups a record
     for an arbitrary call site needs."""
 
-    def __init__(self, args: tuple[Any, ...]) -> None:
+    def __init__(self, args: tuple[Any, ...], created: float | None = None) -> None:
         # Sets every attribute LogRecord.__init__ sets, without calling it.
-        created = time.time()
+        if created is None:
+            created = time.time()
         self.name = access_log.name
         self.msg = _FORMAT
         self.args = args
@@ -77,38 +84,70 @@ def log_call(
     if not access_log.isEnabledFor(logging.INFO):
         return
     path = target.split(b"?", 1)[0].decode("latin-1")
-    access_log.handle(AccessRecord((
-        service, generation or "-", method.decode("latin-1"), path, status,
-        latency * 1000.0, sent, request_id.decode("latin-1"),
-    )))
+    args = (service, generation or "-", method.decode("latin-1"), path, status,
+            latency * 1000.0, sent, request_id.decode("latin-1"))
+    direct = _direct
+    if direct is not None and access_log.handlers == [direct] and not access_log.filters:
+        direct.keep((time.time(), args))
+    else:
+        access_log.handle(AccessRecord(args))
+
+
+_direct: BatchingHandler | None = None
+
+
+def log_to(stream: TextIO) -> BatchingHandler:
+    """Send the access log, batched, to ``stream`` alone (the gateway's process)."""
+    global _direct
+    handler = BatchingHandler(stream)
+    handler.setFormatter(AccessFormatter())
+    for old in list(access_log.handlers):
+        access_log.removeHandler(old)
+    access_log.addHandler(handler)
+    access_log.propagate = False
+    _direct = handler
+    return handler
 
 
 class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Keeps records and formats and writes them together: when ``capacity`` are
-    waiting, on ``flush()`` (which the gateway calls twice a second), and on
-    ``close()``."""
+    """Keeps records (and calls handed to it bare, ``keep``) and formats and writes them
+    together: when ``capacity`` are waiting, on ``flush()`` (which the gateway calls
+    twice a second), and on ``close()``."""
 
     def __init__(self, stream: TextIO, capacity: int = 512) -> None:
         super().__init__(stream)
         self.capacity = capacity
-        self._records: list[logging.LogRecord] = []
+        self._waiting: list[logging.LogRecord | Call] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._records.append(record)
-        if len(self._records) >= self.capacity:
+        self.keep(record)
+
+    def keep(self, entry: logging.LogRecord | Call) -> None:
+        self._waiting.append(entry)
+        if len(self._waiting) >= self.capacity:
             self.flush()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            if not self._records:
+            if not self._waiting:
                 return
-            records, self._records = self._records, []
+            waiting, self._waiting = self._waiting, []
+            formatter = self.formatter
+            fast = formatter if isinstance(formatter, AccessFormatter) else None
             lines = []
-            for record in records:
+            for entry in waiting:
+                record = entry if isinstance(entry, logging.LogRecord) else None
                 try:
-                    lines.append(self.format(record))
+                    if record is not None:
+                        lines.append(self.format(record))
+                    elif fast is not None:
+                        lines.append(fast.format_call(*cast(Call, entry)))
+                    else:
+                        created, args = cast(Call, entry)
+                        record = AccessRecord(args, created)
+                        lines.append(self.format(record))
                 except Exception:
-                    self.handleError(record)
+                    self.handleError(record or AccessRecord(cast(Call, entry)[1]))
             try:
                 self.stream.write("\n".join(lines) + "\n")
                 self.stream.flush()
@@ -117,20 +156,28 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 class AccessFormatter(logging.Formatter):
-    """A ``Formatter`` that formats a second's time once (``formatTime`` is a third of the
-    cost of a line, and the access log writes many lines a second); the milliseconds are
-    added to each line as ``logging.Formatter`` does."""
+    """``%(asctime)s %(name)s %(message)s``, with a second's time formatted once (it is a
+    third of the cost of a line, and the access log writes many lines a second); the
+    milliseconds are added to each line as ``logging.Formatter`` does."""
 
-    def __init__(self, fmt: str | None = None) -> None:
-        super().__init__(fmt)
+    def __init__(self) -> None:
+        super().__init__(_LINE_FORMAT)
         self._second = -1
         self._stamp = ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self._time(record.created, record.msecs)
+
+    def format_call(self, created: float, args: tuple[Any, ...]) -> str:
+        """The line ``format`` would write for ``AccessRecord(args, created)``."""
+        msecs = int((created - int(created)) * 1000) + 0.0
+        return f"{self._time(created, msecs)} {access_log.name} {_FORMAT % args}"
+
+    def _time(self, created: float, msecs: float) -> str:
+        second = int(created)
         if second != self._second:
             self._stamp = time.strftime(self.default_time_format, self.converter(second))
             self._second = second
-        return self.default_msec_format % (self._stamp, record.msecs)
+        return self.default_msec_format % (self._stamp, msecs)
