@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,7 @@ from shipyard.stats.folding import fold_calls
 from shipyard.stats.scored_row_store import keep_scored_rows
 from shipyard.stats.scored_rows import ScoredCall
 from shipyard.store import QueryLogRow, Store
+from shipyard.store.bulk_insert import insert_many
 
 __all__ = ["INGESTING_SUFFIX", "QUARANTINE", "STALE_PART_AGE", "ingest_spool"]
 
@@ -59,8 +60,6 @@ log = logging.getLogger(__name__)
 INGESTING_SUFFIX = ".jsonl.ingesting"
 QUARANTINE = "quarantine"
 STALE_PART_AGE = 300.0
-CHUNK = 1000
-"""Rows per INSERT statement (executemany)."""
 FILES_PER_CALL = 200
 """Completed files one call ingests at most (oldest first), so that a backlog after a
 downtime is worked off over a few supervisor ticks instead of holding one up."""
@@ -156,8 +155,7 @@ def _ingest_file(
             if recovering and rows and _already_stored(session, rows[0]):
                 log.info("query spool file %s was already ingested; removing it", path.name)
                 rows, scored, corrupt = [], [], []  # its corrupt lines were set aside then too
-            for start in range(0, len(rows), CHUNK):
-                session.execute(insert(_QUERY_LOG), rows[start:start + CHUNK])
+            insert_many(session, _QUERY_LOG, rows)
             fold_calls(session, rows)
             fold_drift(session, scored)
             keep_scored_rows(session, scored)
