@@ -45,3 +45,15 @@ def test_wheel_installed_elsewhere_scaffolds(tmp_path: Path) -> None:
     assert "/add-numbers" in (work / "add-numbers" / "app.py").read_text()
     run(venv / "bin" / "shipyard", "new", "model", "iris-model", cwd=work)
     assert (work / "iris-model" / "app.py").exists()
+
+    # The console's own files travel in the wheel: its scripts, styles and vendored
+    # libraries with their licences (it loads nothing from outside).
+    static = Path(run(python, "-c", "import shipyard.console as c, pathlib; "
+                      "print(pathlib.Path(c.__file__).parent / 'static')").strip())
+    assert static.is_relative_to(venv)
+    for name in ("js/main.js", "js/api.js", "js/pages/services.js",
+                 "js/pages/monitoring/charts.js", "console.css", "favicon.svg",
+                 "vendor/codemirror.js", "vendor/uplot.js", "vendor/uplot.css",
+                 "vendor/VENDORED.md", "vendor/licenses/codemirror.txt",
+                 "vendor/licenses/uplot.txt"):
+        assert (static / name).is_file(), name

@@ -5,13 +5,15 @@ on every change, sign-in limits, and signing out ending the session on the serve
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
-from shipyard.iam.browser_sessions import FAILURES_PER_USER
-from shipyard.store import BrowserSessionRow, UserRow
+from shipyard.iam.browser_sessions import FAILURE_WINDOW, FAILURES_PER_USER
+from shipyard.store import BrowserSessionRow, SignInFailureRow, Store, UserRow
 from tests.credentials import SigningClient
 
 PASSWORD = "correct horse battery"
@@ -143,6 +145,28 @@ def test_failed_sign_ins_are_limited_per_user_and_address(
         headers={"X-Forwarded-For": "192.0.2.7"},
     )
     assert other.status_code == 201
+
+
+def test_failures_past_the_window_are_dropped_at_the_next_failure(
+    app: Flask, alice: SigningClient, client: SigningClient
+) -> None:
+    client.put("/iam/users/alice/password", json={"password": PASSWORD})
+    store: Store = app.extensions["shipyard"].store
+    long_ago = datetime.now(UTC) - FAILURE_WINDOW - timedelta(minutes=1)
+    with store.writing() as session:
+        session.add_all([SignInFailureRow(user_name="alice", address="127.0.0.1", at=long_ago)
+                         for _ in range(FAILURES_PER_USER)])
+    browser = app.test_client()
+    # The old failures no longer count, and the next one drops them.
+    wrong = browser.post("/iam/sessions", json={"user": "alice", "password": "guess 12345"})
+    assert wrong.status_code == 401
+    with store.reading() as session:
+        assert session.scalar(select(func.count()).select_from(SignInFailureRow)) == 1
+    # The recent one still counts toward the limit.
+    for _ in range(FAILURES_PER_USER - 1):
+        browser.post("/iam/sessions", json={"user": "alice", "password": "guess 12345"})
+    limited = browser.post("/iam/sessions", json={"user": "alice", "password": PASSWORD})
+    assert limited.status_code == 429
 
 
 def test_passwords_are_set_by_administrators_or_their_owner(

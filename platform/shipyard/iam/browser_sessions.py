@@ -94,6 +94,10 @@ class BrowserSessions:
         user_id = self.passwords.check(user_name, password)
         if user_id is None:
             with self.store.writing() as session:
+                # Failures past the window count no more: dropped here too, so that a
+                # stream of failures without a success cannot grow the table for ever.
+                session.execute(delete(SignInFailureRow)
+                                .where(SignInFailureRow.at < now - FAILURE_WINDOW))
                 session.add(SignInFailureRow(user_name=user_name[:63], address=address, at=now))
             raise Unauthorized(SIGN_IN_REFUSED)
         token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
