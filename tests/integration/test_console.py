@@ -342,14 +342,20 @@ def _uploaded_iris(shipyard: RunningShipyard) -> None:
             client.models.upload("iris", model, metadata(baseline))
 
 
+def _deployed_iris_service(shipyard: RunningShipyard) -> None:
+    """The iris model serving as ``iris-species`` (deployed once per run)."""
+    _uploaded_iris(shipyard)
+    if _service(shipyard, "iris-species") is None:
+        with shipyard.sdk() as client:
+            client.models.deploy("iris", service="iris-species")
+    _wait_for(lambda: (_service(shipyard, "iris-species") or {}).get("state") == "running",
+              timeout=600, step=1)
+
+
 def test_the_try_it_form_of_a_model_service_is_made_of_its_features(
     admin: Watched, shipyard: RunningShipyard
 ) -> None:
-    _uploaded_iris(shipyard)
-    with shipyard.sdk() as client:
-        client.models.deploy("iris", service="iris-species")
-    _wait_for(lambda: (_service(shipyard, "iris-species") or {}).get("state") == "running",
-              timeout=600, step=1)
+    _deployed_iris_service(shipyard)
     page = admin.page
     admin.goto("/console/services/iris-species/try")
     for feature, value in (("sepal_length", "5.1"), ("sepal_width", "3.5"),
@@ -394,6 +400,9 @@ PAGES = [
     *(f"/console/services/add-numbers/{tab}" for tab in (
         "", "code", "builds", "logs", "try", "monitoring", "keys", "settings", "integrate",
     )),
+    # A model service's pages differ: its try-it form is made of the model's features, and
+    # its monitoring has drift and accuracy sections.
+    *(f"/console/services/iris-species/{tab}" for tab in ("", "try", "monitoring", "settings")),
 ]
 
 
@@ -402,7 +411,7 @@ def test_every_page_is_accessible_reachable_by_url_and_within_its_budget(
     console: ConsoleBrowser, shipyard: RunningShipyard, tmp_path: Path, viewport: str,
 ) -> None:
     _deployed_add_numbers(shipyard, tmp_path)
-    _uploaded_iris(shipyard)
+    _deployed_iris_service(shipyard)
     problems: dict[str, object] = {}
     heaviest = 0
     with console.page(f"every-page-{viewport}",

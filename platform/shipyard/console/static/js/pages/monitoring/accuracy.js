@@ -4,10 +4,11 @@
 // API: GET .../accuracy, .../accuracy/over-time.
 
 import { get } from "../../api.js";
-import { append, clear, errorSlot, field, h, table } from "../../dom.js";
-import { Charts, COLOURS, chartFigure, drawLines } from "./charts.js";
-import { PRECISE, asCount, asPrecise, sentence, seriesName, shown } from "./format.js";
-import { guarded, healthLine, isAbsence, loading, note } from "./section.js";
+import { field, h, table } from "../../dom.js";
+import { COLOURS, chartFigure, drawLines } from "./charts.js";
+import { PRECISE, asCount, asPrecise, seriesName, shown } from "./format.js";
+import { ModelSection } from "./model-section.js";
+import { note } from "./section.js";
 import { HOUR, bucketOf, driftBucket, durationLabel, epochOf, windowOf } from "./window.js";
 
 const ACCURACY_LABELS = {
@@ -16,60 +17,38 @@ const ACCURACY_LABELS = {
   mape: "MAPE", r2: "R²", gamma_deviance: "Gamma deviance",
 };
 
-/**
- * The Accuracy section of `page` (which has `ctx`, `view`, `isModel`, `signal()` and
- * `remember()`); a note only, for a service that is not a model's.
- */
-export class AccuracySection {
+/** The Accuracy section of a service's Monitoring tab (see `ModelSection`). */
+export class AccuracySection extends ModelSection {
   constructor(page) {
-    this.page = page;
-    this.charts = new Charts();
-    this.section = h("section", { class: "insights-section", "aria-labelledby": "mon-accuracy" });
+    super(page, {
+      id: "mon-accuracy", title: "Accuracy", health: ["Accuracy health", "accuracy_health"],
+      notModel: "Accuracy is measured for model services, from actuals (true outcomes) "
+        + "joined to their predictions by association id.",
+    });
   }
 
-  destroy() {
-    this.charts.destroy();
-  }
-
-  async load() {
-    this.controller = this.page.signal(this.controller);
-    const { signal } = this.controller;
-    this.charts.destroy();
-    const heading = h("h2", { id: "mon-accuracy" }, "Accuracy");
-    if (!this.page.isModel) {
-      clear(this.section).append(heading, note("Accuracy is measured for model services, from "
-        + "actuals (true outcomes) joined to their predictions by association id."));
-      return;
-    }
-    const slot = errorSlot();
-    const busy = loading();
-    append(clear(this.section), [heading, healthLine("Accuracy health", this.page.ctx.service.accuracy_health),
-                                  slot, busy]);
+  async fill(signal, busy) {
     const step = Math.max(HOUR, bucketOf(this.page.view.bucket).seconds);
     const query = windowOf(this.page.view, step).query;
-    await guarded(slot, async () => {
-      let summary;
-      try {
-        summary = await get(`${this.page.ctx.path}/accuracy`, { query, signal });
-      } catch (error) {
-        if (!isAbsence(error)) throw error;
-        this.section.append(note(`No accuracy to show: ${sentence(error.message)}`));
-        return;
-      }
-      if (!summary.problem_type) {
-        busy.remove();
-        this.section.append(note("No actuals joined to predictions in this window yet: send the "
-          + "true outcomes with `shipyard actuals upload` or POST …/actuals, by association id "
-          + "(set the association id columns in Settings)."));
-        return;
-      }
-      const overTime = await get(`${this.page.ctx.path}/accuracy/over-time`, {
-        query: { ...query, bucket_size: driftBucket(this.page.view.bucket) }, signal,
-      });
+    let summary;
+    try {
+      summary = await get(`${this.page.ctx.path}/accuracy`, { query, signal });
+    } catch (error) {
+      if (this.absent(error, busy)) return;
+      throw error;
+    }
+    if (!summary.problem_type) {
       busy.remove();
-      this.draw(summary, overTime);
+      this.section.append(note("No actuals joined to predictions in this window yet: send the "
+        + "true outcomes with `shipyard actuals upload` or POST …/actuals, by association id "
+        + "(set the association id columns in Settings)."));
+      return;
+    }
+    const overTime = await get(`${this.page.ctx.path}/accuracy/over-time`, {
+      query: { ...query, bucket_size: driftBucket(this.page.view.bucket) }, signal,
     });
     busy.remove();
+    this.draw(summary, overTime);
   }
 
   draw(summary, overTime) {
@@ -89,11 +68,7 @@ export class AccuracySection {
     const metric = metrics.includes(this.page.view.accuracy) ? this.page.view.accuracy : metrics[0];
     const select = h("select", { name: "accuracy" },
       metrics.map((m) => h("option", { value: m, selected: m === metric }, ACCURACY_LABELS[m] || m)));
-    select.addEventListener("change", () => {
-      this.page.view = { ...this.page.view, accuracy: select.value };
-      this.page.remember();
-      this.load();
-    });
+    select.addEventListener("change", () => this.change({ accuracy: select.value }));
     const slot = chartFigure(`${ACCURACY_LABELS[metric] || metric} over time`,
       `By ${durationLabel(overTime.bucket_size_seconds)}; a gap: no actual joined`);
     this.section.append(h("div", { class: "toolbar" }, field("Accuracy metric", select)),

@@ -4,67 +4,49 @@
 // API: GET .../drift/features, .../drift/target, .../drift/over-time, .../drift/distribution.
 
 import { get } from "../../api.js";
-import { append, clear, errorSlot, field, h, table } from "../../dom.js";
-import { Charts, COLOURS, chartFigure, drawBars, drawLines, emptyFigure } from "./charts.js";
-import { NUMBER, PRECISE, asCount, asPercent, asPrecise, sentence, shown } from "./format.js";
-import { guarded, healthLine, isAbsence, loading, note } from "./section.js";
+import { clear, errorSlot, field, h, table } from "../../dom.js";
+import { COLOURS, chartFigure, drawBars, drawLines, emptyFigure } from "./charts.js";
+import { NUMBER, PRECISE, asCount, asPercent, asPrecise, shown } from "./format.js";
+import { ModelSection } from "./model-section.js";
+import { guarded, loading, note } from "./section.js";
 import { DRIFT_SORTS, HOUR, bucketOf, driftBucket, durationLabel, epochOf, windowOf } from "./window.js";
 
 const PREDICTION = "prediction";
 
-/**
- * The Drift section of `page` (which has `ctx`, `view`, `isModel`, `signal()` and
- * `remember()`); a note only, for a service that is not a model's.
- */
-export class DriftSection {
+/** The Drift section of a service's Monitoring tab (see `ModelSection`). */
+export class DriftSection extends ModelSection {
   constructor(page) {
-    this.page = page;
-    this.charts = new Charts();
-    this.section = h("section", { class: "insights-section", "aria-labelledby": "mon-drift" });
-  }
-
-  destroy() {
-    this.charts.destroy();
-  }
-
-  async load() {
-    this.controller = this.page.signal(this.controller);
-    const { signal } = this.controller;
-    this.charts.destroy();
-    const heading = h("h2", { id: "mon-drift" }, "Drift");
-    if (!this.page.isModel) {
-      clear(this.section).append(heading, note("Drift is measured for model services: their "
-        + "features and predictions against the model's baseline. This service runs its own code."));
-      return;
-    }
-    const slot = errorSlot();
-    const busy = loading();
-    append(clear(this.section), [heading, healthLine("Drift health", this.page.ctx.service.drift_health),
-                                  this.drawControls(), slot, busy]);
-    const query = this.driftQuery();
-    await guarded(slot, async () => {
-      let features;
-      let target;
-      try {
-        [features, target] = await Promise.all([
-          get(`${this.page.ctx.path}/drift/features`, { query: { ...query, metric: this.page.view.sort }, signal }),
-          get(`${this.page.ctx.path}/drift/target`, { query, signal }),
-        ]);
-      } catch (error) {
-        if (!isAbsence(error)) throw error;
-        busy.remove();
-        this.section.append(note(`No drift to show: ${sentence(error.message)}`));
-        return;
-      }
-      busy.remove();
-      this.drawSummary(features);
-      this.drawFeatureTable(features);
-      this.drawTarget(target);
-      this.featureArea = h("div", { class: "insights-feature" });
-      this.section.append(this.featureArea);
-      await this.loadFeature(features);
+    super(page, {
+      id: "mon-drift", title: "Drift", health: ["Drift health", "drift_health"],
+      notModel: "Drift is measured for model services: their features and predictions "
+        + "against the model's baseline. This service runs its own code.",
     });
+  }
+
+  controls() {
+    return this.drawControls();
+  }
+
+  async fill(signal, busy) {
+    const query = this.driftQuery();
+    let features;
+    let target;
+    try {
+      [features, target] = await Promise.all([
+        get(`${this.page.ctx.path}/drift/features`, { query: { ...query, metric: this.page.view.sort }, signal }),
+        get(`${this.page.ctx.path}/drift/target`, { query, signal }),
+      ]);
+    } catch (error) {
+      if (this.absent(error, busy)) return;
+      throw error;
+    }
     busy.remove();
+    this.drawSummary(features);
+    this.drawFeatureTable(features);
+    this.drawTarget(target);
+    this.featureArea = h("div", { class: "insights-feature" });
+    this.section.append(this.featureArea);
+    await this.loadFeature(features);
   }
 
   /** generation, role and the window on whole hours (drift is kept by the hour). */
@@ -106,12 +88,6 @@ export class DriftSection {
       field("Generation", generation),
       hasChallenger ? field("Calls", role) : null,
       field("Sort features by", sort));
-  }
-
-  change(changes) {
-    this.page.view = { ...this.page.view, ...changes };
-    this.page.remember();
-    this.load();
   }
 
   drawSummary(answer) {
