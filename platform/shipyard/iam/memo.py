@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 __all__ = ["MEMO_ENTRIES", "MEMO_LENGTH", "memoized_when_short"]
 
-MEMO_ENTRIES = 4096
-MEMO_LENGTH = 2048
+MEMO_ENTRIES = 2048
+MEMO_LENGTH = 1024
 
 Result = TypeVar("Result")
 
