@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psutil
 import pytest
@@ -116,6 +117,18 @@ def test_a_presigned_url_is_accepted_until_it_expires(world: World) -> None:
     assert answer.status_code == 200, answer.text
     tampered = request.prepare().url.replace("x=1", "x=2")
     assert requests.get(tampered, timeout=10).status_code == 403
+    # The query log keeps the call, not a URL that could still be called with.
+    signature = parse_qs(urlsplit(request.prepare().url).query)["X-Amz-Signature"][0]
+    with world.shipyard.sdk() as admin:
+        deadline = time.monotonic() + 30
+        while True:
+            paths = [json.loads(line)["path"] for line in admin.services.queries("echo")]
+            logged = [path for path in paths if "presigned?" in path]
+            if len(logged) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    assert logged and all("X-Amz-Signature=REDACTED" in path for path in logged), paths
+    assert not any(signature in path for path in paths)
 
 
 def test_the_seeds_snippet_calls_a_service_and_the_api(world: World) -> None:
