@@ -8,8 +8,10 @@ Starts, on loopback: a hello app with a ~10 ms "model" endpoint as a real gunico
 instance started like the local runner starts one (gthread workers, 4 threads, keep-alive);
 the same app under sync workers, which close the connection after every answer; a minimal
 keep-alive upstream (a uvloop protocol that answers "hello", to see the gateway's own
-cost); and the gateway
-(``python -m shipyard.gateway``, one worker, access log on, written to /dev/null).
+cost); and the gateway (``python -m shipyard.gateway``, one worker) as ``shipyard up``
+runs it: access log on (written to /dev/null), Prometheus counting on, and every call
+recorded in a query spool, whose files a thread of the benchmark deletes as the
+supervisor's ingest would take them, so what recording costs the gateway is in its figures.
 
 The ``signed`` cases call the minimal upstream through the gateway twice over: as a public
 service, and as a service that needs credentials, with a presigned SigV4 URL that the
@@ -54,6 +56,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -430,6 +433,25 @@ def _report_growth(results: list[Comparison]) -> None:
         print(f"  {name}, {connections} conn: {' | '.join(cells)}")
 
 
+@contextlib.contextmanager
+def _spool_taken(spool: Path) -> Iterator[None]:
+    """Delete the gateway's completed spool files as they come, as the ingest would."""
+    stop = threading.Event()
+
+    def take() -> None:
+        while not stop.wait(0.5):
+            for path in spool.glob("*.jsonl"):
+                path.unlink(missing_ok=True)
+
+    taker = threading.Thread(target=take, name="spool-taker", daemon=True)
+    taker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        taker.join()
+
+
 # -- nginx ------------------------------------------------------------------------------
 
 
@@ -627,14 +649,16 @@ def _run_cases(
     """Every case against a gateway (and an nginx) with ``workers`` workers."""
     gateway_socket, api_socket = _listener(), _listener()
     gateway_port = gateway_socket.getsockname()[1]
+    spool = work / f"spool-{workers}"
     gateway = [
         sys.executable, "-m", "shipyard.gateway", "--fd", str(gateway_socket.fileno()),
         "--routes", str(routes), "--api-upstream", f"127.0.0.1:{api_socket.getsockname()[1]}",
-        "--workers", str(workers),
+        "--workers", str(workers), "--query-spool", str(spool),
     ]
     api_socket.close()  # nothing serves the API: the benchmark never calls it
     upstreams = {name: ports[name] for name in ("sync", "gthread", "minimal")}
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_spool_taken(spool))
         gateway_process = stack.enter_context(_process(
             gateway, gateway_socket,
             env={**os.environ, RESOLVED_SETTINGS_VAR: settings.to_json()},
