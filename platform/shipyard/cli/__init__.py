@@ -7,32 +7,48 @@ Shipyard, and loads what a command needs when that command runs.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
-from shipyard.cli.accuracy import accuracy, actuals
-from shipyard.cli.deploying import deploy, logs, undeploy
-from shipyard.cli.docs import docs
-from shipyard.cli.drift import drift
-from shipyard.cli.iam import api_keys, projects, tokens, users
-from shipyard.cli.images import images
-from shipyard.cli.invoking import invoke
-from shipyard.cli.local import new, push
-from shipyard.cli.models import models
-from shipyard.cli.server import up
-from shipyard.cli.service_tests import test
-from shipyard.cli.services import disable, enable, services
-from shipyard.cli.stats import stats
-from shipyard.cli.traffic import challenger, generations, mapping, rollback, switch_to_newest
 from shipyard.errors import ShipyardError
 
 __all__ = ["cli", "main"]
 
 
+# Each command by name, and where it is: a command's module is imported only when that
+# command runs (or help lists it), so that a client command starts without loading the
+# server's packages.
+COMMANDS = {
+    "up": "server:up", "new": "local:new", "test": "service_tests:test", "push": "local:push",
+    "services": "services:services", "enable": "services:enable",
+    "disable": "services:disable", "deploy": "deploying:deploy",
+    "undeploy": "deploying:undeploy", "logs": "deploying:logs", "invoke": "invoking:invoke",
+    "models": "models:models", "docs": "docs:docs", "tokens": "iam:tokens",
+    "users": "iam:users", "projects": "iam:projects", "api-keys": "iam:api_keys",
+    "images": "images:images", "generations": "traffic:generations",
+    "switch-to-newest": "traffic:switch_to_newest", "rollback": "traffic:rollback",
+    "mapping": "traffic:mapping", "challenger": "traffic:challenger", "stats": "stats:stats",
+    "drift": "drift:drift", "actuals": "accuracy:actuals", "accuracy": "accuracy:accuracy",
+}
+
+
 class ShipyardGroup(click.Group):
     """Known errors become ``Error: <message>`` on stderr and exit status 1; unknown ones
-    keep their traceback."""
+    keep their traceback. Commands load lazily (``COMMANDS``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        where = COMMANDS.get(name)
+        if where is None:
+            return super().get_command(ctx, name)
+        module, _, attribute = where.partition(":")
+        command = getattr(importlib.import_module(f"shipyard.cli.{module}"), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -51,15 +67,6 @@ class ShipyardGroup(click.Group):
 def cli(ctx: click.Context, url: str | None) -> None:
     """Shipyard: Python code in, running, documented HTTP services out."""
     ctx.obj = {"url": url}
-
-
-for command in (
-    up, new, test, push, services, enable, disable, deploy, undeploy, logs, invoke, models, docs,
-    tokens, users, projects, api_keys,
-    images, generations, switch_to_newest, rollback, mapping, challenger, stats, drift,
-    actuals, accuracy,
-):
-    cli.add_command(command)
 
 
 def main() -> None:
