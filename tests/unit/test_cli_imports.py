@@ -13,7 +13,14 @@ SERVER_SIDE = ("sqlalchemy", "docker", "jinja2", "shipyard_runners", "flask", "n
 CLIENT_COMMANDS = [
     ("services", "list"), ("enable", "x"), ("disable", "x"), ("invoke", "x"), ("docs", "x"),
     ("tokens", "list"), ("users", "list"), ("projects", "list"), ("api-keys", "list", "x"),
+    ("deploy", "x"), ("undeploy", "x"), ("logs", "x"), ("models", "list"),
+    ("generations", "list", "x"), ("switch-to-newest", "x"), ("rollback", "x"),
+    ("mapping", "x"), ("challenger", "x"), ("stats", "x"), ("drift", "x"),
+    ("accuracy", "x"), ("actuals", "upload", "x", "-"),
 ]
+# Not here: the commands that work on this machine's files and processes, and load what
+# that takes: ``up``, ``new`` (the templates), ``push`` and ``test`` (the manifest's
+# checks, the runners), ``images`` (docker-py, when it runs).
 
 PROBE = f"""
 import json, sys

@@ -25,14 +25,8 @@ from shipyard.contracts.query_record import QueryRecord
 from shipyard.contracts.run_paths import query_spool_dir
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.gateway.spool import QuerySpool
-from shipyard.query_log import (
-    COLUMNS,
-    QueryLog,
-    TimeRange,
-    csv_chunks,
-    jsonl_chunks,
-    parse_instant,
-)
+from shipyard.query_log.export import COLUMNS, QueryLog, csv_chunks, jsonl_chunks
+from shipyard.query_log.time_range import TimeRange, parse_instant
 from shipyard.store import Base, QueryLogRow, Store
 from shipyard.supervisor import query_retention as retention
 from shipyard.supervisor.query_ingest import STALE_PART_AGE, ingest_spool

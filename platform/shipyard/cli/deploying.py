@@ -9,9 +9,6 @@ import click
 
 from shipyard.cli.call_lines import echo_call_lines
 from shipyard.cli.connection import client_from
-from shipyard.cli.local import push_folder
-from shipyard.domain.deploy_limits import settle_limit
-from shipyard.domain.manifest import MANIFEST_NAME
 from shipyard.errors import BuildFailed, InvalidInput, RunnerError, Unavailable
 from shipyard_sdk.client import Client
 
@@ -42,8 +39,12 @@ def deploy(
     """
     client = client_from(ctx)
     folder = service_folder(target)
-    service = target if folder is None else push_folder(client, folder)
+    service = target
     if folder is not None:
+        # Pushing a folder reads its manifest and packs it: loaded only to push one.
+        from shipyard.cli.local import push_folder
+
+        service = push_folder(client, folder)
         client.services.enable(service)
     generation = client.services.deploy(service)
     follow_deploy(client, service, generation, follow=follow, wait=wait, timeout=timeout)
@@ -56,6 +57,8 @@ def service_folder(target: str) -> Path | None:
     folder = Path(target)
     if not folder.is_dir():
         return None
+    from shipyard.domain.manifest import MANIFEST_NAME  # with its YAML and checks
+
     if not (folder / MANIFEST_NAME).is_file():
         raise InvalidInput(
             f"{target} is a folder without {MANIFEST_NAME}: give a service folder "
@@ -72,7 +75,12 @@ def follow_deploy(
     after ``timeout`` seconds (default: the ``settles_within`` the control plane answered
     the deploy with)."""
     tag, number = generation["tag"], generation["build"]
-    limit = timeout or float(generation.get("settles_within") or settle_limit())
+    limit = timeout or generation.get("settles_within")
+    if not limit:  # a control plane from before ``settles_within``
+        from shipyard.domain.deploy_limits import settle_limit
+
+        limit = settle_limit()
+    limit = float(limit)
     deadline = time.monotonic() + limit
     click.echo(f"Deploying {service} {tag}.", err=True)
     if follow:

@@ -13,7 +13,7 @@ import click
 from shipyard.cli.connection import client_from
 from shipyard.cli.output import echo_json, echo_table
 from shipyard.cli.stats import iso_bucket, sparkline
-from shipyard.stats.drift_queries import DRIFT_METRICS
+from shipyard.stats.spans import DRIFT_METRICS
 
 __all__ = [
     "BAR_WIDTH", "DISTRIBUTION_COLUMNS", "FEATURE_COLUMNS", "bar", "distribution_rows",

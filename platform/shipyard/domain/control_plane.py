@@ -19,7 +19,7 @@ from shipyard.domain.services import ServiceRegistry
 from shipyard.domain.traffic import Traffic
 from shipyard.home import prepare_home
 from shipyard.iam.access_control import AccessControl
-from shipyard.query_log import QueryLog
+from shipyard.query_log.export import QueryLog
 from shipyard.resources import environments_file
 from shipyard.settings import Settings
 from shipyard.stats.accuracy_queries import ServiceAccuracy

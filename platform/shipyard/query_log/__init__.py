@@ -9,26 +9,7 @@ The record and its spool line are contracts (``shipyard.contracts.query_record``
 ``query_entries``); the spool directory is ``shipyard.contracts.run_paths
 .query_spool_dir(home)``. The supervisor also prunes calls older than
 ``Settings.query_log_retention_days`` (``supervisor.query_retention``). This package is
-the API's half: run by the api process, imported by the domain.
+the API's half: run by the api process, imported by the domain. Its modules are imported
+by name (``query_log.export``, ``query_log.time_range``), so that the CLI can read a time
+range without loading the export and the store.
 """
-
-from shipyard.query_log.export import (
-    COLUMNS,
-    FORMATS,
-    QueryExport,
-    QueryLog,
-    csv_chunks,
-    jsonl_chunks,
-)
-from shipyard.query_log.time_range import TimeRange, parse_instant
-
-__all__ = [
-    "COLUMNS",
-    "FORMATS",
-    "QueryExport",
-    "QueryLog",
-    "TimeRange",
-    "csv_chunks",
-    "jsonl_chunks",
-    "parse_instant",
-]

@@ -23,13 +23,12 @@ from shipyard.stats.drift_measures import Drift, DriftThresholds, drift_between
 from shipyard.stats.drift_profile import PREDICTION, DriftProfile, Slot
 from shipyard.stats.drift_profiles import stored_profiles
 from shipyard.stats.rollup import HOUR, ROLES
+from shipyard.stats.spans import DRIFT_METRICS
 from shipyard.stats.windows import StatsWindow, iso
 from shipyard.store import DriftRollupRow, Store
 
 __all__ = ["DRIFT_METRICS", "ServiceDrift"]
 
-DRIFT_METRICS = ("psi", "js_distance", "hellinger", "wasserstein", "p_value")
-"""What features may be sorted by (``p_value`` ascending, the others descending)."""
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,10 @@ from typing import Any
 
 from shipyard.stats.callers import Callers, caller_digest
 from shipyard.stats.histogram import GAMMA, SMALLEST, ZERO_INDEX, Histogram
+from shipyard.stats.spans import DAY, HOUR, MINUTE, ROLES, SPANS
 
-__all__ = ["COUNTERS", "MAXIMA", "ROLES", "SPANS", "Rollup"]
+__all__ = ["COUNTERS", "DAY", "HOUR", "MAXIMA", "MINUTE", "ROLES", "SPANS", "Rollup"]
 
-ROLES = ("main", "challenger")
-MINUTE, HOUR, DAY = 60, 3600, 86400
-SPANS = (MINUTE, HOUR, DAY)
-"""The spans rollups are kept at, in seconds; each a whole number of the one before."""
 
 COUNTERS = (
     "calls", "predictions", "warnings", "ok", "user_errors", "server_errors", "timeouts",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from shipyard.domain.validation import quoted
 from shipyard.errors import InvalidInput
 from shipyard.query_log.time_range import parse_instant
-from shipyard.stats.rollup import MINUTE
+from shipyard.stats.spans import MINUTE
 
 __all__ = ["DEFAULT_DAYS", "MAX_BUCKETS", "StatsWindow", "iso", "parse_bucket_size"]
 
