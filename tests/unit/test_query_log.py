@@ -195,6 +195,10 @@ def test_presigned_urls_lose_their_signature_and_credential() -> None:
         "&x-amz-security-token=REDACTED"
     )
     assert entry_of(record(path="/p?q=1"))["path"] == "/p?q=1"
+    # However the names are encoded (the verifier decodes them), and only as names.
+    encoded = "/p?X%2DAmz-Signatur%65=abc123&X-Amz-Signature&note=X-Amz-Signature"
+    assert entry_of(record(path=encoded))["path"] == (
+        "/p?X%2DAmz-Signatur%65=REDACTED&X-Amz-Signature=REDACTED&note=X-Amz-Signature")
 
 
 BODIES = ("request_body", "response_body", "challenger_body", "body_encoding")

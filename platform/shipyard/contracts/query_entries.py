@@ -19,8 +19,8 @@ from __future__ import annotations
 import base64
 import codecs
 import json
-import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS, QueryRecord
 
@@ -37,9 +37,7 @@ BODIES_KEPT = "bodies_kept"
 
 # A presigned URL carries its signature and credential in the query: whoever reads the
 # log must not be able to replay the call.
-_SIGNED_QUERY = re.compile(
-    r"(?i)([?&]X-Amz-(?:Signature|Credential|Security-Token)=)[^&#]*"
-)
+_SIGNING_PARAMETERS = frozenset({"x-amz-signature", "x-amz-credential", "x-amz-security-token"})
 
 
 def association_from_body(body: bytes | None, field: str) -> str | None:
@@ -63,10 +61,18 @@ def association_from_body(body: bytes | None, field: str) -> str | None:
 
 
 def redacted_path(path: str) -> str:
-    """``path`` with the values of a presigned URL's signing parameters replaced."""
-    if "x-amz-" not in path.lower():
+    """``path`` with the values of a presigned URL's signing parameters replaced, whatever
+    the case or the percent-encoding of their names (the verifier decodes names too)."""
+    base, mark, query = path.partition("?")
+    if not query or ("amz" not in query.lower() and "%" not in query):
         return path
-    return _SIGNED_QUERY.sub(r"\1REDACTED", path)
+    segments = []
+    for segment in query.split("&"):
+        name = segment.partition("=")[0]
+        if unquote_plus(name).lower() in _SIGNING_PARAMETERS:
+            segment = f"{name}=REDACTED"
+        segments.append(segment)
+    return f"{base}{mark}{'&'.join(segments)}"
 
 
 def entry_of(record: QueryRecord) -> dict[str, Any]:

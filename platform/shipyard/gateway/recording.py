@@ -7,18 +7,12 @@ query log keeps what was cut, a challenger gets a copy only of a whole request.
 ``record_call`` turns an ended exchange into its ``QueryRecord`` and hands it to the query
 log, or first to the challenger, which records it once its copy has an answer; it also
 counts the call in the gateway's metrics (``gateway.metrics``).
-
-A presigned URL is a credential until it expires (up to a week): the query log keeps its
-path and query with the values of ``X-Amz-Signature`` and ``X-Amz-Security-Token``
-replaced by ``REDACTED`` (``recorded_target``), so that no one who may read the log can
-call with it.
 """
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_plus
 
 from shipyard.contracts.query_record import QueryRecord
 from shipyard.contracts.routing_table import ServiceRoute
@@ -30,10 +24,7 @@ from shipyard.gateway.settings import GatewaySettings
 if TYPE_CHECKING:
     from shipyard.gateway.exchange import Exchange
 
-__all__ = ["REDACTED", "BodyCopies", "record_call", "recorded_target"]
-
-REDACTED = "REDACTED"
-_CREDENTIAL_PARAMETERS = frozenset({"X-Amz-Signature", "X-Amz-Security-Token"})
+__all__ = ["BodyCopies", "record_call"]
 
 
 class BodyCopies:
@@ -76,22 +67,6 @@ class BodyCopies:
         return bytes(self.request)
 
 
-def recorded_target(target: bytes) -> str:
-    """The request-target as the query log keeps it: a presigned URL's signature and
-    session token (however their names are encoded) replaced by ``REDACTED``."""
-    text = target.decode("latin-1")
-    path, mark, query = text.partition("?")
-    if not query or ("Amz" not in query and "%" not in query):
-        return text
-    segments = []
-    for segment in query.split("&"):
-        name = segment.partition("=")[0]
-        if unquote_plus(name) in _CREDENTIAL_PARAMETERS:
-            segment = f"{name}={REDACTED}"
-        segments.append(segment)
-    return f"{path}{mark}{'&'.join(segments)}"
-
-
 def _logs_request(route: ServiceRoute) -> bool:
     return route.collect_prediction_data or bool(route.association_id_field) or route.monitored
 
@@ -124,7 +99,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     query = QueryRecord(
         at=time.time() - elapsed, request_id=exchange.request_id.decode("latin-1"),
         service_id=route.id, generation=generation,
-        method=exchange.method.decode("latin-1"), path=recorded_target(exchange.target),
+        method=exchange.method.decode("latin-1"), path=exchange.target.decode("latin-1"),
         status=status, latency_ms=elapsed * 1000.0,
         instance_ms=instance * 1000.0 if instance is not None else None,
         request_bytes=exchange.body_size, response_bytes=exchange.response_bytes,
