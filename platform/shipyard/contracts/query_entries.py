@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import codecs
 import json
+import math
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -75,6 +76,9 @@ def redacted_path(path: str) -> str:
     return f"{base}{mark}{'&'.join(segments)}"
 
 
+_NO_BODIES: dict[str, str | None] = {**dict.fromkeys(BODY_COLUMNS), "body_encoding": None}
+
+
 def entry_of(record: QueryRecord) -> dict[str, Any]:
     """The stored form of ``record``: the ``QUERY_COLUMNS``, ``at`` in epoch seconds."""
     association = record.association_id
@@ -97,10 +101,45 @@ def entry_of(record: QueryRecord) -> dict[str, Any]:
 
 def spool_line(record: QueryRecord) -> str:
     """One line of a spool file (ASCII only, so no character in a body can break it)."""
-    return json.dumps(entry_of(record), separators=(",", ":")) + "\n"
+    line = None
+    if not (record.keep_bodies or record.monitored
+            or (record.association_id is None and record.association_field)):
+        line = _line_without_bodies(record)
+    if line is None:
+        line = json.dumps(entry_of(record), separators=(",", ":")) + "\n"
+    return line
 
 
-_NO_BODIES: dict[str, str | None] = {**dict.fromkeys(BODY_COLUMNS), "body_encoding": None}
+# Most calls keep no body: their line is written column by column, each value as
+# json.dumps writes it, without the dict of entry_of (the spool's thread writes one for
+# every call, holding the interpreter while it does).
+_encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_SCALAR_COLUMNS = tuple((f'"{column.name}":', column.name, column.kind == "text")
+                        for column in QUERY_COLUMNS if column.kind not in ("body", "encoding"))
+_NO_BODIES_TAIL = "".join(f',"{name}":null' for name in _NO_BODIES) + "}\n"
+
+
+def _line_without_bodies(record: QueryRecord) -> str | None:
+    """``spool_line`` of a record that keeps no body; None for a value json.dumps would
+    write otherwise (it then writes the line)."""
+    parts = []
+    for key, name, text in _SCALAR_COLUMNS:
+        value = getattr(record, name)
+        kind = type(value)
+        if value is None:
+            encoded = "null"
+        elif text and kind is str:
+            encoded = _encode_text(redacted_path(value) if name == "path" else value)
+        elif text:
+            return None
+        elif kind is int:
+            encoded = int.__repr__(value)
+        elif kind is float and math.isfinite(value):
+            encoded = float.__repr__(value)
+        else:
+            return None
+        parts.append(key + encoded)
+    return "{" + ",".join(parts) + _NO_BODIES_TAIL
 
 
 def _bodies(record: QueryRecord) -> dict[str, str | None]:
