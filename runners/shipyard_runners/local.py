@@ -55,6 +55,7 @@ from shipyard_runners import processes
 from shipyard_runners.commands import spawn
 from shipyard_runners.gpu_memory import GpuMemoryMeter
 from shipyard_runners.gpus import GpuPlan, gpu_plan, gpus_on_this_machine
+from shipyard_runners.listeners import set_no_delay
 from shipyard_runners.protocol import (
     AppRoutes,
     Artifact,
@@ -282,6 +283,7 @@ class LocalRunner(ServiceCode):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.bind((self.host, 0))
+            set_no_delay(listener)
             port = listener.getsockname()[1]
             command = [
                 self.envs.python(artifact.env_key), "-m", "gunicorn",

@@ -47,6 +47,7 @@ from shipyard.iam.access_control import AccessControl
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
 from shipyard.store import Store
 from shipyard.up.container_gateway import container_gateway_host
+from shipyard_runners.listeners import set_no_delay
 
 __all__ = ["ProcessTree"]
 
@@ -76,7 +77,9 @@ class _Child:
 
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=2048)
+    listener = socket.create_server((host, port), family=family, backlog=2048)
+    set_no_delay(listener)
+    return listener
 
 
 def _url_of(host: str, port: int) -> str:
@@ -117,7 +120,7 @@ class ProcessTree:
         # The gateway is the front door on the public address; the API listens on an
         # internal loopback port behind it.
         public = _listen(self.settings.host, self.settings.port)
-        internal = _listen("127.0.0.1", 0)
+        internal = _listen("127.0.0.1", 0)  # with TCP_NODELAY: see ``set_no_delay``
         port = public.getsockname()[1]
         front_doors = [public, *self._container_door(container_host, port)]
         # Kept open for the tree's life: a restarted child serves on the same sockets.
