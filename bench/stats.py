@@ -32,8 +32,8 @@ from typing import Any
 from shipyard.contracts.query_entries import spool_line
 from shipyard.contracts.query_record import QueryRecord
 from shipyard.stats import folding
-from shipyard.stats.figures import DEFAULT_SLOW_REQUEST_MS
 from shipyard.stats.folding import Key, fold_minutes
+from shipyard.stats.health_thresholds import DEFAULT_SLOW_REQUEST_MS
 from shipyard.stats.queries import ServiceStats
 from shipyard.stats.rollup import DAY, MINUTE, Rollup
 from shipyard.stats.windows import StatsWindow

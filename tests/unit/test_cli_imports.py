@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,10 @@ CLIENT_COMMANDS = [
     ("accuracy", "x"), ("actuals", "upload", "x", "-"),
 ]
 # Not here: the commands that work on this machine's files and processes, and load what
-# that takes: ``up``, ``new`` (the templates), ``push`` and ``test`` (the manifest's
-# checks, the runners), ``images`` (docker-py, when it runs).
+# that takes: ``up``, ``new`` (the templates), ``test`` (the runners), ``images``
+# (docker-py, when it runs). ``push`` and ``deploy FOLDER`` check the folder's manifest
+# first, which loads no store and no runner (below).
+STORE_AND_RUNNERS = ("sqlalchemy", "docker", "shipyard_runners", "flask")
 
 PROBE = f"""
 import json, sys
@@ -40,6 +43,25 @@ def test_a_client_command_loads_none_of_the_servers_packages(args: tuple[str, ..
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("command", ["push", "deploy"])
+def test_pushing_a_folder_loads_neither_the_store_nor_the_runners(
+    command: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    (folder / "shipyard.yaml").write_text(
+        "name: hello\nkind: custom\nenvironment: small\npackages: [requests]\n"
+        "health_thresholds: {server_error_rate: {warning: 0.02}}\n"
+        "monitoring: {feature_drift: true}\n"
+    )
+    (folder / "app.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
+    done = subprocess.run([sys.executable, "-c", PROBE, command, str(folder)],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not set(loaded) & set(STORE_AND_RUNNERS), loaded
 
 
 def test_every_command_is_listed_and_loads() -> None:

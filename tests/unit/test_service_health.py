@@ -14,18 +14,20 @@ from typing import Any
 import pytest
 
 from shipyard.errors import InvalidInput
-from shipyard.stats.figures import DEFAULT_SLOW_REQUEST_MS
 from shipyard.stats.folding import fold_calls
 from shipyard.stats.health import (
     Health,
     HealthStatus,
-    HealthThresholds,
-    Levels,
     health_of,
-    patched_overrides,
     recent_window,
     service_health,
     thresholds_of,
+)
+from shipyard.stats.health_thresholds import (
+    DEFAULT_SLOW_REQUEST_MS,
+    HealthThresholds,
+    Levels,
+    patched_overrides,
 )
 from shipyard.stats.queries import ServiceStats
 from shipyard.store import Base, Store

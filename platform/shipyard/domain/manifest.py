@@ -16,7 +16,7 @@ from shipyard.domain.validation import (
     validate_service_name,
 )
 from shipyard.errors import InvalidInput
-from shipyard.stats.health import patched_overrides
+from shipyard.stats.health_thresholds import patched_overrides
 from shipyard.stats.monitoring_settings import patched_monitoring
 
 __all__ = ["MANIFEST_NAME", "Manifest", "parse_manifest"]

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.domain.scaffold import DEFAULT_PACKAGES
 from shipyard.domain.validation import (
     forbidden_character,
     validate_description,
@@ -67,6 +66,9 @@ class ModelDetails:
             raise InvalidInput("'target' must be a plain string")
         if target in names:
             raise InvalidInput(f"the target {target!r} is also named as a feature")
+        # The scaffold brings jinja2, which checking a manifest (in the CLI) does not need.
+        from shipyard.domain.scaffold import DEFAULT_PACKAGES
+
         packages = data.get("packages") or DEFAULT_PACKAGES["model"]
         return cls(
             features=tuple(parsed), target=target, problem_type=str(problem_type),

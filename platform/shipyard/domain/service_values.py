@@ -20,7 +20,8 @@ from shipyard.domain.validation import (
 )
 from shipyard.errors import InvalidInput
 from shipyard.iam.principals import ACCESS_LEVELS
-from shipyard.stats.health import Health, HealthThresholds, patched_overrides, thresholds_of
+from shipyard.stats.health import Health, thresholds_of
+from shipyard.stats.health_thresholds import HealthThresholds, patched_overrides
 from shipyard.stats.monitoring_settings import (
     MonitoringSettings,
     monitoring_of,

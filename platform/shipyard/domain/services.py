@@ -51,7 +51,8 @@ from shipyard.domain.validation import (
 )
 from shipyard.errors import Conflict, InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
 from shipyard.resources import templates_root
-from shipyard.stats.health import patched_overrides, service_health
+from shipyard.stats.health import service_health
+from shipyard.stats.health_thresholds import patched_overrides
 from shipyard.stats.monitoring_health import monitoring_health
 from shipyard.stats.monitoring_settings import patched_monitoring
 from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store

@@ -10,9 +10,8 @@ from typing import Any
 from shipyard.stats.histogram import Histogram
 from shipyard.stats.rollup import Rollup
 
-__all__ = ["DEFAULT_SLOW_REQUEST_MS", "METRICS", "QUANTILES", "metric_values", "summary_of"]
+__all__ = ["METRICS", "QUANTILES", "metric_values", "summary_of"]
 
-DEFAULT_SLOW_REQUEST_MS = 1000.0
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
