@@ -23,8 +23,7 @@ from shipyard_sdk.errors import (
     ShipyardError,
     Unavailable,
 )
-from shipyard_sdk.runtime.health import HEALTH_PATH
-from shipyard_sdk.user_services import GENERATION_HEADER, INVOKE_PREFIX
+from shipyard_sdk.user_services import ROUTES_HEADER
 
 RECONNECT_WITHIN = 30.0
 """How long a followed build log keeps trying to open its stream again after a break."""
@@ -38,7 +37,7 @@ _CSV = "text/csv; charset=utf-8"
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
 
-__all__ = ["ServicesAPI", "service_path"]
+__all__ = ["ServicesAPI", "gateway_serves", "service_path"]
 
 
 class ServicesAPI:
@@ -152,24 +151,24 @@ class ServicesAPI:
                              reconnect_within if follow else 0.0)
 
     def wait_until_serving(
-        self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.2
+        self, ref: str, tag: str, *, timeout: float = 600.0, poll: float = 0.05
     ) -> dict[str, Any]:
-        """Wait until generation ``tag`` serves ``ref``; its status then. A failed build
-        raises ``BuildFailed``, a generation that was given up ``RunnerError``."""
-        number = int(tag.removeprefix("v"))
+        """Wait until generation ``tag`` serves ``ref``, the gateway included; its status
+        then. A failed build raises ``BuildFailed``, a generation that was given up
+        ``RunnerError``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            # The status is read before the build: a failed build and the service's
-            # return to what served are stored together, so a status that no longer
-            # targets ``tag`` is always followed by a build that shows the failure.
-            status = self.get(ref)
-            _raise_if_failed(ref, tag, self.build(ref, number))
-            if (status.get("live_generation") == tag and status["state"] == "running"
-                    and self._gateway_serves(ref, tag)):
-                return status
+            answer = self._client.request("GET", service_path(ref))
+            status = answer.json()
             if status.get("target_generation") != tag:
+                # A failed build and the service's return to what served are stored
+                # together: a status that no longer targets ``tag`` finds the failure.
+                _raise_if_failed(ref, tag, self.build(ref, int(tag.removeprefix("v"))))
                 reason = status["status_message"] or status["state"]
                 raise RunnerError(f"{ref} {tag} did not start: {reason}")
+            if (status.get("live_generation") == tag and status["state"] == "running"
+                    and gateway_serves(answer, status)):
+                return status
             time.sleep(poll)
         raise RunnerError(
             f"{ref} {tag} was not serving after {timeout:g}s: {self.waiting_for(ref, tag)}"
@@ -200,17 +199,6 @@ class ServicesAPI:
                 return build
             time.sleep(poll)
         raise RunnerError(f"{ref} {tag} was still building after {timeout:g}s")
-
-    def _gateway_serves(self, ref: str, tag: str) -> bool:
-        """Whether the gateway already sends the service's calls to generation ``tag``
-        (it reloads its routing table a few times a second)."""
-        client = self._client
-        url = f"{client.url}{INVOKE_PREFIX}{quote(ref, safe='')}{HEALTH_PATH}"
-        try:
-            answer = client.session.get(url, timeout=client.timeout)
-        except requests.RequestException:
-            return False
-        return answer.status_code == 200 and answer.headers.get(GENERATION_HEADER) == tag
 
     def openapi(self, ref: str, generation: str | None = None) -> dict[str, Any]:
         """The OpenAPI document of the live generation, or of ``generation`` (``v2``)."""
@@ -567,3 +555,14 @@ def _upload_failed(number: int, sent: int, rows: int, exc: ShipyardError) -> str
 
 def _file_path(ref: str, path: str) -> str:
     return service_path(ref) + "/files/" + quote(path, safe="/")
+
+
+def gateway_serves(answer: requests.Response, status: Mapping[str, Any]) -> bool:
+    """Whether the gateway that carried ``answer`` (a service's status or mapping) has
+    loaded the routing table that holds what ``status`` says is in force: the serial in
+    its ``X-Shipyard-Routes`` header at ``routes_serial`` or past it. An answer without
+    the header came from a control plane reached with no gateway in between."""
+    told = answer.headers.get(ROUTES_HEADER)
+    if told is None or not told.isdigit():
+        return told is None
+    return int(told) >= int(status.get("routes_serial", 0))

@@ -8,15 +8,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shipyard_sdk.errors import RunnerError
-from shipyard_sdk.services_api import service_path
+from shipyard_sdk.services_api import gateway_serves, service_path
 
 if TYPE_CHECKING:
     from shipyard_sdk.client import Client
 
-__all__ = ["GATEWAY_RELOAD_ALLOWANCE", "TrafficAPI"]
-
-GATEWAY_RELOAD_ALLOWANCE = 0.3
-"""Seconds for the gateway to read a routing table just published (it looks every 50 ms)."""
+__all__ = ["TrafficAPI"]
 
 
 class TrafficAPI:
@@ -61,7 +58,7 @@ class TrafficAPI:
         )
 
     def wait_for_mapping(
-        self, ref: str, *, timeout: float = 600.0, poll: float = 0.2
+        self, ref: str, *, timeout: float = 600.0, poll: float = 0.05
     ) -> dict[str, Any]:
         """Wait until the mapping asked for is in force, at the gateway too; the mappings
         then. A mapping that was given up (one of its generations could not serve) raises
@@ -69,9 +66,9 @@ class TrafficAPI:
         wanted = self.mapping(ref)["desired"]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            mapping = self.mapping(ref)
-            if mapping["live"] == wanted:
-                time.sleep(GATEWAY_RELOAD_ALLOWANCE)
+            answer = self._client.request("GET", service_path(ref) + "/mapping")
+            mapping = answer.json()
+            if mapping["live"] == wanted and gateway_serves(answer, mapping):
                 return mapping
             if mapping["desired"] != wanted:
                 status = self._client.services.get(ref)

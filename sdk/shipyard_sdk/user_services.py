@@ -25,11 +25,15 @@ if TYPE_CHECKING:
 
     from shipyard_sdk.client import Client
 
-__all__ = ["GENERATION_HEADER", "INVOKE_PREFIX", "UserServicesAPI", "invoke"]
+__all__ = ["GENERATION_HEADER", "INVOKE_PREFIX", "ROUTES_HEADER", "UserServicesAPI", "invoke"]
 
 INVOKE_PREFIX = "/user-services/invoke/"
 GENERATION_HEADER = "X-Shipyard-Generation"
 """The gateway names the generation that answered in this header."""
+ROUTES_HEADER = "X-Shipyard-Routes"
+"""On the control plane's answers, the gateway tells in this header the serial of the
+routing table it serves (a service's status tells the serial its route needs:
+``routes_serial``)."""
 
 
 class UserServicesAPI:

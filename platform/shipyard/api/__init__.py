@@ -28,6 +28,7 @@ from shipyard.api.models import models
 from shipyard.api.queries import queries
 from shipyard.api.services import services
 from shipyard.api.stats import stats
+from shipyard.api.supervisor_wakeups import wake_after_change
 from shipyard.api.traffic import traffic
 
 __all__ = ["register_api"]
@@ -36,6 +37,7 @@ __all__ = ["register_api"]
 def register_api(app: Flask) -> None:
     register_error_handlers(app)
     app.before_request(authenticate)
+    app.after_request(wake_after_change)
     app.register_blueprint(health)
     app.register_blueprint(catalog, url_prefix="/api/v1")
     app.register_blueprint(services, url_prefix="/api/v1/services")

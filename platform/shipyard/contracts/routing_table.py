@@ -3,7 +3,7 @@ gateway, which reads it. Both hold it as the frozen dataclasses below: the super
 builds a ``RoutingTable`` and writes it (``write_routing_table``), the gateway loads the
 file back into one (``RoutingTable.load``); the JSON between them is theirs alone::
 
-    {"version": 1,
+    {"version": 1, "serial": 42,
      "services": {
        "svc_0123abcd": {"id": "svc_0123abcd", "name": "add-numbers",
          "enabled": true, "deployed": true, "state": "running", "message": "",
@@ -23,6 +23,12 @@ gateway tells a model service's instance in the ``X-Shipyard-Association-*`` hea
 ``warning_boundaries`` what it says in ``X-Shipyard-Warning-Boundaries``.
 ``access_level`` (``public``, ``instance`` or ``project``, the default when absent) and
 ``project_id`` say who may call the service.
+
+``serial`` numbers the tables the supervisor publishes, each one higher than the last
+(0 when absent). The gateway tells it on the control plane's answers
+(``X-Shipyard-Routes``), and a service's status says which serial first carried its route
+as it stands (``routes_serial``): a client that sees the gateway at that serial or past it
+knows the gateway serves what the status says, without sleeping on it.
 """
 
 from __future__ import annotations
@@ -244,13 +250,16 @@ class RoutingTable:
     """Every service the gateway can route to, found by id or by name."""
 
     services: Mapping[str, ServiceRoute] = field(default_factory=dict)
+    serial: int = field(default=0, compare=False)
+    """Which publication this is; not part of what the table says (two tables with the
+    same routes are equal whatever their serials)."""
     _by_name: Mapping[str, ServiceRoute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {r.name: r for r in self.services.values()})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": ROUTING_TABLE_VERSION,
+        return {"version": ROUTING_TABLE_VERSION, "serial": self.serial,
                 "services": {key: route.to_dict() for key, route in self.services.items()}}
 
     @classmethod
@@ -260,11 +269,14 @@ class RoutingTable:
             raise RoutingTableError(
                 f"routing table version {raw.get('version')!r} is not {ROUTING_TABLE_VERSION}"
             )
+        serial = raw.get("serial", 0)
+        if isinstance(serial, bool) or not isinstance(serial, int) or serial < 0:
+            raise RoutingTableError(f"serial must be a whole number from 0, got {serial!r}")
         services = {}
         for key, entry in _mapping(raw.get("services", {}), "services").items():
             route = ServiceRoute.from_dict(str(key), entry)
             services[route.id] = route
-        return cls(services)
+        return cls(services, serial)
 
     @classmethod
     def load(cls, path: Path | str) -> RoutingTable:

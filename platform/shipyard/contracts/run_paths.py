@@ -5,6 +5,8 @@ who writes it and who reads it:
     api.json        up writes the URL it serves (``write_run_file``); the CLI reads it
     up.lock         up holds it while it runs (``shipyard.home.lock_home``)
     routes.json     the supervisor writes the routing table; the gateway reads it
+    supervisor.wake the supervisor reads this FIFO between ticks; the API writes a byte into
+                    it after a change the supervisor acts on (``supervisor_wakeups``)
     fleet.json      the supervisor writes its fleet snapshot; the gateway's /metrics reads it
     metrics/        a gateway with several workers keeps their Prometheus counters there
     query-spool/    gateways write query records; the supervisor ingests them
@@ -29,6 +31,7 @@ __all__ = [
     "routes_file",
     "run_dir",
     "run_file",
+    "supervisor_wakeups_file",
     "write_run_file",
 ]
 
@@ -40,6 +43,11 @@ def run_dir(home: Path) -> Path:
 def routes_file(home: Path) -> Path:
     """Where the supervisor publishes the routing table the gateway reads."""
     return run_dir(home) / "routes.json"
+
+
+def supervisor_wakeups_file(home: Path) -> Path:
+    """The FIFO through which the API wakes the supervisor."""
+    return run_dir(home) / "supervisor.wake"
 
 
 def fleet_file(home: Path) -> Path:

@@ -187,6 +187,7 @@ class Deployments:
                 "target_generation": tag_in(numbers, service.target_generation_id),
                 "mapping": tagged_mapping(numbers, service.live_mapping),
                 "challenger": tag_in(numbers, service.challenger_generation_id),
+                "routes_serial": service.routes_serial,
                 "instances": [
                     {
                         "id": row.id,

@@ -104,6 +104,7 @@ class Traffic:
                 "live": tagged_mapping(numbers, service.live_mapping),
                 "desired": tagged_mapping(numbers, service.mapping),
                 "challenger": tag_in(numbers, service.challenger_generation_id),
+                "routes_serial": service.routes_serial,
             }
 
     def set_mapping(self, ref: str, body: Any) -> dict[str, Any]:

@@ -274,13 +274,15 @@ class Exchange(Forwarding):
             self.close_after = self.close_after or not self.http11
         if not self.body_complete or self.gateway.stopping:
             self.close_after = True
-        assert self.destination is not None
+        destination = self.destination
+        assert destination is not None
         self.out.append(answer.head(
             status, reason, self.chunked_out, self.close_after, self.http11,
-            self.destination.generation, self.request_id,
+            destination.generation, self.request_id,
+            self.gateway.routes_line if destination.service is None else b"",
         ))
         self.head_written = True
-        idle_timeout = self.destination.idle_timeout
+        idle_timeout = destination.idle_timeout
         if idle_timeout is not None and not no_body:
             self.last_read = self.gateway.loop.time()
             self.watch_idle = True

@@ -287,9 +287,12 @@ class ResponseHeaders:
         http11: bool,
         generation: str | None,
         request_id: bytes,
+        control_plane_line: bytes = b"",
     ) -> bytes:
         """The answer's head for the client. ``chunked``: the gateway re-chunks the body;
-        ``close``: the connection closes after this answer."""
+        ``close``: the connection closes after this answer; ``control_plane_line``: a
+        header line added to an answer that is not a service's (the routing table's
+        serial)."""
         pieces = [b"HTTP/1.1 %d " % status, reason, b"\r\n"]
         for name, value in self.kept:
             pieces += (name, b": ", value, b"\r\n")
@@ -304,5 +307,7 @@ class ResponseHeaders:
         if generation is not None:  # a service's answer
             pieces += (b"X-Shipyard-Generation: ", generation.encode(), b"\r\n",
                        SERVICE_SANDBOX)
+        else:
+            pieces.append(control_plane_line)
         pieces += (b"X-Request-Id: ", request_id, b"\r\n\r\n")
         return b"".join(pieces)

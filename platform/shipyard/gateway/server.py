@@ -36,6 +36,7 @@ from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.spool import QuerySpool
 from shipyard.gateway.watcher import TableWatcher
 from shipyard.iam.authenticator import Authenticator
+from shipyard_sdk.user_services import ROUTES_HEADER
 
 __all__ = ["Gateway", "run_gateway"]
 
@@ -75,6 +76,7 @@ class Gateway:
         self.api_address = api_address
         self.rng = rng or random.Random()
         self.table = RoutingTable()
+        self.routes_line = routes_line(self.table)
         self.connections: set[ClientConnection] = set()
         self.stopping = False
         self._live: frozenset[tuple[str, int]] = frozenset({api_address})
@@ -108,6 +110,7 @@ class Gateway:
 
     def use_table(self, table: RoutingTable) -> None:
         self.table = table
+        self.routes_line = routes_line(table)
         live = table.addresses() | {self.api_address}
         if self.metrics_address is not None:
             live.add(self.metrics_address)
@@ -236,6 +239,13 @@ async def _serve(
     await stop.wait()
     log.info("gateway stopping")
     await gateway.stop()
+
+
+def routes_line(table: RoutingTable) -> bytes:
+    """The header line that tells, on the control plane's answers, which routing table this
+    gateway worker serves (a client waiting for a deploy compares it with the service's
+    ``routes_serial``)."""
+    return b"%s: %d\r\n" % (ROUTES_HEADER.encode(), table.serial)
 
 
 def _forget(_query: QueryRecord) -> None:

@@ -1,7 +1,9 @@
 """Following the routing table file: reloaded when its inode, size or mtime changes.
 
 The supervisor replaces the file atomically, so every change brings a new inode. The file
-is checked every ``interval`` seconds; it is read and parsed in a worker thread, so no
+is checked as soon as something is moved into its folder (Linux's inotify, where the
+kernel offers it), and every ``interval`` seconds whatever happens (the only way on a
+file system that sends no events); it is read and parsed in a worker thread, so no
 request ever waits on it. A file that cannot be used is logged and the previous table
 kept; so is a file that disappears.
 """
@@ -9,6 +11,8 @@ kept; so is a file that disappears.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import os
 from collections.abc import Callable
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from shipyard.contracts.routing_table import RoutingTable, RoutingTableError
 
-__all__ = ["TableWatcher"]
+__all__ = ["FolderEvents", "TableWatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +53,39 @@ class TableWatcher:
 
     async def run(self) -> None:
         """Check the file forever; cancel to stop."""
-        while True:
-            await asyncio.sleep(self.interval)
-            key = self._file_key()
-            if key is None:
-                self._log_missing()
-                continue
-            self._missing_logged = False
-            if key == self._key:
-                continue
-            self._key = key
-            try:
-                table = await asyncio.to_thread(RoutingTable.load, self.path)
-            except RoutingTableError as exc:
-                log.error("routing table not reloaded, the previous one stays: %s", exc)
-                continue
-            self.apply(table)
-            log.info("routing table reloaded: %d services", len(table.services))
+        loop = asyncio.get_running_loop()
+        moved_in = asyncio.Event()
+        events = FolderEvents.open(self.path.parent)
+        if events is not None:
+            loop.add_reader(events.fd, lambda: (events.drain(), moved_in.set()))
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(moved_in.wait(), self.interval)
+                moved_in.clear()
+                await self._check()
+        finally:
+            if events is not None:
+                loop.remove_reader(events.fd)
+                events.close()
+
+    async def _check(self) -> None:
+        key = self._file_key()
+        if key is None:
+            self._log_missing()
+            return
+        self._missing_logged = False
+        if key == self._key:
+            return
+        self._key = key
+        try:
+            table = await asyncio.to_thread(RoutingTable.load, self.path)
+        except RoutingTableError as exc:
+            log.error("routing table not reloaded, the previous one stays: %s", exc)
+            return
+        self.apply(table)
+        log.info("routing table reloaded: %d services (serial %d)", len(table.services),
+                 table.serial)
 
     def _file_key(self) -> _FileKey | None:
         try:
@@ -79,3 +99,47 @@ class TableWatcher:
             self._missing_logged = True
             log.warning("routing table %s does not exist (yet); the last one read stays",
                         self.path)
+
+
+# <sys/inotify.h>
+_IN_CLOSE_WRITE = 0x008
+_IN_MOVED_TO = 0x080
+_IN_CREATE = 0x100
+
+
+class FolderEvents:
+    """A descriptor that turns readable when a file in one folder is created, written or
+    moved in (Linux's inotify, through the C library: no package wraps it in the
+    standard library)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @classmethod
+    def open(cls, folder: Path) -> FolderEvents | None:
+        """Events of ``folder``, or None where the kernel or C library has no inotify."""
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            init, add_watch = libc.inotify_init1, libc.inotify_add_watch
+        except (OSError, AttributeError):
+            return None
+        fd = init(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            log.warning("no inotify (%s): the routing table is looked at every interval",
+                        os.strerror(ctypes.get_errno()))
+            return None
+        if add_watch(fd, os.fsencode(folder), _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE) < 0:
+            log.warning("cannot watch %s (%s): the routing table is looked at every "
+                        "interval", folder, os.strerror(ctypes.get_errno()))
+            os.close(fd)
+            return None
+        return cls(fd)
+
+    def drain(self) -> None:
+        """Read the pending events (which file they were about does not matter)."""
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.fd, 65536):
+                pass
+
+    def close(self) -> None:
+        os.close(self.fd)

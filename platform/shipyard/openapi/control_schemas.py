@@ -277,6 +277,12 @@ schemas:
             description: the mapping in force
             items: {$ref: '#/components/schemas/MappingEntry'}
           challenger: {type: string, nullable: true, example: v3}
+          routes_serial:
+            type: integer
+            description: >-
+              the serial of the first routing table that carried this service's route as
+              it stands; the gateway serves it once the X-Shipyard-Routes header of its
+              answers from the control plane is at this serial or past it
           instances:
             type: array
             items:
@@ -372,6 +378,12 @@ schemas:
       live: {type: array, items: {$ref: '#/components/schemas/MappingEntry'}}
       desired: {type: array, items: {$ref: '#/components/schemas/MappingEntry'}}
       challenger: {type: string, nullable: true, example: v3}
+      routes_serial:
+        type: integer
+        description: >-
+          the serial of the first routing table that carried the mapping in force; the
+          gateway serves it once the X-Shipyard-Routes header of its answers from the
+          control plane is at this serial or past it
   Environment:
     type: object
     required: [name, cpu, memory_bytes, gpu]

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -95,6 +96,9 @@ class ServiceRow(Base):
     monitoring: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     # The number of the newest generation it ever made: a deleted tag is never given again.
     last_generation_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The serial of the first routing table that carried its route as it now stands: the
+    # gateway serves its mapping once it has loaded that table (``supervisor.routing``).
+    routes_serial: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
 class ServiceFileRow(Base):

@@ -70,12 +70,15 @@ class _Job:
 
 class Builder:
     def __init__(
-        self, plane: ControlPlane, runner: Runner, workers: int, settle: BuildSettled
+        self, plane: ControlPlane, runner: Runner, workers: int, settle: BuildSettled,
+        ended: Callable[[], None] = lambda: None,
     ) -> None:
+        """``ended`` is called (from the build's thread) once a build's end is stored."""
         self.plane = plane
         self.store = plane.store
         self.runner = runner
         self.settle = settle
+        self.ended = ended
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="build")
         self.scratch = build_scratch_dir(plane.settings.home)
 
@@ -131,6 +134,7 @@ class Builder:
             log.exception("build of %s %s crashed", job.spec.service_name, job.spec.generation)
             error = f"internal error: {type(exc).__name__}: {exc}"
         self._finish_surely(generation_id, artifact, error, document)
+        self.ended()
 
     def _job(self, generation_id: str) -> _Job:
         """The build of ``generation_id``, counted as one more attempt as it starts."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
@@ -26,9 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class Gatekeeper:
-    def __init__(self, store: Store, gates: Sequence[PromotionGate], workers: int = 2) -> None:
+    def __init__(
+        self, store: Store, gates: Sequence[PromotionGate], workers: int = 2,
+        answered: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``answered`` is called (from a gate's thread) each time a verdict is in."""
         self.store = store
         self.gates = tuple(gates)
+        self._on_answer = answered
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="gate")
         self._lock = threading.Lock()
         self._verdicts: dict[str, str | None] = {}
@@ -95,3 +100,4 @@ class Gatekeeper:
         with self._lock:
             self._verdicts[generation_id] = problem
             self._asking.discard(generation_id)
+        self._on_answer()

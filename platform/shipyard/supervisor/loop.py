@@ -12,6 +12,11 @@ deleted generations). Because every decision is made from stored state, a
 restart of the supervisor converges again: interrupted builds are redone, instances that
 survived are adopted, and the others are started from their artifacts without a rebuild.
 
+A tick comes every ``tick`` seconds, sooner when something waits on one: the API wakes the
+supervisor after a change it acts on, a build or a promotion gate that ends wakes it, an
+instance that turns healthy brings the next tick at once (its gates, then its promotion),
+and while an instance starts its health is probed every ``starting_poll`` seconds.
+
 Failure keeps the old: a build that fails, or a generation that never becomes healthy
 (whether its instances exit, never answer, or cannot even be started), sends the service
 back to the mapping in force, whose generations keep serving, and the service's status
@@ -34,8 +39,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from shipyard.contracts.routing_table import RoutingTable, write_routing_table
-from shipyard.contracts.run_paths import routes_file
+from shipyard.contracts.run_paths import routes_file, supervisor_wakeups_file
+from shipyard.contracts.supervisor_wakeups import WakeupChannel
 from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.generation_refs import tag_of
@@ -60,7 +65,7 @@ from shipyard.supervisor.rollout import (
     shares,
     wanted_generations,
 )
-from shipyard.supervisor.routing import routing_table
+from shipyard.supervisor.routing import RoutesPublisher, routing_table
 from shipyard.supervisor.runner_set import RunnerSet
 from shipyard.supervisor.usage_history import UsageHistory
 from shipyard_runners import InstanceHandle, Runner, State
@@ -73,6 +78,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SupervisorTimings:
     tick: float = 0.2
+    starting_poll: float = 0.02
+    """How often a starting instance's health is probed between ticks."""
     start_timeout: float = 60.0
     healthy_check_interval: float = 1.0
     usage_interval: float = 2.0
@@ -100,10 +107,11 @@ class _Memory:
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
     last_usage_history: float = 0.0
-    routes: RoutingTable | None = None
     # When each instance's starts began failing, for those failing still (wall clock);
     # after a restart of the supervisor, a start that fails has its start_timeout again.
     failing_since: dict[str, float] = field(default_factory=dict)
+    # The instances started and not yet healthy, probed between ticks.
+    starting: dict[str, InstanceHandle] = field(default_factory=dict)
 
 
 class Supervisor(InstanceLifecycle):
@@ -116,23 +124,28 @@ class Supervisor(InstanceLifecycle):
         build_workers: int = 2,
         gates: Sequence[PromotionGate] = (),
         drift_references: DriftReferences | None = None,
+        wakeups: WakeupChannel | None = None,
     ) -> None:
         self.plane = plane
         self.store = plane.store
         self.runner = runner
         self.timings = timings or SupervisorTimings()
-        self._builder = Builder(plane, runner, build_workers, self._build_finished)
+        self._own_wakeups = wakeups is None
+        self.wakeups = wakeups or WakeupChannel()
+        self._builder = Builder(plane, runner, build_workers, self._build_finished,
+                                ended=self.wakeups.wake)
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
         self._lock = threading.Lock()
         self._stopping: set[str] = set()
         self._memory = _Memory()
-        self._gatekeeper = Gatekeeper(self.store, gates)
+        self._gatekeeper = Gatekeeper(self.store, gates, answered=self.wakeups.wake)
         self._drift_references = drift_references
         self._housekeeping = Housekeeping(
             self.store, plane.settings, prune_interval=self.timings.prune_interval,
             renewal_interval=self.timings.credentials_renewal_interval,
         )
         self._removals = ArtifactRemovals(self.store, runner)
+        self._routes = RoutesPublisher(routes_file(plane.settings.home))
 
     # -- the loop -------------------------------------------------------------------
 
@@ -143,8 +156,25 @@ class Supervisor(InstanceLifecycle):
                 self.tick()
             except Exception:
                 log.exception("supervisor tick failed; trying again")
-            stop.wait(self.timings.tick)
+            self._pause(stop)
         self.shutdown()
+
+    def _pause(self, stop: threading.Event) -> None:
+        """Until the next tick: ``tick`` seconds, cut short by a wake-up, or by a starting
+        instance that answers its health check."""
+        deadline = time.monotonic() + self.timings.tick
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            starting = self._memory.starting
+            if starting:
+                remaining = min(remaining, self.timings.starting_poll)
+            if self.wakeups.wait(remaining):
+                return
+            if any(self.runner.health(handle) == State.HEALTHY
+                   for handle in list(starting.values())):
+                return
 
     def recover(self) -> None:
         """After a (re)start: redo builds a crash cut short (or fail those cut short too
@@ -193,6 +223,8 @@ class Supervisor(InstanceLifecycle):
                     pool.submit(self._stop_quietly, InstanceHandle.from_dict(handle))
         with self.store.writing() as session:
             session.execute(delete(InstanceRow))
+        if self._own_wakeups:
+            self.wakeups.close()
 
     # -- builds ---------------------------------------------------------------------
 
@@ -220,7 +252,15 @@ class Supervisor(InstanceLifecycle):
             # Published before the commit, so that the gateway routes to a promoted
             # generation no later than the API reports it live.
             session.flush()
-            self._publish(routing_table(session))
+            self._routes.publish(session, routing_table(session))
+            self._memory.starting = {
+                instance_id: InstanceHandle.from_dict(handle)
+                for instance_id, handle in session.execute(
+                    select(InstanceRow.id, InstanceRow.handle).where(
+                        InstanceRow.state == State.STARTING.value,
+                        InstanceRow.handle.is_not(None))
+                )
+            }
 
     def _check_health(self) -> dict[str, State]:
         """The health of every started instance that is due a check."""
@@ -303,6 +343,7 @@ class Supervisor(InstanceLifecycle):
         if state == State.HEALTHY:
             if row.state != State.HEALTHY.value:
                 row.healthy_since = now
+                self.wakeups.wake()  # its gates and its promotion, at once
                 if (service.state == ServiceState.STARTING
                         and service.mapping == service.live_mapping
                         and row.generation_id in shares(service.live_mapping)):
@@ -341,14 +382,13 @@ class Supervisor(InstanceLifecycle):
     # -- routing --------------------------------------------------------------------
 
     def _publish_routes(self) -> None:
+        """Publish what changed since the reconciliation (the API's doing: a service's
+        access level, its monitoring settings), taking the write lock only then."""
         with self.store.reading() as session:
-            self._publish(routing_table(session))
-
-    def _publish(self, table: RoutingTable) -> None:
-        if table == self._memory.routes:
-            return
-        write_routing_table(routes_file(self.plane.settings.home), table)
-        self._memory.routes = table
+            if not self._routes.changed(routing_table(session)):
+                return
+        with self.store.writing() as session:
+            self._routes.publish(session, routing_table(session))
 
 
 def main() -> None:
@@ -369,13 +409,20 @@ def main() -> None:
         plane.close()
         return
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    wakeups = WakeupChannel(supervisor_wakeups_file(settings.home))
+
+    def stop_soon(*_: object) -> None:
+        stop.set()
+        wakeups.wake()
+
+    signal.signal(signal.SIGTERM, stop_soon)
+    signal.signal(signal.SIGINT, stop_soon)
     timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
     drift_references = DriftReferences()
     Supervisor(plane, plane.runners, timings=timings,
                gates=[ReplacementGate(), drift_references],
-               drift_references=drift_references).run(stop)
+               drift_references=drift_references, wakeups=wakeups).run(stop)
+    wakeups.close()
     plane.close()
 
 

@@ -1,19 +1,31 @@
-"""The routing table, as the supervisor sees it: what the gateway may forward to."""
+"""The routing table, as the supervisor sees it: what the gateway may forward to; and its
+publication, numbered (``RoutesPublisher``)."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, Upstream
+from shipyard.contracts.routing_table import (
+    RoutingTable,
+    RoutingTableError,
+    ServiceRoute,
+    Upstream,
+    write_routing_table,
+)
 from shipyard.domain.generation_refs import generation_numbers, tag_in, tag_of, tagged_mapping
 from shipyard.stats.monitoring_settings import PredictionWarnings, monitoring_of
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard_runners import State
 
-__all__ = ["routing_table"]
+__all__ = ["RoutesPublisher", "routing_table"]
+
+_CHUNK = 500
 
 
 def _monitoring(service: ServiceRow, declared: set[str]) -> dict[str, Any]:
@@ -70,3 +82,43 @@ def routing_table(session: Session) -> RoutingTable:
         )
         for service in session.scalars(select(ServiceRow))
     })
+
+
+class RoutesPublisher:
+    """Writes the routing table for the gateway whenever it changed, each publication with
+    the next serial, and notes on every service whose route changed the serial that first
+    carries it (``ServiceRow.routes_serial``), in the session that changed it: a status
+    that shows a new mapping also names the table the gateway must have loaded to serve
+    it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.last: RoutingTable | None = None
+
+    def changed(self, table: RoutingTable) -> bool:
+        return table != self.last
+
+    def publish(self, session: Session, table: RoutingTable) -> None:
+        if not self.changed(table):
+            return
+        last = self.last
+        serial = self._next_serial(session)
+        changed = [key for key, route in table.services.items()
+                   if last is None or last.services.get(key) != route]
+        for start in range(0, len(changed), _CHUNK):
+            chunk = changed[start:start + _CHUNK]
+            session.execute(update(ServiceRow).where(ServiceRow.id.in_(chunk))
+                            .values(routes_serial=serial)
+                            .execution_options(synchronize_session=False))
+        published = dataclasses.replace(table, serial=serial)
+        write_routing_table(self.path, published)
+        self.last = published
+
+    def _next_serial(self, session: Session) -> int:
+        if self.last is not None:
+            return self.last.serial + 1
+        # After a restart: past every serial already told, by the file or the services.
+        told = session.scalar(select(func.max(ServiceRow.routes_serial))) or 0
+        with contextlib.suppress(RoutingTableError):  # none yet, or unreadable
+            told = max(told, RoutingTable.load(self.path).serial)
+        return told + 1

@@ -1,0 +1,84 @@
+"""Waking the supervisor between its ticks.
+
+The API, after it records a change the supervisor acts on (a deploy, a mapping, a switch,
+a service's settings), and the supervisor's own threads (a build or a promotion gate that
+ended) write a byte into a channel that the supervisor's loop waits on: the change is
+acted on at once instead of at the next tick. The ticks still come; a wake-up only brings
+the next one forward, and wake-ups that come while one is pending are one.
+
+Between processes the channel is a FIFO in the run folder: its path may be as long as the
+home's (a Unix socket's is capped at 107 bytes), and it is the home's, which only
+Shipyard's user may enter (service code runs as another). Waking never blocks: with no
+supervisor reading (ENXIO) or a FIFO already full of unread wake-ups (EAGAIN) there is
+nothing more to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+from pathlib import Path
+
+__all__ = ["WakeupChannel", "wake_supervisor"]
+
+_WAKE = b"!"
+
+
+def wake_supervisor(fifo: Path) -> None:
+    """Wake the supervisor that reads ``fifo``, if one does."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return  # no supervisor reads it (now): its next start ticks anyway
+    try:
+        with contextlib.suppress(BlockingIOError):
+            os.write(fd, _WAKE)
+    finally:
+        os.close(fd)
+
+
+class WakeupChannel:
+    """The supervisor's end: ``wait`` until woken or a timeout, ``wake`` from any thread.
+
+    With a ``fifo`` path, other processes wake it too (``wake_supervisor``); without,
+    it is a pipe of this process's own.
+    """
+
+    def __init__(self, fifo: Path | None = None) -> None:
+        self.fifo = fifo
+        if fifo is None:
+            self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            return
+        fifo.unlink(missing_ok=True)  # one a supervisor before this one made
+        os.mkfifo(fifo, 0o600)
+        self._read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # Held open by the reader itself, so that the FIFO never reads as closed (and
+        # ready, forever) between two writers.
+        self._write = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def wake(self) -> None:
+        if self._write < 0:
+            return  # closed: the supervisor stopped
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._write, _WAKE)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a wake-up; whether one came (every wake-up
+        pending is taken)."""
+        ready, _, _ = select.select([self._read], [], [], max(timeout, 0.0))
+        if not ready:
+            return False
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._read, 4096):
+                pass
+        return True
+
+    def close(self) -> None:
+        if self._read < 0:
+            return
+        os.close(self._read)
+        os.close(self._write)
+        self._read = self._write = -1
+        if self.fifo is not None:
+            self.fifo.unlink(missing_ok=True)
