@@ -764,6 +764,26 @@ def test_other_paths_go_to_the_api_unchanged(gateway: RunningGateway, api: FakeS
     assert api.seen[-1].header("Authorization") == "Bearer k"
 
 
+def test_the_control_planes_answers_tell_which_routing_table_is_served(
+    tmp_path: Path, a: FakeServer, api: FakeServer
+) -> None:
+    # Looked at once a minute only: the new table is seen on inotify's word, not a poll.
+    running = start_gateway(tmp_path / "gw", api.port, reload_interval="60")
+    try:
+        assert call(running, "GET", "/api/v1/services")[1]["x-shipyard-routes"] == "0"
+        write_routing_table(running.routes, {"version": 1, "serial": 41, "services": {
+            "svc_a": service("a", {"v1": [a]})}})
+        deadline = time.monotonic() + WAIT
+        while call(running, "GET", "/api/v1/services")[1]["x-shipyard-routes"] != "41":
+            assert time.monotonic() < deadline, "the table written was not loaded"
+            time.sleep(0.02)
+        status, headers, _ = call(running, "GET", "/user-services/invoke/a/x")
+        assert status == 200 and headers["x-shipyard-generation"] == "v1"
+        assert "x-shipyard-routes" not in headers  # a service's answer does not carry it
+    finally:
+        assert running.stop() == 0, running.log.read_text()
+
+
 def test_api_answers_stream_through_line_by_line(
     gateway: RunningGateway, api: FakeServer
 ) -> None:

@@ -72,6 +72,10 @@ def test_the_table_the_supervisor_writes_is_the_table_the_gateway_reads(tmp_path
     write_routing_table(path, written)
     assert RoutingTable.load(path) == written
     assert RoutingTable.load(path).to_dict() == written.to_dict()
+    numbered = RoutingTable(written.services, serial=7)
+    write_routing_table(path, numbered)
+    assert RoutingTable.load(path).serial == 7
+    assert numbered == written  # the serial numbers a table; it is not part of what it says
 
 
 
@@ -108,6 +112,9 @@ def test_an_empty_table_routes_nothing() -> None:
             {"generation": "v2", "proba": -1}]}}},
         {"version": 1, "services": {"s": {**service(), "instances": {"v2": [{"port": 1}]}}}},
         {"version": 1, "services": {"s": {**service(), "name": 5}}},
+        {"version": 1, "serial": -1, "services": {}},
+        {"version": 1, "serial": "3", "services": {}},
+        {"version": 1, "serial": True, "services": {}},
     ],
 )
 def test_malformed_tables_are_refused(data: Any) -> None:
