@@ -37,9 +37,11 @@ import contextlib
 import http.client
 import json
 import logging
+import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -155,16 +157,25 @@ class LocalRunner(ServiceCode):
                 raise BuildFailed(f"cannot copy the code of {spec.generation}: {exc}") from exc
             open_to_sandbox(staging)
             log("checking that the app imports" + self._sandbox_note())
-            self._run_service_code(
-                [self.envs.python(env_key), "-m", "shipyard_sdk.runtime.check"],
-                log,
-                what="importing the app",
-                code=staging,
-                env_key=env_key,
-                values={"SHIPYARD_GENERATION": spec.generation},
-                memory_bytes=spec.profile.memory_bytes,
-                gpus=gpus.gpus,
-            )
+            # The check lists the routes too (for ``routes``): the app is imported once.
+            with tempfile.TemporaryDirectory(prefix="shipyard-check-") as scratch:
+                listing = Path(scratch) / "routes.json"
+                if self.sandbox is not None:
+                    self.sandbox.give_to_sandbox(Path(scratch))
+                self._run_service_code(
+                    [self.envs.python(env_key), "-m", "shipyard_sdk.runtime.check",
+                     "--routes", listing],
+                    log,
+                    what="importing the app",
+                    code=staging,
+                    env_key=env_key,
+                    values={"SHIPYARD_GENERATION": spec.generation},
+                    memory_bytes=spec.profile.memory_bytes,
+                    gpus=gpus.gpus,
+                    writable=(Path(scratch),),
+                )
+                with contextlib.suppress(OSError, ValueError):  # else ``routes`` lists anew
+                    self._routes_path(target).write_bytes(_route_list_bytes(listing))
             metadata = {
                 "service_id": spec.service_id,
                 "service_name": spec.service_name,
@@ -181,6 +192,7 @@ class LocalRunner(ServiceCode):
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             self._metadata_path(target).unlink(missing_ok=True)
+            self._routes_path(target).unlink(missing_ok=True)
             raise
         log(f"built {spec.service_name} {spec.generation} as {name}")
         return Artifact(
@@ -188,10 +200,14 @@ class LocalRunner(ServiceCode):
         )
 
     def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
-        """List the app's routes with ``shipyard_sdk.runtime.routes``, run like the import
-        check: the artifact's environment, its code directory, nothing of ours in the env."""
+        """The app's routes, as its build's import check listed them; else listed with
+        ``shipyard_sdk.runtime.routes``, run like the import check: the artifact's
+        environment, its code directory, nothing of ours in the env."""
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
+        listed_by_build = self._routes_path(Path(artifact.path))
+        if listed_by_build.is_file():
+            return _read_route_list(listed_by_build)
         metadata = self._metadata(artifact)
         with tempfile.TemporaryDirectory(prefix="shipyard-routes-") as scratch:
             output = Path(scratch) / "routes.json"
@@ -208,20 +224,7 @@ class LocalRunner(ServiceCode):
                 gpus=int(metadata.get("gpus", 0)),
                 writable=(Path(scratch),),
             )
-            try:
-                if output.stat().st_size > MAX_ROUTE_LIST_BYTES:
-                    raise ValueError(f"it is over {MAX_ROUTE_LIST_BYTES} bytes")
-                listed = json.loads(output.read_text(encoding="utf-8"))
-                routes = tuple(
-                    Route(
-                        rule=str(item["rule"]), endpoint=str(item["endpoint"]),
-                        method=str(item["method"]), docstring=str(item.get("docstring") or ""),
-                    )
-                    for item in listed["routes"]
-                )
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
-        return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
+            return _read_route_list(output)
 
     def exists(self, artifact: Artifact) -> bool:
         self._check_runner(artifact.runner)
@@ -242,6 +245,7 @@ class LocalRunner(ServiceCode):
             raise RunnerError(f"{artifact.path} is not an artifact of this runner")
         # The metadata goes last: until it is gone, the environment counts as used.
         shutil.rmtree(path, ignore_errors=True)
+        self._routes_path(path).unlink(missing_ok=True)
         self._metadata_path(path).unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # the service's folder, once its last one went
             path.parent.rmdir()
@@ -436,6 +440,11 @@ class LocalRunner(ServiceCode):
     def _metadata_path(self, artifact_dir: Path) -> Path:
         return artifact_dir.with_name(artifact_dir.name + ".json")
 
+    def _routes_path(self, artifact_dir: Path) -> Path:
+        """The routes its build's import check listed (beside the code, out of the
+        sandbox's sight: the check wrote them to a scratch folder)."""
+        return artifact_dir.with_name(artifact_dir.name + ".routes.json")
+
     def _metadata(self, artifact: Artifact) -> dict[str, Any]:
         try:
             data: dict[str, Any] = json.loads(self._metadata_path(Path(artifact.path)).read_text())
@@ -445,3 +454,33 @@ class LocalRunner(ServiceCode):
 
     def _log_path(self, instance_id: str) -> Path:
         return self.root / "instances" / f"{_safe('instance id', instance_id)}.log"
+
+
+def _route_list_bytes(path: Path) -> bytes:
+    """The route list the service's code wrote at ``path``: a plain file (not a link to
+    one of ours, nor a FIFO) within the size limit; else ``OSError`` or ``ValueError``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as listing:
+        found = os.fstat(listing.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise ValueError("it is not a plain file")
+        if found.st_size > MAX_ROUTE_LIST_BYTES:
+            raise ValueError(f"it is over {MAX_ROUTE_LIST_BYTES} bytes")
+        return listing.read(MAX_ROUTE_LIST_BYTES + 1)
+
+
+def _read_route_list(path: Path) -> AppRoutes:
+    """A route list ``shipyard_sdk.runtime.routes`` (or the check) wrote; the service's code
+    wrote it, so it is checked before use."""
+    try:
+        listed = json.loads(_route_list_bytes(path).decode("utf-8"))
+        routes = tuple(
+            Route(
+                rule=str(item["rule"]), endpoint=str(item["endpoint"]),
+                method=str(item["method"]), docstring=str(item.get("docstring") or ""),
+            )
+            for item in listed["routes"]
+        )
+        return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc

@@ -348,3 +348,18 @@ def test_the_leak_check_catches_and_kills_a_forgotten_child(
         )
     assert forgotten.wait(timeout=5) is not None
     assert not psutil.pid_exists(forgotten.pid)
+
+
+def test_the_build_imports_the_app_once_for_its_check_and_its_route_list(
+    local: LocalRunner, code: Path
+) -> None:
+    artifact = local.build(spec(code), lambda line: None)
+    lines: list[str] = []
+    listed = local.routes(artifact, lines.append)
+    assert [(r.rule, r.method) for r in listed.routes] == [
+        ("/env", "GET"), ("/allocate/<int:mebibytes>", "GET")]
+    assert lines == []  # the check's list: no second import of the app
+    # An artifact without it (built before the check listed routes) is listed anew.
+    Path(artifact.path).with_name(Path(artifact.path).name + ".routes.json").unlink()
+    assert local.routes(artifact, lines.append) == listed
+    assert any("listed 2 route(s)" in line for line in lines)

@@ -4,6 +4,7 @@ bytecode step."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 from pathlib import Path
 
@@ -233,3 +234,17 @@ class TestBytecodeStep:
         monkeypatch.setattr(venvs, "_install_step", lambda *args: None)
         with pytest.raises(BuildFailed, match="compiling bytecode"):
             venvs.EnvironmentStore(tmp_path / "envs")._compile(tmp_path, lambda line: None)
+
+
+def test_a_route_list_is_read_only_from_a_plain_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"routes": [], "problem": "the secret"}')
+    planted = tmp_path / "link.json"
+    planted.symlink_to(secret)
+    with pytest.raises(BuildFailed, match="unreadable"):
+        local_module._read_route_list(planted)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(BuildFailed, match="not a plain file"):
+        local_module._read_route_list(fifo)
+    assert local_module._read_route_list(secret).problem == "the secret"

@@ -86,14 +86,31 @@ class TestCheck:
         self, service_dir: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         service_dir.write_text("def app(environ, start_response):\n    return []\n")
-        assert check.main() == 0
+        assert check.main([]) == 0
         assert "imports" in capsys.readouterr().out
+
+    def test_with_routes_it_lists_them_as_the_route_listing_does(
+        self, service_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        service_dir.write_text(
+            "from flask import Flask\napp = Flask(__name__)\n\n"
+            "@app.get('/hello')\ndef hello():\n    \"Say hello.\"\n    return 'hi'\n"
+        )
+        output = tmp_path / "routes.json"
+        assert check.main(["--routes", str(output)]) == 0
+        assert "imports" in capsys.readouterr().out
+        listed = json.loads(output.read_text())
+        assert listed["problem"] == ""
+        assert [(r["rule"], r["method"], r["docstring"]) for r in listed["routes"]] == [
+            ("/hello", "GET", "Say hello.")]
+        assert check.main(["--routes"]) == 2
+        assert check.main(["--other", str(output)]) == 2
 
     def test_traceback_on_stderr_when_it_does_not(
         self, service_dir: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         service_dir.write_text("import no_such_module_for_shipyard\n")
-        assert check.main() == 1
+        assert check.main([]) == 1
         err = capsys.readouterr().err
         assert "Traceback (most recent call last)" in err
         assert "ModuleNotFoundError: No module named 'no_such_module_for_shipyard'" in err
@@ -102,4 +119,4 @@ class TestCheck:
         self, service_dir: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         service_dir.write_text("raise SystemExit(0)\n")
-        assert check.main() == 1
+        assert check.main([]) == 1

@@ -29,7 +29,7 @@ from typing import Any
 
 from shipyard_sdk.runtime.loader import app_location, load_app
 
-__all__ = ["list_routes", "main"]
+__all__ = ["list_routes", "main", "write_route_list"]
 
 _IMPLICIT_METHODS = frozenset({"HEAD"})
 MAX_DOCSTRING_CHARS = 64 * 1024
@@ -90,11 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the app {module}:{attribute} does not import:", file=sys.stderr)
         traceback.print_exc()
         return 1
-    routes, problem = list_routes(app)
-    document = {"app": f"{module}:{attribute}", "problem": problem, "routes": routes}
-    Path(args[0]).write_text(json.dumps(document), encoding="utf-8")
-    print(problem or f"listed {len(routes)} route(s) of {module}:{attribute}")
+    print(write_route_list(app, f"{module}:{attribute}", Path(args[0])))
     return 0
+
+
+def write_route_list(app: Any, name: str, output: Path) -> str:
+    """Write the routes of ``app`` (named ``module:attribute``) to ``output``; what to
+    print about them."""
+    routes, problem = list_routes(app)
+    document = {"app": name, "problem": problem, "routes": routes}
+    output.write_text(json.dumps(document), encoding="utf-8")
+    return problem or f"listed {len(routes)} route(s) of {name}"
 
 
 if __name__ == "__main__":
