@@ -1,5 +1,6 @@
 """The API wakes the supervisor after a change the supervisor acts on, so that a deploy,
-a mapping or a switch starts at once rather than at the supervisor's next tick."""
+a mapping or a switch starts at once rather than at the supervisor's next tick: through
+the run folder's FIFO, and on a PostgreSQL store with a NOTIFY too."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import Response, request
 
 from shipyard.api.context import control_plane
 from shipyard.contracts.run_paths import supervisor_wakeups_file
-from shipyard.contracts.supervisor_wakeups import wake_supervisor
+from shipyard.contracts.supervisor_wakeups import notify_supervisor, wake_supervisor
 
 __all__ = ["wake_after_change"]
 
@@ -19,5 +20,7 @@ _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def wake_after_change(response: Response) -> Response:
     if (request.method in _CHANGES and response.status_code < 400
             and request.blueprint in _ACTED_ON):
-        wake_supervisor(supervisor_wakeups_file(control_plane().settings.home))
+        plane = control_plane()
+        wake_supervisor(supervisor_wakeups_file(plane.settings.home))
+        notify_supervisor(plane.store.engine)
     return response

@@ -40,7 +40,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from shipyard.contracts.run_paths import routes_file, supervisor_wakeups_file
-from shipyard.contracts.supervisor_wakeups import WakeupChannel
+from shipyard.contracts.supervisor_wakeups import DatabaseWakeups, WakeupChannel
 from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.generation_refs import tag_of
@@ -417,11 +417,14 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop_soon)
     signal.signal(signal.SIGINT, stop_soon)
+    notified = DatabaseWakeups.start_for(plane.store.engine, wakeups.wake)
     timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
     drift_references = DriftReferences()
     Supervisor(plane, plane.runners, timings=timings,
                gates=[ReplacementGate(), drift_references],
                drift_references=drift_references, wakeups=wakeups).run(stop)
+    if notified is not None:
+        notified.stop()
     wakeups.close()
     plane.close()
 
