@@ -442,8 +442,9 @@ class LocalRunner(ServiceCode):
 
     def _routes_path(self, artifact_dir: Path) -> Path:
         """The routes its build's import check listed (beside the code, out of the
-        sandbox's sight: the check wrote them to a scratch folder)."""
-        return artifact_dir.with_name(artifact_dir.name + ".routes.json")
+        sandbox's sight: the check wrote them to a scratch folder). Not ``*.json``: that
+        is an artifact's metadata."""
+        return artifact_dir.with_name(artifact_dir.name + ".routes")
 
     def _metadata(self, artifact: Artifact) -> dict[str, Any]:
         try:

@@ -351,8 +351,9 @@ def test_the_leak_check_catches_and_kills_a_forgotten_child(
 
 
 def test_the_build_imports_the_app_once_for_its_check_and_its_route_list(
-    local: LocalRunner, code: Path
+    tmp_path: Path, code: Path
 ) -> None:
+    local = LocalRunner(tmp_path / "local")  # its own: the environment must go at the end
     artifact = local.build(spec(code), lambda line: None)
     lines: list[str] = []
     listed = local.routes(artifact, lines.append)
@@ -360,6 +361,9 @@ def test_the_build_imports_the_app_once_for_its_check_and_its_route_list(
         ("/env", "GET"), ("/allocate/<int:mebibytes>", "GET")]
     assert lines == []  # the check's list: no second import of the app
     # An artifact without it (built before the check listed routes) is listed anew.
-    Path(artifact.path).with_name(Path(artifact.path).name + ".routes.json").unlink()
+    listed_by_build = Path(artifact.path).with_name(Path(artifact.path).name + ".routes")
+    listed_by_build.unlink()
     assert local.routes(artifact, lines.append) == listed
     assert any("listed 2 route(s)" in line for line in lines)
+    local.remove(artifact)  # its environment goes with it: nothing else here runs on it
+    assert not local.envs.path(artifact.env_key).exists()
