@@ -169,7 +169,7 @@ class LocalRunner(ServiceCode):
                     what="importing the app",
                     code=staging,
                     env_key=env_key,
-                    values={"SHIPYARD_GENERATION": spec.generation},
+                    values={**spec.variables, "SHIPYARD_GENERATION": spec.generation},
                     memory_bytes=spec.profile.memory_bytes,
                     gpus=gpus.gpus,
                     writable=(Path(scratch),),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -67,6 +67,9 @@ class BuildSpec:
     runner: str = ""
     """The runner that should build it, "" for the control plane's own; read by a set of
     runners (the control plane's ``RunnerSet``), not by a runner itself."""
+    variables: Mapping[str, str] = field(default_factory=dict)
+    """The generation's environment variables, set for its import check as for its
+    instances (checked names: none that changes how the runtime starts)."""
 
 
 @dataclass(frozen=True)

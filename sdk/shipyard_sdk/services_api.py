@@ -67,6 +67,16 @@ class ServicesAPI:
     def get(self, ref: str) -> dict[str, Any]:
         return self._client.json("GET", service_path(ref))
 
+    def variables(self, ref: str) -> dict[str, str]:
+        """The environment variables the service's next generation will have."""
+        return self._client.json("GET", service_path(ref) + "/env")["env"]
+
+    def set_variables(self, ref: str, variables: Mapping[str, Any]) -> dict[str, str]:
+        """Replace the service's environment variables (all of them: a name left out is
+        unset); they take effect at its next deploy. The variables stored."""
+        return self._client.json("PUT", service_path(ref) + "/env",
+                                 json={"env": dict(variables)})["env"]
+
     def create(self, spec: Mapping[str, Any], archive: bytes | None = None) -> dict[str, Any]:
         """Create from a template, or from ``archive`` (zip or tar.gz) when given."""
         if archive is None:

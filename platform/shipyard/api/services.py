@@ -222,6 +222,59 @@ def update_service(ref: str) -> ResponseValue:
     return control_plane().services.update(ref, json_body()).to_dict()
 
 
+@services.get("/<ref>/env")
+def get_variables(ref: str) -> ResponseValue:
+    """A service's environment variables, as its next generation will have them (each
+    generation keeps its own: see its ``env``).
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The variables, by name.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Variables'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_reader(ref)
+    return {"env": control_plane().services.variables(ref)}
+
+
+@services.put("/<ref>/env")
+def set_variables(ref: str) -> ResponseValue:
+    """Replace a service's environment variables. They go into the next generation
+    deployed, as its files and packages do: what serves keeps its own until then, and a
+    rollback brings back the variables the generation it returns to was made with.
+
+    Names are POSIX names, none of those that change how the runtime starts (``PATH``,
+    ``HOME``, ``TMPDIR``, ``PYTHON*``, ``LD_*``, ``SHIPYARD_*``, ``CUDA_VISIBLE_DEVICES``,
+    ``GUNICORN_CMD_ARGS``, ``WEB_CONCURRENCY``); a value is text of at most 4 KiB, 100
+    variables and 64 KiB in all. A problem answers 400 naming it, and changes nothing.
+    ---
+    tags: [services]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Variables'}
+    responses:
+      "200":
+        description: The variables now stored.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/Variables'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    body = json_body()
+    if set(body) != {"env"}:
+        raise InvalidInput('the body must be {"env": {"NAME": "value", ...}}')
+    return {"env": control_plane().services.set_variables(ref, body["env"])}
+
+
 @services.delete("/<ref>")
 def delete_service(ref: str) -> tuple[str, int]:
     """Delete an undeployed service with its files and

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ class Generation:
     build_state: str
     build_error: str
     model_version: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
@@ -66,7 +67,7 @@ class Generation:
             id=row.id, service_id=row.service_id, number=row.number, created_at=row.created_at,
             environment=row.environment, packages=tuple(row.packages),
             build_state=row.build_state, build_error=row.build_error,
-            model_version=row.model_version,
+            model_version=row.model_version, env=dict(row.variables or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +76,7 @@ class Generation:
             "created_at": self.created_at.isoformat(), "environment": self.environment,
             "packages": list(self.packages), "build_state": self.build_state,
             "build_error": self.build_error, "model_version": self.model_version,
+            "env": dict(self.env),
         }
 
 
@@ -239,16 +241,18 @@ def add_generation(
     session: Session, service: ServiceRow, *, files: Mapping[str, bytes], environment: str,
     packages: list[str], model_version: str | None,
 ) -> GenerationRow:
-    """A new generation of ``service`` holding ``files`` (as a code archive), pending its
-    build, numbered after the last it ever made (a deleted generation's tag is not
-    given again); a custom service's keeps the model interface its files declare, checked
-    first (``InvalidInput``, and no generation)."""
+    """A new generation of ``service`` holding ``files`` (as a code archive) and the
+    service's environment variables as they are now, pending its build, numbered after the
+    last it ever made (a deleted generation's tag is not given again); a custom service's
+    keeps the model interface its files declare, checked first (``InvalidInput``, and no
+    generation)."""
     interface = declared_interface(files) if service.kind == "custom" else None
     service.last_generation_number += 1
     row = GenerationRow(
         id="gen_" + uuid.uuid4().hex[:16], service_id=service.id,
         number=service.last_generation_number, created_at=datetime.now(UTC), kind=service.kind,
         environment=environment, packages=packages, files=write_zip(files),
+        variables=dict(service.variables) if service.variables else None,
         model_version=model_version, build_state=BuildState.PENDING, build_error="",
         artifact=None, interface=interface,
     )

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from shipyard.domain.service_interface import INTERFACE_KEYS, check_interface_keys
+from shipyard.domain.service_variables import checked_variables
 from shipyard.domain.validation import (
     validate_association_id_field,
     validate_flag,
@@ -25,6 +26,7 @@ MANIFEST_NAME = "shipyard.yaml"
 _KEYS = {
     "name", "kind", "environment", "packages", "description", "template", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
+    "env",
     # A custom service that is its own model (``shipyard.domain.service_interface``): read
     # from the files of each generation, not stored on the service.
     "features", "target", "problem_type", "predict_path", "baseline",
@@ -49,6 +51,8 @@ class Manifest:
     default); None leaves what is stored (default: the defaults)."""
     monitoring: Mapping[str, Any] | None = None
     """Monitoring settings, merged over the stored ones as health thresholds are."""
+    env: Mapping[str, str] | None = None
+    """Environment variables, replacing the stored ones; None leaves what is stored."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -67,6 +71,8 @@ class Manifest:
             spec["health_thresholds"] = dict(self.health_thresholds)
         if self.monitoring is not None:
             spec["monitoring"] = dict(self.monitoring)
+        if self.env is not None:
+            spec["env"] = dict(self.env)
         return spec
 
 
@@ -122,6 +128,12 @@ def parse_manifest(text: str | bytes) -> Manifest:
             patched_monitoring(None, monitoring)
         except InvalidInput as exc:
             raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
+    env = None
+    if "env" in data:
+        try:
+            env = checked_variables(data["env"])
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
@@ -133,4 +145,5 @@ def parse_manifest(text: str | bytes) -> Manifest:
         association_id_field=field,
         health_thresholds=thresholds,
         monitoring=monitoring,
+        env=env,
     )

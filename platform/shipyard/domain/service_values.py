@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shipyard.domain.service_variables import checked_variables
 from shipyard.domain.validation import (
     validate_association_id_field,
     validate_flag,
@@ -65,6 +66,8 @@ class Service:
     """Its thresholds: the defaults, with the ones it set over them."""
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     """Its monitoring settings: the defaults, with the ones it set over them."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Its environment variables, as its next generation will have them."""
     health: Health | None = None
     """Its health now, where it was asked for (a listing, a service's status)."""
     drift_health: Health | None = None
@@ -84,6 +87,7 @@ class Service:
             collect_prediction_data=row.collect_prediction_data,
             association_id_field=row.association_id_field,
             health_thresholds=thresholds_of(row), monitoring=monitoring_of(row), health=health,
+            env=dict(row.variables or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +103,7 @@ class Service:
             "association_id_field": self.association_id_field,
             "health_thresholds": self.health_thresholds.to_dict(),
             "monitoring": self.monitoring.to_dict(),
+            "env": dict(self.env),
             **({"service_health": self.health.to_dict()} if self.health else {}),
             **({"drift_health": self.drift_health.to_dict()} if self.drift_health else {}),
             **({"accuracy_health": self.accuracy_health.to_dict()}
@@ -135,6 +140,8 @@ class ServiceSpec:
     """The health thresholds it sets (any of them); None: the defaults."""
     monitoring: Mapping[str, Any] | None = None
     """The monitoring settings it sets (any of them); None: the defaults."""
+    env: Mapping[str, str] | None = None
+    """Its environment variables (``service_variables``); None: none."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -161,6 +168,7 @@ class ServiceSpec:
             ),
             health_thresholds=patched_overrides(None, data.get("health_thresholds")),
             monitoring=patched_monitoring(None, data.get("monitoring")),
+            env=checked_variables(data.get("env")) or None,
         )
 
 

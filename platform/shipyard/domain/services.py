@@ -39,6 +39,7 @@ from shipyard.domain.service_values import (
     validate_access_level,
     validate_runner,
 )
+from shipyard.domain.service_variables import checked_variables
 from shipyard.domain.states import BUILD_UNDER_WAY, ServiceState
 from shipyard.domain.validation import (
     validate_association_id_field,
@@ -67,6 +68,7 @@ _ID_PREFIX = "svc_"
 _EDITABLE = (
     "name", "description", "environment", "packages", "access_level", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
+    "env",
 )
 
 
@@ -109,6 +111,7 @@ class ServiceRegistry:
         association_field = validate_association_id_field(spec.association_id_field)
         thresholds = patched_overrides(None, spec.health_thresholds)
         monitoring = patched_monitoring(None, spec.monitoring)
+        variables = checked_variables(spec.env) or None
         template = spec.template or DEFAULT_TEMPLATES[spec.kind]
         if files is None:
             values = ScaffoldValues(
@@ -123,7 +126,8 @@ class ServiceRegistry:
             environment=environment, packages=packages, description=description,
             access_level=access_level, project_id=project_id, runner=runner,
             collect_prediction_data=collect, association_id_field=association_field,
-            health_thresholds=thresholds, monitoring=monitoring, enabled=False, deployed=False,
+            health_thresholds=thresholds, monitoring=monitoring, variables=variables,
+            enabled=False, deployed=False,
             last_generation_number=0,
             state=ServiceState.STOPPED, status_message="",
             created_at=now, updated_at=now,
@@ -205,6 +209,21 @@ class ServiceRegistry:
                 return Service.from_row(row)
         except IntegrityError as exc:
             raise Conflict(f"a service named {changes.get('name')!r} already exists") from exc
+
+    def variables(self, ref: str) -> dict[str, str]:
+        """The environment variables its next generation will have."""
+        with self.store.reading() as session:
+            return dict(find_service(session, ref).variables or {})
+
+    def set_variables(self, ref: str, variables: Any) -> dict[str, str]:
+        """Replace its environment variables (checked whole: a problem changes nothing);
+        they go into the next generation deployed, as its files and packages do."""
+        checked = checked_variables(variables)
+        with self.store.writing() as session:
+            row = find_service(session, ref)
+            row.variables = checked or None
+            row.updated_at = _now()
+        return checked
 
     def delete(self, ref: str) -> None:
         """Delete an undeployed service whose instances have stopped and whose builds have
@@ -352,6 +371,8 @@ class ServiceRegistry:
             values["association_id_field"] = validate_association_id_field(
                 changes["association_id_field"]
             )
+        if "env" in changes:  # the whole map: what it does not name is unset
+            values["variables"] = checked_variables(changes["env"]) or None
         return values
 
     def _checked_files(self, files: Mapping[str, bytes]) -> dict[str, bytes]:

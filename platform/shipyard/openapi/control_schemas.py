@@ -51,6 +51,10 @@ schemas:
         description: "the request body's JSON field naming a call's association id (empty for none)"
       health_thresholds: {$ref: '#/components/schemas/HealthThresholds'}
       monitoring: {$ref: '#/components/schemas/MonitoringSettings'}
+      env:
+        type: object
+        description: "its environment variables, as its next generation will have them"
+        additionalProperties: {type: string}
       service_health:
         allOf: [{$ref: '#/components/schemas/ServiceHealth'}]
         description: "its health now (in a listing and a service's status)"
@@ -314,6 +318,10 @@ schemas:
       association_id_field: {type: string, maxLength: 255, default: ""}
       health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
       monitoring: {$ref: '#/components/schemas/MonitoringChanges'}
+      env:
+        type: object
+        description: its environment variables
+        additionalProperties: {type: string, maxLength: 4096}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -328,6 +336,20 @@ schemas:
       association_id_field: {type: string, maxLength: 255}
       health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
       monitoring: {$ref: '#/components/schemas/MonitoringChanges'}
+      env:
+        type: object
+        description: the environment variables, all of them (what it does not name is unset)
+        additionalProperties: {type: string, maxLength: 4096}
+  Variables:
+    type: object
+    required: [env]
+    additionalProperties: false
+    properties:
+      env:
+        type: object
+        maxProperties: 100
+        additionalProperties: {type: string, maxLength: 4096}
+        example: {API_URL: "https://example.com/v2", RETRIES: "3"}
   ServiceFile:
     type: object
     required: [path, size, sha256]
@@ -353,6 +375,10 @@ schemas:
       build_state: {type: string, enum: [pending, building, succeeded, failed]}
       build_error: {type: string}
       model_version: {type: string, nullable: true, example: "iris:1"}
+      env:
+        type: object
+        description: "the environment variables it runs with (the service's when it was made)"
+        additionalProperties: {type: string}
   GenerationStanding:
     allOf:
       - $ref: '#/components/schemas/Generation'

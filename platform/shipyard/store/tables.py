@@ -99,6 +99,8 @@ class ServiceRow(Base):
     # The serial of the first routing table that carried its route as it now stands: the
     # gateway serves its mapping once it has loaded that table (``supervisor.routing``).
     routes_serial: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # Its environment variables as set (``shipyard.domain.service_variables``); None: none.
+    variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class ServiceFileRow(Base):
@@ -129,6 +131,8 @@ class GenerationRow(Base):
     environment: Mapped[str] = mapped_column(String(32), nullable=False)
     packages: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     files: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The service's environment variables when it was made; None: none.
+    variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     build_state: Mapped[str] = mapped_column(String(16), nullable=False)
     build_error: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -149,7 +149,7 @@ class Builder:
                     service_id=service.id, service_name=service.name,
                     generation=tag_of(generation.number), code_dir=Path(),
                     packages=tuple(generation.packages), profile=profile_of(environment),
-                    runner=service.runner or "",
+                    runner=service.runner or "", variables=dict(generation.variables or {}),
                 ),
                 files=generation.files, kind=generation.kind, description=service.description,
                 model_version=generation.model_version, attempts=generation.build_attempts,
