@@ -248,6 +248,30 @@ def test_a_second_generation_shares_traffic_50_50_then_is_rolled_back(
     assert admin.serious_violations() == []
 
 
+def test_the_settings_page_sets_the_services_variables(
+    admin: Watched, shipyard: RunningShipyard
+) -> None:
+    shipyard.http.post(f"{shipyard.url}/api/v1/services", json={"name": "configured"},
+                       timeout=10).raise_for_status()
+    page = admin.page
+    admin.goto("/console/services/configured/settings")
+    variables = page.get_by_label("Variables", exact=True)
+    variables.fill("GREETING=hi\n# a comment\nRETRIES=3")
+    page.get_by_role("button", name="Save variables").click()
+    _wait_for(lambda: (_service(shipyard, "configured") or {}).get("env")
+              == {"GREETING": "hi", "RETRIES": "3"}, timeout=30)
+    variables.fill("PATH=/tmp")
+    page.get_by_role("button", name="Save variables").click()
+    page.get_by_text("PATH is reserved").wait_for()
+    assert _service(shipyard, "configured")["env"] == {"GREETING": "hi", "RETRIES": "3"}
+    # The API's 400 is the one console message, and the page expected it.
+    assert [error for error in admin.errors if "400" not in error] == []
+    admin.errors.clear()
+    admin.goto("/console/services/configured/settings")
+    assert page.get_by_label("Variables", exact=True).input_value() == "GREETING=hi\nRETRIES=3"
+    assert admin.serious_violations() == []
+
+
 def test_an_api_key_is_created_shown_once_and_revoked(
     admin: Watched, shipyard: RunningShipyard
 ) -> None:

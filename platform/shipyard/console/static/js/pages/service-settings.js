@@ -1,6 +1,7 @@
 // A service's Settings tab: what PATCH /api/v1/services/<name> changes, one section at a
 // time (each saves on its own, shows its progress and the API's error where it was saved):
-// name and description, access level, data collection, environment and packages, health
+// name and description, access level, data collection, environment and packages, its
+// environment variables (NAME=value lines: `env`, all of them at once), health
 // thresholds, and the monitoring settings (`shipyard services update --monitoring`):
 // association id columns, drift, prediction warnings, monitoring health. Then a danger
 // zone: undeploy, and delete the service (confirmed by typing its name).
@@ -53,6 +54,23 @@ function packagesOf(text) {
   return text.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
 }
 
+/** NAME=value lines as the API's `env`; a line without a name and "=" is refused, named. */
+function variablesOf(text) {
+  const env = {};
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith("#")) continue;
+    const at = trimmed.indexOf("=");
+    if (at <= 0) throw new Error(`Variables: "${trimmed}" is not NAME=value.`);
+    env[trimmed.slice(0, at).trim()] = trimmed.slice(at + 1);
+  }
+  return env;
+}
+
+function variableLines(env) {
+  return Object.entries(env || {}).map(([name, value]) => `${name}=${value}`).join("\n");
+}
+
 // -- the page ------------------------------------------------------------------------------
 
 class SettingsPage {
@@ -72,12 +90,13 @@ class SettingsPage {
       .catch(() => null);
     this.root.append(
       h("p", { class: "hint" }, "Each section saves on its own. Monitoring and health changes "
-        + "count from the next call, without a redeploy; the environment and packages from the "
-        + "next build."),
+        + "count from the next call, without a redeploy; the environment, packages and variables "
+        + "from the next build."),
       this.general(),
       this.access(),
       this.dataCollection(),
       this.environment(environments),
+      this.variables(),
       this.associationIds(),
       ...(this.service.kind === "model"
         ? [this.drift(), this.predictionWarnings(), this.monitoringHealth()]
@@ -217,6 +236,21 @@ class SettingsPage {
         packages.value = (service.packages || []).join("\n");
         runner.value = service.runner || "";
       },
+    });
+  }
+
+  variables() {
+    const text = h("textarea", { name: "env", rows: "4", spellcheck: "false", autocomplete: "off" },
+                   variableLines(this.service.env));
+    return this.section({
+      title: "Environment variables",
+      description: "Environment variables its code reads (os.environ), from its next deploy on; "
+        + "each generation keeps its own, and a rollback brings them back. Not for secrets: "
+        + "collaborators read them, and the build log shows them.",
+      save: "Save variables",
+      fields: field("Variables", text, "One NAME=value a line."),
+      changes: () => ({ env: variablesOf(text.value) }),
+      refill: (service) => { text.value = variableLines(service.env); },
     });
   }
 
