@@ -170,6 +170,7 @@ class LocalRunner(ServiceCode):
                     code=staging,
                     env_key=env_key,
                     values={**spec.variables, "SHIPYARD_GENERATION": spec.generation},
+                    hidden=spec.secrets,
                     memory_bytes=spec.profile.memory_bytes,
                     gpus=gpus.gpus,
                     writable=(Path(scratch),),

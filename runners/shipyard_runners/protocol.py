@@ -70,6 +70,9 @@ class BuildSpec:
     variables: Mapping[str, str] = field(default_factory=dict)
     """The generation's environment variables, set for its import check as for its
     instances (checked names: none that changes how the runtime starts)."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Its secrets, unsealed: set for its import check like the variables, never shown
+    in the build log."""
 
 
 @dataclass(frozen=True)

@@ -95,11 +95,12 @@ class ServiceCode:
     def _run_service_code(
         self, argv: list[str | os.PathLike[str]], log: LogSink, *, what: str, code: Path,
         env_key: str, values: Mapping[str, str], memory_bytes: int, gpus: int,
-        writable: tuple[Path, ...] = (),
+        writable: tuple[Path, ...] = (), hidden: Mapping[str, str] | None = None,
     ) -> None:
         """Run a build step of the service's own code (its import check, its route
-        listing): in ``code``, sandboxed, with the profile's memory limit."""
-        env = self._service_env(env_key, values)
+        listing): in ``code``, sandboxed, with the profile's memory limit. ``values`` are
+        shown in the build log, ``hidden`` ones (its secrets) are not."""
+        env = self._service_env(env_key, {**(hidden or {}), **values})
         sandbox = self.sandbox
         if sandbox is not None:
             argv = list(self._sandboxed(sandbox, argv, code, env_key, gpus=gpus > 0,

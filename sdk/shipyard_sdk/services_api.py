@@ -67,6 +67,26 @@ class ServicesAPI:
     def get(self, ref: str) -> dict[str, Any]:
         return self._client.json("GET", service_path(ref))
 
+    def secrets(self, ref: str) -> dict[str, Any]:
+        """``{"secrets": [{"name", "updated_at"}...], "waiting": [names]}``: never values."""
+        return self._client.json("GET", service_path(ref) + "/secrets")
+
+    def set_secret(
+        self, ref: str, name: str, value: str, *, redeploy: bool = False
+    ) -> dict[str, Any]:
+        """Set secret ``name`` of the service (it takes effect at its next deploy; with
+        ``redeploy``, one is made now and answered as ``generation``)."""
+        return self._client.json(
+            "PUT", f"{service_path(ref)}/secrets/{quote(name, safe='')}",
+            params={"redeploy": "true" if redeploy else "false"}, json={"value": value},
+        )
+
+    def unset_secret(self, ref: str, name: str, *, redeploy: bool = False) -> dict[str, Any]:
+        return self._client.json(
+            "DELETE", f"{service_path(ref)}/secrets/{quote(name, safe='')}",
+            params={"redeploy": "true" if redeploy else "false"},
+        )
+
     def variables(self, ref: str) -> dict[str, str]:
         """The environment variables the service's next generation will have."""
         return self._client.json("GET", service_path(ref) + "/env")["env"]

@@ -89,3 +89,43 @@ def test_through_the_api_each_generation_keeps_the_variables_it_was_made_with(
     assert bob.get("/api/v1/services/hello/env").status_code in (403, 404)
     assert bob.put("/api/v1/services/hello/env",
                    json={"env": {"A": "1"}}).status_code in (403, 404)
+
+
+def test_secrets_through_the_api_are_named_never_shown_and_checked(
+    client: Any, bob: Any
+) -> None:
+    assert client.post("/api/v1/services", json={
+        "name": "vault", "env": {"GREETING": "hi"}}).status_code == 201
+    assert client.post("/api/v1/services/vault/enable").status_code == 200
+    set_ = client.put("/api/v1/services/vault/secrets/API_TOKEN", json={"value": "tok-1"})
+    assert set_.status_code == 200 and set(set_.get_json()) == {"name", "updated_at"}
+    listed = client.get("/api/v1/services/vault/secrets").get_json()
+    assert [s["name"] for s in listed["secrets"]] == ["API_TOKEN"]
+    assert listed["waiting"] == []  # nothing serves yet
+    assert "tok-1" not in str(listed)
+    deployed = client.put("/api/v1/services/vault/secrets/API_TOKEN?redeploy=true",
+                          json={"value": "tok-2"}).get_json()
+    assert deployed["generation"]["tag"] == "v1"
+    assert "tok-2" not in str(deployed) and "tok-2" not in str(
+        client.get("/api/v1/services/vault/generations").get_json())
+
+    for name, body, problem in [
+        ("PATH", {"value": "x"}, "secret: PATH is reserved"),
+        ("API_TOKEN", {"value": ""}, "the value of secret API_TOKEN must be non-empty text"),
+        ("API_TOKEN", {"value": "a\0b"}, "the value of secret API_TOKEN holds a NUL"),
+        ("API_TOKEN", {"value": "x" * 5000}, "the value of secret API_TOKEN is over 4096"),
+        ("API_TOKEN", {"secret": "x"}, 'the body must be {"value": "..."}'),
+        ("GREETING", {"value": "x"}, "vault has a variable named GREETING"),
+    ]:
+        refused = client.put(f"/api/v1/services/vault/secrets/{name}", json=body)
+        assert refused.status_code == 400, name
+        assert refused.get_json()["error"]["message"].startswith(problem)
+    refused = client.put("/api/v1/services/vault/env", json={"env": {"API_TOKEN": "x"}})
+    assert refused.status_code == 400
+    assert "secret(s) named API_TOKEN" in refused.get_json()["error"]["message"]
+    assert client.delete("/api/v1/services/vault/secrets/NOPE").status_code == 404
+    assert bob.get("/api/v1/services/vault/secrets").status_code in (403, 404)
+    assert bob.put("/api/v1/services/vault/secrets/X",
+                   json={"value": "x"}).status_code in (403, 404)
+    assert client.delete("/api/v1/services/vault/secrets/API_TOKEN").status_code == 200
+    assert client.get("/api/v1/services/vault/secrets").get_json()["secrets"] == []

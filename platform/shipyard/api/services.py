@@ -189,7 +189,8 @@ def get_service(ref: str) -> ResponseValue:
     require_reader(ref)
     plane = control_plane()
     service = plane.services.get(ref, with_health=True)
-    return {**service.to_dict(), **plane.deployments.status(ref)}
+    return {**service.to_dict(), **plane.deployments.status(ref),
+            "secrets_waiting": plane.secrets.list(ref)["waiting"]}
 
 
 @services.patch("/<ref>")
@@ -273,6 +274,99 @@ def set_variables(ref: str) -> ResponseValue:
     if set(body) != {"env"}:
         raise InvalidInput('the body must be {"env": {"NAME": "value", ...}}')
     return {"env": control_plane().services.set_variables(ref, body["env"])}
+
+
+@services.get("/<ref>/secrets")
+def list_secrets(ref: str) -> ResponseValue:
+    """A service's secrets: each one's name and when it was set, never its value; and
+    ``waiting``, the ones set, changed or unset since the generation that serves was
+    made (they take effect at the next deploy).
+    ---
+    tags: [services]
+    responses:
+      "200":
+        description: The secrets' names.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SecretList'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    return control_plane().secrets.list(ref)
+
+
+@services.put("/<ref>/secrets/<name>")
+def set_secret(ref: str, name: str) -> ResponseValue:
+    """Set a secret of the service: sealed with the server key, never shown again, given to
+    its code as the environment variable ``name`` from its next deploy on (``?redeploy=true``
+    deploys at once). Names follow the variables' rules; a value is text of at most 4 KiB.
+    ---
+    tags: [services]
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string}}
+      - {name: redeploy, in: query, schema: {type: boolean, default: false}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [value]
+            additionalProperties: false
+            properties:
+              value: {type: string, maxLength: 4096, writeOnly: true}
+    responses:
+      "200":
+        description: The secret's name and when it was set; with redeploy, the generation.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SecretSet'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    body = json_body()
+    if set(body) != {"value"}:
+        raise InvalidInput('the body must be {"value": "..."}')
+    plane = control_plane()
+    answer = plane.secrets.set(ref, name, body["value"])
+    return {**answer, **_redeployed(plane, ref)}
+
+
+@services.delete("/<ref>/secrets/<name>")
+def unset_secret(ref: str, name: str) -> ResponseValue:
+    """Unset a secret of the service, from its next deploy on (``?redeploy=true`` deploys
+    at once).
+    ---
+    tags: [services]
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string}}
+      - {name: redeploy, in: query, schema: {type: boolean, default: false}}
+    responses:
+      "200":
+        description: Unset; with redeploy, the generation.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SecretSet'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    plane = control_plane()
+    plane.secrets.unset(ref, name)
+    return {"name": name, **_redeployed(plane, ref)}
+
+
+def _redeployed(plane: ControlPlane, ref: str) -> dict[str, Any]:
+    """With ``?redeploy=true``, a new generation deployed: ``{"generation": ...}``."""
+    flag = request.args.get("redeploy", "false")
+    if flag not in ("true", "false"):
+        raise InvalidInput(f"redeploy must be true or false, not {flag!r}")
+    if flag == "false":
+        return {}
+    return {"generation": plane.deployments.deploy(ref).to_dict()}
 
 
 @services.delete("/<ref>")

@@ -15,10 +15,12 @@ from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_packages import GenerationPackages
 from shipyard.domain.model_replacements import ModelReplacements
 from shipyard.domain.models import ModelRegistry
+from shipyard.domain.service_secrets import ServiceSecrets
 from shipyard.domain.services import ServiceRegistry
 from shipyard.domain.traffic import Traffic
 from shipyard.home import prepare_home
 from shipyard.iam.access_control import AccessControl
+from shipyard.iam.vault import Vault
 from shipyard.query_log.export import QueryLog
 from shipyard.resources import environments_file
 from shipyard.settings import Settings
@@ -50,6 +52,7 @@ class ControlPlane:
     replacements: ModelReplacements
     generation_packages: GenerationPackages
     runners: Runner
+    secrets: ServiceSecrets
 
     @classmethod
     def build(
@@ -84,6 +87,7 @@ class ControlPlane:
                 store, environments, max_bytes=settings.max_upload_bytes
             ),
             runners=runners(settings),
+            secrets=ServiceSecrets(store, Vault.open(settings.secret_key_file)),
         )
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from shipyard.domain.generation_refs import (
     tagged_mapping,
 )
 from shipyard.domain.service_interface import declared_interface
+from shipyard.domain.service_secrets import sealed_secrets
 from shipyard.domain.services import find_service
 from shipyard.domain.states import BUILD_DONE, BuildState, ServiceState, set_service_state
 from shipyard.errors import NotFound, ServiceDisabled
@@ -242,10 +243,10 @@ def add_generation(
     packages: list[str], model_version: str | None,
 ) -> GenerationRow:
     """A new generation of ``service`` holding ``files`` (as a code archive) and the
-    service's environment variables as they are now, pending its build, numbered after the
-    last it ever made (a deleted generation's tag is not given again); a custom service's
-    keeps the model interface its files declare, checked first (``InvalidInput``, and no
-    generation)."""
+    service's environment variables and secrets (sealed) as they are now, pending its
+    build, numbered after the last it ever made (a deleted generation's tag is not given
+    again); a custom service's keeps the model interface its files declare, checked first
+    (``InvalidInput``, and no generation)."""
     interface = declared_interface(files) if service.kind == "custom" else None
     service.last_generation_number += 1
     row = GenerationRow(
@@ -253,6 +254,7 @@ def add_generation(
         number=service.last_generation_number, created_at=datetime.now(UTC), kind=service.kind,
         environment=environment, packages=packages, files=write_zip(files),
         variables=dict(service.variables) if service.variables else None,
+        secrets=sealed_secrets(session, service.id),
         model_version=model_version, build_state=BuildState.PENDING, build_error="",
         artifact=None, interface=interface,
     )

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_VARIABLES_BYTES",
     "RESERVED",
     "RESERVED_PREFIXES",
+    "checked_name",
     "checked_variables",
 ]
 
@@ -60,7 +61,7 @@ def checked_variables(value: Any, what: str = "env") -> dict[str, str]:
         raise InvalidInput(f"{what} has {len(value)} variables; at most {MAX_VARIABLES}")
     checked: dict[str, str] = {}
     for name, raw in value.items():
-        checked[_checked_name(name, what)] = _checked_value(name, raw, what)
+        checked[checked_name(name, what)] = _checked_value(name, raw, what)
     total = sum(len(name.encode()) + len(text.encode()) for name, text in checked.items())
     if total > MAX_VARIABLES_BYTES:
         raise InvalidInput(f"{what} holds {total} bytes of names and values; at most "
@@ -68,7 +69,8 @@ def checked_variables(value: Any, what: str = "env") -> dict[str, str]:
     return dict(sorted(checked.items()))
 
 
-def _checked_name(name: Any, what: str) -> str:
+def checked_name(name: Any, what: str = "env") -> str:
+    """``name`` as a variable or secret name, or ``InvalidInput`` saying why not."""
     if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > _MAX_NAME:
         raise InvalidInput(
             f"{what}: {name!r} is not a variable name: letters, digits and underscores, "

@@ -56,7 +56,14 @@ from shipyard.stats.health import service_health
 from shipyard.stats.health_thresholds import patched_overrides
 from shipyard.stats.monitoring_health import monitoring_health
 from shipyard.stats.monitoring_settings import patched_monitoring
-from shipyard.store import GenerationRow, InstanceRow, ServiceFileRow, ServiceRow, Store
+from shipyard.store import (
+    GenerationRow,
+    InstanceRow,
+    ServiceFileRow,
+    ServiceRow,
+    ServiceSecretRow,
+    Store,
+)
 
 __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
 
@@ -203,6 +210,7 @@ class ServiceRegistry:
                 if "monitoring" in changes:
                     values["monitoring"] = patched_monitoring(row.monitoring,
                                                               changes["monitoring"])
+                _refuse_secret_names(session, row, values.get("variables") or {})
                 for key, value in values.items():
                     setattr(row, key, value)
                 row.updated_at = _now()
@@ -221,6 +229,7 @@ class ServiceRegistry:
         checked = checked_variables(variables)
         with self.store.writing() as session:
             row = find_service(session, ref)
+            _refuse_secret_names(session, row, checked)
             row.variables = checked or None
             row.updated_at = _now()
         return checked
@@ -383,6 +392,16 @@ class ServiceRegistry:
                 f"service files total {total} bytes, over the limit of {self.max_files_bytes}"
             )
         return checked
+
+
+def _refuse_secret_names(session: Session, row: ServiceRow, variables: Mapping[str, str]
+                         ) -> None:
+    secrets = set(session.scalars(select(ServiceSecretRow.name).where(
+        ServiceSecretRow.service_id == row.id)))
+    both = sorted(secrets & set(variables))
+    if both:
+        raise InvalidInput(f"{row.name} has secret(s) named {', '.join(both)}: a name is a "
+                           "variable or a secret, not both")
 
 
 def find_service(session: Session, ref: str) -> ServiceRow:

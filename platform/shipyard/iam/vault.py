@@ -1,4 +1,5 @@
-"""The server key, and the encryption of access-key secrets at rest with it.
+"""The server key, and the encryption of secrets at rest with it: access-key secrets and
+services' secrets.
 
 SigV4 verification needs each secret itself, so secrets cannot be stored hashed; they
 are stored encrypted (Fernet: AES-128-CBC with HMAC-SHA256) under a key that lives in
@@ -47,6 +48,6 @@ class Vault:
             return self._fernet.decrypt(sealed).decode()
         except InvalidToken as exc:
             raise ShipyardError(
-                "an access key secret cannot be decrypted: the server key in the data "
-                "directory is not the one it was sealed with"
+                "a secret cannot be decrypted: the server key in the data directory is "
+                "not the one it was sealed with"
             ) from exc

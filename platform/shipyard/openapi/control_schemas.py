@@ -281,6 +281,12 @@ schemas:
             description: the mapping in force
             items: {$ref: '#/components/schemas/MappingEntry'}
           challenger: {type: string, nullable: true, example: v3}
+          secrets_waiting:
+            type: array
+            items: {type: string}
+            description: >-
+              the secrets set, changed or unset since the generation that serves was made:
+              they take effect at the next deploy
           routes_serial:
             type: integer
             description: >-
@@ -340,6 +346,29 @@ schemas:
         type: object
         description: the environment variables, all of them (what it does not name is unset)
         additionalProperties: {type: string, maxLength: 4096}
+  SecretList:
+    type: object
+    required: [secrets, waiting]
+    properties:
+      secrets:
+        type: array
+        items:
+          type: object
+          required: [name, updated_at]
+          properties:
+            name: {type: string, example: API_TOKEN}
+            updated_at: {type: string, format: date-time}
+      waiting:
+        type: array
+        description: the secrets set, changed or unset since what serves was made
+        items: {type: string}
+  SecretSet:
+    type: object
+    required: [name]
+    properties:
+      name: {type: string}
+      updated_at: {type: string, format: date-time}
+      generation: {$ref: '#/components/schemas/Generation'}
   Variables:
     type: object
     required: [env]

@@ -29,6 +29,7 @@ from shipyard.store.tables import (
     QueryLogRow,
     ServiceFileRow,
     ServiceRow,
+    ServiceSecretRow,
 )
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "ScoredRowRow",
     "ServiceFileRow",
     "ServiceRow",
+    "ServiceSecretRow",
     "SignInFailureRow",
     "StatsRollupRow",
     "Store",

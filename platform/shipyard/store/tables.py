@@ -115,6 +115,19 @@ class ServiceFileRow(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
+class ServiceSecretRow(Base):
+    """One secret of a service, sealed with the server key (``shipyard.iam.vault``)."""
+
+    __tablename__ = "service_secrets"
+
+    service_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class GenerationRow(Base):
     """An immutable snapshot of a service, and the state of its one build."""
 
@@ -133,6 +146,8 @@ class GenerationRow(Base):
     files: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     # The service's environment variables when it was made; None: none.
     variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # Its secrets when it was made, still sealed (name: Fernet token); None: none.
+    secrets: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     build_state: Mapped[str] = mapped_column(String(16), nullable=False)
     build_error: Mapped[str] = mapped_column(Text, nullable=False, default="")

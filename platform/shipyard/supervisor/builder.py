@@ -150,6 +150,7 @@ class Builder:
                     generation=tag_of(generation.number), code_dir=Path(),
                     packages=tuple(generation.packages), profile=profile_of(environment),
                     runner=service.runner or "", variables=dict(generation.variables or {}),
+                    secrets=self.plane.secrets.unsealed(generation.secrets),
                 ),
                 files=generation.files, kind=generation.kind, description=service.description,
                 model_version=generation.model_version, attempts=generation.build_attempts,

@@ -78,7 +78,9 @@ class InstanceLifecycle:
             session, service.id, row.id, INSTANCE_CREDENTIALS_LIFETIME
         )
         env = {
-            **(generation.variables or {}),  # its names cannot be any of those below
+            # Their names cannot be any of those below.
+            **(generation.variables or {}),
+            **self.plane.secrets.unsealed(generation.secrets),
             "SHIPYARD_SERVICE_ID": service.id,
             "SHIPYARD_SERVICE_NAME": service.name,
             "SHIPYARD_GENERATION": tag_of(generation.number),
