@@ -248,7 +248,7 @@ def test_a_second_generation_shares_traffic_50_50_then_is_rolled_back(
     assert admin.serious_violations() == []
 
 
-def test_the_settings_page_sets_the_services_variables(
+def test_the_settings_page_sets_the_services_variables_and_names_its_secrets(
     admin: Watched, shipyard: RunningShipyard
 ) -> None:
     shipyard.http.post(f"{shipyard.url}/api/v1/services", json={"name": "configured"},
@@ -267,8 +267,13 @@ def test_the_settings_page_sets_the_services_variables(
     # The API's 400 is the one console message, and the page expected it.
     assert [error for error in admin.errors if "400" not in error] == []
     admin.errors.clear()
+    shipyard.http.put(f"{shipyard.url}/api/v1/services/configured/secrets/API_TOKEN",
+                      json={"value": "never-shown-in-the-console"}, timeout=10).raise_for_status()
     admin.goto("/console/services/configured/settings")
     assert page.get_by_label("Variables", exact=True).input_value() == "GREETING=hi\nRETRIES=3"
+    secrets = page.get_by_role("region", name="Secrets")
+    secrets.get_by_role("cell", name="API_TOKEN").wait_for()
+    assert "never-shown-in-the-console" not in page.content()
     assert admin.serious_violations() == []
 
 

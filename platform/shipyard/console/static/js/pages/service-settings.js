@@ -1,14 +1,15 @@
 // A service's Settings tab: what PATCH /api/v1/services/<name> changes, one section at a
 // time (each saves on its own, shows its progress and the API's error where it was saved):
 // name and description, access level, data collection, environment and packages, its
-// environment variables (NAME=value lines: `env`, all of them at once), health
+// environment variables (NAME=value lines: `env`, all of them at once), the names of its
+// secrets (never their values; set with `shipyard secrets set`), health
 // thresholds, and the monitoring settings (`shipyard services update --monitoring`):
 // association id columns, drift, prediction warnings, monitoring health. Then a danger
 // zone: undeploy, and delete the service (confirmed by typing its name).
 // An empty number field sends null: the setting goes back to its default.
 
 import { del, get, patch, post } from "../api.js";
-import { clear, errorSlot, field, h, toast, uid, withBusy } from "../dom.js";
+import { clear, errorSlot, field, formatTime, h, table, toast, uid, withBusy } from "../dom.js";
 import { serviceUrl } from "./service.js";
 
 const ACCESS_LEVELS = [
@@ -97,6 +98,7 @@ class SettingsPage {
       this.dataCollection(),
       this.environment(environments),
       this.variables(),
+      this.secrets(),
       this.associationIds(),
       ...(this.service.kind === "model"
         ? [this.drift(), this.predictionWarnings(), this.monitoringHealth()]
@@ -252,6 +254,32 @@ class SettingsPage {
       changes: () => ({ env: variablesOf(text.value) }),
       refill: (service) => { text.value = variableLines(service.env); },
     });
+  }
+
+  /** Its secrets by name: a value is never answered, nor typed here (the CLI reads it). */
+  secrets() {
+    const headingId = uid("settings");
+    const body = h("div", {}, h("p", { class: "hint" }, "Loading…"));
+    get(`${this.ctx.path}/secrets`, { signal: this.controller.signal }).then((answer) => {
+      const waiting = new Set(answer.waiting);
+      clear(body);
+      body.append(table([
+        { label: "Name", value: (secret) => secret.name },
+        { label: "Set", value: (secret) => formatTime(secret.updated_at) },
+        { label: "In what serves", value: (secret) => (waiting.has(secret.name)
+          ? "Not yet: at the next deploy" : "Yes") },
+      ], answer.secrets, { caption: "Secrets", empty: "No secrets." }));
+    }).catch((error) => {
+      if (error.name === "AbortError") return;
+      clear(body);
+      body.append(h("p", { class: "hint" }, `The secrets could not be listed: ${error.message}`));
+    });
+    return h("section", { class: "card settings-section", "aria-labelledby": headingId },
+      h("h2", { id: headingId }, "Secrets"),
+      h("p", { class: "hint" }, "Given to its code as environment variables from its next "
+        + "deploy on, sealed at rest, never shown again. Set one from a terminal:"),
+      h("p", {}, h("code", {}, `shipyard secrets set ${this.service.name} NAME`)),
+      body);
   }
 
   associationIds() {
