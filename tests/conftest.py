@@ -126,10 +126,22 @@ class RunningShipyard:
         while time.monotonic() < deadline:
             entry = json.loads(routes.read_text())["services"].get(service_id, {})
             if entry.get("access_level") == level:
-                time.sleep(0.3)  # the gateway reloads the table every 50 ms
+                self.wait_for_gateway_routes()
                 return
             time.sleep(0.05)
         raise AssertionError(f"{service} did not become {level} in the routing table")
+
+    def wait_for_gateway_routes(self, timeout: float = 20) -> None:
+        """Return once the gateway serves the routing table published now (or a later
+        one): the serial its answers tell is at the published file's, or past it."""
+        published = json.loads((self.home / "run" / "routes.json").read_text()).get("serial", 0)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = self.http.get(f"{self.url}/api/v1/environments", timeout=10)
+            if int(answer.headers.get("X-Shipyard-Routes", "-1")) >= published:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"the gateway did not load routing table {published}")
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "SHIPYARD_URL": self.url, "SHIPYARD_HOME": str(self.home)}

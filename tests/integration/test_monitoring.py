@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +84,7 @@ def serve_with_a_challenger(shipyard: RunningShipyard, client: Client
     wait_for(lambda: any(g["tag"] == "v2" and g["mounted"] and g["challenger"]
                          for g in client.traffic.generations("iris")),
              timeout=300, what="the challenger v2 to be mounted")
-    time.sleep(0.5)  # the gateway reads the routing table every 50 ms
+    shipyard.wait_for_gateway_routes()
     return baseline, second
 
 
@@ -104,7 +103,7 @@ def test_drift_of_the_features_and_the_predictions_of_main_and_challenger(
         url = f"{shipyard.url}/user-services/invoke/iris/api/v1.0/predict/"
         wait_for(lambda: _route(shipyard).get("association_required"), timeout=60,
                  what="the supervisor to publish the new settings")
-        time.sleep(0.3)  # the gateway reads the routing table every 50 ms
+        shipyard.wait_for_gateway_routes()
         bare = {name: value for name, value in traffic[0].items() if name != "flower_id"}
         refused = shipyard.http.post(url, json=[bare], timeout=30)
         assert refused.status_code == 400

@@ -86,7 +86,7 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningS
                      timeout=120, what="the challenger v3 to be mounted")
             api_key = client.iam.create_api_key(SERVICE, "stats")["api_key"]
             client.services.update(SERVICE, {"health_thresholds": {"slow_request_ms": SLOW_MS}})
-        time.sleep(0.5)  # the gateway reads the routing table every 50 ms
+        shipyard.wait_for_gateway_routes()
         _call_while_killing_the_supervisor(shipyard, api_key)
         yield shipyard, iso(minute(started))
     finally:

@@ -193,7 +193,7 @@ def test_the_query_log_keeps_bodies_and_association_ids_when_asked(
     wait_for(lambda: any(entry.get("association_id_field") == "order"
                          for entry in json.loads(routes.read_text())["services"].values()),
              what="the routing table to name the association id field")
-    time.sleep(0.3)  # the gateway reads the table every 50 ms
+    shipyard.wait_for_gateway_routes()
     url = invoke_url(shipyard)
     body = {"num1": 2, "num2": 5, "order": "A-17"}
     with shipyard.new_session() as session:
@@ -413,7 +413,7 @@ def test_a_slow_or_failing_challenger_never_reaches_the_caller(
         wait_for(lambda: any(g["tag"] == "v2" and g["mounted"] and g["challenger"]
                              for g in client.traffic.generations(SERVICE)),
                  what="the challenger v2 to be mounted")
-    time.sleep(0.5)  # the gateway reads the routing table every 50 ms
+    shipyard.wait_for_gateway_routes()
     slow = _timed_calls(shipyard, "slow", 40)
     # Were the 2 s of the challenger on the caller's path, each call would take 2 s.
     assert _p99(slow) < 1.0, (_p99(baseline), _p99(slow))
