@@ -60,8 +60,13 @@ class TableWatcher:
             loop.add_reader(events.fd, lambda: (events.drain(), moved_in.set()))
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(moved_in.wait(), self.interval)
+                # Not asyncio.wait_for, which in Python 3.11 can swallow the cancellation
+                # that stops the gateway when its timeout or the event comes at that moment.
+                timer = loop.call_later(self.interval, moved_in.set)
+                try:
+                    await moved_in.wait()
+                finally:
+                    timer.cancel()
                 moved_in.clear()
                 await self._check()
         finally:
