@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -190,8 +189,7 @@ def bench_user_redeploy(rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-user-deploy-") as scratch:
         work = Path(scratch)
         shipyard = start_shipyard(work / "home")
-        env = {**shipyard.env(), "PYTHONDONTWRITEBYTECODE": os.environ.get(
-            "PYTHONDONTWRITEBYTECODE", "")}
+        env = shipyard.env()
         goals = {"custom": 1.0, "model": 3.0}
         try:
             for kind, (change, method, path, body) in user_redeploy_cases().items():

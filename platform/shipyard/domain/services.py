@@ -210,7 +210,8 @@ class ServiceRegistry:
                 if "monitoring" in changes:
                     values["monitoring"] = patched_monitoring(row.monitoring,
                                                               changes["monitoring"])
-                _refuse_secret_names(session, row, values.get("variables") or {})
+                if values.get("variables"):  # read the secrets' names only then
+                    _refuse_secret_names(session, row, values["variables"])
                 for key, value in values.items():
                     setattr(row, key, value)
                 row.updated_at = _now()
