@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from shipyard_runners.protocol import (
+    NO_SECRETS,
     AppRoutes,
     Artifact,
     BuildSpec,
@@ -37,6 +38,7 @@ RUNNERS = ("local", "docker")
 __all__ = [
     "CHECK_TIMEOUT",
     "INSTALL_TIMEOUT",
+    "NO_SECRETS",
     "RUNNERS",
     "AppRoutes",
     "Artifact",

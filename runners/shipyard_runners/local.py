@@ -59,6 +59,7 @@ from shipyard_runners.gpu_memory import GpuMemoryMeter
 from shipyard_runners.gpus import GpuPlan, gpu_plan, gpus_on_this_machine
 from shipyard_runners.listeners import set_no_delay
 from shipyard_runners.protocol import (
+    NO_SECRETS,
     AppRoutes,
     Artifact,
     BuildSpec,
@@ -275,7 +276,8 @@ class LocalRunner(ServiceCode):
     # -- instances ------------------------------------------------------------------------
 
     def start(
-        self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+        self, artifact: Artifact, profile: Profile, env: Mapping[str, str],
+        secrets: Mapping[str, str] = NO_SECRETS,
     ) -> InstanceHandle:
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
@@ -306,6 +308,7 @@ class LocalRunner(ServiceCode):
                 WSGI_APP,
             ]
             instance_env = self._service_env(artifact.env_key, {
+                **secrets,
                 **env,
                 "SHIPYARD_GENERATION": str(metadata["generation"]),
                 "SHIPYARD_SERVICE_ID": str(metadata["service_id"]),

@@ -16,9 +16,11 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "NO_SECRETS",
     "AppRoutes",
     "Artifact",
     "BuildSpec",
@@ -33,6 +35,8 @@ __all__ = [
 
 LogSink = Callable[[str], None]
 """Receives one line of build output at a time, without its newline."""
+
+NO_SECRETS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -198,9 +202,14 @@ class Runner(Protocol):
         ...
 
     def start(
-        self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+        self, artifact: Artifact, profile: Profile, env: Mapping[str, str],
+        secrets: Mapping[str, str] = NO_SECRETS,
     ) -> InstanceHandle:
         """Start one instance and return once it is started, not once it is healthy.
+
+        ``secrets`` (unsealed) reach the service's code as environment variables, as
+        ``env`` does; a runner that can also gives them as read-only files, and keeps their
+        values out of what its engine shows (``docker inspect``).
 
         Raises ``RunnerError`` when it cannot start at all (no process or container
         exists then); what it starts without, it says in the handle's ``notes``.

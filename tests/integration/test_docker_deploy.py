@@ -4,7 +4,10 @@ previous generation serving."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +179,76 @@ def test_deleting_a_generation_and_then_its_service_removes_their_images(
                  what="no image of the service to be left")
         wait_for(lambda: not images(**{labels.KIND: "environment", labels.ENV_KEY: env_key}),
                  what="its environment image to go")
+
+
+SECRET_APP = """\
+import hashlib
+import os
+
+from flask import Flask
+
+app = Flask(__name__)
+TOKEN = os.environ["API_TOKEN"]  # at import: the build's check needs it too
+
+
+@app.get("/token")
+def token():
+    path = "/run/secrets/API_TOKEN"
+    try:
+        open(path, "a").close()
+        writable = True
+    except OSError:
+        writable = False
+    with open(path) as handle:
+        from_file = handle.read()
+    return {"sha256": hashlib.sha256(TOKEN.encode()).hexdigest(),
+            "file_matches": from_file == TOKEN, "file_writable": writable,
+            "greeting": os.environ["GREETING"]}
+"""
+
+
+def test_a_secret_is_a_read_only_file_and_a_variable_in_the_container_and_nowhere_else(
+    shipyard: RunningShipyard, tmp_path: Path
+) -> None:
+    """The import check and the instance both get the secret; the engine's description
+    of the container, the build log and the home never hold its value; its folder in
+    memory goes with the instance."""
+    value = f"tok-{uuid.uuid4().hex}"
+    folder = tmp_path / "vault"
+    folder.mkdir()
+    (folder / "shipyard.yaml").write_text("name: vault\nenv: {GREETING: hi}\n")
+    (folder / "app.py").write_text(SECRET_APP)
+    assert shipyard.cli("push", str(folder)).returncode == 0
+    with shipyard.sdk() as sdk:
+        sdk.services.set_secret("vault", "API_TOKEN", value)
+        deployed = shipyard.cli("deploy", str(folder))
+        assert deployed.returncode == 0, deployed.stderr
+        answer = shipyard.http.get(f"{shipyard.url}/user-services/invoke/vault/token",
+                                   timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"sha256": hashlib.sha256(value.encode()).hexdigest(),
+                                 "file_matches": True, "file_writable": False,
+                                 "greeting": "hi"}
+        build_log = "\n".join(sdk.services.build_log("vault", 1))
+        assert "with secret(s) API_TOKEN as files in /run/secrets" in build_log
+        runner = DockerRunner(shipyard.home / "docker",
+                              installation=installation_id(shipyard.home))
+        [container] = runner.engine.client().containers.list(
+            filters=labels.installation_filter(runner.installation, {labels.KIND: "instance"})
+        )
+        described = json.dumps(container.attrs)
+        assert value not in described and "GREETING=hi" in described
+        [mount] = container.attrs["Mounts"]
+        assert mount["Destination"] == "/run/secrets" and mount["RW"] is False
+        assert Path(mount["Source"]).parent == runner.secret_folders.root
+        assert value not in build_log and value not in deployed.stdout + deployed.stderr
+        assert [path for path in shipyard.home.rglob("*") if path.is_file()
+                and value.encode() in path.read_bytes()] == []
+
+        # v2's instance has a folder of its own; v1's goes with v1's instance.
+        sdk.services.wait_until_serving("vault", sdk.services.deploy("vault")["tag"])
+        deadline = time.monotonic() + 60
+        while Path(mount["Source"]).exists():
+            assert time.monotonic() < deadline, "the secret folder outlived its instance"
+            time.sleep(0.2)
+        assert len(list(runner.secret_folders.root.iterdir())) == 1

@@ -362,3 +362,74 @@ def test_purge_removes_this_installations_objects_and_nobody_elses(
     assert client.images.list(all=True, filters=mine) == []
     assert other.health(handle) == State.EXITED
     assert runner.exists(artifact)
+
+
+NEEDS_SECRET = """\
+import os
+
+from flask import Flask
+
+app = Flask(__name__)
+TOKEN = os.environ["API_TOKEN"]  # read at import: the build's check must have it
+MODE = os.environ["MODE"]
+
+
+@app.get("/token")
+def token():
+    \"\"\"The token's length and where it came from.\"\"\"
+    with open(os.environ["SHIPYARD_SECRETS_DIR"] + "/API_TOKEN") as handle:
+        return {"length": len(TOKEN), "file_matches": handle.read() == TOKEN, "mode": MODE}
+"""
+
+
+def test_the_import_check_and_the_instance_get_secrets_as_read_only_files_never_shown(
+    runner: DockerRunner, engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(NEEDS_SECRET)
+    secret = "s3cr3t-" + "x" * 20
+    needing = dataclasses.replace(spec(tmp_path), variables={"MODE": "strict"})
+    with pytest.raises(BuildFailed, match=r"importing the app failed \(exit code 1\): "
+                                          r"KeyError: 'API_TOKEN'"):
+        runner.build(needing, lambda line: None)
+    assert engine.containers.list(all=True, filters=labels.installation_filter(
+        runner.installation, {labels.KIND: "check"})) == []
+
+    lines: list[str] = []
+    built = runner.build(dataclasses.replace(needing, secrets={"API_TOKEN": secret}),
+                         lines.append)
+    assert not [line for line in lines if secret in line]
+    assert any("MODE=strict" in line for line in lines)
+    routes = runner.routes(built, lambda line: None)
+    assert [(route.rule, route.docstring) for route in routes.routes] == [
+        ("/token", "The token's length and where it came from.")]
+    assert list(runner.secret_folders.root.iterdir()) == []  # the check's folder went
+
+    handle = runner.start(built, profile(), {"MODE": "strict"}, {"API_TOKEN": secret})
+    folder = runner.secret_folders.root / handle.instance_id
+    try:
+        healthy(runner, handle)
+        assert get(handle, "/token") == (200, {"length": len(secret), "file_matches": True,
+                                               "mode": "strict"})
+        container = engine.containers.get(f"shipyard-{runner.installation}-{handle.instance_id}")
+        assert secret not in json.dumps(container.attrs)
+        assert [(mount["Destination"], mount["RW"]) for mount in container.attrs["Mounts"]] \
+            == [("/run/secrets", False)]
+        assert (folder / "API_TOKEN").read_text() == secret
+    finally:
+        runner.stop(handle, grace=5)
+    assert not folder.exists()
+    runner.remove(built)
+
+
+def test_discard_unfinished_removes_check_containers_and_orphan_secret_folders(
+    runner: DockerRunner, artifact: Artifact
+) -> None:
+    handle = runner.start(artifact, profile(), {}, {"API_TOKEN": "t"})
+    orphan = "e" * 32
+    runner.secret_folders.make(orphan, {"API_TOKEN": "left by a crash"})
+    try:
+        runner.discard_unfinished()
+        assert (runner.secret_folders.root / handle.instance_id).exists()
+        assert not (runner.secret_folders.root / orphan).exists()
+    finally:
+        runner.stop(handle, grace=5)

@@ -142,6 +142,12 @@ def test_a_secret_reaches_the_code_alone_and_is_found_nowhere_else(
     cli("rollback", "vault", "v1")  # the value v1 was made with comes back
     assert token_of(shipyard)["sha256"] == hashlib.sha256(first.encode()).hexdigest()
     cli("generations", "export", "vault", "v1", "--output", str(tmp_path / "v1.zip"))
+    with shipyard.sdk() as client:
+        client.services.create({"name": "bare"})
+    imported = shipyard.cli("generations", "import", "bare", str(tmp_path / "v1.zip"))
+    assert imported.returncode == 0, imported.stderr
+    assert ("Warning: the package's generation ran with API_TOKEN, GREETING, which bare does "
+            "not set, so v1 runs without them") in " ".join(imported.stderr.split())
     listed = shipyard.http.get(f"{shipyard.url}/api/v1/services/vault/secrets", timeout=10)
     outputs.append(listed.text)
 

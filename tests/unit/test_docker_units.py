@@ -53,7 +53,7 @@ def read(context: bytes, name: str) -> str:
         return handle.read().decode()
 
 
-def test_packages_come_before_the_code_and_the_app_is_imported_as_the_service_user() -> None:
+def test_packages_come_before_the_code_which_is_compiled_as_the_service_user() -> None:
     env = environment_dockerfile("shipyard/python:3.11-bookworm", "3.11", LABELS)
     assert env.startswith("FROM shipyard/python:3.11-bookworm\n")
     assert "pip install" in env and "-r /opt/shipyard/requirements.txt" in env
@@ -63,8 +63,10 @@ def test_packages_come_before_the_code_and_the_app_is_imported_as_the_service_us
     generation = generation_dockerfile("shipyard/x-environments:abc", "v3", LABELS)
     lines = generation.splitlines()
     assert lines[0] == "FROM shipyard/x-environments:abc"
-    assert "USER" not in generation  # the environment's user, shipyard, runs the import
-    assert lines[-1].endswith("-m shipyard_sdk.runtime.routes /opt/shipyard/routes/routes.json")
+    assert "USER" not in generation  # the environment's user, shipyard, compiles the code
+    assert "-m compileall -q /srv/app" in lines[-1]
+    # The app is imported after the build, with its secrets (see import_checks).
+    assert "shipyard_sdk.runtime" not in generation
     assert "SHIPYARD_GENERATION=v3" in generation
     assert "PYTHONDONTWRITEBYTECODE=1" in generation
 

@@ -158,3 +158,33 @@ def test_a_model_generation_needs_its_model_version_here(
 def test_unknown_generations_and_tags(client: FlaskClient, exported: bytes) -> None:
     assert client.get("/api/v1/services/svc/generations/v7/package").status_code == 404
     assert client.get("/api/v1/services/svc/generations/7/package").status_code == 400
+
+
+def test_a_package_names_its_settings_and_an_import_says_which_are_not_set_here(
+    client: FlaskClient,
+) -> None:
+    """A package carries its generation's variables and its secrets' names, never a
+    value; an import keeps the target's own and names what it lacks."""
+    created = client.post("/api/v1/services", json={"name": "staged", "env": {"MODE": "on"}})
+    assert created.status_code == 201, created.get_json()
+    assert client.put("/api/v1/services/staged/secrets/API_TOKEN",
+                      json={"value": "tok-never-exported"}).status_code == 200
+    assert client.post("/api/v1/services/staged/enable").status_code == 200
+    assert client.post("/api/v1/services/staged/deploy").status_code == 202
+    package = client.get("/api/v1/services/staged/generations/v1/package").data
+    manifest, _ = read_package(package, max_bytes=10**8)
+    assert manifest["env"] == {"MODE": "on"} and manifest["secrets"] == ["API_TOKEN"]
+    assert b"tok-never-exported" not in package
+
+    assert client.post("/api/v1/services", json={"name": "bare"}).status_code == 201
+    answer = import_(client, package, "bare")
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["settings_missing"] == ["API_TOKEN", "MODE"]
+    assert answer.get_json()["env"] == {}  # the target's own, as for any new generation
+    assert import_(client, package, "staged").get_json()["settings_missing"] == []
+
+    for bad, words in (({"env": ["MODE"]}, "'env' must map"),
+                       ({"secrets": "API_TOKEN"}, "'secrets' must be a list")):
+        refused = import_(client, repackaged(package, **bad), "bare")
+        assert refused.status_code == 400
+        assert words in refused.get_json()["error"]["message"]

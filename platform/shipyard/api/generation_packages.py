@@ -57,15 +57,22 @@ def import_generation(ref: str) -> tuple[dict[str, Any], int]:
           schema: {type: string, format: binary}
     responses:
       "201":
-        description: The new generation; its build is pending.
+        description: >-
+          The new generation, its build pending; settings_missing names the variables and
+          secrets the package's generation ran with that this service does not set.
         content:
           application/json:
-            schema: {$ref: '#/components/schemas/Generation'}
+            schema:
+              allOf:
+                - {$ref: '#/components/schemas/Generation'}
+                - type: object
+                  properties:
+                    settings_missing: {type: array, items: {type: string}}
       "400": {$ref: '#/components/responses/BadRequest'}
       "404": {$ref: '#/components/responses/NotFound'}
       "413": {$ref: '#/components/responses/TooLarge'}
       default: {$ref: '#/components/responses/Error'}
     """
     require_collaborator(ref)
-    generation = control_plane().generation_packages.import_(ref, request.get_data())
-    return generation.to_dict(), 201
+    generation, missing = control_plane().generation_packages.import_(ref, request.get_data())
+    return {**generation.to_dict(), "settings_missing": missing}, 201

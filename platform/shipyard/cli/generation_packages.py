@@ -45,6 +45,14 @@ def import_package(ctx: click.Context, service: str, package: Path, wait: bool) 
     client = client_from(ctx)
     generation = client.generations.import_package(service, package.read_bytes())
     tag = generation["tag"]
+    missing = generation.get("settings_missing") or []
+    if missing:
+        click.echo(
+            f"Warning: the package's generation ran with {', '.join(missing)}, which "
+            f"{service} does not set, so {tag} runs without them; set them (shipyard env "
+            "set, shipyard secrets set) and deploy to make a generation that has them.",
+            err=True,
+        )
     if not wait:
         click.echo(
             f"Imported {package} as {service} {tag} (build {generation['build_state']}); "

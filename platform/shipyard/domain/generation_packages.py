@@ -6,7 +6,14 @@ generation's code under ``code/``::
     {"format": 1, "kind": "model", "service": "iris", "tag": "v2",
      "created_at": "...", "exported_at": "...", "environment": "small",
      "packages": ["scikit-learn==1.5.2", ...], "model_version": "iris:2",
+     "env": {"MODE": "strict"}, "secrets": ["API_TOKEN"],
      "code_sha256": "<sha256 of the code as Shipyard archives it>"}
+
+``env`` and ``secrets`` say what the generation ran with: its variables, and its secrets'
+names (never a value). They are not imported: variables and secrets belong to the service
+of each installation (staging's differ from production's), so an imported generation takes
+the target service's own, like any new generation, and the import names those the package's
+generation had that the target service does not set (``settings_missing``).
 
 ``code_sha256`` is the sha256 of the deterministic zip ``shipyard.domain.archives.write_zip``
 makes of the code (a generation stores exactly that zip), so an import can tell a package
@@ -59,7 +66,7 @@ FORMAT_VERSION = 1
 MAX_MANIFEST_BYTES = 64 * 1024
 _FIELDS = frozenset({
     "format", "kind", "service", "tag", "created_at", "exported_at", "environment",
-    "packages", "model_version", "code_sha256",
+    "packages", "model_version", "code_sha256", "env", "secrets",
 })
 _REQUIRED = ("format", "kind", "environment", "packages", "code_sha256")
 
@@ -118,14 +125,17 @@ class GenerationPackages:
                 "exported_at": datetime.now(UTC).isoformat(),
                 "environment": row.environment, "packages": list(row.packages),
                 "model_version": row.model_version,
+                "env": dict(row.variables or {}),
+                "secrets": sorted(row.secrets or {}),
                 "code_sha256": hashlib.sha256(write_zip(code)).hexdigest(),
             }
             name = f"{service.name}-{tag_of(row.number)}.zip"
         return name, write_package(manifest, code)
 
-    def import_(self, ref: str, data: bytes) -> Generation:
+    def import_(self, ref: str, data: bytes) -> tuple[Generation, list[str]]:
         """Add the package ``data`` to ``ref`` as its next generation, pending its build;
-        what serves does not change."""
+        what serves does not change. Also the names of the variables and secrets the
+        package's generation ran with that ``ref`` does not set."""
         if len(data) > self.max_bytes:
             raise PayloadTooLarge(f"the package is over the upload limit of {self.max_bytes} bytes")
         manifest, code = read_package(data, max_bytes=self.max_bytes)
@@ -149,7 +159,9 @@ class GenerationPackages:
                 packages=packages, model_version=model_version,
             )
             session.flush()
-            return Generation.from_row(row)
+            named = {*manifest.get("env", {}), *manifest.get("secrets", [])}
+            missing = sorted(named - {*(row.variables or {}), *(row.secrets or {})})
+            return Generation.from_row(row), missing
 
 
 def _manifest(raw: bytes) -> dict[str, Any]:
@@ -185,6 +197,12 @@ def _manifest(raw: bytes) -> dict[str, Any]:
     model_version = manifest.get("model_version")
     if model_version is not None and not isinstance(model_version, str):
         raise InvalidInput(f"{MANIFEST_FILE}: 'model_version' must be NAME:NUMBER or null")
+    env = manifest.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(name, str) for name in env):
+        raise InvalidInput(f"{MANIFEST_FILE}: 'env' must map names to values")
+    secrets = manifest.get("secrets", [])
+    if not isinstance(secrets, list) or not all(isinstance(name, str) for name in secrets):
+        raise InvalidInput(f"{MANIFEST_FILE}: 'secrets' must be a list of names")
     return manifest
 
 

@@ -78,9 +78,8 @@ class InstanceLifecycle:
             session, service.id, row.id, INSTANCE_CREDENTIALS_LIFETIME
         )
         env = {
-            # Their names cannot be any of those below.
+            # Their names (and the secrets') cannot be any of those below.
             **(generation.variables or {}),
-            **self.plane.secrets.unsealed(generation.secrets),
             "SHIPYARD_SERVICE_ID": service.id,
             "SHIPYARD_SERVICE_NAME": service.name,
             "SHIPYARD_GENERATION": tag_of(generation.number),
@@ -92,7 +91,8 @@ class InstanceLifecycle:
             "SHIPYARD_SIGNING_SERVICE": settings.signing_service,
         }
         try:
-            handle = self.runner.start(artifact, profile_of(environment), env)
+            handle = self.runner.start(artifact, profile_of(environment), env,
+                                       self.plane.secrets.unsealed(generation.secrets))
         except ShipyardError as exc:
             self._start_failed(session, service, row, now, exc.message)
             return

@@ -18,6 +18,7 @@ from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
 from shipyard.supervisor.runner_choice import RUNNERS, runner_named
 from shipyard_runners import (
+    NO_SECRETS,
     AppRoutes,
     Artifact,
     BuildSpec,
@@ -54,9 +55,9 @@ class RunnerSet:
     def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
         return self.get(artifact.runner).routes(artifact, log)
 
-    def start(self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
-              ) -> InstanceHandle:
-        return self.get(artifact.runner).start(artifact, profile, env)
+    def start(self, artifact: Artifact, profile: Profile, env: Mapping[str, str],
+              secrets: Mapping[str, str] = NO_SECRETS) -> InstanceHandle:
+        return self.get(artifact.runner).start(artifact, profile, env, secrets)
 
     def health(self, handle: InstanceHandle) -> State:
         return self.get(handle.runner).health(handle)

@@ -6,11 +6,10 @@ with the runtime (flask, gunicorn, requests), the service's packages and the
 ``shipyard`` user; none of the control plane's own packages. It is keyed on what goes in
 (``environment_key``), so generations that differ only in code share it. A generation image
 is its environment image plus the code, copied last, which is why a code-only change
-rebuilds in seconds. Its last step imports the app as the ``shipyard`` user and lists its
-routes into ``ROUTES_FILE`` (``shipyard_sdk.runtime.routes``, which exits 1 with the
-traceback when the app does not import), so code that does not import fails the build
-with its traceback in the log, and the route list is part of the image. Every instruction
-of the classic builder costs a container, so the code's steps are few.
+rebuilds in seconds. The app is imported once the image is built, in a container of it
+(see ``import_checks``); images built before that hold their route list in
+``ROUTES_FILE``. Every instruction of the classic builder costs a container, so the code's
+steps are few.
 
 Builds compile bytecode because instances run with ``PYTHONDONTWRITEBYTECODE=1``: an image
 is never written to, and what is not compiled at build time would be compiled at every
@@ -121,18 +120,17 @@ def environment_dockerfile(base_image: str, python: str, labels: Mapping[str, st
 
 
 def generation_dockerfile(env_image: str, generation: str, labels: Mapping[str, str]) -> str:
-    # The code belongs to the service user so that it can be compiled in the same step as
-    # the import; the image is never written to all the same (a container writes to a
-    # layer of its own). A file that does not compile is reported by the import, with the
-    # traceback a user knows, so compileall's output and exit code are not the build's.
+    # The code is compiled as the service user, who owns it; the image is never written to
+    # all the same (a container writes to a layer of its own). A file that does not compile
+    # is reported by the import check, with the traceback a user knows, so compileall's
+    # output and exit code are not the build's.
     python = f"{VENV}/bin/python"
     return "\n".join([
         f"FROM {env_image}",
         f"LABEL {_labels(labels)}",
         f"COPY --chown={SERVICE_USER}:{SERVICE_USER} app {APP_DIR}",
         f"ENV SHIPYARD_GENERATION={generation} PYTHONDONTWRITEBYTECODE=1",
-        f"RUN {python} -m compileall -q {APP_DIR} >/dev/null 2>&1; "
-        f"exec {python} -m shipyard_sdk.runtime.routes {ROUTES_FILE}",
+        f"RUN {python} -m compileall -q {APP_DIR} >/dev/null 2>&1 || true",
         "",
     ])
 

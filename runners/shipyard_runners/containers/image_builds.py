@@ -47,7 +47,7 @@ _ENV_STEPS = {
 }
 _GENERATION_STEPS = {
     "COPY": "copying the code",
-    "shipyard_sdk.runtime.routes": "importing the app",
+    "compileall": "compiling the code",
 }
 
 

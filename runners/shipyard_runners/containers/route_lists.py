@@ -1,5 +1,6 @@
-"""Reading the route list a generation's build wrote into its image (see ``dockerfiles``),
-through a container that is created, never started, and removed."""
+"""The route list of a generation's app, as its import check wrote it in a container
+(see ``import_checks``), and as images built before the check left the build wrote it into
+the image (``ROUTES_FILE``, read through a container that is created, never started)."""
 
 from __future__ import annotations
 
@@ -10,36 +11,39 @@ import tarfile
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 from shipyard_runners.containers.dockerfiles import ROUTES_FILE
 from shipyard_runners.containers.engine import engine_errors
 from shipyard_runners.protocol import AppRoutes, Route
 from shipyard_sdk.errors import BuildFailed
 
-__all__ = ["MAX_ROUTE_LIST_BYTES", "read_route_list"]
+__all__ = ["MAX_ROUTE_LIST_BYTES", "copy_route_list", "parse_route_list", "read_route_list"]
 
 MAX_ROUTE_LIST_BYTES = 16 * 1024 * 1024
 """A route list past this is refused: the service wrote it, the control plane reads it."""
 
 
-def read_route_list(client: docker.DockerClient, image: str, labels: dict[str, str]
-                    ) -> AppRoutes:
+def copy_route_list(container: Container, path: str) -> bytes:
+    """The file ``path`` of ``container`` (running or not), as it is."""
     with engine_errors("reading the app's route list", BuildFailed):
-        container = client.containers.create(image, labels=labels)
-        try:
-            bits, stat = container.get_archive(ROUTES_FILE)
-            if int(stat.get("size", 0)) > MAX_ROUTE_LIST_BYTES:
-                raise BuildFailed(f"the app's route list is over {MAX_ROUTE_LIST_BYTES} bytes")
-            packed = b"".join(bits)
-        finally:
-            with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+        bits, found = container.get_archive(path)
+        if int(found.get("size", 0)) > MAX_ROUTE_LIST_BYTES:
+            raise BuildFailed(f"the app's route list is over {MAX_ROUTE_LIST_BYTES} bytes")
+        packed = b"".join(bits)
     try:
         with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
             member = archive.extractfile(archive.getmembers()[0])
             if member is None:
                 raise ValueError("it is not a file")
-            listed = json.loads(member.read().decode("utf-8"))
+            return member.read(MAX_ROUTE_LIST_BYTES + 1)
+    except (OSError, ValueError, IndexError, tarfile.TarError) as exc:
+        raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
+
+
+def parse_route_list(data: bytes) -> AppRoutes:
+    try:
+        listed = json.loads(data.decode("utf-8"))
         routes = tuple(
             Route(
                 rule=str(item["rule"]), endpoint=str(item["endpoint"]),
@@ -47,6 +51,18 @@ def read_route_list(client: docker.DockerClient, image: str, labels: dict[str, s
             )
             for item in listed["routes"]
         )
-    except (OSError, ValueError, KeyError, TypeError, IndexError, tarfile.TarError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
     return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
+
+
+def read_route_list(client: docker.DockerClient, image: str, labels: dict[str, str]
+                    ) -> AppRoutes:
+    """The route list an older build wrote into ``image``."""
+    with engine_errors("reading the app's route list", BuildFailed):
+        container = client.containers.create(image, labels=labels)
+    try:
+        return parse_route_list(copy_route_list(container, ROUTES_FILE))
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)

@@ -2,7 +2,9 @@
 
 A build makes (or reuses) the environment image of the generation's packages on its
 profile's base image, then the generation image with the code on top (see
-``dockerfiles``); the artifact is the generation image's reference. An instance is a
+``dockerfiles``), then imports the app in a container of it (see ``import_checks``); the
+artifact is the generation image's reference, and the route list the check wrote is kept
+in ``root/routes``. An instance is a
 container of that image running gunicorn as the non-root ``shipyard`` user, its port 8000
 published on loopback only (``127.0.0.1``, a port the engine picks), with the profile's
 limits (see ``limits``). Its handle holds the container's main process id, so that a handle
@@ -22,6 +24,11 @@ What the runner makes carries labels (see ``labels``) naming this installation, 
 ``purge`` removes its own objects and nobody else's. Build contexts are made in memory;
 ``root`` holds what outlives a container (see ``records``).
 
+Secrets are files of a folder in memory mounted read-only in the container (see
+``secret_folders``), never its environment, which the engine shows to whoever asks it; the
+service's runtime makes them environment variables as it starts. The engine must be on this
+machine for that.
+
 It never restarts a container: the supervisor calls ``stop`` (which removes it) and
 ``start`` again.
 """
@@ -32,6 +39,7 @@ import contextlib
 import http.client
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -58,13 +66,20 @@ from shipyard_runners.containers.housekeeping import (
     purge_installation,
 )
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
+from shipyard_runners.containers.import_checks import CHECK_COMMAND, run_import_check
 from shipyard_runners.containers.limits import NANO, limits_for
 from shipyard_runners.containers.memory_kills import killed_for_memory, note_memory_kill
 from shipyard_runners.containers.records import InstanceRecords
-from shipyard_runners.containers.route_lists import read_route_list
+from shipyard_runners.containers.route_lists import parse_route_list, read_route_list
+from shipyard_runners.containers.secret_folders import (
+    DEFAULT_SECRETS_ROOT,
+    SECRETS_DIR,
+    SecretFolders,
+)
 from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
 from shipyard_runners.gpus import engine_gpus, gpu_plan
 from shipyard_runners.protocol import (
+    NO_SECRETS,
     AppRoutes,
     Artifact,
     BuildSpec,
@@ -74,8 +89,9 @@ from shipyard_runners.protocol import (
     State,
     Usage,
 )
-from shipyard_sdk.errors import BuildFailed, RunnerError
+from shipyard_sdk.errors import BuildFailed, RunnerError, ShipyardError
 from shipyard_sdk.runtime.health import HEALTH_PATH
+from shipyard_sdk.runtime.secret_files import SECRETS_DIR_VAR
 
 __all__ = ["DockerRunner"]
 
@@ -88,6 +104,9 @@ INSTANCE_KEEP_ALIVE = 75
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
 SHIPYARD_URL_VAR = "SHIPYARD_URL"  # where the SDK inside an instance finds the gateway
 ENGINE = "the Docker engine"
+CHECK_TIMEOUT = 300.0
+"""The longest a build's import check may run."""
+_LOOPBACK_HOSTS = ("127.", "localhost", "[::1]")
 
 
 class DockerRunner:
@@ -106,6 +125,8 @@ class DockerRunner:
         graceful_timeout: float = 30.0,
         health_timeout: float = 2.0,
         ca_bundle: Path | None = None,
+        secrets_root: Path = DEFAULT_SECRETS_ROOT,
+        check_timeout: float = CHECK_TIMEOUT,
     ) -> None:
         self.root = Path(root).absolute()
         self.installation = label.checked_installation(installation)
@@ -114,7 +135,9 @@ class DockerRunner:
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout
         self.health_timeout = health_timeout
+        self.check_timeout = check_timeout
         self.images = ImageBuilds(self.installation, ca_bundle or DEFAULT_CA_BUNDLE)
+        self.secret_folders = SecretFolders(secrets_root, self.installation)
         self._lock = threading.Lock()
         self._answered: set[str] = set()
         self._meter = ContainerMeter()
@@ -127,25 +150,82 @@ class DockerRunner:
             raise BuildFailed(f"the code directory {spec.code_dir} does not exist")
         log(f"building {spec.service_name} {spec.generation} on the docker runner")
         client = self.engine.client(BuildFailed)
+        if spec.secrets:
+            self._check_engine_takes_secrets(BuildFailed)
         if spec.profile.gpu > 0:
             with engine_errors("asking the engine what it offers", BuildFailed):
                 info = client.info()
             log(gpu_plan(spec.profile, engine_gpus(info), ENGINE).note)
         built = self.images.build(client, spec, log)
-        return Artifact(
+        artifact = Artifact(
             key=built.artifact_key, env_key=built.env_key, path=built.reference,
             runner=self.name,
         )
+        try:
+            self._save_route_list(artifact, self._import_check(client, artifact, spec, log))
+        except BaseException:
+            # Its environment image stays: the next build of the service will want it.
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(built.reference, force=True)
+            self._route_list_path(artifact).unlink(missing_ok=True)
+            raise
+        return artifact
+
+    def _import_check(self, client: docker.DockerClient, artifact: Artifact,
+                      spec: BuildSpec, log: LogSink) -> bytes:
+        """Import the app in a container of its new image, as an instance would; the route
+        list it wrote."""
+        log("checking that the app imports, in a container of its image"
+            + (f", with secret(s) {', '.join(sorted(spec.secrets))} as files in {SECRETS_DIR}"
+               if spec.secrets else ""))
+        shown = {**spec.variables, "SHIPYARD_GENERATION": spec.generation}
+        owner = f"check-{uuid.uuid4().hex}"
+        container, limits, _ = self._create(
+            client, artifact, spec.profile, shown, spec.secrets, owner=owner,
+            command=list(CHECK_COMMAND), kind="check", error=BuildFailed,
+        )
+        try:
+            return run_import_check(container, log, shown=shown, timeout=self.check_timeout,
+                                    memory_bytes=limits.memory_bytes)
+        finally:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            self.secret_folders.remove(owner)
+
+    def _route_list_path(self, artifact: Artifact) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", artifact.key):
+            raise RunnerError(f"{artifact.key!r} is not an artifact key of this runner")
+        return self.root / "routes" / f"{artifact.key}.json"
+
+    def _save_route_list(self, artifact: Artifact, listed: bytes) -> None:
+        path = self._route_list_path(artifact)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(listed)
+        partial.replace(path)
+
+    def _check_engine_takes_secrets(self, error: type[ShipyardError] = RunnerError) -> None:
+        """Secret folders are on this machine: an engine elsewhere could not mount them."""
+        where = self.engine.base_url or os.environ.get("DOCKER_HOST") or ""
+        host = where.split("://", 1)[-1]
+        if where and not where.startswith("unix://") and not host.startswith(_LOOPBACK_HOSTS):
+            raise error(
+                f"secrets are mounted from this machine's memory, and the Docker engine at "
+                f"{where} is not on this machine"
+            )
 
     def _image_labels(self, client: docker.DockerClient, reference: str
                       ) -> dict[str, str] | None:
         return self.images.labels_of(client, reference)
 
     def routes(self, artifact: Artifact, log: LogSink) -> AppRoutes:
-        """The route list the build made by importing the app as the ``shipyard`` user
-        (see ``dockerfiles``), read from the image through a container that never starts."""
+        """The route list the build's import check wrote; for an image built before the
+        check left the build, the one in the image, read through a container that never
+        starts."""
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
+        with contextlib.suppress(FileNotFoundError):
+            return parse_route_list(self._route_list_path(artifact).read_bytes())
         client = self.engine.client(BuildFailed)
         log(f"reading the app's route list from {artifact.path}")
         return read_route_list(client, artifact.path, label.installation_labels(
@@ -172,18 +252,20 @@ class DockerRunner:
             with engine_errors(f"removing image {artifact.path}"), \
                     contextlib.suppress(docker.errors.ImageNotFound):
                 client.images.remove(artifact.path)
+        self._route_list_path(artifact).unlink(missing_ok=True)
         # Also when the generation image went before (a removal interrupted in between).
         self.images.remove_environment_if_unused(client, artifact.env_key)
 
     # -- instances ------------------------------------------------------------------------
 
     def start(
-        self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
+        self, artifact: Artifact, profile: Profile, env: Mapping[str, str],
+        secrets: Mapping[str, str] = NO_SECRETS,
     ) -> InstanceHandle:
         if not self.exists(artifact):
             raise RunnerError(f"artifact {artifact.key} is gone; build it again")
         client = self.engine.client()
-        container, limits, notes = self._create(client, artifact, profile, env)
+        container, limits, notes = self._create(client, artifact, profile, env, secrets)
         instance_id = str(container.labels[label.INSTANCE])
         started_at = time.time()
         try:
@@ -192,6 +274,7 @@ class DockerRunner:
         except docker.errors.APIError as exc:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
+            self.secret_folders.remove(instance_id)
             reason = str(exc.explanation or exc)
             if limits.gpus and ("nvidia" in reason or "device driver" in reason):
                 raise RunnerError(
@@ -213,18 +296,19 @@ class DockerRunner:
             notes=notes,
         )
 
-    def create(self, artifact: Artifact, profile: Profile, env: Mapping[str, str]
-               ) -> dict[str, Any]:
+    def create(self, artifact: Artifact, profile: Profile, env: Mapping[str, str],
+               secrets: Mapping[str, str] = NO_SECRETS) -> dict[str, Any]:
         """Create, without starting, the container an instance would run in, and return
         the engine's description of it (``docker inspect``); then remove it. What
         ``start`` would ask of the engine, seen from the engine's side."""
         client = self.engine.client()
-        container, _, _ = self._create(client, artifact, profile, env)
+        container, _, _ = self._create(client, artifact, profile, env, secrets)
         try:
             return dict(container.attrs)
         finally:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
+            self.secret_folders.remove(str(container.labels[label.INSTANCE]))
 
     def host_address(self) -> str:
         """The address this machine has for the engine's containers (see ``host_address``)."""
@@ -232,15 +316,20 @@ class DockerRunner:
 
     def _create(
         self, client: docker.DockerClient, artifact: Artifact, profile: Profile,
-        env: Mapping[str, str],
+        env: Mapping[str, str], secrets: Mapping[str, str], *, owner: str = "",
+        command: list[str] | None = None, kind: str = "instance",
+        error: type[ShipyardError] = RunnerError,
     ) -> tuple[Container, Any, tuple[str, ...]]:
-        """The container of a new instance, its limits, and what it runs without."""
+        """The container of a new instance (or, with ``command``, of another run of the
+        image as an instance runs: the import check), its limits, and what it runs
+        without. ``owner`` names its secret folder (its instance id by default)."""
         image_labels = self._image_labels(client, artifact.path) or {}
         instance_id = uuid.uuid4().hex
-        with engine_errors("asking the engine what it offers"):
+        with engine_errors("asking the engine what it offers", error):
             info = client.info()
         gpus = gpu_plan(profile, engine_gpus(info), ENGINE)
-        gpus.check()
+        if command is None:
+            gpus.check()
         limits = limits_for(profile, int(info.get("NCPU") or 0), gpus=gpus.gpus)
         notes: list[str] = []
         if limits.capped_from is not None:
@@ -255,7 +344,7 @@ class DockerRunner:
             if note:
                 notes.append(note)
         workers = max(1, int(min(profile.cpu, limits.nano_cpus / NANO or profile.cpu)))
-        command = [
+        command = command or [
             f"{VENV}/bin/python", "-m", "gunicorn",
             "--config", GUNICORN_CONFIG,
             "--bind", f"0.0.0.0:{APP_PORT}",
@@ -270,27 +359,39 @@ class DockerRunner:
         environment = {
             **reachable,
             "SHIPYARD_GENERATION": image_labels.get(label.GENERATION, ""),
-            "SHIPYARD_SERVICE_ID": image_labels.get(label.SERVICE, ""),
-            "SHIPYARD_INSTANCE_ID": instance_id,
             "PYTHONUNBUFFERED": "1",
         }
-        with engine_errors(f"creating an instance of {artifact.key}"):
-            container = client.containers.create(
-                artifact.path,
-                command,
-                name=self._container_name(instance_id),
-                labels=label.installation_labels(self.installation, "instance", **{
-                    label.INSTANCE: instance_id, label.ARTIFACT: artifact.key,
-                    label.SERVICE: image_labels.get(label.SERVICE, ""),
-                    label.GENERATION: image_labels.get(label.GENERATION, ""),
-                }),
-                environment=environment,
-                ports={f"{APP_PORT}/tcp": (self.host,)},
-                user=SERVICE_USER,
-                working_dir=APP_DIR,
-                stop_signal="SIGTERM",
-                **limits.run_options(),
-            )
+        if kind == "instance":  # the import check is told no more than the local runner's
+            environment["SHIPYARD_SERVICE_ID"] = image_labels.get(label.SERVICE, "")
+            environment["SHIPYARD_INSTANCE_ID"] = instance_id
+        owner = owner or instance_id
+        if secrets:
+            self._check_engine_takes_secrets(error)
+        mount = self.secret_folders.make(owner, secrets)
+        if mount is not None:
+            environment[SECRETS_DIR_VAR] = SECRETS_DIR
+        try:
+            with engine_errors(f"creating a container of {artifact.key}", error):
+                container = client.containers.create(
+                    artifact.path,
+                    command,
+                    name=self._container_name(instance_id),
+                    labels=label.installation_labels(self.installation, kind, **{
+                        label.INSTANCE: instance_id, label.ARTIFACT: artifact.key,
+                        label.SERVICE: image_labels.get(label.SERVICE, ""),
+                        label.GENERATION: image_labels.get(label.GENERATION, ""),
+                    }),
+                    environment=environment,
+                    ports={f"{APP_PORT}/tcp": (self.host,)} if kind == "instance" else None,
+                    user=SERVICE_USER,
+                    working_dir=APP_DIR,
+                    stop_signal="SIGTERM",
+                    mounts=[mount] if mount is not None else None,
+                    **limits.run_options(),
+                )
+        except BaseException:
+            self.secret_folders.remove(owner)
+            raise
         return container, limits, tuple(notes)
 
     def health(self, handle: InstanceHandle) -> State:
@@ -346,6 +447,7 @@ class DockerRunner:
             self._answered.discard(handle.instance_id)
         self._meter.forget(handle.instance_id)
         if container is None:
+            self.secret_folders.remove(handle.instance_id)
             return
         if container.status == "running" and not self._is_handle_of(handle, container):
             return  # a stale handle: the container is someone else's now
@@ -359,6 +461,7 @@ class DockerRunner:
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+        self.secret_folders.remove(handle.instance_id)
 
     def adopt(self, handle: InstanceHandle) -> bool:
         if handle.runner != self.name:
@@ -403,17 +506,34 @@ class DockerRunner:
     # -- housekeeping ---------------------------------------------------------------------
 
     def discard_unfinished(self) -> None:
-        """Remove the untagged images of this installation a build cut short left; the
-        engine itself removes the build's containers (``forcerm``) and stops a build whose
+        """Remove what builds cut short left: the untagged images of this installation,
+        import-check containers, and secret folders no container of ours uses. The engine
+        itself removes a build's step containers (``forcerm``) and stops a build whose
         client is gone."""
-        gone = discard_dangling_images(self.engine.client(), self.installation)
+        client = self.engine.client()
+        gone = discard_dangling_images(client, self.installation)
         if gone:
             logger.info("removed %d image(s) left by builds cut short", gone)
+        with engine_errors("listing this installation's containers"):
+            containers = client.containers.list(
+                all=True, filters=label.installation_filter(self.installation))
+            for container in containers:
+                if (container.labels or {}).get(label.KIND) == "check":
+                    with contextlib.suppress(docker.errors.NotFound):
+                        container.remove(force=True)
+        # A check container's folder is named apart from it: both went above.
+        instances = [str((container.labels or {}).get(label.INSTANCE)) for container
+                     in containers if (container.labels or {}).get(label.KIND) == "instance"]
+        folders = self.secret_folders.discard_except(instances)
+        if folders:
+            logger.info("removed %d secret folder(s) of containers that are gone", folders)
 
     def purge(self) -> tuple[int, int]:
         """Remove every container and image of this installation, running or not; the
         base images stay. Returns how many containers and images went."""
-        return purge_installation(self.engine.client(), self.installation)
+        purged = purge_installation(self.engine.client(), self.installation)
+        self.secret_folders.purge()
+        return purged
 
     # -- helpers --------------------------------------------------------------------------
 

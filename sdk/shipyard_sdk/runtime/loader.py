@@ -2,7 +2,8 @@
 
 The app is the attribute ``$SHIPYARD_APP_OBJECT`` (default ``app``) of the module
 ``$SHIPYARD_APP_MODULE`` (default ``app``), imported from the current working directory,
-which is the generation's code directory.
+which is the generation's code directory. Secrets given as files become environment
+variables first (see ``secret_files``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from shipyard_sdk.runtime.secret_files import export_secret_files
 
 __all__ = ["app_location", "load_app"]
 
@@ -25,6 +28,7 @@ def app_location(environ: Mapping[str, str]) -> tuple[str, str]:
 
 def load_app(environ: Mapping[str, str] | None = None) -> Callable[..., Any]:
     """Import the user's module and return its WSGI application."""
+    export_secret_files()
     module_name, attribute = app_location(os.environ if environ is None else environ)
     here = os.getcwd()
     if here not in sys.path:
