@@ -311,7 +311,8 @@ def test_association_headers_come_from_the_route_never_from_the_caller() -> None
         id="svc_1", name="iris", enabled=True, deployed=True, state="running", message="",
         mapping=(), instances={}, association_columns=("order_id", "customer"),
         association_required=True)
-    assert route.instance_headers == (b"X-Shipyard-Association-Columns: order_id,customer\r\n"
+    assert route.instance_headers == (b"X-Forwarded-Prefix: /user-services/invoke/iris\r\n"
+                                      b"X-Shipyard-Association-Columns: order_id,customer\r\n"
                                       b"X-Shipyard-Association-Required: true\r\n")
     assert ServiceRoute.from_dict("svc_1", route.to_dict()) == route
     headers = RequestHeaders([(b"Host", b"h"), (b"X-Shipyard-Association-Columns", b"x"),
@@ -322,7 +323,38 @@ def test_association_headers_come_from_the_route_never_from_the_caller() -> None
                                   route.instance_headers))
     assert added.count(b"X-Shipyard-Association") == 2 and added.endswith(b"\r\n\r\n")
     optional = ServiceRoute.from_dict("svc_1", {**route.to_dict(), "association_required": False})
-    assert optional.instance_headers == b"X-Shipyard-Association-Columns: order_id,customer\r\n"
+    assert optional.instance_headers == (b"X-Forwarded-Prefix: /user-services/invoke/iris\r\n"
+                                         b"X-Shipyard-Association-Columns: order_id,customer\r\n")
+
+
+def test_the_route_says_where_the_service_is_mounted_and_a_caller_cannot() -> None:
+    route = ServiceRoute(
+        id="svc_1", name="iris", enabled=True, deployed=True, state="running", message="",
+        mapping=(), instances={})
+    headers = RequestHeaders([(b"Host", b"h"), (b"X-Forwarded-Prefix", b"/elsewhere")])
+    head = b"".join(headers.head(b"GET", b"/p", b"h", b"10.0.0.1", False,
+                                 route.instance_headers))
+    assert b"/elsewhere" not in head
+    assert head.count(b"X-Forwarded-Prefix: /user-services/invoke/iris\r\n") == 1
+    trusted = b"".join(headers.head(b"GET", b"/p", b"h", b"10.0.0.1", True,
+                                    route.instance_headers))
+    assert b"/elsewhere" not in trusted and b"X-Forwarded-Host: h\r\n" in trusted
+
+
+def test_a_sandboxed_page_is_told_apart_and_may_read_what_the_gateway_allows() -> None:
+    """Service pages run sandboxed, in an opaque origin: their fetches are cross-origin
+    (the exchange allows the read for a public service's GET and HEAD only)."""
+    assert RequestHeaders([(b"Host", b"gw"), (b"Origin", b"null")]).null_origin
+    assert not RequestHeaders([(b"Host", b"gw"), (b"Origin", b"http://gw")]).null_origin
+    assert not RequestHeaders([(b"Host", b"gw")]).null_origin
+    answer = ResponseHeaders([(b"Content-Type", b"application/json")])
+    head = answer.head(200, b"OK", False, False, True, "v1", b"rid", served_page=True)
+    assert b"Access-Control-Allow-Origin: null\r\n" in head
+    assert b"Access-Control-Allow-Credentials" not in head
+    assert b"Content-Security-Policy: sandbox" in head
+    assert b"Access-Control" not in answer.head(200, b"OK", False, False, True, "v1", b"rid")
+    control_plane = answer.head(200, b"OK", False, False, True, None, b"rid", served_page=True)
+    assert b"Access-Control-Allow-Origin" not in control_plane
 
 
 @pytest.mark.parametrize(
@@ -471,6 +503,7 @@ def test_the_rows_an_instance_flagged_are_read_from_its_answer_and_passed_on() -
         id="svc_1", name="iris", enabled=True, deployed=True, state="running", message="",
         mapping=(), instances={}, warning_boundaries="margin=0.1;min_confidence=0.5;inputs=1")
     assert route.instance_headers == (
+        b"X-Forwarded-Prefix: /user-services/invoke/iris\r\n"
         b"X-Shipyard-Warning-Boundaries: margin=0.1;min_confidence=0.5;inputs=1\r\n")
     assert ServiceRoute.from_dict("svc_1", route.to_dict()) == route
     sneaky = RequestHeaders([(b"Host", b"h"), (b"X-Shipyard-Warning-Boundaries", b"lower=0")])

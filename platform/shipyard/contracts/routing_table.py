@@ -55,6 +55,8 @@ from shipyard.contracts.query_record import (
 from shipyard.iam.principals import ACCESS_LEVELS
 
 __all__ = [
+    "FORWARDED_PREFIX_HEADER",
+    "INVOKE_PREFIX",
     "ROUTING_TABLE_VERSION",
     "RoutingTable",
     "RoutingTableError",
@@ -62,6 +64,10 @@ __all__ = [
     "Upstream",
     "write_routing_table",
 ]
+
+INVOKE_PREFIX = "/user-services/invoke/"
+"""Where the gateway mounts every service: ``/user-services/invoke/<id or name>/...``."""
+FORWARDED_PREFIX_HEADER = "X-Forwarded-Prefix"
 
 ROUTING_TABLE_VERSION = 1
 
@@ -142,7 +148,8 @@ class ServiceRoute:
             weights.append((running, gen))
         object.__setattr__(self, "_weights", tuple(weights))
         object.__setattr__(self, "instance_headers", _instance_headers(
-            self.association_columns, self.association_required, self.warning_boundaries))
+            self.name, self.association_columns, self.association_required,
+            self.warning_boundaries))
         object.__setattr__(self, "_cycles", {
             gen: itertools.cycle(upstreams) for gen, upstreams in self.instances.items()
             if upstreams
@@ -234,8 +241,12 @@ class ServiceRoute:
         )
 
 
-def _instance_headers(columns: tuple[str, ...], required: bool, boundaries: str) -> bytes:
-    head = ""
+def _instance_headers(name: str, columns: tuple[str, ...], required: bool, boundaries: str
+                      ) -> bytes:
+    # Where the service is mounted, so that the URLs its app makes (redirects, the pages
+    # of flasgger or Swagger UI it serves) lead back through the gateway; see
+    # ``shipyard_sdk.runtime.wsgi``.
+    head = f"{FORWARDED_PREFIX_HEADER}: {INVOKE_PREFIX}{name}\r\n"
     if columns:
         head += f"{ASSOCIATION_COLUMNS_HEADER}: {','.join(columns)}\r\n"
         if required:

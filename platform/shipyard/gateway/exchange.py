@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 # Body bytes buffered while no upstream connection is ready, before reading pauses.
 BUFFER_LIMIT = 1024 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
+_READS = frozenset({b"GET", b"HEAD"})
 _LAST_CHUNK = b"0\r\n\r\n"
 
 
@@ -276,10 +277,13 @@ class Exchange(Forwarding):
             self.close_after = True
         destination = self.destination
         assert destination is not None
+        assert self.headers is not None
         self.out.append(answer.head(
             status, reason, self.chunked_out, self.close_after, self.http11,
             destination.generation, self.request_id,
             self.gateway.routes_line if destination.service is None else b"",
+            self.headers.null_origin and self.method in _READS and destination.route is not None
+            and destination.route.access_level == "public",
         ))
         self.head_written = True
         idle_timeout = destination.idle_timeout

@@ -3,7 +3,8 @@
 Hop-by-hop headers (``Connection`` and the names it lists, ``Keep-Alive``, ``Proxy-*``,
 ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``) describe one connection, so they
 never cross the gateway; it frames each side itself. ``X-Request-Id`` and the
-``X-Forwarded-*`` headers are the gateway's to set.
+``X-Forwarded-*`` headers are the gateway's to set (``X-Forwarded-Prefix`` is the route's,
+among its ``instance_headers``).
 
 A browser's console credentials (its session and CSRF cookies, the ``X-CSRF-Token``
 header) go to the control plane only, never to a service's code: the gateway checks them
@@ -40,7 +41,7 @@ _HOP_BY_HOP = frozenset({
 })
 _REQUEST_REPLACED = frozenset({
     b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
-    b"expect", b"host",
+    b"x-forwarded-prefix", b"expect", b"host",
 })
 _RESPONSE_REPLACED = frozenset({b"x-request-id", b"x-shipyard-generation"})
 # Set by the gateway alone (from the service's settings), never passed on from a caller.
@@ -52,6 +53,11 @@ _CONSOLE_COOKIES = (b"shipyard_session=", b"shipyard_csrf=")
 _CSRF_HEADER = b"x-csrf-token"
 SERVICE_SANDBOX = (b"Content-Security-Policy: sandbox allow-scripts allow-forms allow-popups "
                    b"allow-downloads\r\n")
+# A page a service serves runs sandboxed, in an opaque origin ("null", and no Referer), so
+# what it fetches from its service is a cross-origin read. A sandboxed page may read what a
+# public service answers a GET or HEAD, which any caller may: never with credentials (an
+# opaque origin sends none, and this does not allow them), never another access level's.
+SERVED_PAGE_READ = b"Access-Control-Allow-Origin: null\r\nVary: Origin\r\n"
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _ASSOCIATION_ID = ASSOCIATION_ID_HEADER.lower().encode("ascii")
@@ -90,8 +96,8 @@ class RequestHeaders:
 
     __slots__ = (
         "association_id", "chunked", "console", "content_length", "expect_continue",
-        "forwarded_for", "forwarded_host", "forwarded_proto", "host", "kept", "request_id",
-        "target_generation",
+        "forwarded_for", "forwarded_host", "forwarded_proto", "host", "kept", "null_origin",
+        "request_id", "target_generation",
     )
 
     def __init__(self, headers: HeaderList) -> None:
@@ -110,6 +116,8 @@ class RequestHeaders:
         self.console = False
         given_id: bytes | None = None
         transfer_encoding = False
+        # A sandboxed page's request (see ``SERVED_PAGE_READ``).
+        self.null_origin = False
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"content-length":
@@ -136,8 +144,9 @@ class RequestHeaders:
                     self.forwarded_for = value
                 elif lowered == b"x-forwarded-proto":
                     self.forwarded_proto = value
-                else:
+                elif lowered == b"x-forwarded-host":
                     self.forwarded_host = value
+                # x-forwarded-prefix is the route's to set (``instance_headers``).
             else:
                 if lowered.startswith(b"x-shipyard-"):
                     if lowered == b"x-shipyard-target-generation":
@@ -152,6 +161,8 @@ class RequestHeaders:
                     lowered == b"cookie" and b"shipyard_" in value
                 ):
                     self.console = True
+                elif lowered == b"origin" and value == b"null":
+                    self.null_origin = True
                 kept.append((name, value))
         if transfer_encoding and self.content_length is not None:
             raise InvalidInput("a request may not carry both Transfer-Encoding and Content-Length")
@@ -288,11 +299,13 @@ class ResponseHeaders:
         generation: str | None,
         request_id: bytes,
         control_plane_line: bytes = b"",
+        served_page: bool = False,
     ) -> bytes:
         """The answer's head for the client. ``chunked``: the gateway re-chunks the body;
         ``close``: the connection closes after this answer; ``control_plane_line``: a
         header line added to an answer that is not a service's (the routing table's
-        serial)."""
+        serial); ``served_page``: a service's answer to a page the gateway served, which
+        may read it (``SERVED_PAGE_READ``)."""
         pieces = [b"HTTP/1.1 %d " % status, reason, b"\r\n"]
         for name, value in self.kept:
             pieces += (name, b": ", value, b"\r\n")
@@ -307,6 +320,8 @@ class ResponseHeaders:
         if generation is not None:  # a service's answer
             pieces += (b"X-Shipyard-Generation: ", generation.encode(), b"\r\n",
                        SERVICE_SANDBOX)
+            if served_page:
+                pieces.append(SERVED_PAGE_READ)
         else:
             pieces.append(control_plane_line)
         pieces += (b"X-Request-Id: ", request_id, b"\r\n\r\n")

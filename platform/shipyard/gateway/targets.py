@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from shipyard.contracts import routing_table
 from shipyard.errors import InvalidInput, NotFound
 
 __all__ = ["INVOKE_PREFIX", "SERVICES_PREFIX", "InvokeTarget", "origin_form", "split_invoke"]
 
 SERVICES_PREFIX = b"/user-services/"
-INVOKE_PREFIX = b"/user-services/invoke/"
+INVOKE_PREFIX = routing_table.INVOKE_PREFIX.encode()
 
 _DOT_SEGMENTS = (b".", b"..")
 
