@@ -66,7 +66,6 @@ from shipyard_runners.protocol import (
     InstanceHandle,
     LogSink,
     Profile,
-    Route,
     State,
     Usage,
 )
@@ -478,14 +477,6 @@ def _read_route_list(path: Path) -> AppRoutes:
     """A route list ``shipyard_sdk.runtime.routes`` (or the check) wrote; the service's code
     wrote it, so it is checked before use."""
     try:
-        listed = json.loads(_route_list_bytes(path).decode("utf-8"))
-        routes = tuple(
-            Route(
-                rule=str(item["rule"]), endpoint=str(item["endpoint"]),
-                method=str(item["method"]), docstring=str(item.get("docstring") or ""),
-            )
-            for item in listed["routes"]
-        )
-        return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
+        return AppRoutes.from_dict(json.loads(_route_list_bytes(path).decode("utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc

@@ -28,6 +28,7 @@ __all__ = [
     "LogSink",
     "Profile",
     "Route",
+    "RouteSpec",
     "Runner",
     "State",
     "Usage",
@@ -103,6 +104,18 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class RouteSpec:
+    """An operation a view declares for flasgger apart from its docstring: ``kind`` is
+    ``file`` (``text`` is the YAML file, ``source`` its path in the service's folder),
+    ``dict`` (``text`` is the JSON of a ``swag_from`` dict) or ``error`` (``text`` says why
+    it could not be read)."""
+
+    kind: str
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Route:
     """One method of one route of a service's app, as listed inside its own environment.
 
@@ -114,6 +127,19 @@ class Route:
     endpoint: str
     method: str
     docstring: str = ""
+    spec: RouteSpec | None = None
+
+    @classmethod
+    def from_dict(cls, item: Mapping[str, Any]) -> Route:
+        """A route as ``shipyard_sdk.runtime.routes`` lists it (the service wrote it:
+        ``KeyError``, ``TypeError`` or ``AttributeError`` when it is not that)."""
+        spec = item.get("spec")
+        return cls(
+            rule=str(item["rule"]), endpoint=str(item["endpoint"]),
+            method=str(item["method"]), docstring=str(item.get("docstring") or ""),
+            spec=None if spec is None else RouteSpec(
+                kind=str(spec["kind"]), source=str(spec["source"]), text=str(spec["text"])),
+        )
 
 
 @dataclass(frozen=True)
@@ -122,6 +148,12 @@ class AppRoutes:
 
     routes: tuple[Route, ...]
     problem: str = ""
+
+    @classmethod
+    def from_dict(cls, listed: Mapping[str, Any]) -> AppRoutes:
+        """The route list ``shipyard_sdk.runtime.routes`` wrote, parsed from its JSON."""
+        return cls(routes=tuple(Route.from_dict(item) for item in listed["routes"]),
+                   problem=str(listed.get("problem") or ""))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -262,8 +263,21 @@ def test_the_swagger_page_works_offline_in_a_real_browser(
         documented.shipyard.set_access_level("add-numbers", "project")
 
 
+@contextlib.contextmanager
+def launch_chromium(profile: Path) -> Iterator[Any]:
+    """Debian's chromium, headless, on a fresh ``profile``, closed after the block."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+        )
+        with contextlib.closing(browser):
+            yield browser
+
+
 def _try_it_out_in_chromium(documented: Documented, tmp_path: Path) -> None:
-    from playwright.sync_api import Route, sync_playwright
+    from playwright.sync_api import Route
 
     origin = urlsplit(documented.shipyard.url).netloc
     seen: list[str] = []
@@ -276,28 +290,23 @@ def _try_it_out_in_chromium(documented: Documented, tmp_path: Path) -> None:
         else:
             route.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            tmp_path / "chromium-profile", executable_path=str(CHROMIUM), headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        with contextlib.closing(browser):
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.route("**/*", only_shipyard)
-            page.goto(f"{documented.shipyard.url}/services/add-numbers/docs")
-            page.wait_for_selector(".opblock")
-            paths = [e.inner_text() for e in page.query_selector_all(".opblock-summary-path")]
-            assert paths == ["/add-numbers"]
-            page.click(".opblock-summary")
-            page.click("button.try-out__btn")
-            page.click("button.execute")
-            answer = ".live-responses-table tr.response "
-            status = page.wait_for_selector(answer + ".response-col_status")
-            assert status is not None
-            assert status.inner_text().strip() == "200"
-            assert page.inner_text(answer + ".response-col_description pre").strip() == "7"
+    with launch_chromium(tmp_path / "chromium-profile") as browser:
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.route("**/*", only_shipyard)
+        page.goto(f"{documented.shipyard.url}/services/add-numbers/docs")
+        page.wait_for_selector(".opblock")
+        paths = [e.inner_text() for e in page.query_selector_all(".opblock-summary-path")]
+        assert paths == ["/add-numbers"]
+        page.click(".opblock-summary")
+        page.click("button.try-out__btn")
+        page.click("button.execute")
+        answer = ".live-responses-table tr.response "
+        status = page.wait_for_selector(answer + ".response-col_status")
+        assert status is not None
+        assert status.inner_text().strip() == "200"
+        assert page.inner_text(answer + ".response-col_description pre").strip() == "7"
     outside = [url for url in seen if urlsplit(url).netloc != origin]
     assert outside == []
     assert errors == []  # a Content-Security-Policy violation would show here

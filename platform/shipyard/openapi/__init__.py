@@ -8,7 +8,9 @@ control plane's own.
 - ``service_components``: the shared components a service ships
   (``openapi-components.yaml``);
 - ``rules``: Flask URL rules as OpenAPI paths and path parameters;
+- ``flasgger_forms``: a route's YAML from flasgger's other forms (``swag_from``, ``file:``);
 - ``document``: the document of a list of routes, each bad docstring a warning;
+- ``assembly``: the document put together by apispec (its ``APISpec`` and components);
 - ``validation``: openapi-spec-validator, one line per problem;
 - ``model_service``: the generated predict and health operations of a model service;
 - ``generations``: the documentation step of a build;

@@ -1,5 +1,8 @@
 """The schemas of actuals and accuracy (``/api/v1/services/<ref>/actuals``,
-``/accuracy``), merged into the control plane's document beside ``drift_schemas``'."""
+``/accuracy``), merged into the control plane's document beside ``drift_schemas``'.
+
+Data, not code: apispec registers these (``assembly``) and has none of its own.
+"""
 
 from __future__ import annotations
 

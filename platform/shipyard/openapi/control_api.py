@@ -3,6 +3,9 @@ docstrings (summary and description, then the operation's YAML after ``---``).
 
 This is the control plane's own code, so its app is inspected directly; the document is
 built once per process.
+
+Why here: what it lists is the control plane's own app; the document is assembled
+by apispec, as a service's is.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The schemas the control plane's API answers with, shared by its operations' YAML
-(``$ref: '#/components/schemas/Service'``), and its tags."""
+(``$ref: '#/components/schemas/Service'``), and its tags.
+
+Data, not code: apispec registers these (``assembly``) and has none of its own.
+"""
 
 from __future__ import annotations
 

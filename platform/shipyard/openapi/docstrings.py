@@ -16,6 +16,13 @@ that says so). What it holds becomes JSON (``load_yaml``, also used for a servic
 ``openapi-components.yaml``): keys become strings (``200:`` is the response ``"200"``),
 dates become ISO strings; anything else that JSON cannot hold, and YAML too large to be
 documentation, is a ``DocstringError``.
+
+apispec's docstring helpers (``yaml_utils.load_yaml_from_docstring`` and
+``load_operations_from_docstring``) do not fit, which is why this module exists: they drop
+the summary and description, let YAML errors out unexplained (no line, no column), accept
+YAML of any size and values JSON cannot hold, return a list or a string as they find it,
+and the second keeps only method keys, so the flasgger style (one operation, the most
+common in services) would be read as nothing.
 """
 
 from __future__ import annotations
@@ -73,16 +80,18 @@ def split_docstring(text: str) -> Docstring:
     return Docstring(" ".join(summary.split()), description.strip(), yaml_text)
 
 
-def operation_fields(docstring: Docstring, method: str) -> dict[str, Any]:
-    """The operation fields the YAML gives for ``method``: {} when there is no YAML."""
+def operation_fields(docstring: Docstring, method: str, source: str = _AFTER_SEPARATOR
+                     ) -> dict[str, Any]:
+    """The operation fields the YAML gives for ``method``: {} when there is no YAML.
+    ``source`` names where the YAML is, for the errors."""
     if docstring.yaml_text is None or not docstring.yaml_text.strip():
         return {}
-    loaded = load_yaml(docstring.yaml_text, _AFTER_SEPARATOR)
+    loaded = load_yaml(docstring.yaml_text, source)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise DocstringError(
-            f"{_AFTER_SEPARATOR} must be a mapping of operation fields, not a {_kind(loaded)}"
+            f"{source} must be a mapping of operation fields, not a {_kind(loaded)}"
         )
     keys = {key.lower() for key in loaded}
     if keys and keys <= HTTP_METHODS:
@@ -90,7 +99,7 @@ def operation_fields(docstring: Docstring, method: str) -> dict[str, Any]:
         if method.lower() not in by_method:
             documented = ", ".join(sorted(key.upper() for key in by_method))
             raise DocstringError(
-                f"{_AFTER_SEPARATOR} documents only {documented} (not {method.upper()})"
+                f"{source} documents only {documented} (not {method.upper()})"
             )
         chosen = by_method[method.lower()]
         if not isinstance(chosen, dict):

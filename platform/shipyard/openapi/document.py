@@ -7,20 +7,23 @@ validates: otherwise the build gets a warning naming the route and the problem, 
 operation keeps its summary and description but not its YAML (its answer says why), and
 the rest of the document is published. A ``$ref`` that resolves nowhere costs only itself
 (``shipyard.openapi.references``). Nothing here raises for a docstring.
+
+What is left here is what apispec, which assembles the document (``assembly``), does not
+do: judging each operation on its own and keeping the rest when one is bad, naming the
+operations, and merging a docstring's YAML with what the route itself says (its path
+parameters).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.openapi.docstrings import (
-    Docstring,
-    DocstringError,
-    operation_fields,
-    split_docstring,
-)
+from shipyard.openapi.assembly import PlacedOperation, Refused, assemble
+from shipyard.openapi.docstrings import Docstring, DocstringError
+from shipyard.openapi.flasgger_forms import route_fields, route_prose
 from shipyard.openapi.references import (
     pointer_resolver,
     replace_in_components,
@@ -82,6 +85,9 @@ def build_document(
     warnings: list[str] = []
     unresolved: list[str] = []
     ordered = _unique_routes(routes)
+    shared = _shared_definitions(info, ordered, base.get("components") or {})
+    if shared:
+        base.setdefault("components", {}).setdefault("schemas", {}).update(shared)
     counts: dict[str, int] = {}
     for route in ordered:
         counts[route.endpoint] = counts.get(route.endpoint, 0) + 1
@@ -103,19 +109,29 @@ def build_document(
                 route, path, generated_id, base, used_ids, warnings, unresolved
             )
         operations.append(_Operation(route, path, operation))
-    document = base
-    for item in operations:
-        path_item = document["paths"].setdefault(item.path.path, {})
-        path_item[item.route.method.lower()] = item.operation
+    by_place = {(item.path.path, item.route.method.lower()): item for item in operations}
+
+    def refused(placed: PlacedOperation, exc: Refused) -> dict[str, Any]:
+        item = by_place[(placed.path, placed.method.lower())]
+        warnings.append(f"{item.route.method} {item.route.rule}: {exc}; "
+                        "documented without its YAML")
+        return _bare(item.route, item.path, item.operation["operationId"], _left_out(exc))
+
+    document = assemble(
+        info, [PlacedOperation(item.path.path, item.route.method, item.operation)
+               for item in operations],
+        components=base.get("components"), tags=tags, refused=refused,
+    )
     problem = first_problem(document)
     if problem is not None:
         warnings.append(f"the document does not validate ({problem}); "
                         "publishing every route without its YAML")
-        document = skeleton(info)
         why = f"with its YAML, the document did not validate ({problem})."
-        for item in operations:
-            bare = _bare(item.route, item.path, item.operation["operationId"], why)
-            document["paths"].setdefault(item.path.path, {})[item.route.method.lower()] = bare
+        document = assemble(info, [
+            PlacedOperation(item.path.path, item.route.method,
+                            _bare(item.route, item.path, item.operation["operationId"], why))
+            for item in operations
+        ])
     return BuiltDocument(document, warnings, list(dict.fromkeys(unresolved)))
 
 
@@ -128,8 +144,37 @@ def _unique_routes(routes: Iterable[Route]) -> list[Route]:
         if key in seen:
             continue
         seen.add(key)
-        unique.append(Route(route.rule, route.endpoint, route.method.upper(), route.docstring))
+        unique.append(dataclasses.replace(route, method=route.method.upper()))
     return unique
+
+
+def _shared_definitions(
+    info: Mapping[str, Any], routes: Iterable[Route], components: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The schemas the routes' YAML declares (flasgger's ``definitions``), for every route
+    to use, as flasgger gathers them: the first declaration of a name counts (a later one
+    that differs is that route's problem), none that ``components`` has. When they do not
+    validate together, none is shared, and each joins with its route's kept operation."""
+    known = components.get("schemas") or {}
+    found: dict[str, Any] = {}
+    for route in routes:
+        text = route.docstring + (route.spec.text if route.spec is not None else "")
+        if "definitions" not in text:
+            continue
+        try:
+            fields = route_fields(route)
+            lift_property_required(fields)
+            _, schemas = upgrade_operation(fields)
+        except DocstringError:
+            continue
+        for name, schema in schemas.items():
+            if name not in known and name not in found:
+                found[name] = schema
+    if not found:
+        return {}
+    trial = skeleton(info)
+    trial["components"] = {**components, "schemas": {**known, **found}}
+    return found if first_problem(trial) is None else {}
 
 
 def _unique(wanted: str, used: set[str]) -> str:
@@ -145,7 +190,7 @@ def _bare(
     route: Route, path: PathTemplate, operation_id: str, why: str | None = None
 ) -> dict[str, Any]:
     """The operation as it is without the docstring's YAML; its answer says ``why``."""
-    docstring = split_docstring(route.docstring)
+    docstring = route_prose(route)
     operation: dict[str, Any] = {}
     if docstring.summary:
         operation["summary"] = docstring.summary
@@ -186,7 +231,7 @@ def _operation(
     bare = _bare(route, path, operation_id)
     where = f"{route.method} {route.rule}"
     try:
-        fields = operation_fields(split_docstring(route.docstring), route.method)
+        fields = route_fields(route)
         lifted = lift_property_required(fields)
         fields, schemas = upgrade_operation(fields)
     except DocstringError as exc:

@@ -1,5 +1,8 @@
 """The schemas of a model service's drift (``/api/v1/services/<ref>/drift/...``), merged
-into the control plane's document beside ``stats_schemas``'."""
+into the control plane's document beside ``stats_schemas``'.
+
+Data, not code: apispec registers these (``assembly``) and has none of its own.
+"""
 
 from __future__ import annotations
 

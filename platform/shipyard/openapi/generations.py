@@ -5,6 +5,9 @@ service's own environment (the control plane never imports user code); this step
 them, with the components the service ships (``openapi-components.yaml``), into a
 validated document. It never fails a build: every problem becomes a ``warning:`` line in
 the build log, and the document holds what could be documented.
+
+Why here: this is the build's step; the document's assembly is ``document``'s and
+apispec's.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ their operations are generated here from ``model/metadata.json`` (the model's fe
 names and types, target and problem type: JSON data the control plane reads, never the
 model itself) and an example record (one from the model's baseline, else one made up from
 the feature types). They replace whatever the routes' docstrings say.
+
+Why here: apispec knows no model's features; these schemas are derived from them.
 """
 
 from __future__ import annotations

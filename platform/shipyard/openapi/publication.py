@@ -6,6 +6,9 @@ served. This is also the one place that declares the platform's security schemes
 Signature Version 4 (declared the way API Gateway does, as an ``Authorization`` header of
 type ``awsSigv4``), API keys in the ``X-Api-Key`` header, and a browser's console session
 (its cookie, with the CSRF token in ``X-CSRF-Token`` on every change).
+
+Why here: this amends a stored document (a dict); apispec builds documents, it does
+not amend stored ones.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ an integer path parameter ``item_id``.
 
 The rule is read as text (Werkzeug's ``<converter(arguments):name>`` syntax); the
 converters Flask ships map to schemas, any other to a string.
+
+Why here: apispec reads no Flask rule (apispec-webframeworks' plugin rewrites the path
+of one rule per view and makes no parameter), so each rule is read here.
 """
 
 from __future__ import annotations

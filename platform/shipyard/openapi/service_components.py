@@ -11,6 +11,9 @@ property's ``required: true`` is lifted to its object, an unresolved ``$ref`` is
 authenticates callers and the served document declares how. What remains is validated;
 a file that does not parse or validate is a warning and the service is documented without
 it. Nothing here raises.
+
+Why here: the file is the user's, read, forgiven and checked before apispec registers
+its components (``assembly``).
 """
 
 from __future__ import annotations

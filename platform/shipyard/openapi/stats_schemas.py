@@ -1,5 +1,8 @@
 """The schemas of the control plane's service stats (``/api/v1/services/<ref>/stats``),
-merged into its document's components beside ``control_schemas``'."""
+merged into its document's components beside ``control_schemas``'.
+
+Data, not code: apispec registers these (``assembly``) and has none of its own.
+"""
 
 from __future__ import annotations
 

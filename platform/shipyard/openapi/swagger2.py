@@ -14,6 +14,8 @@ Only the Swagger 2 forms found are rewritten, so an OpenAPI 3 operation passes u
 
 A response without a ``description`` (which both versions require) gets its status's
 reason phrase.
+
+Why here: apispec writes Swagger 2.0 or OpenAPI 3, but converts neither into the other.
 """
 
 from __future__ import annotations

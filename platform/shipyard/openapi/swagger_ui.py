@@ -9,6 +9,8 @@ validator badge (which would call an outside server) is off, and "try it out" ca
 document's server: the gateway, which is also the page's origin. A browser signed in to
 the console calls with its session cookie, and the page adds the session's CSRF token to
 every call that changes state, so "try it out" works for services that are not public.
+
+Why here: apispec makes documents, not pages.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 The validator is imported on first use: processes that never validate (and the API until
 it first builds its own document) start without it.
+
+Why here: apispec validates nothing; openapi-spec-validator does, and this words its
+errors.
 """
 
 from __future__ import annotations

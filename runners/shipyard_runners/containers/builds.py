@@ -22,7 +22,7 @@ from shipyard_runners.containers.engine import engine_errors
 from shipyard_runners.protocol import LogSink
 from shipyard_sdk.errors import BuildFailed
 
-__all__ = ["build_image"]
+__all__ = ["OutputLines", "build_image"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,14 @@ _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _NOISE = re.compile(r"^ ---> (Running in|Using cache|[0-9a-f]{12}$)|^Removing intermediate")
 
 
-class _Lines:
-    """Reassembles whole lines from the pieces the engine sends."""
+class OutputLines:
+    """Reassembles whole lines from the pieces a container's output comes in, logs each,
+    and keeps the last ones that are not blank (a failure's reason)."""
 
     def __init__(self, log: LogSink) -> None:
         self.log = log
         self.partial = ""
         self.last: deque[str] = deque(maxlen=20)
-        self.step = ""
 
     def feed(self, text: str) -> None:
         self.partial += text.replace("\r\n", "\n")
@@ -51,6 +51,19 @@ class _Lines:
         if self.partial:
             self._line(self.partial)
             self.partial = ""
+
+    def _line(self, line: str) -> None:
+        if line.strip():
+            self.last.append(line)
+        self.log(line)
+
+
+class _Lines(OutputLines):
+    """A build's output: the step it is at, and its noise kept out of ``last``."""
+
+    def __init__(self, log: LogSink) -> None:
+        super().__init__(log)
+        self.step = ""
 
     def _line(self, line: str) -> None:
         line = _COLOUR.sub("", line).rstrip("\r")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import deque
 
 import docker.errors
 from docker.models.containers import Container
 
 from shipyard_runners.commands import describe
+from shipyard_runners.containers.builds import OutputLines
 from shipyard_runners.containers.dockerfiles import VENV
 from shipyard_runners.containers.engine import engine_errors
 from shipyard_runners.containers.route_lists import copy_route_list
@@ -34,38 +34,13 @@ CHECK_COMMAND = (f"{VENV}/bin/python", "-m", "shipyard_sdk.runtime.check", "--ro
 WHAT = "importing the app"
 
 
-class _Lines:
-    """Whole lines out of the pieces a container's output comes in; the last ones kept."""
-
-    def __init__(self, log: LogSink) -> None:
-        self.log = log
-        self.partial = ""
-        self.last: deque[str] = deque(maxlen=20)
-
-    def feed(self, text: str) -> None:
-        self.partial += text.replace("\r\n", "\n")
-        *complete, self.partial = self.partial.split("\n")
-        for line in complete:
-            self._line(line)
-
-    def flush(self) -> None:
-        if self.partial:
-            self._line(self.partial)
-            self.partial = ""
-
-    def _line(self, line: str) -> None:
-        if line.strip():
-            self.last.append(line)
-        self.log(line)
-
-
 def run_import_check(container: Container, log: LogSink, *, shown: dict[str, str],
                      timeout: float, memory_bytes: int) -> bytes:
     """Start the created check ``container``, stream its output to ``log`` and return the
     route list it wrote; ``BuildFailed`` when the app does not import. ``shown`` is what
     the log may say of its environment. The caller removes the container."""
     log("$ " + describe(list(CHECK_COMMAND), shown))
-    lines = _Lines(log)
+    lines = OutputLines(log)
     timed_out = threading.Event()
 
     def expire() -> None:

@@ -15,7 +15,7 @@ from docker.models.containers import Container
 
 from shipyard_runners.containers.dockerfiles import ROUTES_FILE
 from shipyard_runners.containers.engine import engine_errors
-from shipyard_runners.protocol import AppRoutes, Route
+from shipyard_runners.protocol import AppRoutes
 from shipyard_sdk.errors import BuildFailed
 
 __all__ = ["MAX_ROUTE_LIST_BYTES", "copy_route_list", "parse_route_list", "read_route_list"]
@@ -43,17 +43,9 @@ def copy_route_list(container: Container, path: str) -> bytes:
 
 def parse_route_list(data: bytes) -> AppRoutes:
     try:
-        listed = json.loads(data.decode("utf-8"))
-        routes = tuple(
-            Route(
-                rule=str(item["rule"]), endpoint=str(item["endpoint"]),
-                method=str(item["method"]), docstring=str(item.get("docstring") or ""),
-            )
-            for item in listed["routes"]
-        )
-    except (ValueError, KeyError, TypeError) as exc:
+        return AppRoutes.from_dict(json.loads(data.decode("utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BuildFailed(f"the app's route list is unreadable: {exc}") from exc
-    return AppRoutes(routes=routes, problem=str(listed.get("problem") or ""))
 
 
 def read_route_list(client: docker.DockerClient, image: str, labels: dict[str, str]

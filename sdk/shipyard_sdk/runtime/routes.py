@@ -10,7 +10,9 @@ check. It imports the app as an instance would and writes to ``OUTPUT`` one JSON
 
 one entry per (rule, method), HEAD and Flask's automatic OPTIONS left out, with the raw
 docstring of the view that answers it ("" when it has none): for a class-based view, the
-docstring of its method for that HTTP method. Nothing here parses YAML or builds OpenAPI:
+docstring of its method for that HTTP method. An entry whose view declares an operation for
+flasgger (``swag_from``, a ``file:`` docstring) also has ``"spec": {"kind", "source",
+"text"}`` (see ``flasgger_specs``). Nothing here parses YAML or builds OpenAPI:
 the control plane does that from this data, so the runtime needs nothing but the app's own
 packages. ``problem`` says why no route could be listed (an app that is not a Flask app).
 Exits 1, with the traceback on stderr, only when the app does not import.
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shipyard_sdk.runtime.flasgger_specs import flasgger_spec
 from shipyard_sdk.runtime.loader import app_location, load_app
 
 __all__ = ["list_routes", "main", "write_route_list"]
@@ -39,6 +42,14 @@ MAX_DOCSTRING_CHARS = 64 * 1024
 def _is_static(endpoint: str) -> bool:
     """Flask's own static-file endpoints (``static``, ``<blueprint>.static``)."""
     return endpoint == "static" or endpoint.endswith(".static")
+
+
+def _handler(view: Callable[..., Any] | None, method: str) -> Any:
+    """What answers ``method``: a class-based view's method for it, else ``view``."""
+    if view is None:
+        return None
+    handler = getattr(getattr(view, "view_class", None), method.lower(), None)
+    return view if handler is None else handler
 
 
 def _docstring(view: Callable[..., Any] | None, method: str) -> str:
@@ -54,13 +65,13 @@ def _docstring(view: Callable[..., Any] | None, method: str) -> str:
     return inspect.cleandoc(raw)[: MAX_DOCSTRING_CHARS + 1]
 
 
-def list_routes(app: Any) -> tuple[list[dict[str, str]], str]:
+def list_routes(app: Any) -> tuple[list[dict[str, Any]], str]:
     """The routes of a Flask ``app`` as plain data, and a problem ("" when there is none)."""
     url_map = getattr(app, "url_map", None)
     views = getattr(app, "view_functions", None)
     if url_map is None or not isinstance(views, dict):
         return [], f"the app is a {type(app).__name__}, not a Flask app: no route can be listed"
-    routes: list[dict[str, str]] = []
+    routes: list[dict[str, Any]] = []
     for rule in url_map.iter_rules():
         if _is_static(rule.endpoint):
             continue
@@ -69,12 +80,17 @@ def list_routes(app: Any) -> tuple[list[dict[str, str]], str]:
             skipped.add("OPTIONS")
         view = views.get(rule.endpoint)
         for method in sorted(set(rule.methods or ()) - skipped):
-            routes.append({
+            docstring = _docstring(view, method)
+            route: dict[str, Any] = {
                 "rule": rule.rule,
                 "endpoint": rule.endpoint,
                 "method": method,
-                "docstring": _docstring(view, method),
-            })
+                "docstring": docstring,
+            }
+            spec = flasgger_spec(_handler(view, method), rule.endpoint, method, docstring)
+            if spec is not None:
+                route["spec"] = spec
+            routes.append(route)
     return routes, ""
 
 

@@ -1,0 +1,122 @@
+"""Putting a document together with apispec: its ``APISpec``, the components registered
+through it, one ``path`` call per operation.
+
+apispec does what a document's assembly needs: it keeps the paths in the order they come,
+merges the methods of one path, registers each component under a name it refuses twice,
+makes response codes strings and path parameters required, and refuses a parameter
+without a name or a place, or twice the same. Two things it does not take as they are
+written, so they are handed to it in its own terms:
+
+- a parameter that is a ``$ref`` to ``#/components/parameters/NAME`` is given as the
+  string ``NAME``, which apispec turns back into that reference (it checks every
+  parameter object for ``name`` and ``in``, which a reference has not);
+- components sections it has no method for (``requestBodies``, ``callbacks``) go in as
+  top-level options, which its ``to_dict`` merges into ``components``.
+
+An operation apispec refuses is reported to the caller (``Refused``), which documents it
+without its YAML; nothing else here judges an operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from apispec import APISpec
+from apispec.exceptions import APISpecError
+
+from shipyard.openapi.validation import OPENAPI_VERSION
+
+__all__ = ["PlacedOperation", "Refused", "assemble"]
+
+_PARAMETER_REF = "#/components/parameters/"
+_TOP_LEVEL_ORDER = ("openapi", "info", "servers", "tags", "paths", "components")
+_REGISTERED = ("schemas", "responses", "parameters", "headers", "examples", "links",
+               "securitySchemes")
+
+
+@dataclass(frozen=True)
+class PlacedOperation:
+    """One operation and where it goes."""
+
+    path: str
+    method: str
+    operation: Mapping[str, Any]
+
+
+class Refused(ValueError):
+    """apispec would not take an operation; the message says why."""
+
+
+def assemble(
+    info: Mapping[str, Any],
+    operations: Sequence[PlacedOperation],
+    *,
+    components: Mapping[str, Any] | None = None,
+    tags: Sequence[Mapping[str, Any]] = (),
+    refused: Callable[[PlacedOperation, Refused], Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The document of ``operations`` with ``components`` and ``tags``. An operation apispec
+    refuses is replaced by what ``refused`` makes of it, or raises ``Refused``."""
+    extra_info = {key: value for key, value in info.items() if key not in ("title", "version")}
+    components = dict(components or {})
+    unregistered = {name: dict(section) for name, section in components.items()
+                    if name not in _REGISTERED and section}
+    options: dict[str, Any] = {}
+    if extra_info:
+        options["info"] = extra_info
+    if unregistered:
+        options["components"] = unregistered
+    spec = APISpec(title=str(info["title"]), version=str(info["version"]),
+                   openapi_version=OPENAPI_VERSION, **options)
+    _register(spec, components)
+    for tag in tags:
+        spec.tag(dict(tag))
+    for placed in operations:
+        try:
+            _add(spec, placed.path, placed.method, placed.operation)
+        except Refused as exc:
+            if refused is None:
+                raise
+            _add(spec, placed.path, placed.method, refused(placed, exc))
+    document = spec.to_dict()
+    # apispec puts the paths before the version; a reader expects the usual order.
+    return {key: document[key] for key in (*_TOP_LEVEL_ORDER, *document) if key in document}
+
+
+def _register(spec: APISpec, components: Mapping[str, Any]) -> None:
+    registry = spec.components
+    for name, schema in (components.get("schemas") or {}).items():
+        registry.schema(name, schema)
+    for name, response in (components.get("responses") or {}).items():
+        registry.response(name, response)
+    for name, parameter in (components.get("parameters") or {}).items():
+        registry.parameter(name, parameter.get("in", ""), parameter)
+    for name, header in (components.get("headers") or {}).items():
+        registry.header(name, header)
+    for name, example in (components.get("examples") or {}).items():
+        registry.example(name, example)
+    for name, link in (components.get("links") or {}).items():
+        registry.link(name, link)
+    for name, scheme in (components.get("securitySchemes") or {}).items():
+        registry.security_scheme(name, scheme)
+
+
+def _add(spec: APISpec, path: str, method: str, operation: Mapping[str, Any]) -> None:
+    given = dict(operation)
+    parameters = given.get("parameters")
+    if isinstance(parameters, list):
+        given["parameters"] = [_in_apispec_terms(parameter) for parameter in parameters]
+    try:
+        spec.path(path=path, operations={method.lower(): given})
+    except APISpecError as exc:
+        raise Refused(str(exc)) from None
+
+
+def _in_apispec_terms(parameter: Any) -> Any:
+    if isinstance(parameter, dict) and set(parameter) == {"$ref"}:
+        ref = parameter["$ref"]
+        if isinstance(ref, str) and ref.startswith(_PARAMETER_REF):
+            return ref.removeprefix(_PARAMETER_REF)
+    return parameter
