@@ -11,7 +11,10 @@ written, so they are handed to it in its own terms:
   string ``NAME``, which apispec turns back into that reference (it checks every
   parameter object for ``name`` and ``in``, which a reference has not);
 - components sections it has no method for (``requestBodies``, ``callbacks``) go in as
-  top-level options, which its ``to_dict`` merges into ``components``.
+  top-level options, which its ``to_dict`` merges into ``components``;
+- a request body that is a ``$ref`` (to ``requestBodies``) is put back into its operation
+  after apispec is done: apispec reads every request body's ``content``, which a
+  reference has not.
 
 An operation apispec refuses is reported to the caller (``Refused``), which documents it
 without its YAML; nothing else here judges an operation.
@@ -73,14 +76,17 @@ def assemble(
     _register(spec, components)
     for tag in tags:
         spec.tag(dict(tag))
+    bodies: list[tuple[str, str, Any]] = []
     for placed in operations:
         try:
-            _add(spec, placed.path, placed.method, placed.operation)
+            bodies += _add(spec, placed.path, placed.method, placed.operation)
         except Refused as exc:
             if refused is None:
                 raise
-            _add(spec, placed.path, placed.method, refused(placed, exc))
+            bodies += _add(spec, placed.path, placed.method, refused(placed, exc))
     document = spec.to_dict()
+    for path, method, body in bodies:
+        document["paths"][path][method]["requestBody"] = body
     # apispec puts the paths before the version; a reader expects the usual order.
     return {key: document[key] for key in (*_TOP_LEVEL_ORDER, *document) if key in document}
 
@@ -103,15 +109,26 @@ def _register(spec: APISpec, components: Mapping[str, Any]) -> None:
         registry.security_scheme(name, scheme)
 
 
-def _add(spec: APISpec, path: str, method: str, operation: Mapping[str, Any]) -> None:
+def _add(spec: APISpec, path: str, method: str, operation: Mapping[str, Any]
+         ) -> list[tuple[str, str, Any]]:
+    """Add one operation; the request body to put back after (see the module)."""
     given = dict(operation)
+    method = method.lower()
     parameters = given.get("parameters")
     if isinstance(parameters, list):
         given["parameters"] = [_in_apispec_terms(parameter) for parameter in parameters]
+    body = given.get("requestBody")
+    deferred = []
+    if isinstance(body, dict) and "$ref" in body:
+        deferred.append((path, method, given.pop("requestBody")))
     try:
-        spec.path(path=path, operations={method.lower(): given})
+        spec.path(path=path, operations={method: given})
     except APISpecError as exc:
         raise Refused(str(exc)) from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # apispec assumes the shapes it writes; a valid document may use others.
+        raise Refused(f"apispec cannot take it ({type(exc).__name__}: {exc})") from None
+    return deferred
 
 
 def _in_apispec_terms(parameter: Any) -> Any:
