@@ -105,7 +105,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             body = b""
             while True:
-                size = int(self.rfile.readline().split(b";")[0], 16)
+                line = self.rfile.readline()
+                if not line:  # the gateway gave up the call mid-body (its client left)
+                    raise ConnectionAbortedError("the body ended before its last chunk")
+                size = int(line.split(b";")[0], 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b""):
                         pass
@@ -152,8 +155,9 @@ class FakeServer(ThreadingHTTPServer):
         self.release.clear()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A gateway that stops resets its pooled connections: not an error here."""
-        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+        """A gateway that stops resets (or closes) its pooled connections: not an error
+        here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # reset, broken pipe
             super().handle_error(request, client_address)
 
     def stop(self) -> None:

@@ -355,6 +355,9 @@ def test_a_sandboxed_page_is_told_apart_and_may_read_what_the_gateway_allows() -
     assert b"Access-Control" not in answer.head(200, b"OK", False, False, True, "v1", b"rid")
     control_plane = answer.head(200, b"OK", False, False, True, None, b"rid", served_page=True)
     assert b"Access-Control-Allow-Origin" not in control_plane
+    own = ResponseHeaders([(b"Access-Control-Allow-Origin", b"*")])
+    head = own.head(200, b"OK", False, False, True, "v1", b"rid", served_page=True)
+    assert head.count(b"Access-Control-Allow-Origin") == 1  # the service's own
 
 
 @pytest.mark.parametrize(

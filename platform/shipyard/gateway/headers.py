@@ -252,11 +252,15 @@ def _count(value: bytes) -> int | None:
 class ResponseHeaders:
     """An upstream answer's headers, sorted into what is passed back and its framing."""
 
-    __slots__ = ("chunked", "content_length", "kept", "predictions", "warnings")
+    __slots__ = ("allows_origins", "chunked", "content_length", "kept", "predictions",
+                 "warnings")
 
     def __init__(self, headers: HeaderList) -> None:
         kept: HeaderList = []
         connection: list[bytes] = []
+        # The service answers CORS itself: the gateway adds no second Allow-Origin, which
+        # a browser would refuse.
+        self.allows_origins = False
         self.content_length: bytes | None = None
         self.chunked = False
         self.predictions: int | None = None
@@ -277,6 +281,8 @@ class ResponseHeaders:
                 elif lowered == b"transfer-encoding":
                     self.chunked = True
             elif lowered not in _RESPONSE_REPLACED:
+                if lowered == b"access-control-allow-origin":
+                    self.allows_origins = True
                 kept.append((name, value))
         if connection:
             named = _hop_names(connection)
@@ -320,7 +326,7 @@ class ResponseHeaders:
         if generation is not None:  # a service's answer
             pieces += (b"X-Shipyard-Generation: ", generation.encode(), b"\r\n",
                        SERVICE_SANDBOX)
-            if served_page:
+            if served_page and not self.allows_origins:
                 pieces.append(SERVED_PAGE_READ)
         else:
             pieces.append(control_plane_line)
