@@ -35,8 +35,11 @@ __all__ = ["PlacedOperation", "Refused", "assemble"]
 
 _PARAMETER_REF = "#/components/parameters/"
 _TOP_LEVEL_ORDER = ("openapi", "info", "servers", "tags", "paths", "components")
-_REGISTERED = ("schemas", "responses", "parameters", "headers", "examples", "links",
-               "securitySchemes")
+_REGISTERED = {  # components section -> the method of apispec's that registers one
+    "schemas": "schema", "responses": "response", "parameters": "parameter",
+    "headers": "header", "examples": "example", "links": "link",
+    "securitySchemes": "security_scheme",
+}
 
 
 @dataclass(frozen=True)
@@ -92,21 +95,13 @@ def assemble(
 
 
 def _register(spec: APISpec, components: Mapping[str, Any]) -> None:
-    registry = spec.components
-    for name, schema in (components.get("schemas") or {}).items():
-        registry.schema(name, schema)
-    for name, response in (components.get("responses") or {}).items():
-        registry.response(name, response)
-    for name, parameter in (components.get("parameters") or {}).items():
-        registry.parameter(name, parameter.get("in", ""), parameter)
-    for name, header in (components.get("headers") or {}).items():
-        registry.header(name, header)
-    for name, example in (components.get("examples") or {}).items():
-        registry.example(name, example)
-    for name, link in (components.get("links") or {}).items():
-        registry.link(name, link)
-    for name, scheme in (components.get("securitySchemes") or {}).items():
-        registry.security_scheme(name, scheme)
+    for section, method in _REGISTERED.items():
+        register = getattr(spec.components, method)
+        for name, component in (components.get(section) or {}).items():
+            if section == "parameters":  # apispec takes a parameter's place apart
+                register(name, component.get("in", ""), component)
+            else:
+                register(name, component)
 
 
 def _add(spec: APISpec, path: str, method: str, operation: Mapping[str, Any]

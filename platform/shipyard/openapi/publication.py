@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from shipyard.contracts.routing_table import INVOKE_PREFIX
+
 __all__ = ["SECURITY", "SECURITY_SCHEMES", "gateway_url", "published"]
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -40,8 +42,6 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 """Name → OpenAPI security scheme, declared in every served document."""
 SECURITY: list[dict[str, list[str]]] = [{"sigv4": []}, {"apiKey": []}, {"session": []}]
 """The requirement applied to every operation of a service that is not public."""
-
-INVOKE_PREFIX = "/user-services/invoke/"
 
 
 def gateway_url(public_url: str, service_name: str) -> str:

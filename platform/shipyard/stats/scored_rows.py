@@ -19,12 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard.contracts.routing_table import INVOKE_PREFIX
+
 __all__ = [
     "MAX_ASSOCIATION_ID", "ScoredAnswer", "ScoredCall", "ScoredRows", "answer_of",
     "association_id_of", "predictions_of", "scored_rows",
 ]
 
-INVOKE_PREFIX = "/user-services/invoke/"
 MAX_ASSOCIATION_ID = 255
 """Characters an association id may have; a longer one is no id."""
 

@@ -102,16 +102,10 @@ class SecretFolders:
         return len(gone)
 
     def purge(self) -> None:
-        for owner in self._owners():
-            self.remove(owner)
+        with contextlib.suppress(RunnerError):
+            self.discard_except(())
         with contextlib.suppress(OSError):
             self.root.rmdir()
-
-    def _owners(self) -> list[str]:
-        try:
-            return [entry.name for entry in os.scandir(self.root) if _OWNER.match(entry.name)]
-        except OSError:
-            return []
 
     def _folder(self, owner: str) -> Path:
         if not _OWNER.match(owner):
