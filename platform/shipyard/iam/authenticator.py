@@ -24,7 +24,7 @@ from shipyard.iam.browser_sessions import SessionGrant, token_digest
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import ANONYMOUS, Caller
 from shipyard.iam.rejection import SignatureRejected
-from shipyard.iam.sigv4 import Verifier
+from shipyard.iam.sigv4 import SigningSecret, Verifier
 
 __all__ = [
     "API_KEY_REJECTED", "CREDENTIALS_NEEDED", "CSRF_REFUSED", "SESSION_ENDED", "Authenticator",
@@ -58,30 +58,58 @@ _CACHED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("cached_only
 
 
 class _TimedCache:
+    """Values looked up by key and kept for ``ttl`` seconds. Concurrent lookups of one
+    stale key load it once: the others wait for that load rather than each asking the
+    store (a busy gateway would otherwise send every call in flight to the store each
+    time a key ages out)."""
+
     def __init__(self, ttl: float, max_size: int = 4096) -> None:
         self.ttl = ttl
         self.max_size = max_size
         self._entries: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def get(self, key: str, load: Callable[[str], object]) -> object:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
+        # A dict read is atomic: the hit path takes no lock.
+        hit = self._entries.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
         if _CACHED_ONLY.get():
             raise NotCached(key)
-        value = load(key)
         with self._lock:
-            if len(self._entries) >= self.max_size:
-                self._entries.clear()
-            self._entries[key] = (now, value)
-        return value
+            loading = self._loading.setdefault(key, threading.Lock())
+        try:
+            with loading:
+                hit = self._entries.get(key)
+                now = time.monotonic()
+                if hit is not None and now - hit[0] < self.ttl:
+                    return hit[1]  # loaded while this one waited
+                value = load(key)
+                with self._lock:
+                    if len(self._entries) >= self.max_size:
+                        self._entries.clear()
+                    self._entries[key] = (now, value)
+                return value
+        finally:
+            with self._lock:
+                if self._loading.get(key) is loading:
+                    del self._loading[key]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class _KnownKey:
+    """One lookup of an access key: what it resolved to, and its secret with the signing
+    keys derived from it (see ``SigningSecret``), dropped together when the lookup ages out."""
+
+    __slots__ = ("resolved", "signing")
+
+    def __init__(self, resolved: ResolvedKey) -> None:
+        self.resolved = resolved
+        self.signing = SigningSecret(resolved.secret)
 
 
 class Authenticator:
@@ -184,12 +212,20 @@ class Authenticator:
         self._api_keys.clear()
         self._sessions.clear()
 
-    def _key(self, access_key_id: str) -> ResolvedKey | None:
-        return self._access_keys.get(access_key_id, self._resolve_access_key)  # type: ignore[return-value]
+    def _known(self, access_key_id: str) -> _KnownKey | None:
+        return self._access_keys.get(access_key_id, self._look_up_key)  # type: ignore[return-value]
 
-    def _secret_of(self, access_key_id: str) -> str | None:
-        found = self._key(access_key_id)
-        return None if found is None else found.secret
+    def _look_up_key(self, access_key_id: str) -> _KnownKey | None:
+        resolved = self._resolve_access_key(access_key_id)
+        return None if resolved is None else _KnownKey(resolved)
+
+    def _key(self, access_key_id: str) -> ResolvedKey | None:
+        known = self._known(access_key_id)
+        return None if known is None else known.resolved
+
+    def _secret_of(self, access_key_id: str) -> SigningSecret | None:
+        known = self._known(access_key_id)
+        return None if known is None else known.signing
 
 
 def require_authenticated(caller: Caller) -> Caller:

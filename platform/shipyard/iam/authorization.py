@@ -21,6 +21,7 @@ no region sign; which regions and services are accepted is the verifier's busine
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,10 @@ _SCOPE_PART = re.compile(r"[^/\s,;=]+")
 _SCOPE_DATE = re.compile(r"[0-9]{8}")
 _EXPIRES = re.compile(r"[0-9]{1,6}")
 _AUTH_SEPARATOR = re.compile(r", *")
+# The layout every SDK writes, read in one match; any other order takes the general path.
+_AUTH_USUAL = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^,]*), *SignedHeaders=([^,]*), *Signature=([^,]*)"
+)
 _AUTH_FIELDS = ("Credential", "SignedHeaders", "Signature")
 _AUTH_LAYOUT = (
     "the Authorization header must hold Credential=, SignedHeaders= and Signature= once "
@@ -98,9 +103,10 @@ class SignatureInfo:
 
 
 def single_header(request: SignedRequest, name: str) -> str | None:
-    """The one value of header ``name``, stripped; ``None`` when absent, rejected as
-    malformed when repeated (for headers that SigV4 gives a meaning to)."""
-    values = request.header_values(name)
+    """The one value of header ``name`` (a lowercase name), stripped; ``None`` when
+    absent, rejected as malformed when repeated (for headers that SigV4 gives a meaning
+    to)."""
+    values = request.values_of(name)
     if len(values) > 1:
         raise SignatureRejected.malformed(f"the {name} header appears {len(values)} times")
     return values[0].strip() if values else None
@@ -204,27 +210,38 @@ def _read_header_form(request: SignedRequest, authorization: str) -> SignatureIn
         raise SignatureRejected.malformed(
             "the Authorization header does not start with 'AWS4-HMAC-SHA256 '"
         )
-    fields: dict[str, str] = {}
-    for part in _AUTH_SEPARATOR.split(authorization[len(prefix):]):
-        name, equals, value = part.partition("=")
-        if not equals or name not in _AUTH_FIELDS or name in fields:
-            raise SignatureRejected.malformed(_AUTH_LAYOUT)
-        fields[name] = value
-    if len(fields) != len(_AUTH_FIELDS):
-        raise SignatureRejected.malformed(_AUTH_LAYOUT)
-    access_key_id, scope = _parse_credential(fields["Credential"])
-    signed_headers = _parse_signed_headers(fields["SignedHeaders"])
+    usual = _AUTH_USUAL.fullmatch(authorization)
+    if usual is not None:
+        credential, signed, signature = usual.groups()
+    else:
+        fields = _auth_fields(authorization[len(prefix):])
+        credential, signed, signature = (fields[name] for name in _AUTH_FIELDS)
+    access_key_id, scope = _parse_credential(credential)
+    signed_headers = _parse_signed_headers(signed)
     amz_date, request_time = _header_date(request, signed_headers)
     return SignatureInfo(
         presigned=False,
         access_key_id=access_key_id,
         scope=scope,
         signed_headers=signed_headers,
-        signature=_parse_signature(fields["Signature"]),
+        signature=_parse_signature(signature),
         amz_date=amz_date,
         request_time=request_time,
         session_token=single_header(request, SESSION_TOKEN_HEADER),
     )
+
+
+def _auth_fields(text: str) -> dict[str, str]:
+    """The fields of an Authorization header after its algorithm, in any order."""
+    fields: dict[str, str] = {}
+    for part in _AUTH_SEPARATOR.split(text):
+        name, equals, value = part.partition("=")
+        if not equals or name not in _AUTH_FIELDS or name in fields:
+            raise SignatureRejected.malformed(_AUTH_LAYOUT)
+        fields[name] = value
+    if len(fields) != len(_AUTH_FIELDS):
+        raise SignatureRejected.malformed(_AUTH_LAYOUT)
+    return fields
 
 
 def _one_param(params: dict[str, list[str]], name: str) -> str:
@@ -241,7 +258,23 @@ def _optional_param(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _read_query_form(request: SignedRequest, params: dict[str, list[str]]) -> SignatureInfo:
+def _read_query_form(request: SignedRequest) -> SignatureInfo:
+    info = _query_form(request.query)
+    token_header = single_header(request, SESSION_TOKEN_HEADER)
+    if token_header is None:
+        return info
+    if info.session_token is None:
+        return dataclasses.replace(info, session_token=token_header)
+    if token_header != info.session_token:
+        raise SignatureRejected.malformed("the query and the header carry different session tokens")
+    return info
+
+
+@memoized_when_short
+def _query_form(raw_query: str) -> SignatureInfo:
+    """The signature information of a presigned query: a pure function of its text, so a
+    presigned URL called again is read once (see ``memo``)."""
+    params = _params_by_name(raw_query)
     if _one_param(params, "X-Amz-Algorithm") != ALGORITHM:
         raise SignatureRejected.malformed("X-Amz-Algorithm is not AWS4-HMAC-SHA256")
     access_key_id, scope = _parse_credential(_one_param(params, "X-Amz-Credential"))
@@ -255,9 +288,6 @@ def _read_query_form(request: SignedRequest, params: dict[str, list[str]]) -> Si
             f"X-Amz-Expires is not a whole number of seconds from 1 to {MAX_EXPIRES}"
         )
     token = _optional_param(params, "X-Amz-Security-Token")
-    token_header = single_header(request, SESSION_TOKEN_HEADER)
-    if token is not None and token_header is not None and token_header != token:
-        raise SignatureRejected.malformed("the query and the header carry different session tokens")
     return SignatureInfo(
         presigned=True,
         access_key_id=access_key_id,
@@ -267,7 +297,7 @@ def _read_query_form(request: SignedRequest, params: dict[str, list[str]]) -> Si
         amz_date=amz_date,
         request_time=request_time,
         expires=int(expires),
-        session_token=token if token is not None else token_header,
+        session_token=token,
     )
 
 
@@ -278,13 +308,17 @@ def _params_by_name(raw_query: str) -> dict[str, list[str]]:
     return params
 
 
+@memoized_when_short
+def _claims_presigned(raw_query: str) -> bool:
+    return any(name in _PRESIGN_MARKERS for name, _ in query_parameters(raw_query))
+
+
 def is_sigv4_signed(request: SignedRequest) -> bool:
     """Whether the request claims a SigV4 signature at all (so that a caller can choose
     between SigV4, an API key and anonymous access before verifying)."""
     if any(value.lstrip().startswith("AWS4-") for value in request.header_values("authorization")):
         return True
-    names = {name for name, _ in query_parameters(request.query)}
-    return any(marker in names for marker in _PRESIGN_MARKERS)
+    return bool(request.query) and _claims_presigned(request.query)
 
 
 def read_signature(request: SignedRequest) -> SignatureInfo:
@@ -294,8 +328,7 @@ def read_signature(request: SignedRequest) -> SignatureInfo:
     ``MALFORMED`` when it is but something is out of form.
     """
     authorization = single_header(request, "authorization")
-    params = _params_by_name(request.query)
-    presigned = any(marker in params for marker in _PRESIGN_MARKERS)
+    presigned = bool(request.query) and _claims_presigned(request.query)
     if authorization is not None and presigned:
         raise SignatureRejected.malformed(
             "both an Authorization header and presigned query parameters"
@@ -307,7 +340,7 @@ def read_signature(request: SignedRequest) -> SignatureInfo:
             )
         info = _read_header_form(request, authorization)
     elif presigned:
-        info = _read_query_form(request, params)
+        info = _read_query_form(request)
     else:
         raise SignatureRejected(
             SignatureRejected.MISSING,

@@ -35,7 +35,7 @@ import hashlib
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from shipyard.iam.memo import memoized_when_short
@@ -116,10 +116,16 @@ class SignedRequest:
         for name, value in headers:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise TypeError("header names and values must be text")
-            values.setdefault(name.lower(), []).append(value)
+            lowered = name.lower()
+            found = values.get(lowered)
+            if found is None:
+                values[lowered] = [value]
+            else:
+                found.append(value)
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "_values", values)
-        if self.now.tzinfo is None or self.now.utcoffset() is None:
+        zone = self.now.tzinfo
+        if zone is not UTC and (zone is None or self.now.utcoffset() is None):
             raise ValueError("SignedRequest.now must be timezone-aware")
         if self.body_sha256 is not None:
             if self.body:
@@ -152,6 +158,10 @@ class SignedRequest:
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (any case), in arrival order."""
         return list(self._values.get(name.lower(), ()))
+
+    def values_of(self, name: str) -> Sequence[str]:
+        """``header_values`` of a lowercase ``name``, without the copy (not to be changed)."""
+        return self._values.get(name, ())
 
     def payload_sha256(self) -> str:
         """The SHA-256 hex digest of the body actually received."""
@@ -300,7 +310,9 @@ def _canonical_component(raw: str) -> str:
 
 
 def _trim_header_value(value: str) -> str:
-    return _HEADER_WHITESPACE.sub(" ", value).strip(" ")
+    if "  " in value or "\t" in value or "\r" in value or "\n" in value:
+        return _HEADER_WHITESPACE.sub(" ", value).strip(" ")
+    return value.strip(" ")  # no run to fold: the regular expression would change nothing
 
 
 def canonical_headers(headers: Iterable[tuple[str, str]], signed_headers: Iterable[str]) -> str:
@@ -328,7 +340,10 @@ def _canonical_headers_of(request: SignedRequest, names: list[str]) -> str:
         values = request._values.get(name)
         if not values:
             raise ValueError(f"signed header {name!r} is not in the request")
-        lines.append(f"{name}:{','.join(_trim_header_value(value) for value in values)}\n")
+        if len(values) == 1:
+            lines.append(f"{name}:{_trim_header_value(values[0])}\n")
+        else:
+            lines.append(f"{name}:{','.join(_trim_header_value(value) for value in values)}\n")
     return "".join(lines)
 
 

@@ -1,13 +1,14 @@
 """Memoized pure functions of short request texts, for the signature check.
 
-The canonical forms of a path or a query, and the parsed parts of a credential, are pure
-functions of the text received, so a service's paths and a client's repeated texts are
-worked out once and then looked up. That is safe to cache: an entry holds no secret and
-proves nothing, since the signature over them is still computed with the caller's key on
-every request, and a revoked key or a changed secret is looked up as before. Only short
-texts are kept (at most ``MEMO_ENTRIES`` of at most ``MEMO_LENGTH`` characters each, per
-function), so that no caller can fill the memory with texts made up to be long and
-different; a longer one is worked out every time.
+The canonical forms of a path or a query, and the parsed parts of a credential or of a
+presigned query's signature information, are pure functions of the text received, so a
+service's paths and a client's repeated texts are worked out once and then looked up.
+That is safe to cache: an entry holds no secret and proves nothing, since the signature
+over them is still computed with the caller's key on every request, and a revoked key or
+a changed secret is looked up as before. Only short texts are kept (at most
+``MEMO_ENTRIES`` of at most ``MEMO_LENGTH`` characters each, per function), so that no
+caller can fill the memory with texts made up to be long and different; a longer one is
+worked out every time.
 """
 
 from __future__ import annotations

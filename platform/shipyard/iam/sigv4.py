@@ -57,6 +57,7 @@ __all__ = [
     "UNSIGNED_PAYLOAD",
     "Identity",
     "SigningKeyCache",
+    "SigningSecret",
     "Verifier",
     "compute_signature",
     "derive_signing_key",
@@ -93,6 +94,37 @@ def derive_signing_key(secret: str, date: str, region: str, service: str) -> byt
 def compute_signature(signing_key: bytes, string_to_sign: str) -> str:
     """The hex signature of a string to sign."""
     return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class SigningSecret:
+    """A secret access key as one lookup found it, with the signing keys derived from it.
+
+    Whoever looks secrets up (the authenticator, at most every ``cache_seconds`` per key)
+    makes one per lookup and drops it with that lookup, so a derived key lives exactly as
+    long as the secret it comes from may be used: a rotated or revoked secret never signs
+    with a key derived from the old one. Deriving costs four HMACs per scope and lookup,
+    instead of an HMAC per call to find the key in a cache shared by every secret
+    (``SigningKeyCache``). At most ``SCOPES`` scopes are kept (a day's, in a few regions).
+    """
+
+    __slots__ = ("_derived", "secret")
+    SCOPES = 8
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self._derived: dict[tuple[str, str, str], bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"SigningSecret(<hidden>, {len(self._derived)} derived)"
+
+    def signing_key(self, date: str, region: str, service: str) -> bytes:
+        scope = (date, region, service)
+        key = self._derived.get(scope)
+        if key is None:
+            if len(self._derived) >= self.SCOPES:
+                self._derived.clear()
+            key = self._derived[scope] = derive_signing_key(self.secret, date, region, service)
+        return key
 
 
 class SigningKeyCache:
@@ -157,9 +189,10 @@ def payload_hash(request: SignedRequest) -> str:
 class Verifier:
     """Verifies SigV4-signed requests whose credential scope names one of ``services``.
 
-    ``lookup_secret(access_key_id)`` returns the secret access key, or ``None`` for an
-    unknown (or revoked, or expired) key; it is called on every request, so revocation
-    takes effect at once, while signing keys are derived only once per secret and day.
+    ``lookup_secret(access_key_id)`` returns the secret access key (text, or a
+    ``SigningSecret`` that keeps its own derived keys), or ``None`` for an unknown (or
+    revoked, or expired) key; it is called on every request, so revocation takes effect
+    at once, while signing keys are derived only once per secret and day.
     ``normalize_path=False`` (no dot-segment removal) only exists to check vectors
     signed that way; a caller that routes by path must route on
     ``canonical.normalize_path(request.path)``, the path that was verified.
@@ -167,7 +200,7 @@ class Verifier:
 
     def __init__(
         self,
-        lookup_secret: Callable[[str], str | None],
+        lookup_secret: Callable[[str], str | SigningSecret | None],
         services: Iterable[str],
         *,
         clock_skew: timedelta = timedelta(minutes=5),
@@ -189,18 +222,22 @@ class Verifier:
         """The identity that signed ``request``; raises ``SignatureRejected`` otherwise."""
         info = read_signature(request)
         self._check_scope(info)
-        self._check_time(info, request.now.astimezone(UTC))
-        token_headers = request.header_values(SESSION_TOKEN_HEADER)
-        if token_headers and SESSION_TOKEN_HEADER not in info.signed_headers:
+        now = request.now
+        self._check_time(info, now if now.tzinfo is UTC else now.astimezone(UTC))
+        if (request.has_header(SESSION_TOKEN_HEADER)
+                and SESSION_TOKEN_HEADER not in info.signed_headers):
             raise SignatureRejected.malformed("the x-amz-security-token header is not signed")
         candidates = self._canonical_requests(request, info, payload_hash(request))
 
         secret = self._lookup_secret(info.access_key_id)
         scope = info.scope
-        signing_key = self._keys.signing_key(
-            self._decoy_secret if secret is None else secret, scope.date, scope.region,
-            scope.service,
-        )
+        if isinstance(secret, SigningSecret):
+            signing_key = secret.signing_key(scope.date, scope.region, scope.service)
+        else:
+            signing_key = self._keys.signing_key(
+                self._decoy_secret if secret is None else secret, scope.date, scope.region,
+                scope.service,
+            )
         matched = False
         for candidate in candidates:
             expected = compute_signature(
