@@ -9,7 +9,6 @@ key and a bad signature are told apart only in the server's log.
 
 from __future__ import annotations
 
-import contextvars
 import hmac
 import logging
 import threading
@@ -53,10 +52,6 @@ class NotCached(Exception):
     """A check asked to use only what is cached needs a key that is not (or is stale)."""
 
 
-# Set while a check may not touch the store (the gateway's event loop).
-_CACHED_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("cached_only", default=False)
-
-
 class _TimedCache:
     """Values looked up by key and kept for ``ttl`` seconds. Concurrent lookups of one
     stale key load it once: the others wait for that load rather than each asking the
@@ -70,12 +65,14 @@ class _TimedCache:
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
-    def get(self, key: str, load: Callable[[str], object]) -> object:
+    def get(self, key: str, load: Callable[[str], object], cached_only: bool = False) -> object:
+        """The value of ``key``, loaded when missing or stale; with ``cached_only``,
+        ``NotCached`` rather than a load."""
         # A dict read is atomic: the hit path takes no lock.
         hit = self._entries.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        if _CACHED_ONLY.get():
+        if cached_only:
             raise NotCached(key)
         with self._lock:
             loading = self._loading.setdefault(key, threading.Lock())
@@ -101,15 +98,17 @@ class _TimedCache:
             self._entries.clear()
 
 
-class _KnownKey:
-    """One lookup of an access key: what it resolved to, and its secret with the signing
-    keys derived from it (see ``SigningSecret``), dropped together when the lookup ages out."""
+class _KnownKey(SigningSecret):
+    """One lookup of an access key: its secret with the signing keys derived from it (see
+    ``SigningSecret``) and what else it resolved to, dropped together when the lookup
+    ages out."""
 
-    __slots__ = ("resolved", "signing")
+    __slots__ = ("key_id", "resolved")
 
-    def __init__(self, resolved: ResolvedKey) -> None:
+    def __init__(self, key_id: str, resolved: ResolvedKey) -> None:
+        super().__init__(resolved.secret)
+        self.key_id = key_id
         self.resolved = resolved
-        self.signing = SigningSecret(resolved.secret)
 
 
 class Authenticator:
@@ -130,6 +129,8 @@ class Authenticator:
         self._resolve_api_key = resolve_api_key
         self._resolve_session = resolve_session or (lambda _token: None)
         self.verifier = Verifier(self._secret_of, services, clock_skew=clock_skew)
+        self._cached_verifier = Verifier(self._cached_secret_of, services,
+                                         clock_skew=clock_skew)
 
     def authenticate(self, request: SignedRequest, api_key: str | None) -> Caller:
         """The caller a request's credentials stand for; ``ANONYMOUS`` when it has none.
@@ -145,30 +146,36 @@ class Authenticator:
     def verify_signature(self, request: SignedRequest, *, cached_only: bool = False) -> Caller:
         """The caller who signed ``request``. With ``cached_only``, raises ``NotCached``
         rather than look a key up in the store."""
-        token = _CACHED_ONLY.set(cached_only)
+        verifier = self._cached_verifier if cached_only else self.verifier
         try:
-            return self._verify_signature(request)
-        finally:
-            _CACHED_ONLY.reset(token)
+            known = verifier.signing_secret(request)
+        except SignatureRejected as rejection:
+            log.info("signature rejected: %s", rejection.reason)
+            raise
+        assert isinstance(known, _KnownKey)  # what this authenticator's lookups return
+        resolved = known.resolved
+        # Said only now: the signature proved the caller holds the key's secret.
+        if resolved.expired(datetime.now(UTC)):
+            log.info("signature rejected: access key %s expired", known.key_id)
+            raise SignatureRejected(SignatureRejected.KEY_EXPIRED,
+                                    reason=f"access key {known.key_id} expired")
+        return resolved.caller
 
     def verify_api_key(self, raw: str, *, cached_only: bool = False) -> Caller:
-        token = _CACHED_ONLY.set(cached_only)
-        try:
-            return self._verify_api_key(raw)
-        finally:
-            _CACHED_ONLY.reset(token)
+        caller = self._api_keys.get(raw, self._resolve_api_key, cached_only)
+        if not isinstance(caller, Caller):
+            log.info("API key rejected")
+            raise Forbidden(API_KEY_REJECTED)
+        return caller
 
     def verify_session(
         self, token: str, csrf_token: str | None, *, unsafe: bool, cached_only: bool = False,
     ) -> Caller:
         """The user signed in with the session cookie ``token``. A state-changing
         (``unsafe``) request must also bring the session's CSRF token."""
-        marker = _CACHED_ONLY.set(cached_only)
-        try:
-            # Cached under the token's digest: no raw session token stays in memory.
-            grant = self._sessions.get(token_digest(token), self._session_of_digest(token))
-        finally:
-            _CACHED_ONLY.reset(marker)
+        # Cached under the token's digest: no raw session token stays in memory.
+        grant = self._sessions.get(token_digest(token), self._session_of_digest(token),
+                                   cached_only)
         if not isinstance(grant, SessionGrant) or grant.expired(datetime.now(UTC)):
             raise Unauthorized(SESSION_ENDED)
         if unsafe and (csrf_token is None or not hmac.compare_digest(
@@ -181,29 +188,6 @@ class Authenticator:
     def _session_of_digest(self, token: str) -> Callable[[str], object]:
         return lambda _digest: self._resolve_session(token)
 
-    def _verify_signature(self, request: SignedRequest) -> Caller:
-        try:
-            identity = self.verifier.verify(request)
-        except SignatureRejected as rejection:
-            log.info("signature rejected: %s", rejection.reason)
-            raise
-        found = self._key(identity.access_key_id)
-        if found is None:  # revoked between the two looks: as if unknown
-            raise SignatureRejected(reason="access key revoked during verification")
-        # Said only now: the signature proved the caller holds the key's secret.
-        if found.expired(datetime.now(UTC)):
-            log.info("signature rejected: access key %s expired", identity.access_key_id)
-            raise SignatureRejected(SignatureRejected.KEY_EXPIRED,
-                                    reason=f"access key {identity.access_key_id} expired")
-        return found.caller
-
-    def _verify_api_key(self, raw: str) -> Caller:
-        caller = self._api_keys.get(raw, self._resolve_api_key)
-        if not isinstance(caller, Caller):
-            log.info("API key rejected")
-            raise Forbidden(API_KEY_REJECTED)
-        return caller
-
     def forget(self) -> None:
         """Drop what is cached, after a change this process made (a revocation, a new
         member), so that it holds here at once; other processes see it within
@@ -212,20 +196,20 @@ class Authenticator:
         self._api_keys.clear()
         self._sessions.clear()
 
-    def _known(self, access_key_id: str) -> _KnownKey | None:
-        return self._access_keys.get(access_key_id, self._look_up_key)  # type: ignore[return-value]
+    def _known(self, access_key_id: str, cached_only: bool) -> _KnownKey | None:
+        return self._access_keys.get(  # type: ignore[return-value]
+            access_key_id, self._look_up_key, cached_only
+        )
 
     def _look_up_key(self, access_key_id: str) -> _KnownKey | None:
         resolved = self._resolve_access_key(access_key_id)
-        return None if resolved is None else _KnownKey(resolved)
-
-    def _key(self, access_key_id: str) -> ResolvedKey | None:
-        known = self._known(access_key_id)
-        return None if known is None else known.resolved
+        return None if resolved is None else _KnownKey(access_key_id, resolved)
 
     def _secret_of(self, access_key_id: str) -> SigningSecret | None:
-        known = self._known(access_key_id)
-        return None if known is None else known.signing
+        return self._known(access_key_id, cached_only=False)
+
+    def _cached_secret_of(self, access_key_id: str) -> SigningSecret | None:
+        return self._known(access_key_id, cached_only=True)
 
 
 def require_authenticated(caller: Caller) -> Caller:

@@ -220,6 +220,22 @@ class Verifier:
 
     def verify(self, request: SignedRequest) -> Identity:
         """The identity that signed ``request``; raises ``SignatureRejected`` otherwise."""
+        info, _ = self._verified(request)
+        return Identity(
+            access_key_id=info.access_key_id,
+            scope=info.scope,
+            request_time=info.request_time,
+            presigned=info.presigned,
+            session_token=info.session_token,
+        )
+
+    def signing_secret(self, request: SignedRequest) -> str | SigningSecret:
+        """What ``lookup_secret`` gave for the key that signed ``request``, once the
+        signature holds; raises ``SignatureRejected`` otherwise (as ``verify`` does). For a
+        caller that keeps more than the secret with each lookup: one lookup serves both."""
+        return self._verified(request)[1]
+
+    def _verified(self, request: SignedRequest) -> tuple[SignatureInfo, str | SigningSecret]:
         info = read_signature(request)
         self._check_scope(info)
         now = request.now
@@ -252,13 +268,7 @@ class Verifier:
                 reason=f"signature mismatch for access key id {info.access_key_id!r} "
                 f"(canonical request sha256 {digest})"
             )
-        return Identity(
-            access_key_id=info.access_key_id,
-            scope=scope,
-            request_time=info.request_time,
-            presigned=info.presigned,
-            session_token=info.session_token,
-        )
+        return info, secret
 
     def _check_scope(self, info: SignatureInfo) -> None:
         scope = info.scope
