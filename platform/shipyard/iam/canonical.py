@@ -35,7 +35,7 @@ import hashlib
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from shipyard.iam.memo import memoized_when_short
@@ -116,16 +116,10 @@ class SignedRequest:
         for name, value in headers:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise TypeError("header names and values must be text")
-            lowered = name.lower()
-            found = values.get(lowered)
-            if found is None:
-                values[lowered] = [value]
-            else:
-                found.append(value)
+            values.setdefault(name.lower(), []).append(value)
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "_values", values)
-        zone = self.now.tzinfo
-        if zone is not UTC and (zone is None or self.now.utcoffset() is None):
+        if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise ValueError("SignedRequest.now must be timezone-aware")
         if self.body_sha256 is not None:
             if self.body:
@@ -340,10 +334,7 @@ def _canonical_headers_of(request: SignedRequest, names: list[str]) -> str:
         values = request._values.get(name)
         if not values:
             raise ValueError(f"signed header {name!r} is not in the request")
-        if len(values) == 1:
-            lines.append(f"{name}:{_trim_header_value(values[0])}\n")
-        else:
-            lines.append(f"{name}:{','.join(_trim_header_value(value) for value in values)}\n")
+        lines.append(f"{name}:{','.join(map(_trim_header_value, values))}\n")
     return "".join(lines)
 
 
