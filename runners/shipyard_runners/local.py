@@ -34,6 +34,7 @@ The runner never restarts a process: ``health`` says ``exited`` and the supervis
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import logging
@@ -70,7 +71,7 @@ from shipyard_runners.protocol import (
     Usage,
 )
 from shipyard_runners.sandbox import Sandbox, open_to_sandbox
-from shipyard_runners.service_code import ServiceCode, memory_limit, started_by
+from shipyard_runners.service_code import ServiceCode, memory_limit
 from shipyard_runners.venvs import EnvironmentStore, Installer
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from shipyard_sdk.runtime.health import HEALTH_PATH
@@ -85,6 +86,8 @@ CHECK_TIMEOUT = 300.0
 """The longest the import check, and then the route listing, of a build may run."""
 INSTANCE_KEEP_ALIVE = 75
 GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
+REAP_WAIT = 5.0
+"""How long an instance's bwrap may outlive its stopped master before it is killed."""
 MAX_ROUTE_LIST_BYTES = 16 * 1024 * 1024
 """A route list past this is refused: the service wrote it, the control plane reads it."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -95,6 +98,25 @@ def _safe(kind: str, value: str) -> str:
     if not _SAFE_NAME.match(value) or ".." in value:
         raise RunnerError(f"{kind} {value!r} cannot name a directory")
     return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _Child:
+    """An instance this runner started: its process (the master, or the bwrap around it)
+    and the master's pid."""
+
+    proc: subprocess.Popen[bytes]
+    master_pid: int
+
+    def reap(self) -> None:
+        """Wait for the process once its master is stopped; a bwrap that outlives it by
+        more than a moment is killed, so none is left unreaped."""
+        try:
+            self.proc.wait(timeout=REAP_WAIT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            self.proc.wait()
 
 
 class LocalRunner(ServiceCode):
@@ -125,7 +147,7 @@ class LocalRunner(ServiceCode):
         self.find_gpus = find_gpus
         """Describes this machine's GPUs, "" for none (see ``gpus``)."""
         self._lock = threading.Lock()
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._children: dict[str, _Child] = {}
         self._answered: set[str] = set()
         self._cpu = processes.CpuMeter()
         self._gpu_memory = GpuMemoryMeter()
@@ -343,7 +365,7 @@ class LocalRunner(ServiceCode):
             listener.close()
         master_pid = proc.pid if sandbox is None else self._sandboxed_master(proc, instance_id)
         with self._lock:
-            self._children[instance_id] = proc
+            self._children[instance_id] = _Child(proc, master_pid)
         return InstanceHandle(
             instance_id=instance_id,
             artifact_key=artifact.key,
@@ -380,20 +402,18 @@ class LocalRunner(ServiceCode):
     def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
         self._check_runner(handle.runner)
         with self._lock:
-            proc = self._children.get(handle.instance_id)
-            if proc is not None and (proc.poll() is not None or started_by(proc, handle.pid)):
+            child = self._children.get(handle.instance_id)
+            # The pid recorded at start, not the process: the master may be gone already.
+            if child is not None and child.master_pid == handle.pid:
                 del self._children[handle.instance_id]
             else:
-                proc = None  # a handle whose pid is not that instance's
+                child = None  # a handle whose pid is not that instance's
             self._answered.discard(handle.instance_id)
         self._cpu.forget(handle.instance_id)
         if handle.pid is not None:
             processes.terminate(handle.pid, handle.instance_id, grace)
-        if proc is not None:
-            # The master (reaped by terminate when it is our child) or the bwrap around
-            # it, which ends with it.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+        if child is not None:
+            child.reap()
 
     def adopt(self, handle: InstanceHandle) -> bool:
         if handle.runner != self.name:
@@ -423,7 +443,8 @@ class LocalRunner(ServiceCode):
     def _alive(self, handle: InstanceHandle) -> bool:
         self._check_runner(handle.runner)
         with self._lock:
-            proc = self._children.get(handle.instance_id)
+            child = self._children.get(handle.instance_id)
+        proc = child.proc if child is not None else None
         if proc is not None and proc.poll() is not None:
             return False  # the master, or the bwrap that ends with it, has exited
         if proc is not None and proc.pid == handle.pid:

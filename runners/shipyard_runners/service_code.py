@@ -41,7 +41,7 @@ from shipyard_runners.sandbox import Sandbox
 from shipyard_runners.venvs import EnvironmentStore
 from shipyard_sdk.errors import RunnerError
 
-__all__ = ["MASTER_WAIT", "ServiceCode", "memory_limit", "started_by"]
+__all__ = ["MASTER_WAIT", "ServiceCode", "memory_limit"]
 
 _PASSED_THROUGH = ("HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 MASTER_WAIT = 10.0
@@ -54,18 +54,6 @@ def memory_limit(memory_bytes: int, gpus: int) -> Callable[[], None] | None:
     limit = int(memory_bytes)
     # A partial of a C function: the child runs no Python bytecode between fork and exec.
     return functools.partial(resource.setrlimit, resource.RLIMIT_AS, (limit, limit))
-
-
-def started_by(proc: subprocess.Popen[bytes], pid: int | None) -> bool:
-    """Whether ``pid`` is the master ``proc`` is or, in a sandbox, runs."""
-    if pid is None:
-        return False
-    if proc.pid == pid:
-        return True
-    try:
-        return psutil.Process(pid).ppid() == proc.pid
-    except psutil.Error:
-        return False
 
 
 class ServiceCode:

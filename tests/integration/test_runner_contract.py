@@ -134,6 +134,22 @@ def process_running(pid: int | None) -> bool:
         return False
 
 
+def children() -> set[int]:
+    return {child.pid for child in psutil.Process().children()}
+
+
+def left_behind(before: set[int], within: float = 10.0) -> set[int]:
+    """Children of this process started since ``before`` that are still there, running or
+    ended and never waited for, once they have had ``within`` seconds to go."""
+    deadline = time.monotonic() + within
+    while True:
+        left = children() - before
+        running = {pid for pid in left if process_running(pid)}
+        if not running or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def hello(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Artifact:
     code = write_service(tmp_path_factory.mktemp("hello"), HELLO % "hi")
@@ -203,6 +219,7 @@ def test_code_only_change_reuses_the_environment(
 def test_a_new_runner_adopts_a_live_instance_and_stops_it(
     make_runner: RunnerFactory, runner: Runner, hello: Artifact
 ) -> None:
+    before = children()
     handle = runner.start(hello, PROFILE, {})
     try:
         wait_for(runner, handle, State.HEALTHY)
@@ -220,6 +237,8 @@ def test_a_new_runner_adopts_a_live_instance_and_stops_it(
         assert not port_open(handle)
     finally:
         runner.stop(handle, grace=10)
+    # The runner that started it still reaps what it started (the bwrap around the master).
+    assert not left_behind(before)
 
 
 def test_adopt_refuses_a_pid_that_is_not_the_instance(runner: Runner, hello: Artifact) -> None:
@@ -235,6 +254,7 @@ def test_adopt_refuses_a_pid_that_is_not_the_instance(runner: Runner, hello: Art
 
 
 def test_a_killed_instance_reports_exited(runner: Runner, hello: Artifact) -> None:
+    before = children()
     handle = runner.start(hello, PROFILE, {})
     try:
         wait_for(runner, handle, State.HEALTHY)
@@ -245,6 +265,7 @@ def test_a_killed_instance_reports_exited(runner: Runner, hello: Artifact) -> No
         # Also kills the workers the dead master left behind, which still hold the port.
         runner.stop(handle, grace=10)
     assert not port_open(handle)
+    assert not left_behind(before)
 
 
 def test_remove_makes_an_artifact_unstartable(runner: Runner, tmp_path: Path) -> None:
