@@ -66,6 +66,13 @@ class Settings:
     query_log_retention_days: int = 30
     # Service stats (their rollups) older than this are dropped (0 keeps them all).
     stats_retention_days: int = 400
+    # Batch jobs: the largest input file, how long a job and its results are kept after
+    # it ends, how many jobs run at once, and how many chunks a job has in flight (the
+    # bound that leaves an instance's other threads to live calls).
+    max_batch_bytes: int = 4 * 1024**3
+    batch_retention_days: int = 7
+    batch_jobs_at_once: int = 2
+    batch_calls_at_once: int = 2
     # A bearer token that may scrape the gateway's /metrics, besides an administrator's
     # signature ("" for none); a secret, kept out of every repr.
     metrics_token: str = field(default="", repr=False)

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from requests_aws4auth import AWS4Auth
 
+from shipyard_sdk.batch_api import BatchAPI
 from shipyard_sdk.credentials import SigningCredentials, find_credentials
 from shipyard_sdk.errors import InvalidInput, ShipyardError, Unavailable, error_from_payload
 from shipyard_sdk.generations_api import GenerationsAPI
@@ -64,6 +65,7 @@ class Client:
         self.user_services = UserServicesAPI(self)
         self.iam = IamAPI(self)
         self.traffic = TrafficAPI(self)
+        self.batch = BatchAPI(self)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one request; an error answer raises the class the server raised."""

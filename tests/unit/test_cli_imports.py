@@ -18,7 +18,7 @@ CLIENT_COMMANDS = [
     ("generations", "list", "x"), ("switch-to-newest", "x"), ("rollback", "x"),
     ("mapping", "x"), ("challenger", "x"), ("stats", "x"), ("drift", "x"),
     ("accuracy", "x"), ("actuals", "upload", "x", "-"), ("env", "list", "x"),
-    ("secrets", "list", "x"),
+    ("secrets", "list", "x"), ("batch", "list", "x"), ("batch", "status", "x"),
 ]
 # Not here: the commands that work on this machine's files and processes, and load what
 # that takes: ``up``, ``new`` (the templates), ``test`` (the runners), ``images``

@@ -12,6 +12,7 @@ from flask import Flask
 
 from shipyard.api.actuals import actuals
 from shipyard.api.api_keys import api_keys
+from shipyard.api.batch_jobs import batch_jobs, service_batch_jobs
 from shipyard.api.browser_sessions import browser_sessions
 from shipyard.api.callers import authenticate
 from shipyard.api.catalog import catalog
@@ -51,6 +52,8 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(model_replacements, url_prefix="/api/v1/services")
     app.register_blueprint(models, url_prefix="/api/v1/models")
     app.register_blueprint(api_keys, url_prefix="/api/v1/services")
+    app.register_blueprint(service_batch_jobs, url_prefix="/api/v1/services")
+    app.register_blueprint(batch_jobs, url_prefix="/api/v1/batch-jobs")
     app.register_blueprint(iam, url_prefix="/iam")
     app.register_blueprint(browser_sessions, url_prefix="/iam")
     app.register_blueprint(docs)

@@ -11,6 +11,7 @@ endpoint answers 401 to them. Views then check what the caller may do with
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import g, request
@@ -23,9 +24,11 @@ from shipyard.iam.authenticator import CREDENTIALS_NEEDED
 from shipyard.iam.browser_sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import ANONYMOUS, Caller, may_collaborate, may_invoke
+from shipyard.iam.rejection import SignatureRejected
 
 __all__ = [
     "ANONYMOUS_ENDPOINTS",
+    "STREAMED_ENDPOINTS",
     "authenticate",
     "current_caller",
     "require_collaborator",
@@ -42,6 +45,11 @@ ANONYMOUS_ENDPOINTS = frozenset({
 })
 # Signing in ignores a session the browser may still hold.
 _SESSIONLESS_ENDPOINTS = frozenset({"browser_sessions.sign_in"})
+STREAMED_ENDPOINTS = frozenset({"service_batch_jobs.create_job"})
+"""Endpoints that stream a body too large to hold (a batch job's input file): a signature
+is checked against the SHA-256 it declares in ``x-amz-content-sha256``, which the view
+then checks the body against as it writes it (``g.signed_body_sha256``)."""
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def authenticate() -> None:
@@ -133,6 +141,17 @@ def _signed_request() -> SignedRequest:
     else:
         target = request.full_path if request.query_string else request.path
     signed = "Authorization" in request.headers or "X-Amz-Signature" in request.args
+    if signed and request.endpoint in STREAMED_ENDPOINTS and not request.is_json:
+        declared = request.headers.get("x-amz-content-sha256", "")
+        if not _SHA256_HEX.fullmatch(declared):
+            raise SignatureRejected(
+                SignatureRejected.PAYLOAD,
+                reason="a streamed upload must sign the SHA-256 of its body in "
+                       "x-amz-content-sha256",
+            )
+        g.signed_body_sha256 = declared
+        return SignedRequest.from_target(request.method, target, list(request.headers.items()),
+                                         now=datetime.now(UTC), body_sha256=declared)
     return SignedRequest.from_target(
         request.method, target, list(request.headers.items()),
         now=datetime.now(UTC), body=request.get_data(cache=True) if signed else b"",

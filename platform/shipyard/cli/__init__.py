@@ -31,7 +31,7 @@ COMMANDS = {
     "switch-to-newest": "traffic:switch_to_newest", "rollback": "traffic:rollback",
     "mapping": "traffic:mapping", "challenger": "traffic:challenger", "stats": "stats:stats",
     "drift": "drift:drift", "actuals": "accuracy:actuals", "accuracy": "accuracy:accuracy",
-    "env": "variables:env", "secrets": "secrets:secrets",
+    "env": "variables:env", "secrets": "secrets:secrets", "batch": "batch:batch",
 }
 
 

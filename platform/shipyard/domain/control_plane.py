@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shipyard.domain.batch_jobs import BatchJobs
 from shipyard.domain.deployments import Deployments
 from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_packages import GenerationPackages
@@ -53,6 +54,7 @@ class ControlPlane:
     generation_packages: GenerationPackages
     runners: Runner
     secrets: ServiceSecrets
+    batch_jobs: BatchJobs
 
     @classmethod
     def build(
@@ -88,6 +90,8 @@ class ControlPlane:
             ),
             runners=runners(settings),
             secrets=ServiceSecrets(store, Vault.open(settings.secret_key_file)),
+            batch_jobs=BatchJobs(store, settings.home, max_bytes=settings.max_batch_bytes,
+                                 retention_days=settings.batch_retention_days),
         )
 
     def close(self) -> None:

@@ -3,8 +3,9 @@
 The secret is returned once, when the key is made, and stored sealed by the vault. A
 key belongs to a user, or to one instance of a service: made by the supervisor when it
 starts the instance, with a short lifetime it renews while the instance lives, and
-revoked when the instance stops. Keys may expire; revoked and expired keys are unknown to
-``resolve``.
+revoked when the instance stops. A batch job gets one of its starter's (user or service)
+for its calls while it runs, renewed the same way and revoked when the job ends. Keys may
+expire; revoked and expired keys are unknown to ``resolve``.
 """
 
 from __future__ import annotations
@@ -104,6 +105,36 @@ class AccessKeys:
         return self._add(session, service_id=service_id, instance_id=instance_id,
                          expires_at=datetime.now(UTC) + lifetime,
                          description=f"credentials of instance {instance_id}")
+
+    def issue_for_batch_job(
+        self, session: Session, caller_kind: str, caller_id: str, job_id: str,
+        lifetime: timedelta,
+    ) -> NewAccessKey:
+        """A key that acts as the user or service that started batch job ``job_id``, for
+        the job's calls through the gateway while it runs (renewed with ``renew``, revoked
+        with ``revoke_by_id`` when it ends)."""
+        if caller_kind not in ("user", "service"):
+            raise InvalidInput(f"a batch job cannot act as a caller of kind {caller_kind!r}")
+        owner = {"user_id": caller_id} if caller_kind == "user" else {"service_id": caller_id}
+        return self._add(session, **owner, expires_at=datetime.now(UTC) + lifetime,
+                         description=f"batch job {job_id}")
+
+    @staticmethod
+    def renew(session: Session, key_id: str, lifetime: timedelta) -> None:
+        """Keep an unrevoked key valid for ``lifetime`` from now."""
+        session.execute(
+            update(AccessKeyRow)
+            .where(AccessKeyRow.id == key_id, AccessKeyRow.revoked_at.is_(None))
+            .values(expires_at=datetime.now(UTC) + lifetime)
+        )
+
+    @staticmethod
+    def revoke_by_id(session: Session, key_id: str) -> None:
+        session.execute(
+            update(AccessKeyRow)
+            .where(AccessKeyRow.id == key_id, AccessKeyRow.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
 
     @staticmethod
     def revoke_for_instance(session: Session, instance_id: str) -> None:

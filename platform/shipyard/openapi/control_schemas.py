@@ -523,6 +523,62 @@ schemas:
       state: {type: string, enum: [blocked, validating, replaced, failed]}
       message: {type: string}
       finished_at: {type: string, format: date-time, nullable: true}
+  BatchJobFromInput:
+    type: object
+    required: [input_job]
+    additionalProperties: false
+    properties:
+      input_job: {type: string, description: the earlier job whose input to score again}
+      output_format: {type: string, enum: [csv, jsonl]}
+      chunk_size: {type: integer, minimum: 1, maximum: 10000}
+      challenger: {type: boolean}
+      generations: {type: array, items: {type: string}, example: [v2, v1]}
+      passthrough: {type: array, items: {type: string}, example: [id]}
+      association_column: {type: string}
+  BatchJob:
+    type: object
+    required: [id, service_id, service, state, message, created_at, created_by, started_at,
+               finished_at, expires_at, input, output_format, options, generations,
+               rows_total, rows_done, rate, seconds_left]
+    properties:
+      id: {type: string}
+      service_id: {type: string}
+      service: {type: string, example: iris}
+      state: {type: string, enum: [queued, running, succeeded, failed, cancelled]}
+      message: {type: string, description: why it failed or was cancelled}
+      created_at: {type: string, format: date-time}
+      created_by: {type: string, example: "user:alice"}
+      started_at: {type: string, format: date-time, nullable: true}
+      finished_at: {type: string, format: date-time, nullable: true}
+      expires_at: {type: string, format: date-time, description: when it and its files go}
+      input:
+        type: object
+        properties:
+          format: {type: string, enum: [csv, jsonl]}
+          bytes: {type: integer}
+          job: {type: string, nullable: true, description: the job whose input it reuses}
+      output_format: {type: string, enum: [csv, jsonl]}
+      options:
+        type: object
+        properties:
+          chunk_size: {type: integer}
+          passthrough: {type: array, items: {type: string}}
+          association_column: {type: string, nullable: true}
+      generations:
+        type: array
+        items:
+          type: object
+          properties:
+            generation: {type: string, example: v2}
+            role: {type: string, enum: [main, challenger, chosen]}
+            rows_scored: {type: integer}
+            rows_failed: {type: integer}
+            result_url: {type: string, nullable: true}
+            errors_url: {type: string, nullable: true}
+      rows_total: {type: integer, nullable: true, description: null until counted}
+      rows_done: {type: integer}
+      rate: {type: number, nullable: true, description: rows per second while it runs}
+      seconds_left: {type: number, nullable: true}
   BrowserSession:
     type: object
     required: [user, is_admin, expires_at]
@@ -597,6 +653,8 @@ TAGS: list[dict[str, str]] = [
      "generations offline."},
     {"name": "documentation", "description": "OpenAPI documents and Swagger pages."},
     {"name": "models", "description": "Trained models and the model services made of them."},
+    {"name": "batch", "description": "Files scored in the background by a service's "
+     "generations, with progress and downloadable results."},
     {"name": "iam", "description": "Users, projects, access keys and API keys."},
     {"name": "platform", "description": "Environment profiles and the control plane's health."},
     {"name": "console", "description": "The browser console's pages and files."},

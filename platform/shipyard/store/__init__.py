@@ -5,6 +5,7 @@ the errors and the query-record contract its ``query_log`` table is made from.
 """
 
 from shipyard.store.accuracy_tables import AccuracyRollupRow, ActualRow, ScoredRowRow
+from shipyard.store.batch_tables import BatchJobRow
 from shipyard.store.database import Store
 from shipyard.store.drift_tables import DriftProfileRow, DriftRollupRow
 from shipyard.store.identity_tables import (
@@ -39,6 +40,7 @@ __all__ = [
     "ApiKeyRow",
     "ArtifactRemovalRow",
     "Base",
+    "BatchJobRow",
     "BrowserSessionRow",
     "BuildLogRow",
     "DriftProfileRow",

@@ -53,6 +53,7 @@ from shipyard.domain.states import (
 from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.supervisor.batch_scoring import BatchScoring, GatewayAccess
 from shipyard.supervisor.builder import Builder
 from shipyard.supervisor.drift_references import DriftReferences
 from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
@@ -146,6 +147,14 @@ class Supervisor(InstanceLifecycle):
         )
         self._removals = ArtifactRemovals(self.store, runner)
         self._routes = RoutesPublisher(routes_file(plane.settings.home))
+        settings = plane.settings
+        self._batch = BatchScoring(
+            self.store, settings.home, plane.access.access_keys,
+            GatewayAccess(settings.public_url or f"http://{settings.host}:{settings.port}",
+                          settings.region, settings.signing_service),
+            jobs_at_once=settings.batch_jobs_at_once,
+            calls_at_once=settings.batch_calls_at_once, ended=self.wakeups.wake,
+        )
 
     # -- the loop -------------------------------------------------------------------
 
@@ -213,10 +222,12 @@ class Supervisor(InstanceLifecycle):
             stopping = bool(self._stopping)
         if not stopping:  # an instance being stopped may still run from its artifact
             self._removals.run()
+        self._batch.run()
 
     def shutdown(self) -> None:
-        """Finish running builds and gates, then stop every instance; desired state stays
-        stored."""
+        """Finish running builds and gates, pause the batch jobs (they resume at the next
+        start), then stop every instance; desired state stays stored."""
+        self._batch.shutdown()
         self._builder.shutdown()
         self._gatekeeper.shutdown()
         if self._drift_references is not None:

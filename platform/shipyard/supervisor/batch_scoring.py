@@ -1,0 +1,379 @@
+"""The supervisor's part of batch jobs: it runs them, each in a thread of its own.
+
+Each tick starts the queued jobs (and those a restart left running), oldest first, while
+fewer than ``jobs_at_once`` run. A job:
+
+1. gets an access key of the user or service that started it (``AccessKeys
+   .issue_for_batch_job``; a key left by an earlier run of the job is revoked), renewed
+   while it runs and revoked when it ends: its calls go through the gateway as that
+   caller's would, checked the same way, and stop working if the caller loses the right;
+2. counts its input's rows (once), then reads it a chunk at a time from its first
+   unfinished chunk and scores each chunk with each generation (``batch_calls``), at most
+   ``calls_at_once`` chunks in flight. That bound is the rule that keeps live traffic's
+   latency: an instance answers with 4 threads per worker, and a job takes 2 of them at
+   most, so a live call always finds a free thread;
+3. writes each chunk's results as a part per generation before the chunk counts as done
+   (``chunks_done``), so that a job the supervisor's restart cut short resumes from its
+   first unfinished chunk and never writes a chunk's rows twice: a part already on disk is
+   not scored again;
+4. at the end joins each generation's parts into its result file and error file, in input
+   order, and counts what each generation scored and refused.
+
+A cancel is seen between chunks: the job ends ``cancelled`` and its partial results are
+removed. A job whose service refuses its calls (401, 403, 404) ends ``failed`` with the
+answer; a supervisor that stops leaves its running jobs ``running``, to be resumed. Jobs
+past their retention are removed with their folders (``expire``).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+from requests_aws4auth import AWS4Auth
+from sqlalchemy import select
+
+from shipyard.contracts.routing_table import INVOKE_PREFIX
+from shipyard.domain.batch_files import (
+    BatchInput,
+    Chunk,
+    ErrorRow,
+    join_parts,
+    write_errors,
+    write_part,
+)
+from shipyard.domain.batch_jobs import (
+    FINAL_STATES,
+    BatchJobState,
+    batch_jobs_dir,
+    errors_file,
+    input_file,
+    result_file,
+    set_job_state,
+)
+from shipyard.iam.access_keys import AccessKeys
+from shipyard.stats.drift_profiles import generation_model
+from shipyard.stats.monitoring_settings import monitoring_of
+from shipyard.store import ServiceRow, Store
+from shipyard.store.batch_tables import BatchJobRow
+from shipyard.supervisor.batch_calls import (
+    ChunkScorer,
+    GenerationTarget,
+    JobCannotGoOn,
+    JobPaused,
+)
+
+__all__ = ["BATCH_KEY_LIFETIME", "BatchScoring"]
+
+log = logging.getLogger(__name__)
+
+BATCH_KEY_LIFETIME = timedelta(hours=1)
+_KEY_RENEWAL = 300.0
+_EXPIRY_INTERVAL = 3600.0
+
+
+@dataclass(frozen=True)
+class GatewayAccess:
+    """How the supervisor calls services: the gateway's URL and the scope it signs for."""
+
+    url: str
+    region: str
+    signing_service: str
+
+
+class BatchScoring:
+    def __init__(
+        self, store: Store, home: Path, access_keys: AccessKeys, gateway: GatewayAccess, *,
+        jobs_at_once: int = 2, calls_at_once: int = 2, ended: Callable[[], None] = lambda: None,
+        scorer_options: dict[str, object] | None = None,
+    ) -> None:
+        self.store = store
+        self.root = batch_jobs_dir(home)
+        self.access_keys = access_keys
+        self.gateway = gateway
+        self.jobs_at_once = jobs_at_once
+        self.calls_at_once = calls_at_once
+        self._ended = ended
+        self._scorer_options = dict(scorer_options or {})
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Thread] = {}
+        self._next_expiry = 0.0
+
+    def run(self) -> None:
+        """Start what should run (each tick)."""
+        with self._lock:
+            self._running = {job: t for job, t in self._running.items() if t.is_alive()}
+            room = self.jobs_at_once - len(self._running)
+            if room <= 0 or self._stop.is_set():
+                return
+            busy = set(self._running)
+        with self.store.reading() as session:
+            waiting = list(session.scalars(
+                select(BatchJobRow.id)
+                .where(BatchJobRow.state.in_([BatchJobState.QUEUED, BatchJobState.RUNNING]))
+                .order_by(BatchJobRow.created_at)))
+        for job_id in [job for job in waiting if job not in busy][:room]:
+            thread = threading.Thread(target=self._run_job, args=(job_id,),
+                                      name=f"batch-{job_id[:8]}", daemon=True)
+            with self._lock:
+                self._running[job_id] = thread
+            thread.start()
+        now = time.monotonic()
+        if now >= self._next_expiry:
+            self._next_expiry = now + _EXPIRY_INTERVAL
+            self.expire()
+
+    def running(self) -> set[str]:
+        with self._lock:
+            return {job for job, thread in self._running.items() if thread.is_alive()}
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop after the chunks in flight; the jobs stay ``running``, to resume."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._running.values())
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def expire(self) -> int:
+        """Remove the ended jobs past their retention, with their files."""
+        now = datetime.now(UTC)
+        with self.store.writing() as session:
+            rows = list(session.scalars(select(BatchJobRow).where(
+                BatchJobRow.expires_at <= now,
+                BatchJobRow.state.in_([s.value for s in FINAL_STATES]))))
+            for row in rows:
+                shutil.rmtree(self.root / row.id, ignore_errors=True)
+                session.delete(row)
+        if rows:
+            log.info("removed %d batch jobs past their retention", len(rows))
+        return len(rows)
+
+    # -- one job ------------------------------------------------------------------------
+
+    def _run_job(self, job_id: str) -> None:
+        run = None
+        try:
+            run = self._begin(job_id)
+            if run is not None:
+                run.score()
+        except JobPaused:
+            log.info("batch job %s paused: it resumes when the supervisor starts again",
+                     job_id)
+        except JobCannotGoOn as exc:
+            self._fail(job_id, str(exc))
+        except Exception as exc:  # the job ends failed; the loop goes on
+            log.exception("batch job %s failed", job_id)
+            self._fail(job_id, f"the job failed: {exc}")
+        finally:
+            if run is not None:
+                run.close()
+            self._ended()
+
+    def _begin(self, job_id: str) -> _JobRun | None:
+        with self.store.writing() as session:
+            row = session.get(BatchJobRow, job_id)
+            if row is None or row.state in FINAL_STATES:
+                return None
+            if row.cancel_requested:
+                set_job_state(row, BatchJobState.CANCELLED, "cancelled")
+                return None
+            service = session.get(ServiceRow, row.service_id)
+            if service is None:
+                return None  # deleted: its jobs went with it
+            if row.access_key_id is not None:
+                AccessKeys.revoke_by_id(session, row.access_key_id)
+            key = self.access_keys.issue_for_batch_job(
+                session, row.caller_kind, row.caller_id, row.id, BATCH_KEY_LIFETIME)
+            row.access_key_id = key.key.id
+            set_job_state(row, BatchJobState.RUNNING)
+            now = datetime.now(UTC)
+            row.started_at = row.started_at or now
+            row.resumed_at = now.timestamp()
+            row.rows_at_resume = row.rows_done
+            targets = self._targets(session, row, service)
+            fmt, chunk_size, start = row.input_format, row.chunk_size, row.chunks_done
+            passthrough, output_format = list(row.passthrough), row.output_format
+            rows_total = row.rows_total
+        http = requests.Session()
+        http.auth = AWS4Auth(key.key.id, key.secret_access_key, self.gateway.region,
+                             self.gateway.signing_service)
+        scorer = ChunkScorer(http, passthrough=passthrough, as_csv=fmt == "csv",
+                             stopping=self._stop.is_set,
+                             **self._scorer_options)  # type: ignore[arg-type]
+        job_dir = self.root / job_id
+        return _JobRun(self, job_id, job_dir, BatchInput(input_file(job_dir, fmt), fmt),
+                       targets, scorer, http, chunk_size, start, output_format, rows_total)
+
+    def _targets(self, session: object, row: BatchJobRow, service: ServiceRow
+                 ) -> list[GenerationTarget]:
+        association = row.association_column
+        configured = monitoring_of(service).association_id_columns
+        sent_association = (association,) if association in configured else ()
+        targets = []
+        for entry in row.generations:
+            tag = entry["generation"]
+            model = generation_model(session, service.id, tag)  # type: ignore[arg-type]
+            if model is None:
+                raise JobCannotGoOn(f"generation {tag} of {service.name!r} has no model now")
+            features = tuple(str(f["name"]) for f in model.details.get("features", []))
+            url = (self.gateway.url.rstrip("/") + INVOKE_PREFIX + quote(service.id, safe="")
+                   + model.predict_path)
+            targets.append(GenerationTarget(tag, url, features + sent_association))
+        return targets
+
+    def _fail(self, job_id: str, message: str) -> None:
+        shutil.rmtree(self.root / job_id / "parts", ignore_errors=True)
+        self._end(job_id, BatchJobState.FAILED, message)
+
+    def _end(self, job_id: str, state: BatchJobState, message: str = "",
+             counts: dict[str, tuple[int, int]] | None = None) -> None:
+        with self.store.writing() as session:
+            row = session.get(BatchJobRow, job_id)
+            if row is None:
+                return
+            if counts is not None:
+                row.generations = [
+                    {**g, "rows_scored": counts[g["generation"]][0],
+                     "rows_failed": counts[g["generation"]][1]} for g in row.generations]
+            if row.access_key_id is not None:
+                AccessKeys.revoke_by_id(session, row.access_key_id)
+            if row.state not in FINAL_STATES:
+                set_job_state(row, state, message)
+
+
+class _JobRun:
+    """One run of one job, from its first unfinished chunk to its end (or a stop)."""
+
+    def __init__(
+        self, owner: BatchScoring, job_id: str, job_dir: Path, source: BatchInput,
+        targets: list[GenerationTarget], scorer: ChunkScorer, http: requests.Session,
+        chunk_size: int, start: int, output_format: str, rows_total: int | None,
+    ) -> None:
+        self.owner = owner
+        self.job_id = job_id
+        self.job_dir = job_dir
+        self.source = source
+        self.targets = targets
+        self.scorer = scorer
+        self.http = http
+        self.chunk_size = chunk_size
+        self.start = start
+        self.output_format = output_format
+        self.rows_total = rows_total
+        self._renewed = time.monotonic()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def score(self) -> None:
+        store = self.owner.store
+        if self.rows_total is None:
+            self.rows_total = self.source.count_rows()
+            with store.writing() as session:
+                row = session.get(BatchJobRow, self.job_id)
+                if row is not None:
+                    row.rows_total = self.rows_total
+        in_flight: deque[tuple[Chunk, Future[dict[str, tuple[int, int]]]]] = deque()
+        with ThreadPoolExecutor(self.owner.calls_at_once,
+                                thread_name_prefix=f"batch-{self.job_id[:8]}") as pool:
+            for chunk in self.source.chunks(self.chunk_size, self.start):
+                while len(in_flight) >= self.owner.calls_at_once:
+                    if not self._commit(*in_flight.popleft()):
+                        return self._stopped(in_flight)
+                in_flight.append((chunk, pool.submit(self._score_chunk, chunk)))
+            while in_flight:
+                if not self._commit(*in_flight.popleft()):
+                    return self._stopped(in_flight)
+        self._finish()
+        return None
+
+    def _score_chunk(self, chunk: Chunk) -> dict[str, tuple[int, int]]:
+        """Each generation's part of ``chunk`` (those not on disk yet); what each scored
+        and refused."""
+        counts = {}
+        for target in self.targets:
+            part = self._part(target.generation, chunk.index)
+            if part.exists():
+                counts[target.generation] = (0, 0)  # counted when the files are joined
+                continue
+            result = self.scorer.score(target, chunk.records, chunk.lines)
+            errors = sorted([*result.errors, *_bad_lines(chunk)], key=lambda e: e.line)
+            write_errors(self._part(target.generation, chunk.index, errors=True), errors)
+            write_part(part, self.output_format, result.rows)  # last: it marks the chunk done
+            counts[target.generation] = (len(result.rows), len(errors))
+        return counts
+
+    def _commit(self, chunk: Chunk, future: Future[dict[str, tuple[int, int]]]) -> bool:
+        """Record a finished chunk; False when the job must stop (a cancel, a shutdown)."""
+        counts = future.result()
+        with self.owner.store.writing() as session:
+            row = session.get(BatchJobRow, self.job_id)
+            if row is None:
+                return False
+            row.chunks_done = chunk.index + 1
+            row.rows_done += chunk.rows
+            row.generations = [
+                {**g, "rows_scored": g["rows_scored"] + counts[g["generation"]][0],
+                 "rows_failed": g["rows_failed"] + counts[g["generation"]][1]}
+                for g in row.generations]
+            cancelled = row.cancel_requested
+            if time.monotonic() - self._renewed > _KEY_RENEWAL and row.access_key_id:
+                AccessKeys.renew(session, row.access_key_id, BATCH_KEY_LIFETIME)
+                self._renewed = time.monotonic()
+        if cancelled:
+            self._cancel()
+            return False
+        return not self.owner._stop.is_set()
+
+    def _stopped(self, in_flight: deque[tuple[Chunk, Future[dict[str, tuple[int, int]]]]]
+                 ) -> None:
+        for _chunk, future in in_flight:
+            future.cancel()
+
+    def _cancel(self) -> None:
+        shutil.rmtree(self.job_dir / "parts", ignore_errors=True)
+        self.owner._end(self.job_id, BatchJobState.CANCELLED, "cancelled")
+
+    def _finish(self) -> None:
+        counts = {}
+        for target in self.targets:
+            tag = target.generation
+            parts = sorted((self.job_dir / "parts" / tag).glob("*.part"))
+            error_parts = sorted((self.job_dir / "parts" / tag).glob("*.errors"))
+            result = result_file(self.job_dir, tag, self.output_format)
+            result.parent.mkdir(parents=True, exist_ok=True)
+            join_parts(parts, self.output_format, result)
+            join_parts(error_parts, "jsonl", errors_file(self.job_dir, tag))
+            counts[tag] = (_rows_in(result, self.output_format),
+                           _rows_in(errors_file(self.job_dir, tag), "jsonl"))
+        shutil.rmtree(self.job_dir / "parts", ignore_errors=True)
+        self.owner._end(self.job_id, BatchJobState.SUCCEEDED, counts=counts)
+
+    def _part(self, generation: str, index: int, *, errors: bool = False) -> Path:
+        suffix = "errors" if errors else "part"
+        return self.job_dir / "parts" / generation / f"{index:09d}.{suffix}"
+
+
+def _bad_lines(chunk: Chunk) -> list[ErrorRow]:
+    return [ErrorRow(bad.line, bad.message) for bad in chunk.bad]
+
+
+def _rows_in(path: Path, fmt: str) -> int:
+    with open(path, encoding="utf-8", newline="") as text:
+        if fmt == "csv":
+            return max(0, sum(1 for cells in csv.reader(text) if cells) - 1)
+        return sum(1 for line in text if line.strip())

@@ -1,0 +1,246 @@
+"""Batch jobs end to end on a real ``shipyard up``: the iris model serving as v1 with v2 as
+its challenger scores a 100,000-row CSV and a JSON Lines file through the gateway, as the
+caller; the results match calling the predict route directly, row for row; bad rows go to
+the error file with their line; a supervisor killed mid-job resumes and every row is in
+the output exactly once; cancels, refusals and bad input."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import requests
+
+from shipyard_sdk import Client
+from tests.conftest import RunningShipyard
+from tests.integration.test_deploy import wait_for
+from tests.integration.test_monitoring import FEATURES, serve_with_a_challenger
+
+pytestmark = pytest.mark.slow
+
+ROWS = 100_000
+
+
+def flowers(count: int, seed: int = 5) -> list[dict[str, Any]]:
+    draw = random.Random(seed)
+    return [{"id": f"f{n}", **{name: round(draw.uniform(0.1, 8.0), 1) for name in FEATURES}}
+            for n in range(count)]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, ["id", *FEATURES, "note"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, "note": "n"} for row in rows)
+    return path
+
+
+def submit(shipyard: RunningShipyard, path: Path, media: str, **query: str
+           ) -> requests.Response:
+    """The raw upload a client makes: the file as the body, signed with its SHA-256."""
+    return shipyard.http.post(f"{shipyard.url}/api/v1/services/iris/batch-jobs",
+                              params=query, data=path.read_bytes(),
+                              headers={"Content-Type": media}, timeout=120)
+
+
+def finished(client: Client, job_id: str, timeout: float = 600) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.json("GET", f"/api/v1/batch-jobs/{job_id}")
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"batch job {job_id} did not finish: {job}")
+
+
+def direct_predictions(shipyard: RunningShipyard, rows: list[dict[str, Any]],
+                       generation: str) -> list[str]:
+    """What the predict route answers the same rows, called directly in chunks."""
+    url = f"{shipyard.url}/user-services/invoke/iris/api/v1.0/predict/"
+    found: list[str] = []
+    for start in range(0, len(rows), 5000):
+        records = [{name: row[name] for name in FEATURES} for row in rows[start:start + 5000]]
+        answer = shipyard.http.post(url, json=records, timeout=60,
+                                    headers={"X-Shipyard-Target-Generation": generation})
+        assert answer.status_code == 200, answer.text
+        found.extend(answer.json()["predictions"])
+    return found
+
+
+def result_rows(shipyard: RunningShipyard, job: dict[str, Any], generation: str
+                ) -> list[dict[str, str]]:
+    (entry,) = [g for g in job["generations"] if g["generation"] == generation]
+    answer = shipyard.http.get(shipyard.url + entry["result_url"], timeout=60)
+    assert answer.status_code == 200, answer.text
+    return list(csv.DictReader(answer.text.splitlines()))
+
+
+def supervisor_of(shipyard: RunningShipyard) -> psutil.Process:
+    for child in psutil.Process(shipyard.process.pid).children(recursive=True):
+        if "shipyard.supervisor" in " ".join(child.cmdline()):
+            return child
+    raise AssertionError("no supervisor process")
+
+
+@pytest.mark.timeout(1800)
+def test_a_csv_scored_by_main_and_challenger_resumes_after_a_kill(
+    shipyard: RunningShipyard, tmp_path: Path
+) -> None:
+    pytest.importorskip("sklearn")
+    with shipyard.sdk() as client:
+        client.timeout = 600
+        serve_with_a_challenger(shipyard, client)
+        rows = flowers(ROWS)
+        source = write_csv(tmp_path / "flowers.csv", rows)
+        # Two rows the model refuses, and one with a cell short.
+        lines = source.read_text().splitlines(keepends=True)
+        lines[10] = lines[10].replace(",n\n", "x,n\n").replace(
+            f",{rows[9]['petal_width']}", ",wide", 1)
+        lines[20_001] = "f20000,1.0,2.0,3.0\n"
+        source.write_text("".join(lines))
+
+        answer = submit(shipyard, source, "text/csv", challenger="true", chunk_size="500",
+                        passthrough="id")
+        assert answer.status_code == 202, answer.text
+        job = answer.json()
+        assert job["state"] == "queued"
+        assert [(g["generation"], g["role"]) for g in job["generations"]] == [
+            ("v1", "main"), ("v2", "challenger")]
+
+        # Kill the supervisor mid-job: shipyard up starts another, which resumes the job.
+        supervisor = supervisor_of(shipyard)
+        wait_for(lambda: client.json("GET", f"/api/v1/batch-jobs/{job['id']}")["rows_done"]
+                 >= 20_000, timeout=600, what="the job to score 20,000 rows")
+        running = client.json("GET", f"/api/v1/batch-jobs/{job['id']}")
+        assert running["state"] == "running" and running["rows_total"] == ROWS
+        assert running["rate"] and running["seconds_left"] is not None
+        os.kill(supervisor.pid, signal.SIGKILL)
+        done = finished(client, job["id"])
+        assert done["state"] == "succeeded", done
+        assert supervisor_of(shipyard).pid != supervisor.pid
+        assert done["rows_done"] == ROWS
+
+        for generation in ("v1", "v2"):
+            (entry,) = [g for g in done["generations"] if g["generation"] == generation]
+            assert (entry["rows_scored"], entry["rows_failed"]) == (ROWS - 2, 2)
+            scored = result_rows(shipyard, done, generation)
+            kept = [row for n, row in enumerate(rows) if n not in (9, 20_000)]
+            assert [row["id"] for row in scored] == [row["id"] for row in kept]
+            assert [row["prediction"] for row in scored] == direct_predictions(
+                shipyard, kept, generation)
+            assert set(scored[0]) == {"id", "prediction", "probability_setosa",
+                                      "probability_versicolor", "probability_virginica"}
+            errors = shipyard.http.get(shipyard.url + entry["errors_url"], timeout=60)
+            failed = [json.loads(line) for line in errors.text.splitlines()]
+            assert [e["line"] for e in failed] == [11, 20_002]
+            assert "petal_width" in failed[0]["message"]
+            assert failed[1]["message"] == "4 cells where the header has 6"
+
+        # The CLI of the API: the job listed for the service.
+        listed = client.json("GET", "/api/v1/services/iris/batch-jobs")["jobs"]
+        assert [j["id"] for j in listed] == [job["id"]]
+
+
+@pytest.mark.timeout(1500)
+def test_json_lines_refusals_and_cancel(shipyard: RunningShipyard, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    with shipyard.sdk() as client:
+        client.timeout = 600
+        serve_with_a_challenger(shipyard, client)
+        rows = flowers(300, seed=8)
+        source = tmp_path / "flowers.jsonl"
+        source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+        # The SDK: upload streamed and signed with the file's hash, wait, download.
+        seen: list[dict[str, Any]] = []
+        done = client.batch.score("iris", source, tmp_path / "scored.jsonl", chunk_size=64,
+                                  passthrough=["id"], progress=seen.append, poll=0.1)
+        assert done["state"] == "succeeded", done
+        assert seen[-1]["state"] == "succeeded"
+        (main,) = done["generations"]
+        assert main["generation"] == "v1" and main["role"] == "main"
+        assert done["files"] == {"v1": tmp_path / "scored.jsonl"}
+        scored = [json.loads(line) for line in done["files"]["v1"].read_text().splitlines()]
+        assert [r["id"] for r in scored] == [r["id"] for r in rows]
+        assert [r["prediction"] for r in scored] == direct_predictions(shipyard, rows, "v1")
+        assert set(scored[0]["probabilities"]) == {"setosa", "versicolor", "virginica"}
+
+        # The CLI: main and challenger, a progress line per poll, the files it wrote.
+        small = write_csv(tmp_path / "small.csv", rows[:50])
+        scored_by_cli = shipyard.cli("batch", "score", "iris", str(small), "--challenger",
+                                     "--passthrough", "id")
+        assert scored_by_cli.returncode == 0, scored_by_cli.stderr
+        job_id = scored_by_cli.stdout.splitlines()[0]
+        assert f"v1: {tmp_path / 'small.predictions.csv'}" in scored_by_cli.stdout
+        assert f"v2: {tmp_path / 'small.predictions.v2.csv'}" in scored_by_cli.stdout
+        assert "50/50 rows" in scored_by_cli.stderr
+        with (tmp_path / "small.predictions.v2.csv").open(newline="") as text:
+            assert len(list(csv.DictReader(text))) == 50
+        status = shipyard.cli("batch", "status", job_id)
+        assert status.returncode == 0 and "succeeded" in status.stdout, status.stderr
+        listed = shipyard.cli("batch", "list", "iris")
+        assert job_id in listed.stdout and done["id"] in listed.stdout
+
+        # The same input again, with the generations named, from the earlier job.
+        again = client.json("POST", "/api/v1/services/iris/batch-jobs",
+                            json={"input_job": done["id"], "generations": ["v2"]})
+        assert again["input"] == {"format": "jsonl", "bytes": done["input"]["bytes"],
+                                  "job": done["id"]}
+        assert finished(client, again["id"])["generations"][0]["rows_scored"] == 300
+
+        # Refused, nothing started.
+        refusals = {
+            "the input lacks the feature(s) 'petal_width'": (
+                "id,sepal_length,sepal_width,petal_length\nf,1,2,3\n", "text/csv", {}),
+            "cannot tell the input's format": ("x", "application/zip", {}),
+            "a header and no row": (",".join(FEATURES) + "\n", "text/csv", {}),
+            "passthrough column(s) 'nope'": (
+                ",".join(FEATURES) + "\n1,2,3,4\n", "text/csv", {"passthrough": "nope"}),
+            "chunk_size must be": (",".join(FEATURES) + "\n1,2,3,4\n", "text/csv",
+                                   {"chunk_size": "0"}),
+            "unknown options ['colour']": (",".join(FEATURES) + "\n1,2,3,4\n", "text/csv",
+                                           {"colour": "red"}),
+        }
+        for message, (text, media, query) in refusals.items():
+            bad = tmp_path / "bad"
+            bad.write_text(text)
+            refused = submit(shipyard, bad, media, **query)
+            assert refused.status_code == 400, (message, refused.text)
+            assert message in refused.json()["error"]["message"], refused.text
+        before = {p.name for p in (shipyard.home / "batch").iterdir()}
+        assert len(before) == 3  # the jobs that ran, no folder of a refused one
+
+        # A body that is not the one whose hash was signed.
+        body = source.read_bytes()
+        signed = requests.Request(
+            "POST", f"{shipyard.url}/api/v1/services/iris/batch-jobs", data=body,
+            headers={"Content-Type": "application/x-ndjson"}).prepare()
+        shipyard.http.auth(signed)
+        assert signed.headers["x-amz-content-sha256"] == hashlib.sha256(body).hexdigest()
+        signed.body = body.replace(b"f1", b"f9")
+        swapped = shipyard.http.send(signed, timeout=60)
+        assert swapped.status_code == 403, swapped.text
+        assert "not what was signed" in swapped.json()["error"]["message"]
+        assert {p.name for p in (shipyard.home / "batch").iterdir()} == before
+
+        # A cancel stops a running job; its results are not kept.
+        big = write_csv(tmp_path / "big.csv", flowers(20_000, seed=9))
+        started = submit(shipyard, big, "text/csv", chunk_size="50").json()
+        wait_for(lambda: client.json("GET", f"/api/v1/batch-jobs/{started['id']}")[
+            "rows_done"] > 0, timeout=300, what="the job to start scoring")
+        client.json("POST", f"/api/v1/batch-jobs/{started['id']}/cancel")
+        cancelled = finished(client, started["id"])
+        assert cancelled["state"] == "cancelled"
+        assert 0 < cancelled["rows_done"] < 20_000
+        gone = shipyard.http.get(
+            f"{shipyard.url}/api/v1/batch-jobs/{started['id']}/results/v1", timeout=60)
+        assert gone.status_code == 409
