@@ -25,6 +25,8 @@ __all__ = ["RESOLVED_SETTINGS_VAR", "Settings", "home_from", "resolve_value"]
 ENV_PREFIX = "SHIPYARD_"
 # How ``shipyard up`` hands its resolved settings to the processes it starts.
 RESOLVED_SETTINGS_VAR = "SHIPYARD_RESOLVED_SETTINGS"
+BatchSourceList = tuple[str, ...]
+"""Folders and URL prefixes (``batch_sources``), parsed by ``_sources``."""
 
 
 def _default_home() -> Path:
@@ -73,6 +75,9 @@ class Settings:
     batch_retention_days: int = 7
     batch_jobs_at_once: int = 2
     batch_calls_at_once: int = 2
+    # Where scheduled batch jobs may read their input: absolute folders and http(s) URL
+    # prefixes (a YAML list, or entries separated by spaces or commas); none by default.
+    batch_sources: BatchSourceList = ()
     # A bearer token that may scrape the gateway's /metrics, besides an administrator's
     # signature ("" for none); a secret, kept out of every repr.
     metrics_token: str = field(default="", repr=False)
@@ -177,6 +182,8 @@ def _convert(name: str, annotation: Any, raw: Any) -> Any:
     kind = str(annotation)
     if kind == "tuple[str, ...]":
         return _names(name, raw)
+    if kind == "BatchSourceList":
+        return _sources(name, raw)
     try:
         if "Path" in kind:
             return Path(str(raw)).expanduser()
@@ -191,21 +198,37 @@ _NAME_SEPARATORS = re.compile(r"[\s,]+")
 _NAME = re.compile(r"[^/\s,;=]+")
 
 
+def _listed(name: str, raw: Any, what: str) -> list[Any]:
+    """A list setting's items: a YAML list or a flag's several values, or one string of
+    them separated by commas and/or spaces."""
+    if isinstance(raw, str):
+        return [part for part in _NAME_SEPARATORS.split(raw) if part]
+    if isinstance(raw, list | tuple):
+        return list(raw)
+    raise InvalidInput(f"setting {name!r} must be {what}, got {raw!r}")
+
+
 def _names(name: str, raw: Any) -> tuple[str, ...]:
     """A list setting: a YAML list or a flag's several values, or one string of names
     separated by commas and/or spaces (``SHIPYARD_SIGNING_SERVICES="execute-api, s3"``)."""
-    if isinstance(raw, str):
-        items: list[Any] = [part for part in _NAME_SEPARATORS.split(raw) if part]
-    elif isinstance(raw, list | tuple):
-        items = list(raw)
-    else:
-        raise InvalidInput(f"setting {name!r} must be a list of names, got {raw!r}")
+    items = _listed(name, raw, "a list of names")
     for item in items:
         if not isinstance(item, str) or not _NAME.fullmatch(item):
             raise InvalidInput(
                 f"setting {name!r} must be a list of names without spaces, commas, '/', ';' "
                 f"or '=', got {item!r}"
             )
+    return tuple(dict.fromkeys(items))
+
+
+def _sources(name: str, raw: Any) -> tuple[str, ...]:
+    """Folders and URL prefixes: a YAML list, or one string of them separated by spaces
+    or commas."""
+    items = _listed(name, raw, "a list of folders and URL prefixes")
+    for item in items:
+        if not isinstance(item, str) or not item.startswith(("http://", "https://", "/")):
+            raise InvalidInput(f"setting {name!r}: each entry must be an absolute folder or "
+                               f"an http(s) URL prefix, got {item!r}")
     return tuple(dict.fromkeys(items))
 
 

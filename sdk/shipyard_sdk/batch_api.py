@@ -1,8 +1,13 @@
-"""Batch prediction jobs from Python: score a CSV or JSON Lines file with a model service's
-generations, in the background, and fetch the results.
+"""Batch prediction jobs from Python: score a CSV, JSON Lines or Parquet file with a model
+service's generations, in the background, and fetch the results.
 
     job = client.batch.score("iris", "flowers.csv", challenger=True)
     job["files"]  # {"v2": Path("flowers.predictions.csv"), "v1": Path(...)}
+
+Or on a schedule, on a file the control plane reads itself at each run (at a path or URL
+its administrator allows); each run is a job of its own:
+
+    schedule = client.batch.schedule("iris", "0 3 * * *", "/data/exports/daily.csv")
 
 The input file is streamed from disk, never read whole: signed uploads carry its SHA-256,
 computed beforehand in blocks (``StreamedUploadAuth``), because the control plane refuses
@@ -43,18 +48,22 @@ __all__ = [
     "sibling_path",
 ]
 
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "parquet")
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 BLOCK_SIZE = 1024 * 1024
-CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
-SUFFIXES = {"csv": ".csv", "jsonl": ".jsonl"}
-_FORMAT_OF_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson",
+                 "parquet": "application/vnd.apache.parquet"}
+SUFFIXES = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
+_FORMAT_OF_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                     ".parquet": "parquet"}
+_FORMAT_NAMES = f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
 
 Progress = Callable[[dict[str, Any]], object]
 
 
 class BatchAPI:
-    """``/api/v1/services/<ref>/batch-jobs`` and ``/api/v1/batch-jobs``."""
+    """``/api/v1/services/<ref>/batch-jobs``, ``/api/v1/batch-jobs``, and their schedules:
+    ``/api/v1/services/<ref>/batch-schedules`` and ``/api/v1/batch-schedules``."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -68,12 +77,12 @@ class BatchAPI:
     ) -> dict[str, Any]:
         """Start a job scoring the file at ``path`` with ``service``; the job, queued.
 
-        ``format`` is the file's (``csv`` or ``jsonl``; by default from its suffix:
-        ``.csv``, ``.jsonl``, ``.ndjson``), ``output_format`` the results' (default: the
-        input's). ``generations`` (``["v2", "v1"]``) score instead of the one serving;
-        ``challenger`` adds the service's challenger. ``passthrough`` names input columns
-        copied to the results; ``association_column`` the column whose values identify
-        each prediction (to join actuals later)."""
+        ``format`` is the file's (``csv``, ``jsonl`` or ``parquet``; by default from its
+        suffix: ``.csv``, ``.jsonl``, ``.ndjson``, ``.parquet``), ``output_format`` the
+        results' (default: the input's). ``generations`` (``["v2", "v1"]``) score instead
+        of the one serving; ``challenger`` adds the service's challenger. ``passthrough``
+        names input columns copied to the results; ``association_column`` the column whose
+        values identify each prediction (to join actuals later)."""
         source = Path(path)
         fmt = input_format(source, format)
         options = _options(output_format, chunk_size, challenger, generations, passthrough,
@@ -206,6 +215,47 @@ class BatchAPI:
         destination = output or predictions_path(path, job["output_format"])
         return {**job, "files": self.download_results(job, destination)}
 
+    def schedule(
+        self, service: str, cron: str, source: str, *,
+        format: str | None = None,  # noqa: A002 (the API's name for it)
+        output_format: str | None = None, chunk_size: int | None = None,
+        challenger: bool = False, generations: Iterable[str] | None = None,
+        passthrough: Iterable[str] = (), association_column: str | None = None,
+    ) -> dict[str, Any]:
+        """Score the file at ``source`` with ``service`` each time ``cron`` fires; the
+        schedule, with its ``next_run_at``.
+
+        ``cron`` is five fields in UTC (``"0 3 * * *"``: at 03:00 each day) or a name such
+        as ``@daily``. ``source`` is read by the control plane at each run, never sent from
+        here: a path on its machine or an ``https://`` URL, under a folder or prefix its
+        administrator allows. ``format`` is the file's (default: told at each run);
+        options as ``submit``'s. Each run is a job of its own, whose ``schedule_id`` is
+        the schedule's; a run that makes no job says why in the schedule's
+        ``last_error``."""
+        body: dict[str, Any] = {"cron": cron, "source": source}
+        if format is not None:
+            body["format"] = _checked_format(format, "format")
+        body.update(_options(output_format, chunk_size, challenger, generations,
+                             passthrough, association_column))
+        return self._client.json("POST", _schedules_path(service), json=body)
+
+    def schedules(self, service: str) -> list[dict[str, Any]]:
+        """``service``'s batch schedules, oldest first."""
+        return self._client.json("GET", _schedules_path(service))["schedules"]
+
+    def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._client.json("GET", _schedule_path(schedule_id))
+
+    def run_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Make the schedule due now: the control plane starts its run within a tick (the
+        job then shows in ``list``); the schedule."""
+        return self._client.json("POST", _schedule_path(schedule_id) + "/run")
+
+    def unschedule(self, schedule_id: str) -> None:
+        """Delete the schedule: it runs no more; the jobs it started stay, with their
+        results."""
+        self._client.json("DELETE", _schedule_path(schedule_id))
+
     def _upload_auth(self, body_sha256: str) -> StreamedUploadAuth | None:
         """The client's signer with the body's hash given, or None to send as the session
         does (anonymously, when it has no credentials)."""
@@ -248,7 +298,8 @@ class StreamedUploadAuth(AWS4Auth):
 
 
 def input_format(path: str | os.PathLike[str], given: str | None = None) -> str:
-    """``given`` (checked), else the file's format by its suffix: ``csv`` or ``jsonl``."""
+    """``given`` (checked), else the file's format by its suffix: ``csv``, ``jsonl`` or
+    ``parquet``."""
     if given is not None:
         return _checked_format(given, "format")
     suffix = Path(path).suffix
@@ -257,7 +308,7 @@ def input_format(path: str | os.PathLike[str], given: str | None = None) -> str:
         told = f"its suffix {suffix!r}" if suffix else "a name without a suffix"
         raise InvalidInput(
             f"cannot tell the format of {Path(path).name!r} from {told}: name it .csv, "
-            ".jsonl or .ndjson, or give the format (csv or jsonl)"
+            f".jsonl, .ndjson or .parquet, or give the format ({_FORMAT_NAMES})"
         )
     return found
 
@@ -321,9 +372,17 @@ def _job_path(job_id: str) -> str:
     return "/api/v1/batch-jobs/" + quote(job_id, safe="")
 
 
+def _schedules_path(service: str) -> str:
+    return service_path(service) + "/batch-schedules"
+
+
+def _schedule_path(schedule_id: str) -> str:
+    return "/api/v1/batch-schedules/" + quote(schedule_id, safe="")
+
+
 def _checked_format(value: str, what: str) -> str:
     if value not in FORMATS:
-        raise InvalidInput(f"{what} must be csv or jsonl, not {value!r}")
+        raise InvalidInput(f"{what} must be {_FORMAT_NAMES}, not {value!r}")
     return value
 
 

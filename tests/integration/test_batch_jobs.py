@@ -1,27 +1,35 @@
 """Batch jobs end to end on a real ``shipyard up``: the iris model serving as v1 with v2 as
-its challenger scores a 100,000-row CSV and a JSON Lines file through the gateway, as the
-caller; the results match calling the predict route directly, row for row; bad rows go to
-the error file with their line; a supervisor killed mid-job resumes and every row is in
-the output exactly once; cancels, refusals and bad input."""
+its challenger scores a 100,000-row CSV, a JSON Lines and a Parquet file through the
+gateway, as the caller; the results match calling the predict route directly, row for row;
+bad rows go to the error file with their line (a Parquet row's position); a supervisor
+killed mid-job resumes and every row is in the output exactly once; the jobs' calls count
+in the ``batch`` role; schedules on a file in an allowed folder and at an allowed URL;
+cancels, refusals and bad input."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
 import random
 import signal
+import threading
 import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import requests
 
 from shipyard_sdk import Client
-from tests.conftest import RunningShipyard
+from tests.conftest import RunningShipyard, start_shipyard
 from tests.integration.test_deploy import wait_for
 from tests.integration.test_monitoring import FEATURES, serve_with_a_challenger
 
@@ -84,6 +92,51 @@ def result_rows(shipyard: RunningShipyard, job: dict[str, Any], generation: str
     return list(csv.DictReader(answer.text.splitlines()))
 
 
+@pytest.fixture
+def exports(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder, and the URL of a file server on loopback serving another: the places
+    scheduled jobs may read (``batch_sources``)."""
+    folder, served = tmp_path / "exports", tmp_path / "served"
+    folder.mkdir()
+    served.mkdir()
+    handler = functools.partial(QuietFiles, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}/files/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class QuietFiles(SimpleHTTPRequestHandler):
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.removeprefix("/files"))
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def shipyard(tmp_path: Path, exports: tuple[Path, str]) -> Iterator[RunningShipyard]:
+    folder, url = exports
+    running = start_shipyard(tmp_path / "home", env={"SHIPYARD_BATCH_SOURCES": f"{folder} {url}"})
+    yield running
+    running.stop()
+
+
+def next_job(client: Client, schedule_id: str, seen: list[str], timeout: float = 120) -> str:
+    """The job a schedule's run started, once it started one not in ``seen``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        schedule = client.batch.get_schedule(schedule_id)
+        assert not schedule["last_error"], schedule
+        if schedule["last_job_id"] not in (None, *seen):
+            return schedule["last_job_id"]
+        time.sleep(0.1)
+    raise AssertionError(f"schedule {schedule_id} started no job: {schedule}")
+
+
 def supervisor_of(shipyard: RunningShipyard) -> psutil.Process:
     for child in psutil.Process(shipyard.process.pid).children(recursive=True):
         if "shipyard.supervisor" in " ".join(child.cmdline()):
@@ -140,6 +193,7 @@ def test_a_csv_scored_by_main_and_challenger_resumes_after_a_kill(
             assert set(scored[0]) == {"id", "prediction", "probability_setosa",
                                       "probability_versicolor", "probability_virginica"}
             errors = shipyard.http.get(shipyard.url + entry["errors_url"], timeout=60)
+            assert errors.status_code == 200, errors.text
             failed = [json.loads(line) for line in errors.text.splitlines()]
             assert [e["line"] for e in failed] == [11, 20_002]
             assert "petal_width" in failed[0]["message"]
@@ -151,7 +205,9 @@ def test_a_csv_scored_by_main_and_challenger_resumes_after_a_kill(
 
 
 @pytest.mark.timeout(1500)
-def test_json_lines_refusals_and_cancel(shipyard: RunningShipyard, tmp_path: Path) -> None:
+def test_json_lines_parquet_schedules_refusals_and_cancel(
+    shipyard: RunningShipyard, tmp_path: Path, exports: tuple[Path, str]
+) -> None:
     pytest.importorskip("sklearn")
     with shipyard.sdk() as client:
         client.timeout = 600
@@ -173,6 +229,30 @@ def test_json_lines_refusals_and_cancel(shipyard: RunningShipyard, tmp_path: Pat
         assert [r["id"] for r in scored] == [r["id"] for r in rows]
         assert [r["prediction"] for r in scored] == direct_predictions(shipyard, rows, "v1")
         assert set(scored[0]["probabilities"]) == {"setosa", "versicolor", "virginica"}
+
+        # Parquet in and out, through the SDK: a NaN is a missing value the model refuses,
+        # named in the error file by the row's position in the file.
+        table = tmp_path / "flowers.parquet"
+        pq.write_table(pa.Table.from_pylist(
+            [{**row, "petal_width": float("nan")} if n == 99 else row
+             for n, row in enumerate(rows)]), table, row_group_size=100)
+        from_parquet = client.batch.score("iris", table, chunk_size=64, passthrough=["id"],
+                                          output_format="parquet", poll=0.1)
+        assert from_parquet["state"] == "succeeded", from_parquet
+        assert from_parquet["input"]["format"] == "parquet"
+        assert from_parquet["output_format"] == "parquet"
+        (entry,) = from_parquet["generations"]
+        assert (entry["rows_scored"], entry["rows_failed"]) == (299, 1)
+        assert from_parquet["files"] == {"v1": tmp_path / "flowers.predictions.parquet"}
+        scored = pq.read_table(from_parquet["files"]["v1"]).to_pylist()
+        kept = [row for n, row in enumerate(rows) if n != 99]
+        assert [r["id"] for r in scored] == [r["id"] for r in kept]
+        assert [r["prediction"] for r in scored] == direct_predictions(shipyard, kept, "v1")
+        assert set(scored[0]) == {"id", "prediction", "probability_setosa",
+                                  "probability_versicolor", "probability_virginica"}
+        errors = shipyard.http.get(shipyard.url + entry["errors_url"], timeout=60)
+        (failed,) = [json.loads(line) for line in errors.text.splitlines()]
+        assert failed["line"] == 100 and "petal_width" in failed["message"], failed
 
         # The CLI: main and challenger, a progress line per poll, the files it wrote.
         small = write_csv(tmp_path / "small.csv", rows[:50])
@@ -202,6 +282,7 @@ def test_json_lines_refusals_and_cancel(shipyard: RunningShipyard, tmp_path: Pat
             "the input lacks the feature(s) 'petal_width'": (
                 "id,sepal_length,sepal_width,petal_length\nf,1,2,3\n", "text/csv", {}),
             "cannot tell the input's format": ("x", "application/zip", {}),
+            "the file is not Parquet": ("a,b\n1,2\n", "application/vnd.apache.parquet", {}),
             "a header and no row": (",".join(FEATURES) + "\n", "text/csv", {}),
             "passthrough column(s) 'nope'": (
                 ",".join(FEATURES) + "\n1,2,3,4\n", "text/csv", {"passthrough": "nope"}),
@@ -217,7 +298,7 @@ def test_json_lines_refusals_and_cancel(shipyard: RunningShipyard, tmp_path: Pat
             assert refused.status_code == 400, (message, refused.text)
             assert message in refused.json()["error"]["message"], refused.text
         before = {p.name for p in (shipyard.home / "batch").iterdir()}
-        assert len(before) == 3  # the jobs that ran, no folder of a refused one
+        assert len(before) == 4  # the jobs that ran, no folder of a refused one
 
         # A body that is not the one whose hash was signed.
         body = source.read_bytes()
@@ -231,6 +312,53 @@ def test_json_lines_refusals_and_cancel(shipyard: RunningShipyard, tmp_path: Pat
         assert swapped.status_code == 403, swapped.text
         assert "not what was signed" in swapped.json()["error"]["message"]
         assert {p.name for p in (shipyard.home / "batch").iterdir()} == before
+
+        # The jobs' calls count in their own role: the live figures never see them, and
+        # no call of theirs was copied to the challenger (v2).
+        def rows_by_role() -> tuple[dict[str | None, int], dict[str, int]]:
+            """Rows scored by role in the query log, and in the stats."""
+            logged: dict[str | None, int] = {}
+            for line in client.services.queries("iris"):
+                call = json.loads(line)
+                logged[call["role"]] = logged.get(call["role"], 0) + (call["predictions"] or 0)
+            stats = client.services.stats("iris")
+            counted = {"main": stats["overall"]["total_predictions"], "batch": sum(
+                g["total_predictions"] for g in stats["generations"] if g["role"] == "batch")}
+            return logged, counted
+
+        wait_for(lambda: (lambda got: got[0].get("batch") == got[1]["batch"] > 0 and got[0][
+            None] == got[1]["main"])(rows_by_role()), timeout=60, what="the stats by role")
+        calls = [json.loads(line) for line in client.services.queries("iris")]
+        batch_calls = [c for c in calls if c["role"] == "batch"]
+        assert all(c["challenger_generation"] is None for c in batch_calls)
+        assert {c["caller"] for c in batch_calls} == {"user:admin"}
+        # Only a batch job's own key may say a call is the job's.
+        claimed = shipyard.http.post(
+            f"{shipyard.url}/user-services/invoke/iris/api/v1.0/predict/", json=[rows[0]],
+            headers={"X-Shipyard-Batch-Job": done["id"]}, timeout=30)
+        assert claimed.status_code == 403, claimed.text
+
+        # On a schedule: a file in an allowed folder, and one at an allowed URL; each run
+        # is a job of its own and keeps its results.
+        folder, url = exports
+        write_csv(folder / "daily.csv", rows[:120])
+        write_csv(tmp_path / "served" / "daily.csv", rows[120:200])
+        for source, scored in ((str(folder / "daily.csv"), 120), (url + "daily.csv", 80)):
+            schedule = client.batch.schedule("iris", "0 0 1 1 *", source, passthrough=["id"])
+            jobs: list[str] = []
+            for _run in range(2):
+                client.batch.run_schedule(schedule["id"])
+                jobs.append(next_job(client, schedule["id"], jobs))
+            for job_id in jobs:
+                ran = finished(client, job_id)
+                assert ran["state"] == "succeeded" and ran["schedule_id"] == schedule["id"]
+                assert ran["generations"][0]["rows_scored"] == scored
+            client.batch.unschedule(schedule["id"])
+        refused = shipyard.http.post(
+            f"{shipyard.url}/api/v1/services/iris/batch-schedules",
+            json={"cron": "@daily", "source": str(tmp_path / "flowers.jsonl")}, timeout=30)
+        assert refused.status_code == 400
+        assert "not in a folder the administrator allows" in refused.json()["error"]["message"]
 
         # A cancel stops a running job; its results are not kept.
         big = write_csv(tmp_path / "big.csv", flowers(20_000, seed=9))

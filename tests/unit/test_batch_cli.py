@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,21 @@ from click.testing import CliRunner, Result
 
 from shipyard.cli import cli
 from shipyard.cli.batch import JobProgress, progress_line, summary_line
+from shipyard_sdk.errors import InvalidInput
 from tests.unit.test_batch_sdk import (
     ACCESS_KEY,
     CSV,
     ERRORS,
     JOB_ID,
+    RAN,
     RESULTS,
+    SCHEDULE_ID,
     SECRET,
     SUCCEEDED,
     BatchServer,
     generation,
     job,
+    schedule,
 )
 from tests.unit.test_batch_sdk import server as server  # the fixture, shared
 
@@ -149,6 +154,32 @@ def test_score_with_output_options_and_failed_rows(
                                          "output_format": "jsonl"}
 
 
+def test_parquet_in_and_out_named_by_suffix_and_option(
+    shipyard: BatchServer, flowers: Path, tmp_path: Path
+) -> None:
+    table = tmp_path / "flowers.parquet"
+    table.write_bytes(b"PAR1" + bytes(range(256)) + b"PAR1")
+    scored = [generation("v3", "chosen", scored=2)]
+    shipyard.states = [job("succeeded", 2, output_format="parquet", generations=scored)]
+    shipyard.results = {"v3": b"PAR1 results PAR1"}
+    done = run(shipyard, "score", "iris", table, "--generation", "v3")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines() == [JOB_ID, f"v3: {tmp_path / 'flowers.predictions.parquet'}"]
+    assert (tmp_path / "flowers.predictions.parquet").read_bytes() == b"PAR1 results PAR1"
+    (upload,) = shipyard.uploads
+    assert upload.query == {"format": "parquet", "generations": "v3"}
+    assert upload.content_type == "application/vnd.apache.parquet"
+    # From CSV to Parquet, by option; downloaded with the format's suffix.
+    chosen = run(shipyard, "score", "iris", flowers, "--output-format", "parquet", "--no-wait")
+    assert chosen.exit_code == 0, chosen.output
+    assert shipyard.uploads[1].query == {"format": "csv", "output_format": "parquet"}
+    fetched = run(shipyard, "download", JOB_ID, "-o", tmp_path)
+    assert fetched.stdout == f"{tmp_path / f'{JOB_ID}.v3.parquet'}\n"
+    refused = run(shipyard, "score", "iris", flowers, "--output-format", "xlsx")
+    assert refused.exit_code == 2
+    assert "'xlsx' is not one of 'csv', 'jsonl', 'parquet'" in refused.stderr
+
+
 def test_score_without_waiting_prints_only_the_job(
     shipyard: BatchServer, flowers: Path
 ) -> None:
@@ -201,15 +232,17 @@ def test_status_of_a_cancelled_job_exits_1(shipyard: BatchServer, follow: list[s
 
 
 def test_list_is_a_table_or_json(shipyard: BatchServer) -> None:
-    shipyard.jobs = [RUNNING, job("queued", rows_total=None, id="job-2")]
+    shipyard.jobs = [RUNNING, job("queued", rows_total=None, id="job-2",
+                                  schedule_id=SCHEDULE_ID)]
     table = run(shipyard, "list", "iris")
     assert table.exit_code == 0, table.output
     header, first, second = table.stdout.splitlines()
     assert header.split() == ["ID", "STATE", "PROGRESS", "GENERATIONS", "CREATED_BY",
-                              "CREATED_AT", "FINISHED_AT"]
+                              "CREATED_AT", "FINISHED_AT", "SCHEDULE_ID"]
     assert first.split() == [JOB_ID, "running", "420/1,000", "v2,v1", "alice",
-                             "2024-05-01T10:00:00Z", "-"]
+                             "2024-05-01T10:00:00Z", "-", "-"]
     assert second.split()[:3] == ["job-2", "queued", "0"]
+    assert second.split()[-1] == SCHEDULE_ID
     as_json = run(shipyard, "list", "iris", "--json")
     assert json.loads(as_json.stdout) == shipyard.jobs
 
@@ -235,3 +268,88 @@ def test_download_names_the_file_by_job_and_generation(
     missing = run(shipyard, "download", JOB_ID, "--generation", "v9", "-o", tmp_path)
     assert missing.exit_code == 1
     assert "Error: no results for that generation" in missing.stderr
+
+
+# -- schedules ------------------------------------------------------------------------------
+
+
+def test_schedule_prints_its_id_and_next_run_and_sends_the_options(
+    shipyard: BatchServer,
+) -> None:
+    done = run(shipyard, "schedule", "my iris", "0 3 * * *", "/data/exports/daily.csv",
+               "--format", "csv", "--output-format", "parquet", "--chunk-size", "250",
+               "--challenger", "--generation", "v2", "--generation", "v1",
+               "--passthrough", "id", "--passthrough", "name", "--association-column", "id")
+    assert done.exit_code == 0, done.output
+    assert (done.stdout, done.stderr) == (f"{SCHEDULE_ID}\n",
+                                          "Next run: 2024-05-02T03:00:00+00:00\n")
+    (upload,) = shipyard.uploads
+    assert shipyard.paths() == ["/api/v1/services/my%20iris/batch-schedules"]
+    assert upload.signed and upload.rejection is None
+    assert json.loads(upload.body) == {
+        "cron": "0 3 * * *", "source": "/data/exports/daily.csv", "format": "csv",
+        "output_format": "parquet", "chunk_size": 250, "challenger": True,
+        "generations": ["v2", "v1"], "passthrough": ["id", "name"],
+        "association_column": "id",
+    }
+
+
+def test_schedule_leaves_what_is_not_given_to_the_server(shipyard: BatchServer) -> None:
+    done = run(shipyard, "schedule", "iris", "@daily", "https://exports.example.com/d.csv")
+    assert done.exit_code == 0, done.output
+    assert json.loads(shipyard.uploads[0].body) == {
+        "cron": "@daily", "source": "https://exports.example.com/d.csv",
+    }
+
+
+def test_a_schedule_the_server_refuses_is_an_error_line(shipyard: BatchServer) -> None:
+    shipyard.schedule_refusal = InvalidInput("cron 'at three' does not parse")
+    done = run(shipyard, "schedule", "iris", "at three", "/data/exports/daily.csv")
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr.splitlines()[-1] == "Error: cron 'at three' does not parse"
+    refused = run(shipyard, "schedule", "iris", "@daily", "/data/d.csv", "--format", "xlsx")
+    assert refused.exit_code == 2
+    assert "'xlsx' is not one of 'csv', 'jsonl', 'parquet'" in refused.stderr
+    assert len(shipyard.uploads) == 1
+
+
+def test_schedules_is_a_table_or_json(shipyard: BatchServer) -> None:
+    failing = schedule(id="sch-2", cron="@hourly", source="https://exports.example.com/h.csv",
+                       last_run_at="2024-05-01T10:00:00+00:00",
+                       last_error="no file at https://exports.example.com/h.csv")
+    shipyard.schedules = [RAN, failing]
+    table = run(shipyard, "schedules", "iris")
+    assert table.exit_code == 0, table.output
+    rows = [re.split(r"\s{2,}", line.rstrip()) for line in table.stdout.splitlines()]
+    assert rows == [
+        ["ID", "CRON", "SOURCE", "NEXT_RUN_AT", "LAST_RUN_AT", "LAST_JOB_ID", "LAST_ERROR"],
+        [SCHEDULE_ID, "0 3 * * *", "/data/exports/daily.csv", "2024-05-02T03:00:00+00:00",
+         "2024-05-01T03:00:02+00:00", JOB_ID, "-"],
+        ["sch-2", "@hourly", "https://exports.example.com/h.csv",
+         "2024-05-02T03:00:00+00:00", "2024-05-01T10:00:00+00:00", "-",
+         "no file at https://exports.example.com/h.csv"],
+    ]
+    as_json = run(shipyard, "schedules", "iris", "--json")
+    assert json.loads(as_json.stdout) == [RAN, failing]
+    assert shipyard.paths() == ["/api/v1/services/iris/batch-schedules"] * 2
+
+
+def test_run_schedule_and_unschedule(shipyard: BatchServer) -> None:
+    ran = run(shipyard, "run-schedule", SCHEDULE_ID)
+    assert (ran.exit_code, ran.stdout) == (0, (
+        f"Batch schedule {SCHEDULE_ID} runs now; `shipyard batch list iris` shows its job "
+        "once it starts.\n"
+    ))
+    gone = run(shipyard, "unschedule", SCHEDULE_ID)
+    assert (gone.exit_code, gone.stdout) == (
+        0, f"Deleted batch schedule {SCHEDULE_ID}; its jobs stay.\n"
+    )
+    assert shipyard.seen == [("POST", f"/api/v1/batch-schedules/{SCHEDULE_ID}/run"),
+                             ("DELETE", f"/api/v1/batch-schedules/{SCHEDULE_ID}")]
+
+
+@pytest.mark.parametrize("command", ["run-schedule", "unschedule"])
+def test_an_unknown_schedule_is_an_error_line(shipyard: BatchServer, command: str) -> None:
+    done = run(shipyard, command, "sch-0")
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr.splitlines()[-1] == "Error: batch schedule 'sch-0' does not exist"

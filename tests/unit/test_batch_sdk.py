@@ -1,8 +1,8 @@
 """The SDK's batch jobs (``client.batch``) over real HTTP, against a tiny scripted control
 plane in a thread: the streamed, signed upload (verified with the platform's own SigV4
 verifier, the body hashed as it arrives), the options as the API takes them, waiting,
-atomic downloads and ``score`` from submit to files. ``BatchServer`` serves the CLI's
-tests too (tests/unit/test_batch_cli.py)."""
+atomic downloads, ``score`` from submit to files, and schedules. ``BatchServer`` serves
+the CLI's tests too (tests/unit/test_batch_cli.py)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ ACCESS_KEY = "AKIDSHIPYARDBATCH001"
 SECRET = "batch/Test+Secret=Key0123456789abcdef"
 TOKEN = "session-token/for+batch"
 JOB_ID = "job-7f3a"
+SCHEDULE_ID = "sch-51c0"
 BLOCK = 1024 * 1024
 CSV = b"sepal_length,sepal_width\n5.1,3.5\n4.9,3.0\n"
 RESULTS = {"v2": b"sepal_length,prediction\n5.1,setosa\n4.9,setosa\n",
@@ -72,8 +73,23 @@ def job(state: str, done: int = 0, **changes: Any) -> dict[str, Any]:
         "generations": [generation("v2", "main", scored=done),
                         generation("v1", "challenger", scored=done)],
         "rows_total": 1000, "rows_done": done, "rate": None, "seconds_left": None,
-        "expires_at": "2024-05-08T10:00:00Z", **changes,
+        "expires_at": "2024-05-08T10:00:00Z", "schedule_id": None, **changes,
     }
+
+
+def schedule(**changes: Any) -> dict[str, Any]:
+    """A schedule as the API answers it: daily at 03:00 on a file the server reads."""
+    return {
+        "id": SCHEDULE_ID, "service_id": "svc-1", "service": "iris",
+        "created_at": "2024-05-01T09:00:00+00:00", "created_by": "alice",
+        "cron": "0 3 * * *", "source": "/data/exports/daily.csv", "format": None,
+        "options": {}, "next_run_at": "2024-05-02T03:00:00+00:00", "last_run_at": None,
+        "last_job_id": None, "last_error": "", **changes,
+    }
+
+
+RAN = schedule(last_run_at="2024-05-01T03:00:02+00:00", last_job_id=JOB_ID)
+DUE_NOW = "2024-05-01T11:22:33+00:00"
 
 
 SUCCEEDED = job("succeeded", 1000, finished_at="2024-05-01T10:01:00Z")
@@ -81,7 +97,8 @@ SUCCEEDED = job("succeeded", 1000, finished_at="2024-05-01T10:01:00Z")
 
 @dataclasses.dataclass
 class Upload:
-    """What one POST to ``.../batch-jobs`` carried, and what the server made of it."""
+    """What one POST to ``.../batch-jobs`` or ``.../batch-schedules`` carried, and what
+    the server made of it."""
 
     target: str
     content_type: str
@@ -99,11 +116,12 @@ class Upload:
 
 
 class BatchServer(ThreadingHTTPServer):
-    """A control plane's batch-job API with scripted answers.
+    """A control plane's batch-job and batch-schedule API with scripted answers.
 
     ``states`` are the job's answers to successive GETs (the last one repeats); uploads
     are hashed block by block as they arrive and, when signed, verified as the control
-    plane does (a rejection answers 403).
+    plane does (a rejection answers 403). A new schedule is answered from its body, unless
+    ``schedule_refusal`` is set: then with that error.
     """
 
     daemon_threads = True
@@ -121,6 +139,8 @@ class BatchServer(ThreadingHTTPServer):
         self.errors = dict(ERRORS)
         self.cut_short = False
         """Whether a result's answer promises more bytes than it sends."""
+        self.schedules = [RAN]
+        self.schedule_refusal: ShipyardError | None = None
 
     @property
     def url(self) -> str:
@@ -145,6 +165,12 @@ class BatchHandler(BaseHTTPRequestHandler):
         parts = path.split("/")
         if path.startswith("/api/v1/services/") and path.endswith("/batch-jobs"):
             self._json(200, {"jobs": self.server.jobs})
+        elif path.startswith("/api/v1/services/") and path.endswith("/batch-schedules"):
+            self._json(200, {"schedules": self.server.schedules})
+        elif path == f"/api/v1/batch-schedules/{SCHEDULE_ID}":
+            self._json(200, RAN)
+        elif path.startswith("/api/v1/batch-schedules/"):
+            self._no_schedule(path)
         elif path == f"/api/v1/batch-jobs/{JOB_ID}":
             self._json(200, self.server.next_state())
         elif len(parts) == 7 and parts[5] in ("results", "errors"):
@@ -159,12 +185,39 @@ class BatchHandler(BaseHTTPRequestHandler):
         if path == f"/api/v1/batch-jobs/{JOB_ID}/cancel":
             self._json(200, job("cancelled", 400))
             return
+        if path == f"/api/v1/batch-schedules/{SCHEDULE_ID}/run":
+            self._json(200, {**RAN, "next_run_at": DUE_NOW})
+            return
+        if path.startswith("/api/v1/batch-schedules/"):
+            self._no_schedule(path.removesuffix("/run"))
+            return
         with self.server.lock:
             self.server.uploads.append(upload)
+        refusal = self.server.schedule_refusal
         if upload.rejection is not None:
             self._json(403, error_body(SignatureRejected(upload.rejection)))
-        else:
+        elif not path.endswith("/batch-schedules"):
             self._json(202, self.server.submitted)
+        elif refusal is not None:
+            self._json(refusal.http_status, error_body(refusal))
+        else:
+            body = json.loads(upload.body)
+            self._json(201, schedule(
+                cron=body.pop("cron"), source=body.pop("source"),
+                format=body.pop("format", None), options=body,
+            ))
+
+    def do_DELETE(self) -> None:
+        path = self._arrived()
+        if path != f"/api/v1/batch-schedules/{SCHEDULE_ID}":
+            self._no_schedule(path)
+            return
+        self.send_response(204)
+        self.end_headers()
+
+    def _no_schedule(self, path: str) -> None:
+        schedule_id = unquote(path.rsplit("/", 1)[-1])
+        self._json(404, error_body(NotFound(f"batch schedule {schedule_id!r} does not exist")))
 
     def _arrived(self) -> str:
         target = self.requestline.split(" ")[1]
@@ -364,14 +417,15 @@ def test_without_credentials_the_file_goes_unsigned(
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("a.csv", "csv"), ("a.CSV", "csv"), ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"),
-    ("archive.tar.csv", "csv"),
+    ("archive.tar.csv", "csv"), ("a.parquet", "parquet"), ("a.Parquet", "parquet"),
 ])
 def test_the_format_is_told_by_the_suffix(name: str, expected: str) -> None:
     assert input_format(name) == expected
 
 
 def test_a_suffix_that_tells_no_format_is_refused_by_name() -> None:
-    with pytest.raises(InvalidInput, match=r"suffix '\.txt'"):
+    with pytest.raises(InvalidInput, match=r"suffix '\.txt': name it \.csv, \.jsonl, "
+                       r"\.ndjson or \.parquet, or give the format \(csv, jsonl or parquet\)"):
         input_format("data.txt")
     with pytest.raises(InvalidInput, match="without a suffix"):
         input_format("data")
@@ -382,7 +436,7 @@ def test_a_suffix_that_tells_no_format_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize(("file", "options", "message"), [
     ("data.txt", {}, r"suffix '\.txt'"),
-    ("data.csv", {"output_format": "parquet"}, "output format must be csv or jsonl"),
+    ("data.csv", {"output_format": "xlsx"}, "output format must be csv, jsonl or parquet"),
     ("data.csv", {"chunk_size": 0}, "chunk size"),
     ("data.csv", {"passthrough": ["a,b"]}, "comma"),
     ("data.csv", {"generations": [""]}, "non-empty"),
@@ -428,6 +482,20 @@ def test_defaults_are_left_to_the_server_and_json_lines_say_so(
     assert upload.content_type == "application/x-ndjson"
 
 
+def test_a_parquet_file_is_sent_as_it_is_with_its_media_type(
+    server: BatchServer, signed: Client, tmp_path: Path
+) -> None:
+    table = tmp_path / "flowers.parquet"
+    content = b"PAR1" + bytes(range(256)) * 8 + b"PAR1"  # bytes that are no text
+    table.write_bytes(content)
+    signed.batch.submit("iris", table, output_format="csv")
+    (upload,) = server.uploads
+    assert upload.query == {"format": "parquet", "output_format": "csv"}
+    assert upload.content_type == "application/vnd.apache.parquet"
+    assert (upload.size, upload.sha256) == (len(content), hashlib.sha256(content).hexdigest())
+    assert upload.signed and upload.rejection is None
+
+
 def test_submit_from_sends_the_json_form(server: BatchServer, signed: Client) -> None:
     signed.batch.submit_from("iris", "job-0", chunk_size=10, challenger=True,
                              generations=["v3"], passthrough=["id"])
@@ -455,6 +523,9 @@ def test_get_list_and_cancel(server: BatchServer, signed: Client) -> None:
     ("data.ndjson", "jsonl", "data.predictions.ndjson"),
     ("data.csv", "jsonl", "data.predictions.jsonl"),
     ("data.txt", "csv", "data.predictions.csv"),
+    ("data.parquet", "parquet", "data.predictions.parquet"),
+    ("data.csv", "parquet", "data.predictions.parquet"),
+    ("data.parquet", "csv", "data.predictions.csv"),
 ])
 def test_default_output_paths(source: str, output_format: str, expected: str) -> None:
     assert predictions_path(Path("/in") / source, output_format) == Path("/in") / expected
@@ -583,3 +654,93 @@ def test_score_without_waiting_only_submits(
 ) -> None:
     assert signed.batch.score("iris", flowers, wait=False) == server.submitted
     assert server.paths() == ["/api/v1/services/iris/batch-jobs"]
+
+
+# -- schedules ------------------------------------------------------------------------------
+
+
+def test_schedule_sends_the_json_form_with_the_job_options(
+    server: BatchServer, signed: Client
+) -> None:
+    made = signed.batch.schedule(
+        "my iris", "0 3 * * *", "https://exports.example.com/daily.parquet",
+        format="parquet", output_format="csv", chunk_size=500, challenger=True,
+        generations=["v2", "v1"], passthrough=("id", "name"), association_column="id",
+    )
+    options = {"output_format": "csv", "chunk_size": 500, "challenger": True,
+               "generations": ["v2", "v1"], "passthrough": ["id", "name"],
+               "association_column": "id"}
+    (upload,) = server.uploads
+    assert server.seen == [("POST", "/api/v1/services/my%20iris/batch-schedules")]
+    assert upload.content_type == "application/json"
+    assert upload.signed and upload.rejection is None
+    assert json.loads(upload.body) == {
+        "cron": "0 3 * * *", "source": "https://exports.example.com/daily.parquet",
+        "format": "parquet", **options,
+    }
+    assert made == schedule(source="https://exports.example.com/daily.parquet",
+                            format="parquet", options=options)
+
+
+def test_a_schedule_leaves_defaults_to_the_server(server: BatchServer, signed: Client) -> None:
+    made = signed.batch.schedule("iris", "@daily", "/data/exports/daily.csv", generations="v3")
+    assert json.loads(server.uploads[0].body) == {
+        "cron": "@daily", "source": "/data/exports/daily.csv", "generations": ["v3"],
+    }
+    assert (made["format"], made["options"]) == (None, {"generations": ["v3"]})
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"format": "xlsx"}, "format must be csv, jsonl or parquet, not 'xlsx'"),
+    ({"output_format": "xlsx"}, "output format must be csv, jsonl or parquet"),
+    ({"chunk_size": 0}, "chunk size"),
+    ({"generations": [""]}, "non-empty"),
+    ({"passthrough": [3]}, "non-empty"),
+])
+def test_schedule_refusals_come_before_anything_is_sent(
+    server: BatchServer, signed: Client, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        signed.batch.schedule("iris", "0 3 * * *", "/data/exports/daily.csv", **options)
+    assert server.seen == []
+
+
+def test_a_schedule_the_server_refuses_raises_its_error(
+    server: BatchServer, signed: Client
+) -> None:
+    server.schedule_refusal = InvalidInput("cron 'at three' does not parse")
+    with pytest.raises(InvalidInput, match="cron 'at three' does not parse"):
+        signed.batch.schedule("iris", "at three", "/data/exports/daily.csv")
+    server.schedule_refusal = Forbidden("'/etc/passwd' is not under a folder batch jobs "
+                                       "may read")
+    with pytest.raises(Forbidden, match="may read"):
+        signed.batch.schedule("iris", "@daily", "/etc/passwd")
+
+
+def test_schedules_get_run_and_unschedule(server: BatchServer, signed: Client) -> None:
+    assert signed.batch.schedules("my iris") == [RAN]
+    assert signed.batch.get_schedule(SCHEDULE_ID) == RAN
+    assert signed.batch.run_schedule(SCHEDULE_ID) == {**RAN, "next_run_at": DUE_NOW}
+    assert signed.batch.unschedule(SCHEDULE_ID) is None
+    assert server.seen == [
+        ("GET", "/api/v1/services/my%20iris/batch-schedules"),
+        ("GET", f"/api/v1/batch-schedules/{SCHEDULE_ID}"),
+        ("POST", f"/api/v1/batch-schedules/{SCHEDULE_ID}/run"),
+        ("DELETE", f"/api/v1/batch-schedules/{SCHEDULE_ID}"),
+    ]
+    assert server.uploads == []
+
+
+@pytest.mark.parametrize("call", ["get_schedule", "run_schedule", "unschedule"])
+def test_an_unknown_schedule_raises_not_found(
+    server: BatchServer, signed: Client, call: str
+) -> None:
+    with pytest.raises(NotFound, match="batch schedule 'sch/0' does not exist"):
+        getattr(signed.batch, call)("sch/0")
+    ((_method, target),) = server.seen
+    assert target.startswith("/api/v1/batch-schedules/sch%2F0")
+
+
+def test_a_scheduled_job_names_its_schedule(server: BatchServer, signed: Client) -> None:
+    server.jobs = [job("queued", schedule_id=SCHEDULE_ID), SUCCEEDED]
+    assert [j["schedule_id"] for j in signed.batch.list("iris")] == [SCHEDULE_ID, None]

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from shipyard.contracts.query_entries import spool_line
-from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.query_record import BATCH_ROLE, QueryRecord
 from shipyard.errors import InvalidInput
 from shipyard.stats.folding import UsageSample, fold_calls, fold_usage
 from shipyard.stats.histogram import RELATIVE_ERROR, Histogram
@@ -292,6 +292,32 @@ def test_a_replayed_spool_file_adds_nothing_and_a_corrupt_line_is_set_aside(
     assert quarantined == "{not json\n"
     answer = ServiceStats(store).summary(SERVICE, StatsWindow(DAY0, DAY0 + DAY), slow_ms=1)
     assert answer["overall"]["total_predictions"] == 200
+
+
+def test_a_batch_jobs_calls_count_in_their_own_role_and_move_no_live_figure(
+    store: Store, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    lines = [spool_line(QueryRecord(
+        at=DAY0 + number, request_id=f"c-{number}", service_id=SERVICE, generation="v1",
+        method="POST", path="/p", status=200, latency_ms=5.0 if live else 900.0,
+        instance_ms=4.0, caller="user:a", predictions=1 if live else 500,
+        role=None if live else BATCH_ROLE,
+    )) for number, live in enumerate([True] * 30 + [False] * 10)]
+    (spool / "calls.jsonl").write_text("".join(lines))
+    assert ingest_spool(store, spool) == 40
+    stats = ServiceStats(store)
+    window = StatsWindow(DAY0, DAY0 + DAY)
+    answer = stats.summary(SERVICE, window, slow_ms=100)
+    assert answer["overall"]["total_requests"] == 30
+    assert answer["overall"]["response_time"]["p99"] < 10
+    figures = {(g["generation"], g["role"]): g for g in answer["generations"]}
+    assert figures[("v1", "main")]["total_predictions"] == 30
+    assert figures[("v1", "batch")]["total_requests"] == 10
+    assert figures[("v1", "batch")]["total_predictions"] == 5000
+    batch = stats.summary(SERVICE, window, role="batch", slow_ms=100)
+    assert [(g["generation"], g["role"]) for g in batch["generations"]] == [("v1", "batch")]
 
 
 # -- bad questions ---------------------------------------------------------------------

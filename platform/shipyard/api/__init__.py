@@ -12,7 +12,7 @@ from flask import Flask
 
 from shipyard.api.actuals import actuals
 from shipyard.api.api_keys import api_keys
-from shipyard.api.batch_jobs import batch_jobs, service_batch_jobs
+from shipyard.api.batch_jobs import batch_jobs, batch_schedules, service_batch_jobs
 from shipyard.api.browser_sessions import browser_sessions
 from shipyard.api.callers import authenticate
 from shipyard.api.catalog import catalog
@@ -54,6 +54,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(api_keys, url_prefix="/api/v1/services")
     app.register_blueprint(service_batch_jobs, url_prefix="/api/v1/services")
     app.register_blueprint(batch_jobs, url_prefix="/api/v1/batch-jobs")
+    app.register_blueprint(batch_schedules, url_prefix="/api/v1/batch-schedules")
     app.register_blueprint(iam, url_prefix="/iam")
     app.register_blueprint(browser_sessions, url_prefix="/iam")
     app.register_blueprint(docs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shipyard.errors import PayloadTooLarge, ShipyardError, error_body
@@ -30,7 +30,8 @@ def _shipyard_error(error: ShipyardError) -> tuple[Response, int]:
 
 
 def _too_large(_error: RequestEntityTooLarge) -> tuple[Response, int]:
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    # The request's own limit: a batch job's upload has a larger one than the app's.
+    limit = request.max_content_length if request else current_app.config["MAX_CONTENT_LENGTH"]
     return _render(PayloadTooLarge(f"the request body is over the upload limit of {limit} bytes"))
 
 

@@ -13,7 +13,7 @@ from shipyard.contracts.supervisor_wakeups import notify_supervisor, wake_superv
 __all__ = ["wake_after_change"]
 
 _ACTED_ON = frozenset({"services", "deployments", "traffic", "models", "model_replacements",
-                       "service_batch_jobs", "batch_jobs"})
+                       "service_batch_jobs", "batch_jobs", "batch_schedules"})
 """The blueprints whose changes the supervisor acts on: what serves and how, and the batch
 jobs it runs."""
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

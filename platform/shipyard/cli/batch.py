@@ -1,5 +1,6 @@
-"""``shipyard batch ...``: score a CSV or JSON Lines file with a model service in the
-background, follow the job with a progress bar, and fetch its results."""
+"""``shipyard batch ...``: score a CSV, JSON Lines or Parquet file with a model service in
+the background, follow the job with a progress bar, and fetch its results; or score a file
+the control plane reads itself on a cron schedule."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, TextIO
 import click
 
 from shipyard.cli.connection import client_from
-from shipyard.cli.output import echo_json, echo_table
+from shipyard.cli.output import echo_json, echo_listing, echo_table
 from shipyard_sdk.batch_api import (
     FORMATS,
     SUFFIXES,
@@ -29,12 +30,15 @@ POLL = 1.0
 """Seconds between two looks at a followed job."""
 BAR_WIDTH = 24
 JOB_COLUMNS = ("id", "state", "progress", "generations", "created_by", "created_at",
-               "finished_at")
+               "finished_at", "schedule_id")
+SCHEDULE_COLUMNS = ("id", "cron", "source", "next_run_at", "last_run_at", "last_job_id",
+                    "last_error")
 
 
 @click.group()
 def batch() -> None:
-    """Batch prediction jobs: score a whole file with a model service, in the background."""
+    """Batch prediction jobs: score a whole file with a model service, in the background,
+    or on a schedule."""
 
 
 @batch.command("score")
@@ -66,8 +70,8 @@ def score(
     generations: tuple[str, ...], input_format: str | None, output_format: str | None,
     wait: bool,
 ) -> None:
-    """Score FILE (.csv or .jsonl) with SERVICE: print the job's id, then follow it with a
-    progress bar and download each generation's results."""
+    """Score FILE (.csv, .jsonl or .parquet) with SERVICE: print the job's id, then follow
+    it with a progress bar and download each generation's results."""
     client = client_from(ctx)
     job = client.batch.submit(
         service, file, format=input_format, output_format=output_format,
@@ -141,7 +145,7 @@ def cancel(ctx: click.Context, job_id: str) -> None:
               help="The rows that failed (JSON Lines of line and message) instead.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="The file to write, or a folder to write it in (default: "
-                   "JOB.TAG.csv, .jsonl or .errors.jsonl here).")
+                   "JOB.TAG.csv, .jsonl, .parquet or .errors.jsonl here).")
 @click.pass_context
 def download(
     ctx: click.Context, job_id: str, generation: str | None, errors: bool, output: Path | None,
@@ -155,6 +159,76 @@ def download(
     if output is not None:
         destination = output / destination if output.is_dir() else output
     click.echo(str(client.batch.download(job["id"], tag, destination, errors=errors)))
+
+
+@batch.command("schedule")
+@click.argument("service")
+@click.argument("cron")
+@click.argument("source")
+@click.option("--format", "input_format", type=click.Choice(FORMATS),
+              help="SOURCE's format (default: told at each run, from its suffix).")
+@click.option("--output-format", type=click.Choice(FORMATS),
+              help="The results' format (default: SOURCE's).")
+@click.option("--chunk-size", type=click.IntRange(min=1),
+              help="Rows scored per call (default: the control plane's).")
+@click.option("--challenger", is_flag=True, help="Score with the service's challenger too.")
+@click.option("--generation", "generations", multiple=True, metavar="TAG",
+              help="Score with this generation (v2) instead of the serving one; repeat for "
+                   "several.")
+@click.option("--passthrough", multiple=True, metavar="COLUMN",
+              help="An input column copied to the results; repeat for several.")
+@click.option("--association-column", metavar="COLUMN",
+              help="The input column that identifies each prediction (to join actuals).")
+@click.pass_context
+def schedule(
+    ctx: click.Context, service: str, cron: str, source: str, input_format: str | None,
+    output_format: str | None, chunk_size: int | None, challenger: bool,
+    generations: tuple[str, ...], passthrough: tuple[str, ...],
+    association_column: str | None,
+) -> None:
+    """Score SOURCE with SERVICE each time CRON fires: print the schedule's id, and when it
+    runs next.
+
+    CRON is five fields in UTC, quoted ('0 3 * * *': at 03:00 each day), or a name such as
+    @daily. SOURCE is read by the control plane at each run, never uploaded: a path on its
+    machine or an https:// URL, under a folder or prefix its administrator allows. Each run
+    is a batch job of its own (`shipyard batch list SERVICE`)."""
+    made = client_from(ctx).batch.schedule(
+        service, cron, source, format=input_format, output_format=output_format,
+        chunk_size=chunk_size, challenger=challenger, generations=generations or None,
+        passthrough=passthrough, association_column=association_column,
+    )
+    click.echo(made["id"])
+    click.echo(f"Next run: {made['next_run_at']}", err=True)
+
+
+@batch.command("schedules")
+@click.argument("service")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def list_schedules(ctx: click.Context, service: str, as_json: bool) -> None:
+    """SERVICE's batch schedules, oldest first."""
+    echo_listing(client_from(ctx).batch.schedules(service), SCHEDULE_COLUMNS, as_json)
+
+
+@batch.command("run-schedule")
+@click.argument("schedule_id", metavar="ID")
+@click.pass_context
+def run_schedule(ctx: click.Context, schedule_id: str) -> None:
+    """Make batch schedule ID due now: the control plane starts its job within a tick;
+    later runs keep to its cron."""
+    due = client_from(ctx).batch.run_schedule(schedule_id)
+    click.echo(f"Batch schedule {due['id']} runs now; `shipyard batch list "
+               f"{due['service']}` shows its job once it starts.")
+
+
+@batch.command("unschedule")
+@click.argument("schedule_id", metavar="ID")
+@click.pass_context
+def unschedule(ctx: click.Context, schedule_id: str) -> None:
+    """Delete batch schedule ID: it runs no more; the jobs it started stay."""
+    client_from(ctx).batch.unschedule(schedule_id)
+    click.echo(f"Deleted batch schedule {schedule_id}; its jobs stay.")
 
 
 def follow_job(client: Client, job_id: str) -> dict[str, Any]:

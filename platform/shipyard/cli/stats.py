@@ -15,6 +15,7 @@ import click
 
 from shipyard.cli.connection import client_from
 from shipyard.cli.output import echo_json, echo_table
+from shipyard.stats.spans import ROLES
 from shipyard.stats.windows import parse_bucket_size
 
 __all__ = ["SPARK", "sparkline", "stats"]
@@ -69,7 +70,7 @@ FIGURES = (
 @click.option("--bucket", default="1h", show_default=True,
               help="Each sparkline step: 1m, 15m, 1h, 1d, or ISO 8601 (PT15M).")
 @click.option("--generation", default=None, help="Only this generation (v2).")
-@click.option("--role", type=click.Choice(["main", "challenger"]), default=None,
+@click.option("--role", type=click.Choice(list(ROLES)), default=None,
               help="Only the generations in this role.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]),
               default="table", show_default=True)

@@ -16,6 +16,8 @@ __all__ = [
     "ASSOCIATION_COLUMNS_HEADER",
     "ASSOCIATION_ID_HEADER",
     "ASSOCIATION_REQUIRED_HEADER",
+    "BATCH_JOB_HEADER",
+    "BATCH_ROLE",
     "BODY_COLUMNS",
     "PREDICTIONS_HEADER",
     "QUERY_COLUMNS",
@@ -59,6 +61,7 @@ QUERY_COLUMNS: tuple[QueryColumn, ...] = (
     QueryColumn("request_bytes", "integer", required=True, default=0),
     QueryColumn("response_bytes", "integer", required=True, default=0),
     QueryColumn("caller", "text", required=True, length=255, default=""),
+    QueryColumn("role", "text", required=False, length=16),
     QueryColumn("predictions", "integer", required=False),
     QueryColumn("warnings", "integer", required=False),
     QueryColumn("association_id", "text", required=False, length=255),
@@ -86,6 +89,12 @@ predictions, and by what boundaries (``key=value`` pairs separated by ``;``)."""
 ASSOCIATION_COLUMNS_HEADER = "X-Shipyard-Association-Columns"
 """The request header in which the gateway tells a model service's instance the columns of
 each record that identify it (comma-separated): not features, dropped before scoring."""
+BATCH_ROLE = "batch"
+"""The ``role`` of a batch job's call in the query log and the stats."""
+BATCH_JOB_HEADER = "X-Shipyard-Batch-Job"
+"""The request header in which a batch job's call names its job: the gateway then checks
+the call's credentials (whatever the service's access level) and takes it only with that
+job's own access key, and records the call in the ``batch`` role."""
 ASSOCIATION_REQUIRED_HEADER = "X-Shipyard-Association-Required"
 """The request header (``true``) in which the gateway tells the instance to refuse a record
 without its association columns."""
@@ -120,6 +129,9 @@ class QueryRecord:
     response_bytes: int = 0
     caller: str = ""
     """A label for who called; "" for anonymous."""
+    role: str | None = None
+    """``BATCH_ROLE`` for a call of a batch job (its own role in the stats); None for a
+    live call."""
     predictions: int | None = None
     """Rows the instance scored, as its ``X-Shipyard-Predictions`` answer header says;
     None when it did not say."""

@@ -32,14 +32,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.domain.batch_files import FORMATS, BatchInput, format_of, media_type
+from shipyard.domain.batch_sources import BatchSources, Source
 from shipyard.domain.generation_refs import main_generation, mapping_of, parse_tag, tag_of
 from shipyard.domain.services import find_service
 from shipyard.domain.states import InstanceState
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from shipyard.iam.directory import caller_for_user
 from shipyard.iam.principals import Caller, may_collaborate, may_invoke
 from shipyard.stats.drift_profiles import generation_model
 from shipyard.stats.monitoring_settings import monitoring_of
-from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
+from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store, UserRow
 from shipyard.store.batch_tables import BatchJobRow
 
 __all__ = [
@@ -167,6 +169,7 @@ class BatchJob:
     rows_done: int
     resumed_at: float | None
     rows_at_resume: int
+    schedule_id: str | None
 
     @classmethod
     def from_row(cls, row: BatchJobRow, service: str) -> BatchJob:
@@ -176,7 +179,7 @@ class BatchJob:
             row.input_format, row.input_bytes, row.input_job_id, row.output_format,
             row.chunk_size, list(row.passthrough), row.association_column,
             [dict(g) for g in row.generations], row.rows_total, row.rows_done,
-            row.resumed_at, row.rows_at_resume,
+            row.resumed_at, row.rows_at_resume, row.schedule_id,
         )
 
     def rate(self, now: float) -> float | None:
@@ -202,7 +205,7 @@ class BatchJob:
             "expires_at": self.expires_at.isoformat(),
             "input": {"format": self.input_format, "bytes": self.input_bytes,
                       "job": self.input_job_id},
-            "output_format": self.output_format,
+            "output_format": self.output_format, "schedule_id": self.schedule_id,
             "options": {"chunk_size": self.chunk_size, "passthrough": self.passthrough,
                         "association_column": self.association_column},
             "generations": [
@@ -278,6 +281,30 @@ class BatchJobs:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
 
+    def create_from_source(
+        self, service_id: str, caller_kind: str, caller_id: str, source: Source,
+        sources: BatchSources, *, fmt: str | None, options: BatchOptions, schedule_id: str,
+    ) -> BatchJob:
+        """A schedule's run: a job for the file at ``source`` (a path or URL the
+        allow-list ``sources`` allows), streamed to the job's folder as an upload is, with
+        the rights its owner has now."""
+        with self.store.reading() as session:
+            caller = _owner(session, caller_kind, caller_id)
+            service_id = self._service_for(session, service_id, caller).id
+        job_id = uuid.uuid4().hex
+        job_dir = self.root / job_id
+        job_dir.mkdir(parents=True)
+        try:
+            with sources.open(source) as (stream, media):
+                fmt = fmt or _format_of_name(source.name) or format_of(None, media)
+                path = input_file(job_dir, fmt)
+                size, _digest = self._spool(stream, path)
+            return self._record(job_id, service_id, caller, BatchInput(path, fmt), size,
+                                None, options, schedule_id=schedule_id)
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+
     def list(self, ref: str, caller: Caller) -> list[BatchJob]:
         """The service's jobs the caller may see, newest first."""
         with self.store.reading() as session:
@@ -349,7 +376,8 @@ class BatchJobs:
         return size, digest.hexdigest()
 
     def _record(self, job_id: str, service_id: str, caller: Caller, source: BatchInput,
-                size: int, input_job_id: str | None, options: BatchOptions) -> BatchJob:
+                size: int, input_job_id: str | None, options: BatchOptions, *,
+                schedule_id: str | None = None) -> BatchJob:
         columns = source.columns()
         with self.store.writing() as session:
             service = session.get(ServiceRow, service_id)
@@ -369,7 +397,7 @@ class BatchJobs:
                 generations=[{"generation": tag, "role": role, "rows_scored": 0,
                               "rows_failed": 0} for tag, role in generations],
                 rows_total=None, rows_done=0, chunks_done=0, cancel_requested=False,
-                expires_at=now + timedelta(days=self.retention_days),
+                expires_at=now + timedelta(days=self.retention_days), schedule_id=schedule_id,
             )
             session.add(row)
             session.flush()
@@ -390,6 +418,25 @@ def set_job_state(row: BatchJobRow, state: BatchJobState, message: str = "") -> 
     if state in FINAL_STATES:
         row.finished_at = datetime.now(UTC)
         row.cancel_requested = False
+
+
+def _owner(session: Session, kind: str, caller_id: str) -> Caller:
+    """The user or service a schedule runs as, with the rights it has now."""
+    if kind == "user":
+        user = session.get(UserRow, caller_id)
+        if user is not None:
+            return caller_for_user(session, user)
+    elif kind == "service":
+        service = session.get(ServiceRow, caller_id)
+        if service is not None:
+            projects = frozenset({service.project_id}) if service.project_id else frozenset()
+            return Caller(kind="service", id=service.id, name=service.name, projects=projects)
+    raise Forbidden(f"the {kind} who made the schedule is gone")
+
+
+def _format_of_name(name: str) -> str | None:
+    suffix = name.rpartition(".")[2].lower() if "." in name else ""
+    return {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix)
 
 
 def _may_see(caller: Caller, row: BatchJobRow, service: ServiceRow) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shipyard.domain.batch_jobs import BatchJobs
+from shipyard.domain.batch_schedules import BatchSchedules
+from shipyard.domain.batch_sources import BatchSources
 from shipyard.domain.deployments import Deployments
 from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_packages import GenerationPackages
@@ -55,6 +57,7 @@ class ControlPlane:
     runners: Runner
     secrets: ServiceSecrets
     batch_jobs: BatchJobs
+    batch_schedules: BatchSchedules
 
     @classmethod
     def build(
@@ -92,6 +95,7 @@ class ControlPlane:
             secrets=ServiceSecrets(store, Vault.open(settings.secret_key_file)),
             batch_jobs=BatchJobs(store, settings.home, max_bytes=settings.max_batch_bytes,
                                  retention_days=settings.batch_retention_days),
+            batch_schedules=BatchSchedules(store, BatchSources(settings.batch_sources)),
         )
 
     def close(self) -> None:

@@ -25,7 +25,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from shipyard.contracts.query_record import BATCH_JOB_HEADER
 from shipyard.errors import (
+    Forbidden,
     InvalidInput,
     PayloadTooLarge,
     ShipyardError,
@@ -145,7 +147,8 @@ class Exchange(Forwarding):
             return
         if self.destination.route is not None:
             self.copies = BodyCopies.for_route(self.destination.route, gateway.settings)
-        if self.destination.needs_credentials:
+        if self.destination.needs_credentials or (
+                headers.batch_job is not None and self.destination.route is not None):
             self._require_credentials(raw_headers)
 
     # -- the request, from the client ----------------------------------------------------
@@ -243,6 +246,10 @@ class Exchange(Forwarding):
         self.awaiting = False
         self.raw_headers = None
         self.body_hash = None
+        if error is None and self.headers is not None and self.headers.batch_job is not None and (
+                caller is None or caller.batch_job != self.headers.batch_job):
+            error = Forbidden(f"only batch job {self.headers.batch_job!r}'s own access key "
+                              f"may send {BATCH_JOB_HEADER}")
         if error is not None:
             self.fail(error)
             return

@@ -22,6 +22,7 @@ from shipyard.contracts.query_record import (
     ASSOCIATION_COLUMNS_HEADER,
     ASSOCIATION_ID_HEADER,
     ASSOCIATION_REQUIRED_HEADER,
+    BATCH_JOB_HEADER,
     PREDICTIONS_HEADER,
     WARNING_BOUNDARIES_HEADER,
     WARNINGS_HEADER,
@@ -61,6 +62,8 @@ SERVED_PAGE_READ = b"Access-Control-Allow-Origin: null\r\nVary: Origin\r\n"
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _ASSOCIATION_ID = ASSOCIATION_ID_HEADER.lower().encode("ascii")
+_BATCH_JOB = BATCH_JOB_HEADER.lower().encode("ascii")
+_BATCH_JOB_CHARS = 64
 # The query log's association_id column holds this many characters.
 _ASSOCIATION_ID_CHARS = 255
 
@@ -95,7 +98,7 @@ class RequestHeaders:
     """One request's headers, sorted into what is forwarded and what the gateway uses."""
 
     __slots__ = (
-        "association_id", "chunked", "console", "content_length", "expect_continue",
+        "association_id", "batch_job", "chunked", "console", "content_length", "expect_continue",
         "forwarded_for", "forwarded_host", "forwarded_proto", "host", "kept", "null_origin",
         "request_id", "target_generation",
     )
@@ -109,6 +112,8 @@ class RequestHeaders:
         self.expect_continue = False
         self.target_generation: str | None = None
         self.association_id: str | None = None
+        # The batch job the call says it is of; the gateway holds it to its credentials.
+        self.batch_job: str | None = None
         self.forwarded_for: bytes | None = None
         self.forwarded_proto: bytes | None = None
         self.forwarded_host: bytes | None = None
@@ -155,6 +160,9 @@ class RequestHeaders:
                         self.association_id = (
                             value.strip()[:_ASSOCIATION_ID_CHARS].decode("latin-1")
                         )
+                    elif lowered == _BATCH_JOB:
+                        self.batch_job = value.strip()[:_BATCH_JOB_CHARS].decode("latin-1")
+                        continue
                     elif lowered in _GATEWAY_ONLY:
                         continue
                 elif lowered == _CSRF_HEADER or (

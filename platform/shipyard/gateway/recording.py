@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from shipyard.contracts.query_record import QueryRecord
+from shipyard.contracts.query_record import BATCH_ROLE, QueryRecord
 from shipyard.contracts.routing_table import ServiceRoute
 from shipyard.gateway.access import CLIENT_GONE
 from shipyard.gateway.challenger import append_capped, copy_request
@@ -96,6 +96,10 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
     metrics = gateway.metrics
     if metrics is not None:
         metrics.call(route.name, generation, status, elapsed, instance)
+    caller = exchange.caller
+    # A batch job's call: its own role, and no copy to the challenger (the job scores
+    # with the challenger itself when asked).
+    batch = caller is not None and caller.batch_job is not None
     query = QueryRecord(
         at=time.time() - elapsed, request_id=exchange.request_id.decode("latin-1"),
         service_id=route.id, generation=generation,
@@ -103,7 +107,8 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         status=status, latency_ms=elapsed * 1000.0,
         instance_ms=instance * 1000.0 if instance is not None else None,
         request_bytes=exchange.body_size, response_bytes=exchange.response_bytes,
-        caller=exchange.caller.label if exchange.caller is not None else "",
+        caller=caller.label if caller is not None else "",
+        role=BATCH_ROLE if batch else None,
         predictions=exchange.predictions,
         warnings=exchange.warnings,
         association_id=headers.association_id,
@@ -115,7 +120,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
         response_body=bytes(answer) if answer is not None else None,
     )
     challenger = (route.challenger_instance(generation)
-                  if generation and status != CLIENT_GONE else None)
+                  if generation and status != CLIENT_GONE and not batch else None)
     if challenger is None or route.challenger is None:
         gateway.record_query(query)
         return

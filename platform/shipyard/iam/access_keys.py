@@ -11,7 +11,7 @@ expire; revoked and expired keys are unknown to ``resolve``.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -116,7 +116,8 @@ class AccessKeys:
         if caller_kind not in ("user", "service"):
             raise InvalidInput(f"a batch job cannot act as a caller of kind {caller_kind!r}")
         owner = {"user_id": caller_id} if caller_kind == "user" else {"service_id": caller_id}
-        return self._add(session, **owner, expires_at=datetime.now(UTC) + lifetime,
+        return self._add(session, **owner, batch_job_id=job_id,
+                         expires_at=datetime.now(UTC) + lifetime,
                          description=f"batch job {job_id}")
 
     @staticmethod
@@ -199,10 +200,12 @@ class AccessKeys:
 
     def _add(self, session: Session, *, expires_at: datetime | None, description: str,
              user_id: str | None = None, service_id: str | None = None,
-             instance_id: str | None = None) -> NewAccessKey:
+             instance_id: str | None = None, batch_job_id: str | None = None
+             ) -> NewAccessKey:
         secret = secrets.token_urlsafe(30)
         row = AccessKeyRow(
             id=_new_key_id(), user_id=user_id, service_id=service_id, instance_id=instance_id,
+            batch_job_id=batch_job_id,
             secret=self.vault.seal(secret), description=description,
             created_at=datetime.now(UTC), expires_at=expires_at,
         )
@@ -214,12 +217,16 @@ class AccessKeys:
 def _caller_of(session: Session, row: AccessKeyRow) -> Caller | None:
     if row.user_id is not None:
         user = session.get(UserRow, row.user_id)
-        return caller_for_user(session, user) if user is not None else None
+        if user is None:
+            return None
+        caller = caller_for_user(session, user)
+        return replace(caller, batch_job=row.batch_job_id) if row.batch_job_id else caller
     service = session.get(ServiceRow, row.service_id)
     if service is None:
         return None
     projects = frozenset({service.project_id}) if service.project_id else frozenset()
-    return Caller(kind="service", id=service.id, name=service.name, projects=projects)
+    return Caller(kind="service", id=service.id, name=service.name, projects=projects,
+                  batch_job=row.batch_job_id)
 
 
 def _expiry(expires_in: Any) -> datetime | None:

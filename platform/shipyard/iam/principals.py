@@ -25,7 +25,8 @@ class Caller:
     """``kind`` is ``user``, ``service``, ``api_key`` or ``anonymous``; ``id`` is the user,
     service or API key id; ``projects`` are the projects the caller acts in (a user's
     memberships, a service's own project); ``service_id`` is the one service an API key
-    opens."""
+    opens; ``batch_job`` the batch job whose access key signed (a user's or service's key
+    made for the job's calls)."""
 
     kind: str
     id: str = ""
@@ -33,6 +34,7 @@ class Caller:
     is_admin: bool = False
     projects: frozenset[str] = field(default_factory=frozenset)
     service_id: str | None = None
+    batch_job: str | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -529,7 +529,7 @@ schemas:
     additionalProperties: false
     properties:
       input_job: {type: string, description: the earlier job whose input to score again}
-      output_format: {type: string, enum: [csv, jsonl]}
+      output_format: {type: string, enum: [csv, jsonl, parquet]}
       chunk_size: {type: integer, minimum: 1, maximum: 10000}
       challenger: {type: boolean}
       generations: {type: array, items: {type: string}, example: [v2, v1]}
@@ -554,10 +554,10 @@ schemas:
       input:
         type: object
         properties:
-          format: {type: string, enum: [csv, jsonl]}
+          format: {type: string, enum: [csv, jsonl, parquet]}
           bytes: {type: integer}
           job: {type: string, nullable: true, description: the job whose input it reuses}
-      output_format: {type: string, enum: [csv, jsonl]}
+      output_format: {type: string, enum: [csv, jsonl, parquet]}
       options:
         type: object
         properties:
@@ -575,10 +575,43 @@ schemas:
             rows_failed: {type: integer}
             result_url: {type: string, nullable: true}
             errors_url: {type: string, nullable: true}
+      schedule_id: {type: string, nullable: true, description: the schedule that started it}
       rows_total: {type: integer, nullable: true, description: null until counted}
       rows_done: {type: integer}
       rate: {type: number, nullable: true, description: rows per second while it runs}
       seconds_left: {type: number, nullable: true}
+  BatchScheduleRequest:
+    type: object
+    required: [cron, source]
+    additionalProperties: false
+    properties:
+      cron: {type: string, example: "0 3 * * *", description: "five fields in UTC, or @daily"}
+      source: {type: string, example: /data/exports/daily.csv, description: a path or URL}
+      format: {type: string, enum: [csv, jsonl, parquet]}
+      output_format: {type: string, enum: [csv, jsonl, parquet]}
+      chunk_size: {type: integer, minimum: 1, maximum: 10000}
+      challenger: {type: boolean}
+      generations: {type: array, items: {type: string}}
+      passthrough: {type: array, items: {type: string}}
+      association_column: {type: string}
+  BatchSchedule:
+    type: object
+    required: [id, service_id, service, created_at, created_by, cron, source, format,
+               options, next_run_at, last_run_at, last_job_id, last_error]
+    properties:
+      id: {type: string}
+      service_id: {type: string}
+      service: {type: string}
+      created_at: {type: string, format: date-time}
+      created_by: {type: string}
+      cron: {type: string}
+      source: {type: string}
+      format: {type: string, nullable: true}
+      options: {type: object}
+      next_run_at: {type: string, format: date-time}
+      last_run_at: {type: string, format: date-time, nullable: true}
+      last_job_id: {type: string, nullable: true}
+      last_error: {type: string, description: why the last run made no job}
   BrowserSession:
     type: object
     required: [user, is_admin, expires_at]

@@ -3,8 +3,10 @@ the ingest's transaction (so that a row counts once exactly as its call is store
 
 Each scored call's rows count in the (service, generation, role, hour) rollup of the
 generation that answered (``main``) and of the challenger that got a copy, each by that
-generation's profile, as far as the service's monitoring settings track them (read
-here, so that a change counts from the next call folded). A call is first parsed and its
+generation's profile (a batch job's call counts as the generation's ``main`` here, unlike in
+the stats: its rows are data the model scored, as a live call's are), as far as the
+service's monitoring settings track them (read here, so that a change counts from the next
+call folded). A call is first parsed and its
 values gathered per rollup, then each rollup is counted with numpy in one pass per
 feature, read, added to and written back once.
 """

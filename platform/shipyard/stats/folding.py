@@ -57,7 +57,8 @@ def fold_calls(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
         minute = int(row["at"].timestamp()) // MINUTE * MINUTE
         service_id = row["service_id"]
         predictions = row["predictions"] or 0
-        minutes[(service_id, row["generation"] or _NONE, "main", minute)].add_call(
+        role = row.get("role") or "main"
+        minutes[(service_id, row["generation"] or _NONE, role, minute)].add_call(
             row["status"], row["latency_ms"], row["instance_ms"], predictions,
             row["request_bytes"], row["response_bytes"], row["caller"] or "",
             row.get("warnings") or 0,
@@ -70,7 +71,7 @@ def fold_calls(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
                 predictions if challenger_status < 400 else 0, row["request_bytes"], 0,
                 row["caller"] or "",
             )
-    # The service as a whole: its main calls, with or without a generation.
+    # The service as a whole: its live calls, with or without a generation.
     for (service_id, _generation, role, minute), rollup in list(minutes.items()):
         if role == "main":
             minutes[(service_id, ALL_GENERATIONS, role, minute)].merge(rollup)

@@ -5,7 +5,7 @@ the errors and the query-record contract its ``query_log`` table is made from.
 """
 
 from shipyard.store.accuracy_tables import AccuracyRollupRow, ActualRow, ScoredRowRow
-from shipyard.store.batch_tables import BatchJobRow
+from shipyard.store.batch_tables import BatchJobRow, BatchScheduleRow
 from shipyard.store.database import Store
 from shipyard.store.drift_tables import DriftProfileRow, DriftRollupRow
 from shipyard.store.identity_tables import (
@@ -41,6 +41,7 @@ __all__ = [
     "ArtifactRemovalRow",
     "Base",
     "BatchJobRow",
+    "BatchScheduleRow",
     "BrowserSessionRow",
     "BuildLogRow",
     "DriftProfileRow",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shipyard.store.tables import Base, UTCDateTime
 
-__all__ = ["BatchJobRow"]
+__all__ = ["BatchJobRow", "BatchScheduleRow"]
 
 
 class BatchJobRow(Base):
@@ -53,3 +53,34 @@ class BatchJobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     access_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The schedule whose run made it; None for a job started by hand.
+    schedule_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+
+
+class BatchScheduleRow(Base):
+    """A batch job that runs on a cron schedule, on a file at a path or URL the
+    administrator allows (``shipyard.domain.batch_schedules``); each run is a job of its
+    own (``BatchJobRow.schedule_id``)."""
+
+    __tablename__ = "batch_schedules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Whose right each run's calls use, as a job's (``BatchJobRow``).
+    created_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    caller_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    caller_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    cron: Mapped[str] = mapped_column(String(255), nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    # The input's format; None: from the source's suffix at each run.
+    input_format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The jobs' options (``BatchOptions``), as the API took them.
+    options: Mapped[dict] = mapped_column(JSON, nullable=False)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Why its last run made no job ("" when it made one).
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")

@@ -64,6 +64,8 @@ class AccessKeyRow(Base):
     )
     # The one instance a service's key was made for, revoked when that instance stops.
     instance_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # The batch job a user's or service's key was made for, revoked when the job ends.
+    batch_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     secret: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,10 +1,18 @@
 """One chunk of a batch job scored by one generation: a call to its predict route through
-the gateway, as the job's caller, pinned to the generation.
+the gateway, as the job's caller, pinned to the generation and naming its job
+(``BATCH_JOB_HEADER``), so that the gateway counts it in the ``batch`` role and copies it
+to no challenger.
 
 A chunk read from CSV is sent as CSV (a header of the columns sent, the cells as they
 were), so that the model converts and checks them as it does a caller's CSV; one read from
-JSON Lines is sent as JSON records. Only the generation's features, and the association
-id column when the job has one, are sent.
+JSON Lines or Parquet is sent as JSON records (without the fields a record lacks, so that
+the model names them). Only the generation's features, and the association id column when
+the job has one, are sent. The body is written and the answer read a column at a time: the
+scorer's result is columns (the positions of the records scored, their predictions and
+probabilities), never an object per record. For a CSV result, the answer's numbers are
+kept as the text the instance wrote (``numbers_as_text``): that text is what the CSV holds,
+and parsing the numbers only to write them back cost more than all else the supervisor
+does a row.
 
 What an answer means for the chunk's rows:
 
@@ -26,19 +34,22 @@ import io
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-from shipyard.domain.batch_files import ErrorRow, ScoredRow
+from shipyard.contracts.query_record import BATCH_JOB_HEADER
+from shipyard.domain.batch_files import MISSING, Chunk, ErrorRow
 
-__all__ = ["RETRY_PAUSES", "ChunkScorer", "GenerationTarget", "JobCannotGoOn", "JobPaused"]
+__all__ = ["RETRY_PAUSES", "ChunkResult", "ChunkScorer", "GenerationTarget", "JobCannotGoOn",
+           "JobPaused"]
 
 RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
 """Seconds between the tries of a chunk the service could not answer."""
 _TARGET_HEADER = "X-Shipyard-Target-Generation"
 _MESSAGE_CHARS = 1000
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class JobCannotGoOn(Exception):
@@ -60,58 +71,91 @@ class GenerationTarget:
     """Its features, then the association id column when the job has one."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChunkResult:
-    rows: list[ScoredRow]
-    errors: list[ErrorRow]
+    """What a chunk's records got, as columns: the positions of those scored (in the chunk,
+    in order), their predictions and probabilities (each in ``classes`` order; None for a
+    record the model gave none, ``probabilities`` None when it gave none at all), and the
+    lines of those refused, with why. With ``numbers_as_text``, a number is its text."""
+
+    positions: list[int] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
+    probabilities: list[list[Any] | None] | None = None
+    classes: list[str] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
+
+    def add(self, first: int, answer: _Answer) -> None:
+        """A piece's answer, its records from position ``first`` on (after those added)."""
+        count = len(answer.predictions)
+        probabilities = answer.probabilities
+        if probabilities is not None and self.probabilities is None:
+            self.probabilities = [None] * len(self.positions)
+            self.classes = answer.classes
+        elif answer.classes != self.classes:
+            probabilities = None  # not of the classes of the records before
+        self.positions.extend(range(first, first + count))
+        self.predictions.extend(answer.predictions)
+        if self.probabilities is not None:
+            self.probabilities.extend(probabilities or [None] * count)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    predictions: list[Any]
+    probabilities: list[list[Any] | None] | None
+    classes: list[str]
 
 
 class ChunkScorer:
     def __init__(
-        self, session: requests.Session, *, passthrough: Sequence[str], as_csv: bool,
-        timeout: float = 120.0, pauses: Sequence[float] = RETRY_PAUSES,
+        self, session: requests.Session, *, job_id: str, as_csv: bool,
+        numbers_as_text: bool = False, timeout: float = 120.0,
+        pauses: Sequence[float] = RETRY_PAUSES,
         sleep: Callable[[float], None] = time.sleep,
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.session = session
-        self.passthrough = tuple(passthrough)
+        self.job_id = job_id
         self.as_csv = as_csv
+        self.numbers_as_text = numbers_as_text
         self.timeout = timeout
         self.pauses = tuple(pauses)
         self.sleep = sleep
         self.stopping = stopping
 
-    def score(self, target: GenerationTarget, records: Sequence[dict[str, Any]],
-              lines: Sequence[int]) -> ChunkResult:
-        """Each record scored, or its line in the errors, in input order."""
-        rows: list[ScoredRow] = []
-        errors: list[ErrorRow] = []
-        self._score(target, list(records), list(lines), rows, errors)
-        return ChunkResult(rows, errors)
+    def score(self, target: GenerationTarget, chunk: Chunk) -> ChunkResult:
+        """Each record of ``chunk`` scored, or its line in the errors, in input order (its
+        bad lines are not the scorer's)."""
+        result = ChunkResult()
+        self._score(target, chunk, 0, result)
+        return result
 
-    def _score(self, target: GenerationTarget, records: list[dict[str, Any]],
-               lines: list[int], rows: list[ScoredRow], errors: list[ErrorRow]) -> None:
-        status, answer = self._call(target, records)
+    def _score(self, target: GenerationTarget, piece: Chunk, first: int,
+               result: ChunkResult) -> None:
+        """``piece``, the chunk's records from position ``first`` on, into ``result``."""
+        if not piece.record_count:
+            return
+        status, answer = self._call(target, piece)
         if status == 200:
-            scored = _scored(answer, records, self.passthrough)
+            scored = _answer_of(answer, piece.record_count)
             if isinstance(scored, str):
-                errors.extend(ErrorRow(line, scored) for line in lines)
+                result.errors.extend(ErrorRow(line, scored) for line in piece.lines)
             else:
-                rows.extend(scored)
+                result.add(first, scored)
             return
-        if status in (400, 413, 422) and len(records) > 1:
-            half = len(records) // 2
-            self._score(target, records[:half], lines[:half], rows, errors)
-            self._score(target, records[half:], lines[half:], rows, errors)
+        if status in (400, 413, 422) and piece.record_count > 1:
+            half = piece.record_count // 2
+            self._score(target, piece.slice(0, half), first, result)
+            self._score(target, piece.slice(half, piece.record_count), first + half, result)
             return
-        errors.extend(ErrorRow(line, answer) for line in lines)
+        result.errors.extend(ErrorRow(line, answer) for line in piece.lines)
 
-    def _call(self, target: GenerationTarget, records: list[dict[str, Any]]
-              ) -> tuple[int, Any]:
+    def _call(self, target: GenerationTarget, piece: Chunk) -> tuple[int, Any]:
         """The status and decoded answer of a 200, else the status and the message; a
         retryable failure is retried, and its last message returned with it."""
-        body, content_type = self._body(target, records)
-        headers = {"Content-Type": content_type, _TARGET_HEADER: target.generation}
+        body, content_type = self._body(target, piece)
+        headers = {"Content-Type": content_type, _TARGET_HEADER: target.generation,
+                   BATCH_JOB_HEADER: self.job_id}
         message = ""
         for pause in (*self.pauses, None):
             try:
@@ -123,7 +167,7 @@ class ChunkScorer:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return 200, response.json()
+                        return 200, self._decoded(response)
                     except ValueError:
                         return 502, "the service's answer is not JSON"
                 message = f"{status}: {_message_of(response)}"
@@ -140,39 +184,62 @@ class ChunkScorer:
         tries = len(self.pauses) + 1
         return status, f"{message} (after {tries} tries)"
 
-    def _body(self, target: GenerationTarget, records: list[dict[str, Any]]
-              ) -> tuple[bytes, str]:
-        columns = target.sent_columns
+    def _decoded(self, response: requests.Response) -> Any:
+        if not self.numbers_as_text:
+            return response.json()
+        answer = response.json(parse_float=str)
+        predictions = answer.get("predictions") if isinstance(answer, dict) else None
+        if isinstance(predictions, list) and not _SCALARS.issuperset(map(type, predictions)):
+            return response.json()  # a prediction that is an object or a list holds numbers
+        return answer
+
+    def _body(self, target: GenerationTarget, piece: Chunk) -> tuple[bytes, str]:
+        names = target.sent_columns
         if self.as_csv:
+            blank = [""] * piece.record_count
+            columns = [piece.columns.get(name, blank) for name in names]
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows([record.get(c, "") for c in columns] for record in records)
+            writer.writerow(names)
+            writer.writerows(zip(*columns, strict=True))
             return text.getvalue().encode(), "text/csv"
-        sent = [{c: record[c] for c in columns if c in record} for record in records]
-        return json.dumps(sent).encode(), "application/json"
+        present = [name for name in names if name in piece.columns]
+        columns = [piece.columns[name] for name in present]
+        if not columns:
+            records: list[dict[str, Any]] = [{} for _ in range(piece.record_count)]
+        elif any(MISSING in column for column in columns):
+            records = [{name: value for name, value in zip(present, values, strict=True)
+                        if value is not MISSING} for values in zip(*columns, strict=True)]
+        else:
+            records = [dict(zip(present, values, strict=True))
+                       for values in zip(*columns, strict=True)]
+        return json.dumps(records).encode(), "application/json"
 
 
-def _scored(answer: Any, records: list[dict[str, Any]], passthrough: tuple[str, ...]
-            ) -> list[ScoredRow] | str:
-    """The rows of a 200 answer, or why it cannot be read as one per record."""
+def _answer_of(answer: Any, count: int) -> _Answer | str:
+    """The columns of a 200 answer for ``count`` records, or why it cannot be read as one
+    prediction per record. Probabilities are kept when there is a list of them per record:
+    a record's that are not a list of one per class are None."""
     predictions = answer.get("predictions") if isinstance(answer, dict) else None
-    if not isinstance(predictions, list) or len(predictions) != len(records):
-        count = len(predictions) if isinstance(predictions, list) else "no"
-        return f"the service answered {count} predictions for {len(records)} records"
+    if not isinstance(predictions, list) or len(predictions) != count:
+        given = len(predictions) if isinstance(predictions, list) else "no"
+        return f"the service answered {given} predictions for {count} records"
     probabilities = answer.get("probabilities")
-    if not isinstance(probabilities, list) or len(probabilities) != len(records):
-        probabilities = None
+    if not isinstance(probabilities, list) or len(probabilities) != count:
+        return _Answer(predictions, None, [])
     classes = answer.get("classes")
-    rows = []
-    for index, (record, prediction) in enumerate(zip(records, predictions, strict=True)):
-        named = None
-        if probabilities is not None and isinstance(probabilities[index], list):
-            names = classes if isinstance(classes, list) and len(classes) == len(
-                probabilities[index]) else range(len(probabilities[index]))
-            named = {str(name): p for name, p in zip(names, probabilities[index], strict=True)}
-        rows.append(ScoredRow({c: record.get(c) for c in passthrough}, prediction, named))
-    return rows
+    if {list} == set(map(type, probabilities)) and len(set(map(len, probabilities))) == 1:
+        width = len(probabilities[0])
+    else:  # some record has none, or another number: the classes say how many, else the first
+        lists = [row for row in probabilities if isinstance(row, list)]
+        if not lists:
+            return _Answer(predictions, None, [])
+        width = len(classes) if isinstance(classes, list) else len(lists[0])
+        probabilities = [row if isinstance(row, list) and len(row) == width else None
+                         for row in probabilities]
+    if not isinstance(classes, list) or len(classes) != width:
+        classes = range(width)
+    return _Answer(predictions, probabilities, [str(name) for name in classes])
 
 
 def _message_of(response: requests.Response) -> str:

@@ -8,10 +8,12 @@ fewer than ``jobs_at_once`` run. A job:
    while it runs and revoked when it ends: its calls go through the gateway as that
    caller's would, checked the same way, and stop working if the caller loses the right;
 2. counts its input's rows (once), then reads it a chunk at a time from its first
-   unfinished chunk and scores each chunk with each generation (``batch_calls``), at most
-   ``calls_at_once`` chunks in flight. That bound is the rule that keeps live traffic's
-   latency: an instance answers with 4 threads per worker, and a job takes 2 of them at
-   most, so a live call always finds a free thread;
+   unfinished chunk, only the columns it sends or passes through, and scores each chunk
+   with each generation (``batch_calls``), at most ``calls_at_once`` chunks in flight.
+   That bound is the rule that keeps live traffic's latency: an instance answers with 4
+   threads per worker, and a job takes 2 of them at most, so a live call always finds a
+   free thread. A chunk is columns, never an object per row, from its reading to its
+   part: the supervisor's work per row must stay well below the instance's;
 3. writes each chunk's results as a part per generation before the chunk counts as done
    (``chunks_done``), so that a job the supervisor's restart cut short resumes from its
    first unfinished chunk and never writes a chunk's rows twice: a part already on disk is
@@ -27,7 +29,6 @@ past their retention are removed with their folders (``expire``).
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 import threading
@@ -49,6 +50,8 @@ from shipyard.domain.batch_files import (
     BatchInput,
     Chunk,
     ErrorRow,
+    ScoredRows,
+    count_result_rows,
     join_parts,
     write_errors,
     write_part,
@@ -211,12 +214,14 @@ class BatchScoring:
         http = requests.Session()
         http.auth = AWS4Auth(key.key.id, key.secret_access_key, self.gateway.region,
                              self.gateway.signing_service)
-        scorer = ChunkScorer(http, passthrough=passthrough, as_csv=fmt == "csv",
+        scorer = ChunkScorer(http, job_id=job_id, as_csv=fmt == "csv",
+                             numbers_as_text=output_format == "csv",
                              stopping=self._stop.is_set,
                              **self._scorer_options)  # type: ignore[arg-type]
         job_dir = self.root / job_id
         return _JobRun(self, job_id, job_dir, BatchInput(input_file(job_dir, fmt), fmt),
-                       targets, scorer, http, chunk_size, start, output_format, rows_total)
+                       targets, scorer, http, chunk_size, start, output_format, rows_total,
+                       passthrough)
 
     def _targets(self, session: object, row: BatchJobRow, service: ServiceRow
                  ) -> list[GenerationTarget]:
@@ -262,6 +267,7 @@ class _JobRun:
         self, owner: BatchScoring, job_id: str, job_dir: Path, source: BatchInput,
         targets: list[GenerationTarget], scorer: ChunkScorer, http: requests.Session,
         chunk_size: int, start: int, output_format: str, rows_total: int | None,
+        passthrough: list[str],
     ) -> None:
         self.owner = owner
         self.job_id = job_id
@@ -274,6 +280,10 @@ class _JobRun:
         self.start = start
         self.output_format = output_format
         self.rows_total = rows_total
+        self.passthrough = passthrough
+        # What a chunk holds: the columns sent to any generation, and those passed through.
+        self.columns = list(dict.fromkeys(
+            [*(name for target in targets for name in target.sent_columns), *passthrough]))
         self._renewed = time.monotonic()
 
     def close(self) -> None:
@@ -290,7 +300,7 @@ class _JobRun:
         in_flight: deque[tuple[Chunk, Future[dict[str, tuple[int, int]]]]] = deque()
         with ThreadPoolExecutor(self.owner.calls_at_once,
                                 thread_name_prefix=f"batch-{self.job_id[:8]}") as pool:
-            for chunk in self.source.chunks(self.chunk_size, self.start):
+            for chunk in self.source.chunks(self.chunk_size, self.start, self.columns):
                 while len(in_flight) >= self.owner.calls_at_once:
                     if not self._commit(*in_flight.popleft()):
                         return self._stopped(in_flight)
@@ -310,11 +320,18 @@ class _JobRun:
             if part.exists():
                 counts[target.generation] = (0, 0)  # counted when the files are joined
                 continue
-            result = self.scorer.score(target, chunk.records, chunk.lines)
+            result = self.scorer.score(target, chunk)
             errors = sorted([*result.errors, *_bad_lines(chunk)], key=lambda e: e.line)
-            write_errors(self._part(target.generation, chunk.index, errors=True), errors)
-            write_part(part, self.output_format, result.rows)  # last: it marks the chunk done
-            counts[target.generation] = (len(result.rows), len(errors))
+            errors_part = self._part(target.generation, chunk.index, errors=True)
+            if errors:
+                write_errors(errors_part, errors)
+            else:  # no part, no fsync: most chunks have no error
+                errors_part.unlink(missing_ok=True)  # one left by a run cut short
+            rows = ScoredRows(
+                {name: chunk.values(name, result.positions) for name in self.passthrough},
+                result.predictions, result.probabilities, result.classes)
+            write_part(part, self.output_format, rows)  # last: it marks the chunk done
+            counts[target.generation] = (len(rows), len(errors))
         return counts
 
     def _commit(self, chunk: Chunk, future: Future[dict[str, tuple[int, int]]]) -> bool:
@@ -358,8 +375,8 @@ class _JobRun:
             result.parent.mkdir(parents=True, exist_ok=True)
             join_parts(parts, self.output_format, result)
             join_parts(error_parts, "jsonl", errors_file(self.job_dir, tag))
-            counts[tag] = (_rows_in(result, self.output_format),
-                           _rows_in(errors_file(self.job_dir, tag), "jsonl"))
+            counts[tag] = (count_result_rows(result, self.output_format),
+                           count_result_rows(errors_file(self.job_dir, tag), "jsonl"))
         shutil.rmtree(self.job_dir / "parts", ignore_errors=True)
         self.owner._end(self.job_id, BatchJobState.SUCCEEDED, counts=counts)
 
@@ -371,9 +388,3 @@ class _JobRun:
 def _bad_lines(chunk: Chunk) -> list[ErrorRow]:
     return [ErrorRow(bad.line, bad.message) for bad in chunk.bad]
 
-
-def _rows_in(path: Path, fmt: str) -> int:
-    with open(path, encoding="utf-8", newline="") as text:
-        if fmt == "csv":
-            return max(0, sum(1 for cells in csv.reader(text) if cells) - 1)
-        return sum(1 for line in text if line.strip())

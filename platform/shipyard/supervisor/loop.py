@@ -54,6 +54,7 @@ from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor.batch_scoring import BatchScoring, GatewayAccess
+from shipyard.supervisor.batch_timetable import BatchTimetable
 from shipyard.supervisor.builder import Builder
 from shipyard.supervisor.drift_references import DriftReferences
 from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
@@ -155,6 +156,8 @@ class Supervisor(InstanceLifecycle):
             jobs_at_once=settings.batch_jobs_at_once,
             calls_at_once=settings.batch_calls_at_once, ended=self.wakeups.wake,
         )
+        self._timetable = BatchTimetable(self.store, plane.batch_jobs,
+                                         plane.batch_schedules.sources, started=self.wakeups.wake)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -222,11 +225,13 @@ class Supervisor(InstanceLifecycle):
             stopping = bool(self._stopping)
         if not stopping:  # an instance being stopped may still run from its artifact
             self._removals.run()
+        self._timetable.run()
         self._batch.run()
 
     def shutdown(self) -> None:
         """Finish running builds and gates, pause the batch jobs (they resume at the next
         start), then stop every instance; desired state stays stored."""
+        self._timetable.shutdown()
         self._batch.shutdown()
         self._builder.shutdown()
         self._gatekeeper.shutdown()
