@@ -23,8 +23,9 @@ What an answer means for the chunk's rows:
 - 429, 5xx, or no answer: the chunk is sent again after a pause (``RETRY_PAUSES``); after
   the last, its rows go to the error file with the last answer's message. While the
   supervisor stops, such an answer pauses the job instead (``JobPaused``).
-- 401, 403, 404: the job cannot go on (its caller lost the right to call the service, or
-  the generation is gone); ``JobCannotGoOn`` ends it.
+- 401, 403, or a 404 that lasts through the pauses: the job cannot go on (its caller lost
+  the right to call the service, or the generation is gone); ``JobCannotGoOn`` ends it. A
+  404 is tried again first: a gateway that just started may not have loaded its routes.
 """
 
 from __future__ import annotations
@@ -171,10 +172,10 @@ class ChunkScorer:
                     except ValueError:
                         return 502, "the service's answer is not JSON"
                 message = f"{status}: {_message_of(response)}"
-                if status in (401, 403, 404):
+                if status in (401, 403):
                     raise JobCannotGoOn(
                         f"generation {target.generation} answered {message}")
-                if status < 500 and status != 429:
+                if status < 500 and status not in (404, 429):
                     return status, message
             if self.stopping():
                 raise JobPaused
@@ -182,6 +183,11 @@ class ChunkScorer:
                 break
             self.sleep(pause)
         tries = len(self.pauses) + 1
+        if status == 404:
+            # Still unknown after the pauses: not a gateway that has yet to load the routes
+            # of a Shipyard that just started, but a generation (or service) that is gone.
+            raise JobCannotGoOn(f"generation {target.generation} answered {message} "
+                                f"(after {tries} tries)")
         return status, f"{message} (after {tries} tries)"
 
     def _decoded(self, response: requests.Response) -> Any:

@@ -14,17 +14,18 @@ fewer than ``jobs_at_once`` run. A job:
    threads per worker, and a job takes 2 of them at most, so a live call always finds a
    free thread. A chunk is columns, never an object per row, from its reading to its
    part: the supervisor's work per row must stay well below the instance's;
-3. writes each chunk's results as a part per generation before the chunk counts as done
-   (``chunks_done``), so that a job the supervisor's restart cut short resumes from its
-   first unfinished chunk and never writes a chunk's rows twice: a part already on disk is
-   not scored again;
+3. writes each chunk's results as a part per generation, whole on disk, before the chunk
+   counts as done (``chunks_done``, written with the rest of its progress every half
+   second), so that a job a restart cut short resumes from its first chunk not counted and
+   never writes a chunk's rows twice: a part already on disk is not scored again;
 4. at the end joins each generation's parts into its result file and error file, in input
    order, and counts what each generation scored and refused.
 
-A cancel is seen between chunks: the job ends ``cancelled`` and its partial results are
-removed. A job whose service refuses its calls (401, 403, 404) ends ``failed`` with the
-answer; a supervisor that stops leaves its running jobs ``running``, to be resumed. Jobs
-past their retention are removed with their folders (``expire``).
+A cancel is seen when the progress is written: the job ends ``cancelled`` and its partial
+results are removed. A job whose service refuses its calls (401, 403, or a 404 that
+lasts) ends ``failed`` with the answer; a supervisor that stops leaves its running jobs
+``running``, to be resumed. Jobs past their retention are removed with their folders
+(``expire``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -83,6 +84,8 @@ log = logging.getLogger(__name__)
 
 BATCH_KEY_LIFETIME = timedelta(hours=1)
 _KEY_RENEWAL = 300.0
+_PROGRESS_INTERVAL = 0.5
+"""Seconds between two writes of a running job's progress to the store."""
 _EXPIRY_INTERVAL = 3600.0
 
 
@@ -260,6 +263,15 @@ class BatchScoring:
                 set_job_state(row, state, message)
 
 
+@dataclass
+class _Progress:
+    """What a job did since its row was last written."""
+
+    chunks_done: int | None = None
+    rows: int = 0
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
 class _JobRun:
     """One run of one job, from its first unfinished chunk to its end (or a stop)."""
 
@@ -285,6 +297,8 @@ class _JobRun:
         self.columns = list(dict.fromkeys(
             [*(name for target in targets for name in target.sent_columns), *passthrough]))
         self._renewed = time.monotonic()
+        self._pending = _Progress()
+        self._flushed = time.monotonic()
 
     def close(self) -> None:
         self.http.close()
@@ -308,6 +322,9 @@ class _JobRun:
             while in_flight:
                 if not self._commit(*in_flight.popleft()):
                     return self._stopped(in_flight)
+        if self._flush():
+            self._cancel()
+            return None
         self._finish()
         return None
 
@@ -335,31 +352,50 @@ class _JobRun:
         return counts
 
     def _commit(self, chunk: Chunk, future: Future[dict[str, tuple[int, int]]]) -> bool:
-        """Record a finished chunk; False when the job must stop (a cancel, a shutdown)."""
+        """Count a finished chunk; False when the job must stop (a cancel, a shutdown).
+        The row is written at most every ``_PROGRESS_INTERVAL`` (and at the end): what a
+        resumed job skips is told by the parts on disk, not by the row, so a chunk counted
+        late is never scored twice, and the store is not written once per chunk."""
         counts = future.result()
-        with self.owner.store.writing() as session:
-            row = session.get(BatchJobRow, self.job_id)
-            if row is None:
-                return False
-            row.chunks_done = chunk.index + 1
-            row.rows_done += chunk.rows
-            row.generations = [
-                {**g, "rows_scored": g["rows_scored"] + counts[g["generation"]][0],
-                 "rows_failed": g["rows_failed"] + counts[g["generation"]][1]}
-                for g in row.generations]
-            cancelled = row.cancel_requested
-            if time.monotonic() - self._renewed > _KEY_RENEWAL and row.access_key_id:
-                AccessKeys.renew(session, row.access_key_id, BATCH_KEY_LIFETIME)
-                self._renewed = time.monotonic()
-        if cancelled:
+        pending = self._pending
+        pending.chunks_done = chunk.index + 1
+        pending.rows += chunk.rows
+        for generation, (scored, failed) in counts.items():
+            was = pending.counts.get(generation, (0, 0))
+            pending.counts[generation] = (was[0] + scored, was[1] + failed)
+        if time.monotonic() - self._flushed >= _PROGRESS_INTERVAL and self._flush():
             self._cancel()
             return False
         return not self.owner._stop.is_set()
+
+    def _flush(self) -> bool:
+        """Write the progress counted since the last write; whether a cancel is asked."""
+        pending, self._pending = self._pending, _Progress()
+        self._flushed = time.monotonic()
+        with self.owner.store.writing() as session:
+            row = session.get(BatchJobRow, self.job_id)
+            if row is None:
+                return True
+            if pending.chunks_done is not None:
+                row.chunks_done = pending.chunks_done
+            row.rows_done += pending.rows
+            row.generations = [
+                {**g, "rows_scored": g["rows_scored"] + pending.counts.get(g["generation"],
+                                                                           (0, 0))[0],
+                 "rows_failed": g["rows_failed"] + pending.counts.get(g["generation"],
+                                                                      (0, 0))[1]}
+                for g in row.generations]
+            if time.monotonic() - self._renewed > _KEY_RENEWAL and row.access_key_id:
+                AccessKeys.renew(session, row.access_key_id, BATCH_KEY_LIFETIME)
+                self._renewed = time.monotonic()
+            return row.cancel_requested
 
     def _stopped(self, in_flight: deque[tuple[Chunk, Future[dict[str, tuple[int, int]]]]]
                  ) -> None:
         for _chunk, future in in_flight:
             future.cancel()
+        if self.owner._stop.is_set():
+            self._flush()  # paused: what it did is counted when it resumes
 
     def _cancel(self) -> None:
         shutil.rmtree(self.job_dir / "parts", ignore_errors=True)
