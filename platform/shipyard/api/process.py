@@ -17,7 +17,9 @@ from gunicorn.app.base import BaseApplication
 from shipyard.api.app import create_app
 from shipyard.settings import RESOLVED_SETTINGS_VAR, Settings
 
-__all__ = ["RESOLVED_SETTINGS_VAR", "ApiApplication"]
+__all__ = ["API_KEEP_ALIVE", "RESOLVED_SETTINGS_VAR", "ApiApplication"]
+
+API_KEEP_ALIVE = 75
 
 
 
@@ -34,6 +36,11 @@ class ApiApplication(BaseApplication):
             # Threads, so that a client following a build log does not hold a whole worker.
             "worker_class": "gthread",
             "threads": 8,
+            # Longer than the gateway keeps an idle pooled connection (15 s), so that the
+            # gateway, never gunicorn, ends one: a request sent on a connection just as
+            # gunicorn dropped it (its default is 2 s) went unanswered until the gateway's
+            # 60 s upstream timeout.
+            "keepalive": API_KEEP_ALIVE,
             "graceful_timeout": 10,
             "timeout": 60,
             "errorlog": "-",

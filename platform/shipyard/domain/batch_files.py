@@ -385,9 +385,10 @@ class ErrorRow:
 
 
 def write_part(path: Path, fmt: str, rows: ScoredRows) -> None:
-    """One chunk's results, whole on disk or not at all (a chunk whose every row failed
-    leaves an empty part, even in CSV and Parquet: its header would not know the
-    classes)."""
+    """One chunk's results, whole or not at all (a temporary file renamed into place; a
+    chunk whose every row failed leaves an empty part, even in CSV and Parquet: its header
+    would not know the classes). Not synced to disk: the job syncs its parts at once before
+    it counts them (``batch_scoring``), rather than a sync per part."""
     if fmt == "parquet":
         from shipyard.domain import batch_parquet
 
@@ -425,7 +426,7 @@ def _jsonl_text(rows: ScoredRows) -> str:
 
 
 def write_errors(path: Path, errors: Sequence[ErrorRow]) -> None:
-    """One chunk's failed rows, as JSON Lines, whole on disk or not at all."""
+    """One chunk's failed rows, as JSON Lines, whole or not at all (synced as parts are)."""
     _write_whole(path, "".join(
         _JSON_LINE.encode({"line": e.line, "message": e.message}) + "\n" for e in errors))
 
@@ -490,6 +491,4 @@ def _write_whole(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".partial")
     with open(temporary, "w", encoding="utf-8", newline="") as out:
         out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
     os.replace(temporary, path)

@@ -93,8 +93,8 @@ def column_chunks(path: Path, size: int, skip: int = 0,
 
 
 def write_part(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
-    """One chunk's results as a Parquet file, whole on disk or not at all; an empty file
-    when the chunk has no row (every row failed), which ``join_parts`` skips."""
+    """One chunk's results as a Parquet file, whole or not at all; an empty file when the
+    chunk has no row (every row failed), which ``join_parts`` skips."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".partial")
     if any(columns.values()):
@@ -102,8 +102,7 @@ def write_part(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
         pq.write_table(table, temporary)
     else:
         temporary.write_bytes(b"")
-    _sync(temporary)
-    os.replace(temporary, path)
+    os.replace(temporary, path)  # synced by the job with its other parts
 
 
 def join_parts(parts: Sequence[Path], destination: Path) -> None:

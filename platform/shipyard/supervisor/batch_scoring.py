@@ -14,10 +14,12 @@ fewer than ``jobs_at_once`` run. A job:
    threads per worker, and a job takes 2 of them at most, so a live call always finds a
    free thread. A chunk is columns, never an object per row, from its reading to its
    part: the supervisor's work per row must stay well below the instance's;
-3. writes each chunk's results as a part per generation, whole on disk, before the chunk
-   counts as done (``chunks_done``, written with the rest of its progress every half
-   second), so that a job a restart cut short resumes from its first chunk not counted and
-   never writes a chunk's rows twice: a part already on disk is not scored again;
+3. writes each chunk's results as a part per generation (whole, or not at all), and counts
+   the chunks done (``chunks_done``) with the rest of its progress every half second, once
+   their parts are synced to disk (one ``sync`` for them all, rather than one per part).
+   A job a restart cut short resumes from its first chunk not counted, and scores again
+   the parts written after that count (which a power loss may have left empty), so its
+   results have each row exactly once;
 4. at the end joins each generation's parts into its result file and error file, in input
    order, and counts what each generation scored and refused.
 
@@ -31,6 +33,7 @@ lasts) ends ``failed`` with the answer; a supervisor that stops leaves its runni
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -305,6 +308,7 @@ class _JobRun:
 
     def score(self) -> None:
         store = self.owner.store
+        self._drop_uncounted_parts()
         if self.rows_total is None:
             self.rows_total = self.source.count_rows()
             with store.writing() as session:
@@ -329,14 +333,10 @@ class _JobRun:
         return None
 
     def _score_chunk(self, chunk: Chunk) -> dict[str, tuple[int, int]]:
-        """Each generation's part of ``chunk`` (those not on disk yet); what each scored
-        and refused."""
+        """Each generation's part of ``chunk``; what each scored and refused."""
         counts = {}
         for target in self.targets:
             part = self._part(target.generation, chunk.index)
-            if part.exists():
-                counts[target.generation] = (0, 0)  # counted when the files are joined
-                continue
             result = self.scorer.score(target, chunk)
             errors = sorted([*result.errors, *_bad_lines(chunk)], key=lambda e: e.line)
             errors_part = self._part(target.generation, chunk.index, errors=True)
@@ -369,9 +369,12 @@ class _JobRun:
         return not self.owner._stop.is_set()
 
     def _flush(self) -> bool:
-        """Write the progress counted since the last write; whether a cancel is asked."""
+        """Write the progress counted since the last write; whether a cancel is asked. The
+        parts of the chunks it counts are synced to disk first, all in one call."""
         pending, self._pending = self._pending, _Progress()
         self._flushed = time.monotonic()
+        if pending.chunks_done is not None:
+            os.sync()
         with self.owner.store.writing() as session:
             row = session.get(BatchJobRow, self.job_id)
             if row is None:
@@ -415,6 +418,19 @@ class _JobRun:
                            count_result_rows(errors_file(self.job_dir, tag), "jsonl"))
         shutil.rmtree(self.job_dir / "parts", ignore_errors=True)
         self.owner._end(self.job_id, BatchJobState.SUCCEEDED, counts=counts)
+
+    def _drop_uncounted_parts(self) -> None:
+        """The parts of the chunks from ``start`` on: written by a run cut short after its
+        last count, maybe never synced (a machine that lost power may have kept an empty
+        one), so scored again rather than trusted."""
+        for target in self.targets:
+            folder = self.job_dir / "parts" / target.generation
+            if not folder.is_dir():
+                continue
+            for part in folder.iterdir():
+                number = part.name.partition(".")[0]
+                if number.isdigit() and int(number) >= self.start:
+                    part.unlink(missing_ok=True)
 
     def _part(self, generation: str, index: int, *, errors: bool = False) -> Path:
         suffix = "errors" if errors else "part"
