@@ -52,6 +52,7 @@ __all__ = [
     "ScoredRows",
     "count_result_rows",
     "format_of",
+    "format_of_name",
     "join_parts",
     "media_type",
     "write_errors",
@@ -68,6 +69,7 @@ _FORMAT_OF_MEDIA_TYPE = {
     "application/vnd.apache.parquet": "parquet", "application/x-parquet": "parquet",
     "application/parquet": "parquet",
 }
+_FORMAT_OF_SUFFIX = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}
 # csv's default field limit is 128 KiB; a cell past it is a bad line, never a crash.
 _FIELD_LIMIT = 1024 * 1024
 _WRITTEN_AS_THEY_ARE = frozenset({str, int, float, type(None)})
@@ -92,6 +94,12 @@ def format_of(given: str | None, content_type: str | None) -> str:
             "name it (format=csv, jsonl or parquet)"
         )
     return found
+
+
+def format_of_name(name: str) -> str | None:
+    """The format a file name's suffix names (``.ndjson`` is JSON Lines), or None."""
+    suffix = name.rpartition(".")[2].lower() if "." in name else ""
+    return _FORMAT_OF_SUFFIX.get(suffix)
 
 
 def media_type(fmt: str) -> str:

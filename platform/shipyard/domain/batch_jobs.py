@@ -17,11 +17,12 @@ healthy instance when the job is made. A job and its files are kept
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -31,15 +32,21 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shipyard.domain.batch_files import FORMATS, BatchInput, format_of, media_type
+from shipyard.domain.batch_files import (
+    FORMATS,
+    BatchInput,
+    format_of,
+    format_of_name,
+    media_type,
+)
 from shipyard.domain.batch_sources import BatchSources, Source
 from shipyard.domain.generation_refs import main_generation, mapping_of, parse_tag, tag_of
 from shipyard.domain.services import find_service
 from shipyard.domain.states import InstanceState
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
-from shipyard.iam.directory import caller_for_user
+from shipyard.iam.directory import caller_for_service, caller_for_user
 from shipyard.iam.principals import Caller, may_collaborate, may_invoke
-from shipyard.stats.drift_profiles import generation_model
+from shipyard.stats.drift_profiles import GenerationModel, generation_model
 from shipyard.stats.monitoring_settings import monitoring_of
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store, UserRow
 from shipyard.store.batch_tables import BatchJobRow
@@ -238,10 +245,7 @@ class BatchJobs:
         fmt = format_of(fmt, content_type)
         with self.store.reading() as session:
             service_id = self._service_for(session, ref, caller).id
-        job_id = uuid.uuid4().hex
-        job_dir = self.root / job_id
-        job_dir.mkdir(parents=True)
-        try:
+        with self._job_folder() as (job_id, job_dir):
             path = input_file(job_dir, fmt)
             size, digest = self._spool(body, path)
             if signed_sha256 is not None and digest != signed_sha256:
@@ -249,9 +253,6 @@ class BatchJobs:
                                 "x-amz-content-sha256 the signature covers")
             return self._record(job_id, service_id, caller, BatchInput(path, fmt), size,
                                 None, options)
-        except BaseException:
-            shutil.rmtree(job_dir, ignore_errors=True)
-            raise
 
     def create_from_job(self, ref: str, caller: Caller, input_job_id: str,
                         options: BatchOptions) -> BatchJob:
@@ -265,10 +266,7 @@ class BatchJobs:
         source = input_file(self.root / earlier_id, fmt)
         if not source.is_file():
             raise Conflict(f"the input of batch job {input_job_id!r} is gone")
-        job_id = uuid.uuid4().hex
-        job_dir = self.root / job_id
-        job_dir.mkdir(parents=True)
-        try:
+        with self._job_folder() as (job_id, job_dir):
             path = input_file(job_dir, fmt)
             # A link, not a copy: the new job keeps the file if the earlier one expires.
             try:
@@ -277,9 +275,6 @@ class BatchJobs:
                 shutil.copyfile(source, path)
             return self._record(job_id, service_id, caller, BatchInput(path, fmt), size,
                                 earlier_id, options)
-        except BaseException:
-            shutil.rmtree(job_dir, ignore_errors=True)
-            raise
 
     def create_from_source(
         self, service_id: str, caller_kind: str, caller_id: str, source: Source,
@@ -291,19 +286,13 @@ class BatchJobs:
         with self.store.reading() as session:
             caller = _owner(session, caller_kind, caller_id)
             service_id = self._service_for(session, service_id, caller).id
-        job_id = uuid.uuid4().hex
-        job_dir = self.root / job_id
-        job_dir.mkdir(parents=True)
-        try:
+        with self._job_folder() as (job_id, job_dir):
             with sources.open(source) as (stream, media):
-                fmt = fmt or _format_of_name(source.name) or format_of(None, media)
+                fmt = fmt or format_of_name(source.name) or format_of(None, media)
                 path = input_file(job_dir, fmt)
                 size, _digest = self._spool(stream, path)
             return self._record(job_id, service_id, caller, BatchInput(path, fmt), size,
                                 None, options, schedule_id=schedule_id)
-        except BaseException:
-            shutil.rmtree(job_dir, ignore_errors=True)
-            raise
 
     def list(self, ref: str, caller: Caller) -> list[BatchJob]:
         """The service's jobs the caller may see, newest first."""
@@ -352,6 +341,18 @@ class BatchJobs:
 
     # -- making a job ------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _job_folder(self) -> Iterator[tuple[str, Path]]:
+        """A new job's id and folder; the folder goes again when the job is not made."""
+        job_id = uuid.uuid4().hex
+        job_dir = self.root / job_id
+        job_dir.mkdir(parents=True)
+        try:
+            yield job_id, job_dir
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+
     def _service_for(self, session: Session, ref: str, caller: Caller) -> ServiceRow:
         service = find_service(session, ref)
         if caller.kind not in ("user", "service"):
@@ -384,7 +385,7 @@ class BatchJobs:
             if service is None:
                 raise NotFound("the service was deleted meanwhile")
             generations = _generations(session, service, options)
-            _check_columns(session, service, columns, generations, options)
+            _check_columns(service, columns, generations, options)
             now = datetime.now(UTC)
             row = BatchJobRow(
                 id=job_id, service_id=service.id, created_at=now, created_by=caller.label,
@@ -395,7 +396,7 @@ class BatchJobs:
                 chunk_size=options.chunk_size, passthrough=list(options.passthrough),
                 association_column=_association_column(service, columns, options),
                 generations=[{"generation": tag, "role": role, "rows_scored": 0,
-                              "rows_failed": 0} for tag, role in generations],
+                              "rows_failed": 0} for tag, role, _model in generations],
                 rows_total=None, rows_done=0, chunks_done=0, cancel_requested=False,
                 expires_at=now + timedelta(days=self.retention_days), schedule_id=schedule_id,
             )
@@ -429,14 +430,8 @@ def _owner(session: Session, kind: str, caller_id: str) -> Caller:
     elif kind == "service":
         service = session.get(ServiceRow, caller_id)
         if service is not None:
-            projects = frozenset({service.project_id}) if service.project_id else frozenset()
-            return Caller(kind="service", id=service.id, name=service.name, projects=projects)
+            return caller_for_service(service)
     raise Forbidden(f"the {kind} who made the schedule is gone")
-
-
-def _format_of_name(name: str) -> str | None:
-    suffix = name.rpartition(".")[2].lower() if "." in name else ""
-    return {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix)
 
 
 def _may_see(caller: Caller, row: BatchJobRow, service: ServiceRow) -> bool:
@@ -451,9 +446,9 @@ def _service_name(session: Session, row: BatchJobRow) -> str:
 
 
 def _generations(session: Session, service: ServiceRow, options: BatchOptions
-                 ) -> list[tuple[str, str]]:
-    """(tag, role) of each generation the job scores with; each must have a model and a
-    healthy instance now."""
+                 ) -> list[tuple[str, str, GenerationModel]]:
+    """(tag, role, model) of each generation the job scores with; each must have a model
+    and a healthy instance now."""
     numbers = {g.id: g.number for g in session.scalars(
         select(GenerationRow).where(GenerationRow.service_id == service.id))}
     by_tag = {tag_of(number): generation_id for generation_id, number in numbers.items()}
@@ -472,24 +467,26 @@ def _generations(session: Session, service: ServiceRow, options: BatchOptions
     healthy = set(session.scalars(select(InstanceRow.generation_id).where(
         InstanceRow.service_id == service.id,
         InstanceRow.state == InstanceState.HEALTHY)))
-    for tag, _role in wanted:
+    found = []
+    for tag, role in wanted:
         if tag not in by_tag:
             raise NotFound(f"service {service.name!r} has no generation {tag}")
-        if generation_model(session, service.id, tag) is None:
+        model = generation_model(session, service.id, tag)
+        if model is None:
             raise InvalidInput(f"generation {tag} of {service.name!r} has no model to score "
                                "with: batch jobs score model services (or services whose "
                                "shipyard.yaml declares their features)")
         if by_tag[tag] not in healthy:
             raise Conflict(f"generation {tag} of {service.name!r} has no running instance")
-    return wanted
+        found.append((tag, role, model))
+    return found
 
 
-def _check_columns(session: Session, service: ServiceRow, columns: Sequence[str],
-                   generations: Sequence[tuple[str, str]], options: BatchOptions) -> None:
+def _check_columns(service: ServiceRow, columns: Sequence[str],
+                   generations: Sequence[tuple[str, str, GenerationModel]],
+                   options: BatchOptions) -> None:
     present = set(columns)
-    for tag, _role in generations:
-        model = generation_model(session, service.id, tag)
-        assert model is not None  # checked by _generations
+    for tag, _role, model in generations:
         features = [str(f["name"]) for f in model.details.get("features", [])]
         missing = [name for name in features if name not in present]
         if missing:

@@ -17,6 +17,7 @@ from typing import Any
 
 from croniter import croniter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shipyard.domain.batch_files import FORMATS
 from shipyard.domain.batch_jobs import BatchOptions
@@ -100,9 +101,7 @@ class BatchSchedules:
         BatchOptions.parse(options)  # checked now, parsed again at each run
         now = datetime.now(UTC)
         with self.store.writing() as session:
-            service = find_service(session, ref)
-            if not may_collaborate(caller, service.project_id):
-                raise Forbidden(f"you are not a collaborator of service {service.name!r}")
+            service = self._collaborated(session, ref, caller)
             row = BatchScheduleRow(
                 id=uuid.uuid4().hex, service_id=service.id, created_at=now,
                 created_by=caller.label, caller_kind=caller.kind, caller_id=caller.id,
@@ -138,13 +137,13 @@ class BatchSchedules:
             row, _service = self._visible(session, schedule_id, caller)
             session.delete(row)
 
-    def _collaborated(self, session: Any, ref: str, caller: Caller) -> ServiceRow:
+    def _collaborated(self, session: Session, ref: str, caller: Caller) -> ServiceRow:
         service = find_service(session, ref)
         if not may_collaborate(caller, service.project_id):
             raise Forbidden(f"you are not a collaborator of service {service.name!r}")
         return service
 
-    def _visible(self, session: Any, schedule_id: str, caller: Caller
+    def _visible(self, session: Session, schedule_id: str, caller: Caller
                  ) -> tuple[BatchScheduleRow, ServiceRow]:
         row = session.get(BatchScheduleRow, schedule_id)
         service = session.get(ServiceRow, row.service_id) if row is not None else None

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.iam.directory import caller_for_user
+from shipyard.iam.directory import caller_for_service, caller_for_user
 from shipyard.iam.principals import Caller
 from shipyard.iam.vault import Vault
 from shipyard.store import AccessKeyRow, InstanceRow, ServiceRow, Store, UserRow
@@ -222,11 +222,7 @@ def _caller_of(session: Session, row: AccessKeyRow) -> Caller | None:
         caller = caller_for_user(session, user)
         return replace(caller, batch_job=row.batch_job_id) if row.batch_job_id else caller
     service = session.get(ServiceRow, row.service_id)
-    if service is None:
-        return None
-    projects = frozenset({service.project_id}) if service.project_id else frozenset()
-    return Caller(kind="service", id=service.id, name=service.name, projects=projects,
-                  batch_job=row.batch_job_id)
+    return caller_for_service(service, row.batch_job_id) if service is not None else None
 
 
 def _expiry(expires_in: Any) -> datetime | None:

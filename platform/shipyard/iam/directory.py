@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from shipyard.domain.validation import validate_service_name
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shipyard.iam.principals import Caller
-from shipyard.store import ProjectMemberRow, ProjectRow, Store, UserRow
+from shipyard.store import ProjectMemberRow, ProjectRow, ServiceRow, Store, UserRow
 
-__all__ = ["Directory", "Project", "User", "caller_for_user", "find_project", "find_user"]
+__all__ = ["Directory", "Project", "User", "caller_for_service", "caller_for_user", "find_project",
+           "find_user"]
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,13 @@ def caller_for_user(session: Session, user: UserRow) -> Caller:
     ))
     return Caller(kind="user", id=user.id, name=user.name, is_admin=user.is_admin,
                   projects=projects)
+
+
+def caller_for_service(service: ServiceRow, batch_job: str | None = None) -> Caller:
+    """A service calling as itself: it acts in its own project only."""
+    projects = frozenset({service.project_id}) if service.project_id else frozenset()
+    return Caller(kind="service", id=service.id, name=service.name, projects=projects,
+                  batch_job=batch_job)
 
 
 def find_user(session: Session, ref: str) -> UserRow:

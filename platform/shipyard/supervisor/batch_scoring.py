@@ -48,6 +48,7 @@ from urllib.parse import quote
 import requests
 from requests_aws4auth import AWS4Auth
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shipyard.contracts.routing_table import INVOKE_PREFIX
 from shipyard.domain.batch_files import (
@@ -105,7 +106,6 @@ class BatchScoring:
     def __init__(
         self, store: Store, home: Path, access_keys: AccessKeys, gateway: GatewayAccess, *,
         jobs_at_once: int = 2, calls_at_once: int = 2, ended: Callable[[], None] = lambda: None,
-        scorer_options: dict[str, object] | None = None,
     ) -> None:
         self.store = store
         self.root = batch_jobs_dir(home)
@@ -114,7 +114,6 @@ class BatchScoring:
         self.jobs_at_once = jobs_at_once
         self.calls_at_once = calls_at_once
         self._ended = ended
-        self._scorer_options = dict(scorer_options or {})
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[str, threading.Thread] = {}
@@ -143,10 +142,6 @@ class BatchScoring:
         if now >= self._next_expiry:
             self._next_expiry = now + _EXPIRY_INTERVAL
             self.expire()
-
-    def running(self) -> set[str]:
-        with self._lock:
-            return {job for job, thread in self._running.items() if thread.is_alive()}
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop after the chunks in flight; the jobs stay ``running``, to resume."""
@@ -222,14 +217,13 @@ class BatchScoring:
                              self.gateway.signing_service)
         scorer = ChunkScorer(http, job_id=job_id, as_csv=fmt == "csv",
                              numbers_as_text=output_format == "csv",
-                             stopping=self._stop.is_set,
-                             **self._scorer_options)  # type: ignore[arg-type]
+                             stopping=self._stop.is_set)
         job_dir = self.root / job_id
         return _JobRun(self, job_id, job_dir, BatchInput(input_file(job_dir, fmt), fmt),
                        targets, scorer, http, chunk_size, start, output_format, rows_total,
                        passthrough)
 
-    def _targets(self, session: object, row: BatchJobRow, service: ServiceRow
+    def _targets(self, session: Session, row: BatchJobRow, service: ServiceRow
                  ) -> list[GenerationTarget]:
         association = row.association_column
         configured = monitoring_of(service).association_id_columns
@@ -237,7 +231,7 @@ class BatchScoring:
         targets = []
         for entry in row.generations:
             tag = entry["generation"]
-            model = generation_model(session, service.id, tag)  # type: ignore[arg-type]
+            model = generation_model(session, service.id, tag)
             if model is None:
                 raise JobCannotGoOn(f"generation {tag} of {service.name!r} has no model now")
             features = tuple(str(f["name"]) for f in model.details.get("features", []))
