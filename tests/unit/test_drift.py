@@ -147,6 +147,18 @@ def test_rows_are_read_from_records_columns_and_csv_with_or_without_a_header() -
     assert headless is not None and (headless.columns, headless.count) == (expected, 2)
 
 
+def test_csv_cells_are_read_as_the_model_reads_them_whole_columns_or_cell_by_cell() -> None:
+    # Whole number columns are read at once; a column with a cell that is no number, or
+    # a line that is short, cell by cell: both read each cell alike.
+    clean = scored_rows("a,b,color\n 1 ,2.5, red\n3,1e3,blue\n", FEATURES)
+    assert clean is not None
+    assert clean.columns == {"a": [1.0, 3.0], "b": [2.5, 1000.0], "color": ["red", "blue"]}
+    mixed = scored_rows("a,b,color\n1,x,red\n,4\n5,6,green,extra\n", FEATURES)
+    assert mixed is not None and mixed.count == 3
+    assert mixed.columns == {"a": [1.0, None, 5.0], "b": [None, 4.0, 6.0],
+                             "color": ["red", None, "green"]}
+
+
 def test_values_of_the_wrong_type_stay_rows_and_unreadable_bodies_are_none() -> None:
     rows = scored_rows(json.dumps([{"a": "x"}, {"b": 1}]), FEATURES)
     assert rows is not None and rows.count == 2
