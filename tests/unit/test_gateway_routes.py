@@ -306,6 +306,15 @@ def test_hop_by_hop_request_headers_are_dropped_and_forwarded_ones_set() -> None
     assert b"X-Forwarded-For: 6.6.6.6, 10.0.0.1\r\n" in trusted
 
 
+def test_a_batch_jobs_header_reaches_the_instance() -> None:
+    # The exchange refuses the call unless its key is that job's; the instance's runtime
+    # then scores it after live calls (shipyard_sdk.runtime.batch_yield).
+    headers = RequestHeaders([(b"Host", b"h"), (b"X-Shipyard-Batch-Job", b"bj_1")])
+    assert headers.batch_job == "bj_1"
+    head = b"".join(headers.head(b"POST", b"/p", b"h", b"10.0.0.1", False))
+    assert b"X-Shipyard-Batch-Job: bj_1\r\n" in head
+
+
 def test_association_headers_come_from_the_route_never_from_the_caller() -> None:
     route = ServiceRoute(
         id="svc_1", name="iris", enabled=True, deployed=True, state="running", message="",

@@ -162,7 +162,6 @@ class RequestHeaders:
                         )
                     elif lowered == _BATCH_JOB:
                         self.batch_job = value.strip()[:_BATCH_JOB_CHARS].decode("latin-1")
-                        continue
                     elif lowered in _GATEWAY_ONLY:
                         continue
                 elif lowered == _CSRF_HEADER or (

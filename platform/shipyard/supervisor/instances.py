@@ -33,6 +33,7 @@ from shipyard.supervisor.housekeeping import INSTANCE_CREDENTIALS_LIFETIME
 from shipyard.supervisor.rollout import give_up_generation, put_in_force, shares
 from shipyard.supervisor.runner_choice import profile_of
 from shipyard_runners import Artifact, InstanceHandle, Runner, State
+from shipyard_sdk.runtime.batch_lane import BATCH_LANE_VAR
 
 if TYPE_CHECKING:
     from shipyard.domain.control_plane import ControlPlane
@@ -77,11 +78,15 @@ class InstanceLifecycle:
         credentials = self.plane.access.access_keys.issue_for_instance(
             session, service.id, row.id, INSTANCE_CREDENTIALS_LIFETIME
         )
+        profile = profile_of(environment)
         env = {
             # Their names (and the secrets') cannot be any of those below.
             **(generation.variables or {}),
             "SHIPYARD_SERVICE_ID": service.id,
             "SHIPYARD_SERVICE_NAME": service.name,
+            # Whether a worker may score batch calls in a forked copy of itself
+            # (shipyard_sdk.runtime.batch_lane): a model service's, without a GPU.
+            BATCH_LANE_VAR: "1" if service.kind == "model" and profile.gpu == 0 else "0",
             "SHIPYARD_GENERATION": tag_of(generation.number),
             # Where the SDK inside the instance calls other services.
             "SHIPYARD_URL": settings.public_url,
@@ -91,7 +96,7 @@ class InstanceLifecycle:
             "SHIPYARD_SIGNING_SERVICE": settings.signing_service,
         }
         try:
-            handle = self.runner.start(artifact, profile_of(environment), env,
+            handle = self.runner.start(artifact, profile, env,
                                        self.plane.secrets.unsealed(generation.secrets))
         except ShipyardError as exc:
             self._start_failed(session, service, row, now, exc.message)
