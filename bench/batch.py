@@ -29,7 +29,10 @@ Live latency: a caller sends one-record predict calls one after the other on one
 keep-alive connection for ``--live-seconds``, once with no job running and once while a
 job scores the same file (the caller starts once the job has scored its first chunk, and
 stops at the end of its time or of the job, whichever comes first; a job still running
-then is cancelled). It prints the calls, p50 and p99 of each side by side.
+then is cancelled). It prints the calls, p50 and p99 of each side by side, and the p99 of
+the instance's and the gateway's parts of those calls from the query log (the rest is
+the client's and the machine's: on a small machine the job's processes take the CPU the
+caller's own process and the gateway would use).
 
 Every process it starts is stopped before it returns, also on Ctrl-C or an error; the
 temporary folder goes with them. ``--json`` prints the figures as JSON instead of the
@@ -290,6 +293,14 @@ class LiveRun:
     p99_ms: float
     job_rows: int = 0
     """Rows the job scored while the caller ran (0 with no job)."""
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    """Epoch seconds: when the caller ran, to find its calls in the query log."""
+    instance_p99_ms: float = float("nan")
+    gateway_p99_ms: float = float("nan")
+    """From the query log: the p99 of the instance's part of each call (the gateway's
+    ``instance_ms``) and of the gateway's own (its ``latency_ms`` less that); the rest of
+    the caller's p99 is this machine's client and network."""
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -305,6 +316,7 @@ def live_caller(session: requests.Session, url: str, seconds: float,
     headers = {"Content-Type": "application/json"}
     latencies: list[float] = []
     errors = 0
+    started_at = time.time()
     started = time.perf_counter()
     while time.perf_counter() - started < seconds and not stop.is_set():
         sent = time.perf_counter()
@@ -315,7 +327,25 @@ def live_caller(session: requests.Session, url: str, seconds: float,
         latencies.append(time.perf_counter() - sent)
         errors += not ok
     return LiveRun(time.perf_counter() - started, len(latencies), errors,
-                   percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000)
+                   percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
+                   started_at=started_at, ended_at=time.time())
+
+
+def with_the_logs_split(client: Client, run: LiveRun) -> LiveRun:
+    """``run`` with the p99 of the instance's and the gateway's parts of its calls, read
+    from the query log (ingested: call after ``settle``)."""
+    size = len(json.dumps([FLOWER]).encode())
+    instance: list[float] = []
+    gateway: list[float] = []
+    for line in client.services.queries(SERVICE):
+        call = json.loads(line)
+        at = datetime.fromisoformat(call["at"].replace("Z", "+00:00")).timestamp()
+        if (call["role"] is None and call["request_bytes"] == size
+                and call["instance_ms"] is not None and run.started_at <= at <= run.ended_at):
+            instance.append(call["instance_ms"])
+            gateway.append(call["latency_ms"] - call["instance_ms"])
+    return dataclasses.replace(run, instance_p99_ms=percentile(instance, 0.99),
+                               gateway_p99_ms=percentile(gateway, 0.99))
 
 
 def live_alone(shipyard: RunningShipyard, seconds: float) -> LiveRun:
@@ -420,12 +450,14 @@ def report(figures: Figures) -> None:
     print(f"\nbatch job {summary['batch_rows_per_second']:,.0f} rows/s, direct "
           f"{summary['direct_rows_per_second']:,.0f} rows/s (median of {len(figures.rounds)}): "
           f"batch / direct = {summary['ratio']:.2f} (goal >= {GOAL}: {verdict})")
-    print(f"\nlive caller, one record a call, one connection:\n"
+    print(f"\nlive caller, one record a call, one connection (p99 in the instance and in the "
+          f"gateway from the query log):\n"
           f"{'':<16} {'seconds':>8} {'calls':>7} {'calls/s':>8} {'p50':>9} {'p99':>9} "
-          f"{'errors':>6} {'job rows meanwhile':>19}")
+          f"{'instance':>9} {'gateway':>9} {'errors':>6} {'job rows meanwhile':>19}")
     for name, run in figures.live.items():
         print(f"{name:<16} {run.seconds:>8.1f} {run.calls:>7,} {run.calls / run.seconds:>8.1f} "
-              f"{run.p50_ms:>7.2f}ms {run.p99_ms:>7.2f}ms {run.errors:>6} {run.job_rows:>19,}")
+              f"{run.p50_ms:>7.2f}ms {run.p99_ms:>7.2f}ms {run.instance_p99_ms:>7.2f}ms "
+              f"{run.gateway_p99_ms:>7.2f}ms {run.errors:>6} {run.job_rows:>19,}")
 
 
 # -- main ---------------------------------------------------------------------------------
@@ -475,9 +507,12 @@ def bench(args: argparse.Namespace, work: Path) -> Figures:
 
             alone = live_alone(shipyard, args.live_seconds)
             settle(shipyard)
+            alone = with_the_logs_split(client, alone)
             progress(f"live caller, no job: p99 {alone.p99_ms:.2f} ms over {alone.calls} calls")
             during = live_during_a_job(shipyard, client, source, args.chunk_size,
                                        args.live_seconds)
+            settle(shipyard)
+            during = with_the_logs_split(client, during)
             progress(f"live caller, during a job: p99 {during.p99_ms:.2f} ms over "
                      f"{during.calls} calls")
             figures.live = {"no job": alone, "during a job": during}
