@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,9 @@ class ModelServer(ThreadingHTTPServer):
         self.calls: list[dict[str, Any]] = []
         self.failures = 0
         self.status: int | None = None
+        self.pause = 0.0
+        self.in_flight = self.most_in_flight = 0
+        self.counting = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -48,6 +52,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             records = json.loads(body)
         self.server.calls.append({"records": records, "headers": dict(self.headers)})
+        with self.server.counting:
+            self.server.in_flight += 1
+            self.server.most_in_flight = max(self.server.most_in_flight, self.server.in_flight)
+        time.sleep(self.server.pause)
+        with self.server.counting:
+            self.server.in_flight -= 1
         if self.server.status is not None:
             return self._answer(self.server.status, {"error": {"message": "no"}})
         if self.server.failures > 0:
@@ -108,6 +118,23 @@ def test_a_chunk_is_scored_in_one_call_with_only_the_model_columns(server: Model
     assert call["records"] == [{"a": "1.5"}, {"a": "2"}]
     assert call["headers"]["X-Shipyard-Target-Generation"] == "v2"
     assert call["headers"]["X-Shipyard-Batch-Job"] == "j1"
+
+
+def test_the_calls_of_every_job_on_a_service_share_its_bound(server: ModelServer) -> None:
+    server.pause = 0.05
+    target = GenerationTarget("v1", server.url, ("a",))
+    service_calls = threading.Semaphore(2)
+    scorers = [ChunkScorer(requests.Session(), job_id=f"j{n}", as_csv=False, timeout=5,
+                           calls=service_calls) for n in range(3)]
+    threads = [threading.Thread(target=lambda s=s: [s.score(target, chunk({"a": [1]}))
+                                                     for _ in range(4)])
+               for s in scorers for _ in range(2)]  # 3 jobs, 2 chunks in flight each
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(server.calls) == 24
+    assert server.most_in_flight == 2  # 6 without the service's bound
 
 
 def test_json_records_are_sent_without_the_fields_they_lack(server: ModelServer) -> None:

@@ -30,11 +30,14 @@ What an answer means for the chunk's rows:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +117,12 @@ class ChunkScorer:
         pauses: Sequence[float] = RETRY_PAUSES,
         sleep: Callable[[float], None] = time.sleep,
         stopping: Callable[[], bool] = lambda: False,
+        calls: threading.Semaphore | None = None,
     ) -> None:
         self.session = session
+        # Held for each call: the service's calls of every job running on it.
+        self.calls: AbstractContextManager[Any] = (
+            calls if calls is not None else contextlib.nullcontext())
         self.job_id = job_id
         self.as_csv = as_csv
         self.numbers_as_text = numbers_as_text
@@ -160,8 +167,9 @@ class ChunkScorer:
         message = ""
         for pause in (*self.pauses, None):
             try:
-                response = self.session.post(target.url, data=body, headers=headers,
-                                             timeout=self.timeout)
+                with self.calls:
+                    response = self.session.post(target.url, data=body, headers=headers,
+                                                 timeout=self.timeout)
             except requests.RequestException as exc:
                 status, message = 0, f"no answer from the service: {exc}"
             else:

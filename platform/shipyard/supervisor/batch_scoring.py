@@ -9,11 +9,14 @@ fewer than ``jobs_at_once`` run. A job:
    caller's would, checked the same way, and stop working if the caller loses the right;
 2. counts its input's rows (once), then reads it a chunk at a time from its first
    unfinished chunk, only the columns it sends or passes through, and scores each chunk
-   with each generation (``batch_calls``), at most ``calls_at_once`` chunks in flight.
-   That bound is the rule that keeps live traffic's latency: an instance answers with 4
-   threads per worker, and a job takes 2 of them at most, so a live call always finds a
-   free thread. A chunk is columns, never an object per row, from its reading to its
-   part: the supervisor's work per row must stay well below the instance's;
+   with each generation (``batch_calls``), at most ``calls_at_once`` chunks in flight,
+   and at most ``calls_at_once`` calls in flight to one service, whatever the jobs on it.
+   That bound is the supervisor's part of the rule that keeps live traffic's latency: an
+   instance answers with 4 threads per worker, and batch calls take 2 of them at most, so
+   a live call always finds a free thread (the instance's part: its workers score batch
+   calls one at a time, in a lane of their own, ``shipyard_sdk.runtime.batch_yield``).
+   A chunk is columns, never an object per row, from its reading to its part: the
+   supervisor's work per row must stay well below the instance's;
 3. writes each chunk's results as a part per generation (whole, or not at all), and counts
    the chunks done (``chunks_done``) with the rest of its progress every half second, once
    their parts are synced to disk (one ``sync`` for them all, rather than one per part).
@@ -118,6 +121,16 @@ class BatchScoring:
         self._lock = threading.Lock()
         self._running: dict[str, threading.Thread] = {}
         self._next_expiry = 0.0
+        self._service_calls: dict[str, threading.Semaphore] = {}
+
+    def service_calls(self, service_id: str) -> threading.Semaphore:
+        """What each call of a job to ``service_id`` holds: ``calls_at_once`` of them."""
+        with self._lock:
+            calls = self._service_calls.get(service_id)
+            if calls is None:
+                calls = self._service_calls[service_id] = threading.Semaphore(
+                    self.calls_at_once)
+            return calls
 
     def run(self) -> None:
         """Start what should run (each tick)."""
@@ -209,6 +222,7 @@ class BatchScoring:
             row.resumed_at = now.timestamp()
             row.rows_at_resume = row.rows_done
             targets = self._targets(session, row, service)
+            service_id = service.id
             fmt, chunk_size, start = row.input_format, row.chunk_size, row.chunks_done
             passthrough, output_format = list(row.passthrough), row.output_format
             rows_total = row.rows_total
@@ -217,7 +231,8 @@ class BatchScoring:
                              self.gateway.signing_service)
         scorer = ChunkScorer(http, job_id=job_id, as_csv=fmt == "csv",
                              numbers_as_text=output_format == "csv",
-                             stopping=self._stop.is_set)
+                             stopping=self._stop.is_set,
+                             calls=self.service_calls(service_id))
         job_dir = self.root / job_id
         return _JobRun(self, job_id, job_dir, BatchInput(input_file(job_dir, fmt), fmt),
                        targets, scorer, http, chunk_size, start, output_format, rows_total,
