@@ -63,6 +63,11 @@ def test_an_upload_is_refused_with_a_reason_and_leaves_nothing(
     assert status == 400 and "challenger must be true or false" in message
     status, message = start(client, generations="2")
     assert status == 400 and "generation must be a tag such as v2" in message
+    for name in ("prediction", "probability_setosa", "probabilities"):
+        status, message = start(client, passthrough=f"id,{name}")
+        assert status == 400 and f"passthrough column {name!r} would clash" in message
+    status, message = start(client, passthrough="id,id")
+    assert status == 400 and "passthrough names 'id' twice" in message
     # A service that serves nothing has no generation to score with.
     status, message = start(client)
     assert status == 409 and "serves no generation: deploy it first" in message

@@ -149,7 +149,7 @@ class BatchOptions:
         if association is not None and (not isinstance(association, str) or not association):
             raise InvalidInput("association_column must name a column")
         return cls(output_format, chunk_size, challenger, generations,
-                   _names(data.get("passthrough"), "passthrough"), association)
+                   _passthrough(data.get("passthrough")), association)
 
 
 @dataclass(frozen=True)
@@ -543,6 +543,19 @@ def _flag(text: str) -> bool:
 
 def _listed(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _passthrough(value: Any) -> tuple[str, ...]:
+    """The passthrough columns, none of them twice nor named as a column of the results'
+    own (``prediction``, ``probability_<class>``, JSON Lines' ``probabilities``)."""
+    names = _names(value, "passthrough")
+    for name in names:
+        if names.count(name) > 1:
+            raise InvalidInput(f"passthrough names {name!r} twice")
+        if name in ("prediction", "probabilities") or name.startswith("probability_"):
+            raise InvalidInput(f"passthrough column {name!r} would clash with the results' "
+                               f"own column of that name; rename it in the input")
+    return names
 
 
 def _names(value: Any, what: str) -> tuple[str, ...]:
