@@ -317,6 +317,20 @@ def test_a_large_parquet_file_is_read_a_chunk_at_a_time(
     assert asked[-1] == {"batch_size": 7_000, "row_groups": [2, 3], "columns": ["n"]}
 
 
+def test_a_parquet_file_of_one_row_group_is_not_held_whole(tmp_path: Path) -> None:
+    # Arrow's own count of the bytes it holds, after each chunk: pyarrow's default reader
+    # holds the row group's column chunks (21 MB here) until the group is read.
+    rows = 2_000_000
+    source = write_parquet(tmp_path / "one-group.parquet",
+                           {"n": list(range(rows)), "x": [n / 3 for n in range(rows)]},
+                           row_group_size=rows)
+    held = 0
+    for chunk in BatchInput(source, "parquet").chunks(7_000):
+        held = max(held, pa.total_allocated_bytes())
+        assert len(chunk.columns["n"]) == chunk.record_count
+    assert held < 12_000_000, held
+
+
 def test_parquet_parts_join_into_one_file_in_order(tmp_path: Path) -> None:
     parts = [tmp_path / f"{i}.part" for i in range(4)]
     write_part(parts[0], "parquet", ScoredRows({"id": ["1", "2"]}, ["setosa", "virginica"],

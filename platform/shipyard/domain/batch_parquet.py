@@ -120,10 +120,18 @@ def join_parts(parts: Sequence[Path], destination: Path) -> None:
     os.replace(temporary, destination)
 
 
+READ_BUFFER_BYTES = 1 << 20
+"""Parquet is read through a buffer of this size, a page at a time. By default pyarrow
+reads a row group's column chunks whole before the first batch: a file written as one
+row group (pandas and pyarrow write up to a million rows per group, some tools one for all)
+was held whole. Measured: 8 M rows in one 306 MB row group read in batches of 1,000, 393
+MB peak by default, 97 MB buffered, in the same time."""
+
+
 @contextlib.contextmanager
 def _opened(path: Path) -> Iterator[pq.ParquetFile]:
     try:
-        file = pq.ParquetFile(path)
+        file = pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
     except pa.ArrowException as exc:
         raise InvalidInput(f"the file is not Parquet, or is damaged: {exc}") from exc
     with file:
