@@ -122,6 +122,11 @@ class ConnectionPool:
         if self.closing or len(idle) >= self.max_idle:
             connection.close()
             return
+        # A client slower than the answer pauses the upstream's reading (backpressure), and
+        # the answer's last bytes may come in before it drains: the connection would then
+        # come back paused, and the next request sent on it would never see its answer
+        # (the gateway's 60 s upstream timeout, after a large download).
+        connection.resume_reading()
         connection.idle_since = self.loop.time()
         idle.append(connection)
 
