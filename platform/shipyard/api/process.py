@@ -37,9 +37,8 @@ class ApiApplication(BaseApplication):
             "worker_class": "gthread",
             "threads": 8,
             # Longer than the gateway keeps an idle pooled connection (15 s), so that the
-            # gateway, never gunicorn, ends one: a request sent on a connection just as
-            # gunicorn dropped it (its default is 2 s) went unanswered until the gateway's
-            # 60 s upstream timeout.
+            # gateway, never gunicorn, ends one (its default is 2 s): a request is never
+            # sent on a connection that gunicorn is closing at that moment.
             "keepalive": API_KEEP_ALIVE,
             "graceful_timeout": 10,
             "timeout": 60,
