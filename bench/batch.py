@@ -339,9 +339,9 @@ def with_the_logs_split(client: Client, run: LiveRun) -> LiveRun:
     gateway: list[float] = []
     for line in client.services.queries(SERVICE):
         call = json.loads(line)
-        at = datetime.fromisoformat(call["at"].replace("Z", "+00:00")).timestamp()
         if (call["role"] is None and call["request_bytes"] == size
-                and call["instance_ms"] is not None and run.started_at <= at <= run.ended_at):
+                and call["instance_ms"] is not None
+                and run.started_at <= _at(call["at"]) <= run.ended_at):
             instance.append(call["instance_ms"])
             gateway.append(call["latency_ms"] - call["instance_ms"])
     return dataclasses.replace(run, instance_p99_ms=percentile(instance, 0.99),

@@ -37,7 +37,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +120,7 @@ class ChunkScorer:
     ) -> None:
         self.session = session
         # Held for each call: the service's calls of every job running on it.
-        self.calls: AbstractContextManager[Any] = (
+        self.calls: contextlib.AbstractContextManager[Any] = (
             calls if calls is not None else contextlib.nullcontext())
         self.job_id = job_id
         self.as_csv = as_csv
