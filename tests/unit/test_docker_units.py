@@ -4,7 +4,9 @@ parsing and the base image recipes, without an engine."""
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -34,6 +36,7 @@ from shipyard_runners.containers.host_address import (
     url_for_containers,
 )
 from shipyard_runners.containers.limits import limits_for
+from shipyard_runners.containers.published_ports import wait_until_refused
 from shipyard_runners.containers.usage import memory_in_use
 from shipyard_runners.venvs import RUNTIME_REQUIREMENTS
 from shipyard_sdk.errors import BuildFailed, RunnerError
@@ -325,3 +328,11 @@ def test_without_a_bridge_address_a_container_still_starts_and_its_note_says_why
     assert url == "http://127.0.0.1:8080"
     assert note.startswith("its calls to other services fail: they go to http://127.0.0.1:8080")
     assert reason in note
+
+
+def test_a_stop_waits_until_the_published_port_refuses_connections() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    assert not wait_until_refused("127.0.0.1", port, within=0.2)
+    threading.Timer(0.3, listener.close).start()
+    assert wait_until_refused("127.0.0.1", port, within=5.0)

@@ -69,6 +69,7 @@ from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBui
 from shipyard_runners.containers.import_checks import CHECK_COMMAND, run_import_check
 from shipyard_runners.containers.limits import NANO, limits_for
 from shipyard_runners.containers.memory_kills import killed_for_memory, note_memory_kill
+from shipyard_runners.containers.published_ports import wait_until_refused
 from shipyard_runners.containers.records import InstanceRecords
 from shipyard_runners.containers.route_lists import parse_route_list, read_route_list
 from shipyard_runners.containers.secret_folders import (
@@ -461,6 +462,9 @@ class DockerRunner:
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+        if not wait_until_refused(handle.host, handle.port):
+            logger.warning("instance %s's port %s:%s still accepts after its container was "
+                           "removed", handle.instance_id, handle.host, handle.port)
         self.secret_folders.remove(handle.instance_id)
 
     def adopt(self, handle: InstanceHandle) -> bool:
