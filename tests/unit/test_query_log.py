@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -94,6 +95,28 @@ def test_submit_writes_nothing_until_a_flush(tmp_path: Path) -> None:
         assert [e["request_id"] for e in entries(tmp_path)] == ["req-1", "req-2"]
         assert spool.flush() == 0
         assert len(spool_files(tmp_path)) == 1
+    finally:
+        spool.close()
+
+
+def test_plain_lines_and_lines_with_bodies_are_written_in_the_order_of_the_calls(
+    tmp_path: Path,
+) -> None:
+    """A plain call's line is made at submit, a line with bodies (or a value only
+    json.dumps writes) at the flush; the file has them in the order they were submitted."""
+    spool = QuerySpool(tmp_path, flush_interval=60)
+    try:
+        spool.submit(record(1))
+        spool.submit(record(2, keep_bodies=True, request_body=b'{"x": 1}'))
+        spool.submit(record(3, latency_ms=math.nan))
+        spool.submit(record(4, request_bytes=b"not an int"))  # not serializable: dropped
+        spool.submit(record(5))
+        assert spool.flush() == 4
+        written = entries(tmp_path)
+        assert [e["request_id"] for e in written] == ["req-1", "req-2", "req-3", "req-5"]
+        assert "request_body" not in written[0] and "instance_ms" not in written[0]
+        assert written[1]["request_body"] == '{"x": 1}'
+        assert math.isnan(written[2]["latency_ms"])
     finally:
         spool.close()
 

@@ -1,8 +1,11 @@
 """From a ``QueryRecord`` to the JSON object a spool file holds for it, one per line.
 
-This runs in the spool's thread, off the gateway's event loop: it reads the association
-id from the request body when no header gave one, drops the bodies unless the service
-collects prediction data or is monitored, and turns the bodies into text. A monitored
+A call that keeps no body (most calls) gets a short line of its non-null columns
+(``plain_line``), which the gateway writes on its event loop as the call ends, after the
+answer has left. The line of one that does (``needs_bodies``) costs more, and is written
+in the spool's thread: it reads the association id from the request body when no header
+gave one, drops the bodies unless the service collects prediction data or is monitored,
+and turns the bodies into text. A monitored
 service's line says so with ``"monitored": true`` (the ingest folds the rows it scored
 into drift), and one that carries its bodies for that alone with ``"bodies_kept":
 false``: the ingest stores the call without them. Neither key is a column.
@@ -20,14 +23,15 @@ import base64
 import codecs
 import json
 import math
+import operator
 from typing import Any
 from urllib.parse import unquote_plus
 
 from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS, QueryRecord
 
 __all__ = [
-    "BODIES_KEPT", "MONITORED", "association_from_body", "entry_of", "redacted_path",
-    "spool_line",
+    "BODIES_KEPT", "MONITORED", "association_from_body", "entry_of", "needs_bodies",
+    "plain_line", "redacted_path", "spool_line",
 ]
 
 MONITORED = "monitored"
@@ -103,45 +107,52 @@ def entry_of(record: QueryRecord) -> dict[str, Any]:
 
 def spool_line(record: QueryRecord) -> str:
     """One line of a spool file (ASCII only, so no character in a body can break it)."""
-    line = None
-    if not (record.keep_bodies or record.monitored
-            or (record.association_id is None and record.association_field)):
-        line = _line_without_bodies(record)
+    line = None if needs_bodies(record) else plain_line(record)
     if line is None:
         line = json.dumps(entry_of(record), separators=(",", ":")) + "\n"
     return line
 
 
+def needs_bodies(record: QueryRecord) -> bool:
+    """Whether ``record``'s line is made from its bodies (kept, read by the drift fold, or
+    holding its association id): the costly lines, the others are ``plain_line``'s."""
+    return bool(record.keep_bodies or record.monitored
+                or (record.association_id is None and record.association_field))
+
+
 # Most calls keep no body: their line is written column by column, each value as
-# json.dumps writes it, without the dict of entry_of (the spool's thread writes one for
-# every call, holding the interpreter while it does).
+# json.dumps writes it, without the dict of entry_of, and without the columns that are
+# null (the ingest reads an absent column as null): the gateway writes one for every call.
 _encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-_SCALAR_COLUMNS = tuple((f'"{column.name}":', column.name, column.kind == "text")
-                        for column in QUERY_COLUMNS if column.kind not in ("body", "encoding"))
-_NO_BODIES_TAIL = "".join(f',"{name}":null' for name in _NO_BODIES) + "}\n"
+_PLAIN_COLUMNS = tuple(column for column in QUERY_COLUMNS
+                       if column.kind not in ("body", "encoding"))
+_PLAIN_VALUES = operator.attrgetter(*(column.name for column in _PLAIN_COLUMNS))
+_PLAIN_KEYS = tuple((f'"{column.name}":', column.kind == "text") for column in _PLAIN_COLUMNS)
+_PATH = [column.name for column in _PLAIN_COLUMNS].index("path")
 
 
-def _line_without_bodies(record: QueryRecord) -> str | None:
-    """``spool_line`` of a record that keeps no body; None for a value json.dumps would
-    write otherwise (it then writes the line)."""
+def plain_line(record: QueryRecord) -> str | None:
+    """``spool_line`` of a record that ``needs_bodies`` not, its null columns left out;
+    None for a value json.dumps would write otherwise (``spool_line`` then writes it)."""
+    values = list(_PLAIN_VALUES(record))
+    if type(values[_PATH]) is str:
+        values[_PATH] = redacted_path(values[_PATH])
     parts = []
-    for key, name, text in _SCALAR_COLUMNS:
-        value = getattr(record, name)
-        kind = type(value)
+    for (key, text), value in zip(_PLAIN_KEYS, values, strict=True):
         if value is None:
-            encoded = "null"
-        elif text and kind is str:
-            encoded = _encode_text(redacted_path(value) if name == "path" else value)
+            continue
+        kind = type(value)
+        if kind is str and text:
+            parts.append(key + _encode_text(value))
         elif text:
             return None
         elif kind is int:
-            encoded = int.__repr__(value)
+            parts.append(key + int.__repr__(value))
         elif kind is float and math.isfinite(value):
-            encoded = float.__repr__(value)
+            parts.append(key + float.__repr__(value))
         else:
             return None
-        parts.append(key + encoded)
-    return "{" + ",".join(parts) + _NO_BODIES_TAIL
+    return "{" + ",".join(parts) + "}\n"
 
 
 def _bodies(record: QueryRecord) -> dict[str, str | None]:
