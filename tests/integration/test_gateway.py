@@ -723,6 +723,44 @@ def test_instances_of_a_generation_take_turns(
     assert sorted(served) == ["a", "a", "b", "b", "c", "c"]
 
 
+def test_a_replica_with_calls_in_flight_takes_no_new_one_while_another_is_idle(
+    gateway: RunningGateway, a: FakeServer, b: FakeServer
+) -> None:
+    """Least outstanding requests: round-robin would send every other call to the busy
+    replica, behind its slow call."""
+    gateway.publish(service("balanced", {"v1": [a, b]}))
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(call, gateway, "GET", "/user-services/invoke/balanced/block")
+        deadline = time.monotonic() + WAIT
+        while not a.seen and not b.seen:
+            assert time.monotonic() < deadline, "the slow call never arrived"
+            time.sleep(0.01)
+        busy, idle = (a, b) if a.seen else (b, a)
+        served = [json.loads(call(gateway, "GET", "/user-services/invoke/balanced/x")[2])
+                  ["instance"] for _ in range(6)]
+        assert served == [idle.name] * 6
+        busy.release.set()
+        assert slow.result(timeout=WAIT)[0] == 200
+
+
+def test_a_dead_replica_costs_no_call_and_takes_none_once_found_dead(
+    gateway: RunningGateway, a: FakeServer
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as gone:
+        dead_port = gone.getsockname()[1]
+    spread = service("survivor", {"v1": [a]})
+    spread["instances"]["v1"].append(
+        {"instance_id": "dead-v1", "host": "127.0.0.1", "port": dead_port})
+    gateway.publish(spread)
+    statuses = [call(gateway, "POST", "/user-services/invoke/survivor/x", b"body")[0]
+                for _ in range(12)]
+    assert statuses == [200] * 12
+    assert len(a.seen) == 12 and all(seen.body == b"body" for seen in a.seen)
+    log = gateway.wait_for_log("refused a connection; its call goes to instance a-v1")
+    # Found dead once, then passed by.
+    assert log.count("refused a connection; its call goes to instance a-v1") == 1
+
+
 def test_upstream_connections_are_pooled_and_reused(
     gateway: RunningGateway, a: FakeServer
 ) -> None:

@@ -29,7 +29,7 @@ __all__ = ["new", "push", "push_folder"]
 # What `push` sets on a service that exists; kind and name are fixed.
 _UPDATED_FROM_MANIFEST = (
     "environment", "packages", "description", "runner", "collect_prediction_data",
-    "association_id_field", "health_thresholds", "monitoring",
+    "association_id_field", "health_thresholds", "monitoring", "min_replicas", "max_replicas",
 )
 
 

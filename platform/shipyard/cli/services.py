@@ -78,20 +78,29 @@ def get_service(ctx: click.Context, service: str) -> None:
                    "required_in_prediction_requests=true, prediction_warnings.enabled=true, "
                    "prediction_warnings.upper=500, health.window_hours=48; VALUE 'default' "
                    "puts it back. Repeatable.")
+@click.option("--min-replicas", type=click.IntRange(min=0),
+              help="The fewest instances each of its generations runs.")
+@click.option("--max-replicas", type=click.IntRange(min=1),
+              help="The most instances each of its generations runs (within its "
+                   "profile's ceiling).")
 @click.pass_context
 def update_service(
     ctx: click.Context, service: str, thresholds: tuple[str, ...], defaults: bool,
-    monitoring: tuple[str, ...],
+    monitoring: tuple[str, ...], min_replicas: int | None, max_replicas: int | None,
 ) -> None:
-    """Change a service's health thresholds or monitoring settings (others: shipyard.yaml
-    and push). A change counts from the next call, without a redeploy."""
+    """Change a service's health thresholds, monitoring settings or replicas (others:
+    shipyard.yaml and push). A change counts at once, without a redeploy."""
     if defaults and thresholds:
         raise click.UsageError("give --health-threshold or --default-health-thresholds, "
                                "not both")
-    if not defaults and not thresholds and not monitoring:
+    replicas = {key: value for key, value in (("min_replicas", min_replicas),
+                                              ("max_replicas", max_replicas))
+                if value is not None}
+    if not defaults and not thresholds and not monitoring and not replicas:
         raise click.UsageError("nothing to change: give --health-threshold KEY=VALUE, "
-                               "--default-health-thresholds or --monitoring KEY=VALUE")
-    changes: dict[str, Any] = {}
+                               "--default-health-thresholds, --monitoring KEY=VALUE, "
+                               "--min-replicas or --max-replicas")
+    changes: dict[str, Any] = dict(replicas)
     if defaults or thresholds:
         changes["health_thresholds"] = None if defaults else threshold_changes(thresholds)
     if monitoring:
@@ -104,6 +113,9 @@ def update_service(
         click.echo(f"Updated {updated['name']}'s monitoring settings:")
         for key, value in updated["monitoring"].items():
             click.echo(f"  {key}: {json.dumps(value)}")
+    if replicas:
+        click.echo(f"Updated {updated['name']}'s replicas: {updated['min_replicas']} to "
+                   f"{updated['max_replicas']} per generation.")
 
 
 _LIST_SETTINGS = ("association_id_columns",)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,12 +299,14 @@ class RoutingTable:
         return self.services.get(ref) or self._by_name.get(ref)
 
     def pick(
-        self, route: ServiceRoute, rng: random.Random, generation: str | None = None
+        self, route: ServiceRoute, rng: random.Random, generation: str | None = None,
+        choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
     ) -> tuple[str, Upstream] | None:
         """A generation and one of its instances, or None when none can serve.
 
         Without ``generation``, one is drawn by the mapping's probabilities among the
-        mapped generations that have instances; the instance is the next one round-robin.
+        mapped generations that have instances; the instance is ``choose``'s among the
+        generation's (the gateway's balancer), else the next one round-robin.
         """
         if generation is None:
             generation = route.pick_generation(rng)
@@ -312,7 +314,10 @@ class RoutingTable:
                 return None
         elif not route.mounted(generation):
             return None
-        return generation, route.next_instance(generation)
+        if choose is None:
+            return generation, route.next_instance(generation)
+        chosen = choose(route.instances[generation])
+        return None if chosen is None else (generation, chosen)
 
     def addresses(self) -> set[tuple[str, int]]:
         """Every instance address in the table."""

@@ -13,7 +13,10 @@ import yaml
 from shipyard.domain.validation import validate_flag
 from shipyard.errors import InvalidInput, UnknownEnvironment
 
-__all__ = ["Environment", "EnvironmentCatalog", "parse_size"]
+__all__ = ["DEFAULT_MAX_REPLICAS", "Environment", "EnvironmentCatalog", "parse_size"]
+
+DEFAULT_MAX_REPLICAS = 8
+"""A profile's ceiling on a generation's replicas where ``environments.yaml`` sets none."""
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
@@ -42,13 +45,15 @@ class Environment:
     description: str
     allow_cpu_fallback: bool = False
     """Whether its instances run on CPU where no GPU is found, instead of not starting."""
+    max_replicas: int = DEFAULT_MAX_REPLICAS
+    """The most replicas a generation on this profile may run (a service's max_replicas)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "cpu": self.cpu, "memory_bytes": self.memory_bytes,
             "gpu": self.gpu, "gpu_memory_bytes": self.gpu_memory_bytes,
             "base_image": self.base_image, "description": self.description,
-            "allow_cpu_fallback": self.allow_cpu_fallback,
+            "allow_cpu_fallback": self.allow_cpu_fallback, "max_replicas": self.max_replicas,
         }
 
 
@@ -80,6 +85,13 @@ class EnvironmentCatalog:
         return self.profiles[key]
 
 
+def _max_replicas(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"environment {name!r}: 'max_replicas' must be a whole number of "
+                           f"at least 1, not {value!r}")
+    return value
+
+
 def _profile(name: str, spec: Any) -> Environment:
     if not isinstance(spec, dict):
         raise InvalidInput(f"environment {name!r} must be a mapping")
@@ -96,6 +108,7 @@ def _profile(name: str, spec: Any) -> Environment:
                 spec.get("allow_cpu_fallback", False),
                 f"environment {name!r}: 'allow_cpu_fallback'",
             ),
+            max_replicas=_max_replicas(name, spec.get("max_replicas", DEFAULT_MAX_REPLICAS)),
         )
     except KeyError as exc:
         raise InvalidInput(f"environment {name!r} is missing {exc.args[0]!r}") from exc

@@ -26,7 +26,7 @@ MANIFEST_NAME = "shipyard.yaml"
 _KEYS = {
     "name", "kind", "environment", "packages", "description", "template", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
-    "env",
+    "env", "min_replicas", "max_replicas",
     # A custom service that is its own model (``shipyard.domain.service_interface``): read
     # from the files of each generation, not stored on the service.
     "features", "target", "problem_type", "predict_path", "baseline",
@@ -53,6 +53,10 @@ class Manifest:
     """Monitoring settings, merged over the stored ones as health thresholds are."""
     env: Mapping[str, str] | None = None
     """Environment variables, replacing the stored ones; None leaves what is stored."""
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    """The replicas each generation runs (checked against the profile by the registry);
+    None leaves what is stored (default 1)."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -73,6 +77,10 @@ class Manifest:
             spec["monitoring"] = dict(self.monitoring)
         if self.env is not None:
             spec["env"] = dict(self.env)
+        if self.min_replicas is not None:
+            spec["min_replicas"] = self.min_replicas
+        if self.max_replicas is not None:
+            spec["max_replicas"] = self.max_replicas
         return spec
 
 
@@ -134,6 +142,12 @@ def parse_manifest(text: str | bytes) -> Manifest:
             env = checked_variables(data["env"])
         except InvalidInput as exc:
             raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
+    for key in ("min_replicas", "max_replicas"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise InvalidInput(f"{MANIFEST_NAME}: {key!r} must be a whole number of at "
+                               f"least 0, not {value!r}")
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
@@ -146,4 +160,6 @@ def parse_manifest(text: str | bytes) -> Manifest:
         health_thresholds=thresholds,
         monitoring=monitoring,
         env=env,
+        min_replicas=data.get("min_replicas"),
+        max_replicas=data.get("max_replicas"),
     )

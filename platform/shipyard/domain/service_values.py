@@ -68,6 +68,9 @@ class Service:
     """Its monitoring settings: the defaults, with the ones it set over them."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Its environment variables, as its next generation will have them."""
+    min_replicas: int = 1
+    max_replicas: int = 1
+    """The replicas each of its generations runs (``shipyard.domain.replicas``)."""
     health: Health | None = None
     """Its health now, where it was asked for (a listing, a service's status)."""
     drift_health: Health | None = None
@@ -88,6 +91,7 @@ class Service:
             association_id_field=row.association_id_field,
             health_thresholds=thresholds_of(row), monitoring=monitoring_of(row), health=health,
             env=dict(row.variables or {}),
+            min_replicas=row.min_replicas, max_replicas=row.max_replicas,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +108,7 @@ class Service:
             "health_thresholds": self.health_thresholds.to_dict(),
             "monitoring": self.monitoring.to_dict(),
             "env": dict(self.env),
+            "min_replicas": self.min_replicas, "max_replicas": self.max_replicas,
             **({"service_health": self.health.to_dict()} if self.health else {}),
             **({"drift_health": self.drift_health.to_dict()} if self.drift_health else {}),
             **({"accuracy_health": self.accuracy_health.to_dict()}
@@ -142,6 +147,9 @@ class ServiceSpec:
     """The monitoring settings it sets (any of them); None: the defaults."""
     env: Mapping[str, str] | None = None
     """Its environment variables (``service_variables``); None: none."""
+    min_replicas: Any = 1
+    max_replicas: Any = 1
+    """Checked against each other and its profile by the registry."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -169,6 +177,8 @@ class ServiceSpec:
             health_thresholds=patched_overrides(None, data.get("health_thresholds")),
             monitoring=patched_monitoring(None, data.get("monitoring")),
             env=checked_variables(data.get("env")) or None,
+            min_replicas=data.get("min_replicas", 1),
+            max_replicas=data.get("max_replicas", 1),
         )
 
 

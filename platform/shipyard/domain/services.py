@@ -24,6 +24,7 @@ from shipyard.domain.archives import read_archive, write_zip
 from shipyard.domain.artifact_removals import queue_removal
 from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_refs import tag_of
+from shipyard.domain.replicas import validate_replicas
 from shipyard.domain.scaffold import (
     DEFAULT_PACKAGES,
     DEFAULT_TEMPLATES,
@@ -75,7 +76,7 @@ _ID_PREFIX = "svc_"
 _EDITABLE = (
     "name", "description", "environment", "packages", "access_level", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
-    "env",
+    "env", "min_replicas", "max_replicas",
 )
 
 
@@ -109,7 +110,10 @@ class ServiceRegistry:
         name = validate_service_name(spec.name)
         if spec.kind not in KINDS:
             raise InvalidInput(f"unknown kind {spec.kind!r}; known: {', '.join(KINDS)}")
-        environment = self.environments.get(spec.environment).name
+        profile = self.environments.get(spec.environment)
+        environment = profile.name
+        min_replicas, max_replicas = validate_replicas(spec.min_replicas, spec.max_replicas,
+                                                       profile)
         packages = validate_package_list(spec.packages or DEFAULT_PACKAGES[spec.kind])
         description = validate_description(spec.description)
         access_level = validate_access_level(spec.access_level)
@@ -134,6 +138,7 @@ class ServiceRegistry:
             access_level=access_level, project_id=project_id, runner=runner,
             collect_prediction_data=collect, association_id_field=association_field,
             health_thresholds=thresholds, monitoring=monitoring, variables=variables,
+            min_replicas=min_replicas, max_replicas=max_replicas,
             enabled=False, deployed=False,
             last_generation_number=0,
             state=ServiceState.STOPPED, status_message="",
@@ -212,6 +217,13 @@ class ServiceRegistry:
                                                               changes["monitoring"])
                 if values.get("variables"):  # read the secrets' names only then
                     _refuse_secret_names(session, row, values["variables"])
+                if {"min_replicas", "max_replicas", "environment"} & set(changes):
+                    # Checked together, over the stored ones the change leaves as they are.
+                    values["min_replicas"], values["max_replicas"] = validate_replicas(
+                        changes.get("min_replicas", row.min_replicas),
+                        changes.get("max_replicas", row.max_replicas),
+                        self.environments.get(values.get("environment", row.environment)),
+                    )
                 for key, value in values.items():
                     setattr(row, key, value)
                 row.updated_at = _now()

@@ -56,6 +56,9 @@ class InstanceState(StrEnum):
     HEALTHY = State.HEALTHY.value
     UNHEALTHY = State.UNHEALTHY.value
     EXITED = State.EXITED.value
+    DRAINING = "draining"
+    """A replica no longer wanted (its service runs fewer now): out of the routing table,
+    stopped once the gateway has had time to route away from it."""
 
 
 def set_service_state(service: ServiceRow, state: ServiceState, message: str | None = None

@@ -9,8 +9,14 @@ metrics endpoint (``gateway.metrics_endpoint``) when it has one.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
-from shipyard.contracts.routing_table import RoutingTable, ServiceRoute, authority_of
+from shipyard.contracts.routing_table import (
+    RoutingTable,
+    ServiceRoute,
+    Upstream,
+    authority_of,
+)
 from shipyard.errors import NotFound, ShipyardError, Unavailable
 from shipyard.gateway.headers import RequestHeaders
 from shipyard.gateway.settings import GatewaySettings
@@ -58,6 +64,12 @@ class Destination:
         self.label = label or service or API_LABEL
         self.route = route
 
+    def moved_to(self, upstream: Upstream) -> Destination:
+        """The same call, to another replica of the same generation."""
+        return Destination(upstream.address, upstream.authority, self.path, self.service,
+                           self.generation, self.body_limit, self.idle_timeout, self.route,
+                           self.label)
+
     @classmethod
     def refused(cls, route: ServiceRoute) -> Destination:
         """A call to ``route`` that is answered without being forwarded (the service is
@@ -79,8 +91,11 @@ def dispatch(
     settings: GatewaySettings,
     api_address: tuple[str, int],
     metrics_address: tuple[str, int] | None = None,
+    choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
 ) -> Destination:
-    """The destination of a request for ``target`` (the raw request target)."""
+    """The destination of a request for ``target`` (the raw request target); ``choose``
+    picks among a generation's replicas (the gateway's ``Balancer``; round-robin without
+    it)."""
     path = origin_form(target)
     invoke = split_invoke(path)
     if invoke is None:
@@ -98,7 +113,7 @@ def dispatch(
     wanted = headers.target_generation
     if wanted and not route.mounted(wanted):
         raise NotFound(f"generation {wanted!r} of service {route.name!r} is not mounted")
-    picked = table.pick(route, rng, wanted or None)
+    picked = table.pick(route, rng, wanted or None, choose)
     if picked is None:
         raise Unavailable(_not_running(route))
     generation, upstream = picked

@@ -63,13 +63,52 @@ class Exchange(Forwarding):
     """One call; its upstream side is ``Forwarding``'s (``gateway.forwarding``)."""
 
     __slots__ = (
-        "awaiting", "body_complete", "body_hash", "body_size", "caller", "chunked_out",
-        "client", "close_after", "connecting", "copies", "destination", "done", "error",
-        "forwarded", "forwarded_at", "gateway", "head_written", "headers", "http11",
-        "keep_upstream", "last_read", "limit", "method", "no_body", "out", "pending",
-        "pending_size", "predictions", "raw_headers", "request_id", "response_bytes",
-        "retried", "sent", "sent_size", "sized", "started", "started_at", "status",
-        "target", "unsent", "until_close", "upstream", "warnings", "watch_idle"
+        "awaiting",
+        "body_complete",
+        "body_hash",
+        "body_size",
+        "caller",
+        "chunked_out",
+        "client",
+        "close_after",
+        "connecting",
+        "copies",
+        "counted",
+        "destination",
+        "done",
+        "error",
+        "forwarded",
+        "forwarded_at",
+        "gateway",
+        "head_written",
+        "headers",
+        "http11",
+        "keep_upstream",
+        "last_read",
+        "limit",
+        "method",
+        "moved",
+        "no_body",
+        "out",
+        "pending",
+        "pending_size",
+        "predictions",
+        "raw_headers",
+        "request_id",
+        "response_bytes",
+        "retried",
+        "sent",
+        "sent_size",
+        "sized",
+        "started",
+        "started_at",
+        "status",
+        "target",
+        "unsent",
+        "until_close",
+        "upstream",
+        "warnings",
+        "watch_idle"
     )
 
     def __init__(
@@ -100,6 +139,8 @@ class Exchange(Forwarding):
         self.upstream: UpstreamConnection | None = None
         self.connecting: asyncio.Task[UpstreamConnection] | None = None
         self.retried = False
+        self.moved = False
+        self.counted = False
         self.unsent = b""
         self.watch_idle = False
         self.last_read = 0.0
@@ -397,6 +438,10 @@ class Exchange(Forwarding):
         self.pending = []
         elapsed = time.perf_counter() - self.started_at
         destination = self.destination
+        if self.counted:
+            assert destination is not None
+            self.counted = False
+            self.gateway.balancer.ended(destination.address)
         if self.gateway.settings.access_log:
             log_call(
                 destination.label if destination is not None else "-",

@@ -52,6 +52,8 @@ class Forwarding:
     sent_size: int
     unsent: bytes
     retried: bool
+    moved: bool
+    counted: bool
     forwarded: bool
     forwarded_at: float
     no_body: bool
@@ -69,10 +71,14 @@ class Forwarding:
                 self.sent.append(data)
 
     def _forward(self) -> None:
-        assert self.destination is not None
+        destination = self.destination
+        assert destination is not None
         self.forwarded = True
         self.forwarded_at = time.perf_counter()
-        upstream = self.gateway.pool.take(self.destination.address)
+        if destination.route is not None:
+            self.gateway.balancer.started(destination.address)
+            self.counted = True
+        upstream = self.gateway.pool.take(destination.address)
         if upstream is None:
             self._connect()
         else:
@@ -167,8 +173,38 @@ class Forwarding:
             self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}"))
 
     def _unreachable(self, error: OSError) -> None:
+        if self._to_another_replica():
+            return
         reason = error.strerror or str(error)
         self.respond_error(BadGateway(f"cannot reach {self._upstream_name()}: {reason}"))
+
+    def _to_another_replica(self) -> bool:
+        """The chosen replica refused the connection: it is dead. Send the call to another
+        replica of the same generation (once, and only while all that was sent is kept),
+        and let the next calls pass it by until the routing table drops it."""
+        destination = self.destination
+        assert destination is not None
+        route, generation = destination.route, destination.generation
+        if route is None or generation is None or self.moved or self.sent is None:
+            return False
+        balancer = self.gateway.balancer
+        balancer.mark_down(destination.address)
+        other = (balancer.choose(route.instances[generation], avoid=destination.address)
+                 if route.mounted(generation) else None)
+        if other is None:
+            return False
+        log.info("%s refused a connection; its call goes to instance %s",
+                 self._upstream_name(), other.instance_id)
+        if self.counted:
+            balancer.ended(destination.address)
+        self.destination = destination.moved_to(other)
+        balancer.started(other.address)
+        self.counted = True
+        # What was sent is sent again as it is (its Host is the caller's, or the refused
+        # replica's when the caller sent none: replicas of a generation serve alike).
+        self.moved = self.retried = True
+        self._connect()
+        return True
 
     def _attach(self, upstream: UpstreamConnection, data: bytes) -> None:
         self.upstream = upstream

@@ -25,6 +25,7 @@ from shipyard.contracts.query_record import QueryRecord
 from shipyard.contracts.routing_table import RoutingTable
 from shipyard.gateway.access import access_log
 from shipyard.gateway.authentication import GatewayGuard
+from shipyard.gateway.balancing import Balancer
 from shipyard.gateway.challenger import ChallengerMirror
 from shipyard.gateway.deadlines import Deadlines
 from shipyard.gateway.dispatch import Destination, dispatch
@@ -80,6 +81,7 @@ class Gateway:
         self.routes_path = Path(routes_path)
         self.api_address = api_address
         self.rng = rng or random.Random()
+        self.balancer = Balancer()
         self.table = RoutingTable()
         self.routes_line = routes_line(self.table)
         self.connections: set[ClientConnection] = set()
@@ -116,14 +118,16 @@ class Gateway:
     def use_table(self, table: RoutingTable) -> None:
         self.table = table
         self.routes_line = routes_line(table)
-        live = table.addresses() | {self.api_address}
+        live = table.addresses()
+        self.balancer.keep_only(live)
+        live |= {self.api_address}
         if self.metrics_address is not None:
             live.add(self.metrics_address)
         self._live = frozenset(live)
 
     def dispatch(self, target: bytes, headers: RequestHeaders) -> Destination:
         return dispatch(self.table, target, headers, self.rng, self.settings, self.api_address,
-                        self.metrics_address)
+                        self.metrics_address, self.balancer.choose)
 
     async def start(self, socks: Sequence[socket.socket]) -> None:
         """Load the routing table and serve ``socks`` (listening sockets)."""

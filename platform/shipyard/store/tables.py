@@ -101,6 +101,9 @@ class ServiceRow(Base):
     routes_serial: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     # Its environment variables as set (``shipyard.domain.service_variables``); None: none.
     variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # The replicas each of its generations runs (``shipyard.domain.replicas``).
+    min_replicas: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    max_replicas: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
 class ServiceFileRow(Base):

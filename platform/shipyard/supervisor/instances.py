@@ -197,16 +197,18 @@ class InstanceLifecycle:
         )
 
     def _promote_if_ready(
-        self, session: Session, service: ServiceRow, by_generation: dict[str, InstanceRow]
+        self, session: Session, service: ServiceRow,
+        by_generation: dict[str, list[InstanceRow]], replicas: int,
     ) -> None:
-        """Put the desired mapping in force once each of its generations has a healthy
-        instance and has passed the gates."""
+        """Put the desired mapping in force once each of its generations has all its
+        replicas healthy and has passed the gates."""
         desired = shares(service.mapping)
         if not service.deployed or not desired or service.mapping == service.live_mapping:
             return
         for generation_id in desired:
-            row = by_generation.get(generation_id)
-            if row is None or row.state != State.HEALTHY.value or row.handle is None:
+            healthy = [row for row in by_generation.get(generation_id, ())
+                       if row.state == State.HEALTHY.value and row.handle is not None]
+            if len(healthy) < replicas:
                 return
         new = [generation_id for generation_id in desired
                if generation_id not in shares(service.live_mapping)]

@@ -44,6 +44,7 @@ from shipyard.contracts.supervisor_wakeups import DatabaseWakeups, WakeupChannel
 from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.generation_refs import tag_of
+from shipyard.domain.replicas import replicas_to_run
 from shipyard.domain.states import (
     InstanceState,
     ServiceState,
@@ -114,6 +115,9 @@ class _Memory:
     failing_since: dict[str, float] = field(default_factory=dict)
     # The instances started and not yet healthy, probed between ticks.
     starting: dict[str, InstanceHandle] = field(default_factory=dict)
+    # When each replica too many began draining; after a restart of the supervisor, when
+    # that is not known, it drains as long again.
+    draining_since: dict[str, float] = field(default_factory=dict)
 
 
 class Supervisor(InstanceLifecycle):
@@ -309,12 +313,20 @@ class Supervisor(InstanceLifecycle):
     ) -> None:
         now = time.time()
         wanted = wanted_generations(session, service)
-        instances = session.scalars(
+        replicas = replicas_to_run(service.min_replicas, service.max_replicas)
+        by_generation: dict[str, list[InstanceRow]] = {}
+        draining: list[InstanceRow] = []
+        for row in session.scalars(
             select(InstanceRow).where(InstanceRow.service_id == service.id)
-        ).all()
-        by_generation = {row.generation_id: row for row in instances}
+            .order_by(InstanceRow.id)
+        ):
+            if row.state == InstanceState.DRAINING:
+                draining.append(row)
+            else:
+                by_generation.setdefault(row.generation_id, []).append(row)
         for generation_id in wanted:
-            if generation_id not in by_generation:
+            rows = by_generation.setdefault(generation_id, [])
+            while len(rows) < replicas:
                 row = InstanceRow(
                     id="i-" + uuid.uuid4().hex[:12], service_id=service.id,
                     generation_id=generation_id, handle=None, state=InstanceState.PENDING,
@@ -322,24 +334,52 @@ class Supervisor(InstanceLifecycle):
                     last_error="", cpu_percent=0.0, memory_bytes=0,
                 )
                 session.add(row)
-                by_generation[generation_id] = row
+                rows.append(row)
         routed = set(shares(service.live_mapping)) if service.deployed else set()
         if service.deployed and service.challenger_generation_id:
             routed.add(service.challenger_generation_id)
         for generation_id in routed:
             self._memory.routed_at[generation_id] = time.monotonic()
-        for generation_id, row in list(by_generation.items()):
+        for generation_id, rows in list(by_generation.items()):
             if generation_id not in wanted:
                 if self._may_stop(generation_id):
-                    self._retire(session, row)
+                    for row in rows:
+                        self._retire(session, row)
+                    del by_generation[generation_id]
                 continue
-            self._tend(session, service, row, health.get(row.id), now)
-        self._promote_if_ready(session, service, by_generation)
-        if not service.deployed and not by_generation:
+            kept = sorted(rows, key=_keep_first)[:replicas]
+            for row in rows:
+                if row in kept:
+                    self._tend(session, service, row, health.get(row.id), now)
+                else:
+                    self._drain(row)
+                    draining.append(row)
+            by_generation[generation_id] = kept
+        for row in draining:
+            if self._drained(row):
+                self._retire(session, row)
+        self._promote_if_ready(session, service, by_generation, replicas)
+        if not service.deployed and not any(by_generation.values()) and not draining:
             service.live_generation_id = None
             service.live_mapping = None
             if service.state != ServiceState.STOPPED:
                 set_service_state(service, ServiceState.STOPPED, "")
+
+    def _drain(self, row: InstanceRow) -> None:
+        """Take a replica its service no longer runs out of the routing table; it stops
+        once the gateway has had ``drain`` seconds to route away from it."""
+        log.info("instance %s of generation %s is a replica too many; draining it",
+                 row.id, row.generation_id)
+        set_instance_state(row, InstanceState.DRAINING)
+        self._memory.draining_since[row.id] = time.monotonic()
+
+    def _drained(self, row: InstanceRow) -> bool:
+        memory = self._memory
+        since = memory.draining_since.get(row.id, memory.started_at)
+        if time.monotonic() - since < self.timings.drain:
+            return False
+        memory.draining_since.pop(row.id, None)
+        return True
 
     def _may_stop(self, generation_id: str) -> bool:
         # Give the gateway time to route away from a generation before it stops; after a
@@ -412,6 +452,12 @@ class Supervisor(InstanceLifecycle):
                 return
         with self.store.writing() as session:
             self._routes.publish(session, routing_table(session))
+
+
+def _keep_first(row: InstanceRow) -> tuple[bool, bool, float]:
+    """Which replicas a generation keeps when it runs fewer: healthy ones, then started
+    ones, the oldest first."""
+    return (row.state != InstanceState.HEALTHY, row.handle is None, row.started_at)
 
 
 def main() -> None:
