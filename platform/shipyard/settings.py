@@ -78,6 +78,12 @@ class Settings:
     # Where scheduled batch jobs may read their input: absolute folders and http(s) URL
     # prefixes (a YAML list, or entries separated by spaces or commas); none by default.
     batch_sources: BatchSourceList = ()
+    # Autoscaling (shipyard.supervisor.autoscaling): the seconds its load is averaged over
+    # (the stable window, and the panic window for bursts), and how long it keeps the
+    # replicas it needed before it runs fewer.
+    scale_stable_window: int = 60
+    scale_panic_window: int = 6
+    scale_down_delay: int = 30
     # A bearer token that may scrape the gateway's /metrics, besides an administrator's
     # signature ("" for none); a secret, kept out of every repr.
     metrics_token: str = field(default="", repr=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningShipyard
+from tests.conftest import RunningShipyard, start_shipyard
 from tests.integration.test_deploy import (
     master_pid,
     port_closed,
@@ -165,3 +165,52 @@ def test_the_status_waits_for_every_replica_of_a_new_generation(
     assert len(v2) == 2
     wait_for(lambda: {i["generation"] for i in status(shipyard)["instances"]} == {"v2"},
              what="v1's replicas to stop")
+
+
+SLOW = (
+    "import time, uuid\nfrom flask import Flask, request\napp = Flask(__name__)\n"
+    "WHO = uuid.uuid4().hex\n"
+    "@app.post('/add-numbers')\ndef add_numbers():\n    time.sleep(0.2)\n"
+    "    return {'sum': request.json['num1'] + request.json['num2'], 'who': WHO}\n"
+)
+SHORT_WINDOWS = {"SHIPYARD_SCALE_STABLE_WINDOW": "6", "SHIPYARD_SCALE_PANIC_WINDOW": "2",
+                 "SHIPYARD_SCALE_DOWN_DELAY": "3"}
+
+
+def replicas_of(shipyard: RunningShipyard, tag: str) -> dict[str, Any]:
+    (entry,) = [e for e in status(shipyard)["scaling"] if e["generation"] == tag]
+    return entry
+
+
+def test_the_autoscaler_follows_a_step_load_up_and_back_down_without_a_failed_call(
+    tmp_path: Path,
+) -> None:
+    shipyard = start_shipyard(tmp_path / "home", env=SHORT_WINDOWS)
+    try:
+        scaffold_and_push(shipyard, tmp_path)
+        put_file(shipyard, "app.py", SLOW)
+        assert shipyard.cli("services", "update", SERVICE, "--min-replicas", "1",
+                            "--max-replicas", "4", "--target-concurrency", "1").returncode == 0
+        assert shipyard.cli("deploy", SERVICE).returncode == 0
+        first = replicas_of(shipyard, "v1")
+        assert first["replicas"] == 1 and "to start with" in first["reason"]
+
+        with Load(shipyard, 4) as load:  # about 4 calls in flight: 4 replicas wanted
+            up = wait_for(lambda: (e := replicas_of(shipyard, "v1"))["replicas"] == 4 and e,
+                          timeout=60, what="4 replicas")
+            assert "calls in flight on average" in up["reason"], up
+            wait_for(lambda: len(healthy(shipyard)) == 4, timeout=60,
+                     what="4 healthy replicas")
+            load.wait_for_calls(100)
+            assert len(load.who) >= 4, load.who
+        assert not load.failures, load.failures[:3]
+
+        down = wait_for(lambda: (e := replicas_of(shipyard, "v1"))["replicas"] == 1 and e,
+                        timeout=60, what="1 replica again")
+        assert "0.00 calls in flight" in down["reason"], down
+        wait_for(lambda: len(status(shipyard)["instances"]) == 1, timeout=60,
+                 what="3 replicas to stop")
+        log = shipyard.output.read_text()
+        assert "add-numbers v1: 4 replicas:" in log and "add-numbers v1: 1 replica:" in log
+    finally:
+        shipyard.stop()

@@ -30,6 +30,7 @@ __all__ = ["new", "push", "push_folder"]
 _UPDATED_FROM_MANIFEST = (
     "environment", "packages", "description", "runner", "collect_prediction_data",
     "association_id_field", "health_thresholds", "monitoring", "min_replicas", "max_replicas",
+    "target_concurrency",
 )
 
 

@@ -83,10 +83,13 @@ def get_service(ctx: click.Context, service: str) -> None:
 @click.option("--max-replicas", type=click.IntRange(min=1),
               help="The most instances each of its generations runs (within its "
                    "profile's ceiling).")
+@click.option("--target-concurrency", type=click.FloatRange(min=0, min_open=True),
+              help="Calls in flight per replica the autoscaler aims at (default 2).")
 @click.pass_context
 def update_service(
     ctx: click.Context, service: str, thresholds: tuple[str, ...], defaults: bool,
     monitoring: tuple[str, ...], min_replicas: int | None, max_replicas: int | None,
+    target_concurrency: float | None,
 ) -> None:
     """Change a service's health thresholds, monitoring settings or replicas (others:
     shipyard.yaml and push). A change counts at once, without a redeploy."""
@@ -94,12 +97,13 @@ def update_service(
         raise click.UsageError("give --health-threshold or --default-health-thresholds, "
                                "not both")
     replicas = {key: value for key, value in (("min_replicas", min_replicas),
-                                              ("max_replicas", max_replicas))
+                                              ("max_replicas", max_replicas),
+                                              ("target_concurrency", target_concurrency))
                 if value is not None}
     if not defaults and not thresholds and not monitoring and not replicas:
         raise click.UsageError("nothing to change: give --health-threshold KEY=VALUE, "
                                "--default-health-thresholds, --monitoring KEY=VALUE, "
-                               "--min-replicas or --max-replicas")
+                               "--min-replicas, --max-replicas or --target-concurrency")
     changes: dict[str, Any] = dict(replicas)
     if defaults or thresholds:
         changes["health_thresholds"] = None if defaults else threshold_changes(thresholds)
@@ -115,7 +119,8 @@ def update_service(
             click.echo(f"  {key}: {json.dumps(value)}")
     if replicas:
         click.echo(f"Updated {updated['name']}'s replicas: {updated['min_replicas']} to "
-                   f"{updated['max_replicas']} per generation.")
+                   f"{updated['max_replicas']} per generation, "
+                   f"{updated['target_concurrency']:g} calls in flight each as the target.")
 
 
 _LIST_SETTINGS = ("association_id_columns",)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from shipyard.domain.archives import write_zip
 from shipyard.domain.generation_refs import (
     generation_numbers,
+    mapping_of,
     parse_tag,
     stored_mapping,
     tag_in,
@@ -191,6 +192,7 @@ class Deployments:
                 "mapping": tagged_mapping(numbers, service.live_mapping),
                 "challenger": tag_in(numbers, service.challenger_generation_id),
                 "routes_serial": service.routes_serial,
+                "scaling": _scaling(session, service, numbers),
                 "instances": [
                     {
                         "id": row.id,
@@ -236,6 +238,22 @@ class Deployments:
                 .where(InstanceRow.service_id == service.id, InstanceRow.handle.is_not(None))
             ).all()
             return [(tag_of(number), handle) for number, handle in rows]
+
+
+def _scaling(session: Session, service: ServiceRow, numbers: Mapping[str, int]
+             ) -> list[dict[str, Any]]:
+    """The replicas each generation taking (or about to take) traffic runs, and the last
+    decision about them (``supervisor.autoscaling``)."""
+    wanted = {generation_id for generation_id, _ in
+              [*mapping_of(service.live_mapping), *mapping_of(service.mapping)]}
+    if service.challenger_generation_id:
+        wanted.add(service.challenger_generation_id)
+    rows = session.scalars(select(GenerationRow).where(
+        GenerationRow.id.in_(wanted), GenerationRow.replicas.is_not(None),
+    ).order_by(GenerationRow.number)) if wanted else []
+    return [{"generation": tag_in(numbers, row.id), "replicas": row.replicas,
+             "scaled_at": row.scaled_at.isoformat() if row.scaled_at else None,
+             "reason": row.scaling_reason} for row in rows]
 
 
 def add_generation(

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from shipyard.domain.replicas import validate_target_concurrency
 from shipyard.domain.service_interface import INTERFACE_KEYS, check_interface_keys
 from shipyard.domain.service_variables import checked_variables
 from shipyard.domain.validation import (
@@ -26,7 +27,7 @@ MANIFEST_NAME = "shipyard.yaml"
 _KEYS = {
     "name", "kind", "environment", "packages", "description", "template", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
-    "env", "min_replicas", "max_replicas",
+    "env", "min_replicas", "max_replicas", "target_concurrency",
     # A custom service that is its own model (``shipyard.domain.service_interface``): read
     # from the files of each generation, not stored on the service.
     "features", "target", "problem_type", "predict_path", "baseline",
@@ -57,6 +58,8 @@ class Manifest:
     max_replicas: int | None = None
     """The replicas each generation runs (checked against the profile by the registry);
     None leaves what is stored (default 1)."""
+    target_concurrency: float | None = None
+    """Calls in flight per replica the autoscaler aims at; None leaves what is stored."""
 
     def to_spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -81,6 +84,8 @@ class Manifest:
             spec["min_replicas"] = self.min_replicas
         if self.max_replicas is not None:
             spec["max_replicas"] = self.max_replicas
+        if self.target_concurrency is not None:
+            spec["target_concurrency"] = self.target_concurrency
         return spec
 
 
@@ -148,6 +153,12 @@ def parse_manifest(text: str | bytes) -> Manifest:
                                   or value < 0):
             raise InvalidInput(f"{MANIFEST_NAME}: {key!r} must be a whole number of at "
                                f"least 0, not {value!r}")
+    target = data.get("target_concurrency")
+    if target is not None:
+        try:
+            target = validate_target_concurrency(target)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{MANIFEST_NAME}: {exc.message}") from exc
     return Manifest(
         name=validate_service_name(data["name"]),
         kind=kind,
@@ -162,4 +173,5 @@ def parse_manifest(text: str | bytes) -> Manifest:
         env=env,
         min_replicas=data.get("min_replicas"),
         max_replicas=data.get("max_replicas"),
+        target_concurrency=target,
     )

@@ -2,8 +2,11 @@
 
 A service has ``min_replicas`` and ``max_replicas`` (1 and 1 unless set), within the
 ``max_replicas`` ceiling of its environment profile (``environments.yaml``). Each
-generation it deploys runs that many replicas, and the gateway splits the generation's
-share of the calls among the healthy ones (least outstanding requests first).
+generation it deploys starts with its minimum (at least one), the autoscaler
+(``supervisor.autoscaling``) moves the generations that take traffic between the bounds
+after their calls in flight per replica against ``target_concurrency``, and the gateway
+splits a generation's share of the calls among its healthy replicas (least outstanding
+requests first).
 """
 
 from __future__ import annotations
@@ -13,9 +16,16 @@ from typing import Any
 from shipyard.domain.environments import Environment
 from shipyard.errors import InvalidInput
 
-__all__ = ["DEFAULT_REPLICAS", "replicas_to_run", "validate_replicas"]
+__all__ = [
+    "DEFAULT_REPLICAS", "DEFAULT_TARGET_CONCURRENCY", "replicas_to_run",
+    "validate_replicas", "validate_target_concurrency",
+]
 
 DEFAULT_REPLICAS = 1
+DEFAULT_TARGET_CONCURRENCY = 2.0
+"""Calls in flight per replica the autoscaler aims at: a small profile's replica runs one
+worker, so two is one call served and one waiting."""
+MAX_TARGET_CONCURRENCY = 10_000.0
 
 
 def validate_replicas(min_replicas: Any, max_replicas: Any, environment: Environment
@@ -34,6 +44,15 @@ def validate_replicas(min_replicas: Any, max_replicas: Any, environment: Environ
             f"{environment.max_replicas}"
         )
     return low, high
+
+
+def validate_target_concurrency(value: Any) -> float:
+    """The calls in flight per replica the autoscaler aims at: a number over 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            0 < value <= MAX_TARGET_CONCURRENCY):
+        raise InvalidInput(f"target_concurrency must be a number over 0 and at most "
+                           f"{MAX_TARGET_CONCURRENCY:g}, not {value!r}")
+    return float(value)
 
 
 def replicas_to_run(min_replicas: int, max_replicas: int) -> int:

@@ -71,6 +71,8 @@ class Service:
     min_replicas: int = 1
     max_replicas: int = 1
     """The replicas each of its generations runs (``shipyard.domain.replicas``)."""
+    target_concurrency: float = 2.0
+    """Calls in flight per replica the autoscaler aims at."""
     health: Health | None = None
     """Its health now, where it was asked for (a listing, a service's status)."""
     drift_health: Health | None = None
@@ -92,6 +94,7 @@ class Service:
             health_thresholds=thresholds_of(row), monitoring=monitoring_of(row), health=health,
             env=dict(row.variables or {}),
             min_replicas=row.min_replicas, max_replicas=row.max_replicas,
+            target_concurrency=row.target_concurrency,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +112,7 @@ class Service:
             "monitoring": self.monitoring.to_dict(),
             "env": dict(self.env),
             "min_replicas": self.min_replicas, "max_replicas": self.max_replicas,
+            "target_concurrency": self.target_concurrency,
             **({"service_health": self.health.to_dict()} if self.health else {}),
             **({"drift_health": self.drift_health.to_dict()} if self.drift_health else {}),
             **({"accuracy_health": self.accuracy_health.to_dict()}
@@ -150,6 +154,7 @@ class ServiceSpec:
     min_replicas: Any = 1
     max_replicas: Any = 1
     """Checked against each other and its profile by the registry."""
+    target_concurrency: Any = 2.0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -179,6 +184,7 @@ class ServiceSpec:
             env=checked_variables(data.get("env")) or None,
             min_replicas=data.get("min_replicas", 1),
             max_replicas=data.get("max_replicas", 1),
+            target_concurrency=data.get("target_concurrency", 2.0),
         )
 
 

@@ -24,7 +24,7 @@ from shipyard.domain.archives import read_archive, write_zip
 from shipyard.domain.artifact_removals import queue_removal
 from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_refs import tag_of
-from shipyard.domain.replicas import validate_replicas
+from shipyard.domain.replicas import validate_replicas, validate_target_concurrency
 from shipyard.domain.scaffold import (
     DEFAULT_PACKAGES,
     DEFAULT_TEMPLATES,
@@ -76,7 +76,7 @@ _ID_PREFIX = "svc_"
 _EDITABLE = (
     "name", "description", "environment", "packages", "access_level", "runner",
     "collect_prediction_data", "association_id_field", "health_thresholds", "monitoring",
-    "env", "min_replicas", "max_replicas",
+    "env", "min_replicas", "max_replicas", "target_concurrency",
 )
 
 
@@ -114,6 +114,7 @@ class ServiceRegistry:
         environment = profile.name
         min_replicas, max_replicas = validate_replicas(spec.min_replicas, spec.max_replicas,
                                                        profile)
+        target_concurrency = validate_target_concurrency(spec.target_concurrency)
         packages = validate_package_list(spec.packages or DEFAULT_PACKAGES[spec.kind])
         description = validate_description(spec.description)
         access_level = validate_access_level(spec.access_level)
@@ -139,7 +140,7 @@ class ServiceRegistry:
             collect_prediction_data=collect, association_id_field=association_field,
             health_thresholds=thresholds, monitoring=monitoring, variables=variables,
             min_replicas=min_replicas, max_replicas=max_replicas,
-            enabled=False, deployed=False,
+            target_concurrency=target_concurrency, enabled=False, deployed=False,
             last_generation_number=0,
             state=ServiceState.STOPPED, status_message="",
             created_at=now, updated_at=now,
@@ -393,6 +394,9 @@ class ServiceRegistry:
             values["association_id_field"] = validate_association_id_field(
                 changes["association_id_field"]
             )
+        if "target_concurrency" in changes:
+            values["target_concurrency"] = validate_target_concurrency(
+                changes["target_concurrency"])
         if "env" in changes:  # the whole map: what it does not name is unset
             values["variables"] = checked_variables(changes["env"]) or None
         return values

@@ -101,9 +101,11 @@ class ServiceRow(Base):
     routes_serial: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     # Its environment variables as set (``shipyard.domain.service_variables``); None: none.
     variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
-    # The replicas each of its generations runs (``shipyard.domain.replicas``).
+    # The replicas each of its generations runs (``shipyard.domain.replicas``), and the
+    # calls in flight per replica the autoscaler aims at.
     min_replicas: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     max_replicas: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    target_concurrency: Mapped[float] = mapped_column(Float, nullable=False, default=2.0)
 
 
 class ServiceFileRow(Base):
@@ -163,6 +165,11 @@ class GenerationRow(Base):
     openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     # A custom service's declared model interface (``shipyard.domain.service_interface``).
     interface: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # The replicas it runs now (None until it first runs: then the service's minimum),
+    # and the autoscaler's last decision about them: when, and why.
+    replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    scaled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scaling_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
 
 class ArtifactRemovalRow(Base):

@@ -198,7 +198,7 @@ class InstanceLifecycle:
 
     def _promote_if_ready(
         self, session: Session, service: ServiceRow,
-        by_generation: dict[str, list[InstanceRow]], replicas: int,
+        by_generation: dict[str, list[InstanceRow]], replicas: dict[str, int],
     ) -> None:
         """Put the desired mapping in force once each of its generations has all its
         replicas healthy and has passed the gates."""
@@ -208,7 +208,7 @@ class InstanceLifecycle:
         for generation_id in desired:
             healthy = [row for row in by_generation.get(generation_id, ())
                        if row.state == State.HEALTHY.value and row.handle is not None]
-            if len(healthy) < replicas:
+            if len(healthy) < max(replicas.get(generation_id, 1), 1):
                 return
         new = [generation_id for generation_id in desired
                if generation_id not in shares(service.live_mapping)]

@@ -44,7 +44,6 @@ from shipyard.contracts.supervisor_wakeups import DatabaseWakeups, WakeupChannel
 from shipyard.domain.artifact_removals import ArtifactRemovals
 from shipyard.domain.control_plane import ControlPlane
 from shipyard.domain.generation_refs import tag_of
-from shipyard.domain.replicas import replicas_to_run
 from shipyard.domain.states import (
     InstanceState,
     ServiceState,
@@ -54,14 +53,17 @@ from shipyard.domain.states import (
 from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.supervisor.autoscaling import Autoscaler, ScalingPolicy
 from shipyard.supervisor.batch_scoring import BatchScoring, GatewayAccess
 from shipyard.supervisor.batch_timetable import BatchTimetable
 from shipyard.supervisor.builder import Builder
+from shipyard.supervisor.concurrency import ConcurrencyMeter
 from shipyard.supervisor.drift_references import DriftReferences
 from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
 from shipyard.supervisor.gatekeeper import Gatekeeper
 from shipyard.supervisor.housekeeping import Housekeeping
 from shipyard.supervisor.instances import InstanceLifecycle
+from shipyard.supervisor.replica_counts import ReplicaCounts
 from shipyard.supervisor.rollout import (
     PromotionGate,
     give_up_generation,
@@ -98,6 +100,8 @@ class SupervisorTimings:
     """How often calls past the query log's retention are dropped."""
     credentials_renewal_interval: float = 300.0
     """How often running instances' access keys are renewed (see ``housekeeping``)."""
+    scale_interval: float = 1.0
+    """How often the autoscaler decides the live generations' replicas."""
 
 
 @dataclass
@@ -109,6 +113,7 @@ class _Memory:
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
     last_usage: float = 0.0
+    last_scaling: float = 0.0
     last_usage_history: float = 0.0
     # When each instance's starts began failing, for those failing still (wall clock);
     # after a restart of the supervisor, a start that fails has its start_timeout again.
@@ -120,7 +125,7 @@ class _Memory:
     draining_since: dict[str, float] = field(default_factory=dict)
 
 
-class Supervisor(InstanceLifecycle):
+class Supervisor(InstanceLifecycle, ReplicaCounts):
     def __init__(
         self,
         plane: ControlPlane,
@@ -146,13 +151,19 @@ class Supervisor(InstanceLifecycle):
         self._memory = _Memory()
         self._gatekeeper = Gatekeeper(self.store, gates, answered=self.wakeups.wake)
         self._drift_references = drift_references
+        settings = plane.settings
+        self._autoscaler = Autoscaler(ConcurrencyMeter(), ScalingPolicy(
+            stable_window=settings.scale_stable_window,
+            panic_window=settings.scale_panic_window,
+            scale_down_delay=settings.scale_down_delay,
+        ))
         self._housekeeping = Housekeeping(
-            self.store, plane.settings, prune_interval=self.timings.prune_interval,
+            self.store, settings, prune_interval=self.timings.prune_interval,
             renewal_interval=self.timings.credentials_renewal_interval,
+            observe=self._autoscaler.meter.observe,
         )
         self._removals = ArtifactRemovals(self.store, runner)
         self._routes = RoutesPublisher(routes_file(plane.settings.home))
-        settings = plane.settings
         self._batch = BatchScoring(
             self.store, settings.home, plane.access.access_keys,
             GatewayAccess(settings.public_url or f"http://{settings.host}:{settings.port}",
@@ -218,6 +229,9 @@ class Supervisor(InstanceLifecycle):
 
     def tick(self) -> None:
         self._builder.schedule()
+        if time.monotonic() - self._memory.last_scaling >= self.timings.scale_interval:
+            self._memory.last_scaling = time.monotonic()
+            self._autoscale()
         self._reconcile()
         self._publish_routes()
         if time.monotonic() - self._memory.last_usage >= self.timings.usage_interval:
@@ -313,7 +327,8 @@ class Supervisor(InstanceLifecycle):
     ) -> None:
         now = time.time()
         wanted = wanted_generations(session, service)
-        replicas = replicas_to_run(service.min_replicas, service.max_replicas)
+        replicas = {generation_id: self._replicas_of(session, service, generation_id)
+                    for generation_id in wanted}
         by_generation: dict[str, list[InstanceRow]] = {}
         draining: list[InstanceRow] = []
         for row in session.scalars(
@@ -326,7 +341,7 @@ class Supervisor(InstanceLifecycle):
                 by_generation.setdefault(row.generation_id, []).append(row)
         for generation_id in wanted:
             rows = by_generation.setdefault(generation_id, [])
-            while len(rows) < replicas:
+            while len(rows) < replicas[generation_id]:
                 row = InstanceRow(
                     id="i-" + uuid.uuid4().hex[:12], service_id=service.id,
                     generation_id=generation_id, handle=None, state=InstanceState.PENDING,
@@ -347,7 +362,7 @@ class Supervisor(InstanceLifecycle):
                         self._retire(session, row)
                     del by_generation[generation_id]
                 continue
-            kept = sorted(rows, key=_keep_first)[:replicas]
+            kept = sorted(rows, key=_keep_first)[:replicas[generation_id]]
             for row in rows:
                 if row in kept:
                     self._tend(session, service, row, health.get(row.id), now)

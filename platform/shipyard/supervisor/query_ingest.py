@@ -75,10 +75,13 @@ class CorruptEntry(ValueError):
 
 
 def ingest_spool(
-    store: Store, directory: Path, set_aside: Callable[[int], None] | None = None
+    store: Store, directory: Path, set_aside: Callable[[int], None] | None = None,
+    observe: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> int:
     """Insert the rows of every completed spool file in ``directory``; how many went in.
-    ``set_aside`` is told how many corrupt lines each file had (and were quarantined)."""
+    ``set_aside`` is told how many corrupt lines each file had (and were quarantined);
+    ``observe`` is given the rows of each file once they are stored (the autoscaler's
+    load), never twice."""
     if not directory.is_dir():
         return 0
     _salvage_stale_parts(directory)
@@ -91,9 +94,11 @@ def ingest_spool(
             path.rename(claimed)
         except FileNotFoundError:
             continue
-        inserted += _ingest_file(store, claimed, recovering=False, set_aside=set_aside)
+        inserted += _ingest_file(store, claimed, recovering=False, set_aside=set_aside,
+                                 observe=observe)
     for path in interrupted:
-        inserted += _ingest_file(store, path, recovering=True, set_aside=set_aside)
+        inserted += _ingest_file(store, path, recovering=True, set_aside=set_aside,
+                                 observe=observe)
     return inserted
 
 
@@ -147,7 +152,8 @@ _CHECKS = tuple(
 
 
 def _ingest_file(
-    store: Store, path: Path, *, recovering: bool, set_aside: Callable[[int], None] | None
+    store: Store, path: Path, *, recovering: bool, set_aside: Callable[[int], None] | None,
+    observe: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> int:
     rows, scored, corrupt = _read(path)
     try:
@@ -167,6 +173,8 @@ def _ingest_file(
         if set_aside is not None:
             set_aside(len(corrupt))
     path.unlink(missing_ok=True)
+    if observe is not None and rows:
+        observe(rows)
     return len(rows)
 
 

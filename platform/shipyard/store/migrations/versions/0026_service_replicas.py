@@ -1,5 +1,7 @@
 """The replicas each generation of a service runs: ``services.min_replicas`` and
-``services.max_replicas`` (1 and 1 for the services that exist).
+``services.max_replicas`` (1 and 1 for the services that exist) and the autoscaler's target
+(``services.target_concurrency``); each generation's count now and the last scaling
+decision (``generations.replicas``, ``scaled_at``, ``scaling_reason``).
 
 Revision ID: 0026
 Revises: 0025
@@ -19,8 +21,19 @@ def upgrade() -> None:
                                         server_default="1"))
     op.add_column("services", sa.Column("max_replicas", sa.Integer, nullable=False,
                                         server_default="1"))
+    op.add_column("services", sa.Column("target_concurrency", sa.Float, nullable=False,
+                                        server_default="2.0"))
+    op.add_column("generations", sa.Column("replicas", sa.Integer, nullable=True))
+    op.add_column("generations", sa.Column("scaled_at", sa.DateTime(timezone=True),
+                                           nullable=True))
+    op.add_column("generations", sa.Column("scaling_reason", sa.Text, nullable=False,
+                                           server_default=""))
 
 
 def downgrade() -> None:
+    op.drop_column("generations", "scaling_reason")
+    op.drop_column("generations", "scaled_at")
+    op.drop_column("generations", "replicas")
+    op.drop_column("services", "target_concurrency")
     op.drop_column("services", "max_replicas")
     op.drop_column("services", "min_replicas")

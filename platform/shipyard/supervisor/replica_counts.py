@@ -1,0 +1,101 @@
+"""How many replicas each wanted generation runs, for the supervisor: a new generation
+starts with what its service needs now (at least its minimum, and as many as the
+generation it is to replace runs, so a switch does not shrink the capacity), and the
+generations that take traffic are moved between the service's bounds by the autoscaler
+(``supervisor.autoscaling``) about once a second.
+
+``ReplicaCounts`` is a part of ``Supervisor`` (``supervisor.loop``), as
+``InstanceLifecycle`` is: the behaviour only, over the supervisor's store and autoscaler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shipyard.domain.generation_refs import main_generation, mapping_of, tag_of
+from shipyard.domain.replicas import replicas_to_run
+from shipyard.store import GenerationRow, ServiceRow
+from shipyard.supervisor.rollout import shares
+
+if TYPE_CHECKING:
+    from shipyard.store import Store
+    from shipyard.supervisor.autoscaling import Autoscaler
+
+__all__ = ["ReplicaCounts"]
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaCounts:
+    """Replica counts of generations, set at start and by the autoscaler (see the module)."""
+
+    store: Store
+    _autoscaler: Autoscaler
+
+    def _replicas_of(self, session: Session, service: ServiceRow, generation_id: str) -> int:
+        """What ``generation_id`` runs now: its count, within the service's bounds as they
+        stand (a change of them applies at once); set first when it has none yet."""
+        generation = session.get_one(GenerationRow, generation_id)
+        low, high = service.min_replicas, service.max_replicas
+        if generation.replicas is None:
+            count = _initial(session, service, generation_id)
+            _record(generation, count, f"{count} replicas to start with: the service's "
+                    f"min_replicas {low}, at least one, and what its live generation runs")
+        elif not low <= generation.replicas <= high:
+            count = min(high, max(low, generation.replicas))
+            _record(generation, count, f"{count} replicas: within min_replicas {low} and "
+                    f"max_replicas {high}")
+        return generation.replicas or 0
+
+    def _autoscale(self) -> None:
+        """Decide each live generation's replicas from its load; store what changed."""
+        autoscaler = self._autoscaler
+        autoscaler.meter.prune(time.time())
+        changes: dict[str, tuple[int, str]] = {}
+        watched: set[str] = set()
+        with self.store.reading() as session:
+            for service in session.scalars(select(ServiceRow).where(ServiceRow.deployed)):
+                for generation_id in shares(service.live_mapping):
+                    generation = session.get(GenerationRow, generation_id)
+                    if generation is None or generation.replicas is None:
+                        continue
+                    watched.add(generation_id)
+                    decision = autoscaler.decide(
+                        generation_id, (service.id, tag_of(generation.number)),
+                        generation.replicas, service.min_replicas, service.max_replicas,
+                        service.target_concurrency,
+                    )
+                    if decision.replicas != generation.replicas:
+                        log.info("%s %s: %s", service.name, tag_of(generation.number),
+                                 decision.reason)
+                        changes[generation_id] = (decision.replicas, decision.reason)
+        autoscaler.forget(watched)
+        if not changes:
+            return
+        with self.store.writing() as session:
+            for generation_id, (count, reason) in changes.items():
+                generation = session.get(GenerationRow, generation_id)
+                if generation is not None:
+                    _record(generation, count, reason)
+
+
+def _initial(session: Session, service: ServiceRow, generation_id: str) -> int:
+    count = replicas_to_run(service.min_replicas, service.max_replicas)
+    live = main_generation(mapping_of(service.live_mapping))
+    if live is not None and live != generation_id:
+        running = session.get(GenerationRow, live)
+        if running is not None and running.replicas:
+            count = max(count, min(running.replicas, service.max_replicas))
+    return count
+
+
+def _record(generation: GenerationRow, count: int, reason: str) -> None:
+    generation.replicas = count
+    generation.scaled_at = datetime.now(UTC)
+    generation.scaling_reason = reason
