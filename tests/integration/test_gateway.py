@@ -276,7 +276,7 @@ class RunningGateway:
 
 def start_gateway(
     home: Path, api_port: int, workers: int = 1, other_hosts: tuple[str, ...] = (),
-    **settings: str,
+    demand: Path | None = None, **settings: str,
 ) -> RunningGateway:
     """The gateway on a port of 127.0.0.1, and on one of each of ``other_hosts``."""
     home.mkdir(parents=True, exist_ok=True)
@@ -292,7 +292,8 @@ def start_gateway(
             [sys.executable, "-m", "shipyard.gateway",
              *(f"--fd={listener.fileno()}" for listener in listeners),
              "--routes", str(routes), "--api-upstream", f"127.0.0.1:{api_port}",
-             "--workers", str(workers)],
+             "--workers", str(workers),
+             *(("--demand", str(demand)) if demand is not None else ())],
             pass_fds=tuple(listener.fileno() for listener in listeners),
             env={**env, **SETTINGS_ENV,
                  **{f"SHIPYARD_GATEWAY_{k.upper()}": v for k, v in settings.items()}},
@@ -759,6 +760,59 @@ def test_a_dead_replica_costs_no_call_and_takes_none_once_found_dead(
     log = gateway.wait_for_log("refused a connection; its call goes to instance a-v1")
     # Found dead once, then passed by.
     assert log.count("refused a connection; its call goes to instance a-v1") == 1
+
+
+def test_a_call_to_a_service_scaled_to_zero_waits_for_a_replica_then_goes_on(
+    tmp_path: Path, servers: dict[str, FakeServer], a: FakeServer
+) -> None:
+    demand = tmp_path / "demand"
+    running = start_gateway(tmp_path / "gw", servers["api"].port, demand=demand)
+    try:
+        idle = service("sleepy", {"v1": []}, id="svc_sleepy", scaled_to_zero=True)
+        running.publish(idle)
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(call, running, "POST", "/user-services/invoke/sleepy/x",
+                               b"kept while it waits")
+            asked = demand / "svc_sleepy"
+            deadline = time.monotonic() + WAIT
+            while not asked.exists():
+                assert time.monotonic() < deadline, "the gateway never asked for a replica"
+                time.sleep(0.01)
+            assert not held.done()
+            # A table without a replica yet (one on its way) keeps it waiting.
+            running.publish(idle)
+            assert not held.done()
+            running.publish(service("sleepy", {"v1": [a]}, id="svc_sleepy"))
+            status, headers, body = held.result(timeout=WAIT)
+        assert (status, headers["x-shipyard-generation"]) == (200, "v1")
+        assert json.loads(body)["instance"] == "a"
+        assert a.seen[-1].body == b"kept while it waits"
+    finally:
+        assert running.stop() == 0
+
+
+def test_a_call_held_past_the_upstream_timeout_is_answered_503_saying_why(
+    tmp_path: Path, servers: dict[str, FakeServer]
+) -> None:
+    running = start_gateway(tmp_path / "gw", servers["api"].port, demand=tmp_path / "demand")
+    try:
+        running.publish(service("sleepy", {"v1": []}, id="svc_sleepy", scaled_to_zero=True))
+        started = time.monotonic()
+        status, _, body = call(running, "GET", "/user-services/invoke/sleepy/x")
+        assert status == 503
+        assert time.monotonic() - started >= UPSTREAM_TIMEOUT - 0.1
+        assert error_of(body) == ("Unavailable", f"service 'sleepy' is scaled to zero and no "
+                                  f"replica of it became healthy within {UPSTREAM_TIMEOUT}s")
+    finally:
+        assert running.stop() == 0
+
+
+def test_without_a_demand_folder_a_service_scaled_to_zero_is_refused_at_once(
+    gateway: RunningGateway,
+) -> None:
+    gateway.publish(service("sleepy", {"v1": []}, id="svc_sleepy", scaled_to_zero=True))
+    status, _, body = call(gateway, "GET", "/user-services/invoke/sleepy/x")
+    assert status == 503 and "has no running instance" in error_of(body)[1]
 
 
 def test_upstream_connections_are_pooled_and_reused(

@@ -214,3 +214,42 @@ def test_the_autoscaler_follows_a_step_load_up_and_back_down_without_a_failed_ca
         assert "add-numbers v1: 4 replicas:" in log and "add-numbers v1: 1 replica:" in log
     finally:
         shipyard.stop()
+
+
+def test_scaled_to_zero_when_idle_and_the_first_call_waits_for_a_replica(
+    tmp_path: Path,
+) -> None:
+    shipyard = start_shipyard(tmp_path / "home", env=SHORT_WINDOWS)
+    try:
+        scaffold_and_push(shipyard, tmp_path)
+        put_file(shipyard, "app.py", SAYS_WHO)
+        assert shipyard.cli("services", "update", SERVICE, "--min-replicas", "0",
+                            "--max-replicas", "2").returncode == 0
+        assert shipyard.cli("deploy", SERVICE).returncode == 0
+        assert replicas_of(shipyard, "v1")["replicas"] == 1  # at least one to go live
+
+        zero = wait_for(lambda: (e := replicas_of(shipyard, "v1"))["replicas"] == 0 and e,
+                        timeout=60, what="scaled to zero")
+        assert "0.00 calls in flight" in zero["reason"]
+        wait_for(lambda: not status(shipyard)["instances"], timeout=60,
+                 what="its last replica to stop")
+        assert status(shipyard)["live_generation"] == "v1"
+
+        with shipyard.new_session() as session:
+            started = time.monotonic()
+            answer = session.post(f"{shipyard.url}/user-services/invoke/{SERVICE}/add-numbers",
+                                  json={"num1": 2, "num2": 5}, timeout=90)
+            waited = time.monotonic() - started
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["sum"] == 7
+            print(f"first call after scale to zero answered in {waited:.2f}s")
+            woken = replicas_of(shipyard, "v1")
+            assert woken["replicas"] == 1
+            assert woken["reason"] == "1 replica: a call came while it ran none"
+            # The next calls find it at once.
+            for _ in range(5):
+                assert session.post(
+                    f"{shipyard.url}/user-services/invoke/{SERVICE}/add-numbers",
+                    json={"num1": 1, "num2": 1}, timeout=10).json()["sum"] == 2
+    finally:
+        shipyard.stop()

@@ -22,7 +22,9 @@ does not keep them. ``association_columns`` (and ``association_required``) are w
 gateway tells a model service's instance in the ``X-Shipyard-Association-*`` headers, and
 ``warning_boundaries`` what it says in ``X-Shipyard-Warning-Boundaries``.
 ``access_level`` (``public``, ``instance`` or ``project``, the default when absent) and
-``project_id`` say who may call the service.
+``project_id`` say who may call the service. ``scaled_to_zero`` says that the service may
+run no replica and has none healthy: the gateway then holds a call, asks for a replica
+(``run/demand``) and forwards the call once the table lists one.
 
 ``serial`` numbers the tables the supervisor publishes, each one higher than the last
 (0 when absent). The gateway tells it on the control plane's answers
@@ -131,6 +133,10 @@ class ServiceRoute:
     warning_boundaries: str = ""
     """The ``X-Shipyard-Warning-Boundaries`` value for the instance; "" when the service
     flags no prediction."""
+    scaled_to_zero: bool = False
+    """The service may run no replica (``min_replicas`` 0) and has none healthy now (none
+    for want of calls, or one on its way): the gateway holds a call until one is healthy,
+    instead of refusing it."""
     # Cumulative weights over the mapped generations that have instances, and one
     # round-robin cycle per generation: derived once, so picking costs a few operations.
     _weights: tuple[tuple[float, str], ...] = field(init=False, repr=False, compare=False)
@@ -200,6 +206,7 @@ class ServiceRoute:
             "association_columns": list(self.association_columns),
             "association_required": self.association_required,
             "warning_boundaries": self.warning_boundaries,
+            "scaled_to_zero": self.scaled_to_zero,
             "instances": {gen: [upstream.to_dict() for upstream in upstreams]
                           for gen, upstreams in self.instances.items()},
         }
@@ -238,6 +245,7 @@ class ServiceRoute:
                                                 "association_columns")),
             association_required=bool(raw.get("association_required", False)),
             warning_boundaries=_text(raw, "warning_boundaries"),
+            scaled_to_zero=bool(raw.get("scaled_to_zero", False)),
         )
 
 

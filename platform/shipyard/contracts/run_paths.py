@@ -10,6 +10,8 @@ who writes it and who reads it:
     fleet.json      the supervisor writes its fleet snapshot; the gateway's /metrics reads it
     metrics/        a gateway with several workers keeps their Prometheus counters there
     query-spool/    gateways write query records; the supervisor ingests them
+    demand/         a gateway writes <service id> when a call waits for a service scaled to
+                    zero (and wakes the supervisor); the supervisor starts a replica
     build-scratch/  the supervisor's builds unpack code there; a new one empties it
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 __all__ = [
     "build_scratch_dir",
     "clear_run_file",
+    "demand_dir",
     "fleet_file",
     "lock_file",
     "metrics_dir",
@@ -48,6 +51,12 @@ def routes_file(home: Path) -> Path:
 def supervisor_wakeups_file(home: Path) -> Path:
     """The FIFO through which the API wakes the supervisor."""
     return run_dir(home) / "supervisor.wake"
+
+
+def demand_dir(home: Path) -> Path:
+    """Where a gateway asks for a replica of a service scaled to zero: a file named after
+    the service's id, written when a call waits for it."""
+    return run_dir(home) / "demand"
 
 
 def fleet_file(home: Path) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from shipyard.errors import ShipyardError
 from shipyard.gateway.access import log_to
+from shipyard.gateway.activation import ReplicaDemand
 from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.metrics import MetricsSetup, use_directory, worker_exited
 from shipyard.gateway.server import run_gateway
@@ -74,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="where several workers keep their metrics (emptied at start)")
     parser.add_argument("--fleet", type=Path, default=None, metavar="PATH",
                         help="the supervisor's fleet snapshot, for /metrics")
+    parser.add_argument("--demand", type=Path, default=None, metavar="DIR",
+                        help="hold calls to services scaled to zero, asking for a replica "
+                             "in DIR")
+    parser.add_argument("--wake", type=Path, default=None, metavar="FIFO",
+                        help="the supervisor's wake-up FIFO, written after an ask")
     args = parser.parse_args(argv)
     _configure_logging()
     scratch: Path | None = None
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_gateway(
                 settings, socks, args.routes, args.api_upstream, _guard(), args.query_spool,
                 metrics,
+                ReplicaDemand(args.demand, args.wake) if args.demand is not None else None,
             ),
             on_stop=lambda: _close_all(socks),
             on_exit=_forget_worker(metrics),

@@ -23,12 +23,22 @@ from shipyard.gateway.settings import GatewaySettings
 from shipyard.gateway.targets import origin_form, split_invoke
 
 __all__ = [
-    "API_LABEL", "METRICS_LABEL", "METRICS_PATH", "Destination", "dispatch", "refused_destination",
+    "API_LABEL", "METRICS_LABEL", "METRICS_PATH", "Destination", "ScaledToZero", "dispatch",
+    "refused_destination",
 ]
 
 API_LABEL = "api"
 METRICS_LABEL = "metrics"
 METRICS_PATH = b"/metrics"
+
+
+class ScaledToZero(Exception):
+    """The call's service runs no replica for want of calls: hold it until one serves
+    (``gateway.activation``)."""
+
+    def __init__(self, route: ServiceRoute) -> None:
+        super().__init__(route.name)
+        self.route = route
 
 
 class Destination:
@@ -71,6 +81,13 @@ class Destination:
                            self.label)
 
     @classmethod
+    def held(cls, route: ServiceRoute, settings: GatewaySettings) -> Destination:
+        """A call to ``route`` held until it has a replica: nowhere yet, with the limits
+        of a call to it."""
+        return cls(("", 0), b"", b"", route.name, None, settings.max_body_bytes,
+                   settings.upstream_timeout, route)
+
+    @classmethod
     def refused(cls, route: ServiceRoute) -> Destination:
         """A call to ``route`` that is answered without being forwarded (the service is
         disabled, not deployed, not running...): it goes nowhere, and is still logged."""
@@ -92,10 +109,12 @@ def dispatch(
     api_address: tuple[str, int],
     metrics_address: tuple[str, int] | None = None,
     choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
+    hold_idle: bool = False,
 ) -> Destination:
     """The destination of a request for ``target`` (the raw request target); ``choose``
     picks among a generation's replicas (the gateway's ``Balancer``; round-robin without
-    it)."""
+    it). With ``hold_idle``, a call to a service scaled to zero raises ``ScaledToZero``
+    instead of a 503."""
     path = origin_form(target)
     invoke = split_invoke(path)
     if invoke is None:
@@ -115,6 +134,8 @@ def dispatch(
         raise NotFound(f"generation {wanted!r} of service {route.name!r} is not mounted")
     picked = table.pick(route, rng, wanted or None, choose)
     if picked is None:
+        if hold_idle and route.scaled_to_zero and not wanted:
+            raise ScaledToZero(route)
         raise Unavailable(_not_running(route))
     generation, upstream = picked
     return Destination(

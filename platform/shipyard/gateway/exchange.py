@@ -32,11 +32,12 @@ from shipyard.errors import (
     PayloadTooLarge,
     ShipyardError,
     Unauthorized,
+    Unavailable,
     UpstreamTimeout,
 )
 from shipyard.gateway.access import CLIENT_GONE, log_call
 from shipyard.gateway.authentication import SIGV4, credentials_kind
-from shipyard.gateway.dispatch import Destination, refused_destination
+from shipyard.gateway.dispatch import Destination, ScaledToZero, refused_destination
 from shipyard.gateway.forwarding import Forwarding
 from shipyard.gateway.headers import RequestHeaders, ResponseHeaders, request_id_of
 from shipyard.gateway.recording import BodyCopies, record_call
@@ -46,6 +47,7 @@ from shipyard.iam.authenticator import CREDENTIALS_NEEDED
 from shipyard.iam.principals import Caller
 
 if TYPE_CHECKING:
+    from shipyard.contracts.routing_table import ServiceRoute
     from shipyard.gateway.downstream import ClientConnection
 
 __all__ = ["Exchange"]
@@ -82,6 +84,7 @@ class Exchange(Forwarding):
         "gateway",
         "head_written",
         "headers",
+        "held",
         "http11",
         "keep_upstream",
         "last_read",
@@ -141,6 +144,7 @@ class Exchange(Forwarding):
         self.retried = False
         self.moved = False
         self.counted = False
+        self.held = False
         self.unsent = b""
         self.watch_idle = False
         self.last_read = 0.0
@@ -175,6 +179,8 @@ class Exchange(Forwarding):
         self.request_id = headers.request_id
         try:
             self.destination = gateway.dispatch(target, headers)
+        except ScaledToZero as idle:
+            self._hold(idle.route)
         except ShipyardError as error:
             self.error = error
             # Logged under its service when it names one (a 503 for a stopped service).
@@ -299,6 +305,55 @@ class Exchange(Forwarding):
             self.client.pause_reading("body")
         if self.started:
             self._forward()
+
+    # -- a service scaled to zero -------------------------------------------------------
+
+    def _hold(self, route: ServiceRoute) -> None:
+        """Wait for a replica of ``route`` (``gateway.activation``), at most the upstream
+        timeout; the request is read (and its credentials checked) meanwhile."""
+        gateway = self.gateway
+        assert gateway.demand is not None
+        self.held = True
+        self.destination = Destination.held(route, gateway.settings)
+        gateway.demand.hold(route.id, self)
+        gateway.deadlines.set(self, gateway.settings.upstream_timeout, self._never_resumed)
+
+    def resume(self) -> bool:
+        """The routing table changed: go on if the service has a replica now; False while
+        it has none."""
+        if self.done or not self.held:
+            return True
+        assert self.headers is not None
+        try:
+            destination = self.gateway.dispatch(self.target, self.headers)
+        except ScaledToZero:
+            return False
+        except ShipyardError as error:  # disabled, undeployed, deleted meanwhile
+            self.held = False
+            self._cancel_timer()
+            self._refuse(error)
+            return True
+        self.held = False
+        self._cancel_timer()
+        self.destination = destination
+        if self.started and not self.awaiting and self.error is None:
+            self._forward()
+        return True
+
+    def _never_resumed(self) -> None:
+        self.held = False
+        name = self.destination.service if self.destination is not None else "?"
+        self._refuse(Unavailable(
+            f"service {name!r} is scaled to zero and no replica of it became healthy "
+            f"within {self.gateway.settings.upstream_timeout:g}s"
+        ))
+
+    def _refuse(self, error: ShipyardError) -> None:
+        """Answer ``error`` in this call's turn (now, if it is its turn)."""
+        if self.started:
+            self.respond_error(error)
+        else:
+            self.error = error
 
     # -- the answer, from the upstream ---------------------------------------------------
 

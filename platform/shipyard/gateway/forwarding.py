@@ -52,6 +52,7 @@ class Forwarding:
     sent_size: int
     unsent: bytes
     retried: bool
+    held: bool
     moved: bool
     counted: bool
     forwarded: bool
@@ -71,6 +72,8 @@ class Forwarding:
                 self.sent.append(data)
 
     def _forward(self) -> None:
+        if self.held:
+            return  # it goes on once its service has a replica (``resume``)
         destination = self.destination
         assert destination is not None
         self.forwarded = True

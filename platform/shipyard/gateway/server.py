@@ -24,6 +24,7 @@ import uvloop
 from shipyard.contracts.query_record import QueryRecord
 from shipyard.contracts.routing_table import RoutingTable
 from shipyard.gateway.access import access_log
+from shipyard.gateway.activation import ReplicaDemand
 from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.balancing import Balancer
 from shipyard.gateway.challenger import ChallengerMirror
@@ -65,8 +66,10 @@ class Gateway:
         guard: GatewayGuard | None = None,
         query_spool: QuerySpool | None = None,
         metrics: GatewayMetrics | None = None,
+        demand: ReplicaDemand | None = None,
     ) -> None:
         """Without ``guard``, no credentials are known: only public services answer.
+        Without ``demand``, a call to a service scaled to zero is refused (503), not held.
         Without ``query_spool``, calls are not recorded (challengers still get copies).
         Without ``metrics``, nothing is counted and ``/metrics`` goes to the API."""
         self.settings = settings
@@ -82,6 +85,7 @@ class Gateway:
         self.api_address = api_address
         self.rng = rng or random.Random()
         self.balancer = Balancer()
+        self.demand = demand
         self.table = RoutingTable()
         self.routes_line = routes_line(self.table)
         self.connections: set[ClientConnection] = set()
@@ -121,13 +125,15 @@ class Gateway:
         live = table.addresses()
         self.balancer.keep_only(live)
         live |= {self.api_address}
+        if self.demand is not None:
+            self.demand.table_changed()
         if self.metrics_address is not None:
             live.add(self.metrics_address)
         self._live = frozenset(live)
 
     def dispatch(self, target: bytes, headers: RequestHeaders) -> Destination:
         return dispatch(self.table, target, headers, self.rng, self.settings, self.api_address,
-                        self.metrics_address, self.balancer.choose)
+                        self.metrics_address, self.balancer.choose, self.demand is not None)
 
     async def start(self, socks: Sequence[socket.socket]) -> None:
         """Load the routing table and serve ``socks`` (listening sockets)."""
@@ -207,6 +213,7 @@ def run_gateway(
     guard: GatewayGuard | None = None,
     query_spool_dir: Path | None = None,
     metrics: MetricsSetup | None = None,
+    demand: ReplicaDemand | None = None,
 ) -> int:
     """Serve ``socks`` on uvloop until SIGTERM or SIGINT; returns the exit status.
 
@@ -218,7 +225,7 @@ def run_gateway(
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_serve(settings, socks, routes_path, api_address, guard, spool,
-                              counted))
+                              counted, demand))
     finally:
         if spool is not None:
             spool.close()
@@ -233,13 +240,14 @@ async def _serve(
     guard: GatewayGuard | None,
     spool: QuerySpool | None,
     metrics: GatewayMetrics | None,
+    demand: ReplicaDemand | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     gateway = Gateway(settings, routes_path, api_address, guard=guard, query_spool=spool,
-                      metrics=metrics)
+                      metrics=metrics, demand=demand)
     await gateway.start(socks)
     # What exists now lives as long as the process: keep it out of every collection.
     gc.freeze()

@@ -97,6 +97,12 @@ class Autoscaler:
             why += f"; within min_replicas {low} and max_replicas {high}"
         return Decision(bounded, f"{bounded} replica{'' if bounded == 1 else 's'}: {why}")
 
+    def watch_again(self, generation_id: str) -> None:
+        """Start over with ``generation_id`` (woken from zero): it keeps what it is given
+        for a whole window, whatever its past."""
+        for kept in (self._watched_since, self._panic_until, self._wanted):
+            kept.pop(generation_id, None)
+
     def forget(self, generation_ids: set[str]) -> None:
         """Drop what it keeps about the generations not in ``generation_ids``."""
         for kept in (self._watched_since, self._panic_until, self._wanted):

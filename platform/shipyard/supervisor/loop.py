@@ -229,6 +229,7 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
 
     def tick(self) -> None:
         self._builder.schedule()
+        self._answer_demand()
         if time.monotonic() - self._memory.last_scaling >= self.timings.scale_interval:
             self._memory.last_scaling = time.monotonic()
             self._autoscale()

@@ -2,7 +2,8 @@
 starts with what its service needs now (at least its minimum, and as many as the
 generation it is to replace runs, so a switch does not shrink the capacity), and the
 generations that take traffic are moved between the service's bounds by the autoscaler
-(``supervisor.autoscaling``) about once a second.
+(``supervisor.autoscaling``) about once a second. A live generation scaled to zero gets a
+replica back as soon as a gateway holds a call for it (``gateway.activation``).
 
 ``ReplicaCounts`` is a part of ``Supervisor`` (``supervisor.loop``), as
 ``InstanceLifecycle`` is: the behaviour only, over the supervisor's store and autoscaler.
@@ -18,12 +19,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.run_paths import demand_dir
 from shipyard.domain.generation_refs import main_generation, mapping_of, tag_of
 from shipyard.domain.replicas import replicas_to_run
 from shipyard.store import GenerationRow, ServiceRow
 from shipyard.supervisor.rollout import shares
 
 if TYPE_CHECKING:
+    from shipyard.domain.control_plane import ControlPlane
     from shipyard.store import Store
     from shipyard.supervisor.autoscaling import Autoscaler
 
@@ -36,7 +39,32 @@ class ReplicaCounts:
     """Replica counts of generations, set at start and by the autoscaler (see the module)."""
 
     store: Store
+    plane: ControlPlane
     _autoscaler: Autoscaler
+
+    def _answer_demand(self) -> None:
+        """Give a replica to each service scaled to zero that a gateway holds a call for
+        (``gateway.activation``): the ask is a file named after the service."""
+        folder = demand_dir(self.plane.settings.home)
+        try:
+            asks = [path for path in folder.iterdir() if path.is_file()]
+        except OSError:
+            return
+        if not asks:
+            return
+        with self.store.writing() as session:
+            for path in asks:
+                path.unlink(missing_ok=True)
+                service = session.get(ServiceRow, path.name)
+                if service is None or not service.deployed or not service.live_generation_id:
+                    continue
+                generation = session.get(GenerationRow, service.live_generation_id)
+                if generation is None or generation.replicas != 0:
+                    continue
+                reason = "1 replica: a call came while it ran none"
+                log.info("%s %s: %s", service.name, tag_of(generation.number), reason)
+                _record(generation, 1, reason)
+                self._autoscaler.watch_again(generation.id)
 
     def _replicas_of(self, session: Session, service: ServiceRow, generation_id: str) -> int:
         """What ``generation_id`` runs now: its count, within the service's bounds as they

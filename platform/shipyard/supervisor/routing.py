@@ -79,6 +79,10 @@ def routing_table(session: Session) -> RoutingTable:
             **_monitoring(service, declared),
             instances={gen: tuple(upstreams)
                        for gen, upstreams in healthy.get(service.id, {}).items()},
+            # May run no replica (min_replicas 0) and has none healthy now: scaled to
+            # zero, or on its way back.
+            scaled_to_zero=(service.deployed and service.min_replicas == 0
+                            and not healthy.get(service.id)),
         )
         for service in session.scalars(select(ServiceRow))
     })

@@ -34,10 +34,12 @@ import requests
 from shipyard.contracts.routing_table import RoutingTable, write_routing_table
 from shipyard.contracts.run_paths import (
     clear_run_file,
+    demand_dir,
     fleet_file,
     metrics_dir,
     query_spool_dir,
     routes_file,
+    supervisor_wakeups_file,
     write_run_file,
 )
 from shipyard.errors import RunnerError
@@ -146,6 +148,8 @@ class ProcessTree:
                 "--query-spool", str(query_spool_dir(home)),
                 "--metrics-dir", str(metrics_dir(home)),
                 "--fleet", str(fleet_file(home)),
+                "--demand", str(demand_dir(home)),
+                "--wake", str(supervisor_wakeups_file(home)),
             ], (*(door.fileno() for door in front_doors), lock)),
         ]
         for child in self._children:
