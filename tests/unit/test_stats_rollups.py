@@ -19,7 +19,7 @@ from sqlalchemy import select
 from shipyard.contracts.query_entries import spool_line
 from shipyard.contracts.query_record import BATCH_ROLE, QueryRecord
 from shipyard.errors import InvalidInput
-from shipyard.stats.folding import UsageSample, fold_calls, fold_usage
+from shipyard.stats.folding import ReplicaSample, UsageSample, fold_calls, fold_usage
 from shipyard.stats.histogram import RELATIVE_ERROR, Histogram
 from shipyard.stats.queries import ServiceStats, covering
 from shipyard.stats.rollup import DAY, HOUR, MINUTE
@@ -253,6 +253,26 @@ def test_usage_samples_become_a_mean_and_a_maximum_per_generation(store: Store) 
     assert v1["memory_bytes"] == {"mean": 6500, "max": 12000}
     assert v1["gpu_memory_bytes"] == {"mean": 46, "max": 84}  # 45.5 rounds to even
     assert v1["total_requests"] == 0 and v1["response_time"]["p50"] is None
+
+
+def test_replicas_over_time_count_the_rounds_a_generation_ran_none(store: Store) -> None:
+    """A generation's replicas at each round of the usage history: scaled up to 4, then
+    to zero; the buckets of an hour show the mean and the most it ran."""
+    counts = [1, 1, 4, 4, 4, 4, 2, 1, 0, 0, 0, 0]
+    with store.writing() as session:
+        fold_usage(session, [], [ReplicaSample(SERVICE, "v1", "main", DAY0 + 300 * n, count)
+                                 for n, count in enumerate(counts)])
+    stats = ServiceStats(store)
+    answer = stats.summary(SERVICE, StatsWindow(DAY0, DAY0 + DAY), slow_ms=1)
+    (v1,) = answer["generations"]
+    assert v1["replicas"] == {"mean": 1.75, "max": 4}
+    chart = stats.over_time(SERVICE, StatsWindow(DAY0, DAY0 + 3600), 1800,
+                            ["replicas_mean", "replicas_max"], slow_ms=1)
+    (series,) = [entry for entry in chart["series"] if entry.get("generation") == "v1"]
+    assert [(b["replicas_mean"], b["replicas_max"]) for b in series["buckets"]] == [
+        (3.0, 4), (0.5, 2)]
+    # A service that never counted replicas says so, not zero.
+    assert answer["overall"]["replicas"] == {"mean": None, "max": None}
 
 
 # -- exact-once ------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def summary_of(rollup: Rollup, slow_ms: float) -> dict[str, Any]:
         "memory_bytes": _usage(rollup, rollup.memory_sum, rollup.memory_max, whole=True),
         "gpu_memory_bytes": _usage(rollup, rollup.gpu_memory_sum, rollup.gpu_memory_max,
                                    whole=True),
+        "replicas": _replicas(rollup),
     }
 
 
@@ -69,6 +70,8 @@ METRICS: dict[str, Callable[[Rollup, float], Any]] = {
     "memory_bytes_max": lambda r, _s: r.memory_max if r.usage_samples else None,
     "gpu_memory_bytes_mean": lambda r, _s: _mean(r, r.gpu_memory_sum, whole=True),
     "gpu_memory_bytes_max": lambda r, _s: r.gpu_memory_max if r.usage_samples else None,
+    "replicas_mean": lambda r, _s: _replicas(r)["mean"],
+    "replicas_max": lambda r, _s: r.replicas_max if r.replica_samples else None,
 }
 """Every metric ``stats/over-time`` charts: a number per bucket, None where there is no
 data (no calls for a latency, no sample for usage)."""
@@ -101,6 +104,14 @@ def _mean(rollup: Rollup, total: float, *, whole: bool = False) -> float | int |
         return None
     mean = total / rollup.usage_samples
     return round(mean) if whole else round(mean, 2)
+
+
+def _replicas(rollup: Rollup) -> dict[str, float | int | None]:
+    """The replicas it ran, on average and at most, where they were counted."""
+    if not rollup.replica_samples:
+        return {"mean": None, "max": None}
+    return {"mean": round(rollup.replicas_sum / rollup.replica_samples, 2),
+            "max": rollup.replicas_max}
 
 
 def _usage(

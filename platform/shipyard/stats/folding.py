@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session
 from shipyard.stats.rollup import DAY, HOUR, MINUTE, Rollup
 from shipyard.store import StatsRollupRow
 
-__all__ = ["ALL_GENERATIONS", "Key", "UsageSample", "fold_calls", "fold_minutes", "fold_usage"]
+__all__ = [
+    "ALL_GENERATIONS", "Key", "ReplicaSample", "UsageSample", "fold_calls", "fold_minutes",
+    "fold_usage",
+]
 
 ALL_GENERATIONS = ""
 """The generation of the rollups of a service as a whole."""
@@ -48,6 +51,17 @@ class UsageSample:
     cpu_percent: float
     memory_bytes: int
     gpu_memory_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ReplicaSample:
+    """How many replicas a generation ran at one round of the usage history."""
+
+    service_id: str
+    generation: str
+    role: str
+    at: float
+    replicas: int
 
 
 def fold_calls(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -81,12 +95,17 @@ def fold_calls(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     return len(minutes)
 
 
-def fold_usage(session: Session, samples: Iterable[UsageSample]) -> None:
+def fold_usage(session: Session, samples: Iterable[UsageSample],
+               replicas: Iterable[ReplicaSample] = ()) -> None:
     minutes: dict[Key, Rollup] = defaultdict(Rollup)
     for sample in samples:
         minute = int(sample.at) // MINUTE * MINUTE
         minutes[(sample.service_id, sample.generation, sample.role, minute)].add_usage(
             sample.cpu_percent, sample.memory_bytes, sample.gpu_memory_bytes)
+    for count in replicas:
+        minute = int(count.at) // MINUTE * MINUTE
+        minutes[(count.service_id, count.generation, count.role, minute)].add_replicas(
+            count.replicas)
     fold_minutes(session, minutes)
 
 

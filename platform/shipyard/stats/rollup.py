@@ -25,8 +25,9 @@ __all__ = ["COUNTERS", "DAY", "HOUR", "MAXIMA", "MINUTE", "ROLES", "SPANS", "Rol
 COUNTERS = (
     "calls", "predictions", "warnings", "ok", "user_errors", "server_errors", "timeouts",
     "bytes_in", "bytes_out", "usage_samples", "cpu_sum", "memory_sum", "gpu_memory_sum",
+    "replica_samples", "replicas_sum",
 )
-MAXIMA = ("peak_load", "cpu_max", "memory_max", "gpu_memory_max")
+MAXIMA = ("peak_load", "cpu_max", "memory_max", "gpu_memory_max", "replicas_max")
 HISTOGRAMS = ("latency", "instance_time", "overhead", "load")
 _PER_LOG_GAMMA = 1 / log(GAMMA)
 
@@ -55,6 +56,11 @@ class Rollup:
     cpu_max: float = 0.0
     memory_max: int = 0
     gpu_memory_max: int = 0
+    replica_samples: int = 0
+    """Rounds of the usage history that counted its replicas (a live generation's,
+    however many it ran: none when scaled to zero)."""
+    replicas_sum: int = 0
+    replicas_max: int = 0
     latency: Histogram = field(default_factory=Histogram)
     instance_time: Histogram = field(default_factory=Histogram)
     overhead: Histogram = field(default_factory=Histogram)
@@ -103,6 +109,11 @@ class Rollup:
         self.memory_max = max(self.memory_max, memory_bytes)
         self.gpu_memory_max = max(self.gpu_memory_max, gpu_memory_bytes)
 
+    def add_replicas(self, count: int) -> None:
+        self.replica_samples += 1
+        self.replicas_sum += count
+        self.replicas_max = max(self.replicas_max, count)
+
     def merge(self, other: Rollup) -> None:
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -133,6 +144,9 @@ class Rollup:
         self.cpu_max = max(self.cpu_max, row.cpu_max)
         self.memory_max = max(self.memory_max, row.memory_max)
         self.gpu_memory_max = max(self.gpu_memory_max, row.gpu_memory_max)
+        self.replica_samples += row.replica_samples
+        self.replicas_sum += row.replicas_sum
+        self.replicas_max = max(self.replicas_max, row.replicas_max)
         if callers:
             self.callers.digests.update(Callers.from_bytes(row.callers).digests)
         if not as_minute:

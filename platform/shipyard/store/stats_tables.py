@@ -25,7 +25,7 @@ class StatsRollupRow(Base):
         *(Column(name, BigInteger, nullable=False, default=0) for name in (
             "calls", "predictions", "warnings", "ok", "user_errors", "server_errors", "timeouts",
             "bytes_in", "bytes_out", "usage_samples", "peak_load", "memory_max",
-            "gpu_memory_max")),
+            "gpu_memory_max", "replica_samples", "replicas_sum", "replicas_max")),
         *(Column(name, Float, nullable=False, default=0.0) for name in (
             "cpu_sum", "memory_sum", "gpu_memory_sum", "cpu_max")),
         *(Column(name, LargeBinary, nullable=False, default=b"") for name in (

@@ -454,6 +454,7 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
                     history.sample(session, row, usage)
             if history is not None:
                 self._memory.last_usage_history = now
+                history.count_replicas(session)
                 history.fold(session)
             publish_fleet_snapshot(session, self.plane.settings.home,
                                    self._housekeeping.lines_set_aside)

@@ -1,7 +1,8 @@
 """The replicas each generation of a service runs: ``services.min_replicas`` and
 ``services.max_replicas`` (1 and 1 for the services that exist) and the autoscaler's target
 (``services.target_concurrency``); each generation's count now and the last scaling
-decision (``generations.replicas``, ``scaled_at``, ``scaling_reason``).
+decision (``generations.replicas``, ``scaled_at``, ``scaling_reason``); the replicas over
+time in the stats (``stats_rollups.replica_samples``, ``replicas_sum``, ``replicas_max``).
 
 Revision ID: 0026
 Revises: 0025
@@ -28,9 +29,14 @@ def upgrade() -> None:
                                            nullable=True))
     op.add_column("generations", sa.Column("scaling_reason", sa.Text, nullable=False,
                                            server_default=""))
+    for name in ("replica_samples", "replicas_sum", "replicas_max"):
+        op.add_column("stats_rollups", sa.Column(name, sa.BigInteger, nullable=False,
+                                                 server_default="0"))
 
 
 def downgrade() -> None:
+    for name in ("replicas_max", "replicas_sum", "replica_samples"):
+        op.drop_column("stats_rollups", name)
     op.drop_column("generations", "scaling_reason")
     op.drop_column("generations", "scaled_at")
     op.drop_column("generations", "replicas")
