@@ -26,6 +26,20 @@ class TrafficAPI:
         """Each generation with ``mounted``, ``mapped_percent`` and ``challenger``."""
         return self._client.json("GET", service_path(ref) + "/generations")["generations"]
 
+    def set_replicas(self, ref: str, tag: str, *, min_replicas: int | None = None,
+                     max_replicas: int | None = None, service_bounds: bool = False
+                     ) -> dict[str, Any]:
+        """Set generation ``tag``'s own replica bounds (those given), or, with
+        ``service_bounds``, give it its service's again; the generation as it stands."""
+        if service_bounds:
+            changes: dict[str, Any] = {"min_replicas": None, "max_replicas": None}
+        else:
+            changes = {key: value for key, value in (("min_replicas", min_replicas),
+                                                     ("max_replicas", max_replicas))
+                       if value is not None}
+        return self._client.json("PATCH", service_path(ref) + f"/generations/{tag}",
+                                 json=changes)
+
     def mapping(self, ref: str) -> dict[str, Any]:
         """``{"live": [...], "desired": [...], "challenger": tag or None}``."""
         return self._client.json("GET", service_path(ref) + "/mapping")

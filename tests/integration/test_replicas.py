@@ -166,6 +166,16 @@ def test_the_status_waits_for_every_replica_of_a_new_generation(
     wait_for(lambda: {i["generation"] for i in status(shipyard)["instances"]} == {"v2"},
              what="v1's replicas to stop")
 
+    # A generation's own bounds, over its service's; then its service's again.
+    own = shipyard.cli("generations", "replicas", SERVICE, "v2", "--min-replicas", "3",
+                       "--max-replicas", "3")
+    assert own.returncode == 0, own.stderr
+    assert "v2: replica bounds min 3, max 3" in own.stdout
+    wait_for(lambda: len(healthy(shipyard)) == 3, what="3 replicas of v2")
+    back = shipyard.cli("generations", "replicas", SERVICE, "v2", "--service-bounds")
+    assert back.returncode == 0 and "replica bounds its service's" in back.stdout
+    wait_for(lambda: len(status(shipyard)["instances"]) == 2, what="2 replicas of v2 again")
+
 
 SLOW = (
     "import time, uuid\nfrom flask import Flask, request\napp = Flask(__name__)\n"

@@ -93,3 +93,29 @@ def test_through_the_api_they_are_set_shown_and_checked_together(client: Any) ->
     shown = client.get("/api/v1/services/wide").get_json()
     assert (shown["min_replicas"], shown["max_replicas"], shown["environment"]) == (
         2, 5, "small")
+
+
+def test_a_generation_sets_its_own_bounds_over_its_services(client: Any) -> None:
+    assert client.post("/api/v1/services", json={"name": "hello", "max_replicas": 4}
+                       ).status_code == 201
+    assert client.post("/api/v1/services/hello/enable").status_code == 200
+    assert client.post("/api/v1/services/hello/deploy").status_code in (200, 202)
+    own = client.patch("/api/v1/services/hello/generations/v1", json={"max_replicas": 3})
+    assert own.status_code == 200, own.get_json()
+    assert (own.get_json()["min_replicas"], own.get_json()["max_replicas"]) == (None, 3)
+    for changes, problem in (
+        ({"min_replicas": 5}, "min_replicas (5) is over max_replicas (3)"),
+        ({"max_replicas": 9}, "max_replicas (9) is over the 'small' profile's ceiling of 8"),
+        ({"replicas": 2}, "give min_replicas and/or max_replicas"),
+        ({}, "give min_replicas and/or max_replicas"),
+    ):
+        refused = client.patch("/api/v1/services/hello/generations/v1", json=changes)
+        assert refused.status_code == 400, changes
+        assert problem in refused.get_json()["error"]["message"]
+    listed = client.get("/api/v1/services/hello/generations").get_json()["generations"]
+    assert listed[0]["max_replicas"] == 3  # the refusals changed nothing
+    back = client.patch("/api/v1/services/hello/generations/v1",
+                        json={"min_replicas": None, "max_replicas": None})
+    assert (back.get_json()["min_replicas"], back.get_json()["max_replicas"]) == (None, None)
+    assert client.patch("/api/v1/services/hello/generations/v9",
+                        json={"max_replicas": 2}).status_code == 404

@@ -42,6 +42,36 @@ def list_generations(ref: str) -> dict[str, Any]:
     return {"generations": [standing.to_dict() for standing in standings]}
 
 
+@traffic.patch("/<ref>/generations/<tag>")
+def set_generation_replicas(ref: str, tag: str) -> dict[str, Any]:
+    """Set a generation's own replica bounds, over its service's: ``min_replicas`` and
+    ``max_replicas`` (null: the service's again), checked together and against the
+    profile's ceiling. The supervisor applies them within a second.
+    ---
+    tags: [traffic]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              min_replicas: {type: integer, nullable: true, minimum: 0}
+              max_replicas: {type: integer, nullable: true, minimum: 1}
+    responses:
+      "200":
+        description: The generation, with its bounds and the replicas it runs.
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/GenerationStanding'}
+      "400": {$ref: '#/components/responses/BadRequest'}
+      "404": {$ref: '#/components/responses/NotFound'}
+      default: {$ref: '#/components/responses/Error'}
+    """
+    require_collaborator(ref)
+    return control_plane().traffic.set_replicas(ref, tag, json_body()).to_dict()
+
+
 @traffic.delete("/<ref>/generations/<tag>")
 def delete_generation(ref: str, tag: str) -> tuple[str, int]:
     """Delete a generation that takes no traffic, is not the challenger and is not

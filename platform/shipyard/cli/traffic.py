@@ -47,6 +47,35 @@ def list_generations(ctx: click.Context, service: str, as_json: bool) -> None:
     echo_listing(rows, GENERATION_COLUMNS, as_json)
 
 
+@generations.command("replicas")
+@click.argument("service")
+@click.argument("generation")
+@click.option("--min-replicas", type=click.IntRange(min=0), help="Its own minimum.")
+@click.option("--max-replicas", type=click.IntRange(min=1), help="Its own maximum.")
+@click.option("--service-bounds", is_flag=True,
+              help="Follow the service's min_replicas and max_replicas again.")
+@click.pass_context
+def generation_replicas(ctx: click.Context, service: str, generation: str,
+                        min_replicas: int | None, max_replicas: int | None,
+                        service_bounds: bool) -> None:
+    """Give GENERATION of SERVICE replica bounds of its own (SageMaker's instance count per
+    variant), over the service's."""
+    if service_bounds == (min_replicas is not None or max_replicas is not None):
+        raise click.UsageError("give --min-replicas and/or --max-replicas, or "
+                               "--service-bounds")
+    answer = client_from(ctx).traffic.set_replicas(
+        service, generation, min_replicas=min_replicas, max_replicas=max_replicas,
+        service_bounds=service_bounds)
+    own = ("its service's" if answer["min_replicas"] is None and answer["max_replicas"] is None
+           else f"min {_bound(answer['min_replicas'])}, max {_bound(answer['max_replicas'])}")
+    click.echo(f"{service} {answer['tag']}: replica bounds {own}; runs "
+               f"{answer['replicas'] if answer['replicas'] is not None else 'none yet'}.")
+
+
+def _bound(value: int | None) -> str:
+    return "the service's" if value is None else str(value)
+
+
 @click.command("switch-to-newest")
 @click.argument("service")
 @click.option("--wait/--no-wait", default=True, show_default=True,

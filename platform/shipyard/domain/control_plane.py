@@ -81,7 +81,7 @@ class ControlPlane:
         return cls(
             settings=settings, store=store, environments=environments, services=services,
             deployments=deployments, models=models, access=AccessControl.build(settings, store),
-            traffic=Traffic(store),
+            traffic=Traffic(store, environments),
             queries=QueryLog(store),
             stats=ServiceStats(store),
             drift=ServiceDrift(store),

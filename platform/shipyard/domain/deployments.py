@@ -58,6 +58,11 @@ class Generation:
     build_error: str
     model_version: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    """Its own replica bounds; None where it has its service's."""
+    replicas: int | None = None
+    """The replicas it runs now (None before it first ran)."""
 
     @property
     def tag(self) -> str:
@@ -70,6 +75,8 @@ class Generation:
             environment=row.environment, packages=tuple(row.packages),
             build_state=row.build_state, build_error=row.build_error,
             model_version=row.model_version, env=dict(row.variables or {}),
+            min_replicas=row.min_replicas, max_replicas=row.max_replicas,
+            replicas=row.replicas,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,7 +85,8 @@ class Generation:
             "created_at": self.created_at.isoformat(), "environment": self.environment,
             "packages": list(self.packages), "build_state": self.build_state,
             "build_error": self.build_error, "model_version": self.model_version,
-            "env": dict(self.env),
+            "env": dict(self.env), "min_replicas": self.min_replicas,
+            "max_replicas": self.max_replicas, "replicas": self.replicas,
         }
 
 

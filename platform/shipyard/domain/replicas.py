@@ -1,7 +1,8 @@
 """How many instances (replicas) each generation of a service runs.
 
 A service has ``min_replicas`` and ``max_replicas`` (1 and 1 unless set), within the
-``max_replicas`` ceiling of its environment profile (``environments.yaml``). Each
+``max_replicas`` ceiling of its environment profile (``environments.yaml``); a generation
+may set its own (SageMaker's instance count per variant), else it has its service's. Each
 generation it deploys starts with its minimum (at least one), the autoscaler
 (``supervisor.autoscaling``) moves the generations that take traffic between the bounds
 after their calls in flight per replica against ``target_concurrency``, and the gateway
@@ -11,13 +12,16 @@ requests first).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.domain.environments import Environment
 from shipyard.errors import InvalidInput
 
+if TYPE_CHECKING:  # the manifest reads this module in the CLI, which loads no store
+    from shipyard.store import GenerationRow, ServiceRow
+
 __all__ = [
-    "DEFAULT_REPLICAS", "DEFAULT_TARGET_CONCURRENCY", "replicas_to_run",
+    "DEFAULT_REPLICAS", "DEFAULT_TARGET_CONCURRENCY", "bounds_of", "replicas_to_run",
     "validate_replicas", "validate_target_concurrency",
 ]
 
@@ -53,6 +57,13 @@ def validate_target_concurrency(value: Any) -> float:
         raise InvalidInput(f"target_concurrency must be a number over 0 and at most "
                            f"{MAX_TARGET_CONCURRENCY:g}, not {value!r}")
     return float(value)
+
+
+def bounds_of(service: ServiceRow, generation: GenerationRow) -> tuple[int, int]:
+    """A generation's replica bounds: its own where it set them, else its service's."""
+    low = service.min_replicas if generation.min_replicas is None else generation.min_replicas
+    high = service.max_replicas if generation.max_replicas is None else generation.max_replicas
+    return low, high
 
 
 def replicas_to_run(min_replicas: int, max_replicas: int) -> int:

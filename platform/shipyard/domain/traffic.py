@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.domain.artifact_removals import queue_removal
 from shipyard.domain.deployments import Generation, find_generation
+from shipyard.domain.environments import EnvironmentCatalog
 from shipyard.domain.generation_refs import (
     Shares,
     generation_numbers,
@@ -34,6 +35,7 @@ from shipyard.domain.generation_refs import (
     tag_of,
     tagged_mapping,
 )
+from shipyard.domain.replicas import validate_replicas
 from shipyard.domain.services import find_service
 from shipyard.domain.states import BUILD_UNDER_WAY, BuildState, ServiceState, set_service_state
 from shipyard.errors import BuildFailed, Conflict, InvalidInput
@@ -67,8 +69,29 @@ class GenerationStanding:
 
 
 class Traffic:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, environments: EnvironmentCatalog | None = None) -> None:
         self.store = store
+        self.environments = environments
+
+    def set_replicas(self, ref: str, tag: str, changes: Mapping[str, Any]) -> GenerationStanding:
+        """Set a generation's own ``min_replicas`` and ``max_replicas`` (None: its
+        service's again), checked together with what it keeps and against its profile."""
+        unknown = sorted(set(changes) - {"min_replicas", "max_replicas"})
+        if unknown or not changes:
+            raise InvalidInput(f"give min_replicas and/or max_replicas (a number, or null for "
+                               f"the service's); unknown: {unknown}")
+        number = parse_tag(tag)
+        with self.store.writing() as session:
+            service = find_service(session, ref)
+            row = find_generation(session, service, number)
+            own = {"min_replicas": row.min_replicas, "max_replicas": row.max_replicas, **changes}
+            low = service.min_replicas if own["min_replicas"] is None else own["min_replicas"]
+            high = service.max_replicas if own["max_replicas"] is None else own["max_replicas"]
+            assert self.environments is not None, "Traffic needs the environments to scale"
+            validate_replicas(low, high, self.environments.get(row.environment))
+            row.min_replicas, row.max_replicas = own["min_replicas"], own["max_replicas"]
+        return next(standing for standing in self.standings(ref)
+                    if standing.generation.number == number)
 
     def standings(self, ref: str) -> list[GenerationStanding]:
         """Every generation of a service, oldest first, with its share and role."""

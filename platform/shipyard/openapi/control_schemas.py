@@ -58,6 +58,17 @@ schemas:
         type: object
         description: "its environment variables, as its next generation will have them"
         additionalProperties: {type: string}
+      min_replicas:
+        type: integer
+        minimum: 0
+        description: "the fewest replicas a generation runs"
+      max_replicas:
+        type: integer
+        minimum: 1
+        description: "the most replicas a generation runs (within its profile's ceiling)"
+      target_concurrency:
+        type: number
+        description: "the calls in flight per replica the autoscaler aims at"
       service_health:
         allOf: [{$ref: '#/components/schemas/ServiceHealth'}]
         description: "its health now (in a listing and a service's status)"
@@ -331,6 +342,9 @@ schemas:
         type: object
         description: its environment variables
         additionalProperties: {type: string, maxLength: 4096}
+      min_replicas: {type: integer, minimum: 0, default: 1}
+      max_replicas: {type: integer, minimum: 1, default: 1}
+      target_concurrency: {type: number, minimum: 0, exclusiveMinimum: true, default: 2}
   ServiceChanges:
     type: object
     additionalProperties: false
@@ -349,6 +363,9 @@ schemas:
         type: object
         description: the environment variables, all of them (what it does not name is unset)
         additionalProperties: {type: string, maxLength: 4096}
+      min_replicas: {type: integer, minimum: 0}
+      max_replicas: {type: integer, minimum: 1}
+      target_concurrency: {type: number, minimum: 0, exclusiveMinimum: true}
   SecretList:
     type: object
     required: [secrets, waiting]
@@ -411,6 +428,15 @@ schemas:
         type: object
         description: "the environment variables it runs with (the service's when it was made)"
         additionalProperties: {type: string}
+      min_replicas:
+        type: integer
+        nullable: true
+        description: "its own bound; null: its service's"
+      max_replicas:
+        type: integer
+        nullable: true
+        description: "its own bound; null: its service's"
+      replicas: {type: integer, nullable: true, description: "the replicas it runs now"}
   GenerationStanding:
     allOf:
       - $ref: '#/components/schemas/Generation'

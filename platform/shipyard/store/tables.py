@@ -165,8 +165,10 @@ class GenerationRow(Base):
     openapi: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     # A custom service's declared model interface (``shipyard.domain.service_interface``).
     interface: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
-    # The replicas it runs now (None until it first runs: then the service's minimum),
-    # and the autoscaler's last decision about them: when, and why.
+    # Its own bounds on its replicas (None: its service's), the replicas it runs now
+    # (None until it first runs), and the autoscaler's last decision about them.
+    min_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
     replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
     scaled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     scaling_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")

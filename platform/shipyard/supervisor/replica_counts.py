@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.contracts.run_paths import demand_dir
 from shipyard.domain.generation_refs import main_generation, mapping_of, tag_of
-from shipyard.domain.replicas import replicas_to_run
+from shipyard.domain.replicas import bounds_of, replicas_to_run
 from shipyard.store import GenerationRow, ServiceRow
 from shipyard.supervisor.rollout import shares
 
@@ -70,11 +70,11 @@ class ReplicaCounts:
         """What ``generation_id`` runs now: its count, within the service's bounds as they
         stand (a change of them applies at once); set first when it has none yet."""
         generation = session.get_one(GenerationRow, generation_id)
-        low, high = service.min_replicas, service.max_replicas
+        low, high = bounds_of(service, generation)
         if generation.replicas is None:
-            count = _initial(session, service, generation_id)
-            _record(generation, count, f"{count} replicas to start with: the service's "
-                    f"min_replicas {low}, at least one, and what its live generation runs")
+            count = _initial(session, service, generation)
+            _record(generation, count, f"{count} replicas to start with: min_replicas {low}, "
+                    f"at least one, and what its live generation runs")
         elif not low <= generation.replicas <= high:
             count = min(high, max(low, generation.replicas))
             _record(generation, count, f"{count} replicas: within min_replicas {low} and "
@@ -96,7 +96,7 @@ class ReplicaCounts:
                     watched.add(generation_id)
                     decision = autoscaler.decide(
                         generation_id, (service.id, tag_of(generation.number)),
-                        generation.replicas, service.min_replicas, service.max_replicas,
+                        generation.replicas, *bounds_of(service, generation),
                         service.target_concurrency,
                     )
                     if decision.replicas != generation.replicas:
@@ -113,13 +113,14 @@ class ReplicaCounts:
                     _record(generation, count, reason)
 
 
-def _initial(session: Session, service: ServiceRow, generation_id: str) -> int:
-    count = replicas_to_run(service.min_replicas, service.max_replicas)
+def _initial(session: Session, service: ServiceRow, generation: GenerationRow) -> int:
+    low, high = bounds_of(service, generation)
+    count = replicas_to_run(low, high)
     live = main_generation(mapping_of(service.live_mapping))
-    if live is not None and live != generation_id:
+    if live is not None and live != generation.id:
         running = session.get(GenerationRow, live)
         if running is not None and running.replicas:
-            count = max(count, min(running.replicas, service.max_replicas))
+            count = max(count, min(running.replicas, high))
     return count
 
 

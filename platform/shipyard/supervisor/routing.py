@@ -66,6 +66,12 @@ def routing_table(session: Session) -> RoutingTable:
         healthy.setdefault(row.service_id, {}).setdefault(
             tag_of(numbers[row.generation_id]), []
         ).append(Upstream(instance_id=row.id, host=handle["host"], port=handle["port"]))
+    # Services whose live generation may run no replica (its min_replicas, or its
+    # service's, is 0).
+    may_idle = {service_id for service_id, own, inherited in session.execute(
+        select(ServiceRow.id, GenerationRow.min_replicas, ServiceRow.min_replicas)
+        .join(GenerationRow, GenerationRow.id == ServiceRow.live_generation_id)
+    ) if (inherited if own is None else own) == 0}
     return RoutingTable({
         service.id: ServiceRoute(
             id=service.id, name=service.name, enabled=service.enabled,
@@ -81,7 +87,7 @@ def routing_table(session: Session) -> RoutingTable:
                        for gen, upstreams in healthy.get(service.id, {}).items()},
             # May run no replica (min_replicas 0) and has none healthy now: scaled to
             # zero, or on its way back.
-            scaled_to_zero=(service.deployed and service.min_replicas == 0
+            scaled_to_zero=(service.deployed and service.id in may_idle
                             and not healthy.get(service.id)),
         )
         for service in session.scalars(select(ServiceRow))

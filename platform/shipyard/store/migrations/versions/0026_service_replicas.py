@@ -1,7 +1,8 @@
 """The replicas each generation of a service runs: ``services.min_replicas`` and
 ``services.max_replicas`` (1 and 1 for the services that exist) and the autoscaler's target
-(``services.target_concurrency``); each generation's count now and the last scaling
-decision (``generations.replicas``, ``scaled_at``, ``scaling_reason``); the replicas over
+(``services.target_concurrency``); each generation's own bounds, its count now and the last
+scaling decision (``generations.min_replicas``, ``max_replicas``, ``replicas``,
+``scaled_at``, ``scaling_reason``); the replicas over
 time in the stats (``stats_rollups.replica_samples``, ``replicas_sum``, ``replicas_max``).
 
 Revision ID: 0026
@@ -24,7 +25,8 @@ def upgrade() -> None:
                                         server_default="1"))
     op.add_column("services", sa.Column("target_concurrency", sa.Float, nullable=False,
                                         server_default="2.0"))
-    op.add_column("generations", sa.Column("replicas", sa.Integer, nullable=True))
+    for name in ("min_replicas", "max_replicas", "replicas"):
+        op.add_column("generations", sa.Column(name, sa.Integer, nullable=True))
     op.add_column("generations", sa.Column("scaled_at", sa.DateTime(timezone=True),
                                            nullable=True))
     op.add_column("generations", sa.Column("scaling_reason", sa.Text, nullable=False,
@@ -39,7 +41,8 @@ def downgrade() -> None:
         op.drop_column("stats_rollups", name)
     op.drop_column("generations", "scaling_reason")
     op.drop_column("generations", "scaled_at")
-    op.drop_column("generations", "replicas")
+    for name in ("replicas", "max_replicas", "min_replicas"):
+        op.drop_column("generations", name)
     op.drop_column("services", "target_concurrency")
     op.drop_column("services", "max_replicas")
     op.drop_column("services", "min_replicas")
