@@ -744,6 +744,26 @@ def test_a_replica_with_calls_in_flight_takes_no_new_one_while_another_is_idle(
         assert slow.result(timeout=WAIT)[0] == 200
 
 
+def test_copies_to_a_challenger_go_to_its_least_busy_replica(
+    gateway: RunningGateway, a: FakeServer, b: FakeServer, c: FakeServer
+) -> None:
+    """b holds every copy it gets; c answers at once: after b has one in flight, the
+    copies go to c (round-robin would send b every other one)."""
+    gateway.publish(service("copied", {"v1": [a], "v2": [b, c]},
+                            mapping=[{"generation": "v1", "proba": 1.0}], challenger="v2"))
+    a.release.set()
+    c.release.set()
+    for _ in range(8):
+        assert call(gateway, "GET", "/user-services/invoke/copied/block")[0] == 200
+        time.sleep(0.05)  # the copy leaves once the call has ended
+    deadline = time.monotonic() + WAIT
+    while len(b.seen) + len(c.seen) < 8:
+        assert time.monotonic() < deadline, (len(b.seen), len(c.seen))
+        time.sleep(0.01)
+    assert len(b.seen) == 1 and len(c.seen) == 7
+    b.release.set()
+
+
 def test_a_dead_replica_costs_no_call_and_takes_none_once_found_dead(
     gateway: RunningGateway, a: FakeServer
 ) -> None:

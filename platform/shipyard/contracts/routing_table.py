@@ -166,13 +166,19 @@ class ServiceRoute:
         """Whether some mapped generation has an instance to forward to."""
         return bool(self._weights)
 
-    def challenger_instance(self, generation: str) -> Upstream | None:
-        """The next instance of the challenger, unless ``generation`` (the one answering)
-        is the challenger itself or the challenger has no instance."""
+    def challenger_instance(
+        self, generation: str,
+        choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
+    ) -> Upstream | None:
+        """The challenger's instance to copy a call to (``choose``'s among its replicas,
+        else the next one round-robin), unless ``generation`` (the one answering) is the
+        challenger itself or the challenger has no instance."""
         challenger = self.challenger
         if challenger is None or challenger == generation or not self.mounted(challenger):
             return None
-        return self.next_instance(challenger)
+        if choose is None:
+            return self.next_instance(challenger)
+        return choose(self.instances[challenger])
 
     def mounted(self, generation: str) -> bool:
         """Whether ``generation`` has an instance to forward to."""

@@ -22,6 +22,7 @@ import httptools
 from shipyard.contracts.query_record import QueryRecord
 from shipyard.contracts.routing_table import Upstream
 from shipyard.gateway import metrics
+from shipyard.gateway.balancing import Balancer
 
 __all__ = [
     "SKIPPED", "TIMED_OUT", "UNREACHABLE", "ChallengerMirror", "append_capped", "copy_request",
@@ -48,8 +49,12 @@ class ChallengerMirror:
         timeout: float,
         body_cap: int,
         max_in_flight: int = 64,
+        balancer: Balancer | None = None,
     ) -> None:
+        """``balancer`` counts the copies in flight on each of the challenger's replicas,
+        so that the next copy goes to the least busy one."""
         self.loop = loop
+        self.balancer = balancer
         self.record = record
         self.timeout = timeout
         self.body_cap = body_cap
@@ -90,6 +95,8 @@ class ChallengerMirror:
     ) -> None:
         started = time.perf_counter()
         outcome = metrics.UNREACHABLE
+        if self.balancer is not None:
+            self.balancer.started(upstream.address)
         # The answer's body is kept only where the query log keeps bodies, or the
         # supervisor reads the challenger's predictions from it (drift).
         answer = _Answer(self.body_cap if query.keep_bodies or query.monitored else 0)
@@ -120,6 +127,8 @@ class ChallengerMirror:
                 outcome = metrics.TIMED_OUT
             raise
         finally:
+            if self.balancer is not None:
+                self.balancer.ended(upstream.address)
             seconds = time.perf_counter() - started
             query.challenger_latency_ms = seconds * 1000.0
             if answer.body:

@@ -119,7 +119,7 @@ def record_call(exchange: Exchange, destination: Destination, status: int, elaps
                       if logged is not None else None),
         response_body=bytes(answer) if answer is not None else None,
     )
-    challenger = (route.challenger_instance(generation)
+    challenger = (route.challenger_instance(generation, gateway.balancer.choose)
                   if generation and status != CLIENT_GONE and not batch else None)
     if challenger is None or route.challenger is None:
         gateway.record_query(query)

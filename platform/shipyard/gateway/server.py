@@ -146,6 +146,7 @@ class Gateway:
         self._challengers = ChallengerMirror(
             loop, self.record_query, timeout=settings.challenger_timeout,
             body_cap=settings.query_body_bytes, max_in_flight=settings.challenger_in_flight,
+            balancer=self.balancer,
         )
         if self.metrics is not None:
             self._endpoint = MetricsEndpoint(self.metrics, self.guard, settings.metrics_token)
