@@ -122,3 +122,44 @@ def test_slow_requests_are_those_over_the_services_own_threshold(
     chart = get(client, f"/api/v1/services/{scored}/stats/over-time", start="3h",
                 metric="slow_requests").get_json()
     assert sum(b["slow_requests"] for b in chart["series"][0]["buckets"]) == 30
+
+
+def test_the_usage_history_counts_each_live_generations_replicas_and_the_services(
+    app: Flask, client: SigningClient
+) -> None:
+    """Three replicas of v1 running and one draining, a challenger v2 scaled to none: the
+    stats show each generation's replicas and the service's."""
+    from sqlalchemy import select
+
+    from shipyard.domain.generation_refs import stored_mapping
+    from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+    from shipyard.supervisor.usage_history import UsageHistory
+
+    assert client.post("/api/v1/services", json={"name": "wide"}).status_code == 201
+    assert client.post("/api/v1/services/wide/enable").status_code == 200
+    for _ in range(2):
+        assert client.post("/api/v1/services/wide/deploy").status_code in (200, 202)
+    store = app.extensions["shipyard"].store
+    with store.writing() as session:
+        service = session.scalars(select(ServiceRow).where(ServiceRow.name == "wide")).one()
+        v1, v2 = session.scalars(select(GenerationRow).where(
+            GenerationRow.service_id == service.id).order_by(GenerationRow.number)).all()
+        service.deployed = True
+        service.live_mapping = stored_mapping([(v1.id, 1.0)])
+        service.challenger_generation_id = v2.id
+        for index, state in enumerate(["healthy", "healthy", "starting", "draining"]):
+            session.add(InstanceRow(
+                id=f"i-{index}", service_id=service.id, generation_id=v1.id,
+                handle={"host": "127.0.0.1", "port": 9000 + index}, state=state, restarts=0,
+                next_start_at=0.0, started_at=0.0, healthy_since=None, last_error="",
+                cpu_percent=0.0, memory_bytes=0))
+        session.flush()
+        history = UsageHistory(time.time() - 60)
+        history.count_replicas(session)
+        history.fold(session)
+    body = get(client, "/api/v1/services/wide/stats", start="1h").get_json()
+    assert {(g["generation"], g["role"]): g["replicas"] for g in body["generations"]} == {
+        ("v1", "main"): {"mean": 3.0, "max": 3},
+        ("v2", "challenger"): {"mean": 0.0, "max": 0},
+    }
+    assert body["overall"]["replicas"] == {"mean": 3.0, "max": 3}

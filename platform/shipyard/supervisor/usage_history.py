@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.domain.generation_refs import tag_of
 from shipyard.domain.states import InstanceState
-from shipyard.stats.folding import ReplicaSample, UsageSample, fold_usage
+from shipyard.stats.folding import ALL_GENERATIONS, ReplicaSample, UsageSample, fold_usage
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
 from shipyard.supervisor.rollout import shares
 from shipyard_runners import Usage
@@ -49,12 +49,19 @@ class UsageHistory:
             roles = {generation_id: "main" for generation_id in shares(service.live_mapping)}
             if service.challenger_generation_id:
                 roles[service.challenger_generation_id] = "challenger"
+            serving = 0
             for generation_id, role in roles.items():
                 generation = session.get(GenerationRow, generation_id)
                 if generation is not None:
                     self.replicas.append(ReplicaSample(
                         service_id=service.id, generation=tag_of(generation.number),
                         role=role, at=self.at, replicas=running[generation_id]))
+                    if role == "main":
+                        serving += running[generation_id]
+            # The service as a whole: the replicas of its live generations together.
+            self.replicas.append(ReplicaSample(
+                service_id=service.id, generation=ALL_GENERATIONS, role="main", at=self.at,
+                replicas=serving))
 
     def fold(self, session: Session) -> None:
         fold_usage(session, self.samples, self.replicas)
