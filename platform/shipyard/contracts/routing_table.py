@@ -60,6 +60,7 @@ __all__ = [
     "FORWARDED_PREFIX_HEADER",
     "INVOKE_PREFIX",
     "ROUTING_TABLE_VERSION",
+    "ReplicaChooser",
     "RoutingTable",
     "RoutingTableError",
     "ServiceRoute",
@@ -72,6 +73,9 @@ INVOKE_PREFIX = "/user-services/invoke/"
 FORWARDED_PREFIX_HEADER = "X-Forwarded-Prefix"
 
 ROUTING_TABLE_VERSION = 1
+
+ReplicaChooser = Callable[[tuple["Upstream", ...]], "Upstream | None"]
+"""Picks the replica of a generation a call goes to (the gateway's ``Balancer.choose``)."""
 
 
 class RoutingTableError(ValueError):
@@ -168,7 +172,7 @@ class ServiceRoute:
 
     def challenger_instance(
         self, generation: str,
-        choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
+        choose: ReplicaChooser | None = None,
     ) -> Upstream | None:
         """The challenger's instance to copy a call to (``choose``'s among its replicas,
         else the next one round-robin), unless ``generation`` (the one answering) is the
@@ -314,7 +318,7 @@ class RoutingTable:
 
     def pick(
         self, route: ServiceRoute, rng: random.Random, generation: str | None = None,
-        choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
+        choose: ReplicaChooser | None = None,
     ) -> tuple[str, Upstream] | None:
         """A generation and one of its instances, or None when none can serve.
 

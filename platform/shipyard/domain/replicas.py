@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # the manifest reads this module in the CLI, which loads no s
     from shipyard.store import GenerationRow, ServiceRow
 
 __all__ = [
-    "DEFAULT_REPLICAS", "DEFAULT_TARGET_CONCURRENCY", "bounds_of", "replicas_to_run",
-    "validate_replicas", "validate_target_concurrency",
+    "DEFAULT_REPLICAS", "DEFAULT_TARGET_CONCURRENCY", "bounds_of", "replica_count",
+    "replicas_to_run", "validate_replicas", "validate_target_concurrency",
 ]
 
 DEFAULT_REPLICAS = 1
@@ -64,6 +64,11 @@ def bounds_of(service: ServiceRow, generation: GenerationRow) -> tuple[int, int]
     low = service.min_replicas if generation.min_replicas is None else generation.min_replicas
     high = service.max_replicas if generation.max_replicas is None else generation.max_replicas
     return low, high
+
+
+def replica_count(count: int) -> str:
+    """``count`` replicas in words, as a scaling decision's reason starts."""
+    return f"{count} replica{'' if count == 1 else 's'}"
 
 
 def replicas_to_run(min_replicas: int, max_replicas: int) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shipyard.domain.replicas import DEFAULT_REPLICAS, DEFAULT_TARGET_CONCURRENCY
 from shipyard.domain.service_variables import checked_variables
 from shipyard.domain.validation import (
     validate_association_id_field,
@@ -68,10 +69,10 @@ class Service:
     """Its monitoring settings: the defaults, with the ones it set over them."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Its environment variables, as its next generation will have them."""
-    min_replicas: int = 1
-    max_replicas: int = 1
+    min_replicas: int = DEFAULT_REPLICAS
+    max_replicas: int = DEFAULT_REPLICAS
     """The replicas each of its generations runs (``shipyard.domain.replicas``)."""
-    target_concurrency: float = 2.0
+    target_concurrency: float = DEFAULT_TARGET_CONCURRENCY
     """Calls in flight per replica the autoscaler aims at."""
     health: Health | None = None
     """Its health now, where it was asked for (a listing, a service's status)."""
@@ -151,10 +152,10 @@ class ServiceSpec:
     """The monitoring settings it sets (any of them); None: the defaults."""
     env: Mapping[str, str] | None = None
     """Its environment variables (``service_variables``); None: none."""
-    min_replicas: Any = 1
-    max_replicas: Any = 1
+    min_replicas: Any = DEFAULT_REPLICAS
+    max_replicas: Any = DEFAULT_REPLICAS
     """Checked against each other and its profile by the registry."""
-    target_concurrency: Any = 2.0
+    target_concurrency: Any = DEFAULT_TARGET_CONCURRENCY
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
@@ -182,9 +183,9 @@ class ServiceSpec:
             health_thresholds=patched_overrides(None, data.get("health_thresholds")),
             monitoring=patched_monitoring(None, data.get("monitoring")),
             env=checked_variables(data.get("env")) or None,
-            min_replicas=data.get("min_replicas", 1),
-            max_replicas=data.get("max_replicas", 1),
-            target_concurrency=data.get("target_concurrency", 2.0),
+            min_replicas=data.get("min_replicas", DEFAULT_REPLICAS),
+            max_replicas=data.get("max_replicas", DEFAULT_REPLICAS),
+            target_concurrency=data.get("target_concurrency", DEFAULT_TARGET_CONCURRENCY),
         )
 
 

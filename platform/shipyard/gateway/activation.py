@@ -45,9 +45,6 @@ class ReplicaDemand:
         self._held.setdefault(service_id, []).append(exchange)
         self._ask(service_id)
 
-    def held(self) -> int:
-        return sum(len(exchanges) for exchanges in self._held.values())
-
     def table_changed(self) -> None:
         """Try every held call again; ask again for those still without a replica."""
         for service_id, exchanges in list(self._held.items()):

@@ -9,9 +9,9 @@ metrics endpoint (``gateway.metrics_endpoint``) when it has one.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 from shipyard.contracts.routing_table import (
+    ReplicaChooser,
     RoutingTable,
     ServiceRoute,
     Upstream,
@@ -108,7 +108,7 @@ def dispatch(
     settings: GatewaySettings,
     api_address: tuple[str, int],
     metrics_address: tuple[str, int] | None = None,
-    choose: Callable[[tuple[Upstream, ...]], Upstream | None] | None = None,
+    choose: ReplicaChooser | None = None,
     hold_idle: bool = False,
 ) -> Destination:
     """The destination of a request for ``target`` (the raw request target); ``choose``

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shipyard.domain.replicas import replica_count
 from shipyard.supervisor.concurrency import ConcurrencyMeter, Key
 
 __all__ = ["Autoscaler", "Decision", "ScalingPolicy"]
@@ -95,7 +96,7 @@ class Autoscaler:
         bounded = min(high, max(low, held))
         if bounded != held:
             why += f"; within min_replicas {low} and max_replicas {high}"
-        return Decision(bounded, f"{bounded} replica{'' if bounded == 1 else 's'}: {why}")
+        return Decision(bounded, f"{replica_count(bounded)}: {why}")
 
     def watch_again(self, generation_id: str) -> None:
         """Start over with ``generation_id`` (woken from zero): it keeps what it is given

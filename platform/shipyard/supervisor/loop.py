@@ -390,21 +390,18 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         self._memory.draining_since[row.id] = time.monotonic()
 
     def _drained(self, row: InstanceRow) -> bool:
-        memory = self._memory
-        since = memory.draining_since.get(row.id, memory.started_at)
-        if time.monotonic() - since < self.timings.drain:
-            return False
-        memory.draining_since.pop(row.id, None)
-        return True
+        return self._drain_over(self._memory.draining_since, row.id)
 
     def _may_stop(self, generation_id: str) -> bool:
-        # Give the gateway time to route away from a generation before it stops; after a
-        # restart of the supervisor, when that time is not known, wait as long again.
-        memory = self._memory
-        last = memory.routed_at.get(generation_id, memory.started_at)
-        if time.monotonic() - last < self.timings.drain:
+        return self._drain_over(self._memory.routed_at, generation_id)
+
+    def _drain_over(self, since: dict[str, float], key: str) -> bool:
+        """Whether the gateway has had ``drain`` seconds to route away from ``key`` since
+        ``since[key]`` (forgotten then); after a restart of the supervisor, when that time
+        is not known, it waits as long again."""
+        if time.monotonic() - since.get(key, self._memory.started_at) < self.timings.drain:
             return False
-        memory.routed_at.pop(generation_id, None)
+        since.pop(key, None)
         return True
 
     def _tend(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.contracts.run_paths import demand_dir
 from shipyard.domain.generation_refs import main_generation, mapping_of, tag_of
-from shipyard.domain.replicas import bounds_of, replicas_to_run
+from shipyard.domain.replicas import bounds_of, replica_count, replicas_to_run
 from shipyard.store import GenerationRow, ServiceRow
 from shipyard.supervisor.rollout import shares
 
@@ -61,7 +61,7 @@ class ReplicaCounts:
                 generation = session.get(GenerationRow, service.live_generation_id)
                 if generation is None or generation.replicas != 0:
                     continue
-                reason = "1 replica: a call came while it ran none"
+                reason = f"{replica_count(1)}: a call came while it ran none"
                 log.info("%s %s: %s", service.name, tag_of(generation.number), reason)
                 _record(generation, 1, reason)
                 self._autoscaler.watch_again(generation.id)
@@ -73,11 +73,11 @@ class ReplicaCounts:
         low, high = bounds_of(service, generation)
         if generation.replicas is None:
             count = _initial(session, service, generation)
-            _record(generation, count, f"{count} replicas to start with: min_replicas {low}, "
+            _record(generation, count, f"{replica_count(count)} to start with: min_replicas {low}, "
                     f"at least one, and what its live generation runs")
         elif not low <= generation.replicas <= high:
             count = min(high, max(low, generation.replicas))
-            _record(generation, count, f"{count} replicas: within min_replicas {low} and "
+            _record(generation, count, f"{replica_count(count)}: within min_replicas {low} and "
                     f"max_replicas {high}")
         return generation.replicas or 0
 
