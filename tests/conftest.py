@@ -1,5 +1,32 @@
 """Fixtures shared by every test: a clean environment, settings, the app and its client,
-and a really running control plane."""
+and a really running control plane.
+
+Tests run on the two databases Shipyard supports: the embedded SQLite (``[sqlite]``) and a
+real PostgreSQL (``[postgresql]``): one cluster per test session, started on first use
+(``tests.postgres``), and a fresh database per test (``database_url``) or per module
+(``module_database_url``), copied from one migrated once. Which tests run on both:
+
+- every test that gets its store in process (``settings``, hence ``app`` and ``client``;
+  ``database_url``; a module's own ``store`` fixture built on it). That is where the
+  store's code runs: the API, the domain, IAM, stats, the query log, and the
+  supervisor's folds and ingest called in process;
+- the end-to-end tests (a real ``shipyard up``) that share one control plane per module
+  and ask for ``module_database_url`` (the query log, IAM through the gateway, the stats):
+  one more start each;
+- of the end-to-end tests with a control plane of their own (the ``shipyard``
+  fixture), those marked ``on_both_databases``: one per thing only the real
+  processes do to the store (build, serve and undeploy; a restart that rebuilds
+  nothing; the query log's ingest with bodies; drift folded from real calls; deleting
+  generations and a service; replicas counted by the supervisor). The others run on
+  SQLite only: all of them twice would add about 12 minutes (measured with
+  ``--durations``) and take the suite past its 30-minute budget. Tests that call
+  ``start_shipyard`` with a home of their own and pass no ``database_url`` (restarts of
+  their own, other runners, several homes) run on SQLite;
+- a test about SQLite itself (its files, its locks) is marked ``sqlite_only(reason)``.
+
+Where PostgreSQL is not installed (Debian: ``apt-get install postgresql``), the
+``[postgresql]`` variants skip, saying so.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +49,7 @@ from flask.testing import FlaskClient
 from shipyard import Settings, create_app
 from shipyard_sdk import Client
 from tests.credentials import Credentials, SigningClient
+from tests.postgres import PostgresCluster, postgres_binaries
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -36,9 +64,84 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path_factory.mktemp("default-home")))
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): a test of SQLite itself, not run on PostgreSQL")
+    config.addinivalue_line(
+        "markers", "on_both_databases: an end-to-end test (the shipyard fixture) that "
+        "runs on PostgreSQL too")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that asks for ``database`` (itself or through a fixture) once per
+    database by the rule of this module's docstring, grouped by database within its
+    module (so that a module's shared control plane starts once per database)."""
+    if "database" not in metafunc.fixturenames:
+        return
+    if any("database" in marker.args[0] for marker in metafunc.definition.iter_markers(
+            "parametrize") if marker.args and isinstance(marker.args[0], str)):
+        return  # the test names its databases itself
+    marked = metafunc.definition.get_closest_marker
+    only_sqlite = marked("sqlite_only") is not None or (
+        "shipyard" in metafunc.fixturenames and marked("on_both_databases") is None)
+    metafunc.parametrize("database", DATABASES[:1] if only_sqlite else DATABASES,
+                         indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def database(request: pytest.FixtureRequest) -> str:
+    """Which database the test runs on: ``sqlite`` or ``postgresql``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """The test session's PostgreSQL cluster, started on first use."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    cluster = PostgresCluster.start(binaries)
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def database_url_for(database: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a fresh database of the kind ``database`` names, dropped after: "" (the
+    default SQLite file in the home) or a new, migrated PostgreSQL database."""
+    if database == "sqlite":
+        yield ""
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    with cluster.fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", port=0)
+def database_url(database: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database for this test (see ``database_url_for``)."""
+    yield from database_url_for(database, request)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(database: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database shared by a module's tests (its shared control plane's)."""
+    yield from database_url_for(database, request)
+
+
+def store_url(database_url: str, tmp_path: Path) -> str:
+    """The URL a test's own ``Store`` opens: its PostgreSQL database, else a SQLite file
+    in ``tmp_path``."""
+    return database_url or f"sqlite:///{tmp_path / 'registry.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", port=0, database_url=database_url)
 
 
 @pytest.fixture
@@ -100,6 +203,8 @@ class RunningShipyard:
     whatever credentials this control plane asks for."""
 
     credentials: Credentials | None = None
+    database_url: str = ""
+    """Its PostgreSQL database ("" for SQLite in its home): what a restart passes on."""
 
     def __post_init__(self) -> None:
         self.credentials = Credentials.read(self.home / "credentials" / "admin.json")
@@ -167,21 +272,26 @@ class RunningShipyard:
 
 
 def start_shipyard(
-    home: Path, *extra: str, env: dict[str, str] | None = None
+    home: Path, *extra: str, env: dict[str, str] | None = None, database_url: str = "",
 ) -> RunningShipyard:
-    """``shipyard up --port 0`` as a user would start it; returns once it printed its URL."""
+    """``shipyard up --port 0`` as a user would start it; returns once it printed its URL.
+    Its store is ``database_url`` (``SHIPYARD_DATABASE_URL``), else SQLite in ``home``."""
     home.mkdir(parents=True, exist_ok=True)
     output = home.parent / f"{home.name}-up.log"
+    environment = {**os.environ, **(env or {})}
+    if database_url:
+        environment["SHIPYARD_DATABASE_URL"] = database_url
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home", str(home), *extra],
-            stdout=sink, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
+            stdout=sink, stderr=subprocess.STDOUT, text=True, env=environment,
         )
     deadline = time.monotonic() + 120  # a loaded 2-core machine can take a minute
     while time.monotonic() < deadline:
         found = re.search(r"running at (http://\S+)", output.read_text())
         if found:
-            return RunningShipyard(found.group(1), home, process, output)
+            return RunningShipyard(found.group(1), home, process, output,
+                                   database_url=database_url)
         if process.poll() is not None:
             break
         time.sleep(0.05)
@@ -191,7 +301,7 @@ def start_shipyard(
 
 
 @pytest.fixture
-def shipyard(tmp_path: Path) -> Iterator[RunningShipyard]:
-    running = start_shipyard(tmp_path / "home")
+def shipyard(tmp_path: Path, database_url: str) -> Iterator[RunningShipyard]:
+    running = start_shipyard(tmp_path / "home", database_url=database_url)
     yield running
     running.stop()

@@ -174,7 +174,7 @@ def test_a_csv_scored_by_main_and_challenger_resumes_after_a_kill(
         os.kill(shipyard.process.pid, signal.SIGKILL)
         shipyard.process.wait(timeout=10)
         assert psutil.wait_procs(children, timeout=60)[1] == []
-    again = start_shipyard(shipyard.home)
+    again = start_shipyard(shipyard.home, database_url=shipyard.database_url)
     try:
         check_the_resumed_job(again, job["id"], rows)
     finally:

@@ -93,6 +93,7 @@ def master_pid(address: str) -> int:
     return process.pid
 
 
+@pytest.mark.on_both_databases
 def test_deploy_serves_streams_its_log_and_undeploys(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
@@ -218,6 +219,7 @@ def test_a_killed_instance_comes_back(shipyard: RunningShipyard, tmp_path: Path)
     assert add(instance["address"]).json() == 7
 
 
+@pytest.mark.on_both_databases
 def test_a_restarted_control_plane_serves_again_without_rebuilding(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
@@ -226,7 +228,7 @@ def test_a_restarted_control_plane_serves_again_without_rebuilding(
     log_before = shipyard.http.get(f"{shipyard.url}/api/v1/services/add-numbers/builds/1/log").text
     assert shipyard.stop() == 0
 
-    again = start_shipyard(shipyard.home)
+    again = start_shipyard(shipyard.home, database_url=shipyard.database_url)
     try:
         def serving() -> str | None:
             service = status(again)

@@ -58,8 +58,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    shipyard = start_shipyard(tmp_path_factory.mktemp("iam") / "home")
+def world(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+          ) -> Iterator[World]:
+    shipyard = start_shipyard(tmp_path_factory.mktemp("iam") / "home",
+                              database_url=module_database_url)
     try:
         yield World(shipyard, tmp_path_factory.mktemp("services"))
     finally:

@@ -249,6 +249,7 @@ baseline: baseline.json
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.on_both_databases
 def test_a_custom_service_that_declares_a_model_is_monitored(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

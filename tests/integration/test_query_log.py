@@ -28,9 +28,11 @@ OLD = 400
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShipyard]:
+def logged(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+           ) -> Iterator[RunningShipyard]:
     """A running Shipyard whose service ``scored`` has CALLS calls in its query log."""
-    running = start_shipyard(tmp_path_factory.mktemp("querylog") / "home")
+    running = start_shipyard(tmp_path_factory.mktemp("querylog") / "home",
+                             database_url=module_database_url)
     try:
         with running.sdk() as client:
             service_id = client.services.create({"name": "scored"})["id"]

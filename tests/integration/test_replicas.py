@@ -148,6 +148,7 @@ def test_replicas_share_the_calls_and_a_killed_one_costs_only_its_calls_in_fligh
         wait_for(lambda a=address: port_closed(a), what=f"{address} to close")
 
 
+@pytest.mark.on_both_databases
 def test_the_status_waits_for_every_replica_of_a_new_generation(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

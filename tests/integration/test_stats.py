@@ -65,11 +65,13 @@ def iso(epoch: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningShipyard, str]]:
+def traffic(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+            ) -> Iterator[tuple[RunningShipyard, str]]:
     """v1 and v2 share the traffic half and half, v3 is the challenger; ``CALLS`` calls
     made by the administrator and by an API key, while the supervisor is killed twice."""
     shipyard = start_shipyard(tmp_path_factory.mktemp("stats") / "home",
-                              env={"SHIPYARD_METRICS_TOKEN": METRICS_TOKEN})
+                              env={"SHIPYARD_METRICS_TOKEN": METRICS_TOKEN},
+                              database_url=module_database_url)
     try:
         started = time.time()
         scaffold_and_push(shipyard, tmp_path_factory.mktemp("code"))

@@ -25,8 +25,9 @@ CSV = b"id,a,b\n1,2,3\n"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", port=0, max_batch_bytes=1000)
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", port=0, max_batch_bytes=1000,
+                    database_url=database_url)
 
 
 @pytest.fixture

@@ -90,10 +90,11 @@ def test_a_source_is_read_streamed_and_a_missing_file_is_named(allowed: Path) ->
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     exports = tmp_path / "exports"
     exports.mkdir()
-    return Settings(home=tmp_path / "home", port=0, batch_sources=(str(exports),))
+    return Settings(home=tmp_path / "home", port=0, batch_sources=(str(exports),),
+                    database_url=database_url)
 
 
 def test_schedules_through_the_api_and_the_runs_the_timetable_starts(

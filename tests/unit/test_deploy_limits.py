@@ -13,8 +13,8 @@ from shipyard.domain.deploy_limits import settle_limit
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", port=0, start_timeout=7)
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", port=0, start_timeout=7, database_url=database_url)
 
 
 def deploy_answer(client: FlaskClient) -> dict:

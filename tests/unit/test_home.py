@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from shipyard import Settings
@@ -15,6 +16,7 @@ def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.sqlite_only("the mode of SQLite's database file and WAL")
 def test_a_control_plane_keeps_its_home_and_database_private(app: Flask, settings: Settings
                                                              ) -> None:
     assert mode_of(settings.home) == 0o700

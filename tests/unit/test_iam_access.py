@@ -7,6 +7,7 @@ import dataclasses
 import os
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -121,8 +122,9 @@ def test_the_seeds_snippet_signs_with_an_empty_region_and_s3(app, admin_credenti
         "accept: sign for one of 'execute-api', 's3'.")}
 
 
-def test_the_accepted_services_are_a_setting(tmp_path) -> None:
-    settings = Settings(home=tmp_path / "home", port=0, signing_services=("lambda",))
+def test_the_accepted_services_are_a_setting(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(home=tmp_path / "home", port=0, signing_services=("lambda",),
+                        database_url=database_url)
     app = create_app(settings)
     app.test_client_class = SigningClient
     try:

@@ -32,6 +32,7 @@ from shipyard.store import Base, QueryLogRow, Store
 from shipyard.supervisor import query_retention as retention
 from shipyard.supervisor.query_ingest import STALE_PART_AGE, ingest_spool
 from shipyard.supervisor.query_retention import prune_query_log
+from tests.conftest import store_url
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -48,8 +49,8 @@ def record(number: int = 0, **changes: Any) -> QueryRecord:
 
 
 @pytest.fixture
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}")
+def store(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Store]:
+    store = Store(store_url(database_url, tmp_path_factory.mktemp("db")))
     Base.metadata.create_all(store.engine)
     yield store
     store.dispose()

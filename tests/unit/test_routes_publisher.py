@@ -13,11 +13,12 @@ from sqlalchemy import select
 from shipyard.contracts.routing_table import RoutingTable, ServiceRoute
 from shipyard.store import Base, ServiceRow, Store
 from shipyard.supervisor.routing import RoutesPublisher
+from tests.conftest import store_url
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'registry.db'}")
+def store(tmp_path: Path, database_url: str) -> Iterator[Store]:
+    store = Store(store_url(database_url, tmp_path))
     Base.metadata.create_all(store.engine)
     now = datetime.now(UTC)
     with store.writing() as session:

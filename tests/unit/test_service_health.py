@@ -31,13 +31,14 @@ from shipyard.stats.health_thresholds import (
 )
 from shipyard.stats.queries import ServiceStats
 from shipyard.store import Base, Store
+from tests.conftest import store_url
 
 NOW = datetime(2026, 3, 2, 12, 30, 20, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'registry.db'}")
+def store(tmp_path: Path, database_url: str) -> Iterator[Store]:
+    store = Store(store_url(database_url, tmp_path))
     Base.metadata.create_all(store.engine)
     yield store
     store.dispose()

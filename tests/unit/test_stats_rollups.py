@@ -26,6 +26,7 @@ from shipyard.stats.rollup import DAY, HOUR, MINUTE
 from shipyard.stats.windows import MAX_BUCKETS, StatsWindow, parse_bucket_size
 from shipyard.store import Base, StatsRollupRow, Store
 from shipyard.supervisor.query_ingest import INGESTING_SUFFIX, ingest_spool
+from tests.conftest import store_url
 
 SERVICE = "svc_stats"
 DAY0 = 1_764_806_400  # a UTC midnight
@@ -33,8 +34,8 @@ SLOW_MS = 40.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'registry.db'}")
+def store(tmp_path: Path, database_url: str) -> Iterator[Store]:
+    store = Store(store_url(database_url, tmp_path))
     Base.metadata.create_all(store.engine)
     yield store
     store.dispose()

@@ -47,6 +47,7 @@ def test_a_full_database_is_unavailable(store: Store) -> None:
         session.execute(text("INSERT INTO rows VALUES (:v)"), {"v": "x" * 100_000})
 
 
+@pytest.mark.sqlite_only("SQLite's lock on its database file")
 def test_the_api_answers_503_for_a_locked_database(app: Flask, client: Any,
                                                    settings: Any) -> None:
     engine = app.extensions["shipyard"].store.engine

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.domain.deployments import Deployments, Generation
@@ -96,13 +97,8 @@ class ModelRegistry:
             raise InvalidInput(f"the model file is over {self.max_model_bytes} bytes")
         now = datetime.now(UTC)
         with self.store.writing() as session:
-            model = session.scalar(select(ModelRow).where(ModelRow.name == name))
-            if model is None:
-                model = ModelRow(id="mdl_" + uuid.uuid4().hex[:16], name=name, created_at=now,
-                                 project_id=project_id)
-                session.add(model)
-                session.flush()
-            elif model.project_id != project_id:
+            model = _locked_model(session, name, project_id, now)
+            if model.project_id != project_id:
                 raise Conflict(f"model {name!r} belongs to another project; its versions "
                                "stay there (upload under another name)")
             last = session.scalar(
@@ -253,6 +249,27 @@ def _model_version(session: Session, name: str, version: int | None) -> ModelVer
     if row is None:
         raise NotFound(f"model {name!r} has no version {version}")
     return row
+
+
+def _locked_model(session: Session, name: str, project_id: str | None, now: datetime
+                  ) -> ModelRow:
+    """Model ``name``, made in ``project_id`` by its first upload, locked until the
+    transaction ends: two uploads of one model (on PostgreSQL, in two processes at once)
+    then number their versions one after the other, as on SQLite. Two first uploads at
+    once both find no model; the second's insert waits for the first's and clashes, so it
+    takes the first's model (in a savepoint, which leaves its transaction usable)."""
+    query = select(ModelRow).where(ModelRow.name == name).with_for_update()
+    model = session.scalar(query)
+    if model is not None:
+        return model
+    model = ModelRow(id="mdl_" + uuid.uuid4().hex[:16], name=name, created_at=now,
+                     project_id=project_id)
+    try:
+        with session.begin_nested():
+            session.add(model)
+    except IntegrityError:
+        return session.scalars(query).one()
+    return model
 
 
 def _version(model: ModelRow, row: ModelVersionRow) -> ModelVersion:

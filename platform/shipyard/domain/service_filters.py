@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, false, or_
 
 from shipyard.domain.scaffold import KINDS
 from shipyard.domain.states import ServiceState
@@ -109,6 +109,9 @@ class ServiceFilter:
             if value is not None:
                 query = query.where(column == value)
         for word in (self.search or "").split():
+            if "\x00" in word:  # in no name nor description; PostgreSQL refuses to look
+                query = query.where(false())
+                continue
             pattern = "%" + _escaped(word.lower()) + "%"
             query = query.where(or_(
                 ServiceRow.name.ilike(pattern, escape="\\"),

@@ -64,6 +64,7 @@ from shipyard.store import (
     ServiceRow,
     ServiceSecretRow,
     Store,
+    is_writing,
 )
 
 __all__ = ["Service", "ServiceFile", "ServiceRegistry", "ServiceSpec", "find_service"]
@@ -422,9 +423,20 @@ def _refuse_secret_names(session: Session, row: ServiceRow, variables: Mapping[s
 
 
 def find_service(session: Session, ref: str) -> ServiceRow:
-    """The service row with id or name ``ref``, or ``NotFound``."""
+    """The service row with id or name ``ref``, or ``NotFound``.
+
+    In a write session the row is locked until the transaction ends (``FOR UPDATE``): a
+    change reads the service to write it back (its generation counter, its mapping, its
+    variables), and on PostgreSQL another process may change it in between, where
+    SQLite's single writer rules that out. So the changes of one service take turns, as
+    they do on SQLite, and each reads what the one before it wrote."""
+    if "\x00" in ref:  # no name holds one, and PostgreSQL refuses to look one up
+        raise NotFound(f"no service {ref!r}")
     column = ServiceRow.id if ref.startswith(_ID_PREFIX) else ServiceRow.name
-    row = session.scalar(select(ServiceRow).where(column == ref))
+    query = select(ServiceRow).where(column == ref)
+    if is_writing(session):
+        query = query.with_for_update()
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"no service {ref!r}")
     return row

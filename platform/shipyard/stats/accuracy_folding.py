@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from shipyard.stats.accuracy_rollup import AccuracyRollup, ClassificationRollup, rollup_for
 from shipyard.stats.drift_profiles import model_details
 from shipyard.stats.rollup import HOUR
-from shipyard.store import AccuracyRollupRow, ActualRow, ScoredRowRow
+from shipyard.store import AccuracyRollupRow, ActualRow, ScoredRowRow, lock_services
 
 __all__ = ["actual_like", "hour_of", "refold_hours"]
 
@@ -49,7 +49,14 @@ def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
     columns = (ActualRow.actual_value, ScoredRowRow.prediction, ScoredRowRow.scores,
                ScoredRowRow.generation, ScoredRowRow.challenger_prediction,
                ScoredRowRow.challenger_generation, ScoredRowRow.challenger_scores)
-    for service_id, start in sorted(set(hours)):
+    wanted = sorted(set(hours))
+    # An hour's rollups are deleted and made again from its rows: on PostgreSQL two
+    # transactions doing so at once (an upload of actuals in the API, the ingest in the
+    # supervisor) would each miss the other's rows, and the second insert would clash with
+    # the first's. Their services' rows, locked in one order, make them take turns, and
+    # the second reads what the first committed (READ COMMITTED reads anew per statement).
+    lock_services(session, {service_id for service_id, _ in wanted})
+    for service_id, start in wanted:
         rollups: dict[tuple[str, str], AccuracyRollup] = {}
         for row in session.execute(
             select(*columns, func.count().label("count"))

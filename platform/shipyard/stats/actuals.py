@@ -32,7 +32,7 @@ from shipyard.stats.accuracy_folding import hour_of, refold_hours
 from shipyard.stats.drift_profiles import model_details
 from shipyard.stats.rollup import HOUR
 from shipyard.stats.scored_rows import MAX_ASSOCIATION_ID, association_id_of
-from shipyard.store import ActualRow, GenerationRow, ScoredRowRow, Store
+from shipyard.store import ActualRow, GenerationRow, ScoredRowRow, Store, lock_services
 from shipyard.store.upserts import upsert_rows
 
 __all__ = ["MAX_ACTUALS", "Actual", "ServiceActuals", "parse_actuals"]
@@ -74,6 +74,10 @@ class ServiceActuals:
         """Store an upload and join it; how many rows it held, matched a prediction, did
         not, and replaced an actual sent before."""
         with self.store.writing() as session:
+            # The stamp below is read, then written (later than any stored): on
+            # PostgreSQL, two uploads for one service take turns on its row for it, as
+            # every write does on SQLite.
+            lock_services(session, [service_id])
             models: dict[tuple[str, str], dict[str, Any] | None] = {}
             problem = _problem_type(session, service_id, models)
             if problem is None:

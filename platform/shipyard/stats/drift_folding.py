@@ -26,7 +26,7 @@ from shipyard.stats.drift_profiles import generation_model, load_profile
 from shipyard.stats.monitoring_settings import MonitoringSettings, monitoring_of
 from shipyard.stats.rollup import HOUR
 from shipyard.stats.scored_rows import ScoredCall, ScoredRows, predictions_of, scored_rows
-from shipyard.store import DriftRollupRow, ServiceRow
+from shipyard.store import DriftRollupRow, ServiceRow, lock_services
 
 __all__ = ["DriftCounts", "DriftKey", "fold_drift"]
 
@@ -166,6 +166,9 @@ def fold_drift(session: Session, calls: Iterable[ScoredCall]) -> int:
 def _write(session: Session, fresh: dict[DriftKey, DriftCounts]) -> None:
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    # Read, added to, written back: the services' rows are locked first, so that the
+    # ingests of several nodes (on PostgreSQL) take turns (see ``fold_minutes``).
+    lock_services(session, {key[0] for key in fresh})
     for key, counts in fresh.items():
         service_id, generation, role, start = key
         stored = session.execute(select(_TABLE).where(

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.stats.rollup import DAY, HOUR, MINUTE, Rollup
-from shipyard.store import StatsRollupRow
+from shipyard.store import StatsRollupRow, lock_services
 
 __all__ = [
     "ALL_GENERATIONS", "Key", "ReplicaSample", "UsageSample", "fold_calls", "fold_minutes",
@@ -114,6 +114,11 @@ def fold_minutes(session: Session, minutes: dict[Key, Rollup]) -> None:
     the stored minute, hour and day rollups."""
     if not minutes:
         return
+    # Read, merged, written back: on PostgreSQL the ingests of several nodes and the
+    # leader's usage samples fold at once, and would lose each other's counts (or clash
+    # inserting one new minute). Their services' rows, locked in one order, make them
+    # take turns, each reading what the one before committed.
+    lock_services(session, {key[0] for key in minutes})
     stored = _stored(session, MINUTE, minutes)
     longer: dict[int, dict[Key, Rollup]] = {HOUR: defaultdict(Rollup), DAY: defaultdict(Rollup)}
     # What each minute's calls were before and are after this batch, for the load of

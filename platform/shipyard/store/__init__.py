@@ -6,7 +6,8 @@ the errors and the query-record contract its ``query_log`` table is made from.
 
 from shipyard.store.accuracy_tables import AccuracyRollupRow, ActualRow, ScoredRowRow
 from shipyard.store.batch_tables import BatchJobRow, BatchScheduleRow
-from shipyard.store.database import Store
+from shipyard.store.cluster_tables import LeaseRow, NodeRow, PublishedRoutesRow, ReplicaDemandRow
+from shipyard.store.database import Store, is_writing, lock_services
 from shipyard.store.drift_tables import DriftProfileRow, DriftRollupRow
 from shipyard.store.identity_tables import (
     AccessKeyRow,
@@ -48,12 +49,16 @@ __all__ = [
     "DriftRollupRow",
     "GenerationRow",
     "InstanceRow",
+    "LeaseRow",
     "ModelReplacementRow",
     "ModelRow",
     "ModelVersionRow",
+    "NodeRow",
     "ProjectMemberRow",
     "ProjectRow",
+    "PublishedRoutesRow",
     "QueryLogRow",
+    "ReplicaDemandRow",
     "ScoredRowRow",
     "ServiceFileRow",
     "ServiceRow",
@@ -62,4 +67,6 @@ __all__ = [
     "StatsRollupRow",
     "Store",
     "UserRow",
+    "is_writing",
+    "lock_services",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipyard.store.tables import Base, UTCDateTime
@@ -32,7 +32,7 @@ class BatchJobRow(Base):
     state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     message: Mapped[str] = mapped_column(Text, nullable=False, default="")
     input_format: Mapped[str] = mapped_column(String(16), nullable=False)
-    input_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    input_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
     # The job whose input file this one scores again (its folder holds the file).
     input_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     output_format: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -41,15 +41,15 @@ class BatchJobRow(Base):
     association_column: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # [{"generation": "v2", "role": "main", "rows_scored": 0, "rows_failed": 0}, ...]
     generations: Mapped[list[dict]] = mapped_column(JSON, nullable=False)
-    rows_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    rows_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows_done: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     # Chunks whose every generation's part is written: where a resumed job starts.
     chunks_done: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # When the job last (re)started running, and its rows done then: its rate since.
     resumed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rows_at_resume: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_at_resume: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     access_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

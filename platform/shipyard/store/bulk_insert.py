@@ -31,10 +31,17 @@ CHUNK = 1000
 def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
+    keys = frozenset(rows[0])
     fast = None
     if session.get_bind().dialect.name == "sqlite":
-        fast = _sqlite_insert(table, frozenset(rows[0]))
+        fast = _sqlite_insert(table, keys)
     if fast is None:
+        # SQLAlchemy's executemany would drop a key that is no column, silently.
+        _columns_of(table, keys)
+        for row in rows:
+            if row.keys() != keys:
+                raise ValueError(f"every row inserted into {table.name} must hold "
+                                 f"{_columns_of(table, keys)}")
         for start in range(0, len(rows), CHUNK):
             session.execute(insert(table), list(rows[start:start + CHUNK]))
         return
@@ -59,6 +66,15 @@ def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 @functools.cache
+def _columns_of(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
+    """The columns of ``keys`` in the table's order; ValueError for a key that is none."""
+    names = tuple(column.name for column in table.columns if column.name in keys)
+    if len(names) != len(keys):
+        raise ValueError(f"{table.name} has no column {sorted(keys - set(names))[0]!r}")
+    return names
+
+
+@functools.cache
 def _sqlite_insert(
     table: Table, keys: frozenset[str]
 ) -> tuple[tuple[str, ...], str, list[tuple[int, Callable[[Any], Any]]]] | None:
@@ -66,9 +82,7 @@ def _sqlite_insert(
     positional parameters in that order, and the bind processor of each column that has
     one, by its place; None when SQLAlchemy would add parameters of its own (the Python
     defaults of columns left out)."""
-    names = tuple(column.name for column in table.columns if column.name in keys)
-    if len(names) != len(keys):
-        raise ValueError(f"{table.name} has no column {sorted(keys - set(names))[0]!r}")
+    names = _columns_of(table, keys)
     dialect = sqlite.dialect()
     compiled = insert(table).values({name: bindparam(name) for name in names}).compile(
         dialect=dialect)

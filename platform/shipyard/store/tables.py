@@ -220,7 +220,7 @@ class InstanceRow(Base):
     healthy_since: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     cpu_percent: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
-    memory_bytes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
 class ModelRow(Base):
@@ -260,6 +260,8 @@ def _query_log_column(column: QueryColumn) -> Column[Any]:
         kind = String(column.length) if column.length else Text
     else:
         kind = {"time": UTCDateTime, "integer": Integer, "number": Float}[column.kind]
+        if column.name.endswith("_bytes"):
+            kind = BigInteger  # a body of over 2 GiB overflows 32 bits
     return Column(column.name, kind, nullable=not column.required, default=column.default,
                   index=column.indexed)
 
@@ -271,7 +273,10 @@ class QueryLogRow(Base):
 
     __table__ = Table(
         "query_log", Base.metadata,
-        Column("id", Integer, primary_key=True, autoincrement=True),
+        # 64-bit: a busy log passes 2**31 calls; on SQLite an INTEGER primary key (the
+        # rowid) is 64-bit already, and only that type makes it the rowid.
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+               autoincrement=True),
         *(_query_log_column(column) for column in QUERY_COLUMNS),
         Index("ix_query_log_service_at", "service_id", "at"),
     )

@@ -40,6 +40,13 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = _upsert_of(insert(table), table)
+    if dialect == "postgresql":
+        # In the order of their keys (a stable sort: of two rows of one key the later
+        # still wins): two transactions upserting rows of the same keys then lock them in
+        # the same order, where any other order can deadlock on PostgreSQL, whose writers
+        # run at once.
+        keys = [column.name for column in table.primary_key.columns]
+        rows = sorted(rows, key=lambda row: tuple(row[key] for key in keys))
     for start in range(0, len(rows), CHUNK):
         session.execute(statement, list(rows[start:start + CHUNK]))
 
