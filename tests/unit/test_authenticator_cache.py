@@ -12,6 +12,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from shipyard.errors import Unavailable
 from shipyard.iam.access_keys import ResolvedKey
 from shipyard.iam.authenticator import Authenticator, NotCached
 from shipyard.iam.canonical import SignedRequest
@@ -41,10 +42,13 @@ class Store:
         self.secret: str | None = SECRET
         self.lookups = 0
         self.delay = 0.0
+        self.away = False
 
     def resolve(self, key_id: str) -> ResolvedKey | None:
         self.lookups += 1
         time.sleep(self.delay)
+        if self.away:
+            raise Unavailable("the database cannot be reached (connection refused)")
         if key_id != KEY_ID or self.secret is None:
             return None
         return ResolvedKey(self.secret, CALLER, None)
@@ -113,3 +117,25 @@ def test_a_signing_secret_derives_each_scope_once_and_never_shows_the_secret() -
     for day in range(SigningSecret.SCOPES + 4):
         secret.signing_key(f"202612{day:02d}", "", "s3")
     assert len(secret._derived) <= SigningSecret.SCOPES
+
+
+def test_a_known_key_goes_on_working_while_the_store_cannot_be_reached() -> None:
+    """A gateway keeps serving the callers it knows through a database outage; one it
+    does not know is told the store is away, and a revocation holds once it is back."""
+    store = Store()
+    checker = authenticator(store, cache_seconds=0.2)
+    assert checker.verify_signature(signed(SECRET)) == CALLER
+    store.away = True
+    time.sleep(0.25)
+    lookups = store.lookups
+    for _ in range(5):
+        assert checker.verify_signature(signed(SECRET)) == CALLER
+    assert store.lookups == lookups + 1  # asked again once per cache period, not per call
+    other = Authenticator(store.resolve, lambda _key: None, services=("execute-api",))
+    with pytest.raises(Unavailable):
+        other.verify_signature(signed(SECRET))
+    store.away = False
+    store.secret = None
+    time.sleep(0.25)
+    with pytest.raises(SignatureRejected):
+        checker.verify_signature(signed(SECRET))

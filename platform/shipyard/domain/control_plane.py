@@ -61,10 +61,13 @@ class ControlPlane:
 
     @classmethod
     def build(
-        cls, settings: Settings, runners: Callable[[Settings], Runner], *, migrate: bool = True
+        cls, settings: Settings, runners: Callable[[Settings], Runner], *, migrate: bool = True,
+        store: Store | None = None,
     ) -> ControlPlane:
+        """``store``: the one to use instead of a new one on the settings' database (a
+        leading supervisor's, which fences its writes)."""
         prepare_home(settings.home)
-        store = Store(settings.effective_database_url)
+        store = store or Store(settings.effective_database_url)
         if migrate:
             store.migrate(lock_dir=settings.home)
         environments = EnvironmentCatalog.load(settings.environments_file or environments_file())

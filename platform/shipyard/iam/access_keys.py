@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.iam.directory import caller_for_service, caller_for_user
 from shipyard.iam.principals import Caller
 from shipyard.iam.vault import Vault
@@ -78,6 +78,23 @@ class AccessKeys:
     def __init__(self, store: Store, vault: Vault) -> None:
         self.store = store
         self.vault = vault
+
+    def check_server_key(self) -> None:
+        """Fail unless this node's server key opens the secrets already stored (a node
+        that joins others on one database needs theirs, copied into its home)."""
+        with self.store.reading() as session:
+            sealed = session.scalar(select(AccessKeyRow.secret).order_by(
+                AccessKeyRow.created_at).limit(1))
+        if sealed is None:
+            return
+        try:
+            self.vault.unseal(sealed)
+        except ShipyardError as exc:
+            raise InvalidInput(
+                "this node's server key does not open the secrets in the database: a node "
+                "that shares a database with others needs their key, copied to "
+                "<home>/secrets/server.key from a node that already runs"
+            ) from exc
 
     def create(
         self,

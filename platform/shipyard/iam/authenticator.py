@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from shipyard.errors import Forbidden, Unauthorized
+from shipyard.errors import Forbidden, Unauthorized, Unavailable
 from shipyard.iam.access_keys import ResolvedKey
 from shipyard.iam.authorization import is_sigv4_signed
 from shipyard.iam.browser_sessions import SessionGrant, token_digest
@@ -56,7 +56,13 @@ class _TimedCache:
     """Values looked up by key and kept for ``ttl`` seconds. Concurrent lookups of one
     stale key load it once: the others wait for that load rather than each asking the
     store (a busy gateway would otherwise send every call in flight to the store each
-    time a key ages out)."""
+    time a key ages out).
+
+    A stale value whose load fails because the store cannot be reached (``Unavailable``)
+    is kept for another ``ttl``, so that the gateway goes on serving the callers it knows
+    through a database outage. That lets nothing through that could have been refused:
+    while the store is away nothing can be revoked either, and a key unknown here is
+    still refused."""
 
     def __init__(self, ttl: float, max_size: int = 4096) -> None:
         self.ttl = ttl
@@ -82,7 +88,14 @@ class _TimedCache:
                 now = time.monotonic()
                 if hit is not None and now - hit[0] < self.ttl:
                     return hit[1]  # loaded while this one waited
-                value = load(key)
+                try:
+                    value = load(key)
+                except Unavailable as exc:
+                    if hit is None:
+                        raise
+                    log.warning("kept a credential known %.0f s ago: %s",
+                                now - hit[0], exc.message)
+                    value = hit[1]
                 with self._lock:
                     if len(self._entries) >= self.max_size:
                         self._entries.clear()

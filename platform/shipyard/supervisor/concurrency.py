@@ -1,11 +1,11 @@
 """How many calls each generation of each service had in flight, on average, over the last
 seconds: the load the autoscaler scales on.
 
-It is read from the query log's rows as the supervisor ingests them (from every gateway
-that spools calls), by Little's law: the time calls spent in flight within a window,
+It is read from the query log's rows as they are stored, whichever node ingested them
+(``query_log_follower``), by Little's law: the time calls spent in flight within a window,
 divided by the window's length, is the average number in flight. A call counts once it
-has ended and its gateway has flushed its spool (a second or two); a call still running
-does not count yet.
+has ended, its gateway has flushed its spool and its node ingested it (a second or two);
+a call still running does not count yet.
 """
 
 from __future__ import annotations

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from shipyard.contracts.run_paths import query_spool_dir
 from shipyard.iam.access_keys import AccessKeys
@@ -43,14 +41,11 @@ class Housekeeping:
     """How often instance keys are renewed: well inside their lifetime."""
     lines_set_aside: int = 0
     """Spool lines that could not be ingested (quarantined) since the supervisor started."""
-    observe: Callable[[list[dict[str, Any]]], None] | None = None
-    """Given the query log's rows as they are ingested (the autoscaler's load)."""
     _next_prune: float = 0.0
     _next_renewal: float = 0.0
 
     def run(self) -> None:
-        ingest_spool(self.store, query_spool_dir(self.settings.home), self._set_aside,
-                     self.observe)
+        ingest_spool(self.store, query_spool_dir(self.settings.home), self._set_aside)
         now = time.monotonic()
         if now >= self._next_renewal:
             self._next_renewal = now + self.renewal_interval

@@ -32,7 +32,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -52,7 +52,7 @@ from shipyard.domain.states import (
 )
 from shipyard.errors import ShipyardError
 from shipyard.settings import Settings
-from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.store import GenerationRow, InstanceRow, ServiceRow, Store
 from shipyard.supervisor.autoscaling import Autoscaler, ScalingPolicy
 from shipyard.supervisor.batch_scoring import BatchScoring, GatewayAccess
 from shipyard.supervisor.batch_timetable import BatchTimetable
@@ -63,6 +63,9 @@ from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
 from shipyard.supervisor.gatekeeper import Gatekeeper
 from shipyard.supervisor.housekeeping import Housekeeping
 from shipyard.supervisor.instances import InstanceLifecycle
+from shipyard.supervisor.leadership import FencedStore, Lease, node_name
+from shipyard.supervisor.node_duties import NodeDuties, other_nodes_alive
+from shipyard.supervisor.query_log_follower import QueryLogFollower
 from shipyard.supervisor.replica_counts import ReplicaCounts
 from shipyard.supervisor.rollout import (
     PromotionGate,
@@ -160,8 +163,9 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         self._housekeeping = Housekeeping(
             self.store, settings, prune_interval=self.timings.prune_interval,
             renewal_interval=self.timings.credentials_renewal_interval,
-            observe=self._autoscaler.meter.observe,
         )
+        # The calls every node stored, read back: the autoscaler's load.
+        self._calls = QueryLogFollower(self.store, self._autoscaler.meter.observe)
         self._removals = ArtifactRemovals(self.store, runner)
         self._routes = RoutesPublisher(routes_file(plane.settings.home))
         self._batch = BatchScoring(
@@ -176,7 +180,10 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
 
     # -- the loop -------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event,
+            stop_instances: Callable[[], bool] = lambda: True) -> None:
+        """Tick until ``stop``; then shut down, stopping the instances if
+        ``stop_instances()`` says so (no other node goes on leading)."""
         self.recover()
         while not stop.is_set():
             try:
@@ -184,7 +191,7 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
             except Exception:
                 log.exception("supervisor tick failed; trying again")
             self._pause(stop)
-        self.shutdown()
+        self.shutdown(stop_instances=stop_instances())
 
     def _pause(self, stop: threading.Event) -> None:
         """Until the next tick: ``tick`` seconds, cut short by a wake-up, or by a starting
@@ -232,6 +239,7 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         self._answer_demand()
         if time.monotonic() - self._memory.last_scaling >= self.timings.scale_interval:
             self._memory.last_scaling = time.monotonic()
+            self._calls.poll()
             self._autoscale()
         self._reconcile()
         self._publish_routes()
@@ -247,9 +255,11 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         self._timetable.run()
         self._batch.run()
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, stop_instances: bool = True) -> None:
         """Finish running builds and gates, pause the batch jobs (they resume at the next
-        start), then stop every instance; desired state stays stored."""
+        start), then stop every instance; desired state stays stored. With
+        ``stop_instances`` False (another node goes on leading), the instances keep running
+        for the next leader to adopt."""
         self._timetable.shutdown()
         self._batch.shutdown()
         self._builder.shutdown()
@@ -257,6 +267,12 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         if self._drift_references is not None:
             self._drift_references.shutdown()
         self._stops.shutdown(wait=True)
+        if stop_instances:
+            self._stop_every_instance()
+        if self._own_wakeups:
+            self.wakeups.close()
+
+    def _stop_every_instance(self) -> None:
         with self.store.reading() as session:
             rows = [(r.id, r.handle) for r in session.scalars(select(InstanceRow))]
         with ThreadPoolExecutor(8) as pool:
@@ -265,8 +281,6 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
                     pool.submit(self._stop_quietly, InstanceHandle.from_dict(handle))
         with self.store.writing() as session:
             session.execute(delete(InstanceRow))
-        if self._own_wakeups:
-            self.wakeups.close()
 
     # -- builds ---------------------------------------------------------------------
 
@@ -475,21 +489,26 @@ def _keep_first(row: InstanceRow) -> tuple[bool, bool, float]:
 
 
 def main() -> None:
-    """``python -m shipyard.supervisor``: run the loop until SIGTERM."""
+    """``python -m shipyard.supervisor``: stand by until this node leads (``leadership``),
+    then run the loop until SIGTERM, or until the lease is lost."""
     from shipyard.settings import RESOLVED_SETTINGS_VAR
-    from shipyard.supervisor.replacement_gate import ReplacementGate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(message)s")
     parser = argparse.ArgumentParser(prog="shipyard-supervisor")
     parser.add_argument("--stop-instances", action="store_true",
                         help="Stop every instance on record and exit (shipyard up's stop, "
-                             "when the supervisor itself is down).")
+                             "when the supervisor itself is down), unless another node "
+                             "goes on leading.")
     args = parser.parse_args()
     settings = Settings.from_json(os.environ[RESOLVED_SETTINGS_VAR])
-    plane = ControlPlane.build(settings, RunnerSet, migrate=False)
+    name = node_name(settings.home)
+    store = Store(settings.effective_database_url)
     if args.stop_instances:
-        Supervisor(plane, plane.runners).shutdown()
-        plane.close()
+        if other_nodes_alive(store, name) == []:
+            plane = ControlPlane.build(settings, RunnerSet, migrate=False)
+            Supervisor(plane, plane.runners).shutdown()
+            plane.close()
+        store.dispose()
         return
     stop = threading.Event()
     wakeups = WakeupChannel(supervisor_wakeups_file(settings.home))
@@ -500,15 +519,61 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop_soon)
     signal.signal(signal.SIGINT, stop_soon)
-    notified = DatabaseWakeups.start_for(plane.store.engine, wakeups.wake)
-    timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
-    drift_references = DriftReferences()
-    Supervisor(plane, plane.runners, timings=timings,
-               gates=[ReplacementGate(), drift_references],
-               drift_references=drift_references, wakeups=wakeups).run(stop)
+    notified = DatabaseWakeups.start_for(store.engine, wakeups.wake)
+    duties = NodeDuties(store, settings.home, name, settings.public_url)
+    lease = Lease(store, name)
+    while not stop.is_set():
+        # The lease first: a node that leads never copies a routing table published by
+        # an earlier leader, whose instances may be gone.
+        if lease.acquire_or_renew():
+            _lead(settings, lease, duties, stop, wakeups)
+            break
+        duties.run(leading=False)
+        wakeups.wait(STANDBY_POLL)
+    else:
+        duties.leave()
     if notified is not None:
         notified.stop()
     wakeups.close()
+    store.dispose()
+
+
+STANDBY_POLL = 0.5
+"""Seconds between a standby's rounds: its duties, and a try for the lease."""
+LOST_LEASE_EXIT = 3
+"""The exit status of a supervisor that lost its lease (its process tree starts it again,
+to stand by)."""
+
+
+def _lead(settings: Settings, lease: Lease, duties: NodeDuties, stop: threading.Event,
+          wakeups: WakeupChannel) -> None:
+    """Run the loop while this node holds the lease; stop there at once if it is lost
+    (a crash-only exit: the instances stay for the next leader to adopt)."""
+    from shipyard.supervisor.replacement_gate import ReplacementGate
+
+    def keep_the_lease() -> None:
+        renewed = time.monotonic()
+        while not stop.wait(1.0):
+            duties.run(leading=True)
+            if time.monotonic() - renewed < lease.duration / 3:
+                continue
+            renewed = time.monotonic()
+            if not lease.acquire_or_renew():
+                log.error("this node lost the supervisor's lease; standing down")
+                os._exit(LOST_LEASE_EXIT)
+
+    threading.Thread(target=keep_the_lease, name="lease", daemon=True).start()
+    plane = ControlPlane.build(settings, RunnerSet, migrate=False,
+                               store=FencedStore(settings.effective_database_url, lease))
+    timings = SupervisorTimings(start_timeout=float(settings.start_timeout))
+    drift_references = DriftReferences()
+    supervisor = Supervisor(plane, plane.runners, timings=timings,
+                            gates=[ReplacementGate(), drift_references],
+                            drift_references=drift_references, wakeups=wakeups)
+    supervisor.run(stop, stop_instances=lambda: other_nodes_alive(
+        duties.store, duties.name) == [])
+    duties.leave()
+    lease.release()
     plane.close()
 
 

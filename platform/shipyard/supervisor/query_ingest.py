@@ -76,12 +76,9 @@ class CorruptEntry(ValueError):
 
 def ingest_spool(
     store: Store, directory: Path, set_aside: Callable[[int], None] | None = None,
-    observe: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> int:
     """Insert the rows of every completed spool file in ``directory``; how many went in.
-    ``set_aside`` is told how many corrupt lines each file had (and were quarantined);
-    ``observe`` is given the rows of each file once they are stored (the autoscaler's
-    load), never twice."""
+    ``set_aside`` is told how many corrupt lines each file had (and were quarantined)."""
     if not directory.is_dir():
         return 0
     _salvage_stale_parts(directory)
@@ -94,11 +91,9 @@ def ingest_spool(
             path.rename(claimed)
         except FileNotFoundError:
             continue
-        inserted += _ingest_file(store, claimed, recovering=False, set_aside=set_aside,
-                                 observe=observe)
+        inserted += _ingest_file(store, claimed, recovering=False, set_aside=set_aside)
     for path in interrupted:
-        inserted += _ingest_file(store, path, recovering=True, set_aside=set_aside,
-                                 observe=observe)
+        inserted += _ingest_file(store, path, recovering=True, set_aside=set_aside)
     return inserted
 
 
@@ -153,7 +148,6 @@ _CHECKS = tuple(
 
 def _ingest_file(
     store: Store, path: Path, *, recovering: bool, set_aside: Callable[[int], None] | None,
-    observe: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> int:
     rows, scored, corrupt = _read(path)
     try:
@@ -173,8 +167,6 @@ def _ingest_file(
         if set_aside is not None:
             set_aside(len(corrupt))
     path.unlink(missing_ok=True)
-    if observe is not None and rows:
-        observe(rows)
     return len(rows)
 
 

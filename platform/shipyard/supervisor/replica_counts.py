@@ -23,6 +23,7 @@ from shipyard.contracts.run_paths import demand_dir
 from shipyard.domain.generation_refs import main_generation, mapping_of, tag_of
 from shipyard.domain.replicas import bounds_of, replica_count, replicas_to_run
 from shipyard.store import GenerationRow, ServiceRow
+from shipyard.supervisor.node_duties import asked_replicas
 from shipyard.supervisor.rollout import shares
 
 if TYPE_CHECKING:
@@ -44,18 +45,21 @@ class ReplicaCounts:
 
     def _answer_demand(self) -> None:
         """Give a replica to each service scaled to zero that a gateway holds a call for
-        (``gateway.activation``): the ask is a file named after the service."""
+        (``gateway.activation``): this node's gateway asks with a file named after the
+        service, the other nodes' through the store (``node_duties``)."""
         folder = demand_dir(self.plane.settings.home)
         try:
             asks = [path for path in folder.iterdir() if path.is_file()]
         except OSError:
-            return
-        if not asks:
+            asks = []
+        asked = {path.name for path in asks} | set(asked_replicas(self.store))
+        for path in asks:
+            path.unlink(missing_ok=True)
+        if not asked:
             return
         with self.store.writing() as session:
-            for path in asks:
-                path.unlink(missing_ok=True)
-                service = session.get(ServiceRow, path.name)
+            for service_id in sorted(asked):
+                service = session.get(ServiceRow, service_id)
                 if service is None or not service.deployed or not service.live_generation_id:
                     continue
                 generation = session.get(GenerationRow, service.live_generation_id)

@@ -1,14 +1,16 @@
 """The routing table, as the supervisor sees it: what the gateway may forward to; and its
-publication, numbered (``RoutesPublisher``)."""
+publication, numbered (``RoutesPublisher``): to this node's gateway's file, and in the
+store for the gateways of the other nodes (``supervisor.node_duties``)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from shipyard.contracts.routing_table import (
@@ -18,9 +20,10 @@ from shipyard.contracts.routing_table import (
     Upstream,
     write_routing_table,
 )
+from shipyard.contracts.supervisor_wakeups import NOTIFY_CHANNEL
 from shipyard.domain.generation_refs import generation_numbers, tag_in, tag_of, tagged_mapping
 from shipyard.stats.monitoring_settings import PredictionWarnings, monitoring_of
-from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.store import GenerationRow, InstanceRow, PublishedRoutesRow, ServiceRow
 from shipyard_runners import State
 
 __all__ = ["RoutesPublisher", "routing_table"]
@@ -121,14 +124,26 @@ class RoutesPublisher:
                             .values(routes_serial=serial)
                             .execution_options(synchronize_session=False))
         published = dataclasses.replace(table, serial=serial)
+        body = json.dumps(published.to_dict(), separators=(",", ":"))
+        row = session.get(PublishedRoutesRow, 1)
+        if row is None:
+            session.add(PublishedRoutesRow(id=1, serial=serial, body=body))
+        else:
+            row.serial = serial
+            row.body = body
+        if session.get_bind().dialect.name == "postgresql":
+            # Delivered at the commit: the standing-by nodes copy the table at once.
+            session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
         write_routing_table(self.path, published)
         self.last = published
 
     def _next_serial(self, session: Session) -> int:
         if self.last is not None:
             return self.last.serial + 1
-        # After a restart: past every serial already told, by the file or the services.
-        told = session.scalar(select(func.max(ServiceRow.routes_serial))) or 0
+        # After a restart or a takeover: past every serial already told, by the file, the
+        # store or the services.
+        told = max(session.scalar(select(func.max(ServiceRow.routes_serial))) or 0,
+                   session.scalar(select(PublishedRoutesRow.serial)) or 0)
         with contextlib.suppress(RoutingTableError):  # none yet, or unreadable
             told = max(told, RoutingTable.load(self.path).serial)
         return told + 1

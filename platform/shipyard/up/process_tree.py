@@ -111,6 +111,7 @@ class ProcessTree:
         try:
             store.migrate(lock_dir=home)
             access = AccessControl.build(self.settings, store)
+            access.access_keys.check_server_key()
             self.credentials_file = access.ensure_administrator(self.settings)
             container_host = container_gateway_host(self.settings, store)
         finally:
