@@ -48,6 +48,11 @@ class Settings:
     environments_file: Path | None = None
     templates_dir: Path | None = None
     runner: str = "local"
+    # The swarm runner (shipyard_runners.swarm): the registry its images are pushed to and
+    # every node pulls from (host:port, as image names give it), and the host ports its
+    # replicas publish (FIRST-LAST).
+    swarm_registry: str = ""
+    swarm_ports: str = "20000-29999"
     # The local runner runs service code in a bubblewrap sandbox; "none" runs it with
     # Shipyard's own rights (see shipyard_runners.sandbox).
     sandbox: str = "bubblewrap"

@@ -1,4 +1,5 @@
-"""Backends that build generations and run their instances: ``local`` and ``docker``.
+"""Backends that build generations and run their instances: ``local``, ``docker`` and
+``swarm``.
 
 Every runner implements ``Runner``; the values crossing it are plain frozen dataclasses.
 This module is the package's public surface, and it is lazy: the protocol's values load
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
     from shipyard_runners.containers import DockerRunner
     from shipyard_runners.local import CHECK_TIMEOUT, LocalRunner
     from shipyard_runners.sandbox import Sandbox
+    from shipyard_runners.swarm import SwarmRunner
     from shipyard_runners.venvs import INSTALL_TIMEOUT, EnvironmentStore
 
-RUNNERS = ("local", "docker")
+RUNNERS = ("local", "docker", "swarm")
 """The names of the runners this package has."""
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "Runner",
     "Sandbox",
     "State",
+    "SwarmRunner",
     "Usage",
     "run",
 ]
@@ -66,6 +69,7 @@ _LAZY = {
     "EnvironmentStore": "shipyard_runners.venvs",
     "INSTALL_TIMEOUT": "shipyard_runners.venvs",
     "Sandbox": "shipyard_runners.sandbox",
+    "SwarmRunner": "shipyard_runners.swarm",
     "run": "shipyard_runners.commands",
 }
 

@@ -27,9 +27,11 @@ from shipyard_runners import (
     Profile,
     Runner,
     State,
+    SwarmRunner,
 )
 from shipyard_sdk.errors import BuildFailed
 from tests.integration.docker_engine import BASE_IMAGE, require_docker, test_installation
+from tests.integration.swarm_engine import require_swarm, swarm_registry
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +61,12 @@ raise RuntimeError("this service does not import: the reason is here")
 """
 
 
-@pytest.fixture(scope="module", params=["local", "docker"])
+@pytest.fixture(scope="module", params=["local", "docker", "swarm"])
 def make_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 ) -> RunnerFactory:
     """Makes runners of one backend that share their state, as a restarted control plane's
-    new runner would."""
+    new runner would. The swarm runner's runs on the engine in swarm mode (made a
+    single-node swarm on loopback if it is in none) with a registry of the session's."""
     if request.param == "local":
         root = tmp_path_factory.mktemp("local-runner")
         return lambda: LocalRunner(root)
@@ -73,6 +76,14 @@ def make_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         installation = test_installation()
         request.addfinalizer(lambda: DockerRunner(root, installation=installation).purge())
         return lambda: DockerRunner(root, installation=installation)
+    if request.param == "swarm":
+        require_swarm(request.config)
+        registry = swarm_registry(request.config)
+        root = tmp_path_factory.mktemp("swarm-runner")
+        installation = test_installation()
+        request.addfinalizer(
+            lambda: SwarmRunner(root, installation=installation, registry=registry).purge())
+        return lambda: SwarmRunner(root, installation=installation, registry=registry)
     raise AssertionError(request.param)
 
 

@@ -20,15 +20,22 @@ __all__ = ["up"]
 @click.option("--port", type=int, help="Port to listen on; 0 picks a free one (default 8080).")
 @click.option("--home", type=click.Path(path_type=Path), help="Data directory (~/.shipyard).")
 @click.option("--config", type=click.Path(path_type=Path), help="A YAML settings file.")
-@click.option("--runner", help="What builds and runs services: local (default) or docker.")
+@click.option("--database-url",
+              help="The store: a postgresql+psycopg:// URL that several nodes may share "
+                   "(default SQLite in the home).")
+@click.option("--runner",
+              help="What builds and runs services: local (default), docker or swarm.")
+@click.option("--swarm-registry",
+              help="The swarm runner's registry, host:port, that every node pulls from.")
 def up(host: str | None, port: int | None, home: Path | None, config: Path | None,
-       runner: str | None) -> None:
+       database_url: str | None, runner: str | None, swarm_registry: str | None) -> None:
     """Start Shipyard and keep it running until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from shipyard.up.process_tree import ProcessTree  # the server stack, only when serving
 
-    flags = {"host": host, "port": port, "home": home, "config": config, "runner": runner}
+    flags = {"host": host, "port": port, "home": home, "config": config,
+             "database_url": database_url, "runner": runner, "swarm_registry": swarm_registry}
     settings = Settings.resolve(flags, os.environ)
     chosen = make_runner(settings)  # an unknown runner fails here, before anything starts
     tree = ProcessTree(settings)

@@ -10,10 +10,26 @@ from sqlalchemy.engine import make_url
 from shipyard.domain.environments import Environment
 from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
-from shipyard_runners import RUNNERS, DockerRunner, LocalRunner, Profile, Runner, Sandbox
+from shipyard_runners import (
+    RUNNERS,
+    DockerRunner,
+    LocalRunner,
+    Profile,
+    Runner,
+    Sandbox,
+    SwarmRunner,
+)
 from shipyard_runners.containers import installation_id
 
-__all__ = ["RUNNERS", "SANDBOXES", "docker_runner", "make_runner", "profile_of", "runner_named"]
+__all__ = [
+    "RUNNERS",
+    "SANDBOXES",
+    "docker_runner",
+    "make_runner",
+    "profile_of",
+    "runner_named",
+    "swarm_runner",
+]
 
 SANDBOXES = ("bubblewrap", "none")
 
@@ -28,12 +44,27 @@ def runner_named(name: str, settings: Settings) -> Runner:
         return LocalRunner(settings.home / "local", sandbox=_sandbox(settings))
     if name == "docker":
         return docker_runner(settings)
+    if name == "swarm":
+        return swarm_runner(settings)
     raise InvalidInput(f"unknown runner {name!r}; known: {', '.join(RUNNERS)}")
 
 
 def docker_runner(settings: Settings) -> DockerRunner:
     """The installation's docker runner: its folder in the home, its installation id."""
     return DockerRunner(settings.home / "docker", installation=installation_id(settings.home))
+
+
+def swarm_runner(settings: Settings) -> SwarmRunner:
+    """The installation's swarm runner: its folder in the home, its installation id, the
+    registry and host ports the settings name."""
+    if not settings.swarm_registry:
+        raise InvalidInput(
+            "the swarm runner needs a registry every node of the swarm pulls from: set "
+            "swarm_registry (--swarm-registry, SHIPYARD_SWARM_REGISTRY or the config file) "
+            "to its host:port, such as 127.0.0.1:5000"
+        )
+    return SwarmRunner(settings.home / "swarm", installation=installation_id(settings.home),
+                       registry=settings.swarm_registry, ports=settings.swarm_ports)
 
 
 def _sandbox(settings: Settings) -> Sandbox | Literal["none"]:

@@ -90,7 +90,7 @@ class ImageBuilds:
                                                spec.profile.memory_bytes)
 
         name = f"{generation}-{uuid.uuid4().hex[:8]}"
-        reference = f"{self._repository('generations')}:{service_tag}.{name}"
+        reference = f"{self.repository('generations')}:{service_tag}.{name}"
         labels = label.installation_labels(self.installation, "generation", **{
             label.SERVICE: spec.service_id, label.GENERATION: generation,
             label.ENV_KEY: key, label.ARTIFACT: f"{spec.service_id}-{name}",
@@ -109,7 +109,9 @@ class ImageBuilds:
         return BuiltImage(reference=reference, env_key=key,
                           artifact_key=f"{spec.service_id}-{name}")
 
-    def _repository(self, kind: str) -> str:
+    def repository(self, kind: str) -> str:
+        """The repository of this installation's images of ``kind`` (``generations``,
+        ``environments``)."""
         return f"shipyard/{self.installation}-{kind}"
 
     def _base_image_id(self, client: docker.DockerClient, base: str, profile: str) -> str:
@@ -130,7 +132,7 @@ class ImageBuilds:
         packages: tuple[str, ...], log: LogSink, memory_bytes: int,
     ) -> str:
         """The reference of the environment image ``key``, built if it is not there."""
-        reference = f"{self._repository('environments')}:{key}"
+        reference = f"{self.repository('environments')}:{key}"
         with self._lock:
             lock = self._environment_locks.setdefault(key, threading.Lock())
         with lock:
@@ -163,7 +165,7 @@ class ImageBuilds:
     def remove_environment_if_unused(self, client: docker.DockerClient, key: str) -> None:
         """Remove environment image ``key`` unless a generation image of this installation
         is built on it (a build that may be about to use it is the caller's to rule out)."""
-        reference = f"{self._repository('environments')}:{_tag('environment', key)}"
+        reference = f"{self.repository('environments')}:{_tag('environment', key)}"
         used_by = label.installation_filter(
             self.installation, {label.KIND: "generation", label.ENV_KEY: key}
         )

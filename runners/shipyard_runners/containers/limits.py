@@ -30,6 +30,12 @@ class ContainerLimits:
     capped_from: float | None = None
     """The profile's cpu when the engine had fewer cores."""
 
+    def capped_note(self, profile: Profile, where: str) -> str:
+        """What an instance's status says when ``where`` had fewer cores than its profile
+        asks for."""
+        return (f"profile {profile.name!r} asks for {self.capped_from:g} cpus; "
+                f"{where} has {self.nano_cpus / NANO:g}, so it gets {self.nano_cpus / NANO:g}")
+
     def run_options(self) -> dict[str, Any]:
         """The keyword arguments of ``containers.create`` for these limits."""
         options: dict[str, Any] = {}

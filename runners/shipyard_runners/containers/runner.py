@@ -36,12 +36,10 @@ It never restarts a container: the supervisor calls ``stop`` (which removes it) 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import logging
 import math
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -57,9 +55,9 @@ from shipyard_runners.containers.dockerfiles import (
     APP_DIR,
     APP_PORT,
     SERVICE_USER,
-    VENV,
 )
 from shipyard_runners.containers.engine import engine_at, engine_errors
+from shipyard_runners.containers.health_probes import HealthProbes
 from shipyard_runners.containers.host_address import bridge_gateway, url_for_containers
 from shipyard_runners.containers.housekeeping import (
     discard_dangling_images,
@@ -67,7 +65,12 @@ from shipyard_runners.containers.housekeeping import (
 )
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE, ImageBuilds
 from shipyard_runners.containers.import_checks import CHECK_COMMAND, run_import_check
-from shipyard_runners.containers.limits import NANO, limits_for
+from shipyard_runners.containers.instance_commands import (
+    gunicorn_command,
+    instance_environment,
+    worker_count,
+)
+from shipyard_runners.containers.limits import limits_for
 from shipyard_runners.containers.memory_kills import killed_for_memory, note_memory_kill
 from shipyard_runners.containers.published_ports import wait_until_refused
 from shipyard_runners.containers.records import InstanceRecords
@@ -77,7 +80,7 @@ from shipyard_runners.containers.secret_folders import (
     SECRETS_DIR,
     SecretFolders,
 )
-from shipyard_runners.containers.usage import ContainerMeter, memory_in_use
+from shipyard_runners.containers.usage import ContainerMeter
 from shipyard_runners.gpus import engine_gpus, gpu_plan
 from shipyard_runners.protocol import (
     NO_SECRETS,
@@ -91,17 +94,12 @@ from shipyard_runners.protocol import (
     Usage,
 )
 from shipyard_sdk.errors import BuildFailed, RunnerError, ShipyardError
-from shipyard_sdk.runtime.health import HEALTH_PATH
 from shipyard_sdk.runtime.secret_files import SECRETS_DIR_VAR
 
 __all__ = ["DockerRunner"]
 
 logger = logging.getLogger(__name__)
 
-WSGI_APP = "shipyard_sdk.runtime.wsgi:application"
-GUNICORN_CONFIG = "python:shipyard_sdk.runtime.gunicorn_conf"
-INSTANCE_THREADS = 4
-INSTANCE_KEEP_ALIVE = 75
 _INSTANCE_ID = re.compile(r"^[0-9a-f]{32}$")
 SHIPYARD_URL_VAR = "SHIPYARD_URL"  # where the SDK inside an instance finds the gateway
 ENGINE = "the Docker engine"
@@ -139,8 +137,7 @@ class DockerRunner:
         self.check_timeout = check_timeout
         self.images = ImageBuilds(self.installation, ca_bundle or DEFAULT_CA_BUNDLE)
         self.secret_folders = SecretFolders(secrets_root, self.installation)
-        self._lock = threading.Lock()
-        self._answered: set[str] = set()
+        self._probes = HealthProbes(health_timeout)
         self._meter = ContainerMeter()
         self.records = InstanceRecords(self.root / "instances")
 
@@ -334,9 +331,7 @@ class DockerRunner:
         limits = limits_for(profile, int(info.get("NCPU") or 0), gpus=gpus.gpus)
         notes: list[str] = []
         if limits.capped_from is not None:
-            notes.append(f"profile {profile.name!r} asks for {limits.capped_from:g} cpus; "
-                         f"this engine has {limits.nano_cpus / NANO:g}, so it gets "
-                         f"{limits.nano_cpus / NANO:g}")
+            notes.append(limits.capped_note(profile, "this engine"))
         if gpus.on_cpu:
             notes.append(gpus.note)
         reachable = dict(env)
@@ -344,27 +339,9 @@ class DockerRunner:
             reachable[SHIPYARD_URL_VAR], note = url_for_containers(client, env[SHIPYARD_URL_VAR])
             if note:
                 notes.append(note)
-        workers = max(1, int(min(profile.cpu, limits.nano_cpus / NANO or profile.cpu)))
-        command = command or [
-            f"{VENV}/bin/python", "-m", "gunicorn",
-            "--config", GUNICORN_CONFIG,
-            "--bind", f"0.0.0.0:{APP_PORT}",
-            "--workers", str(workers),
-            "--worker-class", "gthread",
-            "--threads", str(INSTANCE_THREADS),
-            "--keep-alive", str(INSTANCE_KEEP_ALIVE),
-            "--timeout", str(round(self.request_timeout)),
-            "--graceful-timeout", str(round(self.graceful_timeout)),
-            WSGI_APP,
-        ]
-        environment = {
-            **reachable,
-            "SHIPYARD_GENERATION": image_labels.get(label.GENERATION, ""),
-            "PYTHONUNBUFFERED": "1",
-        }
-        if kind == "instance":  # the import check is told no more than the local runner's
-            environment["SHIPYARD_SERVICE_ID"] = image_labels.get(label.SERVICE, "")
-            environment["SHIPYARD_INSTANCE_ID"] = instance_id
+        command = command or gunicorn_command(
+            worker_count(profile, limits), self.request_timeout, self.graceful_timeout)
+        environment = instance_environment(reachable, image_labels, instance_id, kind=kind)
         owner = owner or instance_id
         if secrets:
             self._check_engine_takes_secrets(error)
@@ -405,24 +382,7 @@ class DockerRunner:
             state = None
         if state is not None:
             return state
-        connection = http.client.HTTPConnection(
-            handle.host, handle.port, timeout=self.health_timeout
-        )
-        try:
-            connection.request("GET", HEALTH_PATH)
-            response = connection.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            # The engine's proxy accepts before gunicorn listens: starting, unless it
-            # answered before.
-            return State.UNHEALTHY if handle.instance_id in self._answered else State.STARTING
-        finally:
-            connection.close()
-        if response.status != 200:
-            return State.UNHEALTHY
-        with self._lock:
-            self._answered.add(handle.instance_id)
-        return State.HEALTHY
+        return self._probes.state(handle)
 
     def _container_state(self, handle: InstanceHandle) -> State | None:
         """EXITED when the engine says the container is gone or was killed for memory;
@@ -444,8 +404,7 @@ class DockerRunner:
     def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
         self._check_runner(handle.runner)
         container = self._container(handle, running_only=False)
-        with self._lock:
-            self._answered.discard(handle.instance_id)
+        self._probes.forget(handle.instance_id)
         self._meter.forget(handle.instance_id)
         if container is None:
             self.secret_folders.remove(handle.instance_id)
@@ -494,18 +453,7 @@ class DockerRunner:
         container = self._container(handle)
         if container is None or container.status != "running":
             return Usage(cpu_percent=0.0, memory_bytes=0)
-        try:
-            stats = container.stats(stream=False, one_shot=True)
-        except docker.errors.NotFound:
-            return Usage(cpu_percent=0.0, memory_bytes=0)
-        except (docker.errors.APIError, OSError) as exc:
-            raise RunnerError(f"cannot read the usage of {handle.instance_id}: {exc}") from exc
-        return Usage(
-            cpu_percent=self._meter.cpu_percent(
-                handle.instance_id, stats, container.attrs["State"]["StartedAt"]
-            ),
-            memory_bytes=memory_in_use(stats), gpu_memory_bytes=self._meter.gpu_memory(container),
-        )
+        return self._meter.usage(handle.instance_id, container)
 
     # -- housekeeping ---------------------------------------------------------------------
 

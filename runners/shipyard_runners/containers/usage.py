@@ -17,8 +17,11 @@ from datetime import datetime
 from typing import Any
 
 import docker.errors
+from docker.models.containers import Container
 
 from shipyard_runners.gpu_memory import GpuMemoryMeter
+from shipyard_runners.protocol import Usage
+from shipyard_sdk.errors import RunnerError
 
 __all__ = ["ContainerMeter", "memory_in_use"]
 
@@ -72,6 +75,20 @@ class ContainerMeter:
             self._last[instance_id] = (now, used)
         elapsed = now - since
         return max(0.0, (used - used_before) / elapsed * 100.0) if elapsed > 0 else 0.0
+
+    def usage(self, instance_id: str, container: Container) -> Usage:
+        """What the running ``container`` of instance ``instance_id`` uses now (zero once
+        it is gone)."""
+        try:
+            stats = container.stats(stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return Usage(cpu_percent=0.0, memory_bytes=0)
+        except (docker.errors.APIError, OSError) as exc:
+            raise RunnerError(f"cannot read the usage of {instance_id}: {exc}") from exc
+        return Usage(
+            cpu_percent=self.cpu_percent(instance_id, stats, container.attrs["State"]["StartedAt"]),
+            memory_bytes=memory_in_use(stats), gpu_memory_bytes=self.gpu_memory(container),
+        )
 
     def forget(self, instance_id: str) -> None:
         with self._lock:
