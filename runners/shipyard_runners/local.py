@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import http.client
 import json
 import logging
 import os
@@ -58,6 +57,7 @@ from shipyard_runners import processes
 from shipyard_runners.commands import spawn
 from shipyard_runners.gpu_memory import GpuMemoryMeter
 from shipyard_runners.gpus import GpuPlan, gpu_plan, gpus_on_this_machine
+from shipyard_runners.health_probes import HealthProbes
 from shipyard_runners.listeners import set_no_delay
 from shipyard_runners.protocol import (
     NO_SECRETS,
@@ -74,7 +74,6 @@ from shipyard_runners.sandbox import Sandbox, open_to_sandbox
 from shipyard_runners.service_code import ServiceCode, memory_limit
 from shipyard_runners.venvs import EnvironmentStore, Installer
 from shipyard_sdk.errors import BuildFailed, RunnerError
-from shipyard_sdk.runtime.health import HEALTH_PATH
 
 __all__ = ["CHECK_TIMEOUT", "LocalRunner"]
 
@@ -143,12 +142,11 @@ class LocalRunner(ServiceCode):
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout
         self.check_timeout = check_timeout
-        self.health_timeout = health_timeout
         self.find_gpus = find_gpus
         """Describes this machine's GPUs, "" for none (see ``gpus``)."""
         self._lock = threading.Lock()
         self._children: dict[str, _Child] = {}
-        self._answered: set[str] = set()
+        self._probes = HealthProbes(health_timeout)
         self._cpu = processes.CpuMeter()
         self._gpu_memory = GpuMemoryMeter()
         self._sandbox_choice = sandbox
@@ -380,24 +378,7 @@ class LocalRunner(ServiceCode):
     def health(self, handle: InstanceHandle) -> State:
         if not self._alive(handle):
             return State.EXITED
-        connection = http.client.HTTPConnection(
-            handle.host, handle.port, timeout=self.health_timeout
-        )
-        try:
-            connection.request("GET", HEALTH_PATH)
-            response = connection.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            # Not listening yet, or listening with no worker ready: starting, unless it
-            # answered before.
-            return State.UNHEALTHY if handle.instance_id in self._answered else State.STARTING
-        finally:
-            connection.close()
-        if response.status != 200:
-            return State.UNHEALTHY
-        with self._lock:
-            self._answered.add(handle.instance_id)
-        return State.HEALTHY
+        return self._probes.state(handle)
 
     def stop(self, handle: InstanceHandle, grace: float = 30.0) -> None:
         self._check_runner(handle.runner)
@@ -408,7 +389,7 @@ class LocalRunner(ServiceCode):
                 del self._children[handle.instance_id]
             else:
                 child = None  # a handle whose pid is not that instance's
-            self._answered.discard(handle.instance_id)
+            self._probes.forget(handle.instance_id)
         self._cpu.forget(handle.instance_id)
         if handle.pid is not None:
             processes.terminate(handle.pid, handle.instance_id, grace)

@@ -57,7 +57,6 @@ from shipyard_runners.containers.dockerfiles import (
     SERVICE_USER,
 )
 from shipyard_runners.containers.engine import engine_at, engine_errors
-from shipyard_runners.containers.health_probes import HealthProbes
 from shipyard_runners.containers.host_address import bridge_gateway, url_for_containers
 from shipyard_runners.containers.housekeeping import (
     discard_dangling_images,
@@ -82,6 +81,7 @@ from shipyard_runners.containers.secret_folders import (
 )
 from shipyard_runners.containers.usage import ContainerMeter
 from shipyard_runners.gpus import engine_gpus, gpu_plan
+from shipyard_runners.health_probes import HealthProbes
 from shipyard_runners.protocol import (
     NO_SECRETS,
     AppRoutes,
@@ -133,7 +133,6 @@ class DockerRunner:
         self.host = host
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout
-        self.health_timeout = health_timeout
         self.check_timeout = check_timeout
         self.images = ImageBuilds(self.installation, ca_bundle or DEFAULT_CA_BUNDLE)
         self.secret_folders = SecretFolders(secrets_root, self.installation)

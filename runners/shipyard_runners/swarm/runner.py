@@ -55,7 +55,6 @@ import docker.errors
 
 from shipyard_runners.containers import labels as label
 from shipyard_runners.containers.engine import engine_at, engine_errors
-from shipyard_runners.containers.health_probes import HealthProbes
 from shipyard_runners.containers.host_address import points_at_loopback
 from shipyard_runners.containers.image_builds import DEFAULT_CA_BUNDLE
 from shipyard_runners.containers.instance_commands import (
@@ -71,6 +70,7 @@ from shipyard_runners.containers.runner import CHECK_TIMEOUT, SHIPYARD_URL_VAR, 
 from shipyard_runners.containers.secret_folders import SECRETS_DIR
 from shipyard_runners.containers.usage import ContainerMeter
 from shipyard_runners.gpus import gpu_plan
+from shipyard_runners.health_probes import HealthProbes
 from shipyard_runners.protocol import (
     NO_SECRETS,
     AppRoutes,
