@@ -49,7 +49,7 @@ from flask.testing import FlaskClient
 from shipyard import Settings, create_app
 from shipyard_sdk import Client
 from tests.credentials import Credentials, SigningClient
-from tests.postgres import PostgresCluster, postgres_binaries
+from tests.postgres import PostgresCluster, running_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -100,14 +100,8 @@ def database(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """The test session's PostgreSQL cluster, started on first use."""
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    cluster = PostgresCluster.start(binaries)
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 def database_url_for(database: str, request: pytest.FixtureRequest) -> Iterator[str]:

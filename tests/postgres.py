@@ -21,7 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PostgresCluster", "postgres_binaries"]
+import pytest
+
+__all__ = ["PostgresCluster", "postgres_binaries", "running_cluster"]
 
 TEMPLATE = "shipyard_template"
 _BINARIES = Path("/usr/lib/postgresql")
@@ -31,6 +33,20 @@ def postgres_binaries() -> Path | None:
     """The folder of the newest PostgreSQL's ``initdb`` and ``pg_ctl`` installed, if any."""
     found = sorted(_BINARIES.glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
     return found[-1].parent if found else None
+
+
+@contextmanager
+def running_cluster(prefix: str = "shipyard-pg-") -> Iterator[PostgresCluster]:
+    """A cluster of the caller's own, removed after; skips the calling test where
+    PostgreSQL is not installed."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    cluster = PostgresCluster.start(binaries, prefix=prefix)
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 def _as_postgres(*argv: str | Path) -> list[str]:

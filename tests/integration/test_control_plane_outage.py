@@ -23,7 +23,7 @@ from tests.integration.test_control_plane_nodes import (
     two_nodes,
 )
 from tests.integration.test_deploy import put_file, wait_for
-from tests.postgres import PostgresCluster, postgres_binaries
+from tests.postgres import PostgresCluster, running_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +32,8 @@ OUTAGE_SECONDS = 10.0
 
 @pytest.fixture
 def cluster() -> Iterator[PostgresCluster]:
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    cluster = PostgresCluster.start(binaries, prefix="shipyard-pg-nodes-outage-")
-    try:
+    with running_cluster("shipyard-pg-nodes-outage-") as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 def test_gateways_serve_through_a_database_outage_and_everything_resumes(

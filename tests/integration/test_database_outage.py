@@ -18,7 +18,7 @@ from shipyard import Settings
 from shipyard.errors import Unavailable
 from shipyard.store import Store
 from tests.credentials import SigningClient
-from tests.postgres import PostgresCluster, postgres_binaries
+from tests.postgres import PostgresCluster, running_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +27,8 @@ OUTAGE_SECONDS = 4.0
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PostgresCluster]:
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    cluster = PostgresCluster.start(binaries, prefix="shipyard-pg-outage-")
-    try:
+    with running_cluster("shipyard-pg-outage-") as cluster:
         yield cluster
-    finally:
-        cluster.remove()
 
 
 @pytest.fixture
