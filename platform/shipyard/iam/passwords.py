@@ -8,6 +8,7 @@ there is one).
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import argon2
@@ -26,9 +27,14 @@ MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 
 _HASHER = argon2.PasswordHasher()
-# Checked against when the user does not exist, so that a sign-in takes as long for a
-# name that is unknown as for one that is known.
-_DECOY = _HASHER.hash("not a password anyone has")
+
+
+@functools.cache
+def _decoy() -> str:
+    """A hash checked against when the user does not exist, so that a sign-in takes as
+    long for a name that is unknown as for one that is known. Made on first use: hashing
+    costs about 0.1 s, which every process importing this module would pay at start."""
+    return _HASHER.hash("not a password anyone has")
 
 
 class Passwords:
@@ -62,7 +68,7 @@ class Passwords:
             ).first()
         user_id, stored = found if found is not None else (None, None)
         if user_id is None or stored is None:
-            _matches(_DECOY, password)
+            _matches(_decoy(), password)
             return None
         if not _matches(stored, password):
             return None
