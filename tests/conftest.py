@@ -2,30 +2,21 @@
 and a really running control plane.
 
 Tests run on the two databases Shipyard supports: the embedded SQLite (``[sqlite]``) and a
-real PostgreSQL (``[postgresql]``): one cluster per test session, started on first use
+real PostgreSQL (``[postgresql]``): one cluster per test process, started on first use
 (``tests.postgres``), and a fresh database per test (``database_url``) or per module
-(``module_database_url``), copied from one migrated once. Which tests run on both:
+(``module_database_url``), copied from one migrated once. Every test that asks for
+``database`` (itself, or through ``settings``, ``app``, ``client``, ``database_url``,
+``store_url`` or the ``shipyard`` fixture) runs on both; so do the end-to-end tests that
+start ``shipyard up`` themselves and pass it ``database_url``. Those that pass none run on
+SQLite: the docker runner's and the browser's (a single machine's installation, as the
+README starts it), and the documents'; the swarm runner's run on PostgreSQL, as several
+machines would share it. A test about SQLite itself (its files, its locks) is marked
+``sqlite_only(reason)``. Where PostgreSQL is not installed (Debian: ``apt-get install
+postgresql``), the ``[postgresql]`` variants skip, saying so.
 
-- every test that gets its store in process (``settings``, hence ``app`` and ``client``;
-  ``database_url``; a module's own ``store`` fixture built on it). That is where the
-  store's code runs: the API, the domain, IAM, stats, the query log, and the
-  supervisor's folds and ingest called in process;
-- the end-to-end tests (a real ``shipyard up``) that share one control plane per module
-  and ask for ``module_database_url`` (the query log, IAM through the gateway, the stats):
-  one more start each;
-- of the end-to-end tests with a control plane of their own (the ``shipyard``
-  fixture), those marked ``on_both_databases``: one per thing only the real
-  processes do to the store (build, serve and undeploy; a restart that rebuilds
-  nothing; the query log's ingest with bodies; drift folded from real calls; deleting
-  generations and a service; replicas counted by the supervisor). The others run on
-  SQLite only: all of them twice would add about 12 minutes (measured with
-  ``--durations``) and take the suite past its 30-minute budget. Tests that call
-  ``start_shipyard`` with a home of their own and pass no ``database_url`` (restarts of
-  their own, other runners, several homes) run on SQLite;
-- a test about SQLite itself (its files, its locks) is marked ``sqlite_only(reason)``.
-
-Where PostgreSQL is not installed (Debian: ``apt-get install postgresql``), the
-``[postgresql]`` variants skip, saying so.
+The suite runs on two pytest-xdist workers (``pyproject.toml``), a module at a time on one
+worker (its shared control plane starts once), the modules that drive the Docker engine
+all on the same one (``tests.integration.docker_engine.ON_THE_ENGINE``).
 """
 
 from __future__ import annotations
@@ -70,9 +61,14 @@ DATABASES = ("sqlite", "postgresql")
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): a test of SQLite itself, not run on PostgreSQL")
-    config.addinivalue_line(
-        "markers", "on_both_databases: an end-to-end test (the shipyard fixture) that "
-        "runs on PostgreSQL too")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each module's tests on one xdist worker unless it names a group of its own."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -84,9 +80,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if any("database" in marker.args[0] for marker in metafunc.definition.iter_markers(
             "parametrize") if marker.args and isinstance(marker.args[0], str)):
         return  # the test names its databases itself
-    marked = metafunc.definition.get_closest_marker
-    only_sqlite = marked("sqlite_only") is not None or (
-        "shipyard" in metafunc.fixturenames and marked("on_both_databases") is None)
+    only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
     metafunc.parametrize("database", DATABASES[:1] if only_sqlite else DATABASES,
                          indirect=True, scope="module")
 

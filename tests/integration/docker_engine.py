@@ -17,9 +17,14 @@ from shipyard.images import RECIPES, build_base_images, debian_mirror
 from shipyard_runners.containers.engine import Engine
 from shipyard_sdk.errors import ShipyardError
 
-__all__ = ["BASE_IMAGE", "require_docker", "test_installation"]
+__all__ = ["BASE_IMAGE", "ON_THE_ENGINE", "require_docker", "test_installation"]
 
 BASE_IMAGE = "shipyard/python:3.11-bookworm"
+
+ON_THE_ENGINE = pytest.mark.xdist_group("docker-engine")
+"""Marks a module that drives the Docker engine: such modules run on one pytest-xdist
+worker, one after the other. The swarm they share (``swarm_engine``) is left when that
+worker's session ends, and builds on one engine would only wait for each other."""
 
 
 @functools.cache

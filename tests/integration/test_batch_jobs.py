@@ -119,9 +119,11 @@ class QuietFiles(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def shipyard(tmp_path: Path, exports: tuple[Path, str]) -> Iterator[RunningShipyard]:
+def shipyard(tmp_path: Path, exports: tuple[Path, str], database_url: str
+             ) -> Iterator[RunningShipyard]:
     folder, url = exports
-    running = start_shipyard(tmp_path / "home", env={"SHIPYARD_BATCH_SOURCES": f"{folder} {url}"})
+    running = start_shipyard(tmp_path / "home", env={"SHIPYARD_BATCH_SOURCES": f"{folder} {url}"},
+                             database_url=database_url)
     yield running
     running.stop()
 

@@ -16,10 +16,12 @@ from tests.conftest import RunningShipyard, start_shipyard
 pytestmark = pytest.mark.slow
 
 
-def test_up_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    running = start_shipyard(tmp_path / "home")
+def test_up_prints_its_url_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, database: str, database_url: str
+) -> None:
+    running = start_shipyard(tmp_path / "home", database_url=database_url)
     assert running.http.get(running.url + "/healthz", timeout=5).json() == {"status": "ok"}
-    assert (tmp_path / "home" / "shipyard.db").exists()
+    assert (tmp_path / "home" / "shipyard.db").exists() == (database == "sqlite")
     port = urlsplit(running.url).port
     assert port and port != 8080
     running.process.send_signal(signal.SIGTERM)
@@ -28,17 +30,17 @@ def test_up_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         pass
 
 
-def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    running = start_shipyard(tmp_path / "home")
+def test_up_stops_cleanly_on_ctrl_c(tmp_path: Path, database_url: str) -> None:
+    running = start_shipyard(tmp_path / "home", database_url=database_url)
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(timeout=60) == 0
 
 
-def test_state_survives_a_restart(tmp_path: Path) -> None:
-    first = start_shipyard(tmp_path / "home")
+def test_state_survives_a_restart(tmp_path: Path, database_url: str) -> None:
+    first = start_shipyard(tmp_path / "home", database_url=database_url)
     first.http.post(first.url + "/api/v1/services", json={"name": "kept"}, timeout=10)
     first.stop()
-    second = start_shipyard(tmp_path / "home")
+    second = start_shipyard(tmp_path / "home", database_url=database_url)
     try:
         listed = second.http.get(second.url + "/api/v1/services", timeout=10).json()["services"]
         assert [s["name"] for s in listed] == ["kept"]

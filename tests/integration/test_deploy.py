@@ -93,7 +93,6 @@ def master_pid(address: str) -> int:
     return process.pid
 
 
-@pytest.mark.on_both_databases
 def test_deploy_serves_streams_its_log_and_undeploys(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
@@ -188,8 +187,11 @@ def test_a_generation_that_keeps_exiting_leaves_the_old_serving(
     assert [i["generation"] for i in service["instances"]] == ["v1"]
 
 
-def test_a_generation_that_never_answers_leaves_the_old_serving(tmp_path: Path) -> None:
-    shipyard = start_shipyard(tmp_path / "home", env={"SHIPYARD_START_TIMEOUT": "5"})
+def test_a_generation_that_never_answers_leaves_the_old_serving(
+    tmp_path: Path, database_url: str
+) -> None:
+    shipyard = start_shipyard(tmp_path / "home", env={"SHIPYARD_START_TIMEOUT": "5"},
+                              database_url=database_url)
     try:
         scaffold_and_push(shipyard, tmp_path)
         address = deploy(shipyard)
@@ -219,7 +221,6 @@ def test_a_killed_instance_comes_back(shipyard: RunningShipyard, tmp_path: Path)
     assert add(instance["address"]).json() == 7
 
 
-@pytest.mark.on_both_databases
 def test_a_restarted_control_plane_serves_again_without_rebuilding(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

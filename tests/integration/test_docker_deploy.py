@@ -17,10 +17,10 @@ from shipyard_runners import DockerRunner
 from shipyard_runners.containers import installation_id, labels
 from shipyard_sdk.errors import BuildFailed, RunnerError
 from tests.conftest import RunningShipyard, start_shipyard
-from tests.integration.docker_engine import require_docker
+from tests.integration.docker_engine import ON_THE_ENGINE, require_docker
 from tests.integration.test_deploy import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
 
 HELLO = """\
 import os

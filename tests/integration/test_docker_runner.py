@@ -23,9 +23,14 @@ from shipyard_runners.containers import labels
 from shipyard_runners.containers.host_address import interface_addresses
 from shipyard_runners.gpus import engine_gpus
 from shipyard_sdk.errors import BuildFailed, RunnerError
-from tests.integration.docker_engine import BASE_IMAGE, require_docker, test_installation
+from tests.integration.docker_engine import (
+    BASE_IMAGE,
+    ON_THE_ENGINE,
+    require_docker,
+    test_installation,
+)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
 
 SERVICE = """\
 import os

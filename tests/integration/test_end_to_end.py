@@ -19,10 +19,10 @@ from shipyard_runners.containers import installation_id
 from shipyard_sdk import Client
 from shipyard_sdk.errors import InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from tests.conftest import REPO, RunningShipyard, start_shipyard
-from tests.integration.docker_engine import require_docker
+from tests.integration.docker_engine import ON_THE_ENGINE, require_docker
 from tests.integration.test_deploy import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
 
 ON_EACH_RUNNER = pytest.mark.parametrize("shipyard", ["local", "docker"], indirect=True)
 

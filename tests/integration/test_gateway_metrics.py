@@ -283,8 +283,11 @@ def _user_credentials(settings: Settings, name: str) -> Credentials:
         store.dispose()
 
 
-def test_shipyard_up_passes_the_token_and_publishes_its_fleet(tmp_path: Path) -> None:
-    running = start_shipyard(tmp_path / "home", env={"SHIPYARD_METRICS_TOKEN": TOKEN})
+def test_shipyard_up_passes_the_token_and_publishes_its_fleet(
+    tmp_path: Path, database_url: str
+) -> None:
+    running = start_shipyard(tmp_path / "home", env={"SHIPYARD_METRICS_TOKEN": TOKEN},
+                             database_url=database_url)
     try:
         assert requests.get(f"{running.url}/metrics", timeout=WAIT).status_code == 401
         admin = Credentials.read(tmp_path / "home" / "credentials" / "admin.json")

@@ -142,7 +142,6 @@ def instances_only_of(shipyard: RunningShipyard, tag: str) -> bool:
     return {i["generation"] for i in status(shipyard)["instances"]} == {tag}
 
 
-@pytest.mark.on_both_databases
 def test_deleting_generations_and_the_service_removes_what_the_local_runner_holds(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

@@ -18,9 +18,9 @@ from shipyard_runners.gpus import engine_gpus, gpus_on_this_machine
 from shipyard_sdk import Client
 from shipyard_sdk.errors import RunnerError
 from tests.conftest import RunningShipyard, start_shipyard
-from tests.integration.docker_engine import BASE_IMAGE, require_docker
+from tests.integration.docker_engine import BASE_IMAGE, ON_THE_ENGINE, require_docker
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
 
 START_TIMEOUT = 6
 ENVIRONMENTS = f"""\

@@ -249,7 +249,6 @@ baseline: baseline.json
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.on_both_databases
 def test_a_custom_service_that_declares_a_model_is_monitored(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

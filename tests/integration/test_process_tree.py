@@ -46,9 +46,10 @@ def answers(up: RunningShipyard) -> bool:
 
 
 @pytest.mark.parametrize("name", ["gateway", "api", "supervisor"])
-def test_a_child_killed_is_started_again_and_up_keeps_running(tmp_path: Path, name: str
-                                                              ) -> None:
-    up = start_shipyard(tmp_path / "home")
+def test_a_child_killed_is_started_again_and_up_keeps_running(
+    tmp_path: Path, name: str, database_url: str
+) -> None:
+    up = start_shipyard(tmp_path / "home", database_url=database_url)
     try:
         victim = child_named(up, name)
         victim.kill()
@@ -72,8 +73,10 @@ def test_a_child_killed_is_started_again_and_up_keeps_running(tmp_path: Path, na
         assert up.stop() == 0
 
 
-def test_a_second_up_on_a_home_in_use_refuses_with_the_pid(tmp_path: Path) -> None:
-    up = start_shipyard(tmp_path / "home")
+def test_a_second_up_on_a_home_in_use_refuses_with_the_pid(
+    tmp_path: Path, database_url: str
+) -> None:
+    up = start_shipyard(tmp_path / "home", database_url=database_url)
     try:
         second = subprocess.run(
             [sys.executable, "-m", "shipyard", "up", "--port", "0", "--home",
@@ -87,15 +90,15 @@ def test_a_second_up_on_a_home_in_use_refuses_with_the_pid(tmp_path: Path) -> No
         up.stop()
 
 
-def test_children_die_with_up_and_the_home_is_free_again(tmp_path: Path) -> None:
-    up = start_shipyard(tmp_path / "home")
+def test_children_die_with_up_and_the_home_is_free_again(tmp_path: Path, database_url: str) -> None:
+    up = start_shipyard(tmp_path / "home", database_url=database_url)
     children = psutil.Process(up.process.pid).children()
     assert len(children) == 3
     os.kill(up.process.pid, signal.SIGKILL)
     up.process.wait(timeout=10)
     _, alive = psutil.wait_procs(children, timeout=60)
     assert alive == []
-    again = start_shipyard(tmp_path / "home")
+    again = start_shipyard(tmp_path / "home", database_url=database_url)
     try:
         assert answers(again)
     finally:
@@ -118,12 +121,12 @@ def hello():
 
 
 def test_a_build_cut_short_by_a_crash_is_built_again_and_its_follower_sees_it_end(
-    tmp_path: Path
+    tmp_path: Path, database_url: str
 ) -> None:
     """Kill the supervisor (and the API the CLI streams the log from) during a build:
     the build starts again, its log keeps the lines of both attempts once each, what the
     first attempt left is removed, and ``shipyard deploy`` follows it to the end."""
-    up = start_shipyard(tmp_path / "home")
+    up = start_shipyard(tmp_path / "home", database_url=database_url)
     try:
         assert up.cli("new", "custom", "slow", cwd=tmp_path).returncode == 0
         (tmp_path / "slow" / "app.py").write_text(SLOW_TO_IMPORT)
@@ -163,13 +166,13 @@ def test_a_build_cut_short_by_a_crash_is_built_again_and_its_follower_sees_it_en
 
 
 def test_stopping_up_while_its_supervisor_is_down_still_stops_the_instances(
-    tmp_path: Path
+    tmp_path: Path, database_url: str
 ) -> None:
     """The supervisor stops the instances when ``shipyard up`` stops; one that died and
     waits to be started again cannot, so a one-off supervisor does it instead."""
     from tests.integration.test_deploy import deploy, scaffold_and_push
 
-    up = start_shipyard(tmp_path / "home")
+    up = start_shipyard(tmp_path / "home", database_url=database_url)
     try:
         scaffold_and_push(up, tmp_path)
         deploy(up)

@@ -163,10 +163,10 @@ def test_only_collaborators_see_a_query_log(logged: RunningShipyard) -> None:
 
 
 def test_calls_spooled_while_the_supervisor_is_down_are_ingested_at_its_start(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     home = tmp_path / "home"
-    first = start_shipyard(home)
+    first = start_shipyard(home, database_url=database_url)
     try:
         with first.sdk() as client:
             service_id = client.services.create({"name": "later"})["id"]
@@ -179,7 +179,7 @@ def test_calls_spooled_while_the_supervisor_is_down_are_ingested_at_its_start(
                 at=time.time(), request_id=f"late-{number}", service_id=service_id,
                 generation="v1", method="GET", path="/", status=200, latency_ms=1.0,
             ))
-    again = start_shipyard(home)
+    again = start_shipyard(home, database_url=database_url)
     try:
         _wait_for_rows(again, "later", 3)
         assert len(_export(again, "later").text.splitlines()) == 3

@@ -148,7 +148,6 @@ def test_replicas_share_the_calls_and_a_killed_one_costs_only_its_calls_in_fligh
         wait_for(lambda a=address: port_closed(a), what=f"{address} to close")
 
 
-@pytest.mark.on_both_databases
 def test_the_status_waits_for_every_replica_of_a_new_generation(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
@@ -194,9 +193,10 @@ def replicas_of(shipyard: RunningShipyard, tag: str) -> dict[str, Any]:
 
 
 def test_the_autoscaler_follows_a_step_load_up_and_back_down_without_a_failed_call(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    shipyard = start_shipyard(tmp_path / "home", env=SHORT_WINDOWS)
+    shipyard = start_shipyard(tmp_path / "home", env=SHORT_WINDOWS,
+                              database_url=database_url)
     try:
         scaffold_and_push(shipyard, tmp_path)
         put_file(shipyard, "app.py", SLOW)
@@ -228,9 +228,10 @@ def test_the_autoscaler_follows_a_step_load_up_and_back_down_without_a_failed_ca
 
 
 def test_scaled_to_zero_when_idle_and_the_first_call_waits_for_a_replica(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    shipyard = start_shipyard(tmp_path / "home", env=SHORT_WINDOWS)
+    shipyard = start_shipyard(tmp_path / "home", env=SHORT_WINDOWS,
+                              database_url=database_url)
     try:
         scaffold_and_push(shipyard, tmp_path)
         put_file(shipyard, "app.py", SAYS_WHO)

@@ -30,10 +30,15 @@ from shipyard_runners import (
     SwarmRunner,
 )
 from shipyard_sdk.errors import BuildFailed
-from tests.integration.docker_engine import BASE_IMAGE, require_docker, test_installation
+from tests.integration.docker_engine import (
+    BASE_IMAGE,
+    ON_THE_ENGINE,
+    require_docker,
+    test_installation,
+)
 from tests.integration.swarm_engine import require_swarm, swarm_registry
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
 
 RunnerFactory = Callable[[], Runner]
 

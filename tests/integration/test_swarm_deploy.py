@@ -1,7 +1,8 @@
 """``shipyard up --runner swarm`` on a single-node swarm on loopback, end to end: the
 add-numbers example and the iris model service, three replicas each, every replica a Swarm
 service of its own reached at the port it publishes, answering through the gateway; and
-nothing of the installation left in the swarm once Shipyard stops."""
+nothing of the installation left in the swarm once Shipyard stops. Its store is
+PostgreSQL, as the control-plane nodes of several machines would share it."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ import requests
 from shipyard_runners import SwarmRunner
 from shipyard_runners.containers import installation_id, labels
 from tests.conftest import REPO, RunningShipyard, start_shipyard
+from tests.integration.docker_engine import ON_THE_ENGINE
 from tests.integration.swarm_engine import require_swarm, swarm_registry
 from tests.integration.test_deploy import wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE,
+              pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
 
 REPLICAS = 3
 # Swarm reserves each replica's profile: six replicas of the stock small profile (1 cpu,
@@ -54,12 +57,14 @@ def registry(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def shipyard(registry: str, tmp_path: Path) -> Iterator[tuple[RunningShipyard, SwarmRunner]]:
+def shipyard(registry: str, tmp_path: Path, database_url: str
+             ) -> Iterator[tuple[RunningShipyard, SwarmRunner]]:
     home = tmp_path / "home"
     environments = tmp_path / "environments.yaml"
     environments.write_text(ENVIRONMENTS)
     running = start_shipyard(home, "--runner", "swarm", "--swarm-registry", registry,
-                             env={"SHIPYARD_ENVIRONMENTS_FILE": str(environments)})
+                             env={"SHIPYARD_ENVIRONMENTS_FILE": str(environments)},
+                             database_url=database_url)
     runner = SwarmRunner(home / "swarm", installation=installation_id(home), registry=registry)
     try:
         yield running, runner

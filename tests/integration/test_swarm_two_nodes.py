@@ -17,7 +17,7 @@ import pytest
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Profile, State, SwarmRunner
 from shipyard_runners.containers.engine import Engine
 from shipyard_sdk.errors import RunnerError
-from tests.integration.docker_engine import BASE_IMAGE, test_installation
+from tests.integration.docker_engine import BASE_IMAGE, ON_THE_ENGINE, test_installation
 from tests.integration.second_engine import (
     SecondEngine,
     second_engine_problem,
@@ -25,7 +25,7 @@ from tests.integration.second_engine import (
 )
 from tests.integration.swarm_engine import require_swarm, swarm_registry
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
 
 PROFILE = Profile(name="small", cpu=0.25, memory_bytes=256 * 1024**2, base_image=BASE_IMAGE)
 REPLICAS = 4

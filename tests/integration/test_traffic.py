@@ -180,7 +180,6 @@ def test_mappings_split_calls_the_target_header_wins_and_the_query_log_has_every
     assert sum(row["request_id"].startswith("half-") for row in csv_rows) == 2000
 
 
-@pytest.mark.on_both_databases
 def test_the_query_log_keeps_bodies_and_association_ids_when_asked(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:
