@@ -128,6 +128,29 @@ def test_a_takeover_waits_for_the_leaders_open_transaction(url: str, store: Stor
         fenced.dispose()
 
 
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_the_leader_renews_while_its_own_transaction_is_open(url: str, store: Store) -> None:
+    """A leader's write transaction may last (a runner call inside it): its renewal does
+    not wait for it, or one long transaction would cost the leader its lease."""
+    lease = Lease(store, "node-a", duration=30)
+    assert lease.acquire_or_renew()
+    before = expiry(store)
+    fenced = FencedStore(url, lease)
+    try:
+        with fenced.writing() as session:
+            session.add(NodeRow(name="open", url="", started_at=0.0, seen_at=0.0))
+            session.flush()
+            assert lease.acquire_or_renew()
+            assert expiry(store) > before
+    finally:
+        fenced.dispose()
+
+
+def expiry(store: Store) -> float:
+    with store.reading() as session:
+        return session.get_one(LeaseRow, 1).expires_at
+
+
 def test_nodes_tell_they_are_alive_and_leave(tmp_path: Path, store: Store) -> None:
     first = NodeDuties(store, tmp_path / "a", "node-a")
     second = NodeDuties(store, tmp_path / "b", "node-b")

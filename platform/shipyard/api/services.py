@@ -50,7 +50,7 @@ def list_services() -> ResponseValue:
       - {name: environment, in: query, description: a profile's name, schema: {type: string}}
       - name: runner
         in: query
-        description: local, docker, or empty for the installation's own
+        description: local, docker, swarm, or empty for the installation's own
         schema: {type: string}
       - {name: project, in: query, description: a project's name or id, schema: {type: string}}
       - name: search

@@ -33,7 +33,7 @@ def services() -> None:
 @click.option("--enabled/--disabled", default=None, help="Only switched on (or off) ones.")
 @click.option("--deployed/--undeployed", default=None, help="Only deployed (or not) ones.")
 @click.option("--environment", "-e", help="A profile's name.")
-@click.option("--runner", help="local or docker.")
+@click.option("--runner", help="local, docker or swarm.")
 @click.option("--project", help="A project's name or id.")
 @click.option("--search", help="Words to find in the name or description.")
 @click.option("--service-health", metavar="STATUS[,STATUS]",

@@ -39,7 +39,7 @@ schemas:
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project]}
       project_id: {type: string, nullable: true, description: "the project it belongs to"}
-      runner: {type: string, enum: ["", local, docker], example: docker}
+      runner: {type: string, enum: ["", local, docker, swarm], example: docker}
       enabled: {type: boolean}
       deployed: {type: boolean}
       state: {type: string, example: running}
@@ -333,7 +333,7 @@ schemas:
       description: {type: string}
       access_level: {type: string, enum: [public, instance, project], default: project}
       project: {type: string, description: "the project's name or id (default: the caller's own)"}
-      runner: {type: string, enum: ["", local, docker], default: ""}
+      runner: {type: string, enum: ["", local, docker, swarm], default: ""}
       collect_prediction_data: {type: boolean, default: false}
       association_id_field: {type: string, maxLength: 255, default: ""}
       health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}
@@ -354,7 +354,7 @@ schemas:
       environment: {type: string}
       packages: {type: array, items: {type: string}}
       access_level: {type: string, enum: [public, instance, project]}
-      runner: {type: string, enum: ["", local, docker]}
+      runner: {type: string, enum: ["", local, docker, swarm]}
       collect_prediction_data: {type: boolean}
       association_id_field: {type: string, maxLength: 255}
       health_thresholds: {$ref: '#/components/schemas/HealthThresholdChanges'}

@@ -10,12 +10,14 @@ clock, so the nodes' clocks never matter). Each takeover adds one to the lease's
 No two leaders, even across a pause (a stopped process, a network that went away): every
 write transaction of the leader first reads the lease row (``Lease.fence``) and fails
 with ``LeaseLost`` unless it still names this holder and epoch. On PostgreSQL that read
-takes a share lock on the row, so a takeover (which updates the row) waits until the
-transaction ends, and no transaction of an old epoch commits after a new one began. A
-leader stopped inside a transaction would keep that lock: its connections end a
-transaction left idle for ``IDLE_IN_TRANSACTION`` seconds, so a takeover then goes
-ahead. On SQLite, whose writers take the database's one write lock, the read alone is
-enough.
+takes a key-share lock on the row, so a takeover (which locks the row ``FOR UPDATE``)
+waits until the transaction ends, and no transaction of an old epoch commits after a new
+one began; the leader's own renewal, a plain ``UPDATE`` of its expiry (a no-key-update
+lock), does not wait for them, or one long transaction (a runner call inside it) would
+cost the leader its lease. A leader stopped inside a transaction would keep its lock: its
+connections end a transaction left idle for ``IDLE_IN_TRANSACTION`` seconds, so a
+takeover then goes ahead. On SQLite, whose writers take the database's one write lock,
+the read alone is enough.
 
 What no database can fence is a runner's action (start, stop) made by a leader paused
 between its fence check and the runner call; the new leader adopts what it finds on
@@ -135,15 +137,14 @@ class Lease:
 
     def _claim(self, session: Session) -> int:
         now = database_now(session)
-        row = session.get(LeaseRow, _LEASE_ID, with_for_update=True)
         expires = now + self.duration
+        if self.epoch and self._renewed(session, expires):
+            return self.epoch
+        row = session.get(LeaseRow, _LEASE_ID, with_for_update=True)
         if row is None:
             session.add(LeaseRow(id=_LEASE_ID, holder=self.holder, epoch=1, expires_at=expires))
             session.flush()
             return 1
-        if row.holder == self.holder and row.epoch == self.epoch:
-            row.expires_at = expires
-            return row.epoch
         if row.holder == self.holder or row.expires_at <= now:
             if row.holder != self.holder:
                 log.info("the lease of %s expired %.1f s ago: taking it", row.holder,
@@ -153,6 +154,15 @@ class Lease:
             row.expires_at = expires
             return row.epoch
         return 0
+
+    def _renewed(self, session: Session, expires: float) -> bool:
+        """Push this holder's expiry on, if the row still names it in its epoch; by a
+        plain ``UPDATE``, which does not wait for this leader's own fenced transactions
+        (see the module's docstring)."""
+        renewed = session.execute(update(LeaseRow).where(
+            LeaseRow.id == _LEASE_ID, LeaseRow.holder == self.holder,
+            LeaseRow.epoch == self.epoch).values(expires_at=expires))
+        return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
     def held(self) -> bool:
         """Whether this holder leads, as far as it can tell without asking the database
@@ -178,7 +188,7 @@ class Lease:
         epoch (see the module's docstring)."""
         query = select(LeaseRow.holder, LeaseRow.epoch).where(LeaseRow.id == _LEASE_ID)
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(read=True)
+            query = query.with_for_update(read=True, key_share=True)
         found = session.execute(query).first()
         if not self.epoch or found is None or tuple(found) != (self.holder, self.epoch):
             raise LeaseLost(
