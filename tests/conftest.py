@@ -6,11 +6,16 @@ real PostgreSQL (``[postgresql]``): one cluster per test process, started on fir
 (``tests.postgres``), and a fresh database per test (``database_url``) or per module
 (``module_database_url``), copied from one migrated once. Every test that asks for
 ``database`` (itself, or through ``settings``, ``app``, ``client``, ``database_url``,
-``store_url`` or the ``shipyard`` fixture) runs on both; so do the end-to-end tests that
-start ``shipyard up`` themselves and pass it ``database_url``. Those that pass none run on
-SQLite: the docker runner's and the browser's (a single machine's installation, as the
-README starts it), and the documents'; the swarm runner's run on PostgreSQL, as several
-machines would share it. A test about SQLite itself (its files, its locks) is marked
+``store_url`` or the ``shipyard`` fixture) runs on both; so do the end-to-end tests
+that start ``shipyard up`` themselves and pass it ``database_url`` or
+``module_database_url``: all of them but the docker runner's own (``test_docker_deploy``,
+``test_gpu_profiles``: what they check is the engine's containers, images and devices,
+which the store does not touch; ``test_end_to_end`` runs the docker runner on both), the
+browser's (``test_console``: its pages read and write through the API, which runs on both
+in process and in ``test_docs_api``'s fuzzing) and the documents' (``test_docs``,
+``test_docs_flasgger``), which run on SQLite: all of them twice would take the suite past
+its 30 minutes. The swarm runner's runs on PostgreSQL, as the nodes of several machines
+would share it. A test about SQLite itself (its files, its locks) is marked
 ``sqlite_only(reason)``. Where PostgreSQL is not installed (Debian: ``apt-get install
 postgresql``), the ``[postgresql]`` variants skip, saying so.
 

@@ -39,8 +39,10 @@ EXAMPLES = 8
 
 
 @pytest.fixture(scope="module")
-def fuzzed_shipyard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShipyard]:
-    running = start_shipyard(tmp_path_factory.mktemp("fuzzed") / "home")
+def fuzzed_shipyard(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+                    ) -> Iterator[RunningShipyard]:
+    running = start_shipyard(tmp_path_factory.mktemp("fuzzed") / "home",
+                             database_url=module_database_url)
     yield running
     running.stop()
 

@@ -28,14 +28,15 @@ ON_EACH_RUNNER = pytest.mark.parametrize("shipyard", ["local", "docker"], indire
 
 
 @pytest.fixture
-def shipyard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningShipyard]:
+def shipyard(request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+             ) -> Iterator[RunningShipyard]:
     """``shipyard up`` on the local runner, or on the one a test is parametrized with; a
     docker one's images and containers are removed afterwards."""
     runner = getattr(request, "param", "local")
     home = tmp_path / "home"
     if runner == "docker":
         require_docker()
-    running = start_shipyard(home, "--runner", runner)
+    running = start_shipyard(home, "--runner", runner, database_url=database_url)
     try:
         yield running
     finally:
@@ -139,10 +140,11 @@ def test_a_service_calls_another_with_the_module_level_sdk(
 
 
 def test_bad_requests_get_the_right_status_and_the_gateway_keeps_serving(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     shipyard = start_shipyard(
-        tmp_path / "home", env={"SHIPYARD_GATEWAY_UPSTREAM_TIMEOUT": "2"}
+        tmp_path / "home", env={"SHIPYARD_GATEWAY_UPSTREAM_TIMEOUT": "2"},
+        database_url=database_url,
     )
     try:
         deploy_new(shipyard, tmp_path, "sleepy", SLEEPY)
