@@ -42,6 +42,11 @@ def lease_row(store: Store) -> tuple[str, int]:
         return row.holder, row.epoch
 
 
+def expiry(store: Store) -> float:
+    with store.reading() as session:
+        return session.get_one(LeaseRow, 1).expires_at
+
+
 def test_one_holder_leads_until_its_lease_expires(store: Store) -> None:
     first = Lease(store, "node-a", duration=0.6)
     second = Lease(store, "node-b", duration=0.6)
@@ -144,11 +149,6 @@ def test_the_leader_renews_while_its_own_transaction_is_open(url: str, store: St
             assert expiry(store) > before
     finally:
         fenced.dispose()
-
-
-def expiry(store: Store) -> float:
-    with store.reading() as session:
-        return session.get_one(LeaseRow, 1).expires_at
 
 
 def test_nodes_tell_they_are_alive_and_leave(tmp_path: Path, store: Store) -> None:

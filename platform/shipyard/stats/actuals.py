@@ -136,8 +136,8 @@ def _stored(session: Session, service_id: str, ids: list[str]) -> int:
     for start in range(0, len(ids), _IDS):
         some = ids[start:start + _IDS]
         some += [some[0]] * (_IDS - len(some))
-        stored += session.scalar(_stored_statement(), {"service_id": service_id,
-                                           **dict(zip(_ID_NAMES, some, strict=True))}) or 0
+        values = {"service_id": service_id, **dict(zip(_ID_NAMES, some, strict=True))}
+        stored += session.scalar(_stored_statement(), values) or 0
     return stored
 
 
