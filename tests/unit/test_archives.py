@@ -47,7 +47,7 @@ def tar_bytes(
     members: Iterable[tuple[tarfile.TarInfo | str, bytes]], *, compressed: bool = True
 ) -> bytes:
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz" if compressed else "w") as archive:
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
         for member, content in members:
             info = tar_member(member) if isinstance(member, str) else member
             if info.isreg():
@@ -55,7 +55,9 @@ def tar_bytes(
                 archive.addfile(info, io.BytesIO(content))
             else:
                 archive.addfile(info)
-    return buffer.getvalue()
+    # No timestamp in the gzip header: the same members give the same bytes in every
+    # process (each pytest-xdist worker collects these as parameters and must agree).
+    return gzip.compress(buffer.getvalue(), mtime=0) if compressed else buffer.getvalue()
 
 
 @pytest.mark.parametrize("writer", [write_zip, write_tar_gz])
@@ -250,6 +252,7 @@ def test_tar_dot_prefix_and_folders_are_accepted() -> None:
         tar_bytes([(tar_member("empty", tarfile.DIRTYPE), b"")]),
         zip_bytes([("__pycache__/x.pyc", b"\0"), (".DS_Store", b"")]),
     ],
+    ids=["empty zip", "empty tar.gz", "tar.gz of a folder", "zip of clutter"],
 )
 def test_an_archive_without_files_is_refused(data: bytes) -> None:
     with pytest.raises(InvalidArchive, match="contains no files"):
