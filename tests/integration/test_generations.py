@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 SERVICE = "add-numbers"
 # Its build checks that the app imports, so these builds last a few seconds: long
 # enough for a command to find them still building.
-SLOW_TO_IMPORT = "import time\ntime.sleep(8)\n"
+SLOW_TO_IMPORT = "import time\ntime.sleep(3)\n"
 BROKEN_AT_IMPORT = SLOW_TO_IMPORT + "raise RuntimeError('this generation is broken on purpose')\n"
 
 
