@@ -22,9 +22,10 @@ __all__ = ["BASE_IMAGE", "ON_THE_ENGINE", "require_docker", "test_installation"]
 BASE_IMAGE = "shipyard/python:3.11-bookworm"
 
 ON_THE_ENGINE = pytest.mark.xdist_group("docker-engine")
-"""Marks a module that drives the Docker engine: such modules run on one pytest-xdist
-worker, one after the other. The swarm they share (``swarm_engine``) is left when that
-worker's session ends, and builds on one engine would only wait for each other."""
+"""Marks a module that builds and runs the docker runner's images and containers: such
+modules run on one pytest-xdist worker, one after the other, so that two of them never
+build environment images side by side on a 2-core machine (the swarm runner's modules run
+on another worker: ``swarm_engine.IN_THE_SWARM``)."""
 
 
 @functools.cache

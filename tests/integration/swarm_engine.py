@@ -31,8 +31,11 @@ import requests
 from shipyard_runners.containers.engine import Engine
 from tests.integration.docker_engine import require_docker
 
-__all__ = ["REGISTRY_BINARY", "require_swarm", "swarm_registry"]
+__all__ = ["IN_THE_SWARM", "REGISTRY_BINARY", "require_swarm", "swarm_registry"]
 
+IN_THE_SWARM = pytest.mark.xdist_group("swarm")
+"""Marks a module that drives the engine's swarm: such modules run on one pytest-xdist
+worker, whose session made the swarm and leaves it at its end (``require_swarm``)."""
 REGISTRY_BINARY = "docker-registry"
 GATEWAY_BRIDGE = "docker_gwbridge"
 

@@ -32,13 +32,12 @@ from shipyard_runners import (
 from shipyard_sdk.errors import BuildFailed
 from tests.integration.docker_engine import (
     BASE_IMAGE,
-    ON_THE_ENGINE,
     require_docker,
     test_installation,
 )
-from tests.integration.swarm_engine import require_swarm, swarm_registry
+from tests.integration.swarm_engine import IN_THE_SWARM, require_swarm, swarm_registry
 
-pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
+pytestmark = [pytest.mark.slow, IN_THE_SWARM]
 
 RunnerFactory = Callable[[], Runner]
 

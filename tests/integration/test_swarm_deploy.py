@@ -19,11 +19,10 @@ import requests
 from shipyard_runners import SwarmRunner
 from shipyard_runners.containers import installation_id, labels
 from tests.conftest import REPO, RunningShipyard, start_shipyard
-from tests.integration.docker_engine import ON_THE_ENGINE
-from tests.integration.swarm_engine import require_swarm, swarm_registry
+from tests.integration.swarm_engine import IN_THE_SWARM, require_swarm, swarm_registry
 from tests.integration.test_deploy import wait_for
 
-pytestmark = [pytest.mark.slow, ON_THE_ENGINE,
+pytestmark = [pytest.mark.slow, IN_THE_SWARM,
               pytest.mark.parametrize("database", ["postgresql"], indirect=True)]
 
 REPLICAS = 3
@@ -115,30 +114,36 @@ def test_add_numbers_and_iris_run_three_replicas_each_on_the_swarm(
     shipyard: tuple[RunningShipyard, SwarmRunner], tmp_path: Path
 ) -> None:
     running, runner = shipyard
-    shutil.copytree(REPO / "examples" / "add-numbers", tmp_path / "add-numbers")
-    for args in (("push", "add-numbers"),
-                 ("services", "update", "add-numbers", "--min-replicas", str(REPLICAS),
-                  "--max-replicas", str(REPLICAS)),
-                 ("enable", "add-numbers"), ("deploy", "add-numbers")):
-        done = running.cli(*args, cwd=tmp_path)
-        assert done.returncode == 0, done.stdout + done.stderr
-    check_replicas(running, runner, "add-numbers")
-    running.wait_for_gateway_routes()
-    for num1 in range(12):
-        answer = running.http.post(invoke_url(running, "add-numbers", "/add-numbers"),
-                                   json={"num1": num1, "num2": 5}, timeout=10)
-        assert answer.status_code == 200, answer.text
-        assert answer.json() == num1 + 5
-        assert answer.headers["X-Shipyard-Generation"] == "v1"
-
     pytest.importorskip("sklearn")
-    done = subprocess.run(
+    # The iris example trains, uploads and deploys its model while add-numbers is pushed
+    # and deployed: the two builds share the supervisor's build pool, as two users' would.
+    iris = subprocess.Popen(
         [sys.executable, str(REPO / "examples" / "iris" / "train_and_deploy.py"),
          "--url", running.url],
-        capture_output=True, text=True, timeout=900, env=running.env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=running.env(),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    predictions = [line.rsplit("-> ", 1)[1] for line in done.stdout.splitlines()]
+    try:
+        shutil.copytree(REPO / "examples" / "add-numbers", tmp_path / "add-numbers")
+        for args in (("push", "add-numbers"),
+                     ("services", "update", "add-numbers", "--min-replicas", str(REPLICAS),
+                      "--max-replicas", str(REPLICAS)),
+                     ("enable", "add-numbers"), ("deploy", "add-numbers")):
+            done = running.cli(*args, cwd=tmp_path)
+            assert done.returncode == 0, done.stdout + done.stderr
+        check_replicas(running, runner, "add-numbers")
+        running.wait_for_gateway_routes()
+        for num1 in range(12):
+            answer = running.http.post(invoke_url(running, "add-numbers", "/add-numbers"),
+                                       json={"num1": num1, "num2": 5}, timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == num1 + 5
+            assert answer.headers["X-Shipyard-Generation"] == "v1"
+        stdout, stderr = iris.communicate(timeout=900)
+    finally:
+        iris.kill()
+        iris.wait()
+    assert iris.returncode == 0, stdout + stderr
+    predictions = [line.rsplit("-> ", 1)[1] for line in stdout.splitlines()]
     assert len(predictions) == 3
     assert predictions[0] == "setosa"
     more = running.cli("services", "update", "iris", "--min-replicas", str(REPLICAS),

@@ -19,10 +19,10 @@ import requests
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Profile, State, SwarmRunner
 from shipyard_runners.containers import labels
 from shipyard_sdk.errors import BuildFailed, RunnerError
-from tests.integration.docker_engine import BASE_IMAGE, ON_THE_ENGINE, test_installation
-from tests.integration.swarm_engine import require_swarm, swarm_registry
+from tests.integration.docker_engine import BASE_IMAGE, test_installation
+from tests.integration.swarm_engine import IN_THE_SWARM, require_swarm, swarm_registry
 
-pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
+pytestmark = [pytest.mark.slow, IN_THE_SWARM]
 
 PROFILE = Profile(name="small", cpu=0.5, memory_bytes=512 * 1024**2, base_image=BASE_IMAGE)
 SECRETS = """\

@@ -17,15 +17,15 @@ import pytest
 from shipyard_runners import Artifact, BuildSpec, InstanceHandle, Profile, State, SwarmRunner
 from shipyard_runners.containers.engine import Engine
 from shipyard_sdk.errors import RunnerError
-from tests.integration.docker_engine import BASE_IMAGE, ON_THE_ENGINE, test_installation
+from tests.integration.docker_engine import BASE_IMAGE, test_installation
 from tests.integration.second_engine import (
     SecondEngine,
     second_engine_problem,
     start_second_engine,
 )
-from tests.integration.swarm_engine import require_swarm, swarm_registry
+from tests.integration.swarm_engine import IN_THE_SWARM, require_swarm, swarm_registry
 
-pytestmark = [pytest.mark.slow, ON_THE_ENGINE]
+pytestmark = [pytest.mark.slow, IN_THE_SWARM]
 
 PROFILE = Profile(name="small", cpu=0.25, memory_bytes=256 * 1024**2, base_image=BASE_IMAGE)
 REPLICAS = 4
