@@ -8,20 +8,16 @@ real PostgreSQL (``[postgresql]``): one cluster per test process, started on fir
 ``database`` (itself, or through ``settings``, ``app``, ``client``, ``database_url``,
 ``store_url`` or the ``shipyard`` fixture) runs on both; so do the end-to-end tests
 that start ``shipyard up`` themselves and pass it ``database_url`` or
-``module_database_url``: all of them but the docker runner's own (``test_docker_deploy``,
-``test_gpu_profiles``: what they check is the engine's containers, images and devices,
-which the store does not touch; ``test_end_to_end`` runs the docker runner on both), the
-browser's (``test_console``: its pages read and write through the API, which runs on both
-in process and in ``test_docs_api``'s fuzzing) and the documents' (``test_docs``,
-``test_docs_flasgger``), which run on SQLite: all of them twice would take the suite past
-its 30 minutes. The swarm runner's runs on PostgreSQL, as the nodes of several machines
-would share it. A test about SQLite itself (its files, its locks) is marked
-``sqlite_only(reason)``. Where PostgreSQL is not installed (Debian: ``apt-get install
-postgresql``), the ``[postgresql]`` variants skip, saying so.
+``module_database_url``: every one of them but the swarm runner's, which runs on
+PostgreSQL alone, as the nodes of several machines would share it. A test about SQLite
+itself (its files, its locks) is marked ``sqlite_only(reason)``. Where PostgreSQL is not
+installed (Debian: ``apt-get install postgresql``), the ``[postgresql]`` variants skip,
+saying so.
 
-The suite runs on two pytest-xdist workers (``pyproject.toml``), a module at a time on one
-worker (its shared control plane starts once), the modules that drive the Docker engine
-all on the same one (``tests.integration.docker_engine.ON_THE_ENGINE``).
+The suite runs on pytest-xdist workers (``pyproject.toml``), a module at a time on one
+worker (its shared control plane starts once); the docker runner's modules all on one
+(``tests.integration.docker_engine.ON_THE_ENGINE``), and the swarm runner's all on one
+(``tests.integration.swarm_engine.IN_THE_SWARM``).
 """
 
 from __future__ import annotations

@@ -55,8 +55,10 @@ WATCH_LOG_GROWTH = """() => {
 
 
 @pytest.fixture(scope="module")
-def shipyard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShipyard]:
-    running = start_shipyard(tmp_path_factory.mktemp("console") / "home")
+def shipyard(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+             ) -> Iterator[RunningShipyard]:
+    running = start_shipyard(tmp_path_factory.mktemp("console") / "home",
+                             database_url=module_database_url)
     try:
         with running.sdk() as admin:
             admin.iam.set_password("admin", ADMIN_PASSWORD)

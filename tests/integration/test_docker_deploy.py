@@ -44,10 +44,11 @@ def hello():
 
 
 @pytest.fixture
-def shipyard(tmp_path: Path) -> Iterator[RunningShipyard]:
+def shipyard(tmp_path: Path, database_url: str) -> Iterator[RunningShipyard]:
     require_docker()
     home = tmp_path / "home"
-    running = start_shipyard(home, "--runner", "docker", env={"SHIPYARD_START_TIMEOUT": "8"})
+    running = start_shipyard(home, "--runner", "docker", env={"SHIPYARD_START_TIMEOUT": "8"},
+                             database_url=database_url)
     try:
         yield running
     finally:
@@ -110,11 +111,11 @@ def test_failed_builds_and_unhealthy_generations_leave_the_old_one_serving(
 
 
 def test_a_service_that_names_the_docker_runner_runs_in_a_container_on_a_local_installation(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     require_docker()
     home = tmp_path / "home"
-    shipyard = start_shipyard(home)
+    shipyard = start_shipyard(home, database_url=database_url)
     try:
         with shipyard.sdk() as sdk:
             sdk.services.create({"name": "hello", "runner": "docker"})

@@ -95,12 +95,13 @@ def _deploy(
 
 
 @pytest.fixture(scope="module")
-def documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Documented]:
+def documented(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+               ) -> Iterator[Documented]:
     """One control plane serving the template's add-numbers, a service with one broken
     docstring and an Allonia-style blueprint service (deployed here, so their instances
     predate each test's leak check)."""
     folder = tmp_path_factory.mktemp("docs")
-    shipyard = start_shipyard(folder / "home")
+    shipyard = start_shipyard(folder / "home", database_url=module_database_url)
     try:
         logs = {
             "add-numbers": _deploy(shipyard, folder, "add-numbers", None),

@@ -23,9 +23,10 @@ MOUNT = "/user-services/invoke/maths"
 
 
 @pytest.fixture(scope="module")
-def maths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningShipyard]:
+def maths(tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+          ) -> Iterator[RunningShipyard]:
     folder = tmp_path_factory.mktemp("flasgger")
-    shipyard = start_shipyard(folder / "home")
+    shipyard = start_shipyard(folder / "home", database_url=module_database_url)
     try:
         code = folder / "maths"
         shutil.copytree(SERVICE, code)

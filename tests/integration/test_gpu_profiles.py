@@ -55,7 +55,8 @@ def hello():
 
 
 @pytest.fixture(params=["local", "docker"])
-def shipyard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningShipyard]:
+def shipyard(request: pytest.FixtureRequest, tmp_path: Path, database_url: str
+             ) -> Iterator[RunningShipyard]:
     runner = request.param
     if runner == "docker":
         require_docker()
@@ -70,7 +71,7 @@ def shipyard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running
     running = start_shipyard(home, "--runner", runner, env={
         "SHIPYARD_ENVIRONMENTS_FILE": str(environments),
         "SHIPYARD_START_TIMEOUT": str(START_TIMEOUT),
-    })
+    }, database_url=database_url)
     try:
         yield running
     finally:
