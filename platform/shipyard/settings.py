@@ -56,6 +56,9 @@ class Settings:
     # The local runner runs service code in a bubblewrap sandbox; "none" runs it with
     # Shipyard's own rights (see shipyard_runners.sandbox).
     sandbox: str = "bubblewrap"
+    # Where the local runner keeps the bytecode its environments share; by default the
+    # user's cache folder, shared by every home (shipyard_runners.venvs.user_bytecode_store).
+    bytecode_store: Path | None = None
     api_workers: int = 2
     max_upload_bytes: int = 64 * 1024 * 1024
     start_timeout: int = 60

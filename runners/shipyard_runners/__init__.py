@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from shipyard_runners.local import CHECK_TIMEOUT, LocalRunner
     from shipyard_runners.sandbox import Sandbox
     from shipyard_runners.swarm import SwarmRunner
-    from shipyard_runners.venvs import INSTALL_TIMEOUT, EnvironmentStore
+    from shipyard_runners.venvs import INSTALL_TIMEOUT, EnvironmentStore, user_bytecode_store
 
 RUNNERS = ("local", "docker", "swarm")
 """The names of the runners this package has."""
@@ -60,6 +60,7 @@ __all__ = [
     "SwarmRunner",
     "Usage",
     "run",
+    "user_bytecode_store",
 ]
 
 _LAZY = {
@@ -71,6 +72,7 @@ _LAZY = {
     "Sandbox": "shipyard_runners.sandbox",
     "SwarmRunner": "shipyard_runners.swarm",
     "run": "shipyard_runners.commands",
+    "user_bytecode_store": "shipyard_runners.venvs",
 }
 
 

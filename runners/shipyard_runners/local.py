@@ -135,9 +135,10 @@ class LocalRunner(ServiceCode):
         health_timeout: float = 2.0,
         find_gpus: Callable[[], str] = gpus_on_this_machine,
         sandbox: Sandbox | Literal["auto", "none"] = "auto",
+        bytecode_store: Path | None = None,
     ) -> None:
         self.root = Path(root).absolute()
-        self.envs = EnvironmentStore(self.root / "envs", installer)
+        self.envs = EnvironmentStore(self.root / "envs", installer, bytecode_store)
         self.host = host
         self.request_timeout = request_timeout
         self.graceful_timeout = graceful_timeout

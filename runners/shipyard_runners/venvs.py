@@ -18,8 +18,9 @@ is installed besides the service's packages; the ``shipyard_sdk`` package is cop
 from this installation, none of the control plane's dependencies.
 
 Instances never write bytecode, so every module gets its pyc at build time, and most come
-from the bytecode store that all environments share (``<root>/.bytecode`` unless given):
-the installers compile nothing, and ``shipyard_runners.bytecode``, run by the new
+from the bytecode store that environments share (``<root>/.bytecode`` unless given; the
+control plane gives ``user_bytecode_store``, shared by every home of the user): the
+installers compile nothing, and ``shipyard_runners.bytecode``, run by the new
 environment's interpreter, links the pyc of every source file already compiled for an
 earlier environment and compiles only the others (see there). The build log and the
 marker say how many were reused and compiled.
@@ -38,7 +39,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -76,6 +77,20 @@ the SDK signs its calls to other services with requests-aws4auth)."""
 MARKER = "shipyard-env.json"
 BYTECODE = ".bytecode"
 """The bytecode store's directory under the environments' root, unless given."""
+
+
+def user_bytecode_store(environ: Mapping[str, str] = os.environ) -> Path:
+    """The bytecode store of this user's environments, whatever their home or root:
+    ``$XDG_CACHE_HOME/shipyard/bytecode``, else ``~/.cache/shipyard/bytecode``, where uv
+    keeps its cache too. One store serves every control plane and ``shipyard test`` of the
+    user: its entries are named by the sha256 of their source and checked against it when
+    linked, so sharing them is as safe as sharing uv's cache, and an environment of
+    scikit-learn and pandas (4,000 files, 11 s of CPU to compile) is built in a second
+    once any home has compiled them. Deleting it only costs the next builds that time."""
+    cache, home = environ.get("XDG_CACHE_HOME", ""), environ.get("HOME", "")
+    if not os.path.isabs(cache):  # the XDG rule: a relative path is ignored
+        cache = str((Path(home) if os.path.isabs(home) else Path.home()) / ".cache")
+    return Path(cache) / "shipyard" / "bytecode"
 _LAYOUT = 1  # bump when the way an environment is put together changes
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
 _ENV_KEY = re.compile(r"^[0-9a-f]{16}$")

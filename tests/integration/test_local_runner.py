@@ -21,7 +21,7 @@ import pytest
 
 from shipyard_runners import BuildSpec, InstanceHandle, LocalRunner, Profile, State, bytecode
 from shipyard_runners.commands import run
-from shipyard_runners.venvs import MARKER, distributions
+from shipyard_runners.venvs import BYTECODE, MARKER, distributions
 from shipyard_sdk.errors import BuildFailed
 
 pytestmark = pytest.mark.slow
@@ -263,6 +263,29 @@ def test_a_second_environment_reuses_the_bytecode_of_the_first(
         capture_output=True, text=True, check=True, env={"PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert version.stdout.strip() == "1.17.0"
+
+
+def test_the_environments_of_two_homes_share_a_bytecode_store_given_to_both(
+    tmp_path: Path, code: Path
+) -> None:
+    """As two control planes of one user share ``user_bytecode_store``: the second home
+    compiles nothing the first compiled, and its pycs are the store's."""
+    store = tmp_path / "cache" / "bytecode"
+    one, two = (LocalRunner(tmp_path / home / "local", bytecode_store=store)
+                for home in ("home-1", "home-2"))
+    logs: tuple[list[str], list[str]] = ([], [])
+    first = one.build(spec(code, packages=("six==1.16.0",)), logs[0].append)
+    second = two.build(spec(code, packages=("six==1.16.0",)), logs[1].append)
+    envs = (one.envs.path(first.env_key), two.envs.path(second.env_key))
+    assert envs[0] != envs[1]
+    counts = [json.loads((env / MARKER).read_text())["bytecode"] for env in envs]
+    assert counts[0]["compiled"] == counts[0]["files"] > 100
+    assert counts[1] == {**counts[0], "reused": counts[0]["files"], "compiled": 0}
+    assert not (tmp_path / "home-2" / "local" / "envs" / BYTECODE).exists()
+    for module in ("six", "flask.app"):
+        assert pyc(envs[1], module).samefile(pyc(envs[0], module)), module
+    from_source, from_pyc = imported_from_source(envs[1], ["six", "flask"])
+    assert not from_source and from_pyc > 20
 
 
 def test_concurrent_compilations_share_the_store_safely(tmp_path: Path) -> None:

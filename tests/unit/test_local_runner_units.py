@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.settings import Settings
+from shipyard.supervisor.runner_choice import runner_named
 from shipyard_runners import (
     Artifact,
     InstanceHandle,
@@ -194,6 +196,30 @@ class TestBytecodeStep:
         assert venvs.EnvironmentStore(tmp_path).bytecode_store == tmp_path / venvs.BYTECODE
         shared = tmp_path / "shared"
         assert venvs.EnvironmentStore(tmp_path, "uv", shared).bytecode_store == shared
+
+    def test_the_users_store_is_in_their_cache_folder(self, tmp_path: Path) -> None:
+        home = str(tmp_path / "user")
+        assert venvs.user_bytecode_store({"HOME": home}) == Path(
+            home, ".cache", "shipyard", "bytecode")
+        assert venvs.user_bytecode_store({"HOME": home, "XDG_CACHE_HOME": "/var/cache/me"}
+                                         ) == Path("/var/cache/me/shipyard/bytecode")
+        # The XDG rule: a relative XDG_CACHE_HOME is ignored.
+        assert venvs.user_bytecode_store({"HOME": home, "XDG_CACHE_HOME": "cache"}) == Path(
+            home, ".cache", "shipyard", "bytecode")
+
+    def test_the_control_plane_gives_the_local_runner_the_users_store_or_its_setting(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        runner = runner_named("local", Settings(home=tmp_path / "home", sandbox="none"))
+        assert isinstance(runner, LocalRunner)
+        assert runner.envs.bytecode_store == tmp_path / "cache" / "shipyard" / "bytecode"
+        settings = Settings.resolve({"home": str(tmp_path / "home"), "sandbox": "none"},
+                                    {"SHIPYARD_BYTECODE_STORE": str(tmp_path / "store")})
+        assert settings.bytecode_store == tmp_path / "store"
+        runner = runner_named("local", settings)
+        assert isinstance(runner, LocalRunner)
+        assert runner.envs.bytecode_store == tmp_path / "store"
 
     def test_installers_leave_compiling_to_the_store(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

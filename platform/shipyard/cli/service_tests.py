@@ -3,22 +3,24 @@ deployed with.
 
 The environment is made as the local runner makes a service's (``EnvironmentStore``: the
 same Python, the runtime, the service's packages, the ``shipyard_sdk`` runtime), plus
-pytest, under the home folder's ``test-environments/``; it is reused until the package
-list changes. So the tests need nothing installed beside Shipyard, and see exactly the
-packages the service will have.
+pytest, under the home folder's ``test-environments/``, its bytecode from the store the
+local runner's environments share; it is reused until the package list changes. So the
+tests need nothing installed beside Shipyard, and see exactly the packages the service
+will have.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import click
 
-from shipyard.cli.connection import local_home
 from shipyard.domain.manifest import MANIFEST_NAME, parse_manifest
 from shipyard.errors import InvalidInput
-from shipyard_runners import BuildSpec, EnvironmentStore
+from shipyard.settings import Settings
+from shipyard_runners import BuildSpec, EnvironmentStore, user_bytecode_store
 
 __all__ = ["TEST_PACKAGES", "test"]
 
@@ -39,7 +41,9 @@ def test(ctx: click.Context, folder: Path, pytest_args: tuple[str, ...]) -> None
     if not manifest_path.is_file():
         raise InvalidInput(f"{folder} has no {MANIFEST_NAME}; create one with `shipyard new`")
     manifest = parse_manifest(manifest_path.read_bytes())
-    environments = EnvironmentStore(local_home() / "test-environments")
+    settings = Settings.from_env(os.environ)
+    environments = EnvironmentStore(settings.home / "test-environments", bytecode_store=(
+        settings.bytecode_store or user_bytecode_store()))
     key = environments.ensure(SERVICE_PYTHON, (*manifest.packages, *TEST_PACKAGES), _to_stderr)
     done = subprocess.run(
         [str(environments.python(key)), "-m", "pytest", *pytest_args], cwd=folder, check=False

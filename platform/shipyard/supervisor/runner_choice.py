@@ -18,6 +18,7 @@ from shipyard_runners import (
     Runner,
     Sandbox,
     SwarmRunner,
+    user_bytecode_store,
 )
 from shipyard_runners.containers import installation_id
 
@@ -41,7 +42,8 @@ def make_runner(settings: Settings) -> Runner:
 
 def runner_named(name: str, settings: Settings) -> Runner:
     if name == "local":
-        return LocalRunner(settings.home / "local", sandbox=_sandbox(settings))
+        return LocalRunner(settings.home / "local", sandbox=_sandbox(settings),
+                           bytecode_store=settings.bytecode_store or user_bytecode_store())
     if name == "docker":
         return docker_runner(settings)
     if name == "swarm":
