@@ -6,6 +6,9 @@ Prints, from one run on this machine:
 - cold environment creation (flask + gunicorn + scikit-learn, bytecode compiled) with uv
   and with pip, each into a new empty environment folder with the package caches and the
   runner's bytecode store warm (a first, unmeasured round warms them);
+- the same environment in a new home, wall time and CPU (this process's children), with a
+  bytecode store of its own (empty, as each home had one before) and with the user's
+  store that every home shares (warm), alternating rounds;
 - code-only redeploy of a hello service through a real ``shipyard up``: from the deploy
   request to the new generation serving (the status says it is live), median and worst.
 - the user's figure: ``shipyard deploy DIR`` run as a user runs it, after a code-only
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -76,6 +80,37 @@ def bench_environments(rounds: int, skip_pip: bool) -> None:
                 f"median {statistics.median(figures):.2f} s, best {min(figures):.2f} s "
                 f"over {rounds} rounds (goal <= 2 s)"
             )
+
+
+def time_new_home(scratch: Path, round_no: int, shared: bool) -> tuple[float, float]:
+    """Wall and CPU seconds to make the environment in a new home, its bytecode store its
+    own or the user's (``scratch/user-bytecode``)."""
+    home = scratch / f"home-{'shared' if shared else 'own'}-{round_no}"
+    store = EnvironmentStore(home / "local" / "envs", "uv",
+                             bytecode_store=scratch / "user-bytecode" if shared else None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    store.ensure(f"{sys.version_info.major}.{sys.version_info.minor}", PACKAGES, lambda _l: None)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_new_homes(rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-homes-") as scratch:
+        time_new_home(Path(scratch), 0, shared=True)  # warms the package cache and the store
+        figures: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for n in range(1, rounds + 1):
+            for shared in (False, True):
+                figures[shared].append(time_new_home(Path(scratch), n, shared))
+        medians = {shared: (statistics.median(w for w, _ in rows),
+                            statistics.median(c for _, c in rows))
+                   for shared, rows in figures.items()}
+        for shared, label in ((False, "its own bytecode store"), (True, "the user's store")):
+            wall, cpu = medians[shared]
+            print(f"environment (flask+gunicorn+scikit-learn) in a new home, {label:>22}: "
+                  f"median {wall:.2f} s wall, {cpu:.2f} s CPU over {rounds} rounds")
+        print(f"  the user's store: {medians[True][1] / medians[False][1]:.2f}x the CPU")
 
 
 def bench_docker_runner(rounds: int) -> None:
@@ -251,6 +286,7 @@ def main() -> None:
         return
     if not args.only_docker:
         bench_environments(args.rounds, args.skip_pip)
+        bench_new_homes(args.rounds)
         bench_redeploy(max(args.rounds, 5))
         if not args.skip_user:
             bench_user_redeploy(5)
