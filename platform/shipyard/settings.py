@@ -113,6 +113,14 @@ class Settings:
         return tuple(dict.fromkeys((self.signing_service, *self.signing_services)))
 
     @property
+    def effective_bytecode_store(self) -> Path:
+        """``bytecode_store``, else the user's (``user_bytecode_store``)."""
+        # Imported on use: every process reads its settings, few make a local runner.
+        from shipyard_runners import user_bytecode_store
+
+        return self.bytecode_store or user_bytecode_store()
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'shipyard.db'}"
 

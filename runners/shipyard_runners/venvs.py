@@ -78,19 +78,6 @@ MARKER = "shipyard-env.json"
 BYTECODE = ".bytecode"
 """The bytecode store's directory under the environments' root, unless given."""
 
-
-def user_bytecode_store(environ: Mapping[str, str] = os.environ) -> Path:
-    """The bytecode store of this user's environments, whatever their home or root:
-    ``$XDG_CACHE_HOME/shipyard/bytecode``, else ``~/.cache/shipyard/bytecode``, where uv
-    keeps its cache too. One store serves every control plane and ``shipyard test`` of the
-    user: its entries are named by the sha256 of their source and checked against it when
-    linked, so sharing them is as safe as sharing uv's cache, and an environment of
-    scikit-learn and pandas (4,000 files, 11 s of CPU to compile) is built in a second
-    once any home has compiled them. Deleting it only costs the next builds that time."""
-    cache, home = environ.get("XDG_CACHE_HOME", ""), environ.get("HOME", "")
-    if not os.path.isabs(cache):  # the XDG rule: a relative path is ignored
-        cache = str((Path(home) if os.path.isabs(home) else Path.home()) / ".cache")
-    return Path(cache) / "shipyard" / "bytecode"
 _LAYOUT = 1  # bump when the way an environment is put together changes
 _PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
 _ENV_KEY = re.compile(r"^[0-9a-f]{16}$")
@@ -105,6 +92,20 @@ _INSTALLER_VARIABLES = frozenset({
     "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS",
 })
 _INSTALLER_PREFIXES = ("UV_", "PIP_")
+
+
+def user_bytecode_store(environ: Mapping[str, str] = os.environ) -> Path:
+    """The bytecode store of this user's environments, whatever their home or root:
+    ``$XDG_CACHE_HOME/shipyard/bytecode``, else ``~/.cache/shipyard/bytecode``, where uv
+    keeps its cache too. One store serves every control plane and ``shipyard test`` of the
+    user: its entries are named by the sha256 of their source and checked against it when
+    linked, so sharing them is as safe as sharing uv's cache, and an environment of
+    scikit-learn and pandas (4,000 files, 11 s of CPU to compile) is built in a second
+    once any home has compiled them. Deleting it only costs the next builds that time."""
+    cache, home = environ.get("XDG_CACHE_HOME", ""), environ.get("HOME", "")
+    if not os.path.isabs(cache):  # the XDG rule: a relative path is ignored
+        cache = str((Path(home) if os.path.isabs(home) else Path.home()) / ".cache")
+    return Path(cache) / "shipyard" / "bytecode"
 
 
 def normalize_packages(packages: Iterable[str]) -> tuple[str, ...]:

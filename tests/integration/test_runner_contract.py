@@ -30,11 +30,7 @@ from shipyard_runners import (
     SwarmRunner,
 )
 from shipyard_sdk.errors import BuildFailed
-from tests.integration.docker_engine import (
-    BASE_IMAGE,
-    require_docker,
-    test_installation,
-)
+from tests.integration.docker_engine import BASE_IMAGE, require_docker, test_installation
 from tests.integration.swarm_engine import IN_THE_SWARM, require_swarm, swarm_registry
 
 pytestmark = [pytest.mark.slow, IN_THE_SWARM]

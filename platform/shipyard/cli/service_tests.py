@@ -20,7 +20,7 @@ import click
 from shipyard.domain.manifest import MANIFEST_NAME, parse_manifest
 from shipyard.errors import InvalidInput
 from shipyard.settings import Settings
-from shipyard_runners import BuildSpec, EnvironmentStore, user_bytecode_store
+from shipyard_runners import BuildSpec, EnvironmentStore
 
 __all__ = ["TEST_PACKAGES", "test"]
 
@@ -42,8 +42,8 @@ def test(ctx: click.Context, folder: Path, pytest_args: tuple[str, ...]) -> None
         raise InvalidInput(f"{folder} has no {MANIFEST_NAME}; create one with `shipyard new`")
     manifest = parse_manifest(manifest_path.read_bytes())
     settings = Settings.from_env(os.environ)
-    environments = EnvironmentStore(settings.home / "test-environments", bytecode_store=(
-        settings.bytecode_store or user_bytecode_store()))
+    environments = EnvironmentStore(settings.home / "test-environments",
+                                    bytecode_store=settings.effective_bytecode_store)
     key = environments.ensure(SERVICE_PYTHON, (*manifest.packages, *TEST_PACKAGES), _to_stderr)
     done = subprocess.run(
         [str(environments.python(key)), "-m", "pytest", *pytest_args], cwd=folder, check=False

@@ -18,7 +18,6 @@ from shipyard_runners import (
     Runner,
     Sandbox,
     SwarmRunner,
-    user_bytecode_store,
 )
 from shipyard_runners.containers import installation_id
 
@@ -43,7 +42,7 @@ def make_runner(settings: Settings) -> Runner:
 def runner_named(name: str, settings: Settings) -> Runner:
     if name == "local":
         return LocalRunner(settings.home / "local", sandbox=_sandbox(settings),
-                           bytecode_store=settings.bytecode_store or user_bytecode_store())
+                           bytecode_store=settings.effective_bytecode_store)
     if name == "docker":
         return docker_runner(settings)
     if name == "swarm":
