@@ -3,6 +3,8 @@ looked up again (once, however many calls wait for it)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from shipyard.iam.authenticator import Authenticator, NotCached
 from shipyard.iam.canonical import SignedRequest
 from shipyard.iam.principals import Caller
 from shipyard.iam.rejection import SignatureRejected
-from shipyard.iam.sigv4 import SigningSecret
+from shipyard.iam.sigv4 import SigningSecret, compute_signature
 
 KEY_ID = "AKIDCACHETEST0001"
 SECRET = "cache/Test+Secret=Key0123456789abcdef"
@@ -117,6 +119,16 @@ def test_a_signing_secret_derives_each_scope_once_and_never_shows_the_secret() -
     for day in range(SigningSecret.SCOPES + 4):
         secret.signing_key(f"202612{day:02d}", "", "s3")
     assert len(secret._derived) <= SigningSecret.SCOPES
+
+
+def test_a_signing_secrets_keyed_hmac_signs_as_its_key_and_is_never_used_up() -> None:
+    secret = SigningSecret(SECRET)
+    key = secret.signing_key("20261205", "us-east-1", "execute-api")
+    mac = secret.signing_mac("20261205", "us-east-1", "execute-api")
+    assert secret.signing_mac("20261205", "us-east-1", "execute-api") is mac
+    for text in ("AWS4-HMAC-SHA256\nfirst", "AWS4-HMAC-SHA256\nsecond", "first"):
+        assert compute_signature(mac, text) == compute_signature(key, text)
+    assert mac.hexdigest() == hmac.new(key, digestmod=hashlib.sha256).hexdigest()
 
 
 def test_a_known_key_goes_on_working_while_the_store_cannot_be_reached() -> None:

@@ -145,6 +145,38 @@ def test_signed_request_verifies(name: str, form: str) -> None:
 
 
 @pytest.mark.parametrize(("name", "form"), params())
+def test_a_request_built_from_its_wire_bytes_is_the_one_built_from_its_text(
+    name: str, form: str
+) -> None:
+    """What the gateway builds from its parser's bytes (``SignedRequest.received``) is
+    the request built from the decoded text, and verifies the same."""
+    case = load(name)
+    request = case.signed(form)
+    streamed = dataclasses.replace(request, body=b"", body_sha256=request.payload_sha256())
+    target = f"{request.path}?{request.query}" if request.query else request.path
+    received = SignedRequest.received(
+        request.method.encode("latin-1"), target.encode("utf-8", "surrogateescape"),
+        [(n.encode("latin-1"), v.encode("latin-1")) for n, v in request.headers],
+        now=request.now, body_sha256=request.payload_sha256(),
+    )
+    assert received == streamed
+    assert received._values == streamed._values
+    if (name, form) in REFUSED_BY_POLICY:
+        with pytest.raises(SignatureRejected):
+            case.verifier().verify(received)
+    else:
+        assert case.verifier().verify(received) == case.verifier().verify(request)
+
+
+def test_a_request_from_wire_bytes_refuses_what_one_from_text_refuses() -> None:
+    now = datetime(2015, 8, 30, 12, 36)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        SignedRequest.received(b"GET", b"/", [], now=now, body_sha256="0" * 64)
+    with pytest.raises(ValueError, match="64 lowercase hex digits"):
+        SignedRequest.received(b"GET", b"/", [], now=now.astimezone(), body_sha256="0" * 63)
+
+
+@pytest.mark.parametrize(("name", "form"), params())
 def test_canonical_request_string_to_sign_and_signature_match(name: str, form: str) -> None:
     case = load(name)
     request = case.signed(form)

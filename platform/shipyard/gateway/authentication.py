@@ -184,8 +184,5 @@ def _signed_request(
     body_sha256: str,
     arrived: datetime,
 ) -> SignedRequest:
-    return SignedRequest.from_target(
-        method.decode("latin-1"), target.decode("utf-8", "surrogateescape"),
-        [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw_headers],
-        now=arrived, body_sha256=body_sha256,
-    )
+    return SignedRequest.received(method, target, raw_headers, now=arrived,
+                                  body_sha256=body_sha256)

@@ -59,6 +59,9 @@ BUFFER_LIMIT = 1024 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
 _READS = frozenset({b"GET", b"HEAD"})
 _LAST_CHUNK = b"0\r\n\r\n"
+# What a signed call without a body hashes to: most calls are GETs, and a hash object
+# costs more to make than the rest of what waits for the body.
+_EMPTY_SHA256 = hashlib.sha256().hexdigest()
 
 
 class Exchange(Forwarding):
@@ -82,6 +85,7 @@ class Exchange(Forwarding):
         "forwarded",
         "forwarded_at",
         "gateway",
+        "hashing_body",
         "head_written",
         "headers",
         "held",
@@ -168,6 +172,7 @@ class Exchange(Forwarding):
         self.predictions: int | None = None
         self.warnings: int | None = None
         self.body_hash: hashlib._Hash | None = None
+        self.hashing_body = False
         self.raw_headers: list[tuple[bytes, bytes]] | None = None
         self.copies: BodyCopies | None = None
         try:
@@ -209,7 +214,9 @@ class Exchange(Forwarding):
             self.fail(_too_large(limit))
             return
         assert self.headers is not None
-        if self.body_hash is not None:
+        if self.hashing_body:
+            if self.body_hash is None:
+                self.body_hash = hashlib.sha256()
             self.body_hash.update(chunk)
         if self.copies is not None:
             self.copies.request_chunk(chunk)
@@ -224,8 +231,10 @@ class Exchange(Forwarding):
         assert self.headers is not None
         if self.headers.chunked:
             self._send_body(_LAST_CHUNK)
-        if self.awaiting and self.body_hash is not None:
-            self._check_credentials(self.body_hash.hexdigest())
+        if self.awaiting and self.hashing_body:
+            body_hash = self.body_hash
+            self._check_credentials(
+                _EMPTY_SHA256 if body_hash is None else body_hash.hexdigest())
         if self.upstream is not None and self.status == 0:
             self._arm_answer_timer()
 
@@ -275,7 +284,7 @@ class Exchange(Forwarding):
         self.awaiting = True
         self.raw_headers = raw_headers
         if kind == SIGV4:
-            self.body_hash = hashlib.sha256()  # checked once the body is complete
+            self.hashing_body = True  # checked once the body is complete
         else:
             self._check_credentials(None)
 
@@ -293,6 +302,7 @@ class Exchange(Forwarding):
         self.awaiting = False
         self.raw_headers = None
         self.body_hash = None
+        self.hashing_body = False
         if error is None and self.headers is not None and self.headers.batch_job is not None and (
                 caller is None or caller.batch_job != self.headers.batch_job):
             error = Forbidden(f"only batch job {self.headers.batch_job!r}'s own access key "

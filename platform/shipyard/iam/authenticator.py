@@ -168,7 +168,7 @@ class Authenticator:
         assert isinstance(known, _KnownKey)  # what this authenticator's lookups return
         resolved = known.resolved
         # Said only now: the signature proved the caller holds the key's secret.
-        if resolved.expired(datetime.now(UTC)):
+        if resolved.expired(request.now):
             log.info("signature rejected: access key %s expired", known.key_id)
             raise SignatureRejected(SignatureRejected.KEY_EXPIRED,
                                     reason=f"access key {known.key_id} expired")

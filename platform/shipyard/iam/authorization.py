@@ -77,9 +77,15 @@ class CredentialScope:
     date: str
     region: str
     service: str
+    # Made once: every signed call's string to sign holds it.
+    text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "text", f"{self.date}/{self.region}/{self.service}/{SCOPE_TERMINATOR}")
 
     def __str__(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/{SCOPE_TERMINATOR}"
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,8 +352,8 @@ def read_signature(request: SignedRequest) -> SignatureInfo:
             SignatureRejected.MISSING,
             reason="no Authorization header and no presigned query parameters",
         )
-    for name in info.signed_headers:
-        if not request.has_header(name):
-            raise SignatureRejected.malformed(f"the signed header {name!r} is not in the request")
+    missing = request.missing_header(info.signed_headers)
+    if missing is not None:
+        raise SignatureRejected.malformed(f"the signed header {missing!r} is not in the request")
     return info
 

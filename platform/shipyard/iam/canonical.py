@@ -145,6 +145,54 @@ class SignedRequest:
             body=body, body_sha256=body_sha256, now=now,
         )
 
+    @classmethod
+    def received(
+        cls,
+        method: bytes,
+        target: bytes,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        now: datetime,
+        body_sha256: str,
+    ) -> SignedRequest:
+        """Build from a request as it came off the wire (a proxy's parser gives bytes):
+        the same request ``from_target`` builds from its decoded text (the target as
+        UTF-8 with ``surrogateescape``, header names and values as Latin-1), made in one
+        pass, since a gateway makes one for every signed call. ``body_sha256`` is the
+        digest the caller computed over the body it streamed."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("SignedRequest.now must be timezone-aware")
+        if not _SHA256_HEX.fullmatch(body_sha256):
+            raise ValueError("body_sha256 must be 64 lowercase hex digits")
+        decoded = []
+        values: dict[str, list[str]] = {}
+        for raw_name, raw_value in headers:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            decoded.append((name, value))
+            lowered = name.lower()
+            known = values.get(lowered)
+            if known is None:
+                values[lowered] = [value]
+            else:
+                known.append(value)
+        path, _, query = target.decode("utf-8", "surrogateescape").partition("?")
+        request = cls.__new__(cls)
+        for attribute, value in (
+            ("method", method.decode("latin-1")), ("path", path), ("query", query),
+            ("headers", tuple(decoded)), ("body", b""), ("body_sha256", body_sha256),
+            ("now", now), ("_values", values),
+        ):
+            object.__setattr__(request, attribute, value)
+        return request
+
+    def missing_header(self, names: Iterable[str]) -> str | None:
+        """The first of ``names`` (lowercase names) the request does not carry, or None."""
+        values = self._values
+        for name in names:
+            if name not in values:
+                return name
+        return None
+
     def has_header(self, name: str) -> bool:
         """Whether the request carries header ``name`` (a lowercase name)."""
         return name in self._values

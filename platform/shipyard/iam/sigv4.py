@@ -91,9 +91,14 @@ def derive_signing_key(secret: str, date: str, region: str, service: str) -> byt
     return key
 
 
-def compute_signature(signing_key: bytes, string_to_sign: str) -> str:
-    """The hex signature of a string to sign."""
-    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+def compute_signature(signing_key: bytes | hmac.HMAC, string_to_sign: str) -> str:
+    """The hex signature of a string to sign, with a signing key or an HMAC already keyed
+    with one (``SigningSecret.signing_mac``), which is copied and so left unused."""
+    if isinstance(signing_key, bytes):
+        return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    mac = signing_key.copy()
+    mac.update(string_to_sign.encode("utf-8"))
+    return mac.hexdigest()
 
 
 class SigningSecret:
@@ -112,19 +117,28 @@ class SigningSecret:
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
-        self._derived: dict[tuple[str, str, str], bytes] = {}
+        self._derived: dict[tuple[str, str, str], tuple[bytes, hmac.HMAC]] = {}
 
     def __repr__(self) -> str:
         return f"SigningSecret(<hidden>, {len(self._derived)} derived)"
 
     def signing_key(self, date: str, region: str, service: str) -> bytes:
+        return self._scope(date, region, service)[0]
+
+    def signing_mac(self, date: str, region: str, service: str) -> hmac.HMAC:
+        """An HMAC keyed with ``signing_key``, for ``compute_signature`` to copy: a copy
+        skips the key's setup, a third of what signing a short text costs."""
+        return self._scope(date, region, service)[1]
+
+    def _scope(self, date: str, region: str, service: str) -> tuple[bytes, hmac.HMAC]:
         scope = (date, region, service)
-        key = self._derived.get(scope)
-        if key is None:
+        derived = self._derived.get(scope)
+        if derived is None:
             if len(self._derived) >= self.SCOPES:
                 self._derived.clear()
-            key = self._derived[scope] = derive_signing_key(self.secret, date, region, service)
-        return key
+            key = derive_signing_key(self.secret, date, region, service)
+            derived = self._derived[scope] = (key, hmac.new(key, digestmod=hashlib.sha256))
+        return derived
 
 
 class SigningKeyCache:
@@ -247,8 +261,9 @@ class Verifier:
 
         secret = self._lookup_secret(info.access_key_id)
         scope = info.scope
+        signing_key: bytes | hmac.HMAC
         if isinstance(secret, SigningSecret):
-            signing_key = secret.signing_key(scope.date, scope.region, scope.service)
+            signing_key = secret.signing_mac(scope.date, scope.region, scope.service)
         else:
             signing_key = self._keys.signing_key(
                 self._decoy_secret if secret is None else secret, scope.date, scope.region,
@@ -257,7 +272,7 @@ class Verifier:
         matched = False
         for candidate in candidates:
             expected = compute_signature(
-                signing_key, string_to_sign(info.amz_date, str(scope), candidate)
+                signing_key, string_to_sign(info.amz_date, scope.text, candidate)
             )
             matched |= hmac.compare_digest(expected, info.signature)
         if secret is None:
