@@ -844,6 +844,22 @@ def test_upstream_connections_are_pooled_and_reused(
     assert len({seen.client_port for seen in a.seen}) == 1
 
 
+def test_answers_after_a_head_on_a_pooled_connection_are_read_whole(
+    gateway: RunningGateway, a: FakeServer
+) -> None:
+    """A HEAD's answer declares a body it does not send; the connection's next answers
+    are not taken for it."""
+    gateway.publish(service("heads", {"v1": [a]}))
+    for method in ("GET", "HEAD", "GET", "HEAD", "HEAD", "POST", "GET"):
+        status, headers, body = call(gateway, method, "/user-services/invoke/heads/h")
+        assert status == 200
+        if method == "HEAD":
+            assert body == b"" and int(headers["content-length"]) > 0
+        else:
+            assert json.loads(body)["method"] == method
+    assert len({seen.client_port for seen in a.seen}) == 1
+
+
 def test_an_idle_pooled_connection_the_instance_closed_is_not_an_error(
     gateway: RunningGateway, a: FakeServer
 ) -> None:

@@ -33,6 +33,7 @@ from shipyard.iam import (
     Verifier,
     is_sigv4_signed,
     normalize_path,
+    read_signature,
     sigv4,
 )
 from shipyard.iam.canonical import canonical_path, canonical_query
@@ -662,6 +663,19 @@ def test_identity_repr_leaves_out_the_session_token() -> None:
     identity = verifier().verify(received(prepared))
     assert identity.session_token == TOKEN
     assert TOKEN not in repr(identity)
+
+
+def test_signature_info_repr_leaves_out_the_signature_and_the_session_token() -> None:
+    signed = received(sign_botocore(prepare("http://127.0.0.1:8123", "GET", "empty"),
+                                    token=TOKEN))
+    presigned = received(requests.Request("GET", presign("http://127.0.0.1:8123/p", expires=60))
+                         .prepare())
+    for request, form in ((signed, False), (presigned, True)):
+        info = read_signature(request)
+        assert info.presigned is form and info.access_key_id in repr(info)
+        assert info.signature not in repr(info)
+    assert read_signature(signed).session_token == TOKEN
+    assert TOKEN not in repr(read_signature(signed))
 
 
 def test_unsigned_session_token_header_is_refused() -> None:

@@ -14,6 +14,7 @@ endpoint asks who signed a scrape (``GatewayGuard.signer``) or reads its bearer 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -35,7 +36,7 @@ SESSION = "session"
 _SESSION_COOKIE = SESSION_COOKIE.encode("ascii")
 _CSRF_HEADER = CSRF_HEADER.lower().encode("ascii")
 _SAFE_METHODS = frozenset(method.encode("ascii") for method in SAFE_METHODS)
-_PRESIGN_MARKERS = (b"X-Amz-Signature=", b"X-Amz-Credential=", b"X-Amz-Algorithm=")
+_PRESIGN_MARKER = re.compile(rb"X-Amz-(?:Signature|Credential|Algorithm)=")
 
 Outcome = Callable[[Caller | None, ShipyardError | None], None]
 
@@ -48,7 +49,7 @@ def credentials_kind(target: bytes, raw_headers: list[tuple[bytes, bytes]]) -> s
         if lowered == b"authorization" and value.lstrip().startswith(b"AWS4-"):
             return SIGV4
     _, _, query = target.partition(b"?")
-    if query and any(marker in query for marker in _PRESIGN_MARKERS):
+    if query and _PRESIGN_MARKER.search(query) is not None:
         return SIGV4
     for name, _ in raw_headers:
         if name.lower() == b"x-api-key":

@@ -79,7 +79,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink = sink
         self.requests += 1
         self.received = False
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None or self._head_only:
+            # llhttp reads the answers of a keep-alive connection one after the other,
+            # but cannot know that the answer to a HEAD has no body: after one, a new
+            # parser, else it would take the next answer for that body.
+            self._parser = httptools.HttpResponseParser(self)
         self._head_only = head_only
         self._interim = self._headed = self._complete = False
         self._reason = b""
