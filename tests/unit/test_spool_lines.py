@@ -1,6 +1,6 @@
-"""A spool line written column by column (a call that keeps no body) is the object
-json.dumps writes from the entry less its null members, and the ingest reads the same row
-from it, whatever the values."""
+"""A plain spool line (a call that keeps no body), an array of the columns, stands for the
+object json.dumps writes from the entry, and the ingest reads the same row from it,
+whatever the values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import math
 import random
 
-from shipyard.contracts.query_entries import entry_of, spool_line
+from shipyard.contracts.query_entries import PLAIN_COLUMN_NAMES, entry_of, spool_entry, spool_line
 from shipyard.contracts.query_record import QueryRecord
 from shipyard.supervisor.query_ingest import CorruptEntry, row_values
 
@@ -27,14 +27,13 @@ def _text(draw: random.Random) -> str:
 
 def _ingested(line: str) -> dict[str, object] | str:
     try:
-        return row_values(json.loads(line))
+        return row_values(spool_entry(line))
     except (CorruptEntry, OverflowError) as problem:  # as the ingest quarantines them
         return f"corrupt: {problem}"
 
 
-def test_a_line_without_bodies_is_the_entry_less_its_nulls() -> None:
+def test_a_line_without_bodies_is_the_entry_as_an_array() -> None:
     draw = random.Random(20261205)
-    plain = 0
     for _ in range(3000):
         record = QueryRecord(
             at=draw.choice(NUMBERS), request_id=_text(draw), service_id=_text(draw),
@@ -49,14 +48,28 @@ def test_a_line_without_bodies_is_the_entry_less_its_nulls() -> None:
             challenger_latency_ms=draw.choice([None, *NUMBERS]),
         )
         line, general = spool_line(record), _general(record)
-        assert line.isascii() and line.endswith("}\n") and line.count("\n") == 1
-        if line != general:  # a value json.dumps would write otherwise (NaN) keeps it whole
-            plain += 1
-            entry = json.loads(general)
-            assert json.loads(line) == {name: value for name, value in entry.items()
-                                        if value is not None}, record
+        assert line.isascii() and line.startswith("[") and line.endswith("]\n")
+        assert line.count("\n") == 1
+        entry = json.loads(general)
+        read = spool_entry(line)
+        assert list(read) == list(PLAIN_COLUMN_NAMES)
+        assert {name: read[name] for name in PLAIN_COLUMN_NAMES} == {
+            name: entry[name] for name in PLAIN_COLUMN_NAMES} or _has_nan(entry), record
         assert _ingested(line) == _ingested(general), record
-    assert plain > 1000
+
+
+def _has_nan(entry: dict[str, object]) -> bool:
+    return any(isinstance(value, float) and math.isnan(value) for value in entry.values())
+
+
+def test_a_plain_line_of_another_length_is_refused() -> None:
+    for values in ([], [1.5] * (len(PLAIN_COLUMN_NAMES) + 1)):
+        try:
+            spool_entry(json.dumps(values))
+        except ValueError as refused:
+            assert f"holds {len(PLAIN_COLUMN_NAMES)} values" in str(refused)
+        else:
+            raise AssertionError(f"{values} was read")
 
 
 def test_a_line_with_bodies_is_the_entrys() -> None:

@@ -1,14 +1,17 @@
-"""From a ``QueryRecord`` to the JSON object a spool file holds for it, one per line.
+"""From a ``QueryRecord`` to the line a spool file holds for it, one JSON value per line.
 
-A call that keeps no body (most calls) gets a short line of its non-null columns
-(``plain_line``), which the gateway writes on its event loop as the call ends, after the
-answer has left. The line of one that does (``needs_bodies``) costs more, and is written
-in the spool's thread: it reads the association id from the request body when no header
-gave one, drops the bodies unless the service collects prediction data or is monitored,
-and turns the bodies into text. A monitored
-service's line says so with ``"monitored": true`` (the ingest folds the rows it scored
-into drift), and one that carries its bodies for that alone with ``"bodies_kept":
-false``: the ingest stores the call without them. Neither key is a column.
+A call that keeps no body (most calls) gets a short line (``plain_line``), which the
+gateway writes on its event loop as the call ends, after the answer has left: a JSON array
+of its columns in the order of ``PLAIN_COLUMN_NAMES``, which the ingest reads back as the
+object of those names (``spool_entry``). Every value in it is what ``json.dumps`` writes
+for it in the object form, so both forms hold the same row. The line of one that does
+(``needs_bodies``) is a JSON object, costs more, and is written in the spool's thread: it
+reads the association id from the request body when no header gave one, drops the bodies
+unless the service collects prediction data or is monitored, and turns the bodies into
+text. A monitored service's line says so with ``"monitored": true`` (the ingest folds the
+rows it scored into drift), and one that carries its bodies for that alone with
+``"bodies_kept": false``: the ingest stores the call without them. Neither key is a
+column.
 
 Bodies are kept byte for byte, as text so that JSONL and CSV carry them alike: a call's
 bodies are written as UTF-8 text when each of them is text (``body_encoding`` "utf-8"),
@@ -22,7 +25,6 @@ from __future__ import annotations
 import base64
 import codecs
 import json
-import math
 import operator
 from typing import Any
 from urllib.parse import unquote_plus
@@ -30,8 +32,8 @@ from urllib.parse import unquote_plus
 from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS, QueryRecord
 
 __all__ = [
-    "BODIES_KEPT", "MONITORED", "association_from_body", "entry_of", "needs_bodies",
-    "plain_line", "redacted_path", "spool_line",
+    "BODIES_KEPT", "MONITORED", "PLAIN_COLUMN_NAMES", "association_from_body", "entry_of",
+    "needs_bodies", "plain_line", "redacted_path", "spool_entry", "spool_line",
 ]
 
 MONITORED = "monitored"
@@ -107,10 +109,9 @@ def entry_of(record: QueryRecord) -> dict[str, Any]:
 
 def spool_line(record: QueryRecord) -> str:
     """One line of a spool file (ASCII only, so no character in a body can break it)."""
-    line = None if needs_bodies(record) else plain_line(record)
-    if line is None:
-        line = json.dumps(entry_of(record), separators=(",", ":")) + "\n"
-    return line
+    if not needs_bodies(record):
+        return plain_line(record)
+    return json.dumps(entry_of(record), separators=(",", ":")) + "\n"
 
 
 def needs_bodies(record: QueryRecord) -> bool:
@@ -120,39 +121,38 @@ def needs_bodies(record: QueryRecord) -> bool:
                 or (record.association_id is None and record.association_field))
 
 
-# Most calls keep no body: their line is written column by column, each value as
-# json.dumps writes it, without the dict of entry_of, and without the columns that are
-# null (the ingest reads an absent column as null): the gateway writes one for every call.
-_encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+# Most calls keep no body, and the gateway writes a line for every call: theirs is an
+# array of the columns (no names, no dict), written by the json module's C encoder in one
+# call, which costs half what writing the object's members one by one did.
 _PLAIN_COLUMNS = tuple(column for column in QUERY_COLUMNS
                        if column.kind not in ("body", "encoding"))
-_PLAIN_VALUES = operator.attrgetter(*(column.name for column in _PLAIN_COLUMNS))
-_PLAIN_KEYS = tuple((f'"{column.name}":', column.kind == "text") for column in _PLAIN_COLUMNS)
-_PATH = [column.name for column in _PLAIN_COLUMNS].index("path")
+PLAIN_COLUMN_NAMES = tuple(column.name for column in _PLAIN_COLUMNS)
+"""The columns of a plain line, in its order."""
+_PLAIN_VALUES = operator.attrgetter(*PLAIN_COLUMN_NAMES)
+_PATH = PLAIN_COLUMN_NAMES.index("path")
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def plain_line(record: QueryRecord) -> str | None:
-    """``spool_line`` of a record that ``needs_bodies`` not, its null columns left out;
-    None for a value json.dumps would write otherwise (``spool_line`` then writes it)."""
+def plain_line(record: QueryRecord) -> str:
+    """``spool_line`` of a record that ``needs_bodies`` not: its columns as an array."""
     values = list(_PLAIN_VALUES(record))
     if type(values[_PATH]) is str:
         values[_PATH] = redacted_path(values[_PATH])
-    parts = []
-    for (key, text), value in zip(_PLAIN_KEYS, values, strict=True):
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is str and text:
-            parts.append(key + _encode_text(value))
-        elif text:
-            return None
-        elif kind is int:
-            parts.append(key + int.__repr__(value))
-        elif kind is float and math.isfinite(value):
-            parts.append(key + float.__repr__(value))
-        else:
-            return None
-    return "{" + ",".join(parts) + "}\n"
+    return _encode(values) + "\n"
+
+
+def spool_entry(line: str) -> Any:
+    """The JSON object a spool line stands for (a plain line's array read as the object of
+    ``PLAIN_COLUMN_NAMES``); ``ValueError`` for a line that is not JSON, or an array of
+    another length. Anything else it holds is returned as it is, for the caller to
+    refuse."""
+    entry = json.loads(line)
+    if type(entry) is not list:
+        return entry
+    if len(entry) != len(PLAIN_COLUMN_NAMES):
+        raise ValueError(f"a plain spool line holds {len(PLAIN_COLUMN_NAMES)} values, "
+                         f"not {len(entry)}")
+    return dict(zip(PLAIN_COLUMN_NAMES, entry, strict=True))
 
 
 def _bodies(record: QueryRecord) -> dict[str, str | None]:

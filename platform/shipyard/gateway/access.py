@@ -87,8 +87,9 @@ def log_call(
     args = (service, generation or "-", method.decode("latin-1"), path, status,
             latency * 1000.0, sent, request_id.decode("latin-1"))
     direct = _direct
-    if (direct is not None and access_log.handlers == [direct] and not access_log.filters
-            and not direct.filters):
+    handlers = access_log.handlers
+    if (direct is not None and len(handlers) == 1 and handlers[0] is direct
+            and not access_log.filters and not direct.filters):
         direct.keep((time.time(), args))
     else:
         access_log.handle(AccessRecord(args))

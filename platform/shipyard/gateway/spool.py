@@ -70,8 +70,15 @@ class QuerySpool:
 
     def submit(self, record: QueryRecord) -> None:
         """Queue ``record``'s line, or the record when its line costs more (see the module)."""
-        line = None if needs_bodies(record) else plain_line(record)
-        self._pending.append(record if line is None else line.encode("ascii"))
+        if needs_bodies(record):
+            self._pending.append(record)
+            return
+        try:
+            line = plain_line(record).encode("ascii")
+        except (TypeError, ValueError):  # the thread drops it, and logs why
+            self._pending.append(record)
+        else:
+            self._pending.append(line)
 
     def flush(self) -> int:
         """Write the waiting records now, as one file; how many were written."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import math
 import time
@@ -43,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from shipyard.contracts.query_entries import BODIES_KEPT, MONITORED
+from shipyard.contracts.query_entries import BODIES_KEPT, MONITORED, spool_entry
 from shipyard.contracts.query_record import BODY_COLUMNS, QUERY_COLUMNS
 from shipyard.gateway.spool import PART_SUFFIX, SPOOL_SUFFIX
 from shipyard.stats.drift_folding import fold_drift
@@ -187,7 +186,7 @@ def _read(path: Path) -> tuple[list[dict[str, Any]], list[ScoredCall], list[str]
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
+                entry = spool_entry(line)
                 values = row_values(entry)
             except (ValueError, OverflowError, OSError) as exc:  # CorruptEntry, bad JSON
                 log.warning("query spool file %s line %d is corrupt (%s); quarantined",
