@@ -163,7 +163,7 @@ class ClientConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
-            self.transport.write(data)
+            self.gateway.writes.write(self.transport, data)
 
     def pause_reading(self, reason: str) -> None:
         if not self._pauses and self.transport is not None and not self.closed:
@@ -199,6 +199,7 @@ class ClientConnection(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
+            self.gateway.writes.flush()  # what is held for it leaves first
             self.transport.close()
 
     def shutdown(self) -> None:
@@ -253,6 +254,7 @@ class ClientConnection(asyncio.Protocol):
         self._pauses.clear()
         transport.resume_reading()
         if transport.can_write_eof():
+            self.gateway.writes.flush()
             transport.write_eof()
         if self._timer is not None:
             self._timer.cancel()

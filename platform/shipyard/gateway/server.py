@@ -28,6 +28,7 @@ from shipyard.gateway.activation import ReplicaDemand
 from shipyard.gateway.authentication import GatewayGuard
 from shipyard.gateway.balancing import Balancer
 from shipyard.gateway.challenger import ChallengerMirror
+from shipyard.gateway.coalescing import WriteCoalescer
 from shipyard.gateway.deadlines import Deadlines
 from shipyard.gateway.dispatch import Destination, dispatch
 from shipyard.gateway.downstream import ClientConnection
@@ -95,6 +96,7 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: ConnectionPool | None = None
+        self._writes: WriteCoalescer | None = None
         self._deadlines: Deadlines | None = None
         self._challengers: ChallengerMirror | None = None
         self._endpoint: MetricsEndpoint | None = None
@@ -108,6 +110,12 @@ class Gateway:
     def pool(self) -> ConnectionPool:
         assert self._pool is not None, "the gateway is not started"
         return self._pool
+
+    @property
+    def writes(self) -> WriteCoalescer:
+        """Where the gateway's connections write (``gateway.coalescing``)."""
+        assert self._writes is not None, "the gateway is not started"
+        return self._writes
 
     @property
     def challengers(self) -> ChallengerMirror:
@@ -139,8 +147,10 @@ class Gateway:
         """Load the routing table and serve ``socks`` (listening sockets)."""
         loop = self._loop = asyncio.get_running_loop()
         settings = self.settings
+        self._writes = WriteCoalescer(loop.call_soon)
         self._pool = ConnectionPool(
-            loop, settings.pool_max_idle, settings.pool_idle_timeout, settings.connect_timeout
+            loop, settings.pool_max_idle, settings.pool_idle_timeout, settings.connect_timeout,
+            self._writes,
         )
         self._deadlines = Deadlines(loop)
         self._challengers = ChallengerMirror(

@@ -93,7 +93,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
-            self.transport.write(data)
+            self.pool.writes.write(self.transport, data)
 
     def pause_reading(self) -> None:
         if self.transport is not None and not self.closed:
