@@ -372,7 +372,7 @@ def _report(results: list[Comparison], generator: str, duration: float, rounds: 
               f"{'gw CPU/req':>10} {'added CPU':>9}")
     if with_nginx:
         header += f" {'nginx r/s':>9} {'p50 nginx':>9} {'nginx CPU':>9} {'gw/nginx':>8}"
-    header += f" {'errors':>6}"
+    header += f" {'errors d/g/n' if with_nginx else 'errors d/g':>12}"
     print(header)
     print("-" * len(header))
     for result in results:
@@ -384,17 +384,18 @@ def _report(results: list[Comparison], generator: str, duration: float, rounds: 
                 f"{direct.p50_ms:>8.3f}ms {through.p50_ms:>7.3f}ms {through.p99_ms:>7.3f}ms "
                 f"{_us(gateway_cpu):>10} "
                 f"{_us(gateway_cpu - result.direct.cpu_us_per_request):>9}")
-        errors = direct.errors + through.errors
+        errors = f"{direct.errors}/{through.errors}"
         if with_nginx:
             nginx = result.nginx
             if nginx is None:
                 line += f" {'-':>9} {'-':>9} {'-':>9} {'-':>8}"
+                errors += "/-"
             else:
-                errors += nginx.load.errors
+                errors += f"/{nginx.load.errors}"
                 times = gateway_cpu / nginx.cpu_us_per_request
                 line += (f" {nginx.load.rate:>9.0f} {nginx.load.p50_ms:>7.3f}ms "
                          f"{_us(nginx.cpu_us_per_request):>9} {times:>7.2f}x")
-        print(f"{line} {errors:>6}")
+        print(f"{line} {errors:>12}")
     print()
     for result in results:
         if result.connections == 1:
