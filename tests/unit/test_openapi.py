@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 from shipyard.openapi import build_document, first_problem, gateway_url, published
+from shipyard.openapi import document as document_module
 from shipyard.openapi.docstrings import DocstringError, operation_fields, split_docstring
 from shipyard.openapi.rules import openapi_path
 from shipyard.openapi.swagger2 import upgrade_operation
@@ -90,6 +91,31 @@ def test_a_bad_docstring_is_one_warning_and_the_route_stays(yaml: str, problem: 
     assert why.startswith("Not documented: the docstring's YAML was left out: ")
     assert problem in why
     assert document["paths"]["/good"]["get"]["responses"] == {"200": {"description": "fine"}}
+
+
+def test_a_document_is_validated_whole_once_and_operation_by_operation_only_when_it_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    validated: list[bool] = []
+    real = document_module.first_problem
+
+    def counted(document: dict, *, in_operation: bool = False) -> str | None:
+        validated.append(in_operation)
+        return real(document, in_operation=in_operation)
+
+    monkeypatch.setattr(document_module, "first_problem", counted)
+    good = [Route(f"/good/{n}", f"good{n}", "GET",
+                  f"Good {n}.\n---\nresponses: {{200: {{description: fine}}}}")
+            for n in range(5)]
+    documented(*good)
+    assert validated == [False]
+    validated.clear()
+    bad = Route("/bad", "bad", "GET", "Bad.\n---\nresponses: {200: {description: 5}}")
+    document, warnings = documented(*good, bad)
+    # The whole, then each of the six in a trial of its own, then the whole again.
+    assert validated == [False, *[True] * 6, False]
+    assert [warning.split(":")[0] for warning in warnings] == ["GET /bad"]
+    assert document["paths"]["/good/0"]["get"]["responses"] == {"200": {"description": "fine"}}
 
 
 def test_flasgger_style_is_upgraded() -> None:

@@ -82,8 +82,6 @@ def build_document(
         base["components"] = {key: dict(value) for key, value in components.items()}
     if tags:
         base["tags"] = [dict(tag) for tag in tags]
-    warnings: list[str] = []
-    unresolved: list[str] = []
     ordered = _unique_routes(routes)
     shared = _shared_definitions(info, ordered, base.get("components") or {})
     if shared:
@@ -91,38 +89,56 @@ def build_document(
     counts: dict[str, int] = {}
     for route in ordered:
         counts[route.endpoint] = counts.get(route.endpoint, 0) + 1
-    used_ids: set[str] = set()
-    operations: list[_Operation] = []
-    for route in ordered:
-        path = openapi_path(route.rule)
-        generated_id = _unique(
-            route.endpoint if counts[route.endpoint] == 1
-            else f"{route.endpoint}_{route.method.lower()}",
-            used_ids,
-        )
-        override = overrides.get((route.method, path.path))
-        if override is not None:
-            operation = {"operationId": generated_id, **override}
-            operation["operationId"] = generated_id
-        else:
-            operation = _operation(
-                route, path, generated_id, base, used_ids, warnings, unresolved
+
+    def attempt(check_each: bool) -> tuple[dict[str, Any], list[_Operation], list[str],
+                                           list[str]]:
+        """The document, each route's operation, the warnings and the unresolved refs;
+        ``check_each``: validate each operation in a trial of its own, to find which is
+        at fault."""
+        warnings: list[str] = []
+        unresolved: list[str] = []
+        document_base = {**base, "components": {
+            key: dict(value) for key, value in (base.get("components") or {}).items()}}
+        used_ids: set[str] = set()
+        operations: list[_Operation] = []
+        for route in ordered:
+            path = openapi_path(route.rule)
+            generated_id = _unique(
+                route.endpoint if counts[route.endpoint] == 1
+                else f"{route.endpoint}_{route.method.lower()}",
+                used_ids,
             )
-        operations.append(_Operation(route, path, operation))
-    by_place = {(item.path.path, item.route.method.lower()): item for item in operations}
+            override = overrides.get((route.method, path.path))
+            if override is not None:
+                operation = {"operationId": generated_id, **override}
+                operation["operationId"] = generated_id
+            else:
+                operation = _operation(route, path, generated_id, document_base, used_ids,
+                                       warnings, unresolved, check_each)
+            operations.append(_Operation(route, path, operation))
+        by_place = {(item.path.path, item.route.method.lower()): item for item in operations}
 
-    def refused(placed: PlacedOperation, exc: Refused) -> dict[str, Any]:
-        item = by_place[(placed.path, placed.method.lower())]
-        warnings.append(f"{item.route.method} {item.route.rule}: {exc}; "
-                        "documented without its YAML")
-        return _bare(item.route, item.path, item.operation["operationId"], _left_out(exc))
+        def refused(placed: PlacedOperation, exc: Refused) -> dict[str, Any]:
+            item = by_place[(placed.path, placed.method.lower())]
+            warnings.append(f"{item.route.method} {item.route.rule}: {exc}; "
+                            "documented without its YAML")
+            return _bare(item.route, item.path, item.operation["operationId"], _left_out(exc))
 
-    document = assemble(
-        info, [PlacedOperation(item.path.path, item.route.method, item.operation)
-               for item in operations],
-        components=base.get("components"), tags=tags, refused=refused,
-    )
+        document = assemble(
+            info, [PlacedOperation(item.path.path, item.route.method, item.operation)
+                   for item in operations],
+            components=document_base.get("components") or None, tags=tags, refused=refused,
+        )
+        return document, operations, warnings, unresolved
+
+    # Most documents validate whole: one validation. Validating each operation in a trial
+    # that holds every component validated the components once per operation (5 s for
+    # the control plane's 93), so that is done only to find what spoils a document.
+    document, operations, warnings, unresolved = attempt(check_each=False)
     problem = first_problem(document)
+    if problem is not None:
+        document, operations, warnings, unresolved = attempt(check_each=True)
+        problem = first_problem(document)
     if problem is not None:
         warnings.append(f"the document does not validate ({problem}); "
                         "publishing every route without its YAML")
@@ -221,7 +237,7 @@ def _left_out(problem: object) -> str:
 
 def _operation(
     route: Route, path: PathTemplate, operation_id: str, document: dict[str, Any],
-    used_ids: set[str], warnings: list[str], unresolved: list[str],
+    used_ids: set[str], warnings: list[str], unresolved: list[str], check: bool = True,
 ) -> dict[str, Any]:
     """The documented operation, or the bare one with a warning when its YAML is unusable.
 
@@ -266,7 +282,7 @@ def _operation(
     known.update(schemas)
     trial["components"] = trial_components
     trial["paths"] = {path.path: {route.method.lower(): operation}}
-    problem = first_problem(trial, in_operation=True)
+    problem = first_problem(trial, in_operation=True) if check else None
     if problem is not None:
         warnings.append(f"{where}: {problem}; documented without its YAML")
         return _bare(route, path, operation_id, _left_out(problem))
