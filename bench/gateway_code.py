@@ -151,8 +151,7 @@ class Bench:
         await self.gateway.start([])
         # The loop never turns between calls here: the end of each batch of writes is
         # called by hand (``call``), one batch a call, as a gateway with one connection has.
-        writes = WriteCoalescer(lambda _flush: None)
-        self.gateway._writes = self.gateway.pool.writes = writes
+        self.gateway.pool.writes = WriteCoalescer(lambda _flush: None)
         self.upstream_transport = MemoryTransport()
         self.upstream = UpstreamConnection(self.gateway.pool, UPSTREAM)
         self.upstream.connection_made(self.upstream_transport)  # type: ignore[arg-type]

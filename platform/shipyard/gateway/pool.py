@@ -28,12 +28,10 @@ class ConnectionPool:
         max_idle: int,
         idle_timeout: float,
         connect_timeout: float,
-        writes: WriteCoalescer | None = None,
     ) -> None:
-        """``writes``: where its connections' writes go (the gateway's, shared with its
-        client connections); one of its own without it."""
         self.loop = loop
-        self.writes = writes or WriteCoalescer(loop.call_soon)
+        # Where its connections write; the gateway's client connections write there too.
+        self.writes = WriteCoalescer(loop.call_soon)
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout

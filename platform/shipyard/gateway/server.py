@@ -96,7 +96,6 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: ConnectionPool | None = None
-        self._writes: WriteCoalescer | None = None
         self._deadlines: Deadlines | None = None
         self._challengers: ChallengerMirror | None = None
         self._endpoint: MetricsEndpoint | None = None
@@ -113,9 +112,9 @@ class Gateway:
 
     @property
     def writes(self) -> WriteCoalescer:
-        """Where the gateway's connections write (``gateway.coalescing``)."""
-        assert self._writes is not None, "the gateway is not started"
-        return self._writes
+        """Where the gateway's connections write, client and upstream alike: its pool's
+        (``gateway.coalescing``)."""
+        return self.pool.writes
 
     @property
     def challengers(self) -> ChallengerMirror:
@@ -147,10 +146,8 @@ class Gateway:
         """Load the routing table and serve ``socks`` (listening sockets)."""
         loop = self._loop = asyncio.get_running_loop()
         settings = self.settings
-        self._writes = WriteCoalescer(loop.call_soon)
         self._pool = ConnectionPool(
-            loop, settings.pool_max_idle, settings.pool_idle_timeout, settings.connect_timeout,
-            self._writes,
+            loop, settings.pool_max_idle, settings.pool_idle_timeout, settings.connect_timeout
         )
         self._deadlines = Deadlines(loop)
         self._challengers = ChallengerMirror(

@@ -119,13 +119,9 @@ class SignedRequest:
             values.setdefault(name.lower(), []).append(value)
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "_values", values)
-        if self.now.tzinfo is None or self.now.utcoffset() is None:
-            raise ValueError("SignedRequest.now must be timezone-aware")
-        if self.body_sha256 is not None:
-            if self.body:
-                raise ValueError("give the body or its SHA-256, not both")
-            if not _SHA256_HEX.fullmatch(self.body_sha256):
-                raise ValueError("body_sha256 must be 64 lowercase hex digits")
+        _check_arrival(self.now, self.body_sha256)
+        if self.body_sha256 is not None and self.body:
+            raise ValueError("give the body or its SHA-256, not both")
 
     @classmethod
     def from_target(
@@ -160,10 +156,7 @@ class SignedRequest:
         UTF-8 with ``surrogateescape``, header names and values as Latin-1), made in one
         pass, since a gateway makes one for every signed call. ``body_sha256`` is the
         digest the caller computed over the body it streamed."""
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError("SignedRequest.now must be timezone-aware")
-        if not _SHA256_HEX.fullmatch(body_sha256):
-            raise ValueError("body_sha256 must be 64 lowercase hex digits")
+        _check_arrival(now, body_sha256)
         decoded = []
         values: dict[str, list[str]] = {}
         for raw_name, raw_value in headers:
@@ -210,6 +203,14 @@ class SignedRequest:
         if self.body_sha256 is not None:
             return self.body_sha256
         return hashlib.sha256(self.body).hexdigest()
+
+
+def _check_arrival(now: datetime, body_sha256: str | None) -> None:
+    """What every ``SignedRequest`` is checked for, however it is made."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("SignedRequest.now must be timezone-aware")
+    if body_sha256 is not None and not _SHA256_HEX.fullmatch(body_sha256):
+        raise ValueError("body_sha256 must be 64 lowercase hex digits")
 
 
 def normalize_path(raw_path: str) -> str:
