@@ -3,9 +3,10 @@ its challenger scores a 100,000-row CSV, a JSON Lines and a Parquet file through
 gateway, as the caller; the results match calling the predict route directly, row for row;
 bad rows go to the error file with their line (a Parquet row's position); a Shipyard
 killed mid-job (shipyard up and its children at once) resumes the job once started again,
-and every row is in the output exactly once; the jobs' calls count in the ``batch`` role;
-schedules on a file in an allowed folder and at an allowed URL; cancels, refusals and bad
-input."""
+and every row is in the output exactly once; meanwhile the job's threads in the supervisor
+and the instances' batch lanes run at the lowest CPU priority, and nothing else does; the
+jobs' calls count in the ``batch`` role; schedules on a file in an allowed folder and at an
+allowed URL; cancels, refusals and bad input."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from shipyard.supervisor.batch_scoring import JOB_THREAD_NICENESS
 from shipyard_sdk import Client
+from shipyard_sdk.runtime.batch_lane import LANE_NICENESS
 from tests.conftest import RunningShipyard, start_shipyard
 from tests.integration.test_deploy import wait_for
 from tests.integration.test_monitoring import FEATURES, serve_with_a_challenger
@@ -173,6 +176,7 @@ def test_a_csv_scored_by_main_and_challenger_resumes_after_a_kill(
         assert running["state"] == "running" and running["rows_total"] == ROWS
         assert running["rate"] and running["seconds_left"] is not None
         children = psutil.Process(shipyard.process.pid).children()
+        check_batch_work_gives_way(children)
         os.kill(shipyard.process.pid, signal.SIGKILL)
         shipyard.process.wait(timeout=10)
         assert psutil.wait_procs(children, timeout=60)[1] == []
@@ -181,6 +185,24 @@ def test_a_csv_scored_by_main_and_challenger_resumes_after_a_kill(
         check_the_resumed_job(again, job["id"], rows)
     finally:
         again.stop()
+
+
+def check_batch_work_gives_way(children: list[psutil.Process]) -> None:
+    """The running job's threads (its own and its two callers') and the batch lanes of
+    both generations' instances run at the lowest CPU priority; the supervisor's other
+    threads, the control plane's other processes and the instances' workers keep theirs."""
+    supervisor = next(child for child in children
+                      if "shipyard.supervisor" in child.cmdline())
+    threads = {thread.id: os.getpriority(os.PRIO_PROCESS, thread.id)
+               for thread in supervisor.threads()}
+    assert threads[supervisor.pid] == 0
+    assert sorted(threads.values()).count(JOB_THREAD_NICENESS) == 3, threads
+    assert all(niceness in (0, JOB_THREAD_NICENESS) for niceness in threads.values())
+    assert [child.nice() for child in children] == [0] * len(children)
+    lanes = [process for process in supervisor.children(recursive=True)
+             if process.nice() == 0 + LANE_NICENESS]
+    assert len(lanes) == 2, [process.cmdline() for process in lanes]
+    assert {lane.parent().nice() for lane in lanes} == {0}
 
 
 def check_the_resumed_job(shipyard: RunningShipyard, job_id: str,

@@ -43,8 +43,9 @@ __all__ = [
     "BATCH_LANE_VAR", "LANE_ANSWER_TIMEOUT", "LANE_NICENESS", "BatchLane", "LaneGone", "lane_for",
 ]
 
-LANE_NICENESS = 10
-"""How much lower the lane's CPU priority is than its worker's."""
+LANE_NICENESS = 19
+"""How much lower the lane's CPU priority is than its worker's: the lowest there is, as
+the supervisor's threads that send a job's calls take too."""
 
 LANE_ANSWER_TIMEOUT = 120.0
 """Seconds a worker waits for its lane's answer: twice the gateway's wait for an instance
