@@ -121,6 +121,15 @@ def test_a_signing_secret_derives_each_scope_once_and_never_shows_the_secret() -
     assert len(secret._derived) <= SigningSecret.SCOPES
 
 
+def test_a_cached_lookup_shows_its_caller_but_never_the_secret() -> None:
+    checker = authenticator(Store())
+    assert checker.verify_signature(signed(SECRET)) == CALLER
+    _, known = checker._access_keys._entries[KEY_ID]
+    assert SECRET not in repr(checker._access_keys._entries)
+    resolved = repr(known.resolved)  # type: ignore[attr-defined]
+    assert "alice" in resolved and SECRET not in resolved
+
+
 def test_a_signing_secrets_keyed_hmac_signs_as_its_key_and_is_never_used_up() -> None:
     secret = SigningSecret(SECRET)
     key = secret.signing_key("20261205", "us-east-1", "execute-api")

@@ -38,6 +38,9 @@ class ResolvedKey(NamedTuple):
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
+    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
+        return f"ResolvedKey(caller={self.caller!r}, expires_at={self.expires_at!r})"
+
 
 @dataclass(frozen=True)
 class AccessKey:
