@@ -152,7 +152,8 @@ def test_a_lane_scores_batch_calls_in_a_process_of_its_own_at_a_lower_priority(
     seen = json.loads(body)
     assert (status, headers["X-Seen"]) == ("201 Created", "yes")
     assert seen["pid"] == lane.pid != os.getpid()
-    assert seen["nice"] == os.getpriority(os.PRIO_PROCESS, 0) + LANE_NICENESS
+    # Niceness stops at 19: a worker already nice gets a lane at the lowest priority.
+    assert seen["nice"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + LANE_NICENESS)
     assert (seen["body"], seen["path"]) == ("sepal_length\n5.1\n", "/batch")
     # A chunked body (no Content-Length) arrives whole too.
     chunked = json.loads(answer(app, request("/batch", True, b"a,b\n1,2\n", chunked=True))[2])
