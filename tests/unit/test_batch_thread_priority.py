@@ -36,4 +36,3 @@ def test_a_job_thread_takes_the_lowest_priority_and_no_other_thread_does() -> No
     ours = _niceness()
     assert _in_a_thread() == JOB_THREAD_NICENESS == 19
     assert _niceness() == ours
-

@@ -237,12 +237,13 @@ def _left_out(problem: object) -> str:
 
 def _operation(
     route: Route, path: PathTemplate, operation_id: str, document: dict[str, Any],
-    used_ids: set[str], warnings: list[str], unresolved: list[str], check: bool = True,
+    used_ids: set[str], warnings: list[str], unresolved: list[str], check: bool,
 ) -> dict[str, Any]:
     """The documented operation, or the bare one with a warning when its YAML is unusable.
 
     Schemas the docstring declares (flasgger's ``definitions``) join ``document``'s
-    components when the operation is kept.
+    components when the operation is kept. ``check``: validate the operation in a trial
+    document of its own (only to find what spoils a document that does not validate).
     """
     bare = _bare(route, path, operation_id)
     where = f"{route.method} {route.rule}"

@@ -117,10 +117,8 @@ def give_way_to_live_calls() -> None:
     priority with the job)."""
     if sys.platform != "linux":
         return
-    thread = threading.get_native_id()
     with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, thread,
-                       max(JOB_THREAD_NICENESS, os.getpriority(os.PRIO_PROCESS, thread)))
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_THREAD_NICENESS)
 
 
 @dataclass(frozen=True)
