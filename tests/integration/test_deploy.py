@@ -221,6 +221,38 @@ def test_a_killed_instance_comes_back(shipyard: RunningShipyard, tmp_path: Path)
     assert add(instance["address"]).json() == 7
 
 
+def test_an_instance_that_stops_answering_leaves_the_routing_table_until_it_answers(
+    shipyard: RunningShipyard, tmp_path: Path
+) -> None:
+    """A healthy instance that misses a probe stays routed (it may only be busy); one that
+    misses several in a row leaves the routing table, and comes back once it answers."""
+    scaffold_and_push(shipyard, tmp_path)
+    address = deploy(shipyard)
+    master = psutil.Process(master_pid(address))
+    frozen = [master, *master.children(recursive=True)]
+    for process in frozen:
+        process.suspend()
+    try:
+        wait_for(lambda: status(shipyard)["instances"][0]["state"] == "unhealthy",
+                 what="the frozen instance to be unhealthy")
+        answer = shipyard.http.post(
+            f"{shipyard.url}/user-services/invoke/add-numbers/add-numbers",
+            json={"num1": 2, "num2": 5}, timeout=10,
+        )
+        assert answer.status_code == 503, answer.text
+    finally:
+        for process in frozen:
+            process.resume()
+    log = (shipyard.home.parent / f"{shipyard.home.name}-up.log").read_text()
+    assert "missed its health probe (1 in a row)" in log
+    assert "missed its health probe (2 in a row)" in log
+    assert "missed 3 health probes in a row" in log
+    wait_for(lambda: status(shipyard)["instances"][0]["state"] == "healthy",
+             what="the thawed instance to be healthy again")
+    assert add(address).json() == 7
+    assert status(shipyard)["instances"][0]["restarts"] == 0
+
+
 def test_a_restarted_control_plane_serves_again_without_rebuilding(
     shipyard: RunningShipyard, tmp_path: Path
 ) -> None:

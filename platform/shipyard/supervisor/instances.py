@@ -229,6 +229,7 @@ class InstanceLifecycle:
         if row.handle:
             self._submit_stop(InstanceHandle.from_dict(row.handle))
         self._memory.last_health.pop(row.id, None)
+        self._memory.missed_probes.pop(row.id, None)
         self._memory.failing_since.pop(row.id, None)
         AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)

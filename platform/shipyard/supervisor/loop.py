@@ -90,6 +90,13 @@ class SupervisorTimings:
     """How often a starting instance's health is probed between ticks."""
     start_timeout: float = 60.0
     healthy_check_interval: float = 1.0
+    missed_probes: int = 3
+    """Probes in a row a healthy instance may miss (no answer within the runner's
+    timeout, or not a 200) before it leaves the routing table. An instance answers its
+    probe on the same threads as its calls, so one that is merely busy (a slow challenger
+    flooded with copies, a long batch of predictions) misses probes too; taking it out at
+    the first one would make it flap in and out while it works. One that exited leaves at
+    once, whatever this says."""
     usage_interval: float = 2.0
     usage_history_interval: float = 10.0
     """How often the instances' usage goes into the stats (their usage history)."""
@@ -112,6 +119,8 @@ class _Memory:
     """What the supervisor remembers between ticks (never needed for correctness)."""
 
     last_health: dict[str, float] = field(default_factory=dict)
+    # The probes each healthy instance has missed in a row (only those missing some).
+    missed_probes: dict[str, int] = field(default_factory=dict)
     # When each generation last had a share of traffic or the challenger's role.
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
@@ -334,7 +343,18 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
             ):
                 continue
             self._memory.last_health[instance_id] = time.monotonic()
-            found[instance_id] = self.runner.health(InstanceHandle.from_dict(handle))
+            health = self.runner.health(InstanceHandle.from_dict(handle))
+            if state == State.HEALTHY.value and health == State.UNHEALTHY:
+                missed = self._memory.missed_probes.get(instance_id, 0) + 1
+                if missed < self.timings.missed_probes:
+                    self._memory.missed_probes[instance_id] = missed
+                    log.info("instance %s missed its health probe (%d in a row)",
+                             instance_id, missed)
+                    continue
+                log.warning("instance %s missed %d health probes in a row: out of the "
+                            "routing table until it answers", instance_id, missed)
+            self._memory.missed_probes.pop(instance_id, None)
+            found[instance_id] = health
         return found
 
     def _reconcile_service(
