@@ -29,6 +29,7 @@ from shipyard.domain.states import (
 from shipyard.errors import ShipyardError
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.store import GenerationRow, InstanceRow, ServiceRow
+from shipyard.supervisor.health_checks import HealthChecks
 from shipyard.supervisor.housekeeping import INSTANCE_CREDENTIALS_LIFETIME
 from shipyard.supervisor.rollout import give_up_generation, put_in_force, shares
 from shipyard.supervisor.runner_choice import profile_of
@@ -56,6 +57,7 @@ class InstanceLifecycle:
     _lock: threading.Lock
     _stopping: set[str]
     _stops: ThreadPoolExecutor
+    _health: HealthChecks
 
     def _start(self, session: Session, service: ServiceRow, row: InstanceRow, now: float) -> None:
         generation = session.get_one(GenerationRow, row.generation_id)
@@ -228,8 +230,7 @@ class InstanceLifecycle:
     def _retire(self, session: Session, row: InstanceRow) -> None:
         if row.handle:
             self._submit_stop(InstanceHandle.from_dict(row.handle))
-        self._memory.last_health.pop(row.id, None)
-        self._memory.missed_probes.pop(row.id, None)
+        self._health.forget(row.id)
         self._memory.failing_since.pop(row.id, None)
         AccessKeys.revoke_for_instance(session, row.id)
         session.delete(row)

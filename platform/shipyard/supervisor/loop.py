@@ -61,6 +61,7 @@ from shipyard.supervisor.concurrency import ConcurrencyMeter
 from shipyard.supervisor.drift_references import DriftReferences
 from shipyard.supervisor.fleet_snapshot import publish_fleet_snapshot
 from shipyard.supervisor.gatekeeper import Gatekeeper
+from shipyard.supervisor.health_checks import HealthChecks
 from shipyard.supervisor.housekeeping import Housekeeping
 from shipyard.supervisor.instances import InstanceLifecycle
 from shipyard.supervisor.leadership import FencedStore, Lease, node_name
@@ -91,12 +92,8 @@ class SupervisorTimings:
     start_timeout: float = 60.0
     healthy_check_interval: float = 1.0
     missed_probes: int = 3
-    """Probes in a row a healthy instance may miss (no answer within the runner's
-    timeout, or not a 200) before it leaves the routing table. An instance answers its
-    probe on the same threads as its calls, so one that is merely busy (a slow challenger
-    flooded with copies, a long batch of predictions) misses probes too; taking it out at
-    the first one would make it flap in and out while it works. One that exited leaves at
-    once, whatever this says."""
+    """Probes in a row a healthy instance may miss before it leaves the routing table
+    (``health_checks``: a busy instance misses some too)."""
     usage_interval: float = 2.0
     usage_history_interval: float = 10.0
     """How often the instances' usage goes into the stats (their usage history)."""
@@ -118,9 +115,6 @@ class SupervisorTimings:
 class _Memory:
     """What the supervisor remembers between ticks (never needed for correctness)."""
 
-    last_health: dict[str, float] = field(default_factory=dict)
-    # The probes each healthy instance has missed in a row (only those missing some).
-    missed_probes: dict[str, int] = field(default_factory=dict)
     # When each generation last had a share of traffic or the challenger's role.
     routed_at: dict[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
@@ -158,6 +152,8 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         self._builder = Builder(plane, runner, build_workers, self._build_finished,
                                 ended=self.wakeups.wake)
         self._stops = ThreadPoolExecutor(4, thread_name_prefix="stop")
+        self._health = HealthChecks(runner.health, interval=self.timings.healthy_check_interval,
+                                    missed_allowed=self.timings.missed_probes)
         self._lock = threading.Lock()
         self._stopping: set[str] = set()
         self._memory = _Memory()
@@ -276,6 +272,7 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         if self._drift_references is not None:
             self._drift_references.shutdown()
         self._stops.shutdown(wait=True)
+        self._health.shutdown()
         if stop_instances:
             self._stop_every_instance()
         if self._own_wakeups:
@@ -334,28 +331,8 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
                 select(InstanceRow.id, InstanceRow.state, InstanceRow.handle)
                 .where(InstanceRow.handle.is_not(None))
             ).all()
-        found: dict[str, State] = {}
-        for instance_id, state, handle in rows:
-            last = self._memory.last_health.get(instance_id, 0.0)
-            if (
-                state == State.HEALTHY.value
-                and time.monotonic() - last < self.timings.healthy_check_interval
-            ):
-                continue
-            self._memory.last_health[instance_id] = time.monotonic()
-            health = self.runner.health(InstanceHandle.from_dict(handle))
-            if state == State.HEALTHY.value and health == State.UNHEALTHY:
-                missed = self._memory.missed_probes.get(instance_id, 0) + 1
-                if missed < self.timings.missed_probes:
-                    self._memory.missed_probes[instance_id] = missed
-                    log.info("instance %s missed its health probe (%d in a row)",
-                             instance_id, missed)
-                    continue
-                log.warning("instance %s missed %d health probes in a row: out of the "
-                            "routing table until it answers", instance_id, missed)
-            self._memory.missed_probes.pop(instance_id, None)
-            found[instance_id] = health
-        return found
+        return self._health.check((instance_id, state, handle or {})
+                                  for instance_id, state, handle in rows)
 
     def _reconcile_service(
         self, session: Session, service: ServiceRow, health: dict[str, State]
