@@ -121,6 +121,15 @@ class Settings:
         return self.bytecode_store or user_bytecode_store()
 
     @property
+    def local_url(self) -> str:
+        """This node's front door (the gateway) as a process on this node reaches it: its
+        host, loopback for a wildcard one. Not ``public_url``, which may name a proxy or a
+        load balancer in front that this machine cannot reach."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'shipyard.db'}"
 

@@ -6,7 +6,8 @@ killed mid-job (shipyard up and its children at once) resumes the job once start
 and every row is in the output exactly once; meanwhile the job's threads in the supervisor
 and the instances' batch lanes run at the lowest CPU priority, and nothing else does; the
 jobs' calls count in the ``batch`` role; schedules on a file in an allowed folder and at an
-allowed URL; cancels, refusals and bad input."""
+allowed URL; cancels, refusals and bad input; all with a public URL that names a proxy
+this machine cannot reach (the jobs call this node's gateway)."""
 
 from __future__ import annotations
 
@@ -125,8 +126,12 @@ class QuietFiles(SimpleHTTPRequestHandler):
 def shipyard(tmp_path: Path, exports: tuple[Path, str], database_url: str
              ) -> Iterator[RunningShipyard]:
     folder, url = exports
-    running = start_shipyard(tmp_path / "home", env={"SHIPYARD_BATCH_SOURCES": f"{folder} {url}"},
-                             database_url=database_url)
+    # A public URL this machine cannot reach, as a proxy in front may be: the jobs call the
+    # gateway on this node all the same.
+    running = start_shipyard(tmp_path / "home", env={
+        "SHIPYARD_BATCH_SOURCES": f"{folder} {url}",
+        "SHIPYARD_PUBLIC_URL": "http://shipyard-front.invalid:9",
+    }, database_url=database_url)
     yield running
     running.stop()
 

@@ -71,3 +71,17 @@ def test_signing_service_is_always_accepted(tmp_path: Path) -> None:
 def test_a_bad_signing_service_is_named(tmp_path: Path, bad: object) -> None:
     with pytest.raises(InvalidInput, match="signing_services"):
         Settings.resolve({"signing_services": bad}, {"SHIPYARD_HOME": str(tmp_path)})
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "http://127.0.0.1:8123"),
+    ("0.0.0.0", "http://127.0.0.1:8123"),
+    ("::", "http://127.0.0.1:8123"),
+    ("10.1.2.3", "http://10.1.2.3:8123"),
+    ("::1", "http://[::1]:8123"),
+])
+def test_the_local_url_is_the_front_door_on_this_node_whatever_the_public_url(
+    host: str, url: str,
+) -> None:
+    settings = Settings(host=host, port=8123, public_url="https://shipyard.example.com")
+    assert settings.local_url == url

@@ -175,8 +175,9 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
         self._routes = RoutesPublisher(routes_file(plane.settings.home))
         self._batch = BatchScoring(
             self.store, settings.home, plane.access.access_keys,
-            GatewayAccess(settings.public_url or f"http://{settings.host}:{settings.port}",
-                          settings.region, settings.signing_service),
+            # This node's gateway, never public_url: that may be a proxy in front of it
+            # which this machine cannot reach.
+            GatewayAccess(settings.local_url, settings.region, settings.signing_service),
             jobs_at_once=settings.batch_jobs_at_once,
             calls_at_once=settings.batch_calls_at_once, ended=self.wakeups.wake,
         )

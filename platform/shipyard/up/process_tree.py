@@ -84,13 +84,6 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _url_of(host: str, port: int) -> str:
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
-
-
 class ProcessTree:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -128,7 +121,7 @@ class ProcessTree:
         front_doors = [public, *self._container_door(container_host, port)]
         # Kept open for the tree's life: a restarted child serves on the same sockets.
         self._sockets = [*front_doors, internal]
-        self.url = _url_of(self.settings.host, port)
+        self.url = dataclasses.replace(self.settings, port=port).local_url
         resolved = dataclasses.replace(
             self.settings, port=port, public_url=self.settings.public_url or self.url
         )
