@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +38,10 @@ class ModelServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/predict"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a caller that gave up
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,8 +101,9 @@ def server() -> Iterator[ModelServer]:
     thread.join()
 
 
-def scorer(*, as_csv: bool, pauses: tuple[float, ...] = (0.0, 0.0)) -> ChunkScorer:
-    return ChunkScorer(requests.Session(), job_id="j1", as_csv=as_csv, timeout=5,
+def scorer(*, as_csv: bool, pauses: tuple[float, ...] = (0.0, 0.0),
+           timeout: float = 5) -> ChunkScorer:
+    return ChunkScorer(requests.Session(), job_id="j1", as_csv=as_csv, timeout=timeout,
                        pauses=pauses, sleep=lambda _s: None)
 
 
@@ -206,11 +212,26 @@ def test_a_refusal_of_the_caller_ends_the_job(server: ModelServer, status: int,
     assert len(server.calls) == calls
 
 
-def test_no_answer_at_all_is_retried_then_reported(server: ModelServer) -> None:
+def test_a_gateway_that_cannot_be_reached_ends_the_job_after_the_tries(
+    server: ModelServer,
+) -> None:
+    """No row's doing: the job fails rather than put every row in the errors and say it
+    succeeded."""
     url = server.url
     server.shutdown()
     server.server_close()
-    result = scorer(as_csv=False).score(GenerationTarget("v1", url, ("a",)), chunk({"a": [1]}))
+    with pytest.raises(JobCannotGoOn, match=r"the gateway could not be reached at .* "
+                                            r"\(after 3 tries\): no answer from the service"):
+        scorer(as_csv=False).score(GenerationTarget("v1", url, ("a",)), chunk({"a": [1]}))
+
+
+def test_a_call_that_times_out_is_retried_then_its_rows_go_to_the_errors(
+    server: ModelServer,
+) -> None:
+    """These rows may be what takes the model so long: the job goes on without them."""
+    server.pause = 1.0
+    result = scorer(as_csv=False, timeout=0.2).score(
+        GenerationTarget("v1", server.url, ("a",)), chunk({"a": [1]}))
     assert result.errors[0].message.startswith("no answer from the service")
     assert result.errors[0].message.endswith("(after 3 tries)")
 

@@ -164,6 +164,7 @@ class ChunkScorer:
         headers = {"Content-Type": content_type, _TARGET_HEADER: target.generation,
                    BATCH_JOB_HEADER: self.job_id}
         message = ""
+        unreachable = False
         for pause in (*self.pauses, None):
             try:
                 with self.calls:
@@ -171,7 +172,11 @@ class ChunkScorer:
                                                  timeout=self.timeout)
             except requests.RequestException as exc:
                 status, message = 0, f"no answer from the service: {exc}"
+                # Not a timeout, which these rows may cause: the gateway was not there.
+                unreachable = (isinstance(exc, requests.ConnectionError)
+                               and not isinstance(exc, requests.ReadTimeout))
             else:
+                unreachable = False
                 status = response.status_code
                 if status == 200:
                     try:
@@ -190,6 +195,11 @@ class ChunkScorer:
                 break
             self.sleep(pause)
         tries = len(self.pauses) + 1
+        if unreachable:
+            # No row's doing: every chunk after it would fail alike, and a job whose rows
+            # all went to the errors must not say it succeeded.
+            raise JobCannotGoOn(f"the gateway could not be reached at {target.url} "
+                                f"(after {tries} tries): {message}")
         if status == 404:
             # Still unknown after the pauses: not a gateway that has yet to load the routes
             # of a Shipyard that just started, but a generation (or service) that is gone.
