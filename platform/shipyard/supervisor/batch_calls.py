@@ -172,9 +172,9 @@ class ChunkScorer:
                                                  timeout=self.timeout)
             except requests.RequestException as exc:
                 status, message = 0, f"no answer from the service: {exc}"
-                # Not a timeout, which these rows may cause: the gateway was not there.
-                unreachable = (isinstance(exc, requests.ConnectionError)
-                               and not isinstance(exc, requests.ReadTimeout))
+                # The gateway was not there (refused, unknown host, no connection in time);
+                # a ReadTimeout, which these rows may cause, is not a ConnectionError.
+                unreachable = isinstance(exc, requests.ConnectionError)
             else:
                 unreachable = False
                 status = response.status_code
