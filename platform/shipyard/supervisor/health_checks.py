@@ -57,7 +57,7 @@ class HealthChecks:
             if state == State.HEALTHY.value and last is not None and now - last < self.interval:
                 continue
             self._last[instance_id] = now
-            due.append((instance_id, state, InstanceHandle.from_dict(dict(handle))))
+            due.append((instance_id, state, InstanceHandle.from_dict(handle)))
         answers = self._pool.map(self.probe, [handle for _, _, handle in due])
         found: dict[str, State] = {}
         for (instance_id, state, _), health in zip(due, answers, strict=True):
