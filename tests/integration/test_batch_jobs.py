@@ -266,29 +266,34 @@ def test_json_lines_parquet_schedules_refusals_and_cancel(
         assert [r["prediction"] for r in scored] == direct_predictions(shipyard, rows, "v1")
         assert set(scored[0]["probabilities"]) == {"setosa", "versicolor", "virginica"}
 
-        # Parquet in and out, through the SDK: a NaN is a missing value the model refuses,
-        # named in the error file by the row's position in the file.
+        # Parquet in and out, through the SDK, with the main and the challenger: a NaN is a
+        # missing value the model refuses, named in each error file by the row's position.
         table = tmp_path / "flowers.parquet"
         pq.write_table(pa.Table.from_pylist(
             [{**row, "petal_width": float("nan")} if n == 99 else row
              for n, row in enumerate(rows)]), table, row_group_size=100)
         from_parquet = client.batch.score("iris", table, chunk_size=64, passthrough=["id"],
-                                          output_format="parquet", poll=0.1)
+                                          output_format="parquet", challenger=True, poll=0.1)
         assert from_parquet["state"] == "succeeded", from_parquet
         assert from_parquet["input"]["format"] == "parquet"
         assert from_parquet["output_format"] == "parquet"
-        (entry,) = from_parquet["generations"]
-        assert (entry["rows_scored"], entry["rows_failed"]) == (299, 1)
-        assert from_parquet["files"] == {"v1": tmp_path / "flowers.predictions.parquet"}
-        scored = pq.read_table(from_parquet["files"]["v1"]).to_pylist()
+        assert [(g["generation"], g["role"]) for g in from_parquet["generations"]] == [
+            ("v1", "main"), ("v2", "challenger")]
+        assert from_parquet["files"] == {"v1": tmp_path / "flowers.predictions.parquet",
+                                         "v2": tmp_path / "flowers.predictions.v2.parquet"}
         kept = [row for n, row in enumerate(rows) if n != 99]
-        assert [r["id"] for r in scored] == [r["id"] for r in kept]
-        assert [r["prediction"] for r in scored] == direct_predictions(shipyard, kept, "v1")
-        assert set(scored[0]) == {"id", "prediction", "probability_setosa",
-                                  "probability_versicolor", "probability_virginica"}
-        errors = shipyard.http.get(shipyard.url + entry["errors_url"], timeout=60)
-        (failed,) = [json.loads(line) for line in errors.text.splitlines()]
-        assert failed["line"] == 100 and "petal_width" in failed["message"], failed
+        for entry in from_parquet["generations"]:
+            generation = entry["generation"]
+            assert (entry["rows_scored"], entry["rows_failed"]) == (299, 1), entry
+            scored = pq.read_table(from_parquet["files"][generation]).to_pylist()
+            assert [r["id"] for r in scored] == [r["id"] for r in kept]
+            assert [r["prediction"] for r in scored] == direct_predictions(
+                shipyard, kept, generation)
+            assert set(scored[0]) == {"id", "prediction", "probability_setosa",
+                                      "probability_versicolor", "probability_virginica"}
+            errors = shipyard.http.get(shipyard.url + entry["errors_url"], timeout=60)
+            (failed,) = [json.loads(line) for line in errors.text.splitlines()]
+            assert failed["line"] == 100 and "petal_width" in failed["message"], failed
 
         # The CLI: main and challenger, a progress line per poll, the files it wrote.
         small = write_csv(tmp_path / "small.csv", rows[:50])
@@ -396,9 +401,11 @@ def test_json_lines_parquet_schedules_refusals_and_cancel(
         assert refused.status_code == 400
         assert "not in a folder the administrator allows" in refused.json()["error"]["message"]
 
-        # A cancel stops a running job; its results are not kept.
+        # A cancel stops a running job; its results are not kept. A call a row keeps the
+        # job running for many seconds, so the cancel lands on a fast machine too (chunks
+        # of 50 ended before it there).
         big = write_csv(tmp_path / "big.csv", flowers(20_000, seed=9))
-        started = submit(shipyard, big, "text/csv", chunk_size="50").json()
+        started = submit(shipyard, big, "text/csv", chunk_size="1").json()
         wait_for(lambda: client.json("GET", f"/api/v1/batch-jobs/{started['id']}")[
             "rows_done"] > 0, timeout=300, what="the job to start scoring")
         client.json("POST", f"/api/v1/batch-jobs/{started['id']}/cancel")
