@@ -33,7 +33,7 @@ import requests
 
 from shipyard.supervisor.batch_scoring import JOB_THREAD_NICENESS
 from shipyard_sdk import Client
-from shipyard_sdk.runtime.batch_lane import LANE_NICENESS
+from shipyard_sdk.runtime.batch_lane import AUTOGROUP_NICENESS, LANE_NICENESS
 from tests.conftest import RunningShipyard, start_shipyard
 from tests.integration.test_deploy import wait_for
 from tests.integration.test_monitoring import FEATURES, serve_with_a_challenger
@@ -210,6 +210,15 @@ def check_batch_work_gives_way(children: list[psutil.Process]) -> None:
              if process.nice() == min(19, ours + LANE_NICENESS)]
     assert len(lanes) == 2, [process.cmdline() for process in lanes]
     assert {lane.parent().nice() for lane in lanes} == {ours}
+    # Each lane leads a session of its own; where the kernel groups sessions, that
+    # group is at the lowest priority too, while its worker's keeps the default.
+    for lane in lanes:
+        assert os.getsid(lane.pid) == lane.pid != os.getsid(lane.parent().pid)
+        group = Path(f"/proc/{lane.pid}/autogroup")
+        if group.exists():
+            assert group.read_text().split()[-2:] == ["nice", str(AUTOGROUP_NICENESS)]
+            worker_group = Path(f"/proc/{lane.parent().pid}/autogroup").read_text()
+            assert worker_group.split()[-2:] == ["nice", "0"], worker_group
 
 
 def check_the_resumed_job(shipyard: RunningShipyard, job_id: str,

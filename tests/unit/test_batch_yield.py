@@ -21,6 +21,7 @@ import pytest
 
 import shipyard_sdk
 from shipyard_sdk.runtime.batch_lane import (
+    AUTOGROUP_NICENESS,
     BATCH_LANE_VAR,
     LANE_NICENESS,
     BatchLane,
@@ -102,7 +103,17 @@ def echo_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     start_response("201 Created", [("Content-Type", "application/json"), ("X-Seen", "yes")])
     yield json.dumps({"pid": os.getpid(), "nice": os.getpriority(os.PRIO_PROCESS, 0),
+                      "session": os.getsid(0), "autogroup": session_group(),
                       "body": body.decode(), "path": environ["PATH_INFO"]}).encode()
+
+
+def session_group() -> str | None:
+    """This process's session group as the kernel tells it ("/autogroup-7 nice 19"), None
+    where the kernel has no such groups."""
+    try:
+        return Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        return None
 
 
 # -- one batch call at a time --------------------------------------------------------------
@@ -154,7 +165,14 @@ def test_a_lane_scores_batch_calls_in_a_process_of_its_own_at_a_lower_priority(
     assert seen["pid"] == lane.pid != os.getpid()
     # Niceness stops at 19: a worker already nice gets a lane at the lowest priority.
     assert seen["nice"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + LANE_NICENESS)
-    assert (seen["body"], seen["path"]) == ("sepal_length\n5.1\n", "/batch")
+    # A session of its own, whose group (where the kernel groups sessions) is at the
+    # lowest priority too: the worker's session keeps its own group and priority.
+    assert seen["session"] == lane.pid != os.getsid(0)
+    ours = session_group()
+    if ours is not None:
+        assert seen["autogroup"].endswith(f" nice {AUTOGROUP_NICENESS}"), seen["autogroup"]
+        assert seen["autogroup"].split()[0] != ours.split()[0]
+        assert (seen["body"], seen["path"]) == ("sepal_length\n5.1\n", "/batch")
     # A chunked body (no Content-Length) arrives whole too.
     chunked = json.loads(answer(app, request("/batch", True, b"a,b\n1,2\n", chunked=True))[2])
     assert chunked["body"] == "a,b\n1,2\n" and chunked["pid"] == lane.pid

@@ -108,7 +108,9 @@ that loop a little on a machine that is busy: the loop is on no live call's path
 thread still gets its share of the CPU, which bounds the delay. Measured on 2 cores
 (``bench/batch.py``, three runs alternating), a live caller's p99 during a job: 14.3 ms
 (median) with the job's threads at 0 and the lanes at 10, 10.1 ms with both at 19 (6-8 ms
-with no job), the job as fast."""
+with no job), the job as fast. Where the kernel shares the CPU between sessions first
+(autogroup, see ``shipyard_sdk.runtime.batch_lane``), it counts only against the
+supervisor's other threads: a thread cannot leave its process's session, as a lane does."""
 
 
 def give_way_to_live_calls() -> None:
