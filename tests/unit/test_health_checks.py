@@ -4,12 +4,14 @@ probes tolerated, a hung or exited one taken out."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from shipyard.supervisor.health_checks import HealthChecks
 from shipyard_runners import InstanceHandle, State
+from shipyard_sdk.errors import RunnerError
 
 HEALTHY = State.HEALTHY.value
 STARTING = State.STARTING.value
@@ -108,3 +110,49 @@ def test_a_missed_count_is_forgotten_with_its_instance(
     checks.forget("a")
     assert checks.check(row) == {}  # a new count: 1 missed, not 2
     assert checks.check(row) == {"a": State.UNHEALTHY}
+
+
+def test_starting_instances_are_watched_in_the_background_one_probe_each_at_a_time(
+    checks_with: Callable[..., HealthChecks],
+) -> None:
+    # "slow" accepts and does not answer yet (its model still loading); "ready" answers.
+    slow_may_answer = threading.Event()
+    probed: list[str] = []
+
+    def probe(instance: InstanceHandle) -> State:
+        probed.append(instance.instance_id)
+        if instance.instance_id == "slow":
+            assert slow_may_answer.wait(30)
+            return State.STARTING
+        return State.HEALTHY
+
+    checks = checks_with(probe)
+    answered = threading.Event()
+    starting = {name: InstanceHandle.from_dict(handle(name)) for name in ("slow", "ready")}
+    checks.watch_starting(starting, answered=answered.set)  # returns without waiting
+    assert answered.wait(10), "the ready instance's answer waited for the slow one"
+    # Watched again meanwhile: no second probe of "slow" while its first is under way,
+    # "ready" probed again (its probe ended).
+    checks.watch_starting(starting, answered=lambda: None)
+    assert checks._starting["ready"].result(10)
+    assert sorted(probed) == ["ready", "ready", "slow"]
+    slow_may_answer.set()
+    deadline = time.monotonic() + 10
+    while checks._starting["slow"].running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    checks.watch_starting({"slow": starting["slow"]}, answered=lambda: None)
+    assert not checks._starting["slow"].result(10)  # a new probe: still starting
+    assert sorted(probed) == ["ready", "ready", "slow", "slow"]
+
+
+def test_a_starting_instance_the_runner_cannot_tell_about_is_left_to_the_tick(
+    checks_with: Callable[..., HealthChecks],
+) -> None:
+    def probe(_: InstanceHandle) -> State:
+        raise RunnerError("the engine did not answer")
+
+    checks = checks_with(probe)
+    answered = threading.Event()
+    checks.watch_starting({"a": InstanceHandle.from_dict(handle("a"))}, answered=answered.set)
+    checks._starting["a"].result(10)
+    assert not answered.is_set()

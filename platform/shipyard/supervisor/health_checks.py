@@ -11,6 +11,12 @@ busy (a slow challenger flooded with copies, a long batch of predictions) misses
 too. A healthy instance therefore stays in the routing table until it has missed
 ``missed_allowed`` probes in a row; taking it out at the first one made a busy instance
 flap in and out while it worked. One that exited is out at once.
+
+Between two ticks the supervisor watches its starting instances, to start the next tick
+as soon as one answers (``watch_starting``). Those probes are made side by side in the
+background too: a starting instance whose socket accepts before gunicorn answers (its
+model still loading) holds up only its own probe, never the supervisor's wake-ups or the
+other instances' probes.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from shipyard.errors import ShipyardError
 from shipyard_runners import InstanceHandle, State
 
 __all__ = ["HealthChecks"]
@@ -45,6 +52,8 @@ class HealthChecks:
         # The probes each healthy instance has missed in a row (only those missing some).
         self._missed: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(_PROBES_AT_ONCE, thread_name_prefix="probe")
+        # The probe under way for each starting instance watched (``watch_starting``).
+        self._starting: dict[str, Future[bool]] = {}
 
     def check(self, started: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str, State]:
         """The health of each of the ``started`` instances (id, stored state, handle) that
@@ -73,6 +82,31 @@ class HealthChecks:
             self._missed.pop(instance_id, None)
             found[instance_id] = health
         return found
+
+    def watch_starting(self, starting: Mapping[str, InstanceHandle],
+                       answered: Callable[[], None]) -> None:
+        """Probe each of the ``starting`` instances that no probe is under way for, in the
+        background; ``answered()`` is called from the probe's thread once one of them
+        answers healthy. Called again, it probes again those whose probe has ended
+        without an answer."""
+        for instance_id, probe in list(self._starting.items()):
+            if probe.done():
+                del self._starting[instance_id]
+        for instance_id, handle in starting.items():
+            if instance_id in self._starting:
+                continue
+            probe = self._pool.submit(self._answers, handle)
+            self._starting[instance_id] = probe
+            probe.add_done_callback(
+                lambda done: answered() if not done.cancelled() and done.result() else None)
+
+    def _answers(self, handle: InstanceHandle) -> bool:
+        """Whether a starting instance answers healthy (one whose runner cannot tell now
+        is left to the tick, which records why)."""
+        try:
+            return self.probe(handle) == State.HEALTHY
+        except ShipyardError:
+            return False
 
     def forget(self, instance_id: str) -> None:
         """An instance is gone: its next probe, if it comes back under this id, is due."""

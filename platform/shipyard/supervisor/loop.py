@@ -209,19 +209,10 @@ class Supervisor(InstanceLifecycle, ReplicaCounts):
                 return
             starting = self._memory.starting
             if starting:
+                self._health.watch_starting(starting, answered=self.wakeups.wake)
                 remaining = min(remaining, self.timings.starting_poll)
             if self.wakeups.wait(remaining):
                 return
-            if any(self._answers(handle) for handle in list(starting.values())):
-                return
-
-    def _answers(self, handle: InstanceHandle) -> bool:
-        """Whether a starting instance answers its health check (one whose runner cannot
-        tell now is left to the tick, which records why)."""
-        try:
-            return self.runner.health(handle) == State.HEALTHY
-        except ShipyardError:
-            return False
 
     def recover(self) -> None:
         """After a (re)start: redo builds a crash cut short (or fail those cut short too
