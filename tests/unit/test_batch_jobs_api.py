@@ -61,7 +61,7 @@ def test_an_upload_is_refused_with_a_reason_and_leaves_nothing(
     status, message = start(client, chunk_size="many")
     assert status == 400 and "chunk_size must be a whole number" in message
     status, message = start(client, challenger="maybe")
-    assert status == 400 and "challenger must be true or false" in message
+    assert status == 400 and "'challenger' must be true or false, not 'maybe'" in message
     status, message = start(client, generations="2")
     assert status == 400 and "generation must be a tag such as v2" in message
     for name in ("prediction", "probability_setosa", "probabilities"):

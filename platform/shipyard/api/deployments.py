@@ -13,6 +13,7 @@ from shipyard.api.callers import (
 )
 from shipyard.api.context import control_plane
 from shipyard.domain.deploy_limits import settle_limit
+from shipyard.domain.query_flags import query_flag
 from shipyard.errors import InvalidInput
 from shipyard_runners import InstanceHandle
 
@@ -143,9 +144,10 @@ def build_log(ref: str, number: int) -> Response:
     """
     require_collaborator(ref)
     after = _count("after")
+    follow = query_flag(request.args, "follow")
     plane = control_plane()
     lines, done = plane.deployments.build_log(ref, number, after=after)
-    if not _flag("follow"):
+    if not follow:
         return Response("".join(line + "\n" for _, line in lines), mimetype="text/plain")
 
     def _follow() -> Iterator[str]:
@@ -202,7 +204,3 @@ def _count(name: str, default: int = 0) -> int:
     if not raw.isdigit():
         raise InvalidInput(f"{name!r} must be a whole number of lines, not {raw!r}")
     return int(raw)
-
-
-def _flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes")

@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from shipyard.api.callers import current_caller, require_user
 from shipyard.api.context import control_plane, json_fields
+from shipyard.domain.query_flags import query_flag
 from shipyard.errors import Forbidden, InvalidInput
 
 __all__ = ["iam"]
@@ -107,7 +108,7 @@ def list_tokens() -> dict[str, Any]:
       default: {$ref: '#/components/responses/Error'}
     """
     caller = require_user()
-    everyone = request.args.get("all", "").lower() in ("1", "true", "yes")
+    everyone = bool(query_flag(request.args, "all"))
     if everyone and not caller.is_admin:
         raise Forbidden("only an administrator may list every user's keys")
     keys = control_plane().access.access_keys.list(caller, everyone=everyone)

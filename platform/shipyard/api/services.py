@@ -17,6 +17,7 @@ from shipyard.api.context import control_plane, json_body
 from shipyard.api.forms import form_json
 from shipyard.domain.archives import read_archive
 from shipyard.domain.control_plane import ControlPlane
+from shipyard.domain.query_flags import query_flag
 from shipyard.domain.service_filters import ServiceFilter
 from shipyard.domain.services import ServiceSpec
 from shipyard.errors import InvalidInput, NotFound
@@ -361,10 +362,7 @@ def unset_secret(ref: str, name: str) -> ResponseValue:
 
 def _redeployed(plane: ControlPlane, ref: str) -> dict[str, Any]:
     """With ``?redeploy=true``, a new generation deployed: ``{"generation": ...}``."""
-    flag = request.args.get("redeploy", "false")
-    if flag not in ("true", "false"):
-        raise InvalidInput(f"redeploy must be true or false, not {flag!r}")
-    if flag == "false":
+    if not query_flag(request.args, "redeploy"):
         return {}
     return {"generation": plane.deployments.deploy(ref).to_dict()}
 

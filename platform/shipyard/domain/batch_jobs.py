@@ -41,6 +41,7 @@ from shipyard.domain.batch_files import (
 )
 from shipyard.domain.batch_sources import BatchSources, Source
 from shipyard.domain.generation_refs import main_generation, mapping_of, parse_tag, tag_of
+from shipyard.domain.query_flags import query_flag
 from shipyard.domain.services import find_service
 from shipyard.domain.states import InstanceState
 from shipyard.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
@@ -120,7 +121,7 @@ class BatchOptions:
         return cls.parse({
             "output_format": args.get("output_format") or None,
             "chunk_size": _integer(args["chunk_size"]) if "chunk_size" in args else None,
-            "challenger": _flag(args.get("challenger", "false")),
+            "challenger": bool(query_flag(args, "challenger")),
             "generations": _listed(args.get("generations", "")),
             "passthrough": _listed(args.get("passthrough", "")),
             "association_column": args.get("association_column") or None,
@@ -530,15 +531,6 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise InvalidInput(f"chunk_size must be a whole number, not {text!r}") from None
-
-
-def _flag(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no", ""):
-        return False
-    raise InvalidInput(f"challenger must be true or false, not {text!r}")
 
 
 def _listed(text: str) -> tuple[str, ...]:

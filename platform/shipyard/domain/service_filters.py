@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, false, or_
 
+from shipyard.domain.query_flags import query_flag
 from shipyard.domain.scaffold import KINDS
 from shipyard.domain.states import ServiceState
 from shipyard.errors import InvalidInput
@@ -37,7 +38,6 @@ ORDERS: dict[str, Any] = {
 }
 FILTERS = ("kind", "state", "enabled", "deployed", "environment", "runner", "project",
            "search", "service_health", "drift_health", "accuracy_health", "order_by")
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _MAX_SEARCH = 200
 
 
@@ -81,7 +81,7 @@ class ServiceFilter:
         project = args.get("project")
         return cls(
             kind=kind, state=ServiceState(state) if state else None,
-            enabled=_boolean(args, "enabled"), deployed=_boolean(args, "deployed"),
+            enabled=query_flag(args, "enabled"), deployed=query_flag(args, "deployed"),
             environment=environment, runner=runner,
             project_id=project_id(project) if project is not None else None,
             search=search or None, service_health=_statuses(args, "service_health"),
@@ -140,15 +140,6 @@ def _statuses(args: Mapping[str, str], name: str) -> frozenset[HealthStatus] | N
             f"{', '.join(HEALTH_STATUSES)} (several separated by commas)"
         )
     return frozenset(HealthStatus(word) for word in statuses)
-
-
-def _boolean(args: Mapping[str, str], name: str) -> bool | None:
-    value = args.get(name)
-    if value is None:
-        return None
-    if value.lower() not in _BOOLEANS:
-        raise InvalidInput(f"{name!r} must be true or false, not {value!r}")
-    return _BOOLEANS[value.lower()]
 
 
 def _escaped(word: str) -> str:
