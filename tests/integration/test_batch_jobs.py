@@ -424,3 +424,50 @@ def test_json_lines_parquet_schedules_refusals_and_cancel(
         gone = shipyard.http.get(
             f"{shipyard.url}/api/v1/batch-jobs/{started['id']}/results/v1", timeout=60)
         assert gone.status_code == 409
+
+        # The association id column: a job sends it with each row, so actuals sent later
+        # join the job's rows as they join live calls, for each generation it scored with.
+        client.services.update("iris", {"monitoring": {"association_id_columns": ["id"]}})
+        wait_for(lambda: route_of_iris(shipyard).get("association_columns") == ["id"],
+                 timeout=60, what="the supervisor to publish the association column")
+        shipyard.wait_for_gateway_routes()
+        tagged = [{**row, "id": f"joined-{n}"} for n, row in enumerate(flowers(40, seed=12))]
+        joined = client.batch.score("iris", write_csv(tmp_path / "joined.csv", tagged),
+                                    association_column="id", passthrough=["id"],
+                                    challenger=True, poll=0.1)
+        assert joined["state"] == "succeeded", joined
+        predicted = {generation: [row["prediction"] for row in csv.DictReader(
+            path.read_text().splitlines())] for generation, path in joined["files"].items()}
+        # Actuals: v1's prediction for the first 30 rows, another species for the last 10.
+        species = ("setosa", "versicolor", "virginica")
+        actual = [kind if n < 30 else next(s for s in species if s != kind)
+                  for n, kind in enumerate(predicted["v1"])]
+        sent = client.services.submit_actuals("iris", [
+            {"association_id": row["id"], "actual_value": kind}
+            for row, kind in zip(tagged, actual, strict=True)])
+        # The job's calls may not be ingested yet: an actual waits for its prediction.
+        assert sent["matched"] + sent["unmatched"] == 40, sent
+
+        def batch_accuracy() -> dict[str, dict[str, Any]]:
+            accuracy = client.services.accuracy("iris", "1h", role="batch")
+            return {g["generation"]: g for g in accuracy["generations"]}
+
+        wait_for(lambda: [batch_accuracy().get(g, {}).get("rows") for g in ("v1", "v2")]
+                 == [40, 40], timeout=120, what="the actuals to join the job's rows")
+        by_generation = batch_accuracy()
+        for generation in ("v1", "v2"):
+            entry = by_generation[generation]
+            agreed = sum(p == a for p, a in zip(predicted[generation], actual, strict=True))
+            assert (entry["role"], entry["rows"]) == ("batch", 40), entry
+            assert entry["accuracy"] == agreed / 40, (generation, entry)
+        assert by_generation["v1"]["accuracy"] == 0.75
+        shown = shipyard.cli("accuracy", "iris", "--since", "1h")
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert any(line.split()[:3] == ["v1", "batch", "40"] for line in shown.stdout.splitlines()
+                   ), shown.stdout
+
+
+def route_of_iris(shipyard: RunningShipyard) -> dict[str, Any]:
+    """The iris service's entry in the routing table the gateway reads."""
+    services = json.loads((shipyard.home / "run" / "routes.json").read_text())["services"]
+    return next(entry for entry in services.values() if entry["name"] == "iris")

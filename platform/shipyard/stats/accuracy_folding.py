@@ -19,10 +19,17 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.query_record import BATCH_ROLE
 from shipyard.stats.accuracy_rollup import AccuracyRollup, ClassificationRollup, rollup_for
 from shipyard.stats.drift_profiles import model_details
 from shipyard.stats.rollup import HOUR
-from shipyard.store import AccuracyRollupRow, ActualRow, ScoredRowRow, lock_services
+from shipyard.store import (
+    AccuracyRollupRow,
+    ActualRow,
+    BatchScoredRowRow,
+    ScoredRowRow,
+    lock_services,
+)
 
 __all__ = ["actual_like", "hour_of", "refold_hours"]
 
@@ -43,12 +50,6 @@ def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
     joined = 0
     models = {} if models is None else models
     problems: dict[tuple[str, str], str | None] = {}
-    # Alike pairs come counted: a classification without probabilities is a few groups
-    # however many rows it has. The columns that tell groups apart most often come first,
-    # which shortens the sort of the grouping.
-    columns = (ActualRow.actual_value, ScoredRowRow.prediction, ScoredRowRow.scores,
-               ScoredRowRow.generation, ScoredRowRow.challenger_prediction,
-               ScoredRowRow.challenger_generation, ScoredRowRow.challenger_scores)
     wanted = sorted(set(hours))
     # An hour's rollups are deleted and made again from its rows: on PostgreSQL two
     # transactions doing so at once (an upload of actuals in the API, the ingest in the
@@ -58,20 +59,9 @@ def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
     lock_services(session, {service_id for service_id, _ in wanted})
     for service_id, start in wanted:
         rollups: dict[tuple[str, str], AccuracyRollup] = {}
-        for row in session.execute(
-            select(*columns, func.count().label("count"))
-            .join(ActualRow, (ActualRow.service_id == ScoredRowRow.service_id)
-                  & (ActualRow.association_id == ScoredRowRow.association_id))
-            .where(ScoredRowRow.service_id == service_id, ScoredRowRow.at >= start,
-                   ScoredRowRow.at < start + HOUR)
-            .group_by(*columns)
-        ):
+        for row, pairs in _joined(session, service_id, start):
             actual = json.loads(row.actual_value)
-            for role, generation, prediction, scores in (
-                ("main", row.generation, row.prediction, row.scores),
-                ("challenger", row.challenger_generation, row.challenger_prediction,
-                 row.challenger_scores),
-            ):
+            for role, generation, prediction, scores in pairs:
                 if generation is None or prediction is None:
                     continue
                 if (service_id, generation) not in problems:
@@ -88,7 +78,7 @@ def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
                 if rollup is None:
                     rollup = rollups[(generation, role)] = rollup_for(problem)
                 if _add(rollup, actual, json.loads(prediction), scores, row.count):
-                    joined += row.count if role == "main" else 0
+                    joined += row.count if role != "challenger" else 0
         session.execute(delete(_ROLLUPS).where(_ROLLUPS.c.service_id == service_id,
                                                _ROLLUPS.c.start == start))
         if rollups:
@@ -99,6 +89,47 @@ def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
                 for (generation, role), rollup in rollups.items()
             ])
     return joined
+
+
+# Alike pairs come counted: a classification without probabilities is a few groups
+# however many rows it has. The columns that tell groups apart most often come first,
+# which shortens the sort of the grouping.
+_LIVE_COLUMNS = (ActualRow.actual_value, ScoredRowRow.prediction, ScoredRowRow.scores,
+                 ScoredRowRow.generation, ScoredRowRow.challenger_prediction,
+                 ScoredRowRow.challenger_generation, ScoredRowRow.challenger_scores)
+_BATCH_COLUMNS = (ActualRow.actual_value, BatchScoredRowRow.prediction,
+                  BatchScoredRowRow.scores, BatchScoredRowRow.generation)
+
+_Pair = tuple[str, str | None, str | None, str | None]
+"""(role, generation, prediction, scores) of a joined row."""
+
+
+def _joined(session: Session, service_id: str, start: int
+            ) -> Iterable[tuple[Any, tuple[_Pair, ...]]]:
+    """The hour's scored rows joined to their actuals, alike ones counted together (the
+    row's ``count``): each with the predictions it holds, by role. A live row holds its
+    generation's (``main``) and its challenger's; a batch job's row one generation's,
+    in the role ``batch``."""
+    for row in session.execute(
+        select(*_LIVE_COLUMNS, func.count().label("count"))
+        .join(ActualRow, (ActualRow.service_id == ScoredRowRow.service_id)
+              & (ActualRow.association_id == ScoredRowRow.association_id))
+        .where(ScoredRowRow.service_id == service_id, ScoredRowRow.at >= start,
+               ScoredRowRow.at < start + HOUR)
+        .group_by(*_LIVE_COLUMNS)
+    ):
+        yield row, (("main", row.generation, row.prediction, row.scores),
+                    ("challenger", row.challenger_generation, row.challenger_prediction,
+                     row.challenger_scores))
+    for row in session.execute(
+        select(*_BATCH_COLUMNS, func.count().label("count"))
+        .join(ActualRow, (ActualRow.service_id == BatchScoredRowRow.service_id)
+              & (ActualRow.association_id == BatchScoredRowRow.association_id))
+        .where(BatchScoredRowRow.service_id == service_id, BatchScoredRowRow.at >= start,
+               BatchScoredRowRow.at < start + HOUR)
+        .group_by(*_BATCH_COLUMNS)
+    ):
+        yield row, ((BATCH_ROLE, row.generation, row.prediction, row.scores),)
 
 
 def _add(rollup: AccuracyRollup, actual: Any, predicted: Any, scores: str | None,

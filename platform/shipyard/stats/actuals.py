@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, cast, func, select
+from sqlalchemy import BigInteger, Select, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from shipyard.errors import InvalidInput, PayloadTooLarge
@@ -33,7 +33,14 @@ from shipyard.stats.accuracy_folding import hour_of, refold_hours
 from shipyard.stats.drift_profiles import model_details
 from shipyard.stats.rollup import HOUR
 from shipyard.stats.scored_rows import MAX_ASSOCIATION_ID, association_id_of
-from shipyard.store import ActualRow, GenerationRow, ScoredRowRow, Store, lock_services
+from shipyard.store import (
+    ActualRow,
+    BatchScoredRowRow,
+    GenerationRow,
+    ScoredRowRow,
+    Store,
+    lock_services,
+)
 from shipyard.store.upserts import upsert_rows
 
 __all__ = ["MAX_ACTUALS", "Actual", "ServiceActuals", "parse_actuals"]
@@ -45,6 +52,7 @@ _IDS = 500
 """Association ids looked up per statement (well under any database's parameter limit)."""
 _ACTUALS = ActualRow.__table__
 _SCORED = ScoredRowRow.__table__
+_BATCH_SCORED = BatchScoredRowRow.__table__
 _ID_NAMES = [f"id{n}" for n in range(_IDS)]
 
 
@@ -142,11 +150,11 @@ def _stored(session: Session, service_id: str, ids: list[str]) -> int:
 
 
 def _matched(session: Session, service_id: str, received_at: float) -> tuple[int, set[int]]:
-    """How many rows of the upload stamped ``received_at`` a prediction carries, and the
-    hours (``hour_of``) those were scored in. The database counts them by hour, its hour
-    being whole seconds over 3600 however it turns a number into a whole one (SQLite cuts,
-    PostgreSQL rounds): such an hour spans at most two of ours, those of its first and
-    last rows."""
+    """How many rows of the upload stamped ``received_at`` a prediction carries (a live
+    call's or a batch job's), and the hours (``hour_of``) those were scored in. The
+    database counts them by hour, its hour being whole seconds over 3600 however it turns
+    a number into a whole one (SQLite cuts, PostgreSQL rounds): such an hour spans at
+    most two of ours, those of its first and last rows."""
     matched, hours = 0, set()
     at = _SCORED.c.at
     for first, last, count in session.execute(
@@ -158,6 +166,25 @@ def _matched(session: Session, service_id: str, received_at: float) -> tuple[int
     ):
         matched += count
         hours.update((hour_of(first), hour_of(last)))
+    batch_at, batch_matched = _BATCH_SCORED.c.at, False
+    for first, last in session.execute(
+        select(func.min(batch_at), func.max(batch_at))
+        .join(_ACTUALS, (_ACTUALS.c.service_id == _BATCH_SCORED.c.service_id)
+              & (_ACTUALS.c.association_id == _BATCH_SCORED.c.association_id))
+        .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at)
+        .group_by(cast(batch_at, BigInteger) // HOUR)
+    ):
+        hours.update((hour_of(first), hour_of(last)))
+        batch_matched = True
+    if batch_matched:  # the ids only a batch job scored match too
+        matched += session.scalar(
+            select(func.count()).select_from(_ACTUALS)
+            .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at,
+                   ~exists().where(_SCORED.c.service_id == service_id,
+                                   _SCORED.c.association_id == _ACTUALS.c.association_id),
+                   exists().where(_BATCH_SCORED.c.service_id == service_id,
+                                  _BATCH_SCORED.c.association_id
+                                  == _ACTUALS.c.association_id))) or 0
     return matched, hours
 
 

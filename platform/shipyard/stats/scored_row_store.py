@@ -5,6 +5,10 @@ transaction. One id per row: a records body of 50 rows with ``customer_id`` keep
 A row scored again under an id replaces the earlier one; where an actual is already
 stored for an id (sent before its prediction reached the log), the accuracy of that
 prediction's hour is made again (``refold_hours``).
+
+A batch job's rows are kept apart (``batch_scored_rows``), one per id and generation: a
+job scores with the main and the challenger in calls of their own, and an id it scores
+must never replace the prediction a live call made under it.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shipyard.contracts.query_record import BATCH_ROLE
 from shipyard.stats.accuracy_folding import hour_of, refold_hours
 from shipyard.stats.drift_profiles import GenerationModel, generation_model
 from shipyard.stats.monitoring_settings import monitoring_of
 from shipyard.stats.scored_rows import ScoredAnswer, ScoredCall, answer_of, scored_rows
-from shipyard.store import ActualRow, ScoredRowRow, ServiceRow
+from shipyard.store import ActualRow, BatchScoredRowRow, ScoredRowRow, ServiceRow
 from shipyard.store.upserts import upsert
 
 __all__ = ["keep_scored_rows"]
 
 _TABLE = ScoredRowRow.__table__
+_BATCH_TABLE = BatchScoredRowRow.__table__
 
 
 def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
@@ -33,6 +39,7 @@ def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
     columns: dict[str, tuple[str, ...]] = {}
     models: dict[tuple[str, str], GenerationModel | None] = {}
     kept: dict[tuple[str, str], dict[str, Any]] = {}
+    kept_for_batch: dict[tuple[str, str, str], dict[str, Any]] = {}
     for call in calls:
         if call.service_id not in columns:
             service = session.get(ServiceRow, call.service_id)
@@ -51,6 +58,16 @@ def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
         if rows is None or rows.ids is None:
             continue
         main = answer_of(call.response, rows.count)
+        if call.role == BATCH_ROLE:
+            for index, association_id in enumerate(rows.ids):
+                if association_id is not None:
+                    kept_for_batch[(call.service_id, association_id, call.generation)] = {
+                        "service_id": call.service_id, "association_id": association_id,
+                        "generation": call.generation, "at": call.at,
+                        "prediction": _prediction(main, index),
+                        "scores": _scores(main, index),
+                    }
+            continue
         challenger = None
         if call.challenger_generation and call.challenger_status is not None \
                 and 200 <= call.challenger_status < 300:
@@ -66,17 +83,21 @@ def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
                 "challenger_prediction": _prediction(challenger, index),
                 "challenger_scores": _scores(challenger, index),
             }
-    if not kept:
+    if not kept and not kept_for_batch:
         return 0
-    before = _already_joined(session, list(kept))
-    upsert(session, _TABLE, list(kept.values()))
     hours: set[tuple[str, int]] = set()
-    for key, stored_at in before.items():
-        hours.add((key[0], hour_of(kept[key]["at"])))
-        if stored_at >= 0:
-            hours.add((key[0], hour_of(stored_at)))
+    if kept:
+        before = _already_joined(session, list(kept))
+        upsert(session, _TABLE, list(kept.values()))
+        for key, stored_at in before.items():
+            hours.add((key[0], hour_of(kept[key]["at"])))
+            if stored_at >= 0:
+                hours.add((key[0], hour_of(stored_at)))
+    if kept_for_batch:
+        hours |= _hours_joined_by_batch(session, kept_for_batch)
+        upsert(session, _BATCH_TABLE, list(kept_for_batch.values()))
     refold_hours(session, hours)
-    return len(kept)
+    return len(kept) + len(kept_for_batch)
 
 
 def _already_joined(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
@@ -98,6 +119,40 @@ def _already_joined(session: Session, keys: list[tuple[str, str]]) -> dict[tuple
             ):
                 found[(service_id, association_id)] = at if at is not None else -1.0
     return found
+
+
+def _hours_joined_by_batch(
+    session: Session, kept: dict[tuple[str, str, str], dict[str, Any]],
+) -> set[tuple[str, int]]:
+    """The hours whose accuracy the batch rows ``kept`` change (read before they are
+    stored): for each row whose id has an actual, its own hour, and the hour of the row
+    of the same id and generation that it replaces."""
+    new_hours: dict[tuple[str, str], set[int]] = {}
+    for (service_id, association_id, _generation), row in kept.items():
+        new_hours.setdefault((service_id, association_id), set()).add(hour_of(row["at"]))
+    by_service: dict[str, list[str]] = {}
+    for service_id, association_id in new_hours:
+        by_service.setdefault(service_id, []).append(association_id)
+    hours: set[tuple[str, int]] = set()
+    for service_id, ids in by_service.items():
+        for start in range(0, len(ids), 500):
+            with_actuals = list(session.scalars(select(ActualRow.association_id).where(
+                ActualRow.service_id == service_id,
+                ActualRow.association_id.in_(ids[start:start + 500]))))
+            for association_id in with_actuals:
+                hours.update((service_id, hour) for hour in new_hours[(service_id,
+                                                                         association_id)])
+            if not with_actuals:
+                continue
+            for association_id, generation, at in session.execute(
+                select(BatchScoredRowRow.association_id, BatchScoredRowRow.generation,
+                       BatchScoredRowRow.at)
+                .where(BatchScoredRowRow.service_id == service_id,
+                       BatchScoredRowRow.association_id.in_(with_actuals))
+            ):
+                if (service_id, association_id, generation) in kept:
+                    hours.add((service_id, hour_of(at)))
+    return hours
 
 
 def _prediction(answer: ScoredAnswer | None, index: int) -> str | None:

@@ -47,6 +47,8 @@ class ScoredCall:
     path: str = ""
     """The path called through the gateway (``/user-services/invoke/<service>/<route>``),
     query included; "" when unknown (taken as the predict route)."""
+    role: str | None = None
+    """The query log's role: ``BATCH_ROLE`` for a batch job's call, None for a live one."""
 
     def scores_at(self, predict_path: str) -> bool:
         """Whether the call went to the service's ``predict_path`` (the only route whose

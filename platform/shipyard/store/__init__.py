@@ -4,7 +4,12 @@ Used by every process (the gateway only through iam). It imports nothing of Ship
 the errors and the query-record contract its ``query_log`` table is made from.
 """
 
-from shipyard.store.accuracy_tables import AccuracyRollupRow, ActualRow, ScoredRowRow
+from shipyard.store.accuracy_tables import (
+    AccuracyRollupRow,
+    ActualRow,
+    BatchScoredRowRow,
+    ScoredRowRow,
+)
 from shipyard.store.batch_tables import BatchJobRow, BatchScheduleRow
 from shipyard.store.cluster_tables import LeaseRow, NodeRow, PublishedRoutesRow, ReplicaDemandRow
 from shipyard.store.database import Store, is_writing, lock_services
@@ -43,6 +48,7 @@ __all__ = [
     "Base",
     "BatchJobRow",
     "BatchScheduleRow",
+    "BatchScoredRowRow",
     "BrowserSessionRow",
     "BuildLogRow",
     "DriftProfileRow",

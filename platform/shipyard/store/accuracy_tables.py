@@ -1,7 +1,8 @@
 """The accuracy tables: ``scored_rows`` (each row a monitored model service scored, by its
-association id: the query log's one id per row), ``actuals`` (the true outcomes sent for
-them), and ``accuracy_rollups`` (one row per (service, hour, generation, role) of the
-joined pairs, ``shipyard.stats.accuracy_rollup`` in bytes)."""
+association id: the query log's one id per row), ``batch_scored_rows`` (the same for the
+rows of batch jobs, by id and generation), ``actuals`` (the true outcomes sent for them),
+and ``accuracy_rollups`` (one row per (service, hour, generation, role) of the joined
+pairs, ``shipyard.stats.accuracy_rollup`` in bytes)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy import (
 
 from shipyard.store.tables import Base
 
-__all__ = ["AccuracyRollupRow", "ActualRow", "ScoredRowRow"]
+__all__ = ["AccuracyRollupRow", "ActualRow", "BatchScoredRowRow", "ScoredRowRow"]
 
 
 class ScoredRowRow(Base):
@@ -39,6 +40,25 @@ class ScoredRowRow(Base):
         Column("challenger_prediction", Text, nullable=True),
         Column("challenger_scores", Text, nullable=True),
         Index("scored_rows_by_time", "service_id", "at"),
+    )
+
+
+class BatchScoredRowRow(Base):
+    """A row a batch job scored under an association id, one per generation it scored
+    with (a job scores with the main and the challenger one after the other, each call
+    its own): kept apart from live calls' rows, so that an id scored by a job never
+    replaces a live prediction, and the job's accuracy is its own role (``batch``). A
+    row scored again under the same id by the same generation replaces the first."""
+
+    __table__ = Table(
+        "batch_scored_rows", Base.metadata,
+        Column("service_id", String(32), primary_key=True),
+        Column("association_id", String(255), primary_key=True),
+        Column("generation", String(16), primary_key=True),
+        Column("at", Float, nullable=False),
+        Column("prediction", Text, nullable=True),
+        Column("scores", Text, nullable=True),
+        Index("batch_scored_rows_by_time", "service_id", "at"),
     )
 
 

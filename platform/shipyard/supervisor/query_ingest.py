@@ -219,7 +219,7 @@ def _scored_call(at: float, values: dict[str, Any]) -> ScoredCall:
         status=values["status"], request=text("request_body"), response=text("response_body"),
         challenger_generation=values["challenger_generation"],
         challenger_status=values["challenger_status"],
-        challenger_response=text("challenger_body"), path=values["path"],
+        challenger_response=text("challenger_body"), path=values["path"], role=values["role"],
     )
 
 
