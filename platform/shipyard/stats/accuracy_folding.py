@@ -110,26 +110,25 @@ def _joined(session: Session, service_id: str, start: int
     row's ``count``): each with the predictions it holds, by role. A live row holds its
     generation's (``main``) and its challenger's; a batch job's row one generation's,
     in the role ``batch``."""
-    for row in session.execute(
-        select(*_LIVE_COLUMNS, func.count().label("count"))
-        .join(ActualRow, (ActualRow.service_id == ScoredRowRow.service_id)
-              & (ActualRow.association_id == ScoredRowRow.association_id))
-        .where(ScoredRowRow.service_id == service_id, ScoredRowRow.at >= start,
-               ScoredRowRow.at < start + HOUR)
-        .group_by(*_LIVE_COLUMNS)
-    ):
+    for row in _counted_pairs(session, ScoredRowRow, _LIVE_COLUMNS, service_id, start):
         yield row, (("main", row.generation, row.prediction, row.scores),
                     ("challenger", row.challenger_generation, row.challenger_prediction,
                      row.challenger_scores))
-    for row in session.execute(
-        select(*_BATCH_COLUMNS, func.count().label("count"))
-        .join(ActualRow, (ActualRow.service_id == BatchScoredRowRow.service_id)
-              & (ActualRow.association_id == BatchScoredRowRow.association_id))
-        .where(BatchScoredRowRow.service_id == service_id, BatchScoredRowRow.at >= start,
-               BatchScoredRowRow.at < start + HOUR)
-        .group_by(*_BATCH_COLUMNS)
-    ):
+    for row in _counted_pairs(session, BatchScoredRowRow, _BATCH_COLUMNS, service_id, start):
         yield row, ((BATCH_ROLE, row.generation, row.prediction, row.scores),)
+
+
+def _counted_pairs(session: Session, scored: type[ScoredRowRow] | type[BatchScoredRowRow],
+                   columns: tuple[Any, ...], service_id: str, start: int) -> Iterable[Any]:
+    """``columns`` of the hour's rows of the table ``scored`` joined to their actuals, with
+    the ``count`` of each alike group."""
+    return session.execute(
+        select(*columns, func.count().label("count"))
+        .join(ActualRow, (ActualRow.service_id == scored.service_id)
+              & (ActualRow.association_id == scored.association_id))
+        .where(scored.service_id == service_id, scored.at >= start, scored.at < start + HOUR)
+        .group_by(*columns)
+    )
 
 
 def _add(rollup: AccuracyRollup, actual: Any, predicted: Any, scores: str | None,
