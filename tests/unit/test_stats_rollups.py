@@ -420,6 +420,33 @@ def test_stats_past_their_retention_are_dropped_span_by_span(store: Store) -> No
     assert (before, after) == (300, third)
 
 
+def test_drift_and_accuracy_rollups_past_the_stats_retention_are_dropped_too(
+    store: Store,
+) -> None:
+    from sqlalchemy import insert
+
+    from shipyard.stats.retention import prune_stats
+    from shipyard.store import AccuracyRollupRow, DriftRollupRow
+
+    hours = [DAY0, DAY0 + 23 * HOUR, DAY0 + DAY, DAY0 + 2 * DAY]
+    with store.writing() as session:
+        session.execute(insert(DriftRollupRow), [
+            {"service_id": SERVICE, "start": start, "generation": "v1", "role": "main",
+             "rows": 1, "predicted_rows": 1, "data_errors": 0, "counts": b"", "sums": b""}
+            for start in hours])
+        session.execute(insert(AccuracyRollupRow), [
+            {"service_id": SERVICE, "start": start, "generation": "v1", "role": role,
+             "problem_type": "classification", "rows": 1, "rollup": b"x"}
+            for start in hours for role in ("main", "batch")])
+    assert prune_stats(store, 0, now=DAY0 + 500 * DAY) == 0  # 0 keeps everything
+    # 400 days after the first day ended: its hours go, the next days' stay.
+    assert prune_stats(store, 400, now=DAY0 + 401 * DAY) == 2 + 4
+    with store.reading() as session:
+        assert sorted(session.scalars(select(DriftRollupRow.start))) == hours[2:]
+        assert sorted(session.scalars(select(AccuracyRollupRow.start))) == sorted(
+            hours[2:] * 2)
+
+
 def test_the_lines_set_aside_are_counted_for_the_supervisors_figures(
     store: Store, tmp_path: Path
 ) -> None:

@@ -1,5 +1,7 @@
 """How long service stats are kept: rollups that started before the retention are
-deleted, a span at a time. They outlive the raw query log (400 days by default)."""
+deleted, a span at a time. They outlive the raw query log (400 days by default). The
+monitoring's hourly rollups (drift, and accuracy from actuals) are stats too, kept as
+long."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import time
 
 from sqlalchemy import delete
 
-from shipyard.stats.rollup import SPANS
-from shipyard.store import StatsRollupRow, Store
+from shipyard.stats.rollup import HOUR, SPANS
+from shipyard.store import AccuracyRollupRow, DriftRollupRow, StatsRollupRow, Store
 
 __all__ = ["prune_stats"]
 
@@ -24,5 +26,9 @@ def prune_stats(store: Store, keep_days: int, now: float | None = None) -> int:
         with store.writing() as session:
             result = session.execute(delete(StatsRollupRow).where(
                 StatsRollupRow.span == span, StatsRollupRow.start + span <= cutoff))
+            removed += result.rowcount or 0
+    for hourly in (DriftRollupRow, AccuracyRollupRow):
+        with store.writing() as session:
+            result = session.execute(delete(hourly).where(hourly.start + HOUR <= cutoff))
             removed += result.rowcount or 0
     return removed
