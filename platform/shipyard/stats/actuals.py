@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, cast, exists, func, select
+from sqlalchemy import BigInteger, Select, Table, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from shipyard.errors import InvalidInput, PayloadTooLarge
@@ -156,24 +156,13 @@ def _matched(session: Session, service_id: str, received_at: float) -> tuple[int
     a number into a whole one (SQLite cuts, PostgreSQL rounds): such an hour spans at
     most two of ours, those of its first and last rows."""
     matched, hours = 0, set()
-    at = _SCORED.c.at
-    for first, last, count in session.execute(
-        select(func.min(at), func.max(at), func.count())
-        .join(_ACTUALS, (_ACTUALS.c.service_id == _SCORED.c.service_id)
-              & (_ACTUALS.c.association_id == _SCORED.c.association_id))
-        .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at)
-        .group_by(cast(at, BigInteger) // HOUR)
-    ):
+    for first, last, count in session.execute(_joined_by_hour(_SCORED, service_id,
+                                                              received_at)):
         matched += count
         hours.update((hour_of(first), hour_of(last)))
-    batch_at, batch_matched = _BATCH_SCORED.c.at, False
-    for first, last in session.execute(
-        select(func.min(batch_at), func.max(batch_at))
-        .join(_ACTUALS, (_ACTUALS.c.service_id == _BATCH_SCORED.c.service_id)
-              & (_ACTUALS.c.association_id == _BATCH_SCORED.c.association_id))
-        .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at)
-        .group_by(cast(batch_at, BigInteger) // HOUR)
-    ):
+    batch_matched = False
+    for first, last, _count in session.execute(_joined_by_hour(_BATCH_SCORED, service_id,
+                                                               received_at)):
         hours.update((hour_of(first), hour_of(last)))
         batch_matched = True
     if batch_matched:  # the ids only a batch job scored match too
@@ -186,6 +175,19 @@ def _matched(session: Session, service_id: str, received_at: float) -> tuple[int
                                   _BATCH_SCORED.c.association_id
                                   == _ACTUALS.c.association_id))) or 0
     return matched, hours
+
+
+def _joined_by_hour(scored: Table, service_id: str, received_at: float) -> Select[Any]:
+    """The first and last time, and the count, of the rows of ``scored`` that the upload
+    stamped ``received_at`` joins, by the database's hour (see ``_matched``)."""
+    at = scored.c.at
+    return (
+        select(func.min(at), func.max(at), func.count())
+        .join(_ACTUALS, (_ACTUALS.c.service_id == scored.c.service_id)
+              & (_ACTUALS.c.association_id == scored.c.association_id))
+        .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at)
+        .group_by(cast(at, BigInteger) // HOUR)
+    )
 
 
 def _checked_rows(body: bytes, content_type: str, problem_type: str | None) -> list[_Row]:

@@ -14,7 +14,7 @@ must never replace the prediction a live call made under it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -85,73 +85,48 @@ def keep_scored_rows(session: Session, calls: Iterable[ScoredCall]) -> int:
             }
     if not kept and not kept_for_batch:
         return 0
-    hours: set[tuple[str, int]] = set()
-    if kept:
-        before = _already_joined(session, list(kept))
-        upsert(session, _TABLE, list(kept.values()))
-        for key, stored_at in before.items():
-            hours.add((key[0], hour_of(kept[key]["at"])))
-            if stored_at >= 0:
-                hours.add((key[0], hour_of(stored_at)))
-    if kept_for_batch:
-        hours |= _hours_joined_by_batch(session, kept_for_batch)
-        upsert(session, _BATCH_TABLE, list(kept_for_batch.values()))
+    hours = (_hours_to_refold(session, ScoredRowRow, kept)
+             | _hours_to_refold(session, BatchScoredRowRow, kept_for_batch))
+    upsert(session, _TABLE, list(kept.values()))
+    upsert(session, _BATCH_TABLE, list(kept_for_batch.values()))
     refold_hours(session, hours)
     return len(kept) + len(kept_for_batch)
 
 
-def _already_joined(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
-    """Of ``keys``, those with an actual, each with the time of its stored prediction (or
-    of the new one when none was stored)."""
-    found: dict[tuple[str, str], float] = {}
-    by_service: dict[str, list[str]] = {}
-    for service_id, association_id in keys:
-        by_service.setdefault(service_id, []).append(association_id)
-    for service_id, ids in by_service.items():
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for association_id, at in session.execute(
-                select(ActualRow.association_id, ScoredRowRow.at)
-                .outerjoin(ScoredRowRow, (ScoredRowRow.service_id == ActualRow.service_id)
-                           & (ScoredRowRow.association_id == ActualRow.association_id))
-                .where(ActualRow.service_id == service_id,
-                       ActualRow.association_id.in_(chunk))
-            ):
-                found[(service_id, association_id)] = at if at is not None else -1.0
-    return found
-
-
-def _hours_joined_by_batch(
-    session: Session, kept: dict[tuple[str, str, str], dict[str, Any]],
+def _hours_to_refold(
+    session: Session, scored: type[ScoredRowRow] | type[BatchScoredRowRow],
+    kept: Mapping[tuple[str, ...], dict[str, Any]],
 ) -> set[tuple[str, int]]:
-    """The hours whose accuracy the batch rows ``kept`` change (read before they are
-    stored): for each row whose id has an actual, its own hour, and the hour of the row
-    of the same id and generation that it replaces."""
-    new_hours: dict[tuple[str, str], set[int]] = {}
-    for (service_id, association_id, _generation), row in kept.items():
-        new_hours.setdefault((service_id, association_id), set()).add(hour_of(row["at"]))
-    by_service: dict[str, list[str]] = {}
-    for service_id, association_id in new_hours:
-        by_service.setdefault(service_id, []).append(association_id)
-    hours: set[tuple[str, int]] = set()
-    for service_id, ids in by_service.items():
+    """The hours whose accuracy storing ``kept`` in ``scored`` changes, read before they
+    are stored: for each row whose id has an actual, its own hour, and the hour of the row
+    it replaces. ``kept`` is keyed by (service id, association id), and by the generation
+    too for a batch job's rows."""
+    by_generation = scored is BatchScoredRowRow
+    ids_by_service: dict[str, dict[str, None]] = {}  # a batch id comes once per generation
+    for key in kept:
+        ids_by_service.setdefault(key[0], {})[key[1]] = None
+    with_actual: set[tuple[str, str]] = set()
+    stored: dict[tuple[str, ...], float] = {}
+    for service_id, unique_ids in ids_by_service.items():
+        ids = list(unique_ids)
         for start in range(0, len(ids), 500):
-            with_actuals = list(session.scalars(select(ActualRow.association_id).where(
-                ActualRow.service_id == service_id,
-                ActualRow.association_id.in_(ids[start:start + 500]))))
-            for association_id in with_actuals:
-                hours.update((service_id, hour) for hour in new_hours[(service_id,
-                                                                         association_id)])
-            if not with_actuals:
-                continue
-            for association_id, generation, at in session.execute(
-                select(BatchScoredRowRow.association_id, BatchScoredRowRow.generation,
-                       BatchScoredRowRow.at)
-                .where(BatchScoredRowRow.service_id == service_id,
-                       BatchScoredRowRow.association_id.in_(with_actuals))
+            for association_id, at, *generation in session.execute(
+                select(ActualRow.association_id, scored.at,
+                       *((scored.generation,) if by_generation else ()))
+                .outerjoin(scored, (scored.service_id == ActualRow.service_id)
+                           & (scored.association_id == ActualRow.association_id))
+                .where(ActualRow.service_id == service_id,
+                       ActualRow.association_id.in_(ids[start:start + 500]))
             ):
-                if (service_id, association_id, generation) in kept:
-                    hours.add((service_id, hour_of(at)))
+                with_actual.add((service_id, association_id))
+                if at is not None:
+                    stored[(service_id, association_id, *generation)] = at
+    hours: set[tuple[str, int]] = set()
+    for key, row in kept.items():
+        if key[:2] in with_actual:
+            hours.add((key[0], hour_of(row["at"])))
+            if key in stored:
+                hours.add((key[0], hour_of(stored[key])))
     return hours
 
 
