@@ -109,9 +109,11 @@ def echo_app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
 
 def session_group() -> str | None:
     """This process's session group as the kernel tells it ("/autogroup-7 nice 19"), None
-    where the kernel has no such groups."""
+    where the kernel has no such groups. A process in no session group of its own (in the
+    session it booted in, as under a CI runner's init) reads an empty line: it shares the
+    root group, said here as "/ nice 0"."""
     try:
-        return Path("/proc/self/autogroup").read_text().strip()
+        return Path("/proc/self/autogroup").read_text().strip() or "/ nice 0"
     except OSError:
         return None
 
