@@ -76,6 +76,9 @@ class Settings:
     query_log_retention_days: int = 30
     # Service stats (their rollups) older than this are dropped (0 keeps them all).
     stats_retention_days: int = 400
+    # How long a prediction kept under its association id waits for its actual, and an
+    # actual for its prediction; older ones are dropped (0 keeps them all).
+    actuals_window_days: int = 90
     # Batch jobs: the largest input file, how long a job and its results are kept after
     # it ends, how many jobs run at once, and how many chunks a job has in flight (the
     # bound that leaves an instance's other threads to live calls).

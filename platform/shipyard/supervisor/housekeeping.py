@@ -1,6 +1,7 @@
 """What the supervisor does besides running instances: each tick, move the calls the
 gateways spooled into the query log (and the stats); now and then, drop the calls and the
-stats past their retention and renew the instances' credentials.
+stats past their retention, the scored rows and actuals past their window, and renew the
+instances' credentials.
 
 An instance gets its access key in its environment when it starts and cannot be handed
 another while it runs, so its key is renewed for ``INSTANCE_CREDENTIALS_LIFETIME`` at a
@@ -19,6 +20,7 @@ from datetime import timedelta
 from shipyard.contracts.run_paths import query_spool_dir
 from shipyard.iam.access_keys import AccessKeys
 from shipyard.settings import Settings
+from shipyard.stats.actuals_window import prune_past_the_window
 from shipyard.stats.retention import prune_stats
 from shipyard.store import Store
 from shipyard.supervisor.query_ingest import ingest_spool
@@ -72,3 +74,7 @@ class Housekeeping:
         removed = prune_stats(self.store, days)
         if removed:
             log.info("dropped %d stats rollups older than %d days", removed, days)
+        days = self.settings.actuals_window_days
+        removed = prune_past_the_window(self.store, days)
+        if removed:
+            log.info("dropped %d scored rows and actuals older than %d days", removed, days)
