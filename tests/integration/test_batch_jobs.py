@@ -466,6 +466,13 @@ def test_json_lines_parquet_schedules_refusals_and_cancel(
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert any(line.split()[:3] == ["v1", "batch", "40"] for line in shown.stdout.splitlines()
                    ), shown.stdout
+        # The job's rows alone: both generations', and no live row.
+        shown = shipyard.cli("accuracy", "iris", "--since", "1h", "--role", "batch")
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        rows = [words[:3] for words in map(str.split, shown.stdout.splitlines())
+                if len(words) > 2 and words[1] in ("main", "challenger", "batch")
+                and words[2].replace(",", "").isdigit()]  # the table's, not the sparklines'
+        assert sorted(rows) == [["v1", "batch", "40"], ["v2", "batch", "40"]], shown.stdout
 
 
 def route_of_iris(shipyard: RunningShipyard) -> dict[str, Any]:

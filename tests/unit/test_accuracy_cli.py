@@ -499,6 +499,23 @@ def test_accuracy_draws_each_metric_asked_for(recording: Recording) -> None:
     assert recording.seen[1][2]["params"]["metric"] == "f1,accuracy"
 
 
+def test_accuracy_asks_for_one_role(recording: Recording) -> None:
+    done = CliRunner().invoke(cli, ["accuracy", "iris", "--role", "batch"])
+    assert done.exit_code == 0, done.output
+    assert [kwargs["params"]["role"] for _, _, kwargs in recording.seen] == ["batch"] * 2
+    # --challenger is a shorter --role challenger, and goes with no other role.
+    done = CliRunner().invoke(cli, ["accuracy", "iris", "--challenger", "--role", "challenger"])
+    assert done.exit_code == 0, done.output
+    assert recording.seen[-1][2]["params"]["role"] == "challenger"
+    asked = len(recording.seen)
+    done = CliRunner().invoke(cli, ["accuracy", "iris", "--challenger", "--role", "main"])
+    assert (done.exit_code, done.output) == (
+        1, "Error: --challenger is --role challenger: it cannot go with --role main\n")
+    done = CliRunner().invoke(cli, ["accuracy", "iris", "--role", "shadow"])
+    assert done.exit_code == 2 and "'shadow' is not one of" in done.output
+    assert len(recording.seen) == asked
+
+
 def test_accuracy_without_actuals_says_so_in_one_line(recording: Recording) -> None:
     recording.answers["/accuracy"] = EMPTY
     done = CliRunner().invoke(cli, ["accuracy", "iris"])

@@ -19,6 +19,8 @@ import click
 from shipyard.cli.connection import client_from
 from shipyard.cli.output import echo_json, echo_table
 from shipyard.cli.stats import iso_bucket, sparkline
+from shipyard.errors import InvalidInput
+from shipyard.stats.spans import ROLES
 from shipyard_sdk.services_api import MAX_ACTUALS_PER_UPLOAD
 
 __all__ = [
@@ -98,9 +100,11 @@ def upload(ctx: click.Context, service: str, file: Path, chunk_size: int, output
 @click.option("--until", default=None,
               help="The window's end (default: the next whole hour).")
 @click.option("--generation", default=None, help="Only this generation (v2).")
-@click.option("--challenger", is_flag=True,
-              help="Only the challenger's calls (by default the challenger's beside the "
-                   "main ones).")
+@click.option("--role", type=click.Choice(list(ROLES)), default=None,
+              help="Only this role: the main calls, the challenger's, or a batch job's "
+                   "rows (by default each beside the others).")
+@click.option("--challenger", is_flag=True, help="Only the challenger's calls: --role "
+                                                 "challenger.")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(METRICS),
               help="A metric to draw over time; repeat for several (default: accuracy, or "
                    "rmse for a regression).")
@@ -111,15 +115,19 @@ def upload(ctx: click.Context, service: str, file: Path, chunk_size: int, output
 @click.pass_context
 def accuracy(
     ctx: click.Context, service: str, since: str, until: str | None,
-    generation: str | None, challenger: bool, metrics: tuple[str, ...], bucket: str,
-    output: str,
+    generation: str | None, role: str | None, challenger: bool, metrics: tuple[str, ...],
+    bucket: str, output: str,
 ) -> None:
     """SERVICE's accuracy from its actuals over a window, per generation and role and for
     all its main calls: for a classification, accuracy, balanced accuracy, precision,
     recall, F1, AUC, log loss and the confusion matrix; for a regression, RMSE, MAE, MAPE,
     R² and gamma deviance; then sparklines of a metric over time."""
+    if challenger:
+        if role not in (None, "challenger"):
+            raise InvalidInput(f"--challenger is --role challenger: it cannot go with "
+                               f"--role {role}")
+        role = "challenger"
     client = client_from(ctx).services
-    role = "challenger" if challenger else None
     summary = client.accuracy(service, since, until, generation=generation, role=role)
     if output == "table" and not joined(summary):
         click.echo(NO_ACTUALS)
