@@ -4,7 +4,10 @@ from them stays, and an hour that keeps its rows is made again whole."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from sqlalchemy import select, update
 
 from shipyard.settings import Settings
 from shipyard.stats import actuals_window
+from shipyard.stats.accuracy_folding import hour_of
 from shipyard.stats.actuals_window import prune_past_the_window
 from shipyard.store import ActualRow, BatchScoredRowRow, ScoredRowRow, Store
 from shipyard.supervisor.housekeeping import Housekeeping
@@ -96,6 +100,44 @@ def test_rows_past_the_window_go_by_whole_hours_and_actuals_once_nothing_carries
     after = accuracy(client, "flowers")
     assert by_generation(after, "main")["v1"]["rows"] == 15
     assert after["overall"]["accuracy"] == pytest.approx(14 / 15)
+
+
+class WatchedStore:
+    """A store that, after each write, notes how many scored rows each hour holds."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.seen: list[Counter[int]] = []
+
+    def reading(self) -> Any:
+        return self.store.reading()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Any]:
+        with self.store.writing() as session:
+            yield session
+        with self.store.reading() as session:
+            self.seen.append(Counter(hour_of(at) for at in session.scalars(
+                select(ScoredRowRow.at))))
+
+
+def test_each_batch_of_scored_rows_ends_with_a_whole_hour(
+    app: Flask, flowers: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    monkeypatch.setattr(actuals_window, "BATCH", 4)
+    three_hours_ago = TWO_HOURS_AGO - 3600
+    # One call a row, each at a time of its own: 5 rows in one hour, 10 in the next, and
+    # 5 in the hour the window ends in.
+    keep(app, [scored_call(flowers, start + 60 + n, [f"{start}-{n}"], ["big"])
+               for start, count in ((three_hours_ago, 5), (TWO_HOURS_AGO, 10),
+                                    (ONE_HOUR_AGO, 5)) for n in range(count)])
+    watched = WatchedStore(app.extensions["shipyard"].store)
+    assert prune_past_the_window(watched, WINDOW, now=NOW) == 15  # type: ignore[arg-type]
+    whole = {three_hours_ago: 5, TWO_HOURS_AGO: 10, ONE_HOUR_AGO: 5}
+    # The 4th row's hour goes whole with it (5 rows), then the next hour's (10 rows).
+    assert watched.seen == [Counter({TWO_HOURS_AGO: 10, ONE_HOUR_AGO: 5}),
+                            Counter({ONE_HOUR_AGO: 5}), Counter({ONE_HOUR_AGO: 5})]
+    assert all(count == whole[hour] for seen in watched.seen for hour, count in seen.items())
 
 
 def test_the_supervisors_housekeeping_drops_them_by_the_setting(

@@ -9,7 +9,9 @@ and is never made again (its rollups stay, under ``stats_retention_days``). An a
 kept row carries stays as long as the row, so making its hour again finds it.
 
 Each service's rows go a batch at a time, oldest first, each batch its own short
-transaction: a large backlog never holds the store's write lock for long.
+transaction: a large backlog never holds the store's write lock for long. A batch of
+scored rows ends with the hour of its last row, so that an upload of actuals made
+between two batches finds each hour whole or gone, never half deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, delete, exists, select
 
 from shipyard.stats.accuracy_folding import hour_of
+from shipyard.stats.rollup import HOUR
 from shipyard.store import ActualRow, BatchScoredRowRow, ScoredRowRow, Store
 
 __all__ = ["prune_past_the_window"]
@@ -42,7 +45,7 @@ def prune_past_the_window(store: Store, window_days: int, now: float | None = No
     for table in _SCORED_TABLES:
         for service_id in _services(store, table, table.c.at, cutoff):
             removed += _delete_in_batches(store, table, table.c.at, service_id,
-                                          hour_of(cutoff))
+                                          hour_of(cutoff), whole_hours=True)
     for service_id in _services(store, _ACTUALS, _ACTUALS.c.received_at, cutoff):
         unclaimed = [~exists().where(scored.c.service_id == _ACTUALS.c.service_id,
                                      scored.c.association_id == _ACTUALS.c.association_id)
@@ -60,25 +63,31 @@ def _services(store: Store, table: Table, stamp: Any, cutoff: float) -> list[str
 
 
 def _delete_in_batches(store: Store, table: Table, stamp: Any, service_id: str,
-                       before: float, only_where: Sequence[ColumnElement[bool]] = ()
-                       ) -> int:
+                       before: float, only_where: Sequence[ColumnElement[bool]] = (), *,
+                       whole_hours: bool = False) -> int:
     """Delete ``service_id``'s rows of ``table`` stamped before ``before`` that meet every
-    condition of ``only_where``, about ``BATCH`` stamps at a time, oldest first. Each
-    batch ends at the stamp of its ``BATCH``-th row (its index finds it), and the next
-    starts past it, so rows a condition keeps are read once, never again and again."""
+    condition of ``only_where``, about ``BATCH`` at a time, oldest first. Each batch ends
+    with the stamp of its ``BATCH``-th row (its index finds it), or with that row's hour
+    (``whole_hours``), and the next starts past it, so rows a condition keeps are read
+    once, never again and again."""
     removed = 0
-    after: float | None = None
+    past_the_last: ColumnElement[bool] | None = None
     while True:
         with store.writing() as session:
             span = [table.c.service_id == service_id, stamp < before]
-            if after is not None:
-                span.append(stamp > after)
+            if past_the_last is not None:
+                span.append(past_the_last)
             last = session.scalar(select(stamp).where(*span).order_by(stamp)
                                   .offset(BATCH - 1).limit(1))
             if last is not None:
-                span.append(stamp <= last)
+                if whole_hours:
+                    end = hour_of(last) + HOUR
+                    span.append(stamp < end)
+                    past_the_last = stamp >= end
+                else:
+                    span.append(stamp <= last)
+                    past_the_last = stamp > last
             result = session.execute(delete(table).where(*span, *only_where))
             removed += result.rowcount or 0
         if last is None:
             return removed
-        after = last
