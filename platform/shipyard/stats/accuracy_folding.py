@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from shipyard.contracts.query_record import BATCH_ROLE
@@ -31,15 +31,24 @@ from shipyard.store import (
     lock_services,
 )
 
-__all__ = ["actual_like", "hour_of", "refold_hours"]
+__all__ = ["actual_like", "hour_of", "joins_its_actual", "refold_hours"]
 
 log = logging.getLogger(__name__)
 
 _ROLLUPS = AccuracyRollupRow.__table__
+_ACTUALS = ActualRow.__table__
 
 
 def hour_of(at: float) -> int:
     return int(at) // HOUR * HOUR
+
+
+def joins_its_actual(scored: Table) -> ColumnElement[bool]:
+    """What joins a row of ``scored`` (``scored_rows``, ``batch_scored_rows``) to the
+    actual sent for its id: in a join, or in an ``exists`` that asks whether an actual's
+    id is carried."""
+    return ((_ACTUALS.c.service_id == scored.c.service_id)
+            & (_ACTUALS.c.association_id == scored.c.association_id))
 
 
 def refold_hours(session: Session, hours: Iterable[tuple[str, int]],
@@ -124,8 +133,7 @@ def _counted_pairs(session: Session, scored: type[ScoredRowRow] | type[BatchScor
     the ``count`` of each alike group."""
     return session.execute(
         select(*columns, func.count().label("count"))
-        .join(ActualRow, (ActualRow.service_id == scored.service_id)
-              & (ActualRow.association_id == scored.association_id))
+        .join(ActualRow, joins_its_actual(scored.__table__))
         .where(scored.service_id == service_id, scored.at >= start, scored.at < start + HOUR)
         .group_by(*columns)
     )

@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, Select, Table, bindparam, cast, exists, func,
 from sqlalchemy.orm import Session
 
 from shipyard.errors import InvalidInput, PayloadTooLarge
-from shipyard.stats.accuracy_folding import hour_of, refold_hours
+from shipyard.stats.accuracy_folding import hour_of, joins_its_actual, refold_hours
 from shipyard.stats.drift_profiles import model_details
 from shipyard.stats.rollup import HOUR
 from shipyard.stats.scored_rows import MAX_ASSOCIATION_ID, association_id_of
@@ -169,11 +169,8 @@ def _matched(session: Session, service_id: str, received_at: float) -> tuple[int
         matched += session.scalar(
             select(func.count()).select_from(_ACTUALS)
             .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at,
-                   ~exists().where(_SCORED.c.service_id == service_id,
-                                   _SCORED.c.association_id == _ACTUALS.c.association_id),
-                   exists().where(_BATCH_SCORED.c.service_id == service_id,
-                                  _BATCH_SCORED.c.association_id
-                                  == _ACTUALS.c.association_id))) or 0
+                   ~exists().where(joins_its_actual(_SCORED)),
+                   exists().where(joins_its_actual(_BATCH_SCORED)))) or 0
     return matched, hours
 
 
@@ -183,8 +180,7 @@ def _joined_by_hour(scored: Table, service_id: str, received_at: float) -> Selec
     at = scored.c.at
     return (
         select(func.min(at), func.max(at), func.count())
-        .join(_ACTUALS, (_ACTUALS.c.service_id == scored.c.service_id)
-              & (_ACTUALS.c.association_id == scored.c.association_id))
+        .join(_ACTUALS, joins_its_actual(scored))
         .where(_ACTUALS.c.service_id == service_id, _ACTUALS.c.received_at == received_at)
         .group_by(cast(at, BigInteger) // HOUR)
     )

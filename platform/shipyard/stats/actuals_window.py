@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, delete, exists, select
 
-from shipyard.stats.accuracy_folding import hour_of
+from shipyard.stats.accuracy_folding import hour_of, joins_its_actual
 from shipyard.stats.rollup import HOUR
 from shipyard.store import ActualRow, BatchScoredRowRow, ScoredRowRow, Store
 
@@ -47,9 +47,7 @@ def prune_past_the_window(store: Store, window_days: int, now: float | None = No
             removed += _delete_in_batches(store, table, table.c.at, service_id,
                                           hour_of(cutoff), whole_hours=True)
     for service_id in _services(store, _ACTUALS, _ACTUALS.c.received_at, cutoff):
-        unclaimed = [~exists().where(scored.c.service_id == _ACTUALS.c.service_id,
-                                     scored.c.association_id == _ACTUALS.c.association_id)
-                     for scored in _SCORED_TABLES]
+        unclaimed = [~exists().where(joins_its_actual(scored)) for scored in _SCORED_TABLES]
         removed += _delete_in_batches(store, _ACTUALS, _ACTUALS.c.received_at, service_id,
                                       cutoff, unclaimed)
     return removed

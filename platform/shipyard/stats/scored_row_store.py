@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.contracts.query_record import BATCH_ROLE
-from shipyard.stats.accuracy_folding import hour_of, refold_hours
+from shipyard.stats.accuracy_folding import hour_of, joins_its_actual, refold_hours
 from shipyard.stats.drift_profiles import GenerationModel, generation_model
 from shipyard.stats.monitoring_settings import monitoring_of
 from shipyard.stats.scored_rows import ScoredAnswer, ScoredCall, answer_of, scored_rows
@@ -113,8 +113,7 @@ def _hours_to_refold(
             for association_id, at, *generation in session.execute(
                 select(ActualRow.association_id, scored.at,
                        *((scored.generation,) if by_generation else ()))
-                .outerjoin(scored, (scored.service_id == ActualRow.service_id)
-                           & (scored.association_id == ActualRow.association_id))
+                .outerjoin(scored, joins_its_actual(scored.__table__))
                 .where(ActualRow.service_id == service_id,
                        ActualRow.association_id.in_(ids[start:start + 500]))
             ):
