@@ -38,7 +38,8 @@ class Housekeeping:
     store: Store
     settings: Settings
     prune_interval: float = 3600.0
-    """How often calls past the query log's retention are dropped."""
+    """How often what is past its retention (calls, stats, scored rows and actuals) is
+    dropped."""
     renewal_interval: float = 300.0
     """How often instance keys are renewed: well inside their lifetime."""
     lines_set_aside: int = 0
@@ -54,7 +55,7 @@ class Housekeeping:
             self.renew_instance_credentials()
         if now >= self._next_prune:
             self._next_prune = now + self.prune_interval
-            self._prune_query_log()
+            self._prune_past_retention()
 
     def _set_aside(self, lines: int) -> None:
         self.lines_set_aside += lines
@@ -65,7 +66,9 @@ class Housekeeping:
         if revoked:
             log.info("revoked the access keys of %d instances that are gone", revoked)
 
-    def _prune_query_log(self) -> None:
+    def _prune_past_retention(self) -> None:
+        """Drop the calls, the stats, and the scored rows and actuals past their
+        retention, each by its own setting."""
         days = self.settings.query_log_retention_days
         removed = prune_query_log(self.store, days)
         if removed:
